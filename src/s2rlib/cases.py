@@ -1,0 +1,71 @@
+"""The case studies: one small declarative entry each (data loader, units, default grid)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .casedata import CaseData
+from .errors import ParameterError
+
+
+@dataclass(frozen=True)
+class Case:
+    """A case study: what is transferred to what, and the grid the book runs by default."""
+
+    name: str
+    title: str
+    source: str  # the computational database, in words
+    target: str  # the experimental data, in words
+    units: str
+    loader: Callable[..., CaseData]
+    notebook: str  # file name under notebooks/
+    default_ns: tuple[int | str, ...]  # "all" = the whole source
+    default_trials: int = 5
+    default_ms: tuple[int | None, ...] = (None,)  # experimental training sizes (None = all)
+    notes: str = ""
+    loader_kwargs: dict = field(default_factory=dict)
+
+
+def _inorganic():
+    from . import inorganic
+
+    return inorganic
+
+
+CASES: dict[str, Case] = {}
+
+
+def register(case: Case) -> Case:
+    CASES[case.name] = case
+    return case
+
+
+register(Case(
+    name="band_gap", title="Band gap: Materials Project PBE -> experiment",
+    source="Materials Project PBE band gaps (106,113 entries, 78,164 compositions)",
+    target="experimental band gaps, matbench_expt_gap (4,604 compositions)",
+    units="eV", loader=lambda **kw: _inorganic().load_band_gap(**kw), notebook="band_gap.ipynb",
+    default_ns=(0, 100, 300, 1000, 3000, 10000, 30000, "all"),
+))
+register(Case(
+    name="formation_enthalpy", title="Formation enthalpy: Materials Project DFT -> experiment",
+    source="Materials Project formation energies (132,752 entries, 95,118 compositions)",
+    target="experimental formation enthalpies shipped in pymatgen (2,135 compounds)",
+    units="eV/atom", loader=lambda **kw: _inorganic().load_formation_enthalpy(**kw),
+    notebook="formation_enthalpy.ipynb",
+    default_ns=(0, 100, 300, 1000, 3000, 10000, 30000, "all"),
+))
+
+
+def get_case(name: str) -> Case:
+    """The registered case ``name``; a ParameterError lists the known ones."""
+    try:
+        return CASES[name]
+    except KeyError:
+        raise ParameterError(f"unknown case {name!r}; known cases: {sorted(CASES)}") from None
+
+
+def load_case(name: str, **kwargs) -> CaseData:
+    case = get_case(name)
+    return case.loader(**{**case.loader_kwargs, **kwargs})

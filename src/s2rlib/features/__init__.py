@@ -1,0 +1,1 @@
+"""Descriptors: compositions (pymatgen element data) and molecules/polymers (rdkit), cached on disk."""
