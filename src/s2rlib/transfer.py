@@ -1,0 +1,286 @@
+"""The Sim2Real protocol: draw n source samples, pretrain, fine-tune, evaluate on experiment.
+
+One call of :func:`run_trials` computes one grid point: ``trials`` independent repetitions, each
+with its own seed ``seed + t`` that fixes (1) the experimental train/validation/test split,
+(2) the draw of ``n`` source samples and (3) the network initialisation. The split and the
+initialisation do not depend on ``n``, and the source draws are nested (the first ``n`` of one
+permutation), so the error at different ``n`` is a paired comparison on the same test set.
+
+All trials train together as one batched ensemble (:class:`s2rlib.models.EnsembleMLP`). The
+fine-tuning recipe is chosen per trial by validation MAE on a split carved from the experimental
+training data (never the test split): every candidate in ``Recipe.candidates`` fine-tunes a copy
+of the pretrained network side by side, with early stopping on the validation MAE (which also
+covers "no fine-tuning": the pretrained network's own validation error is the first checkpoint).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from .casedata import CaseData
+from .models import EnsembleAdam, EnsembleMLP
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A fine-tuning recipe: learning rates of the body (all but the last layer) and the head."""
+
+    name: str
+    body_lr: float
+    head_lr: float
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything that defines training, besides data, n, m and seeds."""
+
+    hidden: tuple[int, ...] = (256, 256, 128)
+    pretrain_batch: int = 256
+    pretrain_lr: float = 1e-3
+    pretrain_epochs: int = 30
+    pretrain_min_steps: int = 500
+    pretrain_max_steps: int = 20000
+    finetune_batch: int = 128
+    finetune_max_epochs: int = 150
+    patience_epochs: int = 25
+    candidates: tuple[Candidate, ...] = (
+        Candidate("full_lr1e-3", 1e-3, 1e-3),
+        Candidate("full_lr3e-4", 3e-4, 3e-4),
+        Candidate("full_lr1e-4", 1e-4, 1e-4),
+        Candidate("head_lr3e-3", 0.0, 3e-3),
+    )
+    test_fraction: float = 0.2
+    val_fraction: float = 0.2
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["hidden"] = list(self.hidden)
+        d["candidates"] = [asdict(c) for c in self.candidates]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Recipe":
+        d = dict(d)
+        if "hidden" in d:
+            d["hidden"] = tuple(d["hidden"])
+        if "candidates" in d:
+            d["candidates"] = tuple(Candidate(**c) if isinstance(c, dict) else c for c in d["candidates"])
+        return cls(**d)
+
+    def pretrain_steps(self, n: int) -> int:
+        """Pretraining length for n source samples: epochs * steps/epoch, clipped to [min, max]."""
+        if n <= 0:
+            return 0
+        steps = self.pretrain_epochs * math.ceil(n / self.pretrain_batch)
+        return int(min(max(steps, self.pretrain_min_steps), self.pretrain_max_steps))
+
+
+def split_groups(groups: np.ndarray, rng: np.random.Generator, test_fraction: float, val_fraction: float,
+                 m: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Split rows into (train, val, test) so that no group straddles two parts.
+
+    Groups are shuffled and the first ``test_fraction`` of rows (by whole groups) go to test. With
+    ``m``, the remaining pool is cut to ``m`` rows (whole groups, then trimmed); ``val_fraction``
+    of those rows (whole groups) is the validation set, the rest training. Index arrays are sorted.
+    """
+    uniq, inverse = np.unique(groups, return_inverse=True)
+    order = rng.permutation(len(uniq))
+    sizes = np.bincount(inverse, minlength=len(uniq))[order]
+    cum = np.cumsum(sizes)
+    n_rows = len(groups)
+    n_test_groups = int(np.searchsorted(cum, test_fraction * n_rows, side="left")) + 1
+    test_groups = order[:n_test_groups]
+    pool_groups = order[n_test_groups:]
+    if m is not None:
+        pool_sizes = np.cumsum(np.bincount(inverse, minlength=len(uniq))[pool_groups])
+        k = int(np.searchsorted(pool_sizes, m, side="left")) + 1
+        pool_groups = pool_groups[:k]
+    pool_rows = np.nonzero(np.isin(inverse, pool_groups))[0]
+    if m is not None and len(pool_rows) > m:
+        # trim the last group's surplus rows so the pool has exactly m rows
+        rank = {g: i for i, g in enumerate(pool_groups)}
+        pool_rows = pool_rows[np.argsort([rank[g] for g in inverse[pool_rows]], kind="stable")][:m]
+    pool_group_order = {g: i for i, g in enumerate(pool_groups)}
+    ranks = np.array([pool_group_order[g] for g in inverse[pool_rows]])
+    pool_rows = pool_rows[np.argsort(ranks, kind="stable")]
+    n_val = max(1, int(round(val_fraction * len(pool_rows))))
+    # extend the validation cut to the end of its last group
+    cut = n_val
+    while cut < len(pool_rows) - 1 and inverse[pool_rows[cut]] == inverse[pool_rows[cut - 1]]:
+        cut += 1
+    val, train = pool_rows[:cut], pool_rows[cut:]
+    test = np.nonzero(np.isin(inverse, test_groups))[0]
+    return np.sort(train), np.sort(val), np.sort(test)
+
+
+def _batches(idx: list[np.ndarray], rngs: list[np.random.Generator], batch: int) -> torch.Tensor:
+    """(E, batch) row indices, member e sampling from its own rows with its own generator."""
+    return torch.from_numpy(np.stack([ix[r.integers(0, len(ix), batch)] for ix, r in zip(idx, rngs)]))
+
+
+def _padded(idx: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pad ragged index arrays to (E, max_len) with a 0/1 mask."""
+    L = max(len(i) for i in idx)
+    out = np.zeros((len(idx), L), dtype=np.int64)
+    mask = np.zeros((len(idx), L), dtype=np.float32)
+    for e, i in enumerate(idx):
+        out[e, : len(i)] = i
+        mask[e, : len(i)] = 1
+    return torch.from_numpy(out), torch.from_numpy(mask)
+
+
+def _metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
+    err = pred - true
+    ss_tot = float(((true - true.mean()) ** 2).sum())
+    return {
+        "mae": float(np.abs(err).mean()),
+        "rmse": float(np.sqrt((err**2).mean())),
+        "r2": float(1 - (err**2).sum() / ss_tot) if ss_tot > 0 else float("nan"),
+    }
+
+
+def standardizer(X_source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Feature mean and std from the whole source set (no labels used); std 0 -> 1."""
+    mu = X_source.mean(0)
+    sd = X_source.std(0)
+    return mu, np.where(sd > 1e-12, sd, 1.0)
+
+
+def run_trials(data: CaseData, n: int, *, trials: int, seed: int, recipe: Recipe = Recipe(), m: int | None = None,
+               progress: bool = True) -> pd.DataFrame:
+    """Run one grid point; returns tidy rows (trial, seed, metric, value, selected_recipe, ...).
+
+    Metrics per trial: test ``mae``, ``rmse``, ``r2`` (property units), ``val_mae`` of the selected
+    recipe, the sizes ``n_train``/``n_val``/``n_test`` and the step at which fine-tuning stopped.
+    """
+    t0 = time.perf_counter()
+    seeds = [seed + t for t in range(trials)]
+    mu, sd = standardizer(data.X_source)
+    Xs = torch.from_numpy(((data.X_source - mu) / sd).astype(np.float32))
+    Xt = torch.from_numpy(((data.X_target - mu) / sd).astype(np.float32))
+    splits, draws, ystats = [], [], []
+    for s in seeds:
+        rng = np.random.default_rng(s)
+        tr, va, te = split_groups(data.groups_target, rng, recipe.test_fraction, recipe.val_fraction, m)
+        perm = rng.permutation(data.n_source)
+        splits.append((tr, va, te))
+        draws.append(perm[:n])
+        y_tr = data.y_target[tr]
+        ystats.append((float(y_tr.mean()), float(y_tr.std()) or 1.0))
+    # y is standardised per trial with that trial's experimental training statistics
+    y_mu = torch.tensor([a for a, _ in ystats]).view(-1, 1)
+    y_sd = torch.tensor([b for _, b in ystats]).view(-1, 1)
+    model = EnsembleMLP(seeds, Xs.shape[1], recipe.hidden)
+
+    pretrain_info = {"pretrain_steps": 0}
+    if n > 0:
+        # each member's source targets, standardised by that trial's experimental statistics
+        Ys = (torch.from_numpy(data.y_source.astype(np.float32)).unsqueeze(0) - y_mu) / y_sd  # (E, N_source)
+        steps = recipe.pretrain_steps(n)
+        rngs = [np.random.default_rng([s, 1]) for s in seeds]
+        _pretrain(model, Xs, Ys, draws, rngs, steps, recipe, progress=f"pretrain n={n}" if progress else None)
+        pretrain_info["pretrain_steps"] = steps
+
+    # fine-tune: K candidates per trial, side by side
+    K = len(recipe.candidates)
+    members = [t for t in range(trials) for _ in range(K)]
+    ft = model.select(members)
+    Yt = torch.stack([(torch.from_numpy(data.y_target) - y_mu[t]) / y_sd[t] for t in members])
+    body = torch.tensor([c.body_lr for _ in range(trials) for c in recipe.candidates])
+    head = torch.tensor([c.head_lr for _ in range(trials) for c in recipe.candidates])
+    if n == 0:  # from scratch, a frozen random body is no recipe: train it at the head's rate
+        body = torch.where(body > 0, body, head)
+    tr_idx = [splits[t][0] for t in members]
+    va_idx = [splits[t][1] for t in members]
+    steps_per_epoch = math.ceil(max(len(i) for i in tr_idx) / recipe.finetune_batch)
+    rngs = [np.random.default_rng([seeds[t], 2, k]) for t in range(trials) for k in range(K)]
+    info = _finetune(ft, Xt, Yt, tr_idx, va_idx, rngs, body, head, steps_per_epoch, recipe,
+                     progress=f"fine-tune n={n}" if progress else None)
+
+    rows = []
+    best_val = info["best_val"].view(trials, K)
+    for t in range(trials):
+        k = int(torch.argmin(best_val[t]))
+        e = t * K + k
+        tr, va, te = splits[t]
+        with torch.no_grad():
+            pred = ft.select([e])(Xt[te].unsqueeze(0))[0]
+        pred = (pred * y_sd[t] + y_mu[t]).numpy()
+        metrics = _metrics(pred, data.y_target[te])
+        metrics["val_mae"] = float(best_val[t, k]) * ystats[t][1]
+        metrics["finetune_best_step"] = int(info["best_step"][e])
+        metrics.update(n_train=len(tr), n_val=len(va), n_test=len(te))
+        for name, value in metrics.items():
+            rows.append({"trial": t, "seed": seeds[t], "metric": name, "value": value,
+                         "selected_recipe": recipe.candidates[k].name})
+    out = pd.DataFrame(rows)
+    out.attrs["wall_s"] = time.perf_counter() - t0
+    out.attrs.update(pretrain_info)
+    return out
+
+
+def _pretrain(model, X, Y, draws, rngs, steps, recipe, progress=None):
+    """Pretrain each member on its own source draw; Y is (E, N_source) standardised per member."""
+    E = model.n_members
+    lr = torch.full((E, 1, 1), recipe.pretrain_lr)
+    opt = EnsembleAdam(model, [lr] * len(model.weights))
+    member = torch.arange(E).view(-1, 1)
+    bar = tqdm(range(steps), desc=progress, leave=False, disable=progress is None, mininterval=2.0)
+    for step in bar:
+        rows = _batches(draws, rngs, recipe.pretrain_batch)
+        pred = model(X[rows])
+        loss = ((pred - Y[member, rows]) ** 2).mean(1).sum()
+        loss.backward()
+        opt.step(0.5 * (1 + math.cos(math.pi * step / steps)))
+
+
+def _finetune(model, X, Y, tr_idx, va_idx, rngs, body, head, steps_per_epoch, recipe, progress=None):
+    E = model.n_members
+    member = torch.arange(E).view(-1, 1)
+    n_layers = len(model.weights)
+    opt = EnsembleAdam(model, [body.view(-1, 1, 1)] * (n_layers - 1) + [head.view(-1, 1, 1)])
+    vidx, vmask = _padded(va_idx)
+    vy = Y[member, vidx]
+
+    @torch.no_grad()
+    def val_mae():
+        err = (model(X[vidx]) - vy).abs() * vmask
+        return err.sum(1) / vmask.sum(1)
+
+    best_val = val_mae()
+    best_step = torch.zeros(E, dtype=torch.long)
+    best_params = [p.detach().clone() for p in model.parameters()]
+    stale = 0
+    max_steps = recipe.finetune_max_epochs * steps_per_epoch
+    bar = tqdm(range(max_steps), desc=progress, leave=False, disable=progress is None, mininterval=2.0)
+    for step in bar:
+        rows = _batches(tr_idx, rngs, recipe.finetune_batch)
+        pred = model(X[rows])
+        loss = ((pred - Y[member, rows]) ** 2).mean(1).sum()
+        loss.backward()
+        opt.step()
+        if (step + 1) % steps_per_epoch == 0:
+            v = val_mae()
+            better = v < best_val
+            if better.any():
+                best_val = torch.where(better, v, best_val)
+                best_step = torch.where(better, torch.full_like(best_step, step + 1), best_step)
+                with torch.no_grad():
+                    for bp, p in zip(best_params, model.parameters()):
+                        bp.copy_(torch.where(better.view(-1, *[1] * (p.dim() - 1)), p, bp))
+                stale = 0
+            else:
+                stale += 1
+                if stale >= recipe.patience_epochs:
+                    break
+    with torch.no_grad():
+        for bp, p in zip(best_params, model.parameters()):
+            p.copy_(bp)
+    return {"best_val": best_val, "best_step": best_step}
