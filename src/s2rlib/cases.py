@@ -69,3 +69,32 @@ def get_case(name: str) -> Case:
 def load_case(name: str, **kwargs) -> CaseData:
     case = get_case(name)
     return case.loader(**{**case.loader_kwargs, **kwargs})
+
+
+def _polymers():
+    from . import polymers
+
+    return polymers
+
+
+register(Case(
+    name="polymer_density", title="Polymer density: RadonPy MD -> experiment",
+    source="RadonPy PI1070 all-atom MD densities (1,077 repeat units, 300 K)",
+    target="experimental densities, polymon database Source == 'GREA' (1,693 polymers, PoLyInfo-derived)",
+    units="g/cm^3", loader=lambda **kw: _polymers().load_polymer_density(**kw),
+    notebook="polymer_density.ipynb",
+    default_ns=(0, 30, 100, 300, "all"),
+    default_trials=5,
+    notes="groups = canonical repeat-unit SMILES; 512 experimental polymers also occur in PI1070",
+))
+register(Case(
+    name="chi", title="Flory-Huggins chi: COSMO-RS -> experiment",
+    source="COSMO-RS chi of polymer-solvent pairs, MTL_ChiParameter (1,206 points, 761 pairs)",
+    target="experimental chi, MTL_ChiParameter data_Chi (1,190 points, 766 pairs, 0-229 degC)",
+    units="dimensionless", loader=lambda **kw: _polymers().load_chi(**kw), notebook="chi.ipynb",
+    default_ns=(0, 30, 100, 300, "all"),
+    default_trials=5,
+    default_ms=(50, 100, 200, 400, None),
+    notes="groups = polymer-solvent pair; m counts experimental training points (not pairs); "
+          "1,178 of the 1,190 experimental (pair, T) points also have a COSMO value",
+))
