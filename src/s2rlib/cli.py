@@ -1,0 +1,93 @@
+"""The ``s2r`` command: ``s2r grid``, ``s2r fit``, ``s2r cases``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from .cases import CASES, get_case
+from .errors import S2RError
+
+
+def _sizes(text: str) -> list:
+    out = []
+    for tok in text.split(","):
+        tok = tok.strip()
+        if tok in ("all", "none", "None", "-1"):
+            out.append("all" if tok == "all" else None)
+        elif tok:
+            out.append(int(float(tok)) if tok.replace(".", "", 1).replace("e", "", 1).isdigit() else tok)
+    return out
+
+
+def cmd_grid(args) -> int:
+    from . import grid
+
+    case = get_case(args.case)
+    ns = _sizes(args.ns) if args.ns else list(case.default_ns)
+    ms = _sizes(args.ms) if args.ms else list(case.default_ms)
+    recipe = json.loads(args.recipe) if args.recipe else {}
+    out = Path(args.out or Path("results") / case.name)
+    points = grid.plan(case.name, ns, ms, trials=args.trials or case.default_trials, seed=args.seed, out_dir=out,
+                       recipe=recipe, threads=args.threads, notebook=args.notebook, keep_notebooks=args.keep_notebooks)
+    res = grid.run_grid(points, workers=args.workers, scheduler=args.scheduler, progress=not args.quiet)
+    print(f"{case.name}: {len(res.computed)} point(s) computed, {len(res.skipped)} already done, "
+          f"{res.wall_s:.1f} s -> {out / 'results.csv'} ({len(res.table)} rows)")
+    return 0
+
+
+def cmd_fit(args) -> int:
+    from . import results, scaling
+
+    table = results.read_table(Path(args.results or Path("results") / args.case / "results.csv"))
+    fit = scaling.fit_table(table, metric=args.metric, n_boot=args.n_boot)
+    print(scaling.describe(fit))
+    return 0
+
+
+def cmd_cases(args) -> int:
+    for c in CASES.values():
+        print(f"{c.name:20s} {c.title}  [{c.units}]  default n: {list(c.default_ns)}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="s2r", description="Sim2Real Scaling: grids, fits, cases")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    g = sub.add_parser("grid", help="run a case notebook over a grid of source sizes n (and m) with papermill")
+    g.add_argument("case")
+    g.add_argument("--ns", help="comma-separated source sizes, 'all' = whole source (default: the case's grid)")
+    g.add_argument("--ms", help="comma-separated experimental training sizes, 'all' = all (default: the case's)")
+    g.add_argument("--trials", type=int, help="independent trials per grid point (default: the case's)")
+    g.add_argument("--seed", type=int, default=0, help="base seed; trial t uses seed + t")
+    g.add_argument("--out", help="results directory (default results/<case>)")
+    g.add_argument("--recipe", help="JSON of recipe overrides, e.g. '{\"pretrain_epochs\": 5}'")
+    g.add_argument("--threads", type=int, help="torch threads per notebook (default 1)")
+    g.add_argument("--workers", type=int, default=1, help="grid points in parallel on a local dask cluster")
+    g.add_argument("--scheduler", help="address of a running dask scheduler, e.g. tcp://host:8786")
+    g.add_argument("--notebook", help="notebook to execute (default notebooks/<case>.ipynb)")
+    g.add_argument("--keep-notebooks", action="store_true", help="keep executed notebooks in <out>/executed")
+    g.add_argument("--quiet", action="store_true")
+    g.set_defaults(func=cmd_grid)
+    f = sub.add_parser("fit", help="fit R(n) = D n^-alpha + C to a results table")
+    f.add_argument("case")
+    f.add_argument("--results", help="results CSV (default results/<case>/results.csv)")
+    f.add_argument("--metric", default="mae")
+    f.add_argument("--n-boot", type=int, default=1000)
+    f.set_defaults(func=cmd_fit)
+    c = sub.add_parser("cases", help="list the case studies")
+    c.set_defaults(func=cmd_cases)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except S2RError as exc:
+        print(f"s2r: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

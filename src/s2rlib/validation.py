@@ -1,0 +1,120 @@
+"""Up-front validation of run parameters: a specific error before any training starts.
+
+A notebook's first code cell calls :func:`validate_params`; after the data are loaded,
+:func:`check_against_data` checks what depends on them (n against the source size, whether the
+experimental split is large enough to train, validate and test).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+import os
+import tempfile
+from pathlib import Path
+
+from .casedata import CaseData
+from .cases import get_case
+from .errors import ParameterError
+from .transfer import Recipe
+
+MIN_TRAIN, MIN_VAL, MIN_TEST = 8, 2, 2
+
+
+def _int(name: str, value, *, minimum: int, allow_all: bool = False):
+    if allow_all and value == "all":
+        return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            value = int(value)
+        else:
+            expected = "an integer or 'all'" if allow_all else "an integer"
+            raise ParameterError(f"parameter {name}={value!r}: expected {expected} >= {minimum}")
+    value = int(value)
+    if value < minimum:
+        raise ParameterError(f"parameter {name}={value}: must be >= {minimum}")
+    return value
+
+
+def _writable(name: str, path) -> str:
+    p = Path(path).expanduser()
+    parent = p.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=parent, prefix=".s2r-write-test.")
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise ParameterError(f"parameter {name}={str(path)!r}: directory {parent} is not writable ({exc.strerror or exc})") from None
+    return str(p)
+
+
+def validate_recipe(overrides: dict | None) -> Recipe:
+    """A Recipe from the defaults plus ``overrides``; unknown or bad fields are a ParameterError."""
+    overrides = dict(overrides or {})
+    known = {f.name for f in dataclasses.fields(Recipe)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ParameterError(f"parameter recipe: unknown field(s) {unknown}; valid fields: {sorted(known)}")
+    try:
+        recipe = Recipe.from_dict({**Recipe().to_dict(), **overrides})
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"parameter recipe={overrides!r}: {exc}") from None
+    for name in ("pretrain_batch", "pretrain_epochs", "finetune_batch", "finetune_max_epochs", "patience_epochs",
+                 "pretrain_min_steps", "pretrain_max_steps"):
+        _int(f"recipe.{name}", getattr(recipe, name), minimum=1)
+    for name in ("test_fraction", "val_fraction"):
+        v = getattr(recipe, name)
+        if not (isinstance(v, numbers.Real) and 0 < v < 1):
+            raise ParameterError(f"parameter recipe.{name}={v!r}: expected a fraction strictly between 0 and 1")
+    if not recipe.candidates:
+        raise ParameterError("parameter recipe.candidates: at least one fine-tuning candidate is needed")
+    return recipe
+
+
+def validate_params(case: str, n_source, trials, seed, m_target=None, output_path=None, recipe: dict | None = None,
+                    threads=None, **ignored) -> dict:
+    """Check every parameter that does not need the data; returns them normalised."""
+    get_case(case)
+    out = {
+        "case": case,
+        "n_source": _int("n_source", n_source, minimum=0, allow_all=True),
+        "trials": _int("trials", trials, minimum=1),
+        "seed": _int("seed", seed, minimum=0),
+        "m_target": None if m_target is None or m_target == -1 else _int("m_target", m_target, minimum=MIN_TRAIN + MIN_VAL),
+        "recipe": validate_recipe(recipe),
+        "threads": None if threads is None else _int("threads", threads, minimum=1),
+    }
+    out["output_path"] = None if output_path is None else _writable("output_path", output_path)
+    return out
+
+
+def check_against_data(params: dict, data: CaseData) -> dict:
+    """Resolve n='all' and check n and the experimental split sizes against the loaded data."""
+    params = dict(params)
+    n = params["n_source"]
+    if n == "all":
+        n = data.n_source
+    if n > data.n_source:
+        raise ParameterError(
+            f"parameter n_source={n}: larger than the source set of case {data.case!r} ({data.n_source} samples)")
+    params["n_source"] = n
+    recipe: Recipe = params["recipe"]
+    n_groups = len(set(data.groups_target.tolist()))
+    m = params.get("m_target")
+    pool = (m if m is not None else data.n_target * (1 - recipe.test_fraction))
+    n_test = data.n_target * recipe.test_fraction
+    n_val = pool * recipe.val_fraction
+    n_train = pool - n_val
+    if m is not None and m > data.n_target * (1 - recipe.test_fraction):
+        raise ParameterError(
+            f"parameter m_target={m}: more than the {int(data.n_target * (1 - recipe.test_fraction))} experimental "
+            f"samples left for training after the {recipe.test_fraction:.0%} test split of case {data.case!r}")
+    if n_train < MIN_TRAIN or n_val < MIN_VAL or n_test < MIN_TEST or n_groups < 3:
+        raise ParameterError(
+            f"the experimental data of case {data.case!r} ({data.n_target} samples, {n_groups} groups) are too few "
+            f"to split: ~{n_train:.0f} train / {n_val:.0f} validation / {n_test:.0f} test, need at least "
+            f"{MIN_TRAIN}/{MIN_VAL}/{MIN_TEST} (lower recipe.test_fraction/val_fraction or raise m_target)")
+    return params
