@@ -1,0 +1,641 @@
+"""Derived quantities of the fitted Sim2Real law ``R(n) = D n^-alpha + C``, each with a 90% interval.
+
+Everything here is pure (numpy / pandas / scipy) and never raises on a failed or unusable fit: the
+numbers come back as NaN and a ``status`` string says why. Intervals are percentile intervals over
+the bootstrap draws of a :class:`s2rlib.scaling.Fit` (``fit.boot``, rows of (D, alpha, C)); a row
+with a NaN is a failed bootstrap fit and is skipped, and fewer than 10 usable draws give a NaN
+interval (the same rule as :func:`s2rlib.scaling._interval`). Where a derived number can be
+infinite for some draws (the required database size when a draw's floor C lies above the target)
+the infinite draws are kept and ranked as ``+inf``, so ``hi`` (or even ``lo``) may be ``inf``.
+
+Functions
+---------
+* :func:`required_n` — database size at which the law reaches a target error;
+* :func:`marginal_gain` — what the next ``delta`` simulations buy at ``n_now``, and the slope dR/dn;
+* :func:`extrapolation_check` — fit without the largest n, predict it, compare with the measurement;
+* :func:`compare_forms` — power law + floor against a pure power law, an exponential saturation and
+  a constant, by RSS / AIC / AICc and held-out extrapolation error;
+* :func:`equivalent_sample_size` — in the two-way (n, m) design, how many computational samples buy
+  the error reduction of one more experimental sample;
+* :func:`summary_row` / :func:`normalised_curve` — the cross-case summary table and figure.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+
+from . import scaling
+from .scaling import CI_LEVEL, Fit
+
+MIN_DRAWS = 10  # fewer usable bootstrap draws than this -> NaN interval (as scaling._interval)
+
+__all__ = [
+    "required_n",
+    "marginal_gain",
+    "extrapolation_check",
+    "compare_forms",
+    "equivalent_sample_size",
+    "summary_row",
+    "normalised_curve",
+]
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+
+
+def _nan() -> float:
+    return float("nan")
+
+
+def _interval_inf(draws, level: float = CI_LEVEL) -> tuple[float, float]:
+    """Percentile interval (numpy's 'linear' rule) of draws that may contain +-inf; NaN draws skipped.
+
+    Infinite draws are ranked like numbers; a percentile that falls on or interpolates towards an
+    infinite draw is infinite. With fewer than ``MIN_DRAWS`` non-NaN draws the interval is NaN.
+    """
+    if draws is None:
+        return (_nan(), _nan())
+    d = np.asarray(draws, dtype=float).ravel()
+    d = np.sort(d[~np.isnan(d)])
+    if len(d) < MIN_DRAWS:
+        return (_nan(), _nan())
+    out = []
+    for q in (0.5 * (1 - level), 1 - 0.5 * (1 - level)):
+        h = (len(d) - 1) * q
+        i, f = int(math.floor(h)), h - math.floor(h)
+        a, b = d[i], d[min(i + 1, len(d) - 1)]
+        if f == 0 or a == b:
+            out.append(float(a))
+        elif np.isfinite(a) and np.isfinite(b):
+            out.append(float(a + (b - a) * f))
+        elif b == np.inf and a > -np.inf:
+            out.append(float("inf"))
+        elif a == -np.inf and b < np.inf:
+            out.append(float("-inf"))
+        else:
+            out.append(_nan())
+    return (out[0], out[1])
+
+
+def _draws(fit: Fit | None) -> np.ndarray:
+    """The usable bootstrap rows (all three of D, alpha, C finite) of a fit, shape (B', 3)."""
+    boot = None if fit is None else getattr(fit, "boot", None)
+    if boot is None:
+        return np.empty((0, 3))
+    b = np.asarray(boot, dtype=float).reshape(-1, 3)
+    return b[np.isfinite(b).all(axis=1)]
+
+
+def _usable(fit) -> bool:
+    try:
+        return bool(fit is not None and fit.usable)
+    except Exception:  # noqa: BLE001 - never raise on a malformed fit object
+        return False
+
+
+def _fit_status(fit) -> str:
+    return str(getattr(fit, "status", "missing")) if fit is not None else "missing"
+
+
+def _law(n, D, alpha, C):
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        return D * np.asarray(n, dtype=float) ** (-alpha) + C
+
+
+def _n_for(target: float, D, alpha, C) -> np.ndarray:
+    """Analytic n with D n^-alpha + C = target; +inf where target <= C (the floor is above the target)."""
+    D, alpha, C = (np.asarray(x, dtype=float) for x in (D, alpha, C))
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        gap = target - C
+        n = np.exp((np.log(D) - np.log(gap)) / alpha)  # (D / gap)^(1/alpha); D = 0 -> 0
+    return np.where(gap <= 0, np.inf, n)
+
+
+def _drop_law(n_now: float, delta: float, D, alpha, C) -> np.ndarray:
+    """R(n_now) - R(n_now + delta) = D n^-a (1 - (1 + delta/n)^-a), computed without cancellation."""
+    D, alpha = np.asarray(D, dtype=float), np.asarray(alpha, dtype=float)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        return D * n_now ** (-alpha) * -np.expm1(-alpha * math.log1p(delta / n_now))
+
+
+def _slope_law(n, D, alpha) -> np.ndarray:
+    """dR/dn = -alpha D n^(-alpha - 1)."""
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        return -np.asarray(alpha, dtype=float) * np.asarray(D, dtype=float) * np.asarray(n, dtype=float) ** (
+            -np.asarray(alpha, dtype=float) - 1)
+
+
+def _finite_number(x) -> bool:
+    try:
+        return bool(np.isfinite(float(x)))
+    except (TypeError, ValueError):
+        return False
+
+
+# --------------------------------------------------------------------------------------------
+# 1. required database size
+
+
+def required_n(fit: Fit, target: float, *, level: float = CI_LEVEL) -> dict:
+    """Database size n at which the fitted law reaches ``target``: ``n = (D / (target - C))^(1/alpha)``.
+
+    Returns ``dict(value, lo, hi, status, target, p_unreachable, extrapolated, fit_status)``:
+
+    * ``status`` — ``"ok"``; ``"unreachable"`` when ``target <= C`` (``value = inf``: the floor is
+      above the target, no database size gets there); ``"already_reached"`` when the target is at or
+      above the law at the smallest fitted n (``fit.n.min()``, or n = 1 when the fit carries no
+      points) — ``value`` is then still the law's n, which lies below the fitted range and is only an
+      extrapolation; ``"unusable_fit"`` (``fit.usable`` false) or ``"bad_target"`` (target not a
+      finite number), with NaN values.
+    * ``lo``, ``hi`` — percentile interval over the usable bootstrap draws, each draw's n computed
+      the same way, **unreachable draws counted as +inf** (so ``hi`` is ``inf`` when more than
+      (1 - level)/2 of the draws have their floor above the target); NaN without >= 10 draws.
+    * ``p_unreachable`` — fraction of the usable draws with ``C >= target`` (NaN without draws).
+    * ``extrapolated`` — the point value lies beyond the largest fitted n.
+    """
+    out = dict(value=_nan(), lo=_nan(), hi=_nan(), status="ok", target=_nan(), p_unreachable=_nan(),
+               extrapolated=False, fit_status=_fit_status(fit))
+    if not _finite_number(target):
+        out["status"] = "bad_target"
+        return out
+    target = float(target)
+    out["target"] = target
+    if not _usable(fit):
+        out["status"] = "unusable_fit"
+        return out
+    n_fit = np.asarray(getattr(fit, "n", []), dtype=float)
+    n_fit = n_fit[np.isfinite(n_fit) & (n_fit > 0)]
+    n_lo = float(n_fit.min()) if len(n_fit) else 1.0
+    n_hi = float(n_fit.max()) if len(n_fit) else _nan()
+    value = float(_n_for(target, fit.D, fit.alpha, fit.C))
+    out["value"] = value
+    if target <= fit.C:
+        out["status"] = "unreachable"
+    elif target >= float(_law(n_lo, fit.D, fit.alpha, fit.C)):
+        out["status"] = "already_reached"
+    out["extrapolated"] = bool(np.isfinite(n_hi) and value > n_hi)
+    b = _draws(fit)
+    if len(b):
+        nb = _n_for(target, b[:, 0], b[:, 1], b[:, 2])
+        out["p_unreachable"] = float(np.mean(b[:, 2] >= target))
+        out["lo"], out["hi"] = _interval_inf(nb, level)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# 2. marginal gain of the next simulations
+
+
+def marginal_gain(fit: Fit, n_now: float, delta: float, *, level: float = CI_LEVEL) -> dict:
+    """Error reduction ``R(n_now) - R(n_now + delta)`` bought by the next ``delta`` simulations.
+
+    Returns ``dict(value, lo, hi, slope, slope_lo, slope_hi, rel, R_now, n_now, delta, status,
+    fit_status)``: ``value`` > 0 means the error falls; ``slope`` is ``dR/dn = -alpha D
+    n_now^(-alpha-1)`` (error change per additional simulation, < 0 when the error falls);
+    ``rel = value / R(n_now)``; intervals are percentiles over the usable bootstrap draws.
+    ``status``: ``"ok"``, ``"unusable_fit"`` or ``"bad_input"`` (n_now <= 0, delta < 0 or not
+    finite), with NaN values in the latter two.
+    """
+    out = dict(value=_nan(), lo=_nan(), hi=_nan(), slope=_nan(), slope_lo=_nan(), slope_hi=_nan(), rel=_nan(),
+               R_now=_nan(), n_now=_nan(), delta=_nan(), status="ok", fit_status=_fit_status(fit))
+    if not (_finite_number(n_now) and _finite_number(delta)) or float(n_now) <= 0 or float(delta) < 0:
+        out["status"] = "bad_input"
+        return out
+    n_now, delta = float(n_now), float(delta)
+    out["n_now"], out["delta"] = n_now, delta
+    if not _usable(fit):
+        out["status"] = "unusable_fit"
+        return out
+    out["value"] = float(_drop_law(n_now, delta, fit.D, fit.alpha, fit.C))
+    out["slope"] = float(_slope_law(n_now, fit.D, fit.alpha))
+    out["R_now"] = float(_law(n_now, fit.D, fit.alpha, fit.C))
+    out["rel"] = out["value"] / out["R_now"] if out["R_now"] > 0 else _nan()
+    b = _draws(fit)
+    if len(b):
+        out["lo"], out["hi"] = _interval_inf(_drop_law(n_now, delta, b[:, 0], b[:, 1], b[:, 2]), level)
+        out["slope_lo"], out["slope_hi"] = _interval_inf(_slope_law(n_now, b[:, 0], b[:, 1]), level)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# 3. held-out extrapolation check
+
+
+def extrapolation_check(mat: pd.DataFrame, *, holdout: int = 1, n_boot: int = 200, seed: int = 0,
+                        loss: str = "linear", level: float = CI_LEVEL) -> dict:
+    """Fit the law without the ``holdout`` largest n, predict the largest n, compare with the measurement.
+
+    ``mat`` is an (n x trial) matrix as from :func:`s2rlib.scaling.trial_matrix` (index n_source, n = 0
+    allowed and ignored). The reduced fit is :func:`s2rlib.scaling.bootstrap_fit` on the n > 0 rows
+    except the ``holdout`` largest ones; ``lo``/``hi`` is the percentile interval of its bootstrap
+    predictions at ``n_max`` (the uncertainty of the fitted *mean* curve; compare with
+    ``measured_sem`` for the noise of the measured mean).
+
+    Returns ``dict(n_max, n_fit_max, predicted, lo, hi, measured, measured_sem, error, rel_error,
+    within_interval, status, n_points)`` with ``error = predicted - measured`` (signed; > 0: the law
+    is pessimistic), ``rel_error = error / measured``. ``status`` is the reduced fit's status
+    (``"ok"``, ``"C_at_bound"``, ``"alpha_at_bound"``, ``"no_decrease"``, ``"too_few_points"``,
+    ``"failed"``) or ``"bad_input"`` (not a matrix, holdout < 1, or nothing to hold out); numbers are
+    NaN when the reduced fit is unusable.
+    """
+    out = dict(n_max=_nan(), n_fit_max=_nan(), predicted=_nan(), lo=_nan(), hi=_nan(), measured=_nan(),
+               measured_sem=_nan(), error=_nan(), rel_error=_nan(), within_interval=False, status="ok",
+               n_points=0)
+    try:
+        holdout = int(holdout)
+        idx = pd.to_numeric(pd.Index(mat.index), errors="coerce").to_numpy(dtype=float)
+        pos = mat.loc[np.isfinite(idx) & (idx > 0)]
+        pos = pos.loc[pos.notna().any(axis=1)].sort_index()
+    except Exception:  # noqa: BLE001 - not a trial matrix
+        out["status"] = "bad_input"
+        return out
+    if holdout < 1 or len(pos) < holdout + 1:
+        out["status"] = "bad_input" if holdout < 1 else "too_few_points"
+        if len(pos):
+            out["n_max"] = float(pos.index.max())
+        return out
+    n_max = pos.index[-1]
+    row = pos.loc[n_max].astype(float)
+    out["n_max"] = float(n_max)
+    out["measured"] = float(row.mean())
+    out["measured_sem"] = float(row.sem()) if row.notna().sum() > 1 else _nan()
+    reduced = pos.iloc[:-holdout]
+    out["n_fit_max"] = float(reduced.index.max())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fit = scaling.bootstrap_fit(reduced, n_boot=int(n_boot), seed=seed, loss=loss)
+    out["status"] = fit.status
+    out["n_points"] = int(fit.n_points)
+    if not fit.usable:
+        return out
+    pred = float(fit.predict(float(n_max)))
+    out["predicted"] = pred
+    b = _draws(fit)
+    if len(b):
+        out["lo"], out["hi"] = _interval_inf(_law(float(n_max), b[:, 0], b[:, 1], b[:, 2]), level)
+    if np.isfinite(out["measured"]):
+        out["error"] = pred - out["measured"]
+        out["rel_error"] = out["error"] / out["measured"] if out["measured"] != 0 else _nan()
+        if np.isfinite(out["lo"]) and np.isfinite(out["hi"]):
+            out["within_interval"] = bool(out["lo"] <= out["measured"] <= out["hi"])
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# 4. competing functional forms
+
+FORMS = ("power law + floor", "pure power law", "exponential saturation", "constant")
+_N_PARAMS = {"power law + floor": 3, "pure power law": 2, "exponential saturation": 3, "constant": 1}
+
+
+def _fit_power_floor(n, R):
+    f = scaling.fit_law(n, R)
+    if not f.usable:
+        return None, f.status
+    return (lambda x, f=f: f.predict(x)), f.status, f"D={f.D:.4g}, alpha={f.alpha:.4g}, C={f.C:.4g}"
+
+
+def _fit_pure_power(n, R):
+    """R = D n^-alpha, D >= 0, alpha in scaling.ALPHA_BOUNDS, least squares in R (variable projection)."""
+    if len(np.unique(n)) < 3:
+        return None, "too_few_points"
+    scale = n.min()
+    lo, hi = scaling.ALPHA_BOUNDS
+
+    def solve(a):
+        x = (n / scale) ** (-a)
+        D = max(float(x @ R) / float(x @ x), 0.0)
+        return D, float(np.sum((D * x - R) ** 2))
+
+    grid = np.geomspace(lo, hi, 200)
+    prof = np.array([solve(a)[1] for a in grid])
+    i = int(np.argmin(prof))
+    res = optimize.minimize_scalar(lambda a: solve(a)[1], bounds=(grid[max(i - 1, 0)], grid[min(i + 1, 199)]),
+                                   method="bounded", options={"xatol": 1e-7})
+    a = float(res.x) if res.fun <= prof[i] else float(grid[i])
+    D = solve(a)[0] * scale**a
+    status = "ok" if 1.01 * lo < a < 0.99 * hi else "alpha_at_bound"
+    return (lambda x, D=D, a=a: D * np.asarray(x, float) ** (-a)), status, f"D={D:.4g}, alpha={a:.4g}"
+
+
+def _fit_exp_saturation(n, R):
+    """R = C + D exp(-n / n0), D, C >= 0: profile over log n0 (NNLS in D, C), refined from several starts."""
+    if len(np.unique(n)) < 4:
+        return None, "too_few_points"
+    lo_l, hi_l = math.log(n.min() / 100), math.log(n.max() * 100)
+
+    def solve(ln0):
+        x = np.exp(-n / math.exp(ln0))
+        A = np.stack([x, np.ones_like(x)], axis=1)
+        (D, C), rnorm = optimize.nnls(A, R)
+        return float(D), float(C), float(rnorm**2)
+
+    grid = np.linspace(lo_l, hi_l, 200)
+    prof = np.array([solve(g)[2] for g in grid])
+    # several starts: refine around each of the (up to 3) best local minima of the profile
+    interior = [i for i in range(len(grid)) if (i == 0 or prof[i] <= prof[i - 1]) and (i == len(grid) - 1 or prof[i] <= prof[i + 1])]
+    starts = sorted(interior, key=lambda i: prof[i])[:3] or [int(np.argmin(prof))]
+    best_l, best_r = float(grid[starts[0]]), float(prof[starts[0]])
+    for i in starts:
+        res = optimize.minimize_scalar(lambda g: solve(g)[2], bounds=(grid[max(i - 1, 0)], grid[min(i + 1, 199)]),
+                                       method="bounded", options={"xatol": 1e-8})
+        if res.fun < best_r:
+            best_l, best_r = float(res.x), float(res.fun)
+    D, C, _ = solve(best_l)
+    n0 = math.exp(best_l)
+    at_bound = best_l - lo_l < 0.01 * (hi_l - lo_l) or hi_l - best_l < 0.01 * (hi_l - lo_l)
+    status = "no_decrease" if D <= 1e-12 * max(R.max(), 1e-300) else ("n0_at_bound" if at_bound else "ok")
+    return ((lambda x, D=D, n0=n0, C=C: C + D * np.exp(-np.asarray(x, float) / n0)), status,
+            f"D={D:.4g}, n0={n0:.4g}, C={C:.4g}")
+
+
+def _fit_constant(n, R):
+    if len(R) < 1:
+        return None, "too_few_points"
+    c = float(np.mean(R))
+    return (lambda x, c=c: np.full(np.shape(x), c, dtype=float)), "ok", f"C={c:.4g}"
+
+
+_FITTERS = {"power law + floor": _fit_power_floor, "pure power law": _fit_pure_power,
+            "exponential saturation": _fit_exp_saturation, "constant": _fit_constant}
+
+
+def _safe_fit(form, n, R):
+    try:
+        res = _FITTERS[form](n, R)
+    except Exception as exc:  # noqa: BLE001 - a form that cannot be fitted is a NaN row
+        return None, f"failed: {exc}", ""
+    if res[0] is None:
+        return None, res[1], ""
+    return res
+
+
+def compare_forms(n, R) -> pd.DataFrame:
+    """Compare four functional forms for the error curve R(n) (points with n > 0 and R > 0).
+
+    Forms: ``"power law + floor"`` (D n^-alpha + C via :func:`s2rlib.scaling.fit_law`, 3 params),
+    ``"pure power law"`` (D n^-alpha, 2), ``"exponential saturation"`` (C + D exp(-n/n0), 3; D, C >=
+    0, profiled over log n0 with several refined starts) and ``"constant"`` (1). All are least
+    squares in R. ``n``/``R`` may hold repeated n (e.g. one point per trial).
+
+    Returns one row per form (in that order) with columns ``form, n_params, n_points, rss, aic,
+    aicc, delta_aic, extrap_error, params, status``: ``aic = N log(RSS/N) + 2k`` (Gaussian; RSS
+    floored at ``N (1e-12 max R)^2`` so exact fits stay finite), ``aicc = aic + 2k(k+1)/(N-k-1)``
+    (NaN when N <= k+1), ``delta_aic = aic - min(aic)``; ``extrap_error`` is ``|prediction - mean
+    measured R|`` at the largest n for the form refitted without the points at that n. Forms that
+    cannot be fitted (too few points) get NaN numbers and a status; nothing raises.
+    """
+    try:
+        n, R = scaling._clean(n, R)
+    except Exception:  # noqa: BLE001
+        n, R = np.array([]), np.array([])
+    N = len(n)
+    rows = []
+    rfloor = N * (1e-12 * (R.max() if N else 1.0)) ** 2
+    n_top = n.max() if N else _nan()
+    held = n < n_top if N else np.array([], dtype=bool)
+    for form in FORMS:
+        k = _N_PARAMS[form]
+        row = dict(form=form, n_params=k, n_points=N, rss=_nan(), aic=_nan(), aicc=_nan(), delta_aic=_nan(),
+                   extrap_error=_nan(), params="", status="too_few_points")
+        if N > k:
+            pred, status, params = _safe_fit(form, n, R)
+            row["status"] = status
+            if pred is not None:
+                rss = float(np.sum((pred(n) - R) ** 2))
+                row["rss"], row["params"] = rss, params
+                row["aic"] = N * math.log(max(rss, rfloor) / N) + 2 * k
+                if N - k - 1 > 0:
+                    row["aicc"] = row["aic"] + 2 * k * (k + 1) / (N - k - 1)
+        if held.sum() > k:
+            pred_h, _, _ = _safe_fit(form, n[held], R[held])
+            if pred_h is not None:
+                row["extrap_error"] = float(abs(float(pred_h(np.array([n_top]))[0]) - R[~held].mean()))
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    if df["aic"].notna().any():
+        df["delta_aic"] = df["aic"] - df["aic"].min()
+    return df
+
+
+# --------------------------------------------------------------------------------------------
+# 5. equivalent sample size in the two-way (n, m) design
+
+
+def _fd_slope(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """dy/dx by finite differences on the log-x scale (second order, also at the ends when >= 3 points)."""
+    out = np.full(len(x), np.nan)
+    ok = np.isfinite(x) & np.isfinite(y) & (x > 0)
+    if ok.sum() < 2:
+        return out
+    u = np.log(x[ok])
+    dy_du = np.gradient(y[ok], u, edge_order=2 if ok.sum() >= 3 else 1)
+    out[ok] = dy_du / x[ok]
+    return out
+
+
+def _slopes_along(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, str, str]:
+    """dy/dx at every x from the law fitted to (x, y), or finite differences when the law is not usable."""
+    fit = scaling.fit_law(x, y)
+    if fit.usable:
+        return _slope_law(x, fit.D, fit.alpha), "law", fit.status
+    return _fd_slope(x, y), ("finite_difference" if np.isfinite(y).sum() >= 2 else "none"), fit.status
+
+
+def _ess_grid(ns: np.ndarray, ms: np.ndarray, G: np.ndarray):
+    """Slopes and ESS on a (n x m) grid of mean errors (n > 0, m > 0)."""
+    dn = np.full(G.shape, np.nan)
+    dm = np.full(G.shape, np.nan)
+    meth_n = np.full(G.shape, "none", dtype=object)
+    meth_m = np.full(G.shape, "none", dtype=object)
+    st_n = np.full(G.shape, "", dtype=object)
+    st_m = np.full(G.shape, "", dtype=object)
+    for j in range(len(ms)):
+        dn[:, j], meth_n[:, j], st_n[:, j] = _slopes_along(ns, G[:, j])
+    for i in range(len(ns)):
+        if len(ms) >= scaling.MIN_POINTS:
+            dm[i, :], meth_m[i, :], st_m[i, :] = _slopes_along(ms, G[i, :])
+        else:
+            dm[i, :] = _fd_slope(ms, G[i, :])
+            meth_m[i, :] = "finite_difference" if np.isfinite(G[i, :]).sum() >= 2 else "none"
+            st_m[i, :] = "too_few_points"
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ess = dm / dn
+    # no error reduction along n (dR/dn = 0) while more experimental data still help: ESS = +inf
+    ess = np.where((dn == 0) & (dm < 0), np.inf, ess)
+    return dn, dm, ess, meth_n, meth_m, st_n, st_m
+
+
+def equivalent_sample_size(table: pd.DataFrame, metric: str = "mae", n_boot: int = 200, *, seed: int = 0,
+                           level: float = CI_LEVEL) -> pd.DataFrame:
+    """How many computational samples buy the error reduction of one more experimental sample.
+
+    For the two-way design (several ``m_target`` > 0, each with several ``n_source``) the mean error
+    over trials ``R(n, m)`` is computed per cell and ``ESS(n, m) = (dR/dm) / (dR/dn)``, with
+
+    * ``dR/dn`` from the law ``D n^-alpha + C`` fitted (:func:`s2rlib.scaling.fit_law`) to the n > 0
+      points of each m (``method_n = "law"``), or log-scale finite differences in n when that fit is
+      unusable (``"finite_difference"``);
+    * ``dR/dm`` from the same law in m, ``E m^-beta + F``, fitted across the m values at each n
+      (``method = "law"``), or — with fewer than ``scaling.MIN_POINTS`` distinct m or an unusable
+      fit — log-scale finite differences between neighbouring m (``method = "finite_difference"``;
+      second-order, one-sided at the ends).
+
+    Rows with ``m_target <= 0`` (-1 = all data) and n = 0 are not used. When dR/dn = 0 (no decrease
+    in n) and dR/dm < 0 the ESS is +inf. With ``n_boot > 0`` and >= 2 trials, ``ess_lo``/``ess_hi``
+    are percentile intervals over a bootstrap of whole trials (the same resampled trial ids in every
+    cell, keeping the pairing); each draw costs one fit per m and per n, so the cost is about
+    ``n_boot * (#m + #n) * 3 ms``.
+
+    Returns a tidy DataFrame with columns ``case, n, m, R, dR_dn, dR_dm, ess, ess_lo, ess_hi,
+    method, method_n, fit_status_n, fit_status_m`` (one row per (case, n, m) cell; empty with these
+    columns when the table has no usable two-way data).
+    """
+    cols = ["case", "n", "m", "R", "dR_dn", "dR_dm", "ess", "ess_lo", "ess_hi", "method", "method_n",
+            "fit_status_n", "fit_status_m"]
+    try:
+        sub = table[(table["metric"] == metric) & (table["m_target"] > 0) & (table["n_source"] > 0)]
+    except Exception:  # noqa: BLE001 - not a results table
+        return pd.DataFrame(columns=cols)
+    if "case" not in sub.columns:
+        sub = sub.assign(case="?")
+    frames = []
+    for case, cs in sub.groupby("case", sort=True):
+        cube = cs.pivot_table(index=["n_source", "m_target"], columns="trial", values="value", aggfunc="mean")
+        ns = np.sort(cs["n_source"].unique()).astype(float)
+        ms = np.sort(cs["m_target"].unique()).astype(float)
+        if len(ns) < 2 or len(ms) < 2:
+            continue
+        full = pd.MultiIndex.from_product([ns, ms], names=["n_source", "m_target"])
+        cube.index = pd.MultiIndex.from_arrays([cube.index.get_level_values(0).astype(float),
+                                                cube.index.get_level_values(1).astype(float)])
+        vals = cube.reindex(full).to_numpy(dtype=float).reshape(len(ns), len(ms), -1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            G = np.nanmean(vals, axis=2)
+            dn, dm, ess, meth_n, meth_m, st_n, st_m = _ess_grid(ns, ms, G)
+            lo = np.full(G.shape, np.nan)
+            hi = np.full(G.shape, np.nan)
+            T = vals.shape[2]
+            if n_boot and n_boot > 0 and T >= 2:
+                rng = np.random.default_rng(seed)
+                draws = np.full((int(n_boot),) + G.shape, np.nan)
+                for b in range(int(n_boot)):
+                    Gb = np.nanmean(vals[:, :, rng.integers(0, T, T)], axis=2)
+                    draws[b] = _ess_grid(ns, ms, Gb)[2]
+                for i in range(len(ns)):
+                    for j in range(len(ms)):
+                        lo[i, j], hi[i, j] = _interval_inf(draws[:, i, j], level)
+        nn, mm = np.meshgrid(ns, ms, indexing="ij")
+        frames.append(pd.DataFrame(dict(
+            case=case, n=nn.ravel(), m=mm.ravel(), R=G.ravel(), dR_dn=dn.ravel(), dR_dm=dm.ravel(),
+            ess=ess.ravel(), ess_lo=lo.ravel(), ess_hi=hi.ravel(), method=meth_m.ravel(), method_n=meth_n.ravel(),
+            fit_status_n=st_n.ravel(), fit_status_m=st_m.ravel())))
+    if not frames:
+        return pd.DataFrame(columns=cols)
+    return pd.concat(frames, ignore_index=True)[cols]
+
+
+# --------------------------------------------------------------------------------------------
+# 6. cross-case summary
+
+
+def summary_row(case_fit: scaling.CaseFit, *, units: str | None = None, n_now: float | None = None,
+                delta: float = 10000, target: float | None = None, level: float = CI_LEVEL) -> dict:
+    """One row of the cross-case summary table for a :class:`s2rlib.scaling.CaseFit`.
+
+    Keys: ``case, m_target, units, trials, n_min, n_max`` (smallest / largest n > 0 run),
+    ``baseline`` (mean error at n = 0, NaN if not run), ``err_n_max`` (mean error at the largest n),
+    ``gain, gain_lo, gain_hi`` (paired error(n_max) - error(0) and its CI, from ``case_fit.gain``;
+    < 0 = transfer helps), ``gain_rel`` (gain / baseline), ``D, D_lo, D_hi, alpha, alpha_lo,
+    alpha_hi, C, C_lo, C_hi`` (law and 90% bootstrap CIs), ``status`` (the fit's),
+    ``boot_ok`` (fraction of successful bootstrap fits), ``target`` (default: 0.9 x ``err_n_max``,
+    i.e. a 10% lower error than the largest database gives), ``req_n, req_n_lo, req_n_hi,
+    req_n_status`` (see :func:`required_n`), ``n_now`` (default: the largest n), ``delta``,
+    ``mgain, mgain_lo, mgain_hi`` (error drop from the next ``delta`` simulations at ``n_now``,
+    see :func:`marginal_gain`) and ``mgain_rel`` (that drop / R(n_now)). Never raises: missing pieces
+    are NaN.
+    """
+    fit = getattr(case_fit, "fit", None)
+    mean = getattr(case_fit, "mean", pd.Series(dtype=float))
+    mean = mean if isinstance(mean, pd.Series) else pd.Series(dtype=float)
+    idx = pd.to_numeric(pd.Index(mean.index), errors="coerce").to_numpy(dtype=float)
+    pos = mean[np.isfinite(idx) & (idx > 0)].dropna()
+    n_min = float(pos.index.min()) if len(pos) else _nan()
+    n_max = float(pos.index.max()) if len(pos) else _nan()
+    err_n_max = float(pos.iloc[np.argmax(pos.index.to_numpy(dtype=float))]) if len(pos) else _nan()
+    baseline = float(getattr(case_fit, "baseline", _nan()))
+    gain = getattr(case_fit, "gain", None) or {}
+    row = dict(case=getattr(case_fit, "case", "?"), m_target=getattr(case_fit, "m_target", _nan()),
+               units=getattr(case_fit, "units", "") if units is None else units,
+               trials=getattr(case_fit, "trials", 0), n_min=n_min, n_max=n_max, baseline=baseline,
+               err_n_max=err_n_max, gain=float(gain.get("mean", _nan())), gain_lo=float(gain.get("lo", _nan())),
+               gain_hi=float(gain.get("hi", _nan())))
+    row["gain_rel"] = row["gain"] / baseline if np.isfinite(baseline) and baseline != 0 else _nan()
+    usable = _usable(fit)
+    if usable:
+        b = _draws(fit)
+        for j, k in enumerate(("D", "alpha", "C")):
+            row[k] = float(getattr(fit, k))
+            row[f"{k}_lo"], row[f"{k}_hi"] = _interval_inf(b[:, j], level) if len(b) else (_nan(), _nan())
+    else:
+        for k in ("D", "alpha", "C"):
+            row[k] = row[f"{k}_lo"] = row[f"{k}_hi"] = _nan()
+    row["status"] = _fit_status(fit)
+    try:
+        row["boot_ok"] = float(fit.boot_ok_fraction())
+    except Exception:  # noqa: BLE001
+        row["boot_ok"] = _nan()
+    if target is None:
+        target = 0.9 * err_n_max
+    rq = required_n(fit, target, level=level)
+    row.update(target=rq["target"], req_n=rq["value"], req_n_lo=rq["lo"], req_n_hi=rq["hi"],
+               req_n_status=rq["status"])
+    if n_now is None:
+        n_now = n_max
+    mg = marginal_gain(fit, n_now, delta, level=level)
+    row.update(n_now=mg["n_now"], delta=mg["delta"], mgain=mg["value"], mgain_lo=mg["lo"], mgain_hi=mg["hi"],
+               mgain_rel=mg["rel"])
+    return row
+
+
+def normalised_curve(case_fit: scaling.CaseFit) -> pd.DataFrame:
+    """Mean error per n divided by a reference, for the cross-case figure.
+
+    The reference is the n = 0 baseline when it was run, else the mean error at the smallest n > 0.
+    Returns a DataFrame with columns ``case, n, mean, sem, norm, norm_lo, norm_hi, law, reference``:
+    ``norm = mean / ref``, ``norm_lo/hi = (mean -+ sem) / ref``, ``law`` = the fitted law at n divided
+    by ref (NaN at n = 0 or for an unusable fit), ``reference`` = ``"baseline"`` or ``"n_min"``. The
+    n = 0 row (if any) is kept (norm = 1); drop it for a log-n axis.
+    """
+    cols = ["case", "n", "mean", "sem", "norm", "norm_lo", "norm_hi", "law", "reference"]
+    mean = getattr(case_fit, "mean", None)
+    if not isinstance(mean, pd.Series) or mean.empty:
+        return pd.DataFrame(columns=cols)
+    sem = getattr(case_fit, "sem", None)
+    sem = sem.reindex(mean.index) if isinstance(sem, pd.Series) else pd.Series(np.nan, index=mean.index)
+    n = pd.to_numeric(pd.Index(mean.index), errors="coerce").to_numpy(dtype=float)
+    m = mean.to_numpy(dtype=float)
+    s = sem.to_numpy(dtype=float)
+    baseline = float(getattr(case_fit, "baseline", _nan()))
+    if np.isfinite(baseline) and baseline != 0:
+        ref, reference = baseline, "baseline"
+    else:
+        ok = np.isfinite(n) & (n > 0) & np.isfinite(m)
+        ref = float(m[ok][np.argmin(n[ok])]) if ok.any() else _nan()
+        reference = "n_min"
+    fit = getattr(case_fit, "fit", None)
+    law = np.full(len(n), np.nan)
+    if _usable(fit):
+        good = np.isfinite(n) & (n > 0)
+        law[good] = _law(n[good], fit.D, fit.alpha, fit.C)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df = pd.DataFrame(dict(case=getattr(case_fit, "case", "?"), n=n, mean=m, sem=s, norm=m / ref,
+                               norm_lo=(m - s) / ref, norm_hi=(m + s) / ref, law=law / ref, reference=reference))
+    return df[cols].sort_values("n", kind="stable").reset_index(drop=True)
