@@ -32,6 +32,9 @@ class CaseData:
     notes: dict = field(default_factory=dict)
     source_ids: np.ndarray | None = None  # e.g. reduced formulas / canonical SMILES
     target_ids: np.ndarray | None = None
+    # When set (same identities as ``groups_target``), source rows of a trial's experimental TEST
+    # groups are withheld from that trial's pretraining draw (e.g. chi: the same polymer-solvent pair).
+    source_groups: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.X_source = np.ascontiguousarray(self.X_source, dtype=np.float32)

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from . import results
 from .cases import get_case
 from .errors import ParameterError
-from .validation import validate_params
+from .validation import validate_params, validate_recipe
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,9 @@ def plan(case: str, ns, ms=(None,), *, trials: int, seed: int, out_dir, recipe: 
     notebook = Path(notebook) if notebook else default_notebook(case)
     if not notebook.is_file():
         raise ParameterError(f"notebook {notebook} for case {case!r} does not exist")
-    params = {"trials": int(trials), "seed": int(seed), "recipe": recipe or {}, "threads": threads or 1}
+    # the full resolved recipe goes into the parameters, so a change of defaults is a new grid
+    params = {"trials": int(trials), "seed": int(seed), "recipe": validate_recipe(recipe).to_dict(),
+              "threads": threads or 1}
     return [GridPoint(case, n if n == "all" else int(n), None if m in (None, -1) else int(m), params, str(out_dir),
                       str(notebook.resolve()), keep_notebooks) for m in ms for n in ns]
 

@@ -336,6 +336,7 @@ def load_chi(use_cache: bool = True) -> CaseData:
         groups_target=a["t_pair"], feature_names=chi_feature_names(), units="dimensionless",
         files=[file_record(f) for f in files], notes=notes, source_ids=a["s_pair"], target_ids=a["t_pair"],
     )
+    data.source_groups = np.asarray(a["s_pair"])  # upstream protocol: test pairs' COSMO values are withheld
     data.T_source = a["s_T"]
     data.T_target = a["t_T"]
     return data

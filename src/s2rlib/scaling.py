@@ -90,14 +90,16 @@ def _interval(draws: np.ndarray | None, level: float = CI_LEVEL) -> tuple[float,
     return (float(lo), float(hi))
 
 
-def _clean(n, R) -> tuple[np.ndarray, np.ndarray]:
+def _clean(n, R, w=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Drop non-finite and non-positive points (n, R and weights alike) and sort by n."""
     n = np.asarray(n, dtype=float).ravel()
     R = np.asarray(R, dtype=float).ravel()
-    if n.shape != R.shape:
-        raise ValueError(f"n and R differ in length ({n.shape} vs {R.shape})")
-    keep = np.isfinite(n) & np.isfinite(R) & (n > 0) & (R > 0)
+    w = np.ones_like(R) if w is None else np.asarray(w, dtype=float).ravel()
+    if n.shape != R.shape or w.shape != R.shape:
+        raise ValueError(f"n, R and weights differ in length ({n.shape}, {R.shape}, {w.shape})")
+    keep = np.isfinite(n) & np.isfinite(R) & (n > 0) & (R > 0) & np.isfinite(w)
     order = np.argsort(n[keep])
-    return n[keep][order], R[keep][order]
+    return n[keep][order], R[keep][order], w[keep][order]
 
 
 def _nnls_dc(x: np.ndarray, R: np.ndarray, w: np.ndarray) -> tuple[float, float, float]:
@@ -110,13 +112,12 @@ def _nnls_dc(x: np.ndarray, R: np.ndarray, w: np.ndarray) -> tuple[float, float,
 def fit_law(n, R, *, loss: str = "linear", alpha_bounds=ALPHA_BOUNDS, weights=None) -> Fit:
     """Fit ``R = D n^-alpha + C`` (D, C >= 0) to points (n > 0); never raises on bad data."""
     try:
-        n, R = _clean(n, R)
+        n, R, w = _clean(n, R, weights)
     except ValueError as exc:
         return Fit(np.nan, np.nan, np.nan, "failed", 0, message=str(exc))
     if len(n) < MIN_POINTS or len(np.unique(n)) < MIN_POINTS:
         return Fit(np.nan, np.nan, np.nan, "too_few_points", len(n), loss=loss, n=n, R=R,
                    message=f"{len(np.unique(n))} distinct n with finite positive R; need >= {MIN_POINTS}")
-    w = np.ones_like(R) if weights is None else np.asarray(weights, dtype=float)
     lo, hi = alpha_bounds
     scale = n.min()  # x = (n / n_min)^-alpha keeps the design well conditioned; D is rescaled at the end
 
@@ -174,11 +175,12 @@ def _refine_log(x, R, alpha, D, C, alpha_bounds):
 # tables of trials -> fits with bootstrap
 
 
-def trial_matrix(table: pd.DataFrame, metric: str = "mae", m_target: int | None = None) -> pd.DataFrame:
-    """(n x trial) matrix of a metric from a tidy results table (one grid: a single params_id/m)."""
-    sub = table[table["metric"] == metric]
-    if m_target is not None:
-        sub = sub[sub["m_target"] == m_target]
+def trial_matrix(table: pd.DataFrame, metric: str = "mae", m_target: int = -1) -> pd.DataFrame:
+    """(n x trial) matrix of a metric for one m (-1 = all experimental data) of one grid."""
+    sub = table[(table["metric"] == metric) & (table["m_target"] == m_target)]
+    if "params_id" in sub and sub["params_id"].nunique() > 1:
+        raise ValueError(f"results mix {sub['params_id'].nunique()} parameter sets {sorted(sub['params_id'].unique())}; "
+                         "select one params_id before fitting")
     return sub.pivot_table(index="n_source", columns="trial", values="value", aggfunc="mean").sort_index()
 
 

@@ -44,16 +44,16 @@ class Recipe:
     hidden: tuple[int, ...] = (256, 256, 128)
     pretrain_batch: int = 256
     pretrain_lr: float = 1e-3
-    pretrain_epochs: int = 30
-    pretrain_min_steps: int = 500
+    pretrain_epochs: int = 100
+    pretrain_min_steps: int = 1000
     pretrain_max_steps: int = 20000
     finetune_batch: int = 128
-    finetune_max_epochs: int = 150
-    patience_epochs: int = 25
+    finetune_max_epochs: int = 400
+    patience_epochs: int = 40
     candidates: tuple[Candidate, ...] = (
+        Candidate("full_lr3e-3", 3e-3, 3e-3),
         Candidate("full_lr1e-3", 1e-3, 1e-3),
         Candidate("full_lr3e-4", 3e-4, 3e-4),
-        Candidate("full_lr1e-4", 1e-4, 1e-4),
         Candidate("head_lr3e-3", 0.0, 3e-3),
     )
     test_fraction: float = 0.2
@@ -170,6 +170,9 @@ def run_trials(data: CaseData, n: int, *, trials: int, seed: int, recipe: Recipe
         rng = np.random.default_rng(s)
         tr, va, te = split_groups(data.groups_target, rng, recipe.test_fraction, recipe.val_fraction, m)
         perm = rng.permutation(data.n_source)
+        if data.source_groups is not None:  # withhold the simulations of this trial's test groups
+            held = np.isin(data.source_groups, data.groups_target[te])
+            perm = perm[~held[perm]]
         splits.append((tr, va, te))
         draws.append(perm[:n])
         y_tr = data.y_target[tr]
@@ -216,7 +219,7 @@ def run_trials(data: CaseData, n: int, *, trials: int, seed: int, recipe: Recipe
         metrics = _metrics(pred, data.y_target[te])
         metrics["val_mae"] = float(best_val[t, k]) * ystats[t][1]
         metrics["finetune_best_step"] = int(info["best_step"][e])
-        metrics.update(n_train=len(tr), n_val=len(va), n_test=len(te))
+        metrics.update(n_train=len(tr), n_val=len(va), n_test=len(te), n_source_used=len(draws[t]))
         for name, value in metrics.items():
             rows.append({"trial": t, "seed": seeds[t], "metric": name, "value": value,
                          "selected_recipe": recipe.candidates[k].name})

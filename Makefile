@@ -1,0 +1,38 @@
+# Sim2Real Scaling: `make book` (set up, run missing grid points, build the book), `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+CASES ?= formation_enthalpy band_gap polymer_density chi
+WORKERS ?= 1
+# Local mirror of the GitHub-sourced data (read before any download); ../shared/data when present.
+S2R_DATA_MIRROR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
+export S2R_DATA_MIRROR
+
+.PHONY: install results book test test-fast clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+# Run every grid point whose results are missing (finished points are skipped).
+results: install
+	@for c in $(CASES); do $(VENV)/bin/s2r grid $$c --workers $(WORKERS) || exit 1; done
+
+book: results
+	rm -rf _build
+	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+	@echo "The book is at _build/html/index.html"
+
+test: install
+	$(PY) -m pytest -ra
+
+test-fast: install
+	$(PY) -m pytest -ra -m "not slow"
+
+clean:
+	rm -rf _build .pytest_cache

@@ -1,0 +1,318 @@
+"""The book's figures, in one seaborn style.
+
+* :func:`scaling_figure` — one case: test error (real units) vs the number of computational
+  samples ``n`` on log-log axes; trial means with 90% error bars, the fitted law
+  ``R(n) = D n^-alpha + C`` as a line with its 90% bootstrap band, and the no-pretraining
+  baseline (n = 0) as a horizontal line with its band (n = 0 cannot sit on a log axis).
+* :func:`summary_figure` — every case's error divided by its own baseline, on one set of axes.
+* :func:`two_way_figure` — the two-way (n, m) design: one curve per experimental size m, and the
+  fitted alpha and C against m.
+
+Every function takes :class:`s2rlib.scaling.CaseFit` objects, draws on a given ``ax`` (or a new
+figure) and returns the matplotlib ``Figure``; nothing is shown or saved here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.ticker import LogLocator, NullFormatter
+from scipy import stats
+
+from .scaling import CI_LEVEL, CaseFit
+
+#: the order (and therefore the colour) of the case studies in every figure
+CASE_ORDER = ("formation_enthalpy", "band_gap", "polymer_density", "chi")
+_PALETTE = sns.color_palette("colorblind", 8)
+BASELINE_COLOR = "0.35"
+FIGSIZE = (6.4, 4.2)
+
+
+def set_style() -> None:
+    """The book's one style: seaborn ``ticks`` with the colour-blind palette, local fonts only."""
+    sns.set_theme(context="notebook", style="ticks", palette="colorblind", font="DejaVu Sans",
+                  rc={"axes.grid": True, "grid.alpha": 0.35, "grid.linewidth": 0.6, "axes.spines.top": False,
+                      "axes.spines.right": False, "legend.frameon": False, "figure.dpi": 110,
+                      "savefig.dpi": 150, "axes.titleweight": "semibold", "axes.titlesize": 12,
+                      "axes.labelsize": 11, "legend.fontsize": 9})
+
+
+set_style()
+
+
+def case_color(case: str, i: int = 0):
+    """A fixed colour per case study (so one case looks the same in every figure)."""
+    if case in CASE_ORDER:
+        return _PALETTE[CASE_ORDER.index(case)]
+    return _PALETTE[(len(CASE_ORDER) + i) % len(_PALETTE)]
+
+
+def pretty_case(case: str) -> str:
+    return case.replace("_", " ")
+
+
+def metric_label(units: str, metric: str = "mae") -> str:
+    """Axis label of the error, with units unless the property is dimensionless."""
+    name = {"mae": "test MAE", "rmse": "test RMSE"}.get(metric, metric)
+    if not units or units.lower() in ("dimensionless", "-", "1"):
+        return f"{name} (dimensionless)"
+    return f"{name} ({units})"
+
+
+N_LABEL = "computational samples for pretraining, n"
+
+
+def _half_width(sem: pd.Series, trials: int, level: float = CI_LEVEL) -> pd.Series:
+    """Half width of the t-interval of a mean over ``trials`` trials (NaN with fewer than two)."""
+    if trials < 2:
+        return sem * np.nan
+    return sem * stats.t.ppf(0.5 + level / 2, trials - 1)
+
+
+def _positive(series: pd.Series) -> pd.Series:
+    idx = pd.to_numeric(pd.Index(series.index), errors="coerce")
+    return series[(idx > 0) & np.isfinite(idx)]
+
+
+def law_band(case_fit: CaseFit, n: np.ndarray, level: float = CI_LEVEL) -> tuple[np.ndarray, np.ndarray] | None:
+    """Pointwise percentile band of the law over the bootstrap draws at ``n`` (None without draws)."""
+    boot = case_fit.fit.boot
+    if boot is None:
+        return None
+    b = np.asarray(boot, dtype=float)
+    b = b[np.isfinite(b).all(axis=1)]
+    if len(b) < 10:
+        return None
+    with np.errstate(over="ignore", invalid="ignore"):
+        pred = b[:, [0]] * n[None, :] ** (-b[:, [1]]) + b[:, [2]]
+    q = 50 * (1 - level)
+    lo, hi = np.nanpercentile(pred, [q, 100 - q], axis=0)
+    return lo, hi
+
+
+def law_label(case_fit: CaseFit, units: str | None = None) -> str:
+    """The fitted law as a legend entry, with the fit status when it is not plain ``ok``."""
+    f = case_fit.fit
+    if not f.usable:
+        return f"no law fitted ({f.status})"
+    text = f"fit: {f.D:.3g} n$^{{-{f.alpha:.3g}}}$ + {f.C:.3g}"
+    if f.status != "ok":
+        text += f"  [{f.status}]"
+    return text
+
+
+def _log_axes(ax) -> None:
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.xaxis.set_major_locator(LogLocator(base=10))
+
+
+def _new_ax(ax, figsize=FIGSIZE):
+    if ax is not None:
+        return ax.figure, ax
+    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    return fig, ax
+
+
+def _n_range(case_fit: CaseFit) -> tuple[float, float] | None:
+    pos = _positive(case_fit.mean.dropna())
+    if pos.empty:
+        return None
+    idx = pos.index.to_numpy(dtype=float)
+    return float(idx.min()), float(idx.max())
+
+
+def scaling_figure(case_fit: CaseFit, ax=None, *, color=None, title: str | None = None, show_band: bool = True,
+                   show_baseline: bool = True, label: str | None = None, legend: bool = True,
+                   level: float = CI_LEVEL):
+    """Test error vs n (log-log) with trial means, the fitted law, its 90% band and the n = 0 baseline.
+
+    ``case_fit`` is a :class:`s2rlib.scaling.CaseFit`; error bars are the 90% t-interval of the
+    mean over trials; the band is the pointwise 90% percentile band of the law over the bootstrap
+    draws; the baseline (no pretraining, n = 0) is the horizontal line with its own 90% band.
+    Returns the Figure.
+    """
+    fig, ax = _new_ax(ax)
+    color = color if color is not None else case_color(case_fit.case)
+    units = case_fit.units
+    pos = _positive(case_fit.mean.dropna())
+    half = _half_width(case_fit.sem.reindex(pos.index), case_fit.trials, level)
+    nr = _n_range(case_fit)
+    if show_baseline and np.isfinite(case_fit.baseline):
+        b_half = float(_half_width(case_fit.sem.reindex([0]), case_fit.trials, level).iloc[0]) \
+            if 0 in case_fit.sem.index else float("nan")
+        ax.axhline(case_fit.baseline, color=BASELINE_COLOR, lw=1.4, ls="--",
+                   label=f"no pretraining (n = 0): {case_fit.baseline:.3g}")
+        if np.isfinite(b_half) and b_half > 0:
+            ax.axhspan(case_fit.baseline - b_half, case_fit.baseline + b_half, color=BASELINE_COLOR, alpha=0.12, lw=0)
+    if nr is not None:
+        f = case_fit.fit
+        if f.usable:
+            grid = np.geomspace(nr[0], nr[1], 200)
+            if show_band:
+                band = law_band(case_fit, grid, level)
+                if band is not None:
+                    ax.fill_between(grid, band[0], band[1], color=color, alpha=0.2, lw=0,
+                                    label=f"{int(round(level * 100))}% band of the law")
+            ax.plot(grid, f.predict(grid), color=color, lw=2, label=law_label(case_fit) if label is None else label)
+        yerr = half.to_numpy(dtype=float)
+        yerr = None if not np.isfinite(yerr).any() else np.where(np.isfinite(yerr), yerr, 0.0)
+        ax.errorbar(pos.index.to_numpy(dtype=float), pos.to_numpy(dtype=float), yerr=yerr, fmt="o", ms=6,
+                    color=color, mec="white", mew=0.8, capsize=3, lw=1.2, zorder=5,
+                    label=f"mean of {case_fit.trials} trials ({int(round(level * 100))}% CI)")
+        ax.set_xlim(nr[0] / 1.6, nr[1] * 1.6)
+    _log_axes(ax)
+    ax.set_xlabel(N_LABEL)
+    ax.set_ylabel(metric_label(units))
+    m = case_fit.m_target
+    ax.set_title(title if title is not None else
+                 f"{pretty_case(case_fit.case)}" + ("" if m == -1 else f" (m = {m} experimental samples)"))
+    if legend:
+        ax.legend(loc="best")
+    return fig
+
+
+def _normalised(case_fit: CaseFit) -> pd.DataFrame:
+    """insights.normalised_curve when available; otherwise the same columns computed here."""
+    try:
+        from .insights import normalised_curve
+
+        return normalised_curve(case_fit)
+    except ImportError:  # pragma: no cover - insights is optional for plotting
+        pass
+    mean = case_fit.mean
+    n = pd.to_numeric(pd.Index(mean.index), errors="coerce").to_numpy(dtype=float)
+    ref = case_fit.baseline if np.isfinite(case_fit.baseline) else float(_positive(mean).iloc[0])
+    law = np.where(n > 0, case_fit.fit.predict(np.where(n > 0, n, 1.0)), np.nan) if case_fit.fit.usable \
+        else np.full(len(n), np.nan)
+    sem = case_fit.sem.reindex(mean.index).to_numpy(dtype=float)
+    m = mean.to_numpy(dtype=float)
+    return pd.DataFrame(dict(case=case_fit.case, n=n, mean=m, sem=sem, norm=m / ref, norm_lo=(m - sem) / ref,
+                             norm_hi=(m + sem) / ref, law=law / ref,
+                             reference="baseline" if np.isfinite(case_fit.baseline) else "n_min"))
+
+
+def _as_list(case_fits) -> list[CaseFit]:
+    if isinstance(case_fits, Mapping):
+        return list(case_fits.values())
+    return list(case_fits)
+
+
+def summary_figure(case_fits: Sequence[CaseFit] | Mapping[str, CaseFit], ax=None):
+    """Every case's mean error divided by its n = 0 baseline vs n (log-log), with the fitted laws.
+
+    A value below 1 means pretraining on n simulations beats learning from experiment alone; the
+    dashed line at 1 is every case's baseline. Error bars are +-1 SEM (divided by the baseline). A
+    case without an n = 0 run is divided by its error at the smallest n instead (said in the legend).
+    """
+    fig, ax = _new_ax(ax, figsize=(7.0, 4.6))
+    fits = _as_list(case_fits)
+    ax.axhline(1.0, color=BASELINE_COLOR, lw=1.4, ls="--", label="no pretraining (n = 0)")
+    any_points = False
+    for i, cf in enumerate(fits):
+        df = _normalised(cf)
+        df = df[(df["n"] > 0) & np.isfinite(df["norm"])]
+        if df.empty:
+            continue
+        any_points = True
+        color = case_color(cf.case, i)
+        ref = str(df["reference"].iloc[0])
+        name = pretty_case(cf.case) + ("" if ref == "baseline" else " (÷ error at smallest n)")
+        yerr = np.vstack([df["norm"] - df["norm_lo"], df["norm_hi"] - df["norm"]])
+        yerr = np.where(np.isfinite(yerr), yerr, 0.0)
+        ax.errorbar(df["n"], df["norm"], yerr=yerr, fmt="o", ms=5, color=color, mec="white", mew=0.7, capsize=2,
+                    lw=1, zorder=5, label=name)
+        if cf.fit.usable and df["law"].notna().any():
+            grid = np.geomspace(df["n"].min(), df["n"].max(), 200)
+            ref_value = float((df["mean"] / df["norm"]).dropna().iloc[0])
+            ax.plot(grid, cf.fit.predict(grid) / ref_value, color=color, lw=1.8,
+                    ls="-" if cf.fit.status == "ok" else ":")
+    _log_axes(ax)
+    ax.set_xlabel(N_LABEL)
+    ax.set_ylabel("test MAE / MAE without pretraining")
+    ax.set_title("All case studies, each relative to its own baseline")
+    if any_points:
+        ax.legend(loc="best")
+    return fig
+
+
+def _m_position(m: int, m_all: float | None) -> float:
+    return float(m_all) if m == -1 and m_all is not None else float(m)
+
+
+def two_way_figure(fits_by_m: Mapping[int, CaseFit], *, m_all: float | None = None, level: float = CI_LEVEL):
+    """The two-way (n, m) design: (a) error vs n, one curve per m; (b) alpha and (c) C against m.
+
+    ``fits_by_m`` maps the experimental training size m (``-1`` = all experimental data) to its
+    :class:`s2rlib.scaling.CaseFit`; ``m_all`` is where ``m = -1`` sits on the m axis (the mean
+    number of experimental training + validation samples; without it the "all" fit is left out of
+    panels b and c). Error bars in b and c are the 90% bootstrap intervals; hollow markers flag a
+    fit whose status is not ``ok``.
+    """
+    fig, axes = plt.subplots(1, 3, figsize=(13.5, 4.2), layout="constrained",
+                             gridspec_kw={"width_ratios": [1.5, 1, 1]})
+    ax, ax_a, ax_c = axes
+    ms = sorted(fits_by_m, key=lambda m: (m == -1, m))
+    colors = sns.color_palette("crest", max(len(ms), 2))
+    units = next(iter(fits_by_m.values())).units if fits_by_m else ""
+    rows = []
+    for color, m in zip(colors, ms):
+        cf = fits_by_m[m]
+        name = "all" if m == -1 else str(m)
+        scaling_figure(cf, ax=ax, color=color, show_band=False, show_baseline=False, legend=False,
+                       label=f"m = {name}")
+        if np.isfinite(cf.baseline):
+            nr = _n_range(cf)
+            if nr is not None:
+                ax.hlines(cf.baseline, nr[0] / 1.6, nr[1] * 1.6, color=color, lw=1, ls="--", alpha=0.8)
+        if m == -1 and m_all is None:
+            continue
+        ci = cf.fit.ci(level)
+        rows.append(dict(m=_m_position(m, m_all), label=name, color=color, status=cf.fit.status,
+                         alpha=cf.fit.alpha, alpha_lo=ci["alpha"][0], alpha_hi=ci["alpha"][1],
+                         C=cf.fit.C, C_lo=ci["C"][0], C_hi=ci["C"][1]))
+    ax.set_title("(a) error vs n for each m (dashed: n = 0)")
+    ax.set_ylabel(metric_label(units))
+    handles, labels = ax.get_legend_handles_labels()
+    keep = [(h, lab) for h, lab in zip(handles, labels) if lab.startswith("m = ")]
+    if keep:
+        ax.legend(*zip(*keep), loc="best", title="experimental samples")
+    df = pd.DataFrame(rows)
+    for axis, key, title in ((ax_a, "alpha", "(b) exponent alpha vs m"), (ax_c, "C", "(c) transfer gap C vs m")):
+        if not df.empty:
+            for _, r in df.iterrows():
+                v, lo, hi = r[key], r[f"{key}_lo"], r[f"{key}_hi"]
+                if not np.isfinite(v):
+                    continue
+                err = None
+                if np.isfinite(lo) and np.isfinite(hi):
+                    err = np.array([[max(v - lo, 0.0)], [max(hi - v, 0.0)]])
+                ax_kw = dict(mfc=r["color"] if r["status"] == "ok" else "white")
+                axis.errorbar([r["m"]], [v], yerr=err, fmt="o", ms=7, color=r["color"], mec=r["color"], capsize=3,
+                              **ax_kw)
+            good = df[np.isfinite(df[key])]
+            axis.plot(good["m"], good[key], color="0.6", lw=1, zorder=0)
+            axis.set_xscale("log")
+            ticks = df["m"].to_numpy(dtype=float)
+            axis.set_xticks(ticks, [("all\n(≈%d)" % round(t)) if lab == "all" else lab
+                                    for t, lab in zip(ticks, df["label"])])
+            axis.xaxis.set_minor_formatter(NullFormatter())
+            axis.minorticks_off()
+        axis.set_xlabel("experimental training samples, m")
+        axis.set_title(title)
+    ax_a.set_ylabel("alpha")
+    ax_c.set_ylabel(f"C ({units})" if units and units != "dimensionless" else "C (dimensionless)")
+    return fig
+
+
+def close(fig) -> None:
+    plt.close(fig)
+
+
+__all__ = ["set_style", "scaling_figure", "summary_figure", "two_way_figure", "law_band", "case_color",
+           "metric_label", "CASE_ORDER"]

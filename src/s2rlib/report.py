@@ -1,0 +1,763 @@
+"""What the book's chapter pages call: load a case's results, fit them, and show tables and figures.
+
+The pages narrate; this module computes. Every ``*_table`` function returns a pandas DataFrame of
+display strings (numbers rounded, intervals written ``[lo, hi]``, statuses in code font) and
+:func:`show` renders one as a real table (Markdown through MyST), never as a DataFrame repr.
+:class:`CasePage` bundles the steps of one case-study chapter, so the four case pages share
+their code instead of copying it; a case whose results table is missing still gets a page that
+says so.
+
+Where the results live: ``results/<case>/results.csv`` of the checkout (found from the current
+directory upwards), or ``$S2R_RESULTS_ROOT/<case>/results.csv`` when that variable is set.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from . import results, scaling
+from .cases import CASES, get_case
+from .scaling import CI_LEVEL, CaseFit
+
+try:  # derived numbers (required n, marginal gain, checks); optional so the book builds without it
+    from . import insights
+except ImportError:  # pragma: no cover - exercised only while insights.py does not exist
+    insights = None
+
+RESULTS_ENV = "S2R_RESULTS_ROOT"
+N_BOOT = 1000
+#: the order of the case studies in the book
+BOOK_CASES = ("formation_enthalpy", "band_gap", "polymer_density", "chi")
+DASH = "–"
+
+STATUS_TEXT = {
+    "ok": "interior optimum: D, alpha and C are all identified by the data",
+    "alpha_at_bound": "alpha sits at its search bound: over the measured n the curve is too flat (or too steep) "
+                      "to pin the exponent, so read alpha and D as limits, not estimates",
+    "C_at_bound": "C = 0: no floor is resolved within the measured n; the points are consistent with a pure power "
+                  "law, and the transfer gap is below what these data can see",
+    "no_decrease": "D = 0: the error does not fall with n; these data give no evidence that more simulations help",
+    "too_few_points": "fewer than 4 distinct n > 0: no law is fitted",
+    "failed": "the optimiser failed: no law",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# formatting
+
+
+def fmt(x, sig: int = 3) -> str:
+    """A number for a table: ``sig`` significant digits, ``–`` for NaN/None, ``∞`` for infinity."""
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return DASH if x is None else str(x)
+    if math.isnan(x):
+        return DASH
+    if math.isinf(x):
+        return "∞" if x > 0 else "−∞"
+    if x != 0 and (abs(x) >= 10 ** (sig + 2) or abs(x) < 10 ** -(sig + 1)):
+        mant, exp = f"{x:.{sig - 1}e}".split("e")
+        return f"{mant}×10^{int(exp)}^"
+    return f"{x:.{sig}g}" if abs(x) < 10**sig else f"{x:,.0f}"
+
+
+def fmt_n(n) -> str:
+    """A sample size: an integer with thousands separators (``∞``/``–`` as :func:`fmt`)."""
+    try:
+        v = float(n)
+    except (TypeError, ValueError):
+        return str(n)
+    if not math.isfinite(v):
+        return fmt(v)
+    if v >= 1e7:
+        return fmt(v)
+    return f"{int(round(v)):,}"
+
+
+def fmt_ci(lo, hi, sig: int = 3, n: bool = False) -> str:
+    """An interval ``[lo, hi]`` (``–`` when either end is NaN)."""
+    f = fmt_n if n else (lambda v: fmt(v, sig))
+    try:
+        if math.isnan(float(lo)) or math.isnan(float(hi)):
+            return DASH
+    except (TypeError, ValueError):
+        return DASH
+    return f"[{f(lo)}, {f(hi)}]"
+
+
+def fmt_signed(x, sig: int = 3) -> str:
+    s = fmt(x, sig)
+    try:
+        return ("+" + s) if float(x) > 0 else s.replace("-", "−")
+    except (TypeError, ValueError):
+        return s
+
+
+def code(text) -> str:
+    return f"`{text}`"
+
+
+def status_cell(status: str) -> str:
+    """A fit status for a table cell: the flag in code font."""
+    return code(status or "missing")
+
+
+def units_suffix(units: str) -> str:
+    return "" if not units or units == "dimensionless" else f" ({units})"
+
+
+def m_name(m) -> str:
+    return "all" if int(m) == results.ALL_M else fmt_n(m)
+
+
+# ---------------------------------------------------------------------------------------------
+# rendering
+
+
+def _in_ipython() -> bool:
+    try:
+        from IPython import get_ipython
+
+        return get_ipython() is not None
+    except ImportError:  # pragma: no cover
+        return False
+
+
+def to_markdown(df: pd.DataFrame, index: bool = False) -> str:
+    """A DataFrame as a GitHub/MyST pipe table (cells made safe for Markdown)."""
+    clean = df.copy()
+    clean.columns = [str(c).replace("|", "\\|") for c in clean.columns]
+    for col in clean.columns:
+        clean[col] = clean[col].map(lambda v: DASH if v is None or (isinstance(v, float) and math.isnan(v))
+                                    else str(v).replace("|", "\\|").replace("\n", " "))
+    if index:
+        clean.index = [str(i).replace("|", "\\|") for i in clean.index]
+    return clean.to_markdown(index=index, disable_numparse=True)
+
+
+def show_markdown(text: str) -> None:
+    """Display Markdown in a notebook (rendered by MyST in the book); print it elsewhere."""
+    if _in_ipython():
+        from IPython.display import Markdown, display
+
+        display(Markdown(text))
+    else:
+        print(text)
+
+
+def show(df: pd.DataFrame | None, caption: str | None = None, index: bool = False) -> None:
+    """Render a DataFrame as a real table (Markdown; with ``caption``, a numbered MyST table)."""
+    if df is None or len(df) == 0:
+        show_markdown(f"*{caption + ': ' if caption else ''}nothing to show.*")
+        return
+    table = to_markdown(df, index=index)
+    if caption:
+        table = f"```{{table}} {caption}\n:class: s2r-table\n\n{table}\n```"
+    show_markdown(table)
+
+
+def note(text: str, kind: str = "note", title: str | None = None) -> None:
+    """Display a MyST admonition (``note``, ``warning``, ``important``...)."""
+    head = f"```{{admonition}} {title}\n:class: {kind}\n" if title else f"```{{{kind}}}\n"
+    show_markdown(f"{head}{text}\n```")
+
+
+def show_figure(fig) -> None:
+    """Display a matplotlib figure once (and close it, so the notebook does not show it twice)."""
+    import matplotlib.pyplot as plt
+
+    if _in_ipython():
+        from IPython.display import display
+
+        display(fig)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------------------------------------
+# loading
+
+
+def repo_root() -> Path:
+    """The project checkout: the current directory or the first parent with ``_toc.yml``."""
+    for base in [Path.cwd(), *Path.cwd().parents]:
+        if (base / "_toc.yml").is_file() and (base / "src" / "s2rlib").is_dir():
+            return base
+    return Path(__file__).resolve().parents[2]
+
+
+def results_root(root: str | Path | None = None) -> Path:
+    """Where the results tables are: ``root``, else ``$S2R_RESULTS_ROOT``, else ``<checkout>/results``."""
+    if root is not None:
+        return Path(root)
+    env = os.environ.get(RESULTS_ENV)
+    if env:
+        return Path(env)
+    return repo_root() / "results"
+
+
+def results_path(case: str, root: str | Path | None = None) -> Path:
+    return results_root(root) / case / "results.csv"
+
+
+def missing_message(case: str, root: str | Path | None = None) -> str:
+    path = results_path(case, root)
+    c = get_case(case)
+    ns = ",".join(str(n) for n in c.default_ns)
+    return (f"No results yet for **{c.name}**: `{_rel(path)}` does not exist. The numbers and figures of this "
+            f"chapter appear once the grid has run, for example with `s2r grid {c.name} --ns {ns} "
+            f"--trials {c.default_trials}` (or `make book`, which runs every missing grid point first).")
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(repo_root().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def load_case_results(case: str, root: str | Path | None = None, *, announce: bool = True) -> pd.DataFrame | None:
+    """The tidy results table of ``case`` (only its rows), or None when there is none yet.
+
+    With ``announce`` a missing table is reported (an admonition in a notebook, a line elsewhere).
+    A table that exists but is malformed raises :class:`s2rlib.errors.DataError`.
+    """
+    case = get_case(case).name
+    path = results_path(case, root)
+    if not path.is_file():
+        if announce:
+            note(missing_message(case, root), "warning", "Results missing")
+        return None
+    table = results.read_table(path)
+    table = table[table["case"] == case].reset_index(drop=True)
+    if table.empty:
+        if announce:
+            note(f"`{_rel(path)}` has no rows for case `{case}`.", "warning", "Results missing")
+        return None
+    return table
+
+
+def m_values(table: pd.DataFrame) -> list[int]:
+    """The experimental sizes m in a table: the numeric ones ascending, then -1 (all)."""
+    ms = sorted({int(m) for m in table["m_target"].unique()})
+    return sorted(ms, key=lambda m: (m == results.ALL_M, m))
+
+
+def main_m(table: pd.DataFrame) -> int:
+    """The m the chapter's main fit uses: all experimental data (-1) when run, else the largest m."""
+    ms = m_values(table)
+    return results.ALL_M if results.ALL_M in ms else max(ms)
+
+
+def fit_case(table: pd.DataFrame, m_target: int | None = None, *, metric: str = "mae", n_boot: int = N_BOOT,
+             loss: str = "linear") -> CaseFit:
+    """Fit one case (one m; default :func:`main_m`) with units from the case registry."""
+    case = str(table["case"].iloc[0])
+    m = main_m(table) if m_target is None else int(m_target)
+    units = CASES[case].units if case in CASES else ""
+    return scaling.fit_table(table, metric=metric, m_target=m, n_boot=n_boot, loss=loss, units=units)
+
+
+def fits_by_m(table: pd.DataFrame, *, metric: str = "mae", n_boot: int = N_BOOT) -> dict[int, CaseFit]:
+    """One fit per experimental size m in the table (the two-way design)."""
+    return {m: fit_case(table, m, metric=metric, n_boot=n_boot) for m in m_values(table)}
+
+
+def effective_m(table: pd.DataFrame, m_target: int = results.ALL_M) -> float:
+    """Mean number of experimental training + validation samples at ``m_target`` (for m = -1)."""
+    sub = table[(table["m_target"] == m_target) & table["metric"].isin(["n_train", "n_val"])]
+    if sub.empty:
+        return float("nan")
+    per = sub.pivot_table(index=["n_source", "trial"], columns="metric", values="value", aggfunc="mean")
+    return float(per.sum(axis=1).mean())
+
+
+# ---------------------------------------------------------------------------------------------
+# tables
+
+
+def _t_half(sem: float, trials: int, level: float = CI_LEVEL) -> float:
+    if trials < 2 or not np.isfinite(sem):
+        return float("nan")
+    return float(sem * stats.t.ppf(0.5 + level / 2, trials - 1))
+
+
+def law_text(fit: scaling.Fit, units: str = "") -> str:
+    """The fitted law in words, e.g. ``R(n) = 0.9 n^-0.45 + 0.08 eV/atom``."""
+    if not fit.usable:
+        return f"no law ({fit.status})"
+    u = "" if not units or units == "dimensionless" else f" {units}"
+    return f"R(n) = {fmt(fit.D)} n^-{fmt(fit.alpha)} + {fmt(fit.C)}{u}"
+
+
+def params_table(case_fit: CaseFit, level: float = CI_LEVEL) -> pd.DataFrame:
+    """The fitted D, alpha, C with their bootstrap intervals, then the fit's status and diagnostics."""
+    f = case_fit.fit
+    ci = f.ci(level)
+    u = units_suffix(case_fit.units)
+    pct = f"{int(round(level * 100))}% CI"
+    rows = [
+        {"quantity": "D", "meaning": "amplitude: how much error pretraining can remove", "estimate": fmt(f.D),
+         pct: fmt_ci(*ci["D"])},
+        {"quantity": "alpha", "meaning": "scaling exponent: how fast the error falls with n", "estimate": fmt(f.alpha),
+         pct: fmt_ci(*ci["alpha"])},
+        {"quantity": f"C{u}", "meaning": "transfer gap: the error left with unlimited simulations",
+         "estimate": fmt(f.C), pct: fmt_ci(*ci["C"])},
+        {"quantity": "fit status", "meaning": STATUS_TEXT.get(f.status, f.message or f.status),
+         "estimate": status_cell(f.status), pct: ""},
+        {"quantity": "points fitted", "meaning": "distinct n > 0 (each the mean over trials)",
+         "estimate": str(f.n_points), pct: ""},
+        {"quantity": "bootstrap fits", "meaning": "share of the trial resamples whose fit succeeded",
+         "estimate": DASH if not np.isfinite(f.boot_ok_fraction()) else f"{f.boot_ok_fraction():.0%}", pct: ""},
+    ]
+    return pd.DataFrame(rows)
+
+
+def results_table(case_fit: CaseFit, level: float = CI_LEVEL) -> pd.DataFrame:
+    """Per n: trials, mean test error with its interval, the law's value and the residual."""
+    u = units_suffix(case_fit.units)
+    f = case_fit.fit
+    rows = []
+    for n, mean in case_fit.mean.items():
+        sem = float(case_fit.sem.get(n, float("nan")))
+        half = _t_half(sem, case_fit.trials, level)
+        law = f.predict(float(n)) if (f.usable and n > 0) else float("nan")
+        rows.append({"n": "0 (no pretraining)" if n == 0 else fmt_n(n), f"mean MAE{u}": fmt(mean),
+                     f"{int(round(level * 100))}% CI of the mean": fmt_ci(mean - half, mean + half),
+                     "law": fmt(law), "mean − law": fmt_signed(mean - law, 2) if np.isfinite(law) else DASH})
+    return pd.DataFrame(rows)
+
+
+def gain_table(case_fit: CaseFit, level: float = CI_LEVEL) -> pd.DataFrame:
+    """The n = 0 baseline, the error at the largest n, and their paired difference with its interval."""
+    u = units_suffix(case_fit.units)
+    g = case_fit.gain
+    pct = f"{int(round(level * 100))}% CI"
+    sem0 = float(case_fit.sem.get(0, float("nan")))
+    half0 = _t_half(sem0, case_fit.trials, level)
+    n_max = g.get("n")
+    rows = [{"quantity": f"baseline: MAE at n = 0{u}", "value": fmt(case_fit.baseline),
+             pct: fmt_ci(case_fit.baseline - half0, case_fit.baseline + half0)}]
+    if n_max is not None and np.isfinite(float(n_max)) and n_max in case_fit.mean.index:
+        mean_max = float(case_fit.mean.loc[n_max])
+        half = _t_half(float(case_fit.sem.get(n_max, float("nan"))), case_fit.trials, level)
+        rows.append({"quantity": f"MAE at the largest n = {fmt_n(n_max)}{u}", "value": fmt(mean_max),
+                     pct: fmt_ci(mean_max - half, mean_max + half)})
+    rows.append({"quantity": f"paired gain MAE(n = {fmt_n(n_max) if n_max is not None else '?'}) − MAE(0){u}",
+                 "value": fmt_signed(g.get("mean")), pct: fmt_ci(g.get("lo"), g.get("hi"))})
+    if np.isfinite(case_fit.baseline) and case_fit.baseline:
+        rows.append({"quantity": "relative gain (gain / baseline)",
+                     "value": f"{100 * g.get('mean', float('nan')) / case_fit.baseline:+.1f}%".replace("-", "−")
+                     if np.isfinite(g.get("mean", float("nan"))) else DASH,
+                     pct: fmt_ci(100 * g.get("lo") / case_fit.baseline, 100 * g.get("hi") / case_fit.baseline, 2)
+                     + (" %" if np.isfinite(g.get("lo", float("nan"))) else "")})
+    rows.append({"quantity": "paired trials", "value": str(g.get("trials", 0)), pct: ""})
+    return pd.DataFrame(rows)
+
+
+def gain_sentence(case_fit: CaseFit) -> str:
+    """One sentence: does pretraining on the largest database beat no pretraining, by how much?"""
+    g = case_fit.gain
+    lo, hi, mean = g.get("lo", np.nan), g.get("hi", np.nan), g.get("mean", np.nan)
+    u = "" if case_fit.units in ("", "dimensionless") else f" {case_fit.units}"
+    if not np.isfinite(mean):
+        return "The paired gain cannot be computed: the grid lacks n = 0 or the largest n."
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return f"Pretraining on n = {fmt_n(g['n'])} changes the error by {fmt_signed(mean)}{u} (no interval: one trial)."
+    if hi < 0:
+        verdict = "lowers the test error"
+    elif lo > 0:
+        verdict = "raises the test error (negative transfer)"
+    else:
+        verdict = "changes the test error by an amount whose 90% interval includes zero"
+    return (f"Pretraining on n = {fmt_n(g['n'])} simulations {verdict}: {fmt_signed(mean)}{u}, 90% CI "
+            f"{fmt_ci(lo, hi)}, paired over {g['trials']} trials that share their test sets.")
+
+
+def extrapolation_table(table: pd.DataFrame, m_target: int | None = None, *, metric: str = "mae") -> pd.DataFrame | None:
+    """Fit without the largest n, predict it, compare with the measurement (``insights.extrapolation_check``)."""
+    if insights is None:
+        return None
+    m = main_m(table) if m_target is None else m_target
+    mat = scaling.trial_matrix(table, metric, m)
+    r = insights.extrapolation_check(mat)
+    case = str(table["case"].iloc[0])
+    u = units_suffix(CASES[case].units if case in CASES else "")
+    verdict = ("inside" if r.get("within_interval") else "outside") if np.isfinite(r.get("lo", np.nan)) else DASH
+    return pd.DataFrame([
+        {"quantity": "held-out n (the largest)", "value": fmt_n(r.get("n_max")), "detail": ""},
+        {"quantity": "law fitted up to n", "value": fmt_n(r.get("n_fit_max")),
+         "detail": f"status {status_cell(r.get('status'))}, {r.get('n_points', 0)} points"},
+        {"quantity": f"predicted MAE{u}", "value": fmt(r.get("predicted")),
+         "detail": f"90% CI {fmt_ci(r.get('lo'), r.get('hi'))}"},
+        {"quantity": f"measured MAE{u}", "value": fmt(r.get("measured")), "detail": f"± {fmt(r.get('measured_sem'), 2)} (SEM)"},
+        {"quantity": "prediction − measurement", "value": fmt_signed(r.get("error"), 2),
+         "detail": (f"{100 * r['rel_error']:+.1f}% of the measurement".replace("-", "−")
+                    if np.isfinite(r.get("rel_error", np.nan)) else "")},
+        {"quantity": "measurement inside the predicted interval?", "value": verdict, "detail": ""},
+    ])
+
+
+def forms_table(table: pd.DataFrame, m_target: int | None = None, *, metric: str = "mae") -> pd.DataFrame | None:
+    """Power law + floor against simpler forms, fitted to every trial's error (``insights.compare_forms``)."""
+    if insights is None:
+        return None
+    m = main_m(table) if m_target is None else m_target
+    sub = table[(table["metric"] == metric) & (table["m_target"] == m) & (table["n_source"] > 0)]
+    df = insights.compare_forms(sub["n_source"].to_numpy(dtype=float), sub["value"].to_numpy(dtype=float))
+    out = pd.DataFrame({
+        "form": df["form"], "parameters": df["n_params"].astype(str), "RSS": df["rss"].map(lambda v: fmt(v, 3)),
+        "AIC": df["aic"].map(lambda v: fmt(v, 4)), "ΔAIC": df["delta_aic"].map(lambda v: fmt(v, 3)),
+        "error extrapolating to the largest n": df["extrap_error"].map(lambda v: fmt(v, 2)),
+        "status": df["status"].map(status_cell),
+    })
+    return out
+
+
+def derived_table(case_fit: CaseFit, targets: Iterable[float] | None = None, delta: float = 10000,
+                  level: float = CI_LEVEL) -> pd.DataFrame | None:
+    """Required database size for target errors, and what the next ``delta`` simulations buy."""
+    if insights is None:
+        return None
+    f = case_fit.fit
+    u = units_suffix(case_fit.units)
+    pos = case_fit.mean[case_fit.mean.index > 0].dropna()
+    if pos.empty:
+        return None
+    n_max = float(pos.index.max())
+    best = float(pos.loc[pos.index.max()])
+    if targets is None:
+        targets = [0.95 * best, 0.90 * best]
+    pct = f"{int(round(level * 100))}% CI"
+    rows = []
+    for tgt in targets:
+        r = insights.required_n(f, tgt, level=level)
+        share = "" if not np.isfinite(r.get("p_unreachable", np.nan)) else \
+            f"; {r['p_unreachable']:.0%} of bootstrap laws never reach it"
+        rows.append({"question": f"n needed for MAE = {fmt(tgt)}{u} ({100 * (1 - tgt / best):.0f}% below the "
+                                 f"error at n = {fmt_n(n_max)})",
+                     "answer": fmt_n(r.get("value")), pct: fmt_ci(r.get("lo"), r.get("hi"), n=True),
+                     "status": status_cell(r.get("status")) + share})
+    g = insights.marginal_gain(f, n_max, delta, level=level)
+    rows.append({"question": f"error drop from the next {fmt_n(delta)} simulations at n = {fmt_n(n_max)}{u}",
+                 "answer": fmt(g.get("value")), pct: fmt_ci(g.get("lo"), g.get("hi")),
+                 "status": status_cell(g.get("status")) + (f"; {100 * g['rel']:.2g}% of R(n)"
+                                                           if np.isfinite(g.get("rel", np.nan)) else "")})
+    rows.append({"question": f"slope dR/dn at n = {fmt_n(n_max)} (error change per simulation){u}",
+                 "answer": fmt(g.get("slope")), pct: fmt_ci(g.get("slope_lo"), g.get("slope_hi")),
+                 "status": status_cell(g.get("status"))})
+    return pd.DataFrame(rows)
+
+
+def recipes_table(table: pd.DataFrame, m_target: int | None = None) -> pd.DataFrame:
+    """How often validation chose each fine-tuning recipe, per n (counts of trials)."""
+    m = main_m(table) if m_target is None else m_target
+    sub = table[(table["metric"] == "mae") & (table["m_target"] == m)]
+    ct = pd.crosstab(sub["n_source"], sub["selected_recipe"])
+    ct = ct.reindex(sorted(ct.index))
+    out = ct.astype(int).astype(str).replace("0", "·")
+    out.insert(0, "n", [fmt_n(n) for n in ct.index])
+    return out.reset_index(drop=True)
+
+
+def data_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The grid that was run: per (m, n), trials, seeds and the mean sizes of every data split."""
+    rows = []
+    sizes = ["n_train", "n_val", "n_test", "n_source_used"]
+    for (m, n), g in table.groupby(["m_target", "n_source"], sort=True):
+        row = {"m": m_name(m), "n": fmt_n(n), "trials": str(g["trial"].nunique()),
+               "seeds": f"{int(g['seed'].min())}–{int(g['seed'].max())}"}
+        for s in sizes:
+            v = g.loc[g["metric"] == s, "value"]
+            if len(v):
+                row[{"n_train": "exp. train", "n_val": "exp. validation", "n_test": "exp. test",
+                     "n_source_used": "simulations used"}[s]] = fmt_n(v.mean())
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    order = {m_name(m): i for i, m in enumerate(m_values(table))}
+    return df.sort_values("m", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
+
+
+def provenance_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Where the numbers come from: per grid (params_id), seeds, trials, data hash, code version, time."""
+    cols = {}
+    for pid, g in table.groupby("params_id", sort=False):
+        try:
+            params = json.loads(g["params"].iloc[0])
+        except (TypeError, ValueError):
+            params = {}
+        recipe = params.get("recipe", {})
+        recipe_text = ", ".join(f"{k}={v}" for k, v in sorted(recipe.items())
+                                if k in ("pretrain_epochs", "pretrain_max_steps", "pretrain_min_steps",
+                                         "finetune_max_epochs", "patience_epochs", "hidden", "pretrain_lr"))
+        shas = sorted(g["data_sha256"].astype(str).unique())
+        versions = sorted(g["code_version"].astype(str).unique())
+        per_point = g.drop_duplicates(["n_source", "m_target"])["wall_s"].astype(float)
+        cols[code(pid)] = {
+            "experimental sizes m": ", ".join(m_name(m) for m in sorted(g["m_target"].unique(),
+                                                                          key=lambda m: (m == -1, m))),
+            "source sizes n": ", ".join(fmt_n(n) for n in sorted(g["n_source"].unique())),
+            "trials": str(g["trial"].nunique()),
+            "seeds (seed + t)": f"{int(g['seed'].min())}–{int(g['seed'].max())}",
+            "recipe (main settings)": recipe_text or DASH,
+            "data sha256": "<br>".join(code(s) for s in shas),
+            "code version": ", ".join(code(v) for v in versions),
+            "rows": f"{len(g):,}",
+            "compute time (sum over grid points)": f"{per_point.sum() / 60:.1f} min",
+        }
+    df = pd.DataFrame(cols)
+    df.insert(0, "params_id", df.index)
+    return df.reset_index(drop=True)
+
+
+def two_way_table(fits: Mapping[int, CaseFit], level: float = CI_LEVEL) -> pd.DataFrame:
+    """Per experimental size m: baseline, the fitted alpha and C with intervals, and the fit status."""
+    pct = f"{int(round(level * 100))}% CI"
+    rows = []
+    for m, cf in fits.items():
+        ci = cf.fit.ci(level)
+        rows.append({"m": m_name(m), "trials": str(cf.trials), "baseline (n = 0)": fmt(cf.baseline),
+                     "alpha": fmt(cf.fit.alpha), f"alpha {pct}": fmt_ci(*ci["alpha"]),
+                     "C": fmt(cf.fit.C), f"C {pct}": fmt_ci(*ci["C"]),
+                     "paired gain at largest n": fmt_signed(cf.gain.get("mean")),
+                     "status": status_cell(cf.fit.status)})
+    return pd.DataFrame(rows)
+
+
+def ess_table(table: pd.DataFrame, *, n_boot: int = 200) -> pd.DataFrame | None:
+    """Equivalent sample size: simulations worth one more experimental sample, per (n, m)."""
+    if insights is None:
+        return None
+    df = insights.equivalent_sample_size(table, n_boot=n_boot)
+    if df.empty:
+        return None
+    return pd.DataFrame({
+        "n": df["n"].map(fmt_n), "m": df["m"].map(fmt_n), "mean MAE": df["R"].map(fmt),
+        "simulations per experimental sample": df["ess"].map(lambda v: fmt(v, 2)),
+        "90% CI": [fmt_ci(lo, hi, 2) for lo, hi in zip(df["ess_lo"], df["ess_hi"])],
+        "dR/dm from": df["method"].map(code), "status (n, m)": [f"{status_cell(a)}, {status_cell(b)}"
+                                                               for a, b in zip(df["fit_status_n"], df["fit_status_m"])],
+    })
+
+
+def summary_table(case_fits: Iterable[CaseFit], delta: float = 10000, level: float = CI_LEVEL) -> pd.DataFrame:
+    """The cross-case table: baseline, gain at the largest n, the law with intervals, its status."""
+    rows = []
+    for cf in case_fits:
+        if insights is not None:
+            r = insights.summary_row(cf, units=cf.units, delta=delta, level=level)
+        else:  # pragma: no cover - fallback without insights
+            ci = cf.fit.ci(level)
+            r = dict(case=cf.case, units=cf.units, trials=cf.trials, n_max=float(cf.mean.index.max()),
+                     baseline=cf.baseline, gain=cf.gain["mean"], gain_lo=cf.gain["lo"], gain_hi=cf.gain["hi"],
+                     alpha=cf.fit.alpha, alpha_lo=ci["alpha"][0], alpha_hi=ci["alpha"][1], C=cf.fit.C,
+                     C_lo=ci["C"][0], C_hi=ci["C"][1], status=cf.fit.status, mgain=np.nan, mgain_lo=np.nan,
+                     mgain_hi=np.nan)
+        base = r.get("baseline", np.nan)
+        rows.append({
+            "case": cf.case.replace("_", " "), "units": r.get("units") or DASH, "trials": str(r.get("trials")),
+            "largest n": fmt_n(r.get("n_max")), "baseline MAE (n = 0)": fmt(base),
+            "gain at largest n [90% CI]": f"{fmt_signed(r.get('gain'))} {fmt_ci(r.get('gain_lo'), r.get('gain_hi'))}",
+            "alpha [90% CI]": f"{fmt(r.get('alpha'))} {fmt_ci(r.get('alpha_lo'), r.get('alpha_hi'))}",
+            "C [90% CI]": f"{fmt(r.get('C'))} {fmt_ci(r.get('C_lo'), r.get('C_hi'))}",
+            "C / baseline": fmt(r.get("C", np.nan) / base, 2) if np.isfinite(base) and base else DASH,
+            f"next {fmt_n(delta)} simulations buy": f"{fmt(r.get('mgain'))} {fmt_ci(r.get('mgain_lo'), r.get('mgain_hi'))}",
+            "status": status_cell(r.get("status")),
+        })
+    return pd.DataFrame(rows)
+
+
+def case_header_table(case: str, table: pd.DataFrame | None, root=None) -> pd.DataFrame:
+    """What is transferred to what, in which units, and where this chapter's numbers come from."""
+    c = get_case(case)
+    rows = [("source (computational)", c.source), ("target (experimental)", c.target), ("property units", c.units),
+            ("results table", code(_rel(results_path(case, root))))]
+    if table is not None:
+        rows.append(("rows in the table", f"{len(table):,}"))
+    if c.notes:
+        rows.append(("notes", c.notes))
+    return pd.DataFrame(rows, columns=["", "this case"])
+
+
+# ---------------------------------------------------------------------------------------------
+# one chapter
+
+
+class CasePage:
+    """The steps of one case-study chapter; every method displays its piece and returns None.
+
+    ``CasePage("band_gap")`` reads ``results/band_gap/results.csv`` (or ``$S2R_RESULTS_ROOT``);
+    when the table is missing every method shows a short "no results yet" line instead.
+    """
+
+    def __init__(self, case: str, root: str | Path | None = None, *, n_boot: int = N_BOOT, metric: str = "mae"):
+        self.case = get_case(case)
+        self.root = root
+        self.n_boot = n_boot
+        self.metric = metric
+        self.table = load_case_results(self.case.name, root, announce=False)
+
+    # ---- state
+    @property
+    def available(self) -> bool:
+        return self.table is not None
+
+    @cached_property
+    def main_m(self) -> int:
+        return main_m(self.table)
+
+    @cached_property
+    def fit(self) -> CaseFit:
+        """The chapter's main fit (all experimental data, or the largest m)."""
+        return fit_case(self.table, self.main_m, metric=self.metric, n_boot=self.n_boot)
+
+    @cached_property
+    def fits_by_m(self) -> dict[int, CaseFit]:
+        out = {}
+        for m in m_values(self.table):
+            out[m] = self.fit if m == self.main_m else fit_case(self.table, m, metric=self.metric, n_boot=self.n_boot)
+        return out
+
+    @property
+    def two_way(self) -> bool:
+        return self.available and len([m for m in m_values(self.table) if m != results.ALL_M]) >= 2
+
+    def _missing(self) -> bool:
+        if not self.available:
+            show_markdown("*No results yet — see the note at the top of this page.*")
+            return True
+        return False
+
+    # ---- pieces
+    def header(self) -> None:
+        """The case in one table, and a warning when its results are missing."""
+        if not self.available:
+            note(missing_message(self.case.name, self.root), "warning", "Results missing")
+        show(case_header_table(self.case.name, self.table, self.root))
+
+    def data(self) -> None:
+        if self._missing():
+            return
+        show(data_table(self.table), "The grid that was run: trials per point and mean sizes of the data splits")
+
+    def figure(self) -> None:
+        if self._missing():
+            return
+        from . import plotting
+
+        show_figure(plotting.scaling_figure(self.fit))
+
+    def fit_summary(self) -> None:
+        """The law in one line, with its status spelled out."""
+        if self._missing():
+            return
+        f = self.fit.fit
+        kind = "note" if f.status == "ok" else "warning"
+        note(f"{law_text(f, self.fit.units)}\n\nFit status {status_cell(f.status)}: "
+             f"{STATUS_TEXT.get(f.status, f.message)}.", kind, "The fitted law")
+
+    def params(self) -> None:
+        if self._missing():
+            return
+        show(params_table(self.fit), "Fitted parameters of R(n) = D n^-alpha + C (bootstrap over trials)")
+
+    def points(self) -> None:
+        if self._missing():
+            return
+        show(results_table(self.fit), "Mean test error per n, and the fitted law at the same n")
+
+    def baseline_gain(self) -> None:
+        if self._missing():
+            return
+        show(gain_table(self.fit), "Baseline and paired gain at the largest n")
+        show_markdown(gain_sentence(self.fit))
+
+    def _needs_insights(self) -> bool:
+        if insights is None:
+            show_markdown("*Not available: `s2rlib.insights` is not installed in this build.*")
+            return True
+        return False
+
+    def extrapolation(self) -> None:
+        if self._missing() or self._needs_insights():
+            return
+        show(extrapolation_table(self.table, self.main_m, metric=self.metric),
+             "Extrapolation check: the law fitted without the largest n, predicting it")
+
+    def forms(self) -> None:
+        if self._missing() or self._needs_insights():
+            return
+        show(forms_table(self.table, self.main_m, metric=self.metric),
+             "Alternative functional forms, fitted to every trial's error (lower AIC is better)")
+
+    def derived(self, targets=None, delta: float = 10000) -> None:
+        if self._missing() or self._needs_insights():
+            return
+        show(derived_table(self.fit, targets, delta), "Derived numbers, with 90% bootstrap intervals")
+
+    def recipes(self) -> None:
+        if self._missing():
+            return
+        show(recipes_table(self.table, self.main_m),
+             "Fine-tuning recipe chosen by validation MAE (number of trials per n)")
+
+    def provenance(self) -> None:
+        if self._missing():
+            return
+        show(provenance_table(self.table), "Provenance of every row of the results table")
+
+    # ---- the two-way design
+    def two_way_figure(self) -> None:
+        if self._missing():
+            return
+        if not self.two_way:
+            show_markdown("*This table has a single experimental size m: no two-way design to show.*")
+            return
+        from . import plotting
+
+        show_figure(plotting.two_way_figure(self.fits_by_m, m_all=effective_m(self.table)))
+
+    def two_way_params(self) -> None:
+        if self._missing() or not self.two_way:
+            return
+        show(two_way_table(self.fits_by_m), "The law fitted separately for each experimental size m")
+
+    def equivalent_sample_size(self, n_boot: int = 200) -> None:
+        if self._missing() or self._needs_insights():
+            return
+        if not self.two_way:
+            show_markdown("*Needs at least two experimental sizes m.*")
+            return
+        show(ess_table(self.table, n_boot=n_boot),
+             "Equivalent sample size: simulations that buy the error drop of one more experimental sample")
+
+
+# ---------------------------------------------------------------------------------------------
+# the summary chapter
+
+
+def available_cases(root=None, cases: Iterable[str] = BOOK_CASES) -> tuple[list[str], list[str]]:
+    """(cases with a results table, cases without)."""
+    have, missing = [], []
+    for c in cases:
+        (have if results_path(c, root).is_file() else missing).append(c)
+    return have, missing
+
+
+def summary_fits(root=None, *, n_boot: int = N_BOOT, cases: Iterable[str] = BOOK_CASES) -> dict[str, CaseFit]:
+    """The main fit (all experimental data) of every case with results."""
+    out = {}
+    for c in cases:
+        table = load_case_results(c, root, announce=False)
+        if table is not None:
+            out[c] = fit_case(table, n_boot=n_boot)
+    return out
