@@ -392,7 +392,7 @@ def compare_forms(n, R) -> pd.DataFrame:
     cannot be fitted (too few points) get NaN numbers and a status; nothing raises.
     """
     try:
-        n, R = scaling._clean(n, R)
+        n, R, _ = scaling._clean(n, R)
     except Exception:  # noqa: BLE001
         n, R = np.array([]), np.array([])
     N = len(n)
