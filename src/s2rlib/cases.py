@@ -83,7 +83,7 @@ register(Case(
     target="experimental densities, polymon database Source == 'GREA' (1,693 polymers, PoLyInfo-derived)",
     units="g/cm^3", loader=lambda **kw: _polymers().load_polymer_density(**kw),
     notebook="polymer_density.ipynb",
-    default_ns=(0, 30, 100, 300, "all"),
+    default_ns=(0, 10, 30, 100, 300, 600, "all"),
     default_trials=5,
     notes="groups = canonical repeat-unit SMILES; 512 experimental polymers also occur in PI1070",
 ))
@@ -92,7 +92,7 @@ register(Case(
     source="COSMO-RS chi of polymer-solvent pairs, MTL_ChiParameter (1,206 points, 761 pairs)",
     target="experimental chi, MTL_ChiParameter data_Chi (1,190 points, 766 pairs, 0-229 degC)",
     units="dimensionless", loader=lambda **kw: _polymers().load_chi(**kw), notebook="chi.ipynb",
-    default_ns=(0, 30, 100, 300, "all"),
+    default_ns=(0, 10, 30, 100, 300, 600, "all"),
     default_trials=5,
     default_ms=(50, 100, 200, 400, None),
     notes="groups = polymer-solvent pair; m counts experimental training points (not pairs); "

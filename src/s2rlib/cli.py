@@ -28,7 +28,7 @@ def cmd_grid(args) -> int:
 
     case = get_case(args.case)
     ns = _sizes(args.ns) if args.ns else list(case.default_ns)
-    ms = _sizes(args.ms) if args.ms else list(case.default_ms)
+    ms = [None if m == "all" else m for m in _sizes(args.ms)] if args.ms else list(case.default_ms)
     recipe = json.loads(args.recipe) if args.recipe else {}
     out = Path(args.out or Path("results") / case.name)
     points = grid.plan(case.name, ns, ms, trials=args.trials or case.default_trials, seed=args.seed, out_dir=out,

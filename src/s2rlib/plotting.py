@@ -60,7 +60,7 @@ def metric_label(units: str, metric: str = "mae") -> str:
     name = {"mae": "test MAE", "rmse": "test RMSE"}.get(metric, metric)
     if not units or units.lower() in ("dimensionless", "-", "1"):
         return f"{name} (dimensionless)"
-    return f"{name} ({units})"
+    return f"{name} ({units.replace('^3', '³')})"
 
 
 N_LABEL = "computational samples for pretraining, n"
@@ -306,7 +306,7 @@ def two_way_figure(fits_by_m: Mapping[int, CaseFit], *, m_all: float | None = No
         axis.set_xlabel("experimental training samples, m")
         axis.set_title(title)
     ax_a.set_ylabel("alpha")
-    ax_c.set_ylabel(f"C ({units})" if units and units != "dimensionless" else "C (dimensionless)")
+    ax_c.set_ylabel(metric_label(units).replace("test MAE", "C"))
     return fig
 
 

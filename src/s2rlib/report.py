@@ -38,6 +38,7 @@ N_BOOT = 1000
 #: the order of the case studies in the book
 BOOK_CASES = ("formation_enthalpy", "band_gap", "polymer_density", "chi")
 DASH = "–"
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 STATUS_TEXT = {
     "ok": "interior optimum: D, alpha and C are all identified by the data",
@@ -67,8 +68,10 @@ def fmt(x, sig: int = 3) -> str:
         return "∞" if x > 0 else "−∞"
     if x != 0 and (abs(x) >= 10 ** (sig + 2) or abs(x) < 10 ** -(sig + 1)):
         mant, exp = f"{x:.{sig - 1}e}".split("e")
-        return f"{mant}×10^{int(exp)}^"
-    return f"{x:.{sig}g}" if abs(x) < 10**sig else f"{x:,.0f}"
+        text = f"{mant}×10{str(int(exp)).translate(_SUPERSCRIPT)}"
+    else:
+        text = f"{x:.{sig}g}" if abs(x) < 10**sig else f"{x:,.0f}"
+    return text.replace("-", "−", 1) if text.startswith("-") else text
 
 
 def fmt_n(n) -> str:
@@ -96,9 +99,10 @@ def fmt_ci(lo, hi, sig: int = 3, n: bool = False) -> str:
 
 
 def fmt_signed(x, sig: int = 3) -> str:
+    """As :func:`fmt`, with an explicit ``+`` on positive numbers."""
     s = fmt(x, sig)
     try:
-        return ("+" + s) if float(x) > 0 else s.replace("-", "−")
+        return ("+" + s) if float(x) > 0 else s
     except (TypeError, ValueError):
         return s
 
@@ -112,8 +116,13 @@ def status_cell(status: str) -> str:
     return code(status or "missing")
 
 
+def pretty_units(units: str) -> str:
+    """Units for display: ``g/cm^3`` -> ``g/cm³``."""
+    return (units or "").replace("^3", "³").replace("^2", "²").replace("^-1", "⁻¹")
+
+
 def units_suffix(units: str) -> str:
-    return "" if not units or units == "dimensionless" else f" ({units})"
+    return "" if not units or units == "dimensionless" else f" ({pretty_units(units)})"
 
 
 def m_name(m) -> str:
@@ -246,6 +255,52 @@ def load_case_results(case: str, root: str | Path | None = None, *, announce: bo
     return table
 
 
+#: parameters that may differ between the points of one grid (not part of the grid's identity)
+PER_POINT_KEYS = ("pretrain_steps", "m_target", "n_source")
+
+
+def _grid_key(params_json: str) -> str:
+    try:
+        p = json.loads(params_json)
+    except (TypeError, ValueError):
+        return str(params_json)
+    if not isinstance(p, dict):
+        return str(params_json)
+    return results.params_id({k: v for k, v in p.items() if k not in PER_POINT_KEYS})
+
+
+def grid_ids(table: pd.DataFrame) -> pd.Series:
+    """Per row, the id of the grid it belongs to: its params hashed without the per-point keys.
+
+    ``params_id`` hashes every parameter of a grid point, including per-point ones such as the
+    number of pretraining steps (which grows with n), so one grid can carry several params_ids;
+    the grid id groups them back together (and still separates genuinely different settings).
+    """
+    keys = {p: _grid_key(p) for p in table["params"].astype(str).unique()}
+    return table["params"].astype(str).map(keys)
+
+
+def grids(table: pd.DataFrame) -> pd.DataFrame:
+    """The grids in a table: id, rows, grid points and the params_ids they span (largest first)."""
+    g = table.assign(grid=grid_ids(table))
+    out = g.groupby("grid", sort=False).agg(rows=("value", "size"), points=("n_source", "nunique"),
+                                            params_ids=("params_id", lambda s: sorted(s.unique())))
+    return out.sort_values("rows", ascending=False, kind="stable").reset_index()
+
+
+def select_grid(table: pd.DataFrame, grid: str | None = None) -> pd.DataFrame:
+    """The rows of one grid (default: the one with most rows), ``params_id`` kept as written."""
+    ids = grid_ids(table)
+    if grid is None:
+        grid = grids(table)["grid"].iloc[0]
+    return table[ids == grid].reset_index(drop=True)
+
+
+def for_fit(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose ``params_id`` is the grid id, so the points of one grid fit together."""
+    return table.assign(params_id=grid_ids(table))
+
+
 def m_values(table: pd.DataFrame) -> list[int]:
     """The experimental sizes m in a table: the numeric ones ascending, then -1 (all)."""
     ms = sorted({int(m) for m in table["m_target"].unique()})
@@ -264,7 +319,7 @@ def fit_case(table: pd.DataFrame, m_target: int | None = None, *, metric: str = 
     case = str(table["case"].iloc[0])
     m = main_m(table) if m_target is None else int(m_target)
     units = CASES[case].units if case in CASES else ""
-    return scaling.fit_table(table, metric=metric, m_target=m, n_boot=n_boot, loss=loss, units=units)
+    return scaling.fit_table(for_fit(table), metric=metric, m_target=m, n_boot=n_boot, loss=loss, units=units)
 
 
 def fits_by_m(table: pd.DataFrame, *, metric: str = "mae", n_boot: int = N_BOOT) -> dict[int, CaseFit]:
@@ -295,8 +350,25 @@ def law_text(fit: scaling.Fit, units: str = "") -> str:
     """The fitted law in words, e.g. ``R(n) = 0.9 n^-0.45 + 0.08 eV/atom``."""
     if not fit.usable:
         return f"no law ({fit.status})"
-    u = "" if not units or units == "dimensionless" else f" {units}"
+    u = "" if not units or units == "dimensionless" else f" {pretty_units(units)}"
     return f"R(n) = {fmt(fit.D)} n^-{fmt(fit.alpha)} + {fmt(fit.C)}{u}"
+
+
+def _tex(x, sig: int = 3) -> str:
+    text = fmt(x, sig).replace(",", "{,}").replace("−", "-")
+    if "×10" in text:
+        mant, exp = text.split("×10")
+        exp = exp.translate(str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789"))
+        text = f"{mant}\\times 10^{{{exp}}}"
+    return text
+
+
+def law_math(fit: scaling.Fit, units: str = "") -> str:
+    """The fitted law as MyST inline math (``$R(n) = ...$``) followed by the units."""
+    if not fit.usable:
+        return f"no law ({fit.status})"
+    u = "" if not units or units == "dimensionless" else f" {pretty_units(units)}"
+    return f"$R(n) = {_tex(fit.D)}\\,n^{{-{_tex(fit.alpha)}}} + {_tex(fit.C)}${u}"
 
 
 def params_table(case_fit: CaseFit, level: float = CI_LEVEL) -> pd.DataFrame:
@@ -368,7 +440,7 @@ def gain_sentence(case_fit: CaseFit) -> str:
     """One sentence: does pretraining on the largest database beat no pretraining, by how much?"""
     g = case_fit.gain
     lo, hi, mean = g.get("lo", np.nan), g.get("hi", np.nan), g.get("mean", np.nan)
-    u = "" if case_fit.units in ("", "dimensionless") else f" {case_fit.units}"
+    u = "" if case_fit.units in ("", "dimensionless") else f" {pretty_units(case_fit.units)}"
     if not np.isfinite(mean):
         return "The paired gain cannot be computed: the grid lacks n = 0 or the largest n."
     if not (np.isfinite(lo) and np.isfinite(hi)):
@@ -388,7 +460,7 @@ def extrapolation_table(table: pd.DataFrame, m_target: int | None = None, *, met
     if insights is None:
         return None
     m = main_m(table) if m_target is None else m_target
-    mat = scaling.trial_matrix(table, metric, m)
+    mat = scaling.trial_matrix(for_fit(table), metric, m)
     r = insights.extrapolation_check(mat)
     case = str(table["case"].iloc[0])
     u = units_suffix(CASES[case].units if case in CASES else "")
@@ -488,34 +560,35 @@ def data_table(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def provenance_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Where the numbers come from: per grid (params_id), seeds, trials, data hash, code version, time."""
+    """Where the numbers come from, one column per grid: params_ids, sizes, seeds, data hash, code, time."""
     cols = {}
-    for pid, g in table.groupby("params_id", sort=False):
+    for gid, g in table.assign(_grid=grid_ids(table)).groupby("_grid", sort=False):
         try:
             params = json.loads(g["params"].iloc[0])
         except (TypeError, ValueError):
             params = {}
-        recipe = params.get("recipe", {})
+        recipe = params.get("recipe", {}) if isinstance(params, dict) else {}
         recipe_text = ", ".join(f"{k}={v}" for k, v in sorted(recipe.items())
                                 if k in ("pretrain_epochs", "pretrain_max_steps", "pretrain_min_steps",
                                          "finetune_max_epochs", "patience_epochs", "hidden", "pretrain_lr"))
         shas = sorted(g["data_sha256"].astype(str).unique())
         versions = sorted(g["code_version"].astype(str).unique())
-        per_point = g.drop_duplicates(["n_source", "m_target"])["wall_s"].astype(float)
-        cols[code(pid)] = {
+        per_point = g.drop_duplicates(["n_source", "m_target", "params_id"])["wall_s"].astype(float)
+        cols[f"grid {code(gid)}"] = {
+            "params_id of the points": ", ".join(code(p) for p in sorted(g["params_id"].astype(str).unique())),
             "experimental sizes m": ", ".join(m_name(m) for m in sorted(g["m_target"].unique(),
                                                                           key=lambda m: (m == -1, m))),
             "source sizes n": ", ".join(fmt_n(n) for n in sorted(g["n_source"].unique())),
             "trials": str(g["trial"].nunique()),
             "seeds (seed + t)": f"{int(g['seed'].min())}–{int(g['seed'].max())}",
             "recipe (main settings)": recipe_text or DASH,
-            "data sha256": "<br>".join(code(s) for s in shas),
+            "data sha256": " ".join(code(s) for s in shas),
             "code version": ", ".join(code(v) for v in versions),
             "rows": f"{len(g):,}",
             "compute time (sum over grid points)": f"{per_point.sum() / 60:.1f} min",
         }
     df = pd.DataFrame(cols)
-    df.insert(0, "params_id", df.index)
+    df.insert(0, "", df.index)
     return df.reset_index(drop=True)
 
 
@@ -604,7 +677,9 @@ class CasePage:
         self.root = root
         self.n_boot = n_boot
         self.metric = metric
-        self.table = load_case_results(self.case.name, root, announce=False)
+        table = load_case_results(self.case.name, root, announce=False)
+        self.all_grids = grids(table) if table is not None else None
+        self.table = select_grid(table) if table is not None else None
 
     # ---- state
     @property
@@ -643,6 +718,12 @@ class CasePage:
         if not self.available:
             note(missing_message(self.case.name, self.root), "warning", "Results missing")
         show(case_header_table(self.case.name, self.table, self.root))
+        if self.all_grids is not None and len(self.all_grids) > 1:
+            g = self.all_grids
+            others = ", ".join(f"{code(r.grid)} ({r.rows:,} rows)" for r in g.iloc[1:].itertuples())
+            note(f"The results table holds {len(g)} grids run with different parameters. This chapter shows "
+                 f"grid {code(g['grid'].iloc[0])} ({g['rows'].iloc[0]:,} rows); not shown: {others}.",
+                 "warning", "Several grids")
 
     def data(self) -> None:
         if self._missing():
@@ -662,7 +743,7 @@ class CasePage:
             return
         f = self.fit.fit
         kind = "note" if f.status == "ok" else "warning"
-        note(f"{law_text(f, self.fit.units)}\n\nFit status {status_cell(f.status)}: "
+        note(f"{law_math(f, self.fit.units)}\n\nFit status {status_cell(f.status)}: "
              f"{STATUS_TEXT.get(f.status, f.message)}.", kind, "The fitted law")
 
     def params(self) -> None:
@@ -759,5 +840,5 @@ def summary_fits(root=None, *, n_boot: int = N_BOOT, cases: Iterable[str] = BOOK
     for c in cases:
         table = load_case_results(c, root, announce=False)
         if table is not None:
-            out[c] = fit_case(table, n_boot=n_boot)
+            out[c] = fit_case(select_grid(table), n_boot=n_boot)
     return out
