@@ -28,6 +28,8 @@ from .errors import DataError
 COLUMNS = ["case", "n_source", "m_target", "trial", "seed", "metric", "value", "selected_recipe",
            "params_id", "params", "data_sha256", "code_version", "wall_s"]
 ALL_M = -1  # m_target value meaning "all experimental training data"
+#: parameters that vary between the points of one grid; params_id leaves them out
+POINT_KEYS = ("n_source", "m_target", "pretrain_steps")
 
 
 @functools.lru_cache(maxsize=1)
@@ -47,8 +49,9 @@ def code_version() -> str:
 
 
 def params_id(params: dict) -> str:
-    """Short stable hash of the parameters that define a grid (everything but n and paths)."""
-    return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    """Short stable hash of the parameters that define a grid (all but ``POINT_KEYS`` and paths)."""
+    grid_params = {k: v for k, v in params.items() if k not in POINT_KEYS}
+    return hashlib.sha256(json.dumps(grid_params, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
 
 def tidy(case: str, n_source: int, m_target: int | None, trial_rows: pd.DataFrame, params: dict,
@@ -66,12 +69,19 @@ def tidy(case: str, n_source: int, m_target: int | None, trial_rows: pd.DataFram
     return df[COLUMNS]
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(df: pd.DataFrame, path: str | Path) -> Path:
     """Write ``df`` as CSV to ``path`` atomically (temp file in the same dir, fsync, rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would hide the table from other users
         with os.fdopen(fd, "w", newline="") as fh:
             df.to_csv(fh, index=False)
             fh.flush()
