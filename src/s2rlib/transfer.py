@@ -41,7 +41,7 @@ class Candidate:
 class Recipe:
     """Everything that defines training, besides data, n, m and seeds."""
 
-    hidden: tuple[int, ...] = (256, 256, 128)
+    hidden: tuple[int, ...] = (128, 128, 64)
     pretrain_batch: int = 256
     pretrain_lr: float = 1e-3
     pretrain_epochs: int = 100
