@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from . import results
 from .cases import get_case
 from .errors import ParameterError
-from .validation import validate_params, validate_recipe
+from .validation import check_against_data, validate_params, validate_recipe
 
 log = logging.getLogger(__name__)
 
@@ -74,13 +74,18 @@ class GridPoint:
 
 def execute_point(point: GridPoint) -> str:
     """Run papermill for one grid point (skips a finished point); returns the point file path."""
+    return _execute_point(point)[0]
+
+
+def _execute_point(point: GridPoint) -> tuple[str, bool]:
+    """(point file path, whether this call computed it: False when it was done, e.g. by a concurrent run)."""
     import papermill as pm
 
     path = point.point_path
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path) + ".lock"):
         if path.is_file():
-            return str(path)
+            return str(path), False
         executed_dir = Path(point.out_dir) / "executed"
         executed_dir.mkdir(parents=True, exist_ok=True)
         out_nb = executed_dir / f"{point.stem}.ipynb"
@@ -98,7 +103,7 @@ def execute_point(point: GridPoint) -> str:
             raise RuntimeError(f"notebook {point.notebook} finished without writing {path}")
         if not point.keep_notebook:
             out_nb.unlink(missing_ok=True)
-    return str(path)
+    return str(path), True
 
 
 @dataclass
@@ -110,18 +115,30 @@ class GridResult:
 
 
 def plan(case: str, ns, ms=(None,), *, trials: int, seed: int, out_dir, recipe: dict | None = None,
-         threads: int | None = None, notebook: str | Path | None = None, keep_notebooks: bool = False) -> list[GridPoint]:
-    """Validate the grid up front and list its points."""
+         threads: int | None = None, notebook: str | Path | None = None, keep_notebooks: bool = False,
+         check_data: bool = True) -> list[GridPoint]:
+    """Validate the grid up front and list its points.
+
+    Every parameter is checked before any point runs; with ``check_data`` (default) the case's data
+    are loaded once (which also fills the feature cache the notebooks read) and each n and m is
+    checked against them: an n larger than the source set or an experimental split too small to
+    train, validate and test is a :class:`ParameterError` here, not a failure halfway through a grid.
+    """
     if not ns:
         raise ParameterError("parameter ns: the grid needs at least one source size")
     ms = list(ms) or [None]
-    for n in ns:
-        for m in ms:
-            validate_params(case, n, trials, seed, m_target=m, recipe=recipe, threads=threads,
-                            output_path=Path(out_dir) / "points" / "x.csv")
+    checked = [validate_params(case, n, trials, seed, m_target=m, recipe=recipe, threads=threads,
+                               output_path=Path(out_dir) / "points" / "x.csv") for n in ns for m in ms]
+    out_dir = Path(out_dir).expanduser().resolve()  # papermill runs in the notebook's directory
     notebook = Path(notebook) if notebook else default_notebook(case)
     if not notebook.is_file():
         raise ParameterError(f"notebook {notebook} for case {case!r} does not exist")
+    if check_data:
+        from .cases import load_case
+
+        data = load_case(case)
+        for p in checked:
+            check_against_data(p, data)
     # the full resolved recipe goes into the parameters, so a change of defaults is a new grid
     params = {"trials": int(trials), "seed": int(seed), "recipe": validate_recipe(recipe).to_dict(),
               "threads": threads or 1}
@@ -152,9 +169,12 @@ def run_grid(points: list[GridPoint], *, workers: int = 1, scheduler: str | None
     if todo:
         if scheduler is None and workers <= 1:
             for p in tqdm(todo, desc=f"grid {points[0].case}", disable=not progress):
-                computed.append(execute_point(p))
+                path, ran = _execute_point(p)
+                (computed if ran else skipped).append(path)
         else:
-            computed, failures = _run_dask(todo, workers=workers, scheduler=scheduler, retries=retries, progress=progress)
+            computed, failures, late = _run_dask(todo, workers=workers, scheduler=scheduler, retries=retries,
+                                                 progress=progress)
+            skipped += late
     table = merge(out_dir)
     if failures:
         raise RuntimeError(f"{len(failures)} grid point(s) failed (finished points are kept in {out_dir}/points; "
@@ -172,15 +192,16 @@ def _run_dask(todo: list[GridPoint], *, workers: int, scheduler: str | None, ret
         client = Client(cluster)
     else:
         client = Client(scheduler, timeout="30s")
-    computed, failures = [], []
+    computed, failures, skipped = [], [], []
     try:
         # pure=False: every submission runs; key by point so a retried point keeps its name
-        futures = [client.submit(execute_point, p, key=f"s2r-{p.stem}-{os.getpid()}", retries=retries, pure=False)
+        futures = [client.submit(_execute_point, p, key=f"s2r-{p.stem}-{os.getpid()}", retries=retries, pure=False)
                    for p in todo]
         bar = tqdm(total=len(futures), desc=f"grid {todo[0].case}", disable=not progress)
         for fut in as_completed(futures):
             try:
-                computed.append(fut.result())
+                path, ran = fut.result()
+                (computed if ran else skipped).append(path)
             except Exception as exc:  # one failed point does not lose the others
                 failures.append(f"{fut.key}: {type(exc).__name__}: {exc}")
             bar.update(1)
@@ -189,4 +210,4 @@ def _run_dask(todo: list[GridPoint], *, workers: int, scheduler: str | None, ret
         client.close()
         if cluster is not None:
             cluster.close()
-    return computed, failures
+    return computed, failures, skipped
