@@ -18,3 +18,57 @@ def _s2r_env(tmp_path_factory):
         mp.setenv(CACHE_ENV, str(cache))
         mp.setenv(FEATURE_CACHE_ENV, str(cache / "features"))
         yield
+
+
+# --------------------------------------------------------------------------------------------
+# The book, built once per test session (tests/test_book.py checks the build, tests/test_browser.py
+# opens the pages): a strict build from a clean output directory, as `make book` runs it.
+
+import dataclasses  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+BOOK_BUILD_ARGS = ["build", ".", "-W", "-n", "--keep-going"]
+
+
+@dataclasses.dataclass
+class BookBuild:
+    returncode: int
+    log: str
+    out: Path  # the --path-output directory
+    html: Path  # out/_build/html
+    seconds: float
+    results_root: Path  # where the chapters read results/<case>/results.csv
+
+
+def jupyter_book_cmd() -> list[str]:
+    exe = Path(sys.executable).with_name("jupyter-book")
+    if exe.is_file():
+        return [str(exe)]
+    found = shutil.which("jupyter-book")
+    if found is None:
+        pytest.skip("jupyter-book is not installed")
+    return [found]
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory, _s2r_env) -> BookBuild:
+    """``jupyter-book build . -W -n --keep-going`` into a fresh directory, once per session.
+
+    The chapters read the committed ``results/`` (or ``$S2R_RESULTS_ROOT`` when set); fits are
+    cached in a fresh directory, so nothing from an earlier build is reused.
+    """
+    out = tmp_path_factory.mktemp("book")
+    env = dict(os.environ)
+    env["S2R_FIT_CACHE"] = str(out / "fit-cache")
+    env.setdefault("PYTHONHASHSEED", "0")
+    results_root = Path(env.get("S2R_RESULTS_ROOT") or REPO / "results")
+    t0 = time.perf_counter()
+    proc = subprocess.run(jupyter_book_cmd() + BOOK_BUILD_ARGS + ["--path-output", str(out)], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=1200)
+    return BookBuild(proc.returncode, proc.stdout + proc.stderr, out, out / "_build" / "html",
+                     time.perf_counter() - t0, results_root)

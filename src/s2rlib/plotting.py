@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.ticker import LogLocator, NullFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from scipy import stats
 
 from .scaling import CI_LEVEL, CaseFit
@@ -37,7 +37,7 @@ def set_style() -> None:
     sns.set_theme(context="notebook", style="ticks", palette="colorblind", font="DejaVu Sans",
                   rc={"axes.grid": True, "grid.alpha": 0.35, "grid.linewidth": 0.6, "axes.spines.top": False,
                       "axes.spines.right": False, "legend.frameon": False, "figure.dpi": 110,
-                      "savefig.dpi": 150, "axes.titleweight": "semibold", "axes.titlesize": 12,
+                      "savefig.dpi": 150, "axes.titleweight": "bold", "axes.titlesize": 12,
                       "axes.labelsize": 11, "legend.fontsize": 9})
 
 
@@ -108,8 +108,32 @@ def law_label(case_fit: CaseFit, units: str | None = None) -> str:
 def _log_axes(ax) -> None:
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.xaxis.set_major_locator(LogLocator(base=10))
+
+
+def _g(v, _pos=None) -> str:
+    return f"{v:.3g}"
+
+
+def label_log_y(ax) -> None:
+    """Readable tick labels on a log y axis that spans less than a few decades.
+
+    Matplotlib labels only powers of ten on a log axis, so an error axis from 0.38 to 0.65 would
+    carry no number at all; here the ticks are 1-2-5 (or 1..9) multiples with plain labels.
+    Call after everything is drawn (it reads the final limits).
+    """
+    lo, hi = ax.get_ylim()
+    if not (lo > 0 and hi > lo):
+        return
+    decades = np.log10(hi / lo)
+    if decades > 2.5:
+        return
+    subs = (1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0) if decades < 0.6 else \
+        (1.0, 2.0, 3.0, 5.0) if decades < 1.3 else (1.0, 2.0, 5.0)
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=subs))
+    ax.yaxis.set_major_formatter(FuncFormatter(_g))
+    ax.yaxis.set_minor_locator(LogLocator(base=10, subs=np.arange(1, 10) / 1.0))
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def _new_ax(ax, figsize=FIGSIZE):
@@ -172,8 +196,9 @@ def scaling_figure(case_fit: CaseFit, ax=None, *, color=None, title: str | None 
     m = case_fit.m_target
     ax.set_title(title if title is not None else
                  f"{pretty_case(case_fit.case)}" + ("" if m == -1 else f" (m = {m} experimental samples)"))
+    label_log_y(ax)
     if legend:
-        ax.legend(loc="best")
+        ax.legend(loc="best", frameon=True, framealpha=0.85, edgecolor="white")
     return fig
 
 
@@ -236,6 +261,7 @@ def summary_figure(case_fits: Sequence[CaseFit] | Mapping[str, CaseFit], ax=None
     ax.set_xlabel(N_LABEL)
     ax.set_ylabel("test MAE / MAE without pretraining")
     ax.set_title("All case studies, each relative to its own baseline")
+    label_log_y(ax)
     if any_points:
         ax.legend(loc="best")
     return fig
@@ -276,12 +302,14 @@ def two_way_figure(fits_by_m: Mapping[int, CaseFit], *, m_all: float | None = No
         rows.append(dict(m=_m_position(m, m_all), label=name, color=color, status=cf.fit.status,
                          alpha=cf.fit.alpha, alpha_lo=ci["alpha"][0], alpha_hi=ci["alpha"][1],
                          C=cf.fit.C, C_lo=ci["C"][0], C_hi=ci["C"][1]))
+    label_log_y(ax)
     ax.set_title("(a) error vs n for each m (dashed: n = 0)")
     ax.set_ylabel(metric_label(units))
     handles, labels = ax.get_legend_handles_labels()
     keep = [(h, lab) for h, lab in zip(handles, labels) if lab.startswith("m = ")]
     if keep:
-        ax.legend(*zip(*keep), loc="best", title="experimental samples")
+        ax.legend(*zip(*keep), loc="lower left", title="experimental samples m", frameon=True, framealpha=0.92,
+                  edgecolor="white", fontsize=8, title_fontsize=8)
     df = pd.DataFrame(rows)
     for axis, key, title in ((ax_a, "alpha", "(b) exponent alpha vs m"), (ax_c, "C", "(c) transfer gap C vs m")):
         if not df.empty:

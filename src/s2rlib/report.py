@@ -13,9 +13,12 @@ directory upwards), or ``$S2R_RESULTS_ROOT/<case>/results.csv`` when that variab
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
+import pickle
+import tempfile
 from collections.abc import Iterable, Mapping
 from functools import cached_property
 from pathlib import Path
@@ -34,7 +37,8 @@ except ImportError:  # pragma: no cover - exercised only while insights.py does 
     insights = None
 
 RESULTS_ENV = "S2R_RESULTS_ROOT"
-N_BOOT = 1000
+N_BOOT = 1000  # bootstrap draws of a chapter's main fit
+N_BOOT_PER_M = 300  # ... of the per-m fits of the two-way design (one fit per m; keeps the build fast)
 #: the order of the case studies in the book
 BOOK_CASES = ("formation_enthalpy", "band_gap", "polymer_density", "chi")
 DASH = "–"
@@ -256,7 +260,7 @@ def load_case_results(case: str, root: str | Path | None = None, *, announce: bo
 
 
 #: parameters that may differ between the points of one grid (not part of the grid's identity)
-PER_POINT_KEYS = ("pretrain_steps", "m_target", "n_source")
+PER_POINT_KEYS = tuple(getattr(results, "POINT_KEYS", ("n_source", "m_target", "pretrain_steps")))
 
 
 def _grid_key(params_json: str) -> str:
@@ -272,9 +276,9 @@ def _grid_key(params_json: str) -> str:
 def grid_ids(table: pd.DataFrame) -> pd.Series:
     """Per row, the id of the grid it belongs to: its params hashed without the per-point keys.
 
-    ``params_id`` hashes every parameter of a grid point, including per-point ones such as the
-    number of pretraining steps (which grows with n), so one grid can carry several params_ids;
-    the grid id groups them back together (and still separates genuinely different settings).
+    For tables written by the current code this is ``params_id`` itself; tables written before
+    ``params_id`` left out the per-point keys (the number of pretraining steps grows with n) carry
+    several params_ids per grid, and the grid id groups them back together.
     """
     keys = {p: _grid_key(p) for p in table["params"].astype(str).unique()}
     return table["params"].astype(str).map(keys)
@@ -313,13 +317,63 @@ def main_m(table: pd.DataFrame) -> int:
     return results.ALL_M if results.ALL_M in ms else max(ms)
 
 
+FIT_CACHE_ENV = "S2R_FIT_CACHE"
+
+
+def fit_cache_dir() -> Path | None:
+    """Where fits are cached: ``$S2R_FIT_CACHE`` (``off`` disables), else ``$S2R_CACHE/fits``, else
+    ``~/.cache/s2rlib/fits``."""
+    value = os.environ.get(FIT_CACHE_ENV)
+    if value is not None and value.strip().lower() in ("", "0", "off", "none", "no"):
+        return None
+    if value:
+        return Path(value).expanduser()
+    base = os.environ.get("S2R_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME") or
+                                                       os.path.join(os.path.expanduser("~"), ".cache"), "s2rlib")
+    return Path(base).expanduser() / "fits"
+
+
+def _fit_key(table: pd.DataFrame, m: int, metric: str, n_boot: int, loss: str, units: str) -> str:
+    """Content hash of everything a fit depends on: the rows, the settings, the fitting code."""
+    h = hashlib.sha256()
+    sub = table[(table["metric"] == metric) & (table["m_target"] == m)]
+    h.update(sub[["n_source", "m_target", "trial", "value", "params_id"]].to_csv(index=False).encode())
+    h.update(json.dumps([m, metric, n_boot, loss, units, pd.__version__, np.__version__]).encode())
+    h.update(Path(scaling.__file__).read_bytes())
+    return h.hexdigest()[:32]
+
+
 def fit_case(table: pd.DataFrame, m_target: int | None = None, *, metric: str = "mae", n_boot: int = N_BOOT,
              loss: str = "linear") -> CaseFit:
-    """Fit one case (one m; default :func:`main_m`) with units from the case registry."""
+    """Fit one case (one m; default :func:`main_m`) with units from the case registry.
+
+    The fit (with its bootstrap, the slow part) is deterministic, so it is cached on disk under a
+    hash of the table's rows, the settings and the source of :mod:`s2rlib.scaling`: a chapter and
+    the summary built from the same table fit it once, and a changed table is always refitted.
+    """
     case = str(table["case"].iloc[0])
     m = main_m(table) if m_target is None else int(m_target)
     units = CASES[case].units if case in CASES else ""
-    return scaling.fit_table(for_fit(table), metric=metric, m_target=m, n_boot=n_boot, loss=loss, units=units)
+    table = for_fit(table)
+    cache = fit_cache_dir()
+    path = cache / f"{case}-{_fit_key(table, m, metric, n_boot, loss, units)}.pkl" if cache else None
+    if path is not None and path.is_file():
+        try:
+            with open(path, "rb") as fh:
+                return pickle.load(fh)
+        except Exception:  # noqa: BLE001 - a broken cache entry is refitted
+            pass
+    cf = scaling.fit_table(table, metric=metric, m_target=m, n_boot=n_boot, loss=loss, units=units)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            with os.fdopen(fd, "wb") as fh:
+                pickle.dump(cf, fh)
+            os.replace(tmp, path)
+        except OSError:  # a read-only cache only costs time
+            pass
+    return cf
 
 
 def fits_by_m(table: pd.DataFrame, *, metric: str = "mae", n_boot: int = N_BOOT) -> dict[int, CaseFit]:
@@ -574,8 +628,9 @@ def provenance_table(table: pd.DataFrame) -> pd.DataFrame:
         shas = sorted(g["data_sha256"].astype(str).unique())
         versions = sorted(g["code_version"].astype(str).unique())
         per_point = g.drop_duplicates(["n_source", "m_target", "params_id"])["wall_s"].astype(float)
-        cols[f"grid {code(gid)}"] = {
-            "params_id of the points": ", ".join(code(p) for p in sorted(g["params_id"].astype(str).unique())),
+        pids = sorted(g["params_id"].astype(str).unique())
+        col = {} if pids == [gid] else {"params_id as written (older tables)": ", ".join(code(p) for p in pids)}
+        cols[f"params_id {code(gid)}"] = col | {
             "experimental sizes m": ", ".join(m_name(m) for m in sorted(g["m_target"].unique(),
                                                                           key=lambda m: (m == -1, m))),
             "source sizes n": ", ".join(fmt_n(n) for n in sorted(g["n_source"].unique())),
@@ -672,10 +727,12 @@ class CasePage:
     when the table is missing every method shows a short "no results yet" line instead.
     """
 
-    def __init__(self, case: str, root: str | Path | None = None, *, n_boot: int = N_BOOT, metric: str = "mae"):
+    def __init__(self, case: str, root: str | Path | None = None, *, n_boot: int = N_BOOT,
+                 n_boot_per_m: int = N_BOOT_PER_M, metric: str = "mae"):
         self.case = get_case(case)
         self.root = root
         self.n_boot = n_boot
+        self.n_boot_per_m = n_boot_per_m
         self.metric = metric
         table = load_case_results(self.case.name, root, announce=False)
         self.all_grids = grids(table) if table is not None else None
@@ -699,7 +756,8 @@ class CasePage:
     def fits_by_m(self) -> dict[int, CaseFit]:
         out = {}
         for m in m_values(self.table):
-            out[m] = self.fit if m == self.main_m else fit_case(self.table, m, metric=self.metric, n_boot=self.n_boot)
+            out[m] = self.fit if m == self.main_m else fit_case(self.table, m, metric=self.metric,
+                                                                n_boot=self.n_boot_per_m)
         return out
 
     @property
@@ -842,3 +900,34 @@ def summary_fits(root=None, *, n_boot: int = N_BOOT, cases: Iterable[str] = BOOK
         if table is not None:
             out[c] = fit_case(select_grid(table), n_boot=n_boot)
     return out
+
+
+class SummaryPage:
+    """The cross-case chapter: one table and one normalised figure over every case with results."""
+
+    def __init__(self, root: str | Path | None = None, *, n_boot: int = N_BOOT, cases: Iterable[str] = BOOK_CASES):
+        self.root = root
+        self.have, self.missing = available_cases(root, cases)
+        self.fits = summary_fits(root, n_boot=n_boot, cases=self.have)
+
+    def status(self) -> None:
+        if self.missing:
+            listed = ", ".join(code(c) for c in self.missing)
+            note(f"No results yet for {listed}; this chapter compares the {len(self.fits)} case(s) that have "
+                 f"them. Each missing case fills in once its grid has run (`s2r grid <case>`).", "warning",
+                 "Some cases are missing")
+        if not self.fits:
+            show_markdown("*No case has results yet: nothing to compare.*")
+
+    def table(self, delta: float = 10000) -> None:
+        if not self.fits:
+            return
+        show(summary_table(self.fits.values(), delta=delta),
+             "The fitted laws side by side (all experimental data; 90% bootstrap intervals)")
+
+    def figure(self) -> None:
+        if not self.fits:
+            return
+        from . import plotting
+
+        show_figure(plotting.summary_figure(self.fits))

@@ -1,0 +1,91 @@
+"""The book builds strictly (``-W -n --keep-going``) from a clean output directory, offline.
+
+The build itself is the session fixture ``built_book`` (tests/conftest.py), shared with the
+browser test so the book is built once per test run.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from s2rlib import report
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def toc_docnames() -> list[str]:
+    """Every document of ``_toc.yml`` (globs expanded), as Sphinx docnames."""
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
+    names = [toc["root"]]
+
+    def walk(entries):
+        for e in entries or []:
+            if "file" in e:
+                names.append(str(Path(e["file"]).with_suffix("")))
+            if "glob" in e:
+                for p in sorted(REPO.glob(e["glob"])):
+                    if p.suffix in (".md", ".ipynb") and not p.name.startswith("."):
+                        names.append(str(p.relative_to(REPO).with_suffix("")))
+            walk(e.get("sections"))
+            walk(e.get("chapters"))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    walk(toc.get("chapters"))
+    return names
+
+
+def test_book_builds_strictly(built_book):
+    tail = "\n".join(built_book.log.splitlines()[-60:])
+    assert built_book.returncode == 0, f"strict book build failed:\n{tail}"
+    sphinx_warnings = [line for line in built_book.log.splitlines() if re.search(r"\bWARNING: ", line)]
+    assert not sphinx_warnings, "\n".join(sphinx_warnings)
+    assert (built_book.html / "index.html").is_file()
+    print(f"book built in {built_book.seconds:.0f} s")
+
+
+def test_every_toc_page_is_built(built_book):
+    missing = [d for d in toc_docnames() if not (built_book.html / f"{d}.html").is_file()]
+    assert not missing, f"pages in _toc.yml without HTML: {missing}"
+
+
+def test_book_needs_no_network(built_book):
+    """No page loads a script, stylesheet, font or image from another host (no CDN MathJax)."""
+    offenders = set()
+    pattern = re.compile(r"""<(?:script|link|img|iframe|source)\b[^>]*?\b(?:src|href)=["'](https?:)?//[^"']+""")
+    for page in built_book.html.rglob("*.html"):
+        for m in pattern.finditer(page.read_text(errors="replace")):
+            offenders.add(f"{page.relative_to(built_book.html)}: {m.group(0)[:120]}")
+    for css in built_book.html.rglob("*.css"):
+        for m in re.finditer(r"url\((['\"]?)https?://[^)]+\)", css.read_text(errors="replace")):
+            offenders.add(f"{css.relative_to(built_book.html)}: {m.group(0)[:120]}")
+    assert not offenders, "external assets:\n" + "\n".join(sorted(offenders)[:20])
+
+
+def test_math_is_mathml(built_book):
+    intro = (built_book.html / "book" / "intro.html").read_text()
+    assert "<math" in intro and "mathjax" not in intro.lower().replace("mathjax_ignore", "")
+
+
+def test_case_pages_show_their_results_or_say_they_are_missing(built_book):
+    have, missing = report.available_cases(built_book.results_root)
+    for case in have:
+        html = (built_book.html / "book" / "cases" / f"{case}.html").read_text()
+        assert "Fitted parameters" in html and "fit status" in html, case
+        assert re.search(r"<img[^>]+\.png", html), f"{case}: no figure"
+        assert "Results missing" not in html, case
+    for case in missing:
+        html = (built_book.html / "book" / "cases" / f"{case}.html").read_text()
+        assert "Results missing" in html and "No results yet" in html, case
+
+
+def test_papermill_notebooks_are_not_executed(built_book):
+    """The grid notebooks are shown as source; the build never runs them (they train networks)."""
+    for nb in sorted((REPO / "notebooks").glob("*.ipynb")):
+        assert re.search(rf"notebooks/{re.escape(nb.name)}: Excluded from execution", built_book.log), nb.name
+        assert (built_book.html / "notebooks" / f"{nb.stem}.html").is_file(), nb.name

@@ -1,0 +1,220 @@
+"""The built book in a real browser: headless Chromium through Selenium, served over HTTP.
+
+Uses the session build of tests/conftest.py (``built_book``), serves it with ``python -m
+http.server`` on a free local port and checks, page by page: every page of the table of contents
+loads with a title (no 404), the case-study pages show their figure (an ``<img>`` that actually
+decoded, ``naturalWidth > 0``) and their fitted-parameters table (or say that results are
+missing), every internal link and asset answers HTTP 200 and every ``#fragment`` exists, and the
+browser logs no errors. Screenshots of the main pages go to ``test-artifacts/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import urldefrag, urljoin, urlparse
+
+import pytest
+
+from s2rlib import report
+from test_book import toc_docnames
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+SHOTS = REPO / "test-artifacts" / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+CHROME_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
+               "--disable-dev-shm-usage", "--window-size=1400,1000", "--hide-scrollbars"]
+MAIN_PAGES = ["book/intro", "book/method", "book/cases/formation_enthalpy", "book/cases/band_gap",
+              "book/cases/polymer_density", "book/cases/chi", "book/summary", "book/rerun", "book/exercises"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=20) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+@pytest.fixture(scope="module")
+def site(built_book):
+    """Base URL of the built book served by ``python -m http.server`` (stopped after the module)."""
+    if not (built_book.html / "index.html").is_file():
+        pytest.fail("the book did not build:\n" + "\n".join(built_book.log.splitlines()[-40:]))
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory",
+                             str(built_book.html)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}/"
+    try:
+        for _ in range(100):
+            try:
+                if _status(base + "index.html") == 200:
+                    break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("http.server did not start")
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    if not (Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file()):
+        pytest.skip("chromium and chromedriver are needed (apt-get install chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for a in CHROME_ARGS:
+        opts.add_argument(a)
+    opts.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def pages(site, browser):
+    """Every page of the table of contents opened once: title, links, assets, images, logs."""
+    out = {}
+    for doc in toc_docnames():
+        url = urljoin(site, f"{doc}.html")
+        status = _status(url)
+        browser.get(url)
+        browser.execute_script("return document.fonts ? document.fonts.ready : true")
+        info = browser.execute_script("""
+            const abs = (el, attr) => el[attr] || '';
+            return {
+              title: document.title,
+              h1: (document.querySelector('main h1, article h1, h1') || {textContent: ''}).textContent,
+              links: Array.from(document.querySelectorAll('a[href]')).map(a => a.href),
+              assets: Array.from(document.querySelectorAll('script[src], link[href][rel~="stylesheet"], img[src]'))
+                        .map(e => e.src || e.href),
+              images: Array.from(document.querySelectorAll('.cell_output img, figure img')).map(
+                        i => ({src: i.src, w: i.naturalWidth, h: i.naturalHeight, complete: i.complete})),
+              tables: Array.from(document.querySelectorAll('table')).map(t => t.innerText),
+              text: document.body.innerText,
+            };""")
+        info["status"] = status
+        info["log"] = browser.get_log("browser")
+        out[doc] = info
+    return out
+
+
+def test_every_toc_page_loads(pages):
+    for doc, p in pages.items():
+        assert p["status"] == 200, f"{doc}: HTTP {p['status']}"
+        assert p["title"].strip(), f"{doc}: empty title"
+        assert not re.search(r"\b404\b|Error response|File not found", p["title"]), f"{doc}: {p['title']}"
+        assert p["h1"].strip(), f"{doc}: no heading"
+
+
+def test_case_pages_show_figure_and_parameters(pages, built_book):
+    have, missing = report.available_cases(built_book.results_root)
+    for case in have:
+        p = pages[f"book/cases/{case}"]
+        imgs = [i for i in p["images"] if i["src"].endswith(".png")]
+        assert imgs, f"{case}: no figure"
+        assert all(i["complete"] and i["w"] > 0 and i["h"] > 0 for i in imgs), f"{case}: figure did not load {imgs}"
+        params = [t for t in p["tables"] if "fit status" in t and "alpha" in t]
+        assert params, f"{case}: no fitted-parameters table"
+        assert re.search(r"\b(ok|alpha_at_bound|C_at_bound|no_decrease|too_few_points|failed)\b", params[0])
+    for case in missing:
+        p = pages[f"book/cases/{case}"]
+        assert "Results missing" in p["text"] and "No results yet" in p["text"], case
+    if have:
+        summary = pages["book/summary"]
+        assert any(i["w"] > 0 for i in summary["images"]), "summary: no figure"
+        assert any("alpha" in t and "status" in t for t in summary["tables"]), "summary: no table"
+
+
+def test_internal_links_and_assets_resolve(pages, site):
+    host = urlparse(site).netloc
+    targets, fragments = set(), {}
+    for doc, p in pages.items():
+        for href in p["links"] + p["assets"]:
+            u = urlparse(href)
+            if u.scheme in ("http", "https") and u.netloc == host:
+                base, frag = urldefrag(href)
+                targets.add(base)
+                if frag:
+                    fragments.setdefault(base, set()).add((frag, doc))
+            elif u.scheme in ("http", "https"):
+                assert href in p["links"], f"{doc}: external asset {href}"
+    bad = {t: s for t in sorted(targets) if (s := _status(t)) != 200}
+    assert not bad, f"broken internal links: {bad}"
+    missing = []
+    for base, frags in fragments.items():
+        if not base.endswith(".html"):
+            continue
+        with urllib.request.urlopen(base, timeout=20) as r:
+            html = r.read().decode("utf-8", "replace")
+        for frag, doc in frags:
+            if frag and not re.search(rf"""id=["']{re.escape(frag)}["']""", html):
+                missing.append(f"{doc} -> {base}#{frag}")
+    assert not missing, "links to missing anchors:\n" + "\n".join(sorted(missing)[:20])
+
+
+def test_no_browser_errors(pages):
+    errors = []
+    for doc, p in pages.items():
+        for entry in p["log"]:
+            if entry.get("level") == "SEVERE" and "favicon.ico" not in entry.get("message", ""):
+                errors.append(f"{doc}: {entry['message'][:200]}")
+    assert not errors, "\n".join(errors)
+
+
+def _screenshot(browser, path: Path, full: bool) -> None:
+    """The viewport, or (``full``) the whole page: the window is made as tall as the page first."""
+    if not full:
+        browser.save_screenshot(str(path))
+        return
+    size = browser.get_window_size()
+    height = browser.execute_script("return Math.min(document.documentElement.scrollHeight, 16000)")
+    browser.set_window_size(size["width"], height + 150)
+    time.sleep(0.3)
+    try:
+        browser.save_screenshot(str(path))
+    finally:
+        browser.set_window_size(size["width"], size["height"])
+
+
+def test_screenshots(site, browser, pages, built_book):
+    """Screenshots of the main pages (top of page and whole page; case figures close up)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    have, _ = report.available_cases(built_book.results_root)
+    for doc in MAIN_PAGES:
+        name = doc.replace("book/", "").replace("/", "_")
+        browser.get(urljoin(site, f"{doc}.html"))
+        browser.execute_script("window.scrollTo(0, 0)")
+        _screenshot(browser, SHOTS / f"{name}.png", full=False)
+        _screenshot(browser, SHOTS / f"{name}-full.png", full=True)
+        if doc.startswith("book/cases/") and doc.rsplit("/", 1)[1] in have:
+            browser.execute_script("const i = document.querySelector('figure img, .cell_output img');"
+                                   "if (i) i.scrollIntoView({block: 'start'}); window.scrollBy(0, -60);")
+            time.sleep(0.2)
+            _screenshot(browser, SHOTS / f"{name}-figure.png", full=False)
+    assert (SHOTS / "intro.png").stat().st_size > 10_000

@@ -1,0 +1,152 @@
+"""The book's helpers (s2rlib.report, s2rlib.plotting) on synthetic results tables: fast, no build."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from s2rlib import plotting, report, results  # noqa: E402
+from synthetic import synthetic_table, write_synthetic_results  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _no_fit_cache(monkeypatch):
+    monkeypatch.setenv(report.FIT_CACHE_ENV, "off")
+
+
+@pytest.fixture(scope="module")
+def table():
+    return synthetic_table("band_gap", ns=(0, 100, 300, 1000, 3000, 10000), trials=5)
+
+
+@pytest.fixture(scope="module")
+def case_fit(table):
+    return report.fit_case(table, n_boot=200)
+
+
+def test_fit_recovers_the_synthetic_law(case_fit):
+    f = case_fit.fit
+    assert f.status == "ok"
+    assert f.alpha == pytest.approx(0.30, abs=0.08)
+    assert f.C == pytest.approx(0.30, abs=0.05)
+    assert case_fit.units == "eV"
+
+
+def test_params_table_shows_estimates_intervals_and_status(case_fit):
+    df = report.params_table(case_fit)
+    assert list(df["quantity"][:3]) == ["D", "alpha", "C (eV)"]
+    status = df.loc[df["quantity"] == "fit status", "estimate"].item()
+    assert status == "`ok`"
+    assert all(df["90% CI"][:3].str.match(r"^\[.+, .+\]$"))
+
+
+def test_tables_render_as_markdown_tables(case_fit, table):
+    for df in (report.params_table(case_fit), report.results_table(case_fit), report.gain_table(case_fit),
+               report.recipes_table(table), report.data_table(table), report.provenance_table(table),
+               report.extrapolation_table(table), report.forms_table(table), report.derived_table(case_fit)):
+        md = report.to_markdown(df)
+        lines = md.splitlines()
+        assert lines[0].startswith("|") and set(lines[1]) <= set("|:- "), md
+        assert len(lines) == len(df) + 2
+
+
+def test_markdown_cells_are_escaped():
+    md = report.to_markdown(pd.DataFrame({"a|b": ["x|y", float("nan")]}))
+    assert "a\\|b" in md and "x\\|y" in md and report.DASH in md
+
+
+def test_fmt():
+    assert report.fmt(float("nan")) == report.DASH
+    assert report.fmt(float("inf")) == "∞"
+    assert report.fmt(-0.01234) == "−0.0123"
+    assert report.fmt(2.5e-7) == "2.50×10⁻⁷"
+    assert report.fmt_n(45185.2) == "45,185"
+    assert report.fmt_ci(1, float("nan")) == report.DASH
+
+
+def test_provenance_lists_grid_seeds_and_hashes(table):
+    df = report.provenance_table(table).set_index("")
+    col = df.columns[0]
+    assert col.startswith("params_id `")
+    assert df.loc["seeds (seed + t)", col] == "0–4"
+    assert "ab" * 32 in df.loc["data sha256", col]
+    assert "0.1.0+gsynthetic" in df.loc["code version", col]
+
+
+def test_older_tables_with_per_point_params_ids_fit_as_one_grid(table):
+    old = table.copy()
+    old["params_id"] = old["n_source"].map(lambda n: f"pid{n}")  # one params_id per n, as older tables had
+    cf = report.fit_case(old, n_boot=50)
+    assert cf.fit.usable and len(report.grids(old)) == 1
+
+
+def test_missing_results_give_none_and_a_message(tmp_path, capsys):
+    assert report.load_case_results("band_gap", tmp_path) is None
+    out = capsys.readouterr().out
+    assert "No results yet" in out and "s2r grid band_gap" in out
+    page = report.CasePage("band_gap", tmp_path)
+    assert not page.available
+    page.header()
+    page.figure()
+    page.params()
+    out = capsys.readouterr().out
+    assert "Results missing" in out and "No results yet" in out
+
+
+def test_case_page_runs_every_piece(tmp_path, capsys):
+    write_synthetic_results(tmp_path, ["chi"])
+    page = report.CasePage("chi", tmp_path, n_boot=50, n_boot_per_m=30)
+    assert page.two_way and page.main_m == results.ALL_M
+    for piece in ("header", "data", "fit_summary", "params", "points", "baseline_gain", "extrapolation", "forms",
+                  "derived", "recipes", "provenance", "two_way_params"):
+        getattr(page, piece)()
+    page.equivalent_sample_size(n_boot=20)
+    out = capsys.readouterr().out
+    assert "Fitted parameters" in out and "Equivalent sample size" in out
+
+
+def test_scaling_figure_draws_points_law_band_and_baseline(case_fit):
+    fig = plotting.scaling_figure(case_fit)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    assert "eV" in ax.get_ylabel() and "n" in ax.get_xlabel()
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any("no pretraining" in t for t in labels) and any("band" in t for t in labels)
+    assert any(t.startswith("fit:") for t in labels)
+    assert len(ax.collections) >= 2  # the law's band and the baseline's band
+    ticks = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert ticks, "the log y axis has no tick labels"
+    plt.close(fig)
+
+
+def test_scaling_figure_with_unusable_fit():
+    t = synthetic_table("band_gap", ns=(0, 100, 300), trials=3)
+    cf = report.fit_case(t, n_boot=20)
+    assert cf.fit.status == "too_few_points"
+    fig = plotting.scaling_figure(cf)
+    assert any("no law" in t.get_text() or "mean of" in t.get_text() for t in fig.axes[0].get_legend().get_texts())
+    plt.close(fig)
+
+
+def test_summary_and_two_way_figures(tmp_path):
+    write_synthetic_results(tmp_path)
+    fits = report.summary_fits(tmp_path, n_boot=30)
+    assert set(fits) == set(report.BOOK_CASES)
+    fig = plotting.summary_figure(fits)
+    assert fig.axes[0].get_yscale() == "log"
+    plt.close(fig)
+    df = report.summary_table(fits.values())
+    assert len(df) == 4 and df["status"].str.startswith("`").all()
+    chi = report.load_case_results("chi", tmp_path)
+    by_m = report.fits_by_m(chi, n_boot=30)
+    assert list(by_m) == [50, 100, 200, 400, -1]
+    fig = plotting.two_way_figure(by_m, m_all=report.effective_m(chi))
+    assert len(fig.axes) == 3
+    plt.close(fig)
+    assert np.isfinite(report.effective_m(chi))
