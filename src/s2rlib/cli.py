@@ -19,19 +19,28 @@ def _sizes(text: str) -> list:
         if tok in ("all", "none", "None", "-1"):
             out.append("all" if tok == "all" else None)
         elif tok:
-            out.append(int(float(tok)) if tok.replace(".", "", 1).replace("e", "", 1).isdigit() else tok)
+            try:
+                value = float(tok)
+            except ValueError:
+                out.append(tok)  # not a number: validation names it
+                continue
+            # 1e3 -> 1000; 12.5 stays 12.5 so that validation rejects it instead of truncating it
+            out.append(int(value) if value.is_integer() else value)
     return out
 
 
 def cmd_grid(args) -> int:
     from . import grid
+    from .validation import validate_recipe
 
     case = get_case(args.case)
     ns = _sizes(args.ns) if args.ns else list(case.default_ns)
     ms = [None if m == "all" else m for m in _sizes(args.ms)] if args.ms else list(case.default_ms)
+    validate_recipe(args.recipe or "{}")  # bad JSON or fields: a ParameterError before anything runs
     recipe = json.loads(args.recipe) if args.recipe else {}
     out = Path(args.out or Path("results") / case.name)
-    points = grid.plan(case.name, ns, ms, trials=args.trials or case.default_trials, seed=args.seed, out_dir=out,
+    trials = case.default_trials if args.trials is None else args.trials  # --trials 0 is an error, not the default
+    points = grid.plan(case.name, ns, ms, trials=trials, seed=args.seed, out_dir=out,
                        recipe=recipe, threads=args.threads, notebook=args.notebook, keep_notebooks=args.keep_notebooks)
     res = grid.run_grid(points, workers=args.workers, scheduler=args.scheduler, progress=not args.quiet)
     print(f"{case.name}: {len(res.computed)} point(s) computed, {len(res.skipped)} already done, "

@@ -14,6 +14,7 @@ import gzip
 import hashlib
 import io
 import json
+import logging
 import os
 from dataclasses import dataclass
 from importlib import resources
@@ -23,6 +24,8 @@ import numpy as np
 import pandas as pd
 
 from .errors import ChecksumError, DataError, DataUnavailableError
+
+log = logging.getLogger(__name__)
 
 MIRROR_ENV = "S2R_DATA_MIRROR"
 CACHE_ENV = "S2R_CACHE"
@@ -171,11 +174,17 @@ def _download(entry: DataFile) -> LoadedFile:
     import pooch
 
     target = cache_dir() / entry.relpath
+    stale = ""
     if target.exists():
         data = target.read_bytes()
-        if sha256_bytes(data) == entry.sha256:
+        digest = sha256_bytes(data)
+        if digest == entry.sha256:
             return LoadedFile(entry.key, data, entry.sha256, str(target))
         # a truncated or stale cached copy: never used, removed and fetched again
+        log.warning("%s: cached copy of %r has sha256 %s (%d bytes), expected %s: truncated or corrupt, "
+                    "removed and downloaded again", target, entry.key, digest, len(data), entry.sha256)
+        stale = (f" (the cached copy there had sha256 {digest}, {len(data)} bytes, instead of {entry.sha256}: "
+                 f"truncated or corrupt, so it was removed)")
         target.unlink()
     try:
         path = pooch.retrieve(
@@ -183,11 +192,12 @@ def _download(entry: DataFile) -> LoadedFile:
             path=target.parent, progressbar=False,
         )
     except ValueError as exc:  # pooch's hash mismatch
-        raise ChecksumError(f"download of {entry.url} for {entry.key!r} failed its checksum: {exc}") from exc
+        raise ChecksumError(f"download of {entry.url} for data file {entry.key!r} ({entry.relpath}, cache {target}) "
+                            f"failed its checksum: {exc}") from exc
     except Exception as exc:  # network errors of every kind
         raise DataUnavailableError(
             f"data file {entry.key!r} ({entry.relpath}) is not available: it is not in the mirror "
-            f"(${MIRROR_ENV}={os.environ.get(MIRROR_ENV, '<unset>')}) nor in the cache ({target}), "
+            f"(${MIRROR_ENV}={os.environ.get(MIRROR_ENV, '<unset>')}) nor in the cache ({target}){stale}, "
             f"and downloading {entry.url} failed ({type(exc).__name__}: {exc}). Fix: set {MIRROR_ENV} "
             f"to a directory holding {entry.relpath} (e.g. the project's ../shared/data), or download "
             f"that URL to {target}."
@@ -225,9 +235,12 @@ def parse_csv_bytes(data: bytes, location: str, **kwargs) -> pd.DataFrame:
     if not data.strip():
         raise DataError(f"{location}: the file is empty")
     try:
-        return pd.read_csv(io.BytesIO(data), **kwargs)
+        df = pd.read_csv(io.BytesIO(data), **kwargs)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DataError(f"{location}: not a readable CSV ({exc})") from exc
+    if len(df) == 0:
+        raise DataError(f"{location}: no data rows (only a header: {list(df.columns)})")
+    return df
 
 
 def read_json_gz(key: str) -> tuple[object, LoadedFile]:

@@ -97,7 +97,7 @@ def _clean(n, R, w=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     w = np.ones_like(R) if w is None else np.asarray(w, dtype=float).ravel()
     if n.shape != R.shape or w.shape != R.shape:
         raise ValueError(f"n, R and weights differ in length ({n.shape}, {R.shape}, {w.shape})")
-    keep = np.isfinite(n) & np.isfinite(R) & (n > 0) & (R > 0) & np.isfinite(w)
+    keep = np.isfinite(n) & np.isfinite(R) & (n > 0) & (R > 0) & np.isfinite(w) & (w != 0)
     order = np.argsort(n[keep])
     return n[keep][order], R[keep][order], w[keep][order]
 
@@ -111,6 +111,8 @@ def _nnls_dc(x: np.ndarray, R: np.ndarray, w: np.ndarray) -> tuple[float, float,
 
 def fit_law(n, R, *, loss: str = "linear", alpha_bounds=ALPHA_BOUNDS, weights=None) -> Fit:
     """Fit ``R = D n^-alpha + C`` (D, C >= 0) to points (n > 0); never raises on bad data."""
+    if loss not in ("linear", "log"):
+        raise ValueError(f"loss must be 'linear' or 'log', not {loss!r}")
     try:
         n, R, w = _clean(n, R, weights)
     except ValueError as exc:
@@ -120,27 +122,33 @@ def fit_law(n, R, *, loss: str = "linear", alpha_bounds=ALPHA_BOUNDS, weights=No
                    message=f"{len(np.unique(n))} distinct n with finite positive R; need >= {MIN_POINTS}")
     lo, hi = alpha_bounds
     scale = n.min()  # x = (n / n_min)^-alpha keeps the design well conditioned; D is rescaled at the end
+    # R and the weights are solved in units of their largest value (huge inputs must not overflow)
+    r_scale = float(R.max())
+    w_scale = float(np.abs(w).max())
+    Rs, ws = R / r_scale, w / w_scale
 
     def profile(alpha: float) -> float:
-        return _nnls_dc((n / scale) ** (-alpha), R, w)[2]
+        return _nnls_dc((n / scale) ** (-alpha), Rs, ws)[2]
 
     try:
-        grid = np.geomspace(lo, hi, 200)
-        prof = np.array([profile(a) for a in grid])
-        i = int(np.argmin(prof))
-        a_lo, a_hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
-        res = optimize.minimize_scalar(profile, bounds=(a_lo, a_hi), method="bounded", options={"xatol": 1e-6})
-        alpha = float(res.x) if res.fun <= prof[i] else float(grid[i])
-        D, C, rss = _nnls_dc((n / scale) ** (-alpha), R, w)
-        if loss == "log":
-            alpha, D, C, rss = _refine_log(n / scale, R, alpha, D, C, alpha_bounds)
-        elif loss != "linear":
-            raise ValueError(f"loss must be 'linear' or 'log', not {loss!r}")
-    except ValueError:
-        raise
-    except Exception as exc:  # pragma: no cover - optimiser failure
-        return Fit(np.nan, np.nan, np.nan, "failed", len(n), loss=loss, n=n, R=R, message=str(exc))
-    D_real = D * scale**alpha
+        with np.errstate(over="ignore", under="ignore"):
+            grid = np.geomspace(lo, hi, 200)
+            prof = np.array([profile(a) for a in grid])
+            i = int(np.argmin(prof))
+            a_lo, a_hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
+            res = optimize.minimize_scalar(profile, bounds=(a_lo, a_hi), method="bounded", options={"xatol": 1e-6})
+            alpha = float(res.x) if res.fun <= prof[i] else float(grid[i])
+            D, C, rss = _nnls_dc((n / scale) ** (-alpha), Rs, ws)
+            rss = rss * w_scale * w_scale
+            if loss == "log":
+                alpha, D, C, rss = _refine_log(n / scale, Rs, alpha, D, C, alpha_bounds)
+            D, C, rss = D * r_scale, C * r_scale, rss * r_scale * r_scale
+            D_real = float(D * np.power(scale, alpha))
+        if not np.isfinite([D_real, alpha, C]).all():
+            raise FloatingPointError(f"non-finite parameters D={D_real}, alpha={alpha}, C={C}")
+    except Exception as exc:  # optimiser failure or overflow: a status, never an exception
+        return Fit(np.nan, np.nan, np.nan, "failed", len(n), loss=loss, n=n, R=R,
+                   message=f"{type(exc).__name__}: {exc}")
     span = math.log(hi / lo)
     if D <= 1e-12 * max(R.max(), 1e-300):
         status, msg = "no_decrease", "D = 0: the error does not fall with n"
@@ -220,7 +228,7 @@ class CaseFit:
 
 def paired_gain(mat: pd.DataFrame, n_a, n_b=0, level: float = CI_LEVEL) -> dict:
     """Mean and t-interval of the per-trial difference metric(n_a) - metric(n_b) (same test sets)."""
-    if n_a not in mat.index or n_b not in mat.index:
+    if n_a not in mat.index or n_b not in mat.index or n_a == n_b:  # n_a == n_b: only n = 0 was run, no gain
         return {"n": n_a, "mean": np.nan, "lo": np.nan, "hi": np.nan, "trials": 0}
     d = (mat.loc[n_a] - mat.loc[n_b]).dropna().to_numpy()
     if len(d) < 2:

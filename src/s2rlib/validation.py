@@ -8,6 +8,8 @@ experimental split is large enough to train, validate and test).
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 import numbers
 import os
 import tempfile
@@ -39,20 +41,44 @@ def _int(name: str, value, *, minimum: int, allow_all: bool = False):
 
 
 def _writable(name: str, path) -> str:
+    """The path as a string if a file can be created there; checks without creating directories."""
     p = Path(path).expanduser()
-    parent = p.parent
+    if p.is_dir():
+        raise ParameterError(f"parameter {name}={str(path)!r}: is a directory; expected the path of a CSV file")
+    # the nearest existing ancestor must be a writable directory (missing ones are created at write time)
+    anchor = p.parent
+    while not anchor.exists() and anchor != anchor.parent:
+        anchor = anchor.parent
+    if not anchor.is_dir():
+        raise ParameterError(f"parameter {name}={str(path)!r}: {anchor} is not a directory, so the file cannot be "
+                             f"created; expected a path in a writable directory")
     try:
-        parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=parent, prefix=".s2r-write-test.")
+        fd, tmp = tempfile.mkstemp(dir=anchor, prefix=".s2r-write-test.")
         os.close(fd)
         os.unlink(tmp)
     except OSError as exc:
-        raise ParameterError(f"parameter {name}={str(path)!r}: directory {parent} is not writable ({exc.strerror or exc})") from None
+        raise ParameterError(f"parameter {name}={str(path)!r}: directory {anchor} is not writable "
+                             f"({exc.strerror or exc})") from None
     return str(p)
+
+
+def _positive_real(name: str, value, *, allow_zero: bool = False) -> None:
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < 0 or (value == 0 and not allow_zero):
+        expected = "a finite number >= 0" if allow_zero else "a finite number > 0"
+        raise ParameterError(f"parameter {name}={value!r}: expected {expected}")
 
 
 def validate_recipe(overrides: dict | None) -> Recipe:
     """A Recipe from the defaults plus ``overrides``; unknown or bad fields are a ParameterError."""
+    if isinstance(overrides, str):  # the notebooks' recipe_json
+        try:
+            overrides = json.loads(overrides or "{}")
+        except json.JSONDecodeError as exc:
+            raise ParameterError(f"parameter recipe_json={overrides!r}: not valid JSON ({exc})") from None
+    if overrides is not None and not isinstance(overrides, dict):
+        raise ParameterError(f"parameter recipe={overrides!r}: expected a JSON object of Recipe fields, "
+                             f"e.g. {{\"pretrain_epochs\": 5}}")
     overrides = dict(overrides or {})
     known = {f.name for f in dataclasses.fields(Recipe)}
     unknown = sorted(set(overrides) - known)
@@ -62,22 +88,35 @@ def validate_recipe(overrides: dict | None) -> Recipe:
         recipe = Recipe.from_dict({**Recipe().to_dict(), **overrides})
     except (TypeError, ValueError) as exc:
         raise ParameterError(f"parameter recipe={overrides!r}: {exc}") from None
-    for name in ("pretrain_batch", "pretrain_epochs", "finetune_batch", "finetune_max_epochs", "patience_epochs",
-                 "pretrain_min_steps", "pretrain_max_steps"):
-        _int(f"recipe.{name}", getattr(recipe, name), minimum=1)
+    ints = {name: _int(f"recipe.{name}", getattr(recipe, name), minimum=1)
+            for name in ("pretrain_batch", "pretrain_epochs", "finetune_batch", "finetune_max_epochs",
+                         "patience_epochs", "pretrain_min_steps", "pretrain_max_steps")}
+    hidden = overrides.get("hidden", list(recipe.hidden))
+    if isinstance(hidden, (str, bytes)) or not isinstance(hidden, (list, tuple)) or not hidden:
+        raise ParameterError(f"parameter recipe.hidden={hidden!r}: expected a non-empty list of layer widths, "
+                             f"e.g. [256, 128]")
+    ints["hidden"] = tuple(_int("recipe.hidden[]", w, minimum=1) for w in hidden)
+    recipe = dataclasses.replace(recipe, **ints)  # 16.0 -> 16: what the network and the params JSON see
     for name in ("test_fraction", "val_fraction"):
         v = getattr(recipe, name)
         if not (isinstance(v, numbers.Real) and 0 < v < 1):
             raise ParameterError(f"parameter recipe.{name}={v!r}: expected a fraction strictly between 0 and 1")
     if not recipe.candidates:
         raise ParameterError("parameter recipe.candidates: at least one fine-tuning candidate is needed")
+    _positive_real("recipe.pretrain_lr", recipe.pretrain_lr)
+    for c in recipe.candidates:
+        _positive_real(f"recipe.candidates[{c.name}].body_lr", c.body_lr, allow_zero=True)
+        _positive_real(f"recipe.candidates[{c.name}].head_lr", c.head_lr)
     return recipe
 
 
 def validate_params(case: str, n_source, trials, seed, m_target=None, output_path=None, recipe: dict | None = None,
                     threads=None, **ignored) -> dict:
     """Check every parameter that does not need the data; returns them normalised."""
-    get_case(case)
+    try:
+        get_case(case)
+    except ParameterError as exc:
+        raise ParameterError(f"parameter case={case!r}: {exc}") from None
     out = {
         "case": case,
         "n_source": _int("n_source", n_source, minimum=0, allow_all=True),
