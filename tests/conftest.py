@@ -69,6 +69,6 @@ def built_book(tmp_path_factory, _s2r_env) -> BookBuild:
     results_root = Path(env.get("S2R_RESULTS_ROOT") or REPO / "results")
     t0 = time.perf_counter()
     proc = subprocess.run(jupyter_book_cmd() + BOOK_BUILD_ARGS + ["--path-output", str(out)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=1200)
+                          capture_output=True, text=True, timeout=850)
     return BookBuild(proc.returncode, proc.stdout + proc.stderr, out, out / "_build" / "html",
                      time.perf_counter() - t0, results_root)

@@ -128,8 +128,9 @@ def label_log_y(ax) -> None:
     decades = np.log10(hi / lo)
     if decades > 2.5:
         return
-    subs = (1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0) if decades < 0.6 else \
-        (1.0, 2.0, 3.0, 5.0) if decades < 1.3 else (1.0, 2.0, 5.0)
+    subs = tuple(np.arange(1.0, 10.0, 0.5)) if decades < 0.25 else \
+        (1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0) if decades < 0.6 else \
+        (1.0, 2.0, 3.0, 4.0, 5.0, 7.0) if decades < 1.3 else (1.0, 2.0, 5.0)
     ax.yaxis.set_major_locator(LogLocator(base=10, subs=subs))
     ax.yaxis.set_major_formatter(FuncFormatter(_g))
     ax.yaxis.set_minor_locator(LogLocator(base=10, subs=np.arange(1, 10) / 1.0))
@@ -280,9 +281,11 @@ def two_way_figure(fits_by_m: Mapping[int, CaseFit], *, m_all: float | None = No
     panels b and c). Error bars in b and c are the 90% bootstrap intervals; hollow markers flag a
     fit whose status is not ``ok``.
     """
-    fig, axes = plt.subplots(1, 3, figsize=(13.5, 4.2), layout="constrained",
-                             gridspec_kw={"width_ratios": [1.5, 1, 1]})
-    ax, ax_a, ax_c = axes
+    fig = plt.figure(figsize=(9.5, 8.4), layout="constrained")
+    gs = fig.add_gridspec(2, 2, height_ratios=[1.3, 1])
+    ax = fig.add_subplot(gs[0, :])
+    ax_a = fig.add_subplot(gs[1, 0])
+    ax_c = fig.add_subplot(gs[1, 1])
     ms = sorted(fits_by_m, key=lambda m: (m == -1, m))
     colors = sns.color_palette("crest", max(len(ms), 2))
     units = next(iter(fits_by_m.values())).units if fits_by_m else ""

@@ -569,6 +569,8 @@ def derived_table(case_fit: CaseFit, targets: Iterable[float] | None = None, del
         r = insights.required_n(f, tgt, level=level)
         share = "" if not np.isfinite(r.get("p_unreachable", np.nan)) else \
             f"; {r['p_unreachable']:.0%} of bootstrap laws never reach it"
+        if r.get("extrapolated") and np.isfinite(r.get("value", np.nan)):
+            share += "; beyond the largest n run (an extrapolation)"
         rows.append({"question": f"n needed for MAE = {fmt(tgt)}{u} ({100 * (1 - tgt / best):.0f}% below the "
                                  f"error at n = {fmt_n(n_max)})",
                      "answer": fmt_n(r.get("value")), pct: fmt_ci(r.get("lo"), r.get("hi"), n=True),
@@ -677,8 +679,20 @@ def ess_table(table: pd.DataFrame, *, n_boot: int = 200) -> pd.DataFrame | None:
     })
 
 
-def summary_table(case_fits: Iterable[CaseFit], delta: float = 10000, level: float = CI_LEVEL) -> pd.DataFrame:
-    """The cross-case table: baseline, gain at the largest n, the law with intervals, its status."""
+SUMMARY_PARTS = {
+    "gain": ["case", "trials", "largest n", "baseline MAE (n = 0)", "gain at largest n [90% CI]", "relative gain",
+             "status"],
+    "law": ["case", "alpha [90% CI]", "C [90% CI]", "C / baseline", "next {delta} simulations buy [90% CI]",
+            "status"],
+}
+
+
+def summary_table(case_fits: Iterable[CaseFit], delta: float = 10000, level: float = CI_LEVEL,
+                  part: str | None = None) -> pd.DataFrame:
+    """The cross-case table: baseline, gain at the largest n, the law with intervals, its status.
+
+    ``part`` selects a narrower view: ``"gain"`` (does pretraining help?) or ``"law"`` (the laws).
+    """
     rows = []
     for cf in case_fits:
         if insights is not None:
@@ -691,17 +705,26 @@ def summary_table(case_fits: Iterable[CaseFit], delta: float = 10000, level: flo
                      C_lo=ci["C"][0], C_hi=ci["C"][1], status=cf.fit.status, mgain=np.nan, mgain_lo=np.nan,
                      mgain_hi=np.nan)
         base = r.get("baseline", np.nan)
+        units = pretty_units(r.get("units") or "")
+        gain = r.get("gain", np.nan)
         rows.append({
-            "case": cf.case.replace("_", " "), "units": r.get("units") or DASH, "trials": str(r.get("trials")),
+            "case": cf.case.replace("_", " ") + (f" ({units})" if units and units != "dimensionless" else ""),
+            "trials": str(r.get("trials")),
             "largest n": fmt_n(r.get("n_max")), "baseline MAE (n = 0)": fmt(base),
-            "gain at largest n [90% CI]": f"{fmt_signed(r.get('gain'))} {fmt_ci(r.get('gain_lo'), r.get('gain_hi'))}",
+            "gain at largest n [90% CI]": f"{fmt_signed(gain)} {fmt_ci(r.get('gain_lo'), r.get('gain_hi'))}",
+            "relative gain": (f"{100 * gain / base:+.0f}%".replace("-", "−")
+                              if np.isfinite(base) and base and np.isfinite(gain) else DASH),
             "alpha [90% CI]": f"{fmt(r.get('alpha'))} {fmt_ci(r.get('alpha_lo'), r.get('alpha_hi'))}",
             "C [90% CI]": f"{fmt(r.get('C'))} {fmt_ci(r.get('C_lo'), r.get('C_hi'))}",
             "C / baseline": fmt(r.get("C", np.nan) / base, 2) if np.isfinite(base) and base else DASH,
-            f"next {fmt_n(delta)} simulations buy": f"{fmt(r.get('mgain'))} {fmt_ci(r.get('mgain_lo'), r.get('mgain_hi'))}",
+            f"next {fmt_n(delta)} simulations buy [90% CI]":
+                f"{fmt(r.get('mgain'))} {fmt_ci(r.get('mgain_lo'), r.get('mgain_hi'))}",
             "status": status_cell(r.get("status")),
         })
-    return pd.DataFrame(rows)
+    df = pd.DataFrame(rows)
+    if part is not None:
+        df = df[[c.format(delta=fmt_n(delta)) for c in SUMMARY_PARTS[part]]]
+    return df
 
 
 def case_header_table(case: str, table: pd.DataFrame | None, root=None) -> pd.DataFrame:
@@ -922,8 +945,11 @@ class SummaryPage:
     def table(self, delta: float = 10000) -> None:
         if not self.fits:
             return
-        show(summary_table(self.fits.values(), delta=delta),
-             "The fitted laws side by side (all experimental data; 90% bootstrap intervals)")
+        show(summary_table(self.fits.values(), delta=delta, part="gain"),
+             "Does pretraining help? The largest database against no pretraining, paired over trials")
+        show(summary_table(self.fits.values(), delta=delta, part="law"),
+             "The fitted laws side by side (all experimental data; 90% bootstrap intervals; errors in each "
+             "case's units)")
 
     def figure(self) -> None:
         if not self.fits:
