@@ -132,7 +132,7 @@ def fit_law(n, R, *, loss: str = "linear", alpha_bounds=ALPHA_BOUNDS, weights=No
 
     try:
         with np.errstate(over="ignore", under="ignore"):
-            grid = np.geomspace(lo, hi, 200)
+            grid = np.geomspace(lo, hi, 80)
             prof = np.array([profile(a) for a in grid])
             i = int(np.argmin(prof))
             a_lo, a_hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
@@ -189,7 +189,15 @@ def trial_matrix(table: pd.DataFrame, metric: str = "mae", m_target: int = -1) -
     if "params_id" in sub and sub["params_id"].nunique() > 1:
         raise ValueError(f"results mix {sub['params_id'].nunique()} parameter sets {sorted(sub['params_id'].unique())}; "
                          "select one params_id before fitting")
-    return sub.pivot_table(index="n_source", columns="trial", values="value", aggfunc="mean").sort_index()
+    mat = sub.pivot_table(index="n_source", columns="trial", values="value", aggfunc="mean").sort_index()
+    # where fewer source samples were available than asked for (n = 'all' with withheld test groups,
+    # as in chi), the law is fitted at the mean number actually drawn
+    used = table[(table["metric"] == "n_source_used") & (table["m_target"] == m_target)]
+    if len(used):
+        n_used = used.groupby("n_source")["value"].mean()
+        mat.index = [int(round(n_used.get(n, n))) for n in mat.index]
+        mat.index.name = "n_source"
+    return mat
 
 
 def bootstrap_fit(mat: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0, loss: str = "linear") -> Fit:
