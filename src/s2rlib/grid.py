@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -194,16 +194,26 @@ def _run_dask(todo: list[GridPoint], *, workers: int, scheduler: str | None, ret
         client = Client(scheduler, timeout="30s")
     computed, failures, skipped = [], [], []
     try:
-        # pure=False: every submission runs; key by point so a retried point keeps its name
-        futures = [client.submit(_execute_point, p, key=f"s2r-{p.stem}-{os.getpid()}", retries=retries, pure=False)
-                   for p in todo]
+        # One key per point and run: a retried point (an exception, or its worker died) keeps its key. The
+        # key must be unique to this run: the scheduler hands a submission whose key it already holds the
+        # other task's result, so two runs of the same grid into different directories (e.g. from two
+        # containers whose processes have the same pid) would silently share results.
+        run = uuid.uuid4().hex[:12]
+        by_key = {f"s2r-{p.stem}-{run}": p for p in todo}
+        futures = [client.submit(_execute_point, p, key=key, retries=retries, pure=False) for key, p in by_key.items()]
         bar = tqdm(total=len(futures), desc=f"grid {todo[0].case}", disable=not progress)
         for fut in as_completed(futures):
+            point = by_key[fut.key]
             try:
                 path, ran = fut.result()
-                (computed if ran else skipped).append(path)
             except Exception as exc:  # one failed point does not lose the others
-                failures.append(f"{fut.key}: {type(exc).__name__}: {exc}")
+                failures.append(f"{point.stem}: {type(exc).__name__}: {exc}")
+            else:
+                if point.done():
+                    (computed if ran else skipped).append(path)
+                else:  # written where this process cannot read it
+                    failures.append(f"{point.stem}: the worker wrote {path}, which is not readable here; "
+                                    "the workers and this process must share the results directory")
             bar.update(1)
         bar.close()
     finally:

@@ -1,0 +1,570 @@
+#!/usr/bin/env python
+"""How fast is a grid point, and where does the time go? One run, four measurements, one report.
+
+(a) naive vs fast path, band-gap case, n in --ns, --trials trials:
+      naive = featurize the formulas afresh for the point (``load_band_gap(use_cache=False)``) and train
+              one trial at a time (``run_trials(trials=1)`` per seed); measured on --naive-trials trials
+              and scaled linearly to --trials (stated in the report);
+      fast  = the feature cache (``load_band_gap()``) and every trial in one batched ensemble
+              (``run_trials(trials=--trials)``), as the grid runs it.
+(b) training throughput of the batched ensemble: samples/s and GFLOP/s (``EnsembleMLP.flops_per_sample``
+    x samples / time), for the pretraining loop alone and end to end over (a)'s fast runs, against a
+    plain ``torch.matmul`` GFLOP/s ceiling and a ``torch.bmm`` of the network's own layer shape, measured
+    in the same run with the same thread count.
+(c) papermill overhead per grid point: ``grid.execute_point`` on the case notebook (n=0, a trivial recipe)
+    vs the same computation in-process, and a notebook that only imports s2rlib; as a fraction of a
+    default grid's time.
+(d) torch threads vs processes: two grid points run (i) one after the other with 2 torch threads each and
+    (ii) side by side on a 2-worker local dask cluster with 1 thread each.
+
+Writes ``results.json`` (raw numbers) and ``REPORT.md`` (rendered from them) to --out (default: this
+directory). ``--report-only`` re-renders REPORT.md from results.json. See README.md for the commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+CASE = "band_gap"
+TINY = {"hidden": [16], "pretrain_epochs": 1, "pretrain_min_steps": 5, "pretrain_max_steps": 10,
+        "finetune_max_epochs": 2, "patience_epochs": 1}
+QUICK = {  # --quick: minutes on a busy 2-core machine; the numbers show the method, not the real ratios
+    "ns": "300,1000", "trials": 4, "naive_trials": 1,
+    "recipe": json.dumps({"hidden": [128, 128, 64], "pretrain_epochs": 5, "pretrain_min_steps": 100,
+                          "pretrain_max_steps": 400, "finetune_max_epochs": 20, "patience_epochs": 5}),
+    "throughput_steps": 60, "papermill_repeats": 2, "parallel_ns": "0,100", "parallel_trials": 2,
+    "parallel_recipe": json.dumps({"pretrain_epochs": 5, "pretrain_min_steps": 100, "pretrain_max_steps": 200,
+                                   "finetune_max_epochs": 20, "patience_epochs": 5}),
+}
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def timed(fn, *args, **kwargs):
+    t0 = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - t0
+
+
+# ---------------------------------------------------------------------------------------------- facts
+def machine_facts(threads: int) -> dict:
+    import torch
+
+    def run(cmd):
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    lscpu = run(["lscpu"])
+    keep = ("Architecture", "Model name", "CPU(s)", "Thread(s) per core", "Core(s) per socket", "Socket(s)",
+            "L1d cache", "L2 cache", "L3 cache", "Hypervisor vendor", "CPU max MHz")
+    lines = [ln for ln in lscpu.splitlines() if ln.split(":")[0].strip() in keep]
+    mem = ""
+    with contextlib.suppress(OSError):
+        mem = next(ln for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal"))
+    return {
+        "date_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
+        "hostname": platform.node(), "python": platform.python_version(), "platform": platform.platform(),
+        "nproc": run(["nproc"]), "lscpu": lines, "memory": mem.split(":", 1)[-1].strip(),
+        "torch": torch.__version__, "torch_threads": threads, "torch_default_threads": torch.get_num_threads(),
+        "mkldnn": bool(torch.backends.mkldnn.is_available()), "mkl": bool(torch.backends.mkl.is_available()),
+        "git": run(["git", "-C", str(REPO), "describe", "--always", "--dirty"]),
+        "loadavg_start": list(os.getloadavg()),
+    }
+
+
+# ------------------------------------------------------------------------------------- FLOP counting
+class FlopCounter(contextlib.AbstractContextManager):
+    """Counts samples through ``EnsembleMLP.forward``: with grad (training: forward + backward, 6 x MACs per
+    sample, ``flops_per_sample``) and without (validation and test: forward only, 2 x MACs)."""
+
+    def __enter__(self):
+        from s2rlib import models
+
+        self.train_samples = self.eval_samples = 0
+        self.flops = 0.0
+        self._cls, self._orig = models.EnsembleMLP, models.EnsembleMLP.forward
+        counter, orig = self, self._orig
+
+        def forward(model, x):
+            import torch
+
+            k = int(x.shape[0]) * int(x.shape[1])
+            if torch.is_grad_enabled():
+                counter.train_samples += k
+                counter.flops += k * model.flops_per_sample()
+            else:
+                counter.eval_samples += k
+                counter.flops += k * model.flops_per_sample() / 3
+            return orig(model, x)
+
+        self._cls.forward = forward
+        return self
+
+    def __exit__(self, *exc):
+        self._cls.forward = self._orig
+        return False
+
+
+# ------------------------------------------------------------------------------------------- (a)
+def resolve_ns(tokens: str, n_source: int) -> list[tuple[str, int]]:
+    out = []
+    for tok in tokens.split(","):
+        tok = tok.strip()
+        n = n_source if tok == "all" else min(int(float(tok)), n_source)
+        out.append(("all" if n == n_source else str(n), n))
+    return out
+
+
+def naive_vs_fast(args, recipe) -> dict:
+    from s2rlib import inorganic, transfer
+
+    _, t_warm = timed(inorganic.load_band_gap)  # fills the feature cache if it is cold (not counted)
+    data, t_cached = timed(inorganic.load_band_gap)
+    log(f"(a) band gap: {data.n_source} source / {data.n_target} target compositions; "
+        f"cached load {t_cached:.2f} s (warm-up load {t_warm:.1f} s)")
+    points = []
+    for label, n in resolve_ns(args.ns, data.n_source):
+        # fast: cached features + one batched call (the features are loaded once per point, as the grid does)
+        with FlopCounter() as fc:
+            rows, t_fast_train = timed(transfer.run_trials, data, n, trials=args.trials, seed=0, recipe=recipe,
+                                       progress=False)
+        fast_mae = float(rows[rows.metric == "mae"].value.mean())
+        log(f"(a) n={label}: fast {t_fast_train:.1f} s for {args.trials} trials (batched), "
+            f"{fc.flops / t_fast_train / 1e9:.2f} GFLOP/s end to end")
+        # naive: featurize afresh, one trial at a time
+        fresh, t_feat = timed(inorganic.load_band_gap, use_cache=False)
+        assert np.array_equal(fresh.X_source, data.X_source)
+        per_trial, naive_mae = [], []
+        for t in range(args.naive_trials):
+            r, dt_ = timed(transfer.run_trials, fresh, n, trials=1, seed=t, recipe=recipe, progress=False)
+            per_trial.append(dt_)
+            naive_mae.append(float(r[r.metric == "mae"].value.iloc[0]))
+        scale = args.trials / args.naive_trials
+        naive_train = sum(per_trial) * scale
+        point = {
+            "n_label": label, "n": n, "pretrain_steps": recipe.pretrain_steps(n),
+            "fast_load_s": t_cached, "fast_train_s": t_fast_train, "fast_total_s": t_cached + t_fast_train,
+            "naive_featurize_s": t_feat, "naive_trial_s": per_trial, "naive_trials_measured": args.naive_trials,
+            "naive_train_s_scaled": naive_train, "naive_total_s_scaled": t_feat + naive_train,
+            "speedup_total": (t_feat + naive_train) / (t_cached + t_fast_train),
+            "speedup_featurize": t_feat / t_cached, "speedup_train": naive_train / t_fast_train,
+            "fast_mae_mean": fast_mae, "naive_mae_first_trials": naive_mae,
+            "fast_mae_first_trials": rows[rows.metric == "mae"].value.iloc[: args.naive_trials].tolist(),
+            "train_samples": fc.train_samples, "eval_samples": fc.eval_samples, "flops": fc.flops,
+            "gflops_end_to_end": fc.flops / t_fast_train / 1e9,
+            "samples_per_s_end_to_end": (fc.train_samples + fc.eval_samples) / t_fast_train,
+        }
+        log(f"(a) n={label}: naive featurize {t_feat:.1f} s + {np.mean(per_trial):.1f} s/trial x {args.trials} "
+            f"= {point['naive_total_s_scaled']:.1f} s; speedup {point['speedup_total']:.2f}x")
+        points.append(point)
+    tot_naive = sum(p["naive_total_s_scaled"] for p in points)
+    tot_fast = sum(p["fast_total_s"] for p in points)
+    return {"n_source": data.n_source, "n_target": data.n_target, "cached_load_s": t_cached, "points": points,
+            "naive_total_s": tot_naive, "fast_total_s": tot_fast, "speedup_total": tot_naive / tot_fast}
+
+
+# ------------------------------------------------------------------------------------------- (b)
+def best_rate(fn, flops_per_call: float, seconds: float, bursts: int = 5) -> float:
+    """GFLOP/s of ``fn``: the best of ``bursts`` timed bursts (a ceiling: the least disturbed burst counts)."""
+    for _ in range(3):
+        fn()
+    best = 0.0
+    for _ in range(bursts):
+        reps, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds / bursts:
+            fn()
+            reps += 1
+        best = max(best, flops_per_call * reps / (time.perf_counter() - t0) / 1e9)
+    return best
+
+
+def matmul_gflops(size: int, seconds: float) -> float:
+    import torch
+
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    return best_rate(lambda: torch.matmul(a, b), 2 * size**3, seconds)
+
+
+def bmm_gflops(E: int, B: int, d_in: int, d_out: int, seconds: float) -> float:
+    import torch
+
+    x, w, bias = torch.randn(E, B, d_in), torch.randn(E, d_in, d_out), torch.randn(E, 1, d_out)
+    return best_rate(lambda: torch.baddbmm(bias, x, w), 2 * E * B * d_in * d_out, seconds)
+
+
+def pretrain_throughput(data, recipe, E: int, steps: int) -> dict:
+    """The pretraining loop alone (``transfer._pretrain``): E members, on all source rows."""
+    import torch
+
+    from s2rlib import transfer
+    from s2rlib.models import EnsembleMLP
+
+    mu, sd = transfer.standardizer(data.X_source)
+    X = torch.from_numpy(((data.X_source - mu) / sd).astype(np.float32))
+    y = torch.from_numpy(((data.y_source - data.y_source.mean()) / data.y_source.std()).astype(np.float32))
+    Y = y.unsqueeze(0).expand(E, -1)
+    seeds = list(range(E))
+    draws = [np.random.default_rng(s).permutation(data.n_source) for s in seeds]
+    model = EnsembleMLP(seeds, X.shape[1], recipe.hidden)
+    warm = max(5, steps // 10)
+    transfer._pretrain(model, X, Y, draws, [np.random.default_rng([s, 1]) for s in seeds], warm, recipe)
+    rngs = [np.random.default_rng([s, 9]) for s in seeds]
+    _, t = timed(transfer._pretrain, model, X, Y, draws, rngs, steps, recipe)
+    samples = steps * E * recipe.pretrain_batch
+    return {"members": E, "steps": steps, "batch": recipe.pretrain_batch, "seconds": t, "samples_per_s": samples / t,
+            "gflops": samples * model.flops_per_sample() / t / 1e9, "ms_per_step": 1e3 * t / steps,
+            "flops_per_sample": model.flops_per_sample()}
+
+
+def throughput(args, recipe) -> dict:
+    from s2rlib import inorganic
+
+    data = inorganic.load_band_gap()
+    d_in = data.X_source.shape[1]
+    widest = max(zip((d_in, *recipe.hidden), recipe.hidden), key=lambda s: s[0] * s[1])
+    ceiling = {"matmul_1024": matmul_gflops(1024, args.ceiling_seconds),
+               "matmul_256": matmul_gflops(256, args.ceiling_seconds),
+               "bmm_layer": bmm_gflops(args.trials, recipe.pretrain_batch, *widest, args.ceiling_seconds),
+               "bmm_layer_shape": [args.trials, recipe.pretrain_batch, *widest]}
+    log(f"(b) ceiling: matmul 1024^3 {ceiling['matmul_1024']:.1f} GFLOP/s, 256^3 {ceiling['matmul_256']:.1f}, "
+        f"bmm {ceiling['bmm_layer_shape']} {ceiling['bmm_layer']:.1f}")
+    loops = []
+    for E in sorted({1, args.trials, 4 * args.trials}):
+        r = pretrain_throughput(data, recipe, E, args.throughput_steps)
+        log(f"(b) pretraining loop, E={E}: {r['ms_per_step']:.2f} ms/step, {r['samples_per_s']:.0f} samples/s, "
+            f"{r['gflops']:.2f} GFLOP/s")
+        loops.append(r)
+    return {"ceiling": ceiling, "pretrain_loop": loops}
+
+
+# ------------------------------------------------------------------------------------------- (c)
+IMPORT_ONLY_NB = {
+    "cells": [
+        {"cell_type": "code", "execution_count": None, "id": "params", "metadata": {"tags": ["parameters"]},
+         "outputs": [], "source": ["x = 0\n"]},
+        {"cell_type": "code", "execution_count": None, "id": "imp", "metadata": {}, "outputs": [],
+         "source": ["import s2rlib\n"]},
+    ],
+    "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+    "nbformat": 4, "nbformat_minor": 5,
+}
+
+
+def papermill_overhead(args, tmp: Path) -> dict:
+    import papermill as pm
+    import torch
+
+    from s2rlib import cases, grid, results, transfer, validation
+
+    tiny = validation.validate_recipe(TINY)
+    nb = tmp / "import_only.ipynb"
+    nb.write_text(json.dumps(IMPORT_ONLY_NB))
+    bare, via_grid, in_proc, cold = [], [], [], []
+    for r in range(args.papermill_repeats):
+        _, t = timed(pm.execute_notebook, str(nb), str(tmp / f"import_only_out{r}.ipynb"), parameters={"x": 1},
+                     kernel_name="python3", progress_bar=False, cwd=str(tmp))
+        bare.append(t)
+        (point,) = grid.plan(CASE, [0], trials=1, seed=0, out_dir=tmp / f"pm{r}", recipe=TINY, threads=args.threads,
+                             check_data=False)
+        _, t = timed(grid.execute_point, point)
+        via_grid.append(t)
+
+        def in_process(r=r):
+            data = cases.load_case(CASE)
+            rows = transfer.run_trials(data, 0, trials=1, seed=0, recipe=tiny, progress=False)
+            table = results.tidy(CASE, 0, None, rows, {"case": CASE}, data.data_sha256, rows.attrs["wall_s"])
+            results.write_atomic(table, tmp / f"inproc{r}" / "point.csv")
+
+        _, t = timed(in_process)
+        in_proc.append(t)
+        _, t = timed(subprocess.run, [sys.executable, "-c", COLD.format(threads=args.threads, recipe=TINY,
+                                                                         out=str(tmp / f"cold{r}.csv"))], check=True)
+        cold.append(t)
+        log(f"(c) repeat {r}: import-only notebook {bare[-1]:.1f} s, case notebook via grid.execute_point "
+            f"{via_grid[-1]:.1f} s, same work in a fresh python {cold[-1]:.1f} s, in this process {in_proc[-1]:.2f} s")
+    med = lambda v: float(np.median(v))  # noqa: E731
+    overhead = med(via_grid) - med(in_proc)
+    out = {"import_only_notebook_s": bare, "case_notebook_s": via_grid, "in_process_s": in_proc,
+           "fresh_python_s": cold, "overhead_per_point_s": overhead,
+           "overhead_process_and_imports_s": med(cold) - med(in_proc),
+           "overhead_papermill_s": med(via_grid) - med(cold), "torch_threads_in_process": torch.get_num_threads()}
+    out["default_grid"] = default_grid_time(overhead)
+    return out
+
+
+# the in-process work of (c) in a fresh interpreter: interpreter start and cold imports included
+COLD = """
+import torch
+torch.set_num_threads({threads})
+torch.use_deterministic_algorithms(True)
+from s2rlib import cases, results, transfer, validation
+data = cases.load_case("band_gap")
+rows = transfer.run_trials(data, 0, trials=1, seed=0, recipe=validation.validate_recipe({recipe!r}), progress=False)
+table = results.tidy("band_gap", 0, None, rows, {{"case": "band_gap"}}, data.data_sha256, rows.attrs["wall_s"])
+results.write_atomic(table, {out!r})
+"""
+
+
+def default_grid_time(overhead: float) -> dict:
+    """The default grid's compute time from a finished results table (wall_s = in-kernel run_trials time)."""
+    from s2rlib import results
+    from s2rlib.cases import get_case
+    from s2rlib.transfer import Recipe
+
+    for case in (CASE, "formation_enthalpy"):
+        points_dir = REPO / "results" / case / "points"
+        if not any(points_dir.glob("*.csv")):
+            continue
+        table = results.merge_points(points_dir)  # the point files: a grid still running counts too
+        biggest = table.groupby("params_id")["n_source"].nunique().idxmax()  # the grid with most points
+        table = table[table.params_id == biggest]
+        per_point = table.groupby(["m_target", "n_source"])["wall_s"].first()
+        n_points = len(per_point)
+        compute = float(per_point.sum())
+        params = json.loads(table.params.iloc[0])
+        return {"source": str(points_dir.relative_to(REPO)), "case": case, "params_id": biggest, "points": n_points,
+                "default_points": len(get_case(case).default_ns) * len(get_case(case).default_ms),
+                "trials": params.get("trials"), "threads": params.get("threads"),
+                "recipe_is_default": params.get("recipe") == Recipe().to_dict(), "compute_s": compute,
+                "overhead_s": overhead * n_points, "overhead_fraction": overhead * n_points / (compute + overhead * n_points)}
+    return {"source": None}
+
+
+# ------------------------------------------------------------------------------------------- (d)
+def threads_vs_processes(args, tmp: Path) -> dict:
+    from s2rlib import grid
+
+    ns = [n if n == "all" else int(n) for n in args.parallel_ns.split(",")]
+    recipe = json.loads(args.parallel_recipe)
+    out = {"ns": ns, "trials": args.parallel_trials, "recipe": recipe}
+    for label, threads, workers in (("sequential_2threads", 2, 1), ("parallel_2x1thread", 1, 2)):
+        points = grid.plan(CASE, ns, trials=args.parallel_trials, seed=0, out_dir=tmp / label, recipe=recipe,
+                           threads=threads)
+        res, t = timed(grid.run_grid, points, workers=workers, progress=False)
+        kernel = res.table.groupby("n_source")["wall_s"].first()
+        out[label] = {"threads": threads, "workers": workers, "wall_s": t,
+                      "kernel_compute_s": {str(k): float(v) for k, v in kernel.items()},
+                      "mae_mean": float(res.table[res.table.metric == "mae"].value.mean())}
+        log(f"(d) {label}: {t:.1f} s wall (in-kernel compute {dict(out[label]['kernel_compute_s'])})")
+    seq, par = out["sequential_2threads"]["wall_s"], out["parallel_2x1thread"]["wall_s"]
+    out["faster"] = "parallel_2x1thread" if par < seq else "sequential_2threads"
+    out["ratio_seq_over_par"] = seq / par
+    out["thread_speedup"] = (sum(out["parallel_2x1thread"]["kernel_compute_s"].values())
+                             / sum(out["sequential_2threads"]["kernel_compute_s"].values()))
+    return out
+
+
+# ------------------------------------------------------------------------------------------ report
+def fmt_s(s: float) -> str:
+    return f"{s:,.1f} s" if s < 600 else f"{s / 60:,.1f} min"
+
+
+def render(res: dict) -> str:
+    f, cfg = res["machine"], res["config"]
+    L = ["# Grid speed benchmark", "",
+         f"Generated by `benchmarks/bench_grid.py` on {f['date_utc']} UTC — do not edit by hand; rerun the script "
+         "(see `benchmarks/README.md`).", "",
+         f"Command: `{cfg['command']}`", ""]
+    busy = f["loadavg_start"][0] > 0.25 * float(f["nproc"] or 1)  # at the end, the load is the benchmark's own
+    if cfg["quick"] or busy:
+        L += ["> **Caution:** " + ("a `--quick` run (small sizes, reduced recipe) " if cfg["quick"] else "")
+              + ("taken while the machine was busy " if busy else "")
+              + f"(1-min load average {f['loadavg_start'][0]:.2f} on {f['nproc']} CPUs when it started). These "
+              "numbers show the method; the ratios of a full run on a quiet machine are the ones to quote.", ""]
+    L += ["## Machine", "", "| | |", "|---|---|"]
+    for line in f["lscpu"]:
+        k, _, v = line.partition(":")
+        L.append(f"| {k.strip()} | {v.strip()} |")
+    L += [f"| nproc | {f['nproc']} |", f"| memory | {f['memory']} |", f"| Python | {f['python']} |",
+          f"| torch | {f['torch']} (MKL {f['mkl']}, oneDNN {f['mkldnn']}) |",
+          f"| torch threads (in-process measurements) | {f['torch_threads']} |",
+          f"| load average (1, 5, 15 min) at start | {', '.join(f'{x:.2f}' for x in f['loadavg_start'])} |",
+          f"| load average at end | {', '.join(f'{x:.2f}' for x in res.get('loadavg_end', []))} |",
+          f"| code | `{f['git']}` |", ""]
+    L += ["Recipe for (a) and (b) (`transfer.Recipe` with these overrides; `{}` = the default recipe): "
+          f"`{json.dumps(cfg['recipe_overrides'])}`, {cfg['trials']} trials.", ""]
+
+    if "a" in res:
+        a = res["a"]
+        L += ["## (a) Naive vs fast path (band gap)", "",
+              f"Source {a['n_source']:,} / target {a['n_target']:,} compositions. **Naive**: featurize the formulas "
+              "afresh for the grid point (`load_band_gap(use_cache=False)`), then one trial at a time "
+              "(`run_trials(trials=1)` per seed). **Fast**: load the cached features (`load_band_gap()`), then all "
+              "trials as one batched ensemble (`run_trials(trials=T)`). Both use the same recipe and seeds. "
+              f"The naive training time is measured on {cfg['naive_trials']} trial(s) per point and scaled "
+              f"linearly to {cfg['trials']} (x{cfg['trials'] / cfg['naive_trials']:g}).", "",
+              "| n | pretrain steps | naive: featurize | naive: train (per trial) | naive total | fast: cached load "
+              "| fast: train (batched) | fast total | speedup (total) | featurize | train |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for p in a["points"]:
+            L.append(f"| {p['n_label']} | {p['pretrain_steps']:,} | {fmt_s(p['naive_featurize_s'])} | "
+                     f"{fmt_s(p['naive_train_s_scaled'])} ({np.mean(p['naive_trial_s']):.1f} s) | "
+                     f"{fmt_s(p['naive_total_s_scaled'])} | {p['fast_load_s']:.2f} s | {fmt_s(p['fast_train_s'])} | "
+                     f"{fmt_s(p['fast_total_s'])} | **{p['speedup_total']:.2f}x** | {p['speedup_featurize']:.0f}x | "
+                     f"{p['speedup_train']:.2f}x |")
+        L += [f"| **all points** | | | | {fmt_s(a['naive_total_s'])} | | | {fmt_s(a['fast_total_s'])} | "
+              f"**{a['speedup_total']:.2f}x** | | |", "",
+              "Same numbers either way (test MAE, eV, of the trials both paths ran): "
+              + "; ".join(f"n={p['n_label']}: naive {', '.join(f'{v:.4f}' for v in p['naive_mae_first_trials'])} vs "
+                          f"batched {', '.join(f'{v:.4f}' for v in p['fast_mae_first_trials'])}" for p in a["points"])
+              + ". (Batched members can differ slightly: fine-tuning stops when *every* member is stale, so a "
+              "member may keep a later, better checkpoint than it would alone.)", ""]
+
+    if "b" in res:
+        b = res["b"]
+        c = b["ceiling"]
+        L += ["## (b) Training throughput vs a matmul ceiling", "",
+              f"Ceiling (best of 5 bursts), same process and thread count: `torch.matmul` 1024x1024 fp32 **{c['matmul_1024']:.1f} "
+              f"GFLOP/s**, 256x256 {c['matmul_256']:.1f} GFLOP/s; `torch.baddbmm` of the network's widest layer "
+              f"{tuple(c['bmm_layer_shape'])} (E, batch, d_in, d_out) {c['bmm_layer']:.1f} GFLOP/s.", "",
+              "FLOPs = `EnsembleMLP.flops_per_sample()` (forward + backward = 6 x multiply-adds per sample and "
+              "member) x samples. The pretraining loop alone (`transfer._pretrain`, batch "
+              f"{b['pretrain_loop'][0]['batch']}, all source rows):", "",
+              "| members E | ms/step | samples/s | GFLOP/s | % of matmul 1024 ceiling |", "|---|---|---|---|---|"]
+        for r in b["pretrain_loop"]:
+            L.append(f"| {r['members']} | {r['ms_per_step']:.2f} | {r['samples_per_s']:,.0f} | {r['gflops']:.2f} | "
+                     f"{100 * r['gflops'] / c['matmul_1024']:.1f} % |")
+        if "a" in res:
+            L += ["", "End to end over (a)'s fast runs (all of `run_trials`: batching, Adam, validation, early "
+                  "stopping; forward-only validation/test samples counted at 2 x multiply-adds):", "",
+                  "| n | samples (train / eval) | samples/s | GFLOP/s | % of ceiling |", "|---|---|---|---|---|"]
+            for p in res["a"]["points"]:
+                L.append(f"| {p['n_label']} | {p['train_samples']:,} / {p['eval_samples']:,} | "
+                         f"{p['samples_per_s_end_to_end']:,.0f} | {p['gflops_end_to_end']:.2f} | "
+                         f"{100 * p['gflops_end_to_end'] / c['matmul_1024']:.1f} % |")
+        L.append("")
+
+    if "c" in res:
+        c = res["c"]
+        med = lambda v: float(np.median(v))  # noqa: E731
+        L += ["## (c) papermill overhead per grid point", "",
+              f"Median of {len(c['case_notebook_s'])} repeats. The case notebook through `grid.execute_point` "
+              f"(band gap, n=0, 1 trial, recipe `{json.dumps(TINY)}`): **{med(c['case_notebook_s']):.1f} s**; the "
+              f"same work in this process (load the cached case, `run_trials`, write the tidy CSV): "
+              f"{med(c['in_process_s']):.2f} s; a notebook that only runs `import s2rlib`: "
+              f"{med(c['import_only_notebook_s']):.1f} s (kernel start and shutdown).", "",
+              f"**Overhead per grid point: {c['overhead_per_point_s']:.1f} s**: "
+              f"{c['overhead_process_and_imports_s']:.1f} s to start a Python process and import torch, pandas and "
+              f"s2rlib (the same work in a fresh interpreter took {med(c['fresh_python_s']):.1f} s), and "
+              f"{c['overhead_papermill_s']:.1f} s for papermill itself (kernel start and shutdown, running the "
+              "notebook's cells one by one, rendering their outputs, writing the executed notebook).", ""]
+        g = c["default_grid"]
+        if g.get("source"):
+            L += [f"Against a default grid: the {g['points']} finished point(s) (of {g['default_points']}) in "
+                  f"`{g['source']}` ({g['case']}, {g['trials']} trials, {g['threads']} thread(s), "
+                  f"{'default' if g['recipe_is_default'] else 'non-default'} recipe) took {fmt_s(g['compute_s'])} "
+                  f"of in-kernel compute (the points' `wall_s`); {g['points']} x {c['overhead_per_point_s']:.1f} s = "
+                  f"{fmt_s(g['overhead_s'])} of papermill overhead is **{100 * g['overhead_fraction']:.1f} %** of "
+                  "the grid's time.", ""]
+        else:
+            L += ["No finished results table was found to compare with a default grid.", ""]
+
+    if "d" in res:
+        d = res["d"]
+        s, p = d["sequential_2threads"], d["parallel_2x1thread"]
+        L += ["## (d) torch threads vs processes", "",
+              f"Two grid points (band gap, n = {', '.join(map(str, d['ns']))}, {d['trials']} trials, recipe "
+              f"`{json.dumps(d['recipe'])}`) through `grid.run_grid` (papermill included):", "",
+              "| layout | wall | in-kernel compute per point |", "|---|---|---|",
+              f"| (i) one after the other, 2 torch threads each | {fmt_s(s['wall_s'])} | "
+              + ", ".join(f"n={k}: {v:.1f} s" for k, v in s["kernel_compute_s"].items()) + " |",
+              f"| (ii) side by side, 2 dask workers x 1 thread | {fmt_s(p['wall_s'])} | "
+              + ", ".join(f"n={k}: {v:.1f} s" for k, v in p["kernel_compute_s"].items()) + " |", "",
+              f"**{'(ii) processes' if d['faster'] == 'parallel_2x1thread' else '(i) threads'} faster**: "
+              f"sequential / parallel wall = {d['ratio_seq_over_par']:.2f} (the parallel wall includes starting "
+              "the local dask cluster). A second torch thread changed a point's in-kernel compute by a factor of "
+              f"{d['thread_speedup']:.2f} (1-thread compute / 2-thread compute; above 1 means faster), while a "
+              "second process runs a second point at once.", ""]
+    L += ["Raw numbers: `benchmarks/results.json`.", ""]
+    return "\n".join(L)
+
+
+# -------------------------------------------------------------------------------------------- main
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="small sizes and a reduced recipe (a few minutes)")
+    p.add_argument("--ns", default="1000,10000,all", help="source sizes for (a); 'all' = the whole source")
+    p.add_argument("--trials", type=int, default=10)
+    p.add_argument("--naive-trials", type=int, default=2, help="trials the naive path actually runs per point")
+    p.add_argument("--recipe", default="{}", help="JSON overrides of transfer.Recipe for (a) and (b)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads for the in-process measurements")
+    p.add_argument("--throughput-steps", type=int, default=400)
+    p.add_argument("--ceiling-seconds", type=float, default=3.0)
+    p.add_argument("--papermill-repeats", type=int, default=3)
+    p.add_argument("--parallel-ns", default="1000,3000", help="the two grid points of (d)")
+    p.add_argument("--parallel-trials", type=int, default=5)
+    p.add_argument("--parallel-recipe", default="{}")
+    p.add_argument("--parts", default="abcd", help="which measurements to run, e.g. 'ab'")
+    p.add_argument("--out", default=str(HERE), help="directory for results.json and REPORT.md")
+    p.add_argument("--report-only", action="store_true", help="re-render REPORT.md from results.json")
+    args = p.parse_args(argv)
+    out = Path(args.out)
+    if args.report_only:
+        res = json.loads((out / "results.json").read_text())
+        (out / "REPORT.md").write_text(render(res))
+        return 0
+    if args.quick:
+        defaults = p.parse_args([])
+        for k, v in QUICK.items():  # --quick sets what was left at its default
+            if getattr(args, k) == getattr(defaults, k):
+                setattr(args, k, v)
+
+    import torch
+
+    from s2rlib import validation
+
+    torch.set_num_threads(args.threads)
+    torch.use_deterministic_algorithms(True)  # as the case notebooks run
+    recipe = validation.validate_recipe(json.loads(args.recipe))
+    res = {"machine": machine_facts(args.threads),
+           "config": {"command": " ".join([Path(sys.executable).name, *sys.argv]) if argv is None else str(argv),
+                      "quick": args.quick, "ns": args.ns, "trials": args.trials, "naive_trials": args.naive_trials,
+                      "recipe_overrides": json.loads(args.recipe), "recipe": recipe.to_dict(), "threads": args.threads,
+                      "parts": args.parts}}
+    log(f"machine: {res['machine']['nproc']} CPUs, load {res['machine']['loadavg_start']}, torch {torch.__version__}")
+    if res["machine"]["loadavg_start"][0] > 0.25 * float(res["machine"]["nproc"] or 1):
+        log("WARNING: the machine is busy; the report will say so (rerun on a quiet machine for numbers to quote)")
+    t0 = time.perf_counter()
+    tmp = Path(tempfile.mkdtemp(prefix="s2r-bench-"))
+    try:
+        if "b" in args.parts:
+            res["b"] = throughput(args, recipe)
+        if "a" in args.parts:
+            res["a"] = naive_vs_fast(args, recipe)
+        if "c" in args.parts:
+            res["c"] = papermill_overhead(args, tmp)
+        if "d" in args.parts:
+            res["d"] = threads_vs_processes(args, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    res["total_s"] = time.perf_counter() - t0
+    res["loadavg_end"] = list(os.getloadavg())
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(res, indent=1) + "\n")
+    (out / "REPORT.md").write_text(render(res))
+    log(f"done in {fmt_s(res['total_s'])}: {out / 'REPORT.md'}, {out / 'results.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

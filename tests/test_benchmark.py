@@ -1,0 +1,43 @@
+"""benchmarks/bench_grid.py: the committed report is the script's rendering of the committed raw numbers,
+and the script runs end to end (tiny sizes)."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BENCH = REPO / "benchmarks" / "bench_grid.py"
+TINY = {"hidden": [16], "pretrain_epochs": 1, "pretrain_min_steps": 5, "pretrain_max_steps": 10,
+        "finetune_max_epochs": 2, "patience_epochs": 1}
+
+
+def test_committed_report_is_rendered_from_results_json(tmp_path):
+    shutil.copy(REPO / "benchmarks" / "results.json", tmp_path / "results.json")
+    subprocess.run([sys.executable, str(BENCH), "--report-only", "--out", str(tmp_path)], check=True, timeout=120)
+    assert (tmp_path / "REPORT.md").read_text() == (REPO / "benchmarks" / "REPORT.md").read_text(), \
+        "benchmarks/REPORT.md differs from the rendering of results.json: rerun the benchmark, do not edit it"
+
+
+@pytest.mark.slow
+def test_benchmark_runs_end_to_end_at_tiny_sizes(tmp_path):
+    cmd = [sys.executable, str(BENCH), "--ns", "100,all", "--trials", "2", "--naive-trials", "1",
+           "--recipe", json.dumps(TINY), "--throughput-steps", "5", "--ceiling-seconds", "0.2",
+           "--papermill-repeats", "1", "--parallel-ns", "0,100", "--parallel-trials", "1",
+           "--parallel-recipe", json.dumps(TINY), "--out", str(tmp_path)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=REPO)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    res = json.loads((tmp_path / "results.json").read_text())
+    assert [p["n_label"] for p in res["a"]["points"]] == ["100", "all"]
+    for p in res["a"]["points"]:
+        assert p["speedup_featurize"] > 1 and p["train_samples"] > 0 and p["gflops_end_to_end"] > 0
+        assert len(p["naive_mae_first_trials"]) == 1 and 0 < p["naive_mae_first_trials"][0] < 5
+    assert [r["members"] for r in res["b"]["pretrain_loop"]] == [1, 2, 8]
+    assert res["c"]["overhead_per_point_s"] > 0
+    assert res["d"]["faster"] in {"parallel_2x1thread", "sequential_2threads"}
+    report = (tmp_path / "REPORT.md").read_text()
+    for heading in ("## (a)", "## (b)", "## (c)", "## (d)", "## Machine"):
+        assert heading in report
