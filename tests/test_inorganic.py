@@ -75,5 +75,5 @@ def test_unparseable_formula_is_counted_not_silently_dropped(caplog):
     assert parsed.ok.tolist() == [True, False, False]
     assert set(parsed.errors) == {1, 2}
     assert np.isnan(X[1]).all() and "2 unparseable" in caplog.text
-    with pytest.raises(Exception, match="row 1"):
+    with pytest.raises(Exception, match="line 3"):
         comp.featurize_formulas(["NaCl", "Xx2Q"], location="test.csv", on_error="raise")

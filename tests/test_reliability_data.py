@@ -123,17 +123,13 @@ def test_unparseable_formulas_are_dropped_counted_and_logged_with_lines(tmp_path
         t = _table(path)
     assert sorted(t["reduced"]) == ["Fe2O3", "NaCl"]
     assert (t["dropped_rows"] + 2).tolist() == [3, 5, 6, 7]  # CSV lines of the dropped rows
-    assert f"{path}: 4 unparseable formula(s) dropped (rows [3, 5, 6, 7] ...)" in caplog.text
+    assert f"{path}: 4 unparseable formula(s) dropped (lines [3, 5, 6, 7] ...)" in caplog.text
     assert "'Fe2O3)('" in caplog.text and "'Xx2'" in caplog.text
     with pytest.raises(DataError) as info:
         composition.featurize_formulas(["Fe2O3", "Xx2", "NaCl"], location=str(path), on_error="raise")
     assert str(info.value).startswith(f"{path}: 1 unparseable formula(s): row 1 ('Xx2'):")
 
 
-@pytest.mark.xfail(strict=True, reason="features/composition.py names unparseable formulas by 0-based row "
-                                       "position ('row 1'), while every other message names CSV lines; fix: give "
-                                       "featurize_formulas the row_offset=2 / lines= arguments of "
-                                       "molecules.featurize_smiles and write 'line {n}'")
 def test_unparseable_formula_error_names_the_csv_line(tmp_path):
     with pytest.raises(DataError, match=r"line 3 \('Xx2'\)"):
         composition.featurize_formulas(["Fe2O3", "Xx2", "NaCl"], location="gaps.csv", on_error="raise")
@@ -165,7 +161,7 @@ def test_band_gap_loader_notes_count_merges_and_drops(tmp_path, monkeypatch, cap
     assert n["target_duplicates_merged"] == 1 and n["target_unparseable_dropped"] == 1
     assert n["source_rows"] == 300 and n["source_compositions"] + n["source_duplicates_merged"] == 300
     assert data.y_target[list(data.target_ids).index("Fe2O3")] == pytest.approx(2.0)
-    assert f"{tgt_path}: 1 unparseable formula(s) dropped (rows [5] ...)" in caplog.text
+    assert f"{tgt_path}: 1 unparseable formula(s) dropped (lines [5] ...)" in caplog.text
     assert f"{tgt_path}: 1 duplicate row(s) merged by mean" in caplog.text
     assert {f["location"] for f in data.files} == {str(src_path), str(tgt_path)}
 

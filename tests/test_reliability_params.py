@@ -265,9 +265,6 @@ def test_papermill_n_too_large_stops_before_training(tmp_path, warm_features):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="notebooks/*.ipynb call json.loads(recipe_json) themselves, so bad JSON is a "
-                                       "bare JSONDecodeError; fix: pass recipe=recipe_json to validate_params, "
-                                       "which now parses it and raises a ParameterError naming recipe_json")
 def test_papermill_bad_recipe_json_is_a_parameter_error(tmp_path):
     err, _ = _papermill(ROOT / "notebooks" / "band_gap.ipynb", tmp_path, n_source=0, trials=1, threads=1,
                         recipe_json="{bad", progress=False)

@@ -49,7 +49,7 @@ def composition_table(df: pd.DataFrame, loaded: datasets.LoadedFile, *, merge: s
     n_dropped = len(arrays["dropped_rows"])
     n_merged = int(arrays["count"].sum() - len(arrays["count"]))
     if n_dropped:
-        log.warning("%s: %d unparseable formula(s) dropped (rows %s ...)", loaded.location, n_dropped,
+        log.warning("%s: %d unparseable formula(s) dropped (lines %s ...)", loaded.location, n_dropped,
                     (arrays["dropped_rows"][:5] + 2).tolist())
     if n_merged:
         log.info("%s: %d duplicate row(s) merged by %s into %d compositions", loaded.location, n_merged, merge,

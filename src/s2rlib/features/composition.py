@@ -157,12 +157,16 @@ def featurize_parsed(parsed: ParsedFormulas) -> np.ndarray:
     return X
 
 
-def featurize_formulas(formulas: Sequence[str], *, location: str = "<formulas>", on_error: str = "drop") -> tuple[np.ndarray, ParsedFormulas]:
-    """Parse and featurize; unparseable formulas raise (``on_error='raise'``) or are counted and logged."""
+def featurize_formulas(formulas: Sequence[str], *, location: str = "<formulas>", on_error: str = "drop",
+                       row_offset: int = 2) -> tuple[np.ndarray, ParsedFormulas]:
+    """Parse and featurize; unparseable formulas raise (``on_error='raise'``) or are counted and logged.
+
+    Messages name the file's line: position ``i`` is line ``i + row_offset`` (2 for a CSV with a header).
+    """
     parsed = parse_formulas(list(formulas))
     if parsed.errors:
         first = list(parsed.errors.items())[:5]
-        detail = "; ".join(f"row {i} ({formulas[i]!r}): {why}" for i, why in first)
+        detail = "; ".join(f"line {i + row_offset} ({formulas[i]!r}): {why}" for i, why in first)
         if on_error == "raise":
             raise DataError(f"{location}: {len(parsed.errors)} unparseable formula(s): {detail}")
         log.warning("%s: dropping %d unparseable formula(s): %s", location, len(parsed.errors), detail)
