@@ -127,7 +127,7 @@ def test_unparseable_formulas_are_dropped_counted_and_logged_with_lines(tmp_path
     assert "'Fe2O3)('" in caplog.text and "'Xx2'" in caplog.text
     with pytest.raises(DataError) as info:
         composition.featurize_formulas(["Fe2O3", "Xx2", "NaCl"], location=str(path), on_error="raise")
-    assert str(info.value).startswith(f"{path}: 1 unparseable formula(s): row 1 ('Xx2'):")
+    assert str(info.value).startswith(f"{path}: 1 unparseable formula(s): line 3 ('Xx2'):")
 
 
 def test_unparseable_formula_error_names_the_csv_line(tmp_path):
