@@ -85,3 +85,11 @@ def test_paired_gain_interval():
     g = scaling.paired_gain(mat, 1000, 0)
     assert g["mean"] == pytest.approx(-0.0237, abs=1e-3)
     assert g["hi"] < 0 < -g["lo"]
+
+
+def test_flat_noisy_trials_are_unidentified_after_bootstrap():
+    rng = np.random.default_rng(3)
+    mat = pd.DataFrame({t: 0.4 + 0.02 * rng.standard_normal(len(NS)) for t in range(5)}, index=NS.astype(int))
+    fit = scaling.bootstrap_fit(mat, n_boot=200, seed=0)
+    assert fit.status in ("unidentified", "no_decrease", "alpha_at_bound")
+    assert fit.status != "ok"

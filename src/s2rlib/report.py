@@ -52,6 +52,8 @@ STATUS_TEXT = {
                   "law, and the transfer gap is below what these data can see",
     "no_decrease": "D = 0: the error does not fall with n; these data give no evidence that more simulations help",
     "too_few_points": "fewer than 4 distinct n > 0: no law is fitted",
+    "unidentified": "more than 20% of the bootstrap refits (trials resampled) find no decrease or alpha at a "
+                    "bound: the trials do not pin the law down, so read D, alpha and C as unidentified",
     "failed": "the optimiser failed: no law",
 }
 

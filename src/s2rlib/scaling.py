@@ -11,6 +11,8 @@ input: it returns a :class:`Fit` whose ``status`` says what happened:
 * ``C_at_bound`` — C = 0: the data show no floor (the law reduces to a pure power law);
 * ``no_decrease`` — D = 0: the error does not fall with n (flat or increasing);
 * ``too_few_points`` — fewer than ``MIN_POINTS`` usable points (after dropping NaN/inf/<=0);
+* ``unidentified`` — (after a bootstrap) more than ``UNIDENTIFIED_FRACTION`` of the refits over
+  resampled trials find no decrease or alpha at a bound: the point estimate is not to be trusted;
 * ``failed`` — the optimiser failed.
 
 Uncertainty comes from a bootstrap over whole trials (the same resampled trials at every n, so
@@ -27,6 +29,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 MIN_POINTS = 4
+UNIDENTIFIED_FRACTION = 0.2  # bootstrap refits without scaling above which the law is 'unidentified'
 ALPHA_BOUNDS = (1e-3, 3.0)
 CI_LEVEL = 0.90
 
@@ -210,12 +213,19 @@ def bootstrap_fit(mat: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0, loss:
     vals = pos.to_numpy()
     T = vals.shape[1]
     draws = np.full((n_boot, 3), np.nan)
+    weak = 0
     for b in range(n_boot):
         cols = rng.integers(0, T, T)
         f = fit_law(pos.index.to_numpy(), np.nanmean(vals[:, cols], axis=1), loss=loss)
-        if f.usable and f.status not in ("too_few_points", "failed"):
+        if f.usable:
             draws[b] = (f.D, f.alpha, f.C)
+            weak += f.status in ("no_decrease", "alpha_at_bound")
     fit.boot = draws
+    frac = weak / n_boot
+    if fit.status in ("ok", "C_at_bound") and frac > UNIDENTIFIED_FRACTION:
+        fit.status = "unidentified"
+        fit.message = (f"{frac:.0%} of the bootstrap refits find no decrease or alpha at a bound: "
+                       "the trials do not pin the law down")
     return fit
 
 
