@@ -186,17 +186,19 @@ def test_a_dying_worker_loses_only_its_grid_point(cluster, local_table, tmp_path
 
 
 def test_two_runs_of_one_grid_into_two_directories_share_nothing(cluster, tmp_path):
-    """Two runs at once (same points, same process id, different directories) each compute their own.
+    """Two `s2r grid` runs at once on one cluster (same points, different directories) each compute their own.
 
     Task keys must be unique per run: the scheduler answers a submission whose key it holds with the
     other run's result, which left one directory without its point files and no error.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
-    plans = [grid.plan(CASE, [0], trials=TRIALS, seed=0, out_dir=tmp_path / d, recipe=TINY, threads=1) for d in "ab"]
-    with ThreadPoolExecutor(2) as pool:
-        runs = list(pool.map(lambda pts: grid.run_grid(pts, scheduler=cluster, progress=False), plans))
-    for pts, res in zip(plans, runs):
-        assert res.computed == [str(pts[0].point_path)] and pts[0].done()
-        assert len(results.read_table(Path(pts[0].out_dir) / "results.csv")) == len(res.table) > 0
-    pd.testing.assert_frame_equal(_comparable(runs[0].table), _comparable(runs[1].table), check_exact=True)
+    cmds = [[sys.executable, "-m", "s2rlib.cli", "grid", CASE, "--ns", "0", "--trials", str(TRIALS),
+             "--out", str(tmp_path / d), "--recipe", json.dumps(TINY), "--threads", "1",
+             "--scheduler", cluster, "--quiet"] for d in "ab"]
+    procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in cmds]
+    outs = [p.communicate(timeout=600) for p in procs]
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0, err[-2000:]
+        assert "1 point(s) computed" in out
+    tables = [results.read_table(tmp_path / d / "results.csv") for d in "ab"]
+    assert len(tables[0]) == len(tables[1]) > 0
+    pd.testing.assert_frame_equal(_comparable(tables[0]), _comparable(tables[1]), check_exact=True)
