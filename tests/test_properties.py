@@ -24,7 +24,7 @@ from s2rlib import insights, results, scaling
 from s2rlib.features import composition, molecules
 
 SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-STATUSES = {"ok", "alpha_at_bound", "C_at_bound", "no_decrease", "too_few_points", "failed"}
+STATUSES = {"ok", "alpha_at_bound", "C_at_bound", "no_decrease", "unidentified", "too_few_points", "failed"}
 ANY_FLOAT = st.floats(allow_nan=True, allow_infinity=True, width=64)
 
 

@@ -410,7 +410,7 @@ def compare_forms(n, R) -> pd.DataFrame:
             if pred is not None:
                 rss = float(np.sum((pred(n) - R) ** 2))
                 row["rss"], row["params"] = rss, params
-                row["aic"] = N * math.log(max(rss, rfloor) / N) + 2 * k
+                row["aic"] = N * math.log(max(rss, rfloor, np.finfo(float).tiny) / N) + 2 * k
                 if N - k - 1 > 0:
                     row["aicc"] = row["aic"] + 2 * k * (k + 1) / (N - k - 1)
         if held.sum() > k:
