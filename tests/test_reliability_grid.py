@@ -329,3 +329,18 @@ def test_one_grid_has_one_params_id_and_fits(killed_and_clean, capsys):
     rc = cli.main(["fit", "formation_enthalpy", "--results", str(b / "results.csv"), "--n-boot", "10"])
     out = capsys.readouterr().out
     assert rc == 0 and "formation_enthalpy (m = all, 2 trials): status" in out
+
+
+def test_threads_are_recorded_but_not_part_of_the_grid_identity(tmp_path):
+    """A grid resumed with another thread count goes on (threads change float rounding only); a
+    different recipe is a different grid."""
+    kw = dict(trials=2, seed=0, out_dir=tmp_path, recipe=TINY, check_data=False)
+    one = grid.plan("formation_enthalpy", [0, 5], threads=1, **kw)
+    two = grid.plan("formation_enthalpy", [0, 5], threads=2, **kw)
+    assert [p.params["threads"] for p in one + two] == [1, 1, 2, 2]
+    assert [p.point_path for p in one] == [p.point_path for p in two]
+    other = grid.plan("formation_enthalpy", [0, 5], threads=1, **{**kw, "recipe": {**TINY, "hidden": [8]}})
+    assert other[0].pid != one[0].pid
+    cpus = len(os.sched_getaffinity(0))
+    assert grid.default_threads(1) == cpus and grid.default_threads(cpus * 2) == 1
+    assert grid.default_threads(2) == max(1, cpus // 2)

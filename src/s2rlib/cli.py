@@ -40,8 +40,11 @@ def cmd_grid(args) -> int:
     recipe = json.loads(args.recipe) if args.recipe else {}
     out = Path(args.out or Path("results") / case.name)
     trials = case.default_trials if args.trials is None else args.trials  # --trials 0 is an error, not the default
+    threads = args.threads
+    if threads is None and args.scheduler is None:
+        threads = grid.default_threads(args.workers)
     points = grid.plan(case.name, ns, ms, trials=trials, seed=args.seed, out_dir=out,
-                       recipe=recipe, threads=args.threads, notebook=args.notebook, keep_notebooks=args.keep_notebooks)
+                       recipe=recipe, threads=threads, notebook=args.notebook, keep_notebooks=args.keep_notebooks)
     res = grid.run_grid(points, workers=args.workers, scheduler=args.scheduler, progress=not args.quiet)
     print(f"{case.name}: {len(res.computed)} point(s) computed, {len(res.skipped)} already done, "
           f"{res.wall_s:.1f} s -> {out / 'results.csv'} ({len(res.table)} rows)")
@@ -74,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--seed", type=int, default=0, help="base seed; trial t uses seed + t")
     g.add_argument("--out", help="results directory (default results/<case>)")
     g.add_argument("--recipe", help="JSON of recipe overrides, e.g. '{\"pretrain_epochs\": 5}'")
-    g.add_argument("--threads", type=int, help="torch threads per notebook (default 1)")
+    g.add_argument("--threads", type=int,
+                   help="torch threads per notebook (default: the CPUs this process may use, divided by --workers)")
     g.add_argument("--workers", type=int, default=1, help="grid points in parallel on a local dask cluster")
     g.add_argument("--scheduler", help="address of a running dask scheduler, e.g. tcp://host:8786")
     g.add_argument("--notebook", help="notebook to execute (default notebooks/<case>.ipynb)")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -36,6 +37,20 @@ def repo_root() -> Path:
         if (base / "notebooks").is_dir() and (base / "_toc.yml").is_file():
             return base
     return Path(__file__).resolve().parents[2]
+
+
+def default_threads(workers: int = 1) -> int:
+    """Torch threads per grid point when the user gives none: this machine's usable CPUs / workers.
+
+    On the 2-core development machine one point at a time with 2 threads was 1.9x faster than two
+    points side by side with 1 thread each (``benchmarks/REPORT.md``, part d), so the default is
+    one worker using every core.
+    """
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, cpus // max(1, workers))
 
 
 def default_notebook(case: str) -> Path:

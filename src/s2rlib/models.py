@@ -78,6 +78,16 @@ class EnsembleAdam:
         self.state = [(torch.zeros_like(W), torch.zeros_like(W), torch.zeros_like(b), torch.zeros_like(b))
                       for W, b in self.params]
 
+    def select(self, model: EnsembleMLP, keep: torch.Tensor) -> "EnsembleAdam":
+        """This optimizer's state for the members ``keep``, now stepping ``model`` (``self``'s model
+        narrowed to those members, e.g. by :meth:`EnsembleMLP.select`)."""
+        out = EnsembleAdam.__new__(EnsembleAdam)
+        out.params = [(W, b) for W, b in zip(model.weights, model.biases)]
+        out.lrs = [lr[keep] for lr in self.lrs]
+        out.b1, out.b2, out.eps, out.t = self.b1, self.b2, self.eps, self.t
+        out.state = [tuple(s[keep] for s in st) for st in self.state]
+        return out
+
     @torch.no_grad()
     def step(self, scale: float = 1.0) -> None:
         self.t += 1

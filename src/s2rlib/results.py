@@ -30,6 +30,9 @@ COLUMNS = ["case", "n_source", "m_target", "trial", "seed", "metric", "value", "
 ALL_M = -1  # m_target value meaning "all experimental training data"
 #: parameters that vary between the points of one grid; params_id leaves them out
 POINT_KEYS = ("n_source", "m_target", "pretrain_steps")
+#: how a point was executed, not what it computes (torch threads change float rounding only):
+#: recorded in ``params`` but left out of params_id, so a grid resumed with other threads goes on
+EXECUTION_KEYS = ("threads",)
 
 
 @functools.lru_cache(maxsize=1)
@@ -49,8 +52,8 @@ def code_version() -> str:
 
 
 def params_id(params: dict) -> str:
-    """Short stable hash of the parameters that define a grid (all but ``POINT_KEYS`` and paths)."""
-    grid_params = {k: v for k, v in params.items() if k not in POINT_KEYS}
+    """Short stable hash of the parameters that define a grid (all but ``POINT_KEYS``, ``EXECUTION_KEYS``)."""
+    grid_params = {k: v for k, v in params.items() if k not in POINT_KEYS + EXECUTION_KEYS}
     return hashlib.sha256(json.dumps(grid_params, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
 
