@@ -35,6 +35,8 @@ def test_benchmark_runs_end_to_end_at_tiny_sizes(tmp_path):
     for p in res["a"]["points"]:
         assert p["speedup_featurize"] > 1 and p["train_samples"] > 0 and p["gflops_end_to_end"] > 0
         assert len(p["naive_mae_first_trials"]) == 1 and 0 < p["naive_mae_first_trials"][0] < 5
+        assert p["max_rel_diff_mae"] < 1e-4  # one network at a time == batched, up to float rounding
+        assert len(p["trial_batched_s"]) == 1 and p["trial_batched_total_s_scaled"] > 0
     assert [r["members"] for r in res["b"]["pretrain_loop"]] == [1, 2, 8]
     assert res["c"]["overhead_per_point_s"] > 0
     assert res["d"]["faster"] in {"parallel_2x1thread", "sequential_2threads"}

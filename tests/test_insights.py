@@ -245,6 +245,23 @@ def test_ess_matches_analytic_surface_with_law_in_m():
     assert df["ess_lo"].isna().all()
 
 
+def test_ess_uses_the_number_of_source_samples_actually_drawn():
+    """As in chi, the largest grid n asks for more than can be drawn (test pairs' simulations are
+    withheld): the surface must sit at the drawn n, where the errors were measured."""
+    ms = [25, 50, 100, 200, 400]
+    table = two_way_table(ms)
+    nominal = int(ESS_NS[-1] * 1.25)  # the grid asked for 37,500 but 30,000 were drawn
+    table.loc[table.n_source == ESS_NS[-1], "n_source"] = nominal
+    used = table[table.metric == "mae"].drop_duplicates(["n_source", "m_target", "trial"]).assign(
+        metric="n_source_used", value=lambda d: d.n_source.where(d.n_source != nominal, ESS_NS[-1]).astype(float))
+    df = insights.equivalent_sample_size(pd.concat([table, used], ignore_index=True), n_boot=0)
+    assert sorted(df["n"].unique()) == list(ESS_NS)
+    np.testing.assert_allclose(df["ess"], analytic_ess(df["n"], df["m"]), rtol=0.02)
+    # without the n_source_used rows the nominal n is all there is, and the law is off there
+    bad = insights.equivalent_sample_size(table, n_boot=0)
+    assert nominal in set(bad["n"])
+
+
 def test_ess_finite_differences_with_few_m_and_bootstrap_interval():
     ms = [50, 100, 200]
     df = insights.equivalent_sample_size(two_way_table(ms, trials=4, noise=0.002), n_boot=15)

@@ -487,7 +487,8 @@ def equivalent_sample_size(table: pd.DataFrame, metric: str = "mae", n_boot: int
       fit — log-scale finite differences between neighbouring m (``method = "finite_difference"``;
       second-order, one-sided at the ends).
 
-    Rows with ``m_target <= 0`` (-1 = all data) and n = 0 are not used. When dR/dn = 0 (no decrease
+    Rows with ``m_target <= 0`` (-1 = all data) and n = 0 are not used; n is the mean number of
+    source samples actually drawn (``n_source_used`` rows) where the table has them. When dR/dn = 0 (no decrease
     in n) and dR/dm < 0 the ESS is +inf. With ``n_boot > 0`` and >= 2 trials, ``ess_lo``/``ess_hi``
     are percentile intervals over a bootstrap of whole trials (the same resampled trial ids in every
     cell, keeping the pairing); each draw costs one fit per m and per n, so the cost is about
@@ -505,6 +506,13 @@ def equivalent_sample_size(table: pd.DataFrame, metric: str = "mae", n_boot: int
         return pd.DataFrame(columns=cols)
     if "case" not in sub.columns:
         sub = sub.assign(case="?")
+    # as in the fits: n is the mean number of source samples actually drawn (n = 'all' in chi draws
+    # fewer than the nominal size, because the test pairs' simulations are withheld)
+    used = table[(table["metric"] == "n_source_used") & (table["m_target"] > 0) & (table["n_source"] > 0)]
+    if len(used):
+        n_used = used.groupby(["case", "n_source"] if "case" in used else ["n_source"])["value"].mean()
+        keys = list(zip(sub["case"], sub["n_source"])) if "case" in used else list(sub["n_source"])
+        sub = sub.assign(n_source=[float(n_used.get(k, k[1] if isinstance(k, tuple) else k)) for k in keys])
     frames = []
     for case, cs in sub.groupby("case", sort=True):
         cube = cs.pivot_table(index=["n_source", "m_target"], columns="trial", values="value", aggfunc="mean")
