@@ -501,20 +501,17 @@ def equivalent_sample_size(table: pd.DataFrame, metric: str = "mae", n_boot: int
     cols = ["case", "n", "m", "R", "dR_dn", "dR_dm", "ess", "ess_lo", "ess_hi", "method", "method_n",
             "fit_status_n", "fit_status_m"]
     try:
-        sub = table[(table["metric"] == metric) & (table["m_target"] > 0) & (table["n_source"] > 0)]
+        two_way = table[(table["m_target"] > 0) & (table["n_source"] > 0)]
+        sub = two_way[two_way["metric"] == metric]
     except Exception:  # noqa: BLE001 - not a results table
         return pd.DataFrame(columns=cols)
     if "case" not in sub.columns:
-        sub = sub.assign(case="?")
-    # as in the fits: n is the mean number of source samples actually drawn (n = 'all' in chi draws
-    # fewer than the nominal size, because the test pairs' simulations are withheld)
-    used = table[(table["metric"] == "n_source_used") & (table["m_target"] > 0) & (table["n_source"] > 0)]
-    if len(used):
-        n_used = used.groupby(["case", "n_source"] if "case" in used else ["n_source"])["value"].mean()
-        keys = list(zip(sub["case"], sub["n_source"])) if "case" in used else list(sub["n_source"])
-        sub = sub.assign(n_source=[float(n_used.get(k, k[1] if isinstance(k, tuple) else k)) for k in keys])
+        two_way, sub = two_way.assign(case="?"), sub.assign(case="?")
     frames = []
     for case, cs in sub.groupby("case", sort=True):
+        # as in the fits, n is the mean number of source samples actually drawn
+        n_used = scaling.drawn_n(two_way[two_way["case"] == case])
+        cs = cs.assign(n_source=[float(n_used.get(n, n)) for n in cs["n_source"]])
         cube = cs.pivot_table(index=["n_source", "m_target"], columns="trial", values="value", aggfunc="mean")
         ns = np.sort(cs["n_source"].unique()).astype(float)
         ms = np.sort(cs["m_target"].unique()).astype(float)

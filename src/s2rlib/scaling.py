@@ -193,14 +193,22 @@ def trial_matrix(table: pd.DataFrame, metric: str = "mae", m_target: int = -1) -
         raise ValueError(f"results mix {sub['params_id'].nunique()} parameter sets {sorted(sub['params_id'].unique())}; "
                          "select one params_id before fitting")
     mat = sub.pivot_table(index="n_source", columns="trial", values="value", aggfunc="mean").sort_index()
-    # where fewer source samples were available than asked for (n = 'all' with withheld test groups,
-    # as in chi), the law is fitted at the mean number actually drawn
-    used = table[(table["metric"] == "n_source_used") & (table["m_target"] == m_target)]
-    if len(used):
-        n_used = used.groupby("n_source")["value"].mean()
+    # the law is fitted at the mean number of source samples actually drawn
+    n_used = drawn_n(table[table["m_target"] == m_target])
+    if n_used:
         mat.index = [int(round(n_used.get(n, n))) for n in mat.index]
         mat.index.name = "n_source"
     return mat
+
+
+def drawn_n(table: pd.DataFrame) -> dict:
+    """{grid n: mean number of source samples actually drawn} from a table's ``n_source_used`` rows.
+
+    It is below n where fewer samples were available than asked for (n = 'all' with the test
+    groups' simulations withheld, as in chi); empty when the table has no such rows.
+    """
+    used = table[table["metric"] == "n_source_used"]
+    return used.groupby("n_source")["value"].mean().to_dict()
 
 
 def bootstrap_fit(mat: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0, loss: str = "linear") -> Fit:
