@@ -35,6 +35,9 @@ class CaseData:
     # When set (same identities as ``groups_target``), source rows of a trial's experimental TEST
     # groups are withheld from that trial's pretraining draw (e.g. chi: the same polymer-solvent pair).
     source_groups: np.ndarray | None = None
+    # The simulated value of each experimental row's own material (NaN where the source has none):
+    # the "simulation as the predictor" baseline (s2rlib.transfer.simulation_baseline).
+    y_target_sim: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.X_source = np.ascontiguousarray(self.X_source, dtype=np.float32)
@@ -45,6 +48,9 @@ class CaseData:
         assert self.X_source.shape == (len(self.y_source), len(self.feature_names)), "source shape"
         assert self.X_target.shape == (len(self.y_target), len(self.feature_names)), "target shape"
         assert len(self.groups_target) == len(self.y_target), "groups length"
+        if self.y_target_sim is not None:
+            self.y_target_sim = np.asarray(self.y_target_sim, dtype=np.float64)
+            assert self.y_target_sim.shape == self.y_target.shape, "y_target_sim length"
 
     @property
     def n_source(self) -> int:

@@ -122,6 +122,9 @@ def _composition_case(case: str, source_key: str, source_merge: str, target: tup
         groups_target=tgt["reduced"], feature_names=feature_names(), units=units,
         files=[file_record(src_file), file_record(tgt_file)], notes=notes,
         source_ids=src["reduced"], target_ids=tgt["reduced"],
+        # the split groups by reduced formula; a trial's test compositions are withheld from pretraining
+        source_groups=src["reduced"],
+        y_target_sim=pd.Series(src["y"], index=src["reduced"]).reindex(tgt["reduced"]).to_numpy(),
     )
 
 

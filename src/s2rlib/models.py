@@ -77,6 +77,14 @@ class EnsembleAdam:
         self.t = 0
         self.state = [(torch.zeros_like(W), torch.zeros_like(W), torch.zeros_like(b), torch.zeros_like(b))
                       for W, b in self.params]
+        self.anchors: list[torch.Tensor] = []  # L2-SP: reference weights of the first layers
+        self.anchor_coef: torch.Tensor | None = None  # (E, 1, 1)
+
+    def anchor(self, weights: list[torch.Tensor], coef: torch.Tensor) -> None:
+        """Add ``coef * (W - W_ref)`` to the gradient of the first ``len(weights)`` weight matrices
+        (the L2-SP penalty ``coef / 2 * ||W - W_ref||^2`` per member; ``coef`` is ``(E, 1, 1)``)."""
+        self.anchors = weights
+        self.anchor_coef = coef
 
     def select(self, model: EnsembleMLP, keep: torch.Tensor) -> "EnsembleAdam":
         """This optimizer's state for the members ``keep``, now stepping ``model`` (``self``'s model
@@ -86,6 +94,8 @@ class EnsembleAdam:
         out.lrs = [lr[keep] for lr in self.lrs]
         out.b1, out.b2, out.eps, out.t = self.b1, self.b2, self.eps, self.t
         out.state = [tuple(s[keep] for s in st) for st in self.state]
+        out.anchors = [a[keep] for a in self.anchors]
+        out.anchor_coef = None if self.anchor_coef is None else self.anchor_coef[keep]
         return out
 
     @torch.no_grad()
@@ -93,6 +103,9 @@ class EnsembleAdam:
         self.t += 1
         c1 = 1 - self.b1**self.t
         c2 = 1 - self.b2**self.t
+        for (W, _), ref in zip(self.params, self.anchors):
+            if W.grad is not None:
+                W.grad.add_(self.anchor_coef * (W - ref))
         for (W, b), (mW, vW, mb, vb), lr in zip(self.params, self.state, self.lrs):
             for p, m, v in ((W, mW, vW), (b, mb, vb)):
                 if p.grad is None:

@@ -218,6 +218,9 @@ def load_polymer_density(source: str = "radonpy", target_csv: str | Path | None 
         groups_target=tgt["ids"], feature_names=molecules.feature_names(), units=PI1070_PROPERTIES[property],
         files=[file_record(f) for f in src_files] + ([file_record(tgt_file)] if tgt_file.key not in {f.key for f in src_files} else []),
         notes=notes, source_ids=src["ids"], target_ids=tgt["ids"],
+        # the split groups by canonical repeat unit; a trial's test polymers are withheld from pretraining
+        source_groups=src["ids"],
+        y_target_sim=pd.Series(src["y"]).groupby(np.asarray(src["ids"])).mean().reindex(tgt["ids"]).to_numpy(),
     )
 
 
@@ -337,6 +340,9 @@ def load_chi(use_cache: bool = True) -> CaseData:
         files=[file_record(f) for f in files], notes=notes, source_ids=a["s_pair"], target_ids=a["t_pair"],
     )
     data.source_groups = np.asarray(a["s_pair"])  # upstream protocol: test pairs' COSMO values are withheld
+    # COSMO-RS chi of the same pair at the same temperature, where computed (simulation baseline)
+    sim = pd.Series(a["s_y"]).groupby([np.asarray(a["s_pair"]), np.round(a["s_T"], 3)]).mean()
+    data.y_target_sim = sim.reindex(list(zip(a["t_pair"], np.round(a["t_T"], 3)))).to_numpy(dtype=np.float64)
     data.T_source = a["s_T"]
     data.T_target = a["t_T"]
     return data

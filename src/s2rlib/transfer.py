@@ -27,6 +27,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from . import pretrain_cache
 from .casedata import CaseData
 from .models import EnsembleAdam, EnsembleMLP
 
@@ -38,6 +39,8 @@ class Candidate:
     name: str
     body_lr: float
     head_lr: float
+    #: L2-SP: weight of ``sum ||W - W_pretrained||^2`` over the body's weights (0 = plain fine-tuning)
+    l2sp: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,20 @@ class Recipe:
     pretrain_lr: float = 1e-3
     pretrain_epochs: int = 100
     pretrain_min_steps: int = 1000
-    pretrain_max_steps: int = 20000
+    #: a cap on pretraining steps; None = every n gets ``pretrain_epochs`` epochs (one protocol along n)
+    pretrain_max_steps: int | None = 20000
+    #: training loss, pretraining and fine-tuning: "mse", "l1" (the metric is MAE) or "huber"
+    loss: str = "mse"
+    #: clip predictions at 0 when the property cannot be negative: "auto" = when every source and
+    #: experimental training value is >= 0 (band gap), "off" = never
+    nonneg: str = "off"
+    #: withhold from pretraining the simulations of each trial's experimental test materials (the same
+    #: identity the split groups by); False = the "look-up" protocol where they may be drawn
+    withhold_test_sources: bool = True
+    #: how the property is standardised for training: "train" = by each trial's experimental training
+    #: rows (the first recipe), "source" = by the whole source database (pretraining then does not
+    #: depend on m, so one pretrained network serves every m: s2rlib.pretrain_cache)
+    y_scale: str = "train"
     finetune_batch: int = 128
     finetune_max_epochs: int = 400
     # Per-member early stopping. Validation chose the full budget: on band gap at n = all, patience
@@ -85,7 +101,8 @@ class Recipe:
         if n <= 0:
             return 0
         steps = self.pretrain_epochs * math.ceil(n / self.pretrain_batch)
-        return int(min(max(steps, self.pretrain_min_steps), self.pretrain_max_steps))
+        steps = max(steps, self.pretrain_min_steps)
+        return int(steps if self.pretrain_max_steps is None else min(steps, self.pretrain_max_steps))
 
 
 def split_groups(groups: np.ndarray, rng: np.random.Generator, test_fraction: float, val_fraction: float,
@@ -160,11 +177,14 @@ def standardizer(X_source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def run_trials(data: CaseData, n: int, *, trials: int, seed: int, recipe: Recipe = Recipe(), m: int | None = None,
-               progress: bool = True, batched: bool = True) -> pd.DataFrame:
+               progress: bool = True, batched: bool = True, record_candidates: bool = False) -> pd.DataFrame:
     """Run one grid point; returns tidy rows (trial, seed, metric, value, selected_recipe, ...).
 
     Metrics per trial: test ``mae``, ``rmse``, ``r2`` (property units), ``val_mae`` of the selected
     recipe, the sizes ``n_train``/``n_val``/``n_test`` and the step at which fine-tuning stopped.
+
+    ``record_candidates=True`` adds, per candidate ``c``, ``val_mae@c`` and ``mae@c`` (the test error
+    validation did not choose), for the recipe study.
 
     ``batched=True`` trains all trials (and, in fine-tuning, all trials x candidates) as one
     ensemble; ``batched=False`` trains one network at a time (each trial pretrained alone, each
@@ -182,21 +202,26 @@ def run_trials(data: CaseData, n: int, *, trials: int, seed: int, recipe: Recipe
         rng = np.random.default_rng(s)
         tr, va, te = split_groups(data.groups_target, rng, recipe.test_fraction, recipe.val_fraction, m)
         perm = rng.permutation(data.n_source)
-        if data.source_groups is not None:  # withhold the simulations of this trial's test groups
+        if recipe.withhold_test_sources and data.source_groups is not None:
+            # withhold the simulations of this trial's test groups (same identity as the split's groups)
             held = np.isin(data.source_groups, data.groups_target[te])
             perm = perm[~held[perm]]
         splits.append((tr, va, te))
         draws.append(perm[:n])
-        y_tr = data.y_target[tr]
-        ystats.append((float(y_tr.mean()), float(y_tr.std()) or 1.0))
+        y_fit = data.y_target[tr] if recipe.y_scale == "train" else data.y_source
+        ystats.append((float(y_fit.mean()), float(y_fit.std()) or 1.0))
     # y is standardised per trial with that trial's experimental training statistics
     y_mu = torch.tensor([a for a, _ in ystats]).view(-1, 1)
     y_sd = torch.tensor([b for _, b in ystats]).view(-1, 1)
+    # predictions are clipped at 0 (in property units) for a non-negative property
+    nonneg = recipe.nonneg == "auto" and bool((data.y_target >= 0).all() and (data.y_source >= 0).all())
+    floor = (-y_mu / y_sd) if nonneg else None  # (trials, 1): property value 0 in standardised units
     K = len(recipe.candidates)
     steps = recipe.pretrain_steps(n)
     best_val = torch.empty(trials, K)
     best_step = torch.zeros(trials, K, dtype=torch.long)
     test_pred: dict[tuple[int, int], np.ndarray] = {}
+    pretrain_reused = 0
 
     for group in ([list(range(trials))] if batched else [[t] for t in range(trials)]):
         model = EnsembleMLP([seeds[t] for t in group], Xs.shape[1], recipe.hidden)
@@ -204,8 +229,13 @@ def run_trials(data: CaseData, n: int, *, trials: int, seed: int, recipe: Recipe
             # each member's source targets, standardised by that trial's experimental statistics
             Ys = (torch.from_numpy(data.y_source.astype(np.float32)).unsqueeze(0) - y_mu[group]) / y_sd[group]
             rngs = [np.random.default_rng([seeds[t], 1]) for t in group]
-            _pretrain(model, Xs, Ys, [draws[t] for t in group], rngs, steps, recipe,
-                      progress=f"pretrain n={n}" if progress else None)
+            key = pretrain_cache.key(data_sha256=data.data_sha256, n=n, seeds=[seeds[t] for t in group],
+                                     draws=[draws[t] for t in group], recipe=recipe,
+                                     y_stats=[ystats[t] for t in group])
+            cached = pretrain_cache.pretrained(
+                model, key, lambda net: _pretrain(net, Xs, Ys, [draws[t] for t in group], rngs, steps, recipe,
+                                                  progress=f"pretrain n={n}" if progress else None))
+            pretrain_reused += int(cached)
         # fine-tune: K candidates per trial, side by side (or one at a time)
         pairs = [(t, k) for t in group for k in range(K)]
         for chunk in ([pairs] if batched else [[p] for p in pairs]):
@@ -216,30 +246,80 @@ def run_trials(data: CaseData, n: int, *, trials: int, seed: int, recipe: Recipe
             if n == 0:  # from scratch, a frozen random body is no recipe: train it at the head's rate
                 body = torch.where(body > 0, body, head)
             rngs = [np.random.default_rng([seeds[t], 2, k]) for t, k in chunk]
+            l2sp = torch.tensor([recipe.candidates[k].l2sp for _, k in chunk])
+            fl = None if floor is None else torch.stack([floor[t] for t, _ in chunk])
             info = _finetune(ft, Xt, Yt, [splits[t][0] for t, _ in chunk], [splits[t][1] for t, _ in chunk],
-                             rngs, body, head, recipe, progress=f"fine-tune n={n}" if progress else None)
+                             rngs, body, head, recipe, l2sp=l2sp if n > 0 else torch.zeros_like(l2sp), floor=fl,
+                             progress=f"fine-tune n={n}" if progress else None)
             with torch.no_grad():
                 for e, (t, k) in enumerate(chunk):
                     best_val[t, k] = info["best_val"][e]
                     best_step[t, k] = info["best_step"][e]
-                    test_pred[t, k] = ft.select([e])(Xt[splits[t][2]].unsqueeze(0))[0].numpy()
+                    test_pred[t, k] = ft.select([e])(Xt.unsqueeze(0))[0].numpy()  # raw, before any clip
 
     rows = []
     for t in range(trials):
         k = int(torch.argmin(best_val[t]))
         tr, va, te = splits[t]
-        pred = test_pred[t, k] * ystats[t][1] + ystats[t][0]
+        raw_all = test_pred[t, k] * ystats[t][1] + ystats[t][0]
+        pred_all = np.maximum(raw_all, 0.0) if nonneg else raw_all
+        pred = pred_all[te]
         metrics = _metrics(pred, data.y_target[te])
+        metrics.update(simulation_baseline(data, tr, te, pred_all))
         metrics["val_mae"] = float(best_val[t, k]) * ystats[t][1]
         metrics["finetune_best_step"] = int(best_step[t, k])
         metrics.update(n_train=len(tr), n_val=len(va), n_test=len(te), n_source_used=len(draws[t]))
+        if record_candidates:
+            metrics["mae_unclipped"] = float(np.abs(raw_all[te] - data.y_target[te]).mean())
+            for kk, cand in enumerate(recipe.candidates):
+                p_k = test_pred[t, kk][te] * ystats[t][1] + ystats[t][0]
+                p_k = np.maximum(p_k, 0.0) if nonneg else p_k
+                metrics[f"val_mae@{cand.name}"] = float(best_val[t, kk]) * ystats[t][1]
+                metrics[f"mae@{cand.name}"] = float(np.abs(p_k - data.y_target[te]).mean())
         for name, value in metrics.items():
             rows.append({"trial": t, "seed": seeds[t], "metric": name, "value": value,
                          "selected_recipe": recipe.candidates[k].name})
     out = pd.DataFrame(rows)
     out.attrs["wall_s"] = time.perf_counter() - t0
     out.attrs["pretrain_steps"] = steps
+    out.attrs["pretrain_reused"] = pretrain_reused  # ensembles taken from s2rlib.pretrain_cache
     return out
+
+
+def _loss(pred: torch.Tensor, y: torch.Tensor, kind: str) -> torch.Tensor:
+    """Sum over members of each member's mean loss over its batch (members never interact)."""
+    err = pred - y
+    if kind == "mse":
+        per = err.square()
+    elif kind == "l1":
+        per = err.abs()
+    elif kind == "huber":  # quadratic within 1 standard deviation of the target, linear beyond
+        per = torch.nn.functional.huber_loss(pred, y, reduction="none", delta=1.0)
+    else:
+        raise ValueError(f"unknown loss {kind!r}; expected 'mse', 'l1' or 'huber'")
+    return per.mean(1).sum()
+
+
+def simulation_baseline(data: CaseData, tr: np.ndarray, te: np.ndarray, pred_all: np.ndarray) -> dict[str, float]:
+    """The simulation itself as the predictor: ``a + b * simulated value``, fitted by least squares on
+    the experimental training rows that have a simulation, scored on the test rows that have one.
+
+    Returns ``sim_mae`` (that baseline), ``mae_on_sim`` (the model's MAE on the same test rows, for a
+    like-for-like comparison) and ``n_test_sim``; NaN when the case has no matched simulations or
+    fewer than 3 training rows have one.
+    """
+    nan = {"sim_mae": float("nan"), "mae_on_sim": float("nan"), "n_test_sim": 0.0}
+    sim = data.y_target_sim
+    if sim is None:
+        return nan
+    tr_ok = tr[np.isfinite(sim[tr])]
+    te_ok = te[np.isfinite(sim[te])]
+    if len(tr_ok) < 3 or len(te_ok) == 0:
+        return {**nan, "n_test_sim": float(len(te_ok))}
+    b, a = np.polyfit(sim[tr_ok].astype(np.float64), data.y_target[tr_ok].astype(np.float64), 1)
+    y = data.y_target[te_ok]
+    return {"sim_mae": float(np.abs(a + b * sim[te_ok] - y).mean()),
+            "mae_on_sim": float(np.abs(pred_all[te_ok] - y).mean()), "n_test_sim": float(len(te_ok))}
 
 
 def _pretrain(model, X, Y, draws, rngs, steps, recipe, progress=None):
@@ -252,12 +332,11 @@ def _pretrain(model, X, Y, draws, rngs, steps, recipe, progress=None):
     for step in bar:
         rows = _batches(draws, rngs, recipe.pretrain_batch)
         pred = model(X[rows])
-        loss = ((pred - Y[member, rows]) ** 2).mean(1).sum()
-        loss.backward()
+        _loss(pred, Y[member, rows], recipe.loss).backward()
         opt.step(0.5 * (1 + math.cos(math.pi * step / steps)))
 
 
-def _finetune(model, X, Y, tr_idx, va_idx, rngs, body, head, recipe, progress=None):
+def _finetune(model, X, Y, tr_idx, va_idx, rngs, body, head, recipe, l2sp=None, floor=None, progress=None):
     """Fine-tune each member with its own early stopping; returns its best validation MAE and step.
 
     Member e's epoch is ``ceil(len(tr_idx[e]) / finetune_batch)`` of its steps; after each of its
@@ -275,7 +354,10 @@ def _finetune(model, X, Y, tr_idx, va_idx, rngs, body, head, recipe, progress=No
 
     @torch.no_grad()
     def val_mae(net, members):
-        err = (net(X[vidx[members]]) - vy[members]).abs() * vmask[members]
+        pred = net(X[vidx[members]])
+        if floor is not None:
+            pred = torch.maximum(pred, floor[members])
+        err = (pred - vy[members]).abs() * vmask[members]
         return err.sum(1) / vmask[members].sum(1)
 
     best_val = val_mae(model, torch.arange(E))
@@ -286,6 +368,10 @@ def _finetune(model, X, Y, tr_idx, va_idx, rngs, body, head, recipe, progress=No
     active = torch.arange(E)  # global ids of the working ensemble's members
     net = model.select(list(range(E)))
     opt = EnsembleAdam(net, [body.view(-1, 1, 1)] * (n_layers - 1) + [head.view(-1, 1, 1)])
+    # L2-SP: a pull of the body's weights toward the pretrained ones (gradient 2 * l2sp * (W - W0))
+    use_l2sp = l2sp is not None and bool((l2sp > 0).any())
+    if use_l2sp:
+        opt.anchor([W.detach().clone() for W in net.weights[:-1]], 2 * l2sp.view(-1, 1, 1))
     bar = tqdm(total=int(max_steps.max()), desc=progress, leave=False, disable=progress is None, mininterval=2.0)
     step = 0
     while len(active):
@@ -293,8 +379,7 @@ def _finetune(model, X, Y, tr_idx, va_idx, rngs, body, head, recipe, progress=No
         rows = _batches([tr_idx[e] for e in active.tolist()], [rngs[e] for e in active.tolist()],
                         recipe.finetune_batch)
         pred = net(X[rows])
-        loss = ((pred - Y[active.view(-1, 1), rows]) ** 2).mean(1).sum()
-        loss.backward()
+        _loss(pred, Y[active.view(-1, 1), rows], recipe.loss).backward()
         opt.step()
         bar.update()
         due = (step % spe[active]) == 0  # members at the end of one of their epochs

@@ -90,7 +90,16 @@ def validate_recipe(overrides: dict | None) -> Recipe:
         raise ParameterError(f"parameter recipe={overrides!r}: {exc}") from None
     ints = {name: _int(f"recipe.{name}", getattr(recipe, name), minimum=1)
             for name in ("pretrain_batch", "pretrain_epochs", "finetune_batch", "finetune_max_epochs",
-                         "patience_epochs", "pretrain_min_steps", "pretrain_max_steps")}
+                         "patience_epochs", "pretrain_min_steps")}
+    if recipe.pretrain_max_steps is not None:  # None = no cap (every n gets pretrain_epochs epochs)
+        ints["pretrain_max_steps"] = _int("recipe.pretrain_max_steps", recipe.pretrain_max_steps, minimum=1)
+    for name, allowed in (("loss", ("mse", "l1", "huber")), ("nonneg", ("off", "auto")),
+                          ("y_scale", ("train", "source"))):
+        if getattr(recipe, name) not in allowed:
+            raise ParameterError(f"parameter recipe.{name}={getattr(recipe, name)!r}: expected one of {list(allowed)}")
+    if not isinstance(recipe.withhold_test_sources, bool):
+        raise ParameterError(f"parameter recipe.withhold_test_sources={recipe.withhold_test_sources!r}: "
+                             f"expected true or false")
     hidden = overrides.get("hidden", list(recipe.hidden))
     if isinstance(hidden, (str, bytes)) or not isinstance(hidden, (list, tuple)) or not hidden:
         raise ParameterError(f"parameter recipe.hidden={hidden!r}: expected a non-empty list of layer widths, "
@@ -107,6 +116,7 @@ def validate_recipe(overrides: dict | None) -> Recipe:
     for c in recipe.candidates:
         _positive_real(f"recipe.candidates[{c.name}].body_lr", c.body_lr, allow_zero=True)
         _positive_real(f"recipe.candidates[{c.name}].head_lr", c.head_lr)
+        _positive_real(f"recipe.candidates[{c.name}].l2sp", c.l2sp, allow_zero=True)
     return recipe
 
 

@@ -1,0 +1,94 @@
+"""Pretrained networks kept on disk, so that one pretraining serves every experimental size m.
+
+A grid over (n, m) pretrains the same networks for every m: the source draw of a trial depends on
+its seed and its test split only (both fixed across m), and with ``Recipe.y_scale == "source"``
+the source targets are standardised by the source database's own statistics, not by the m
+experimental training rows. :func:`pretrained` returns the cached ensemble when one with the same
+key exists (data sha256, n, seeds, the draws themselves, every recipe field pretraining reads,
+torch threads) and pretrains and stores it otherwise.
+
+Entries are written atomically (temporary file + ``os.replace``) under a per-key file lock, so two
+grid points that need the same network compute it once. An entry that cannot be read or does not
+match the ensemble's shapes is set aside (renamed ``*.damaged``) with a warning and recomputed.
+``S2R_PRETRAIN_CACHE=off`` disables the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from filelock import FileLock
+
+from .models import EnsembleMLP
+
+log = logging.getLogger(__name__)
+
+PRETRAIN_CACHE_ENV = "S2R_PRETRAIN_CACHE"
+#: the Recipe fields pretraining reads (a change of any of them is another network)
+PRETRAIN_FIELDS = ("hidden", "pretrain_batch", "pretrain_lr", "pretrain_epochs", "pretrain_min_steps",
+                   "pretrain_max_steps", "loss", "y_scale", "withhold_test_sources")
+
+
+def cache_dir() -> Path | None:
+    """``$S2R_PRETRAIN_CACHE``, else ``<s2rlib cache>/pretrained``; None when set to ``off``."""
+    value = os.environ.get(PRETRAIN_CACHE_ENV)
+    if value and value.strip().lower() in {"off", "0", "none", "false"}:
+        return None
+    if value:
+        return Path(value).expanduser()
+    from .datasets import cache_dir as data_cache
+
+    return data_cache() / "pretrained"
+
+
+def key(*, data_sha256: str, n: int, seeds: list[int], draws: list[np.ndarray], recipe, y_stats) -> str:
+    h = hashlib.sha256()
+    fields = {f: getattr(recipe, f) for f in PRETRAIN_FIELDS}
+    h.update(json.dumps({"data": data_sha256, "n": int(n), "seeds": [int(s) for s in seeds], "recipe": fields,
+                         "y_stats": [[float(a), float(b)] for a, b in y_stats], "threads": torch.get_num_threads(),
+                         "torch": torch.__version__, "version": 1}, sort_keys=True, default=str).encode())
+    for d in draws:
+        h.update(np.ascontiguousarray(d, dtype=np.int64).tobytes())
+    return h.hexdigest()[:32]
+
+
+def pretrained(model: EnsembleMLP, cache_key: str, compute: Callable[[EnsembleMLP], None]) -> bool:
+    """Fill ``model`` with the cached pretrained weights, or run ``compute(model)`` and store them.
+
+    Returns True when the weights came from the cache.
+    """
+    root = cache_dir()
+    if root is None:
+        compute(model)
+        return False
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / f"{cache_key}.pt"
+    with FileLock(str(path) + ".lock"):
+        if path.is_file():
+            try:
+                state = torch.load(path, map_location="cpu", weights_only=True)
+                model.load_state_dict(state)
+                return True
+            except Exception as exc:  # a damaged entry is never fatal: set it aside and recompute
+                damaged = path.with_suffix(".pt.damaged")
+                log.warning("pretrained-network cache entry %s is damaged (%s: %s); moved to %s and recomputed",
+                            path, type(exc).__name__, exc, damaged.name)
+                os.replace(path, damaged)
+        compute(model)
+        fd, tmp = tempfile.mkstemp(dir=root, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            torch.save(model.state_dict(), tmp)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return False

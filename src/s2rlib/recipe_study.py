@@ -1,0 +1,202 @@
+"""What makes transfer work: a cumulative ablation of the training recipe, chosen on validation error.
+
+Each step of :data:`STEPS` adds one change to the recipe of the step before it (the first step is the
+project's first recipe), and every step runs the same trials (same seeds, so the same experimental
+splits and source draws) at ``n = 0`` (no pretraining) and ``n = all``. Two paired comparisons
+follow from one table:
+
+* the **transfer gain** of a step: its error at ``n = all`` minus its error at ``n = 0``;
+* the **step effect**: its error minus the previous step's, at the same ``n``.
+
+The recipe the project uses by default is the step with the lowest mean **validation** error at
+``n = all`` (validation = a split of the experimental training data; the test split never chooses).
+Every candidate fine-tuning recipe's own validation and test error is recorded
+(``record_candidates``), so the fine-tuning ablation (head only, lower body rate, L2-SP, ...) costs
+no extra run. Results are one CSV per (case, step, n), written atomically; a rerun skips them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import results
+from .transfer import Candidate, Recipe, run_trials
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    change: str  # what this step adds, in words
+    overrides: dict  # Recipe fields, on top of the previous step
+
+
+V1_CANDIDATES = (Candidate("full_lr3e-3", 3e-3, 3e-3), Candidate("full_lr1e-3", 1e-3, 1e-3),
+                 Candidate("full_lr3e-4", 3e-4, 3e-4), Candidate("head_lr3e-3", 0.0, 3e-3))
+FT_CANDIDATES = (Candidate("full_lr1e-3", 1e-3, 1e-3), Candidate("full_lr3e-4", 3e-4, 3e-4),
+                 Candidate("body1e-4_head1e-3", 1e-4, 1e-3), Candidate("head_lr1e-3", 0.0, 1e-3),
+                 Candidate("l2sp1e-3_lr1e-3", 1e-3, 1e-3, l2sp=1e-3))
+
+#: the project's first recipe (128-128-64, MSE, patience = the whole budget, pretraining capped)
+V1 = dict(hidden=(128, 128, 64), loss="mse", pretrain_batch=256, pretrain_lr=1e-3, pretrain_epochs=100,
+          pretrain_min_steps=1000, pretrain_max_steps=20000, finetune_batch=128, finetune_max_epochs=400,
+          patience_epochs=400, candidates=V1_CANDIDATES, nonneg="off", withhold_test_sources=True)
+
+STEPS: tuple[Step, ...] = (
+    Step("v1", "the first recipe: 128-128-64 network, squared-error loss, 4 fine-tuning candidates, "
+               "patience = the whole 400-epoch budget, pretraining capped at 20,000 steps", V1),
+    Step("l1", "absolute-error (L1) loss, the metric's own loss, in pretraining and fine-tuning", dict(loss="l1")),
+    Step("protocol", "one pretraining length at every n: 30 epochs of batch 512, no step cap",
+         dict(pretrain_epochs=30, pretrain_batch=512, pretrain_max_steps=None)),
+    Step("finetune", "early stopping after 50 stale epochs; candidates add a lower body rate and "
+                     "L2-SP (a pull toward the pretrained weights)",
+         dict(patience_epochs=50, candidates=FT_CANDIDATES)),
+    Step("nonneg", "predictions clipped at 0 when the property cannot be negative (band gap; "
+                   "no change for formation enthalpy)", dict(nonneg="auto")),
+    Step("wide", "a 512-512-256 network (13x the multiply-adds of 128-128-64)", dict(hidden=(512, 512, 256))),
+)
+
+
+def recipes(steps=STEPS) -> dict[str, Recipe]:
+    """The cumulative recipe of every step."""
+    out, fields = {}, {}
+    for st in steps:
+        fields = {**fields, **st.overrides}
+        out[st.name] = Recipe(**fields)
+    return out
+
+
+def _n_all(data) -> int:
+    return int(data.n_source)
+
+
+def run_study(case: str, data, *, out_dir: str | Path, steps=STEPS, only: set[str] | None = None,
+              ns=(0, "all"), trials: int = 4, seed: int = 0, progress: bool = True) -> pd.DataFrame:
+    """Run every (step, n) point not yet on disk (of the steps named in ``only``, default all);
+    return the whole study table for ``case``. A step's recipe is cumulative over ``steps``."""
+    out_dir = Path(out_dir)
+    rec = recipes(steps)
+    for st in steps:
+        if only is not None and st.name not in only:
+            continue
+        for n in ns:
+            n_val = _n_all(data) if n == "all" else int(n)
+            path = out_dir / f"{case}__{st.name}__n{n}.csv"
+            if path.is_file():
+                continue
+            t0 = time.perf_counter()
+            rows = run_trials(data, n_val, trials=trials, seed=seed, recipe=rec[st.name], progress=progress,
+                              record_candidates=True)
+            rows.insert(0, "case", case)
+            rows.insert(1, "step", st.name)
+            rows.insert(2, "n_source", n_val)
+            rows.insert(3, "n_label", str(n))
+            rows["recipe"] = json.dumps(rec[st.name].to_dict(), sort_keys=True)
+            rows["pretrain_steps"] = rows.attrs["pretrain_steps"]
+            rows["data_sha256"] = data.data_sha256
+            rows["code_version"] = results.code_version()
+            rows["wall_s"] = time.perf_counter() - t0
+            results.write_atomic(rows, path)
+    return load_study(out_dir, case)
+
+
+def load_study(out_dir: str | Path, case: str) -> pd.DataFrame:
+    files = sorted(Path(out_dir).glob(f"{case}__*.csv"))
+    if not files:
+        return pd.DataFrame()
+    return pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
+
+
+def nb_interval(diff: np.ndarray, n_test: float, n_train: float, level: float = 0.9) -> tuple[float, float, float]:
+    """Mean of paired differences over re-split trials with the Nadeau-Bengio corrected interval:
+    variance factor ``1/J + n_test/n_train`` instead of ``1/J`` (trials share data), t with J-1 df."""
+    from scipy import stats
+
+    diff = np.asarray(diff, dtype=float)
+    J = len(diff)
+    mean = float(diff.mean())
+    if J < 2:
+        return mean, float("nan"), float("nan")
+    se = math.sqrt((1 / J + n_test / n_train) * diff.var(ddof=1))
+    h = float(stats.t.ppf(0.5 + level / 2, J - 1)) * se
+    return mean, mean - h, mean + h
+
+
+def _per_trial(df: pd.DataFrame, metric: str) -> pd.DataFrame:
+    return df[df["metric"] == metric].pivot_table(index=["step", "n_label"], columns="trial", values="value")
+
+
+def ablation_table(df: pd.DataFrame, steps=STEPS, level: float = 0.9) -> pd.DataFrame:
+    """One row per step: validation and test MAE at n = 0 and n = all, transfer gain with its
+    corrected interval, the step's effect at n = all against the previous step, and the fine-tuning
+    candidate validation chose most often at n = all."""
+    mae, val = _per_trial(df, "mae"), _per_trial(df, "val_mae")
+    sizes = df[df["metric"].isin(["n_test", "n_train"])].groupby("metric")["value"].mean()
+    ratio_args = (float(sizes.get("n_test", 1.0)), float(sizes.get("n_train", 1.0)))
+    rows, prev = [], None
+    for st in steps:
+        if (st.name, "all") not in mae.index or (st.name, "0") not in mae.index:
+            continue
+        a, z = mae.loc[(st.name, "all")], mae.loc[(st.name, "0")]
+        g, glo, ghi = nb_interval((a - z).to_numpy(), *ratio_args, level=level)
+        row = {"step": st.name, "change": st.change,
+               "val_mae_n0": float(val.loc[(st.name, "0")].mean()),
+               "val_mae_all": float(val.loc[(st.name, "all")].mean()),
+               "mae_n0": float(z.mean()), "mae_all": float(a.mean()),
+               "gain": g, "gain_lo": glo, "gain_hi": ghi}
+        if prev is not None:
+            e, elo, ehi = nb_interval((a - mae.loc[(prev, "all")]).to_numpy(), *ratio_args, level=level)
+            row.update(effect_all=e, effect_lo=elo, effect_hi=ehi)
+        sel = df[(df["step"] == st.name) & (df["n_label"] == "all") & (df["metric"] == "mae")]["selected_recipe"]
+        row["chosen_most"] = sel.value_counts().index[0] if len(sel) else ""
+        row["trials"] = int(a.notna().sum())
+        rows.append(row)
+        prev = st.name
+    return pd.DataFrame(rows)
+
+
+def candidates_table(df: pd.DataFrame, step: str, n_label: str = "all") -> pd.DataFrame:
+    """Every fine-tuning candidate of one step: mean validation and test MAE, times chosen."""
+    sub = df[(df["step"] == step) & (df["n_label"] == n_label)]
+    out = []
+    for m in sorted(sub["metric"].unique()):
+        if m.startswith("val_mae@"):
+            name = m.split("@", 1)[1]
+            chosen = int((sub[sub["metric"] == "mae"]["selected_recipe"] == name).sum())
+            out.append({"candidate": name, "val_mae": float(sub[sub["metric"] == m]["value"].mean()),
+                        "mae": float(sub[sub["metric"] == f"mae@{name}"]["value"].mean()), "chosen": chosen})
+    return pd.DataFrame(out)
+
+
+def chosen_step(df: pd.DataFrame, steps=STEPS) -> str:
+    """The step with the lowest mean validation MAE at n = all (ties: the earlier, cheaper step)."""
+    tab = ablation_table(df, steps)
+    return str(tab.loc[tab["val_mae_all"].idxmin(), "step"])
+
+
+def main(argv=None) -> None:
+    """``python -m s2rlib.recipe_study CASE [--trials T] [--out DIR] [--steps a,b]``."""
+    import argparse
+
+    from .cases import load_case
+
+    ap = argparse.ArgumentParser(prog="python -m s2rlib.recipe_study", description=__doc__.splitlines()[0])
+    ap.add_argument("case")
+    ap.add_argument("--trials", type=int, default=4)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default="results/recipe_study")
+    ap.add_argument("--steps", default=None, help="comma-separated step names to run (default: all)")
+    a = ap.parse_args(argv)
+    only = None if a.steps is None else set(a.steps.split(","))
+    run_study(a.case, load_case(a.case), out_dir=a.out, only=only, trials=a.trials, seed=a.seed)
+    print(ablation_table(load_study(a.out, a.case)).to_string())
+
+
+if __name__ == "__main__":
+    main()
