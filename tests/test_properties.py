@@ -151,7 +151,7 @@ def test_degenerate_tables_give_a_status(name, table):
     if name == "only n = 0":  # a baseline, but no gain to speak of: NaN, not a fake "+0 [+0, +0]"
         assert cf.baseline == pytest.approx(0.3) and math.isnan(cf.gain["mean"]) and cf.gain["trials"] == 0
     if cf.fit.status == "too_few_points":
-        assert insights.required_n(cf.fit, 0.1)["status"] == "unusable_fit"
+        assert insights.required_n(cf.fit, 0.1).status == "unusable_fit"
         assert math.isnan(row["alpha"])
 
 
