@@ -575,8 +575,8 @@ def equivalent_sample_size(table: pd.DataFrame, metric: str = "mae", n_boot: int
     Rows with ``m_target <= 0`` (-1 = all data) and n = 0 are not used; n is the mean number of
     source samples actually drawn (``n_source_used`` rows) where the table has them. When dR/dn = 0 (no decrease
     in n) and dR/dm < 0 the ESS is +inf. With ``n_boot > 0`` and >= 2 trials, ``ess_lo``/``ess_hi``
-    are percentile intervals over a bootstrap of whole trials (the same resampled trial ids in every
-    cell, keeping the pairing); each draw costs one fit per m and per n, so the cost is about
+    are percentile intervals over corrected draws of the cell means (:func:`s2rlib.scaling.corrected_draws`,
+    one draw for all cells, keeping the pairing; n_test/n_train of each m); each draw costs one fit per m and per n, so the cost is about
     ``n_boot * (#m + #n) * 3 ms``.
 
     Returns a tidy DataFrame with columns ``case, n, m, R, dR_dn, dR_dm, ess, ess_lo, ess_hi,
@@ -615,10 +615,13 @@ def equivalent_sample_size(table: pd.DataFrame, metric: str = "mae", n_boot: int
             T = vals.shape[2]
             if n_boot and n_boot > 0 and T >= 2:
                 rng = np.random.default_rng(seed)
+                # corrected draws of the cell means (scaling.corrected_draws), n_test/n_train per m
+                ratios = np.array([scaling.test_train_ratio(two_way[two_way["case"] == case], int(m)) for m in ms])
+                flat = vals.reshape(len(ns) * len(ms), T)
+                means = scaling.corrected_draws(flat, np.tile(ratios, len(ns)), int(n_boot), rng)
                 draws = np.full((int(n_boot),) + G.shape, np.nan)
                 for b in range(int(n_boot)):
-                    Gb = np.nanmean(vals[:, :, rng.integers(0, T, T)], axis=2)
-                    draws[b] = _ess_grid(ns, ms, Gb)[2]
+                    draws[b] = _ess_grid(ns, ms, means[b].reshape(G.shape))[2]
                 for i in range(len(ns)):
                     for j in range(len(ms)):
                         lo[i, j], hi[i, j] = _interval_inf(draws[:, i, j], level)

@@ -410,13 +410,14 @@ def test_train_ratio(table: pd.DataFrame, m_target: int = -1) -> float:
     return float(r.mean()) if len(r) else 0.0
 
 
-def corrected_draws(vals: np.ndarray, ratio: float, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+def corrected_draws(vals: np.ndarray, ratio, n_boot: int, rng: np.random.Generator) -> np.ndarray:
     """(n_boot x k) draws of the vector of trial means under the Nadeau-Bengio corrected t model.
 
     ``vals`` is (k x T): k grid points, T trials. Each draw is ``mean + sqrt(1/T + ratio) *
     dev @ g / sqrt(T - 1) / sqrt(w)`` with ``dev`` the trials' deviations from their mean, ``g``
     standard normal (so the draw has the trials' covariance, scaled by the correction) and ``w`` a
     chi-square(T - 1) / (T - 1) draw (so a linear combination is t-distributed with T - 1 df).
+    ``ratio`` is a number or one number per row (grid points with different split sizes).
     """
     vals = np.asarray(vals, dtype=float)
     T = vals.shape[1]
@@ -424,7 +425,8 @@ def corrected_draws(vals: np.ndarray, ratio: float, n_boot: int, rng: np.random.
     dev = np.nan_to_num(vals - mean[:, None])
     g = rng.standard_normal((n_boot, T))
     w = rng.chisquare(T - 1, n_boot) / (T - 1)
-    return mean[None, :] + math.sqrt(1 / T + max(ratio, 0.0)) * (g @ dev.T) / math.sqrt(T - 1) / np.sqrt(w)[:, None]
+    factor = np.sqrt(1 / T + np.maximum(np.broadcast_to(np.asarray(ratio, dtype=float), mean.shape), 0.0))
+    return mean[None, :] + factor[None, :] * (g @ dev.T) / math.sqrt(T - 1) / np.sqrt(w)[:, None]
 
 
 def trial_bootstrap_draws(vals: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
