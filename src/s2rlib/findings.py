@@ -119,7 +119,7 @@ class Finding:
             return "C: –"
         if self.C_upper_only:
             return f"C < {f.fmt(self.C_hi)}{u} (no floor resolved)"
-        return f"C = {f.fmt(self.C)}{u} {f.fmt_ci(self.C_lo, self.C_hi)}"
+        return f"C = {f.fmt(self.C)} {f.fmt_ci(self.C_lo, self.C_hi)}{u}"
 
     def alpha_text(self) -> str:
         f = _f()
