@@ -186,8 +186,10 @@ def glance_table(fits: Mapping[str, CaseFit]) -> pd.DataFrame:
             "gain vs no pretraining [90% CI]": (f"{_signed_pct(rel)} [{_signed_pct(rlo)}, {_signed_pct(rhi)}]"
                                                 if np.isfinite(rlo) else f.DASH),
             "scaling law": f"`{fd.status.value}`",
-            "alpha": fd.alpha_text().removeprefix("alpha = ") if fd.status == FitStatus.ok else "not identified",
-            "C": fd.c_text().removeprefix("C "),
+            "alpha": (fd.alpha_text().removeprefix("alpha = ")
+                      if fd.status in (FitStatus.ok, FitStatus.C_at_bound) else "not identified"),
+            "C": fd.c_text().removeprefix("C = ").removeprefix("C ") if fd.status in (
+                FitStatus.ok, FitStatus.C_at_bound) else "not identified",
         })
     return pd.DataFrame(rows)
 
@@ -202,9 +204,11 @@ def conclusion(fits: Mapping[str, CaseFit]) -> str:
     if by["lowers"]:
         parts.append(f"Pretraining on the largest database lowers the error detectably for {_join(by['lowers'])}")
     if by["no_effect"]:
-        parts.append(f"has no detectable effect for {_join(by['no_effect'])}")
+        parts.append(f"{'it has' if parts else 'Pretraining on the largest database has'} no detectable effect "
+                     f"for {_join(by['no_effect'])}")
     if by["raises"]:
-        parts.append(f"raises it for {_join(by['raises'])}")
+        parts.append(f"{'it raises' if parts else 'Pretraining on the largest database raises'} the error for "
+                     f"{_join(by['raises'])}")
     text = "; ".join(parts)
     text = text[0].upper() + text[1:] + " (paired gains with 90% intervals corrected for overlapping re-splits)."
     ok = [_case_name(c) for c, fd in fds.items() if fd.status == FitStatus.ok]

@@ -833,7 +833,7 @@ class CasePage:
     def params(self) -> None:
         if self._missing():
             return
-        show(params_table(self.fit), "Fitted parameters of R(n) = D n^-alpha + C (bootstrap over trials)")
+        show(params_table(self.fit), "Fitted parameters of R(n) = D n^-alpha + C (90% intervals corrected for overlapping re-splits)")
 
     def points(self) -> None:
         if self._missing():
@@ -862,12 +862,12 @@ class CasePage:
         if self._missing() or self._needs_insights():
             return
         show(forms_table(self.table, self.main_m, metric=self.metric),
-             "Alternative functional forms, fitted to every trial's error (lower AIC is better)")
+             "Alternative functional forms, fitted to the trial means (AIC with corrected standard errors; lower is better)")
 
     def derived(self, targets=None, delta: float = 10000) -> None:
         if self._missing() or self._needs_insights():
             return
-        show(derived_table(self.fit, targets, delta), "Derived numbers, with 90% bootstrap intervals")
+        show(derived_table(self.fit, targets, delta), "Derived numbers, with corrected 90% intervals (printed only for an ok law)")
 
     def recipes(self) -> None:
         if self._missing():
@@ -958,7 +958,7 @@ class SummaryPage:
         show(summary_table(self.fits.values(), delta=delta, part="gain"),
              "Does pretraining help? The largest database against no pretraining, paired over trials")
         show(summary_table(self.fits.values(), delta=delta, part="law"),
-             "The fitted laws side by side (all experimental data; 90% bootstrap intervals; errors in each "
+             "The fitted laws side by side (all experimental data; corrected 90% intervals; errors in each "
              "case's units)")
 
     def figure(self) -> None:
