@@ -181,3 +181,16 @@ def test_method_status_tables_are_the_enums():
         assert f"`{s.value}`" in fit
     assert re.search(r"`unidentified`", fit) and "`unreachable`" in der and "`n0_at_bound`" in fit
     assert np.isfinite(scaling.AIC_MARGIN)
+
+
+def test_case_page_ends_with_generated_findings(tmp_path, capsys):
+    from synthetic import write_synthetic_results
+
+    write_synthetic_results(tmp_path, ["chi"])
+    page = report.CasePage("chi", tmp_path, n_boot=50, n_boot_per_m=30)
+    page.findings()
+    out = capsys.readouterr().out
+    assert out.count("* ") == 3 and "Pretraining on n = 1,000 simulations" in out
+    assert "With the fewest experimental samples" in out and "m = 50" in out
+    for line in out.splitlines()[:1]:
+        assert findings.check_gain_sentence(line, page.fit.gain) == []

@@ -1,12 +1,14 @@
 """Derived quantities of the fitted Sim2Real law ``R(n) = D n^-alpha + C``, each with a 90% interval.
 
 Everything here is pure (numpy / pandas / scipy) and never raises on a failed or unusable fit: the
-numbers come back as NaN and a ``status`` string says why. Intervals are percentile intervals over
-the bootstrap draws of a :class:`s2rlib.scaling.Fit` (``fit.boot``, rows of (D, alpha, C)); a row
-with a NaN is a failed bootstrap fit and is skipped, and fewer than 10 usable draws give a NaN
-interval (the same rule as :func:`s2rlib.scaling._interval`). Where a derived number can be
-infinite for some draws (the required database size when a draw's floor C lies above the target)
-the infinite draws are kept and ranked as ``+inf``, so ``hi`` (or even ``lo``) may be ``inf``.
+numbers come back as NaN and a status says why. Results are small frozen records
+(:class:`RequiredN`, :class:`MarginalGain`, :class:`ExtrapolationCheck`) whose ``supported`` says
+whether the fit is ``ok``, the only case in which the book prints them (``reason()`` says why not).
+Intervals are percentile intervals (:func:`s2rlib.scaling.interval`) over the corrected draws of a
+:class:`s2rlib.scaling.Fit` (``fit.boot``, rows of (D, alpha, C)); a row with a NaN is a failed
+fit and is skipped, and fewer than 10 usable draws give a NaN interval. Where a derived number can
+be infinite for some draws (the required database size when a draw's floor C lies above the
+target) the infinite draws are kept and ranked as ``+inf``, so ``hi`` (or even ``lo``) may be ``inf``.
 
 Functions
 ---------
@@ -151,11 +153,6 @@ def _nan() -> float:
     return float("nan")
 
 
-def _interval_inf(draws, level: float = CI_LEVEL) -> tuple[float, float]:
-    """Percentile interval of draws that may hold +-inf: :func:`s2rlib.scaling.interval`."""
-    return scaling.interval(draws, level=level)
-
-
 def _draws(fit: Fit | None) -> np.ndarray:
     """The usable bootstrap rows (all three of D, alpha, C finite) of a fit, shape (B', 3)."""
     boot = None if fit is None else getattr(fit, "boot", None)
@@ -257,7 +254,7 @@ def required_n(fit: Fit, target: float, *, level: float = CI_LEVEL) -> dict:
     if len(b):
         nb = _n_for(target, b[:, 0], b[:, 1], b[:, 2])
         out["p_unreachable"] = float(np.mean(b[:, 2] >= target))
-        out["lo"], out["hi"] = _interval_inf(nb, level)
+        out["lo"], out["hi"] = scaling.interval(nb, level=level)
     return RequiredN(**out)
 
 
@@ -291,8 +288,8 @@ def marginal_gain(fit: Fit, n_now: float, delta: float, *, level: float = CI_LEV
     out["rel"] = out["value"] / out["R_now"] if out["R_now"] > 0 else _nan()
     b = _draws(fit)
     if len(b):
-        out["lo"], out["hi"] = _interval_inf(_drop_law(n_now, delta, b[:, 0], b[:, 1], b[:, 2]), level)
-        out["slope_lo"], out["slope_hi"] = _interval_inf(_slope_law(n_now, b[:, 0], b[:, 1]), level)
+        out["lo"], out["hi"] = scaling.interval(_drop_law(n_now, delta, b[:, 0], b[:, 1], b[:, 2]), level=level)
+        out["slope_lo"], out["slope_hi"] = scaling.interval(_slope_law(n_now, b[:, 0], b[:, 1]), level=level)
     return MarginalGain(**out)
 
 
@@ -352,7 +349,7 @@ def extrapolation_check(mat: pd.DataFrame, *, holdout: int = 1, n_boot: int = 20
     out["predicted"] = pred
     b = _draws(fit)
     if len(b):
-        out["lo"], out["hi"] = _interval_inf(_law(float(n_max), b[:, 0], b[:, 1], b[:, 2]), level)
+        out["lo"], out["hi"] = scaling.interval(_law(float(n_max), b[:, 0], b[:, 1], b[:, 2]), level=level)
     if np.isfinite(out["measured"]):
         out["error"] = pred - out["measured"]
         out["rel_error"] = out["error"] / out["measured"] if out["measured"] != 0 else _nan()
@@ -624,7 +621,7 @@ def equivalent_sample_size(table: pd.DataFrame, metric: str = "mae", n_boot: int
                     draws[b] = _ess_grid(ns, ms, means[b].reshape(G.shape))[2]
                 for i in range(len(ns)):
                     for j in range(len(ms)):
-                        lo[i, j], hi[i, j] = _interval_inf(draws[:, i, j], level)
+                        lo[i, j], hi[i, j] = scaling.interval(draws[:, i, j], level=level)
         nn, mm = np.meshgrid(ns, ms, indexing="ij")
         frames.append(pd.DataFrame(dict(
             case=case, n=nn.ravel(), m=mm.ravel(), R=G.ravel(), dR_dn=dn.ravel(), dR_dm=dm.ravel(),
@@ -678,7 +675,7 @@ def summary_row(case_fit: scaling.CaseFit, *, units: str | None = None, n_now: f
         b = _draws(fit)
         for j, k in enumerate(("D", "alpha", "C")):
             row[k] = float(getattr(fit, k))
-            row[f"{k}_lo"], row[f"{k}_hi"] = _interval_inf(b[:, j], level) if len(b) else (_nan(), _nan())
+            row[f"{k}_lo"], row[f"{k}_hi"] = scaling.interval(b[:, j], level=level) if len(b) else (_nan(), _nan())
     else:
         for k in ("D", "alpha", "C"):
             row[k] = row[f"{k}_lo"] = row[f"{k}_hi"] = _nan()
