@@ -41,9 +41,9 @@ def test_required_n_exact_law_is_analytic():
     fit = scaling.fit_law(NS, law(NS, D, alpha, C))
     target = 0.13
     r = insights.required_n(fit, target)
-    assert r["status"] == "ok"
-    assert r["value"] == pytest.approx((D / (target - C)) ** (1 / alpha), rel=1e-3)
-    assert math.isnan(r["lo"]) and math.isnan(r["hi"])  # no bootstrap draws -> no interval, no exception
+    assert r.status == "ok"
+    assert r.value == pytest.approx((D / (target - C)) ** (1 / alpha), rel=1e-3)
+    assert math.isnan(r.lo) and math.isnan(r.hi)  # no bootstrap draws -> no interval, no exception
 
 
 def test_required_n_recovers_and_covers(noisy_fit):
@@ -51,9 +51,9 @@ def test_required_n_recovers_and_covers(noisy_fit):
     n_true = 3000.0
     target = float(law(n_true, D, alpha, C))
     r = insights.required_n(fit, target)
-    assert r["status"] == "ok"
-    assert r["value"] == pytest.approx(n_true, rel=0.25)
-    assert 0.5 * n_true < r["lo"] < r["value"] < r["hi"] < 2 * n_true  # informative
+    assert r.status == "ok"
+    assert r.value == pytest.approx(n_true, rel=0.25)
+    assert 0.5 * n_true < r.lo < r.value < r.hi < 2 * n_true  # informative
 
 
 def test_intervals_cover_the_truth_over_repetitions():
@@ -68,18 +68,18 @@ def test_intervals_cover_the_truth_over_repetitions():
         fit = scaling.bootstrap_fit(noisy_matrix(D, alpha, C, seed=100 + s), n_boot=100, seed=s)
         r = insights.required_n(fit, target)
         g = insights.marginal_gain(fit, 3000, 1000)
-        hit_n += r["lo"] <= n_true <= r["hi"]
-        hit_g += g["lo"] <= gain_true <= g["hi"]
-        hit_s += g["slope_lo"] <= slope_true <= g["slope_hi"]
+        hit_n += r.lo <= n_true <= r.hi
+        hit_g += g.lo <= gain_true <= g.hi
+        hit_s += g.slope_lo <= slope_true <= g.slope_hi
     assert min(hit_n, hit_g, hit_s) >= 6, (hit_n, hit_g, hit_s)
 
 
 def test_required_n_below_floor_is_unreachable(noisy_fit):
     (D, alpha, C), fit = noisy_fit
     r = insights.required_n(fit, 0.5 * C)
-    assert r["status"] == "unreachable"
-    assert r["value"] == math.inf and r["hi"] == math.inf and r["lo"] == math.inf
-    assert r["p_unreachable"] == 1.0
+    assert r.status == "unreachable"
+    assert r.value == math.inf and r.hi == math.inf and r.lo == math.inf
+    assert r.p_unreachable == 1.0
 
 
 def test_required_n_interval_counts_unreachable_draws_as_inf():
@@ -88,11 +88,11 @@ def test_required_n_interval_counts_unreachable_draws_as_inf():
     boot = np.array([[1.0, 0.5, 0.1]] * 50 + [[1.0, 0.5, 0.2]] * 50 + [[np.nan] * 3] * 20)
     fit.boot = boot
     r = insights.required_n(fit, 0.15)
-    assert r["status"] == "ok"
-    assert r["value"] == pytest.approx(400.0)
-    assert r["lo"] == pytest.approx(400.0)
-    assert r["hi"] == math.inf
-    assert r["p_unreachable"] == pytest.approx(0.5)  # NaN rows skipped, not counted
+    assert r.status == "ok"
+    assert r.value == pytest.approx(400.0)
+    assert r.lo == pytest.approx(400.0)
+    assert r.hi == math.inf
+    assert r.p_unreachable == pytest.approx(0.5)  # NaN rows skipped, not counted
 
 
 @pytest.mark.parametrize("n_inf,hi_is_inf", [(5, True), (4, False)])
@@ -101,15 +101,15 @@ def test_required_n_upper_percentile_interpolating_towards_inf(n_inf, hi_is_inf)
     floors = np.r_[np.linspace(0.0, 0.1, 100 - n_inf), np.full(n_inf, 0.2)]
     fit = scaling.Fit(1.0, 0.5, 0.05, "ok", 7, n=NS, boot=np.column_stack([np.ones(100), np.full(100, 0.5), floors]))
     r = insights.required_n(fit, 0.15)
-    assert (r["hi"] == math.inf) is hi_is_inf
-    assert np.isfinite(r["lo"])
+    assert (r.hi == math.inf) is hi_is_inf
+    assert np.isfinite(r.lo)
 
 
 def test_required_n_already_reached():
     fit = scaling.fit_law(NS, law(NS, 2.0, 0.5, 0.1))
     r = insights.required_n(fit, 1.0)  # above R(100) = 0.3
-    assert r["status"] == "already_reached"
-    assert r["value"] < NS.min()
+    assert r.status == "already_reached"
+    assert r.value < NS.min()
 
 
 @settings(max_examples=60, deadline=None)
@@ -118,7 +118,7 @@ def test_required_n_already_reached():
 def test_required_n_is_monotone_decreasing_in_target(D, alpha, C, t1, t2):
     fit = scaling.Fit(D, alpha, C, "ok", 7, n=NS)
     lo_t, hi_t = min(t1, t2), max(t1, t2)
-    n_lo, n_hi = insights.required_n(fit, lo_t)["value"], insights.required_n(fit, hi_t)["value"]
+    n_lo, n_hi = insights.required_n(fit, lo_t).value, insights.required_n(fit, hi_t).value
     assert n_lo >= n_hi * (1 - 1e-12)
     if lo_t <= C:
         assert n_lo == math.inf
@@ -131,17 +131,17 @@ def test_marginal_gain_exact_law():
     D, alpha, C = 2.0, 0.5, 0.1
     fit = scaling.fit_law(NS, law(NS, D, alpha, C))
     g = insights.marginal_gain(fit, 10000, 5000)
-    assert g["value"] == pytest.approx(law(10000, D, alpha, C) - law(15000, D, alpha, C), rel=1e-3)
-    assert g["slope"] == pytest.approx(-alpha * D * 10000 ** (-alpha - 1), rel=1e-3)
-    assert g["value"] > 0 and g["slope"] < 0
+    assert g.value == pytest.approx(law(10000, D, alpha, C) - law(15000, D, alpha, C), rel=1e-3)
+    assert g.slope == pytest.approx(-alpha * D * 10000 ** (-alpha - 1), rel=1e-3)
+    assert g.value > 0 and g.slope < 0
 
 
 def test_marginal_gain_noisy_is_close_with_ordered_interval(noisy_fit):
     (D, alpha, C), fit = noisy_fit
     g = insights.marginal_gain(fit, 3000, 1000)
     true = law(3000, D, alpha, C) - law(4000, D, alpha, C)
-    assert g["value"] == pytest.approx(true, rel=0.1)
-    assert g["lo"] < g["value"] < g["hi"] and g["slope_lo"] < g["slope"] < g["slope_hi"] < 0
+    assert g.value == pytest.approx(true, rel=0.1)
+    assert g.lo < g.value < g.hi and g.slope_lo < g.slope < g.slope_hi < 0
 
 
 # ---------------------------------------------------------------- extrapolation_check
@@ -150,10 +150,10 @@ def test_marginal_gain_noisy_is_close_with_ordered_interval(noisy_fit):
 def test_extrapolation_check_exact_law_has_no_error():
     mat = noisy_matrix(2.0, 0.5, 0.1, noise=0.0, trials=3, baseline=0.5)
     x = insights.extrapolation_check(mat, n_boot=20)
-    assert x["status"] == "ok"
-    assert x["n_max"] == 100000 and x["n_fit_max"] == 30000
-    assert x["measured"] == pytest.approx(law(1e5, 2.0, 0.5, 0.1))
-    assert abs(x["rel_error"]) < 1e-3
+    assert x.status == "ok"
+    assert x.n_max == 100000 and x.n_fit_max == 30000
+    assert x.measured == pytest.approx(law(1e5, 2.0, 0.5, 0.1))
+    assert abs(x.rel_error) < 1e-3
 
 
 def test_extrapolation_check_change_of_slope_is_a_large_error():
@@ -163,18 +163,18 @@ def test_extrapolation_check_change_of_slope_is_a_large_error():
     rng = np.random.default_rng(0)
     mat = pd.DataFrame({t: R * (1 + 0.01 * rng.standard_normal(len(ns))) for t in range(8)}, index=ns.astype(int))
     x = insights.extrapolation_check(mat, n_boot=100)
-    assert x["rel_error"] > 0.5
-    assert not x["within_interval"]
-    assert x["lo"] > x["measured"]
+    assert x.rel_error > 0.5
+    assert not x.within_interval
+    assert x.lo > x.measured
 
 
 def test_extrapolation_check_too_few_points_is_a_status():
     mat = noisy_matrix(2.0, 0.5, 0.1, ns=NS[:4], trials=3)
     x = insights.extrapolation_check(mat, n_boot=10)  # 3 points left for the fit
-    assert x["status"] == "too_few_points"
-    assert math.isnan(x["predicted"]) and math.isnan(x["error"])
-    assert insights.extrapolation_check(mat, holdout=0)["status"] == "bad_input"
-    assert insights.extrapolation_check(mat.iloc[:1], n_boot=10)["status"] == "too_few_points"
+    assert x.status == "too_few_points"
+    assert math.isnan(x.predicted) and math.isnan(x.error)
+    assert insights.extrapolation_check(mat, holdout=0).status == "bad_input"
+    assert insights.extrapolation_check(mat.iloc[:1], n_boot=10).status == "too_few_points"
 
 
 # ---------------------------------------------------------------- compare_forms
@@ -192,7 +192,7 @@ def test_compare_forms_prefers_power_law_with_floor():
     df = insights.compare_forms(NS_DENSE, R)
     assert list(df["form"]) == list(insights.FORMS)
     assert _best(df) == "power law + floor"
-    assert (df.set_index("form")["delta_aic"].drop("power law + floor") > 4).all()
+    assert (df.set_index("form").delta_aic.drop("power law + floor") > 4).all()
     assert df.set_index("form").loc["power law + floor", "extrap_error"] < 0.01
 
 
@@ -290,19 +290,19 @@ def test_unusable_fit_gives_nan_and_status():
     fit = scaling.fit_law([100, 1000], [0.5, 0.4])
     assert not fit.usable
     r = insights.required_n(fit, 0.3)
-    assert r["status"] == "unusable_fit" and math.isnan(r["value"])
+    assert r.status == "unusable_fit" and math.isnan(r.value)
     g = insights.marginal_gain(fit, 1000, 100)
-    assert g["status"] == "unusable_fit" and math.isnan(g["value"]) and math.isnan(g["slope"])
-    assert insights.required_n(fit, float("nan"))["status"] == "bad_target"
-    assert insights.marginal_gain(scaling.fit_law(NS, law(NS, 1, 0.5, 0.1)), -5, 10)["status"] == "bad_input"
-    assert insights.required_n(None, 0.3)["status"] == "unusable_fit"
+    assert g.status == "unusable_fit" and math.isnan(g.value) and math.isnan(g.slope)
+    assert insights.required_n(fit, float("nan")).status == "bad_target"
+    assert insights.marginal_gain(scaling.fit_law(NS, law(NS, 1, 0.5, 0.1)), -5, 10).status == "bad_input"
+    assert insights.required_n(None, 0.3).status == "unusable_fit"
 
 
 def test_all_nan_bootstrap_draws_give_nan_interval():
     fit = scaling.Fit(1.0, 0.5, 0.1, "ok", 7, n=NS, boot=np.full((50, 3), np.nan))
     r = insights.required_n(fit, 0.15)
-    assert r["value"] == pytest.approx(400.0) and math.isnan(r["lo"]) and math.isnan(r["hi"])
-    assert math.isnan(insights.marginal_gain(fit, 1000, 100)["lo"])
+    assert r.value == pytest.approx(400.0) and math.isnan(r.lo) and math.isnan(r.hi)
+    assert math.isnan(insights.marginal_gain(fit, 1000, 100).lo)
 
 
 # ---------------------------------------------------------------- summary row and normalised curve

@@ -80,16 +80,87 @@ def test_alpha_at_bound_flag():
     assert fit.status == "alpha_at_bound"
 
 
-def test_paired_gain_interval():
+def test_paired_gain_interval_is_the_corrected_resampled_t():
     mat = pd.DataFrame({0: [0.10, 0.08], 1: [0.11, 0.085], 2: [0.105, 0.079]}, index=[0, 1000])
-    g = scaling.paired_gain(mat, 1000, 0)
-    assert g["mean"] == pytest.approx(-0.0237, abs=1e-3)
-    assert g["hi"] < 0 < -g["lo"]
+    d = np.array([-0.02, -0.025, -0.026])
+    plain = scaling.paired_gain(mat, 1000, 0, ratio=0.0)
+    g = scaling.paired_gain(mat, 1000, 0, ratio=0.25)
+    assert g.mean == pytest.approx(d.mean())
+    # Nadeau-Bengio: se = sd * sqrt(1/J + n_test/n_train), t with J - 1 = 2 df (t_0.95,2 = 2.919986)
+    half = 2.919986 * d.std(ddof=1) * np.sqrt(1 / 3 + 0.25)
+    assert (g.lo, g.hi) == pytest.approx((d.mean() - half, d.mean() + half), rel=1e-5)
+    assert (g.hi - g.lo) / (plain.hi - plain.lo) == pytest.approx(np.sqrt((1 / 3 + 0.25) / (1 / 3)))
+    assert g.verdict == "lowers" and g.trials == 3
 
 
-def test_flat_noisy_trials_are_unidentified_after_bootstrap():
+def test_gain_verdicts():
+    assert scaling.Gain(100, -0.1, -0.2, 0.01, 5).verdict == "no_effect"
+    assert scaling.Gain(100, 0.1, 0.02, 0.2, 5).verdict == "raises"
+    assert scaling.Gain(100, -0.1, -0.2, -0.01, 5).verdict == "lowers"
+    assert scaling.Gain(100, -0.1, np.nan, np.nan, 1).verdict == "unknown"
+
+
+def test_gain_ratio_comes_from_the_rows():
+    from synthetic import synthetic_table
+
+    t = synthetic_table("band_gap", trials=5)  # n_test = 250, n_train = 800 in every row
+    mat = scaling.trial_matrix(t)
+    assert mat.attrs["test_train_ratio"] == pytest.approx(250 / 800)
+    cf = scaling.fit_table(t, n_boot=50)
+    assert cf.gain.ratio == pytest.approx(250 / 800) and cf.fit.ratio == pytest.approx(250 / 800)
+
+
+def test_flat_noisy_trials_prefer_a_constant():
     rng = np.random.default_rng(3)
     mat = pd.DataFrame({t: 0.4 + 0.02 * rng.standard_normal(len(NS)) for t in range(5)}, index=NS.astype(int))
     fit = scaling.bootstrap_fit(mat, n_boot=200, seed=0)
-    assert fit.status in ("unidentified", "no_decrease", "alpha_at_bound")
-    assert fit.status != "ok"
+    assert fit.status in ("constant_preferred", "no_decrease")
+    assert not fit.ok
+
+
+def _trials(D, alpha, C, trials=20, noise=0.003, seed=0):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({t: law(NS, D, alpha, C) + noise * rng.standard_normal(len(NS)) for t in range(trials)},
+                        index=NS.astype(int))
+
+
+def test_a_well_measured_law_is_ok_and_a_missing_floor_is_C_at_bound():
+    fit = scaling.bootstrap_fit(_trials(1.5, 0.5, 0.1), n_boot=400, seed=0, ratio=0.3)
+    assert fit.status == "ok", fit.message
+    assert fit.aic_vs_constant > scaling.AIC_MARGIN and fit.aic_vs_pure > scaling.AIC_MARGIN
+    assert not fit.floor_at_bound()
+    pure = scaling.bootstrap_fit(_trials(1.5, 0.5, 0.0), n_boot=400, seed=0, ratio=0.3)
+    assert pure.status == "C_at_bound" and pure.floor_at_bound() and pure.ci()["C"][0] == 0
+
+
+def test_too_flat_curve_within_noise_is_not_ok():
+    fit = scaling.bootstrap_fit(_trials(0.002, 0.3, 0.1, trials=5, noise=0.01), n_boot=300, seed=0, ratio=0.3)
+    assert fit.status in ("constant_preferred", "no_decrease", "alpha_at_bound", "unidentified")
+
+
+def test_fit_status_members_explain_themselves():
+    for s in scaling.FitStatus:
+        assert s.meaning and s.reading, s
+        assert s == s.value  # a str: tables, pickles and comparisons with plain strings work
+    table = scaling.FitStatus.table()
+    assert len(table) == len(scaling.FitStatus) and table["status"].iloc[0] == "`ok`"
+
+
+def test_fit_many_matches_fit_law():
+    rng = np.random.default_rng(5)
+    R = law(NS, 1.2, 0.4, 0.1)[None, :] * (1 + 0.03 * rng.standard_normal((25, len(NS))))
+    R[:5] = 0.3 + 0.01 * rng.standard_normal((5, len(NS)))  # flat rows: D = 0 or alpha at a bound
+    many = scaling.fit_many(NS, R)
+    for row, got in zip(R, many):
+        f = scaling.fit_law(NS, row)
+        rss = lambda p: np.sum((law(NS, *p) - row) ** 2)  # noqa: E731
+        assert rss(got) <= rss((f.D, f.alpha, f.C)) * (1 + 1e-6) + 1e-15
+
+
+def test_interval_helper_t_and_percentile():
+    lo, hi = scaling.interval(mean=1.0, se=0.1, df=4)
+    assert (lo, hi) == pytest.approx((1 - 0.213185, 1 + 0.213185), rel=1e-5)
+    assert np.isnan(scaling.interval(mean=1.0, se=0.1, df=0)[0])
+    d = np.r_[np.arange(95.0), [np.inf] * 5]
+    assert scaling.interval(d)[1] == np.inf and scaling.interval(d)[0] == pytest.approx(4.95)
+    assert np.isnan(scaling.interval(np.arange(5.0))[0])  # too few draws

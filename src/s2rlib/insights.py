@@ -1,12 +1,14 @@
 """Derived quantities of the fitted Sim2Real law ``R(n) = D n^-alpha + C``, each with a 90% interval.
 
 Everything here is pure (numpy / pandas / scipy) and never raises on a failed or unusable fit: the
-numbers come back as NaN and a ``status`` string says why. Intervals are percentile intervals over
-the bootstrap draws of a :class:`s2rlib.scaling.Fit` (``fit.boot``, rows of (D, alpha, C)); a row
-with a NaN is a failed bootstrap fit and is skipped, and fewer than 10 usable draws give a NaN
-interval (the same rule as :func:`s2rlib.scaling._interval`). Where a derived number can be
-infinite for some draws (the required database size when a draw's floor C lies above the target)
-the infinite draws are kept and ranked as ``+inf``, so ``hi`` (or even ``lo``) may be ``inf``.
+numbers come back as NaN and a status says why. Results are small frozen records
+(:class:`RequiredN`, :class:`MarginalGain`, :class:`ExtrapolationCheck`) whose ``supported`` says
+whether the fit is ``ok``, the only case in which the book prints them (``reason()`` says why not).
+Intervals are percentile intervals (:func:`s2rlib.scaling.interval`) over the corrected draws of a
+:class:`s2rlib.scaling.Fit` (``fit.boot``, rows of (D, alpha, C)); a row with a NaN is a failed
+fit and is skipped, and fewer than 10 usable draws give a NaN interval. Where a derived number can
+be infinite for some draws (the required database size when a draw's floor C lies above the
+target) the infinite draws are kept and ranked as ``+inf``, so ``hi`` (or even ``lo``) may be ``inf``.
 
 Functions
 ---------
@@ -24,17 +26,22 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 import pandas as pd
 from scipy import optimize
 
 from . import scaling
-from .scaling import CI_LEVEL, Fit
+from .scaling import CI_LEVEL, Fit, FitStatus
 
-MIN_DRAWS = 10  # fewer usable bootstrap draws than this -> NaN interval (as scaling._interval)
+MIN_DRAWS = scaling.MIN_DRAWS  # fewer usable draws than this -> NaN interval
 
 __all__ = [
+    "RequiredN",
+    "MarginalGain",
+    "ExtrapolationCheck",
     "required_n",
     "marginal_gain",
     "extrapolation_check",
@@ -46,41 +53,104 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------------------------
+# derived results: small frozen records
+
+
+class DerivedStatus(StrEnum):
+    """The status of a number derived from the law (required n, marginal value), in words."""
+
+    def __new__(cls, value: str, meaning: str = "", reading: str = ""):
+        obj = str.__new__(cls, value)
+        obj._value_ = value
+        obj.meaning = meaning
+        obj.reading = reading
+        return obj
+
+    unreachable = ("unreachable", "the target lies at or below the floor C: no database size reaches it",
+                   "the required n is infinite")
+    already_reached = ("already_reached", "the target is at or above the law at the smallest n run",
+                       "the required n lies below the measured range (an extrapolation)")
+    unusable_fit = ("unusable_fit", "the law has no numbers (too few points, or the optimiser failed)",
+                    "nothing is derived")
+    bad_target = ("bad_target", "the target is not a finite number", "nothing is derived")
+    bad_input = ("bad_input", "n or the step is not a positive finite number", "nothing is derived")
+
+
+@dataclass(frozen=True)
+class _Derived:
+    """A number derived from the law; ``supported`` says whether the fit is ``ok`` enough to print it."""
+
+    @property
+    def supported(self) -> bool:
+        return self.fit_status == FitStatus.ok
+
+    def reason(self) -> str:
+        """Why the number is not printed, in words ('' when it is)."""
+        if self.supported:
+            return ""
+        try:
+            st = FitStatus(self.fit_status)
+        except ValueError:
+            return f"not computed: no fit ({self.fit_status})"
+        return f"not printed: the fit is `{st.value}` ({st.meaning})"
+
+
+@dataclass(frozen=True)
+class RequiredN(_Derived):
+    """Database size at which the law reaches ``target`` (see :func:`required_n`)."""
+
+    value: float
+    lo: float
+    hi: float
+    status: str
+    target: float
+    p_unreachable: float
+    extrapolated: bool
+    fit_status: str
+
+
+@dataclass(frozen=True)
+class MarginalGain(_Derived):
+    """What the next ``delta`` simulations buy at ``n_now`` (see :func:`marginal_gain`)."""
+
+    value: float
+    lo: float
+    hi: float
+    slope: float
+    slope_lo: float
+    slope_hi: float
+    rel: float
+    R_now: float
+    n_now: float
+    delta: float
+    status: str
+    fit_status: str
+
+
+@dataclass(frozen=True)
+class ExtrapolationCheck:
+    """The law fitted without the largest n, predicting it (see :func:`extrapolation_check`)."""
+
+    n_max: float
+    n_fit_max: float
+    predicted: float
+    lo: float
+    hi: float
+    measured: float
+    measured_sem: float
+    error: float
+    rel_error: float
+    within_interval: bool
+    status: str
+    n_points: int
+
+
+# --------------------------------------------------------------------------------------------
 # helpers
 
 
 def _nan() -> float:
     return float("nan")
-
-
-def _interval_inf(draws, level: float = CI_LEVEL) -> tuple[float, float]:
-    """Percentile interval (numpy's 'linear' rule) of draws that may contain +-inf; NaN draws skipped.
-
-    Infinite draws are ranked like numbers; a percentile that falls on or interpolates towards an
-    infinite draw is infinite. With fewer than ``MIN_DRAWS`` non-NaN draws the interval is NaN.
-    """
-    if draws is None:
-        return (_nan(), _nan())
-    d = np.asarray(draws, dtype=float).ravel()
-    d = np.sort(d[~np.isnan(d)])
-    if len(d) < MIN_DRAWS:
-        return (_nan(), _nan())
-    out = []
-    for q in (0.5 * (1 - level), 1 - 0.5 * (1 - level)):
-        h = (len(d) - 1) * q
-        i, f = int(math.floor(h)), h - math.floor(h)
-        a, b = d[i], d[min(i + 1, len(d) - 1)]
-        if f == 0 or a == b:
-            out.append(float(a))
-        elif np.isfinite(a) and np.isfinite(b):
-            out.append(float(a + (b - a) * f))
-        elif b == np.inf and a > -np.inf:
-            out.append(float("inf"))
-        elif a == -np.inf and b < np.inf:
-            out.append(float("-inf"))
-        else:
-            out.append(_nan())
-    return (out[0], out[1])
 
 
 def _draws(fit: Fit | None) -> np.ndarray:
@@ -145,7 +215,7 @@ def _finite_number(x) -> bool:
 def required_n(fit: Fit, target: float, *, level: float = CI_LEVEL) -> dict:
     """Database size n at which the fitted law reaches ``target``: ``n = (D / (target - C))^(1/alpha)``.
 
-    Returns ``dict(value, lo, hi, status, target, p_unreachable, extrapolated, fit_status)``:
+    Returns a :class:`RequiredN` (value, lo, hi, status, target, p_unreachable, extrapolated, fit_status):
 
     * ``status`` — ``"ok"``; ``"unreachable"`` when ``target <= C`` (``value = inf``: the floor is
       above the target, no database size gets there); ``"already_reached"`` when the target is at or
@@ -163,12 +233,12 @@ def required_n(fit: Fit, target: float, *, level: float = CI_LEVEL) -> dict:
                extrapolated=False, fit_status=_fit_status(fit))
     if not _finite_number(target):
         out["status"] = "bad_target"
-        return out
+        return RequiredN(**out)
     target = float(target)
     out["target"] = target
     if not _usable(fit):
         out["status"] = "unusable_fit"
-        return out
+        return RequiredN(**out)
     n_fit = np.asarray(getattr(fit, "n", []), dtype=float)
     n_fit = n_fit[np.isfinite(n_fit) & (n_fit > 0)]
     n_lo = float(n_fit.min()) if len(n_fit) else 1.0
@@ -184,8 +254,8 @@ def required_n(fit: Fit, target: float, *, level: float = CI_LEVEL) -> dict:
     if len(b):
         nb = _n_for(target, b[:, 0], b[:, 1], b[:, 2])
         out["p_unreachable"] = float(np.mean(b[:, 2] >= target))
-        out["lo"], out["hi"] = _interval_inf(nb, level)
-    return out
+        out["lo"], out["hi"] = scaling.interval(nb, level=level)
+    return RequiredN(**out)
 
 
 # --------------------------------------------------------------------------------------------
@@ -195,8 +265,8 @@ def required_n(fit: Fit, target: float, *, level: float = CI_LEVEL) -> dict:
 def marginal_gain(fit: Fit, n_now: float, delta: float, *, level: float = CI_LEVEL) -> dict:
     """Error reduction ``R(n_now) - R(n_now + delta)`` bought by the next ``delta`` simulations.
 
-    Returns ``dict(value, lo, hi, slope, slope_lo, slope_hi, rel, R_now, n_now, delta, status,
-    fit_status)``: ``value`` > 0 means the error falls; ``slope`` is ``dR/dn = -alpha D
+    Returns a :class:`MarginalGain` (value, lo, hi, slope, slope_lo, slope_hi, rel, R_now, n_now, delta,
+    status, fit_status): ``value`` > 0 means the error falls; ``slope`` is ``dR/dn = -alpha D
     n_now^(-alpha-1)`` (error change per additional simulation, < 0 when the error falls);
     ``rel = value / R(n_now)``; intervals are percentiles over the usable bootstrap draws.
     ``status``: ``"ok"``, ``"unusable_fit"`` or ``"bad_input"`` (n_now <= 0, delta < 0 or not
@@ -206,21 +276,21 @@ def marginal_gain(fit: Fit, n_now: float, delta: float, *, level: float = CI_LEV
                R_now=_nan(), n_now=_nan(), delta=_nan(), status="ok", fit_status=_fit_status(fit))
     if not (_finite_number(n_now) and _finite_number(delta)) or float(n_now) <= 0 or float(delta) < 0:
         out["status"] = "bad_input"
-        return out
+        return MarginalGain(**out)
     n_now, delta = float(n_now), float(delta)
     out["n_now"], out["delta"] = n_now, delta
     if not _usable(fit):
         out["status"] = "unusable_fit"
-        return out
+        return MarginalGain(**out)
     out["value"] = float(_drop_law(n_now, delta, fit.D, fit.alpha, fit.C))
     out["slope"] = float(_slope_law(n_now, fit.D, fit.alpha))
     out["R_now"] = float(_law(n_now, fit.D, fit.alpha, fit.C))
     out["rel"] = out["value"] / out["R_now"] if out["R_now"] > 0 else _nan()
     b = _draws(fit)
     if len(b):
-        out["lo"], out["hi"] = _interval_inf(_drop_law(n_now, delta, b[:, 0], b[:, 1], b[:, 2]), level)
-        out["slope_lo"], out["slope_hi"] = _interval_inf(_slope_law(n_now, b[:, 0], b[:, 1]), level)
-    return out
+        out["lo"], out["hi"] = scaling.interval(_drop_law(n_now, delta, b[:, 0], b[:, 1], b[:, 2]), level=level)
+        out["slope_lo"], out["slope_hi"] = scaling.interval(_slope_law(n_now, b[:, 0], b[:, 1]), level=level)
+    return MarginalGain(**out)
 
 
 # --------------------------------------------------------------------------------------------
@@ -237,8 +307,8 @@ def extrapolation_check(mat: pd.DataFrame, *, holdout: int = 1, n_boot: int = 20
     predictions at ``n_max`` (the uncertainty of the fitted *mean* curve; compare with
     ``measured_sem`` for the noise of the measured mean).
 
-    Returns ``dict(n_max, n_fit_max, predicted, lo, hi, measured, measured_sem, error, rel_error,
-    within_interval, status, n_points)`` with ``error = predicted - measured`` (signed; > 0: the law
+    Returns an :class:`ExtrapolationCheck` (n_max, n_fit_max, predicted, lo, hi, measured, measured_sem, error,
+    rel_error, within_interval, status, n_points) with ``error = predicted - measured`` (signed; > 0: the law
     is pessimistic), ``rel_error = error / measured``. ``status`` is the reduced fit's status
     (``"ok"``, ``"C_at_bound"``, ``"alpha_at_bound"``, ``"no_decrease"``, ``"too_few_points"``,
     ``"failed"``) or ``"bad_input"`` (not a matrix, holdout < 1, or nothing to hold out); numbers are
@@ -254,12 +324,12 @@ def extrapolation_check(mat: pd.DataFrame, *, holdout: int = 1, n_boot: int = 20
         pos = pos.loc[pos.notna().any(axis=1)].sort_index()
     except Exception:  # noqa: BLE001 - not a trial matrix
         out["status"] = "bad_input"
-        return out
+        return ExtrapolationCheck(**out)
     if holdout < 1 or len(pos) < holdout + 1:
         out["status"] = "bad_input" if holdout < 1 else "too_few_points"
         if len(pos):
             out["n_max"] = float(pos.index.max())
-        return out
+        return ExtrapolationCheck(**out)
     n_max = pos.index[-1]
     row = pos.loc[n_max].astype(float)
     out["n_max"] = float(n_max)
@@ -269,22 +339,23 @@ def extrapolation_check(mat: pd.DataFrame, *, holdout: int = 1, n_boot: int = 20
     out["n_fit_max"] = float(reduced.index.max())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        fit = scaling.bootstrap_fit(reduced, n_boot=int(n_boot), seed=seed, loss=loss)
+        fit = scaling.bootstrap_fit(reduced, n_boot=int(n_boot), seed=seed, loss=loss,
+                                    ratio=float(getattr(mat, "attrs", {}).get("test_train_ratio", 0.0)))
     out["status"] = fit.status
     out["n_points"] = int(fit.n_points)
     if not fit.usable:
-        return out
+        return ExtrapolationCheck(**out)
     pred = float(fit.predict(float(n_max)))
     out["predicted"] = pred
     b = _draws(fit)
     if len(b):
-        out["lo"], out["hi"] = _interval_inf(_law(float(n_max), b[:, 0], b[:, 1], b[:, 2]), level)
+        out["lo"], out["hi"] = scaling.interval(_law(float(n_max), b[:, 0], b[:, 1], b[:, 2]), level=level)
     if np.isfinite(out["measured"]):
         out["error"] = pred - out["measured"]
         out["rel_error"] = out["error"] / out["measured"] if out["measured"] != 0 else _nan()
         if np.isfinite(out["lo"]) and np.isfinite(out["hi"]):
             out["within_interval"] = bool(out["lo"] <= out["measured"] <= out["hi"])
-    return out
+    return ExtrapolationCheck(**out)
 
 
 # --------------------------------------------------------------------------------------------
@@ -376,7 +447,7 @@ def _safe_fit(form, n, R):
     return res
 
 
-def compare_forms(n, R) -> pd.DataFrame:
+def compare_forms(n, R, se=None) -> pd.DataFrame:
     """Compare four functional forms for the error curve R(n) (points with n > 0 and R > 0).
 
     Forms: ``"power law + floor"`` (D n^-alpha + C via :func:`s2rlib.scaling.fit_law`, 3 params),
@@ -390,11 +461,19 @@ def compare_forms(n, R) -> pd.DataFrame:
     (NaN when N <= k+1), ``delta_aic = aic - min(aic)``; ``extrap_error`` is ``|prediction - mean
     measured R|`` at the largest n for the form refitted without the points at that n. Forms that
     cannot be fitted (too few points) get NaN numbers and a status; nothing raises.
+
+    With ``se`` (one standard error per point; the points are then trial *means*), the AIC is
+    ``chi^2 + 2k`` with ``chi^2 = sum((R - form) / se)^2`` (Gaussian with known variances), the
+    criterion :class:`s2rlib.scaling.FitStatus` uses; AICc is then NaN. Never pass per-trial points
+    with ``se``: trials of one grid are not independent.
     """
     try:
-        n, R, _ = scaling._clean(n, R)
+        w = None if se is None else 1 / np.square(np.asarray(se, dtype=float))
+        n, R, w = scaling._clean(n, R, w)
     except Exception:  # noqa: BLE001
-        n, R = np.array([]), np.array([])
+        n, R, w = np.array([]), np.array([]), None
+    if se is not None and len(R):
+        w = np.minimum(w, 1 / (1e-9 * R.max()) ** 2)
     N = len(n)
     rows = []
     rfloor = N * (1e-12 * (R.max() if N else 1.0)) ** 2
@@ -410,8 +489,11 @@ def compare_forms(n, R) -> pd.DataFrame:
             if pred is not None:
                 rss = float(np.sum((pred(n) - R) ** 2))
                 row["rss"], row["params"] = rss, params
-                row["aic"] = N * math.log(max(rss, rfloor, np.finfo(float).tiny) / N) + 2 * k
-                if N - k - 1 > 0:
+                if se is not None:
+                    row["aic"] = float(np.sum(w * (pred(n) - R) ** 2)) + 2 * k
+                else:
+                    row["aic"] = N * math.log(max(rss, rfloor, np.finfo(float).tiny) / N) + 2 * k
+                if N - k - 1 > 0 and se is None:
                     row["aicc"] = row["aic"] + 2 * k * (k + 1) / (N - k - 1)
         if held.sum() > k:
             pred_h, _, _ = _safe_fit(form, n[held], R[held])
@@ -490,8 +572,8 @@ def equivalent_sample_size(table: pd.DataFrame, metric: str = "mae", n_boot: int
     Rows with ``m_target <= 0`` (-1 = all data) and n = 0 are not used; n is the mean number of
     source samples actually drawn (``n_source_used`` rows) where the table has them. When dR/dn = 0 (no decrease
     in n) and dR/dm < 0 the ESS is +inf. With ``n_boot > 0`` and >= 2 trials, ``ess_lo``/``ess_hi``
-    are percentile intervals over a bootstrap of whole trials (the same resampled trial ids in every
-    cell, keeping the pairing); each draw costs one fit per m and per n, so the cost is about
+    are percentile intervals over corrected draws of the cell means (:func:`s2rlib.scaling.corrected_draws`,
+    one draw for all cells, keeping the pairing; n_test/n_train of each m); each draw costs one fit per m and per n, so the cost is about
     ``n_boot * (#m + #n) * 3 ms``.
 
     Returns a tidy DataFrame with columns ``case, n, m, R, dR_dn, dR_dm, ess, ess_lo, ess_hi,
@@ -530,13 +612,16 @@ def equivalent_sample_size(table: pd.DataFrame, metric: str = "mae", n_boot: int
             T = vals.shape[2]
             if n_boot and n_boot > 0 and T >= 2:
                 rng = np.random.default_rng(seed)
+                # corrected draws of the cell means (scaling.corrected_draws), n_test/n_train per m
+                ratios = np.array([scaling.test_train_ratio(two_way[two_way["case"] == case], int(m)) for m in ms])
+                flat = vals.reshape(len(ns) * len(ms), T)
+                means = scaling.corrected_draws(flat, np.tile(ratios, len(ns)), int(n_boot), rng)
                 draws = np.full((int(n_boot),) + G.shape, np.nan)
                 for b in range(int(n_boot)):
-                    Gb = np.nanmean(vals[:, :, rng.integers(0, T, T)], axis=2)
-                    draws[b] = _ess_grid(ns, ms, Gb)[2]
+                    draws[b] = _ess_grid(ns, ms, means[b].reshape(G.shape))[2]
                 for i in range(len(ns)):
                     for j in range(len(ms)):
-                        lo[i, j], hi[i, j] = _interval_inf(draws[:, i, j], level)
+                        lo[i, j], hi[i, j] = scaling.interval(draws[:, i, j], level=level)
         nn, mm = np.meshgrid(ns, ms, indexing="ij")
         frames.append(pd.DataFrame(dict(
             case=case, n=nn.ravel(), m=mm.ravel(), R=G.ravel(), dR_dn=dn.ravel(), dR_dm=dm.ravel(),
@@ -557,9 +642,11 @@ def summary_row(case_fit: scaling.CaseFit, *, units: str | None = None, n_now: f
 
     Keys: ``case, m_target, units, trials, n_min, n_max`` (smallest / largest n > 0 run),
     ``baseline`` (mean error at n = 0, NaN if not run), ``err_n_max`` (mean error at the largest n),
-    ``gain, gain_lo, gain_hi`` (paired error(n_max) - error(0) and its CI, from ``case_fit.gain``;
+    ``gain, gain_lo, gain_hi, gain_verdict`` (paired error(n_max) - error(0), its corrected interval and
+    :attr:`s2rlib.scaling.Gain.verdict`, from ``case_fit.gain``;
     < 0 = transfer helps), ``gain_rel`` (gain / baseline), ``D, D_lo, D_hi, alpha, alpha_lo,
-    alpha_hi, C, C_lo, C_hi`` (law and 90% bootstrap CIs), ``status`` (the fit's),
+    alpha_hi, C, C_lo, C_hi`` (law and 90% intervals), ``C_upper_only`` (the floor is at its bound: report
+    ``C < C_hi``), ``status`` (the fit's), ``supported`` (status ``ok``: derived numbers may be printed),
     ``boot_ok`` (fraction of successful bootstrap fits), ``target`` (default: 0.9 x ``err_n_max``,
     i.e. a 10% lower error than the largest database gives), ``req_n, req_n_lo, req_n_hi,
     req_n_status`` (see :func:`required_n`), ``n_now`` (default: the largest n), ``delta``,
@@ -576,23 +663,25 @@ def summary_row(case_fit: scaling.CaseFit, *, units: str | None = None, n_now: f
     n_max = float(pos.index.max()) if len(pos) else _nan()
     err_n_max = float(pos.iloc[np.argmax(pos.index.to_numpy(dtype=float))]) if len(pos) else _nan()
     baseline = float(getattr(case_fit, "baseline", _nan()))
-    gain = getattr(case_fit, "gain", None) or {}
+    gain = getattr(case_fit, "gain", None)
     row = dict(case=getattr(case_fit, "case", "?"), m_target=getattr(case_fit, "m_target", _nan()),
                units=getattr(case_fit, "units", "") if units is None else units,
                trials=getattr(case_fit, "trials", 0), n_min=n_min, n_max=n_max, baseline=baseline,
-               err_n_max=err_n_max, gain=float(gain.get("mean", _nan())), gain_lo=float(gain.get("lo", _nan())),
-               gain_hi=float(gain.get("hi", _nan())))
+               err_n_max=err_n_max, gain=float(getattr(gain, "mean", _nan())), gain_lo=float(getattr(gain, "lo", _nan())),
+               gain_hi=float(getattr(gain, "hi", _nan())), gain_verdict=getattr(gain, "verdict", "unknown"))
     row["gain_rel"] = row["gain"] / baseline if np.isfinite(baseline) and baseline != 0 else _nan()
     usable = _usable(fit)
     if usable:
         b = _draws(fit)
         for j, k in enumerate(("D", "alpha", "C")):
             row[k] = float(getattr(fit, k))
-            row[f"{k}_lo"], row[f"{k}_hi"] = _interval_inf(b[:, j], level) if len(b) else (_nan(), _nan())
+            row[f"{k}_lo"], row[f"{k}_hi"] = scaling.interval(b[:, j], level=level) if len(b) else (_nan(), _nan())
     else:
         for k in ("D", "alpha", "C"):
             row[k] = row[f"{k}_lo"] = row[f"{k}_hi"] = _nan()
     row["status"] = _fit_status(fit)
+    row["C_upper_only"] = bool(usable and fit.floor_at_bound(level))
+    row["supported"] = bool(usable and fit.ok)
     try:
         row["boot_ok"] = float(fit.boot_ok_fraction())
     except Exception:  # noqa: BLE001
@@ -600,13 +689,11 @@ def summary_row(case_fit: scaling.CaseFit, *, units: str | None = None, n_now: f
     if target is None:
         target = 0.9 * err_n_max
     rq = required_n(fit, target, level=level)
-    row.update(target=rq["target"], req_n=rq["value"], req_n_lo=rq["lo"], req_n_hi=rq["hi"],
-               req_n_status=rq["status"])
+    row.update(target=rq.target, req_n=rq.value, req_n_lo=rq.lo, req_n_hi=rq.hi, req_n_status=rq.status)
     if n_now is None:
         n_now = n_max
     mg = marginal_gain(fit, n_now, delta, level=level)
-    row.update(n_now=mg["n_now"], delta=mg["delta"], mgain=mg["value"], mgain_lo=mg["lo"], mgain_hi=mg["hi"],
-               mgain_rel=mg["rel"])
+    row.update(n_now=mg.n_now, delta=mg.delta, mgain=mg.value, mgain_lo=mg.lo, mgain_hi=mg.hi, mgain_rel=mg.rel)
     return row
 
 

@@ -66,11 +66,15 @@ def metric_label(units: str, metric: str = "mae") -> str:
 N_LABEL = "computational samples for pretraining, n"
 
 
-def _half_width(sem: pd.Series, trials: int, level: float = CI_LEVEL) -> pd.Series:
-    """Half width of the t-interval of a mean over ``trials`` trials (NaN with fewer than two)."""
+def _half_width(sem: pd.Series, trials: int, level: float = CI_LEVEL, ratio: float = 0.0) -> pd.Series:
+    """Half width of the corrected t interval of a mean over ``trials`` trials (NaN with fewer than two).
+
+    As :meth:`s2rlib.scaling.CaseFit.mean_interval`: ``sem * sqrt(1 + trials * ratio) * t_{trials-1}``
+    with ``ratio`` = n_test / n_train (the Nadeau-Bengio correction for overlapping re-splits).
+    """
     if trials < 2:
         return sem * np.nan
-    return sem * stats.t.ppf(0.5 + level / 2, trials - 1)
+    return sem * np.sqrt(1 + trials * ratio) * stats.t.ppf(0.5 + level / 2, trials - 1)
 
 
 def _positive(series: pd.Series) -> pd.Series:
@@ -166,10 +170,11 @@ def scaling_figure(case_fit: CaseFit, ax=None, *, color=None, title: str | None 
     color = color if color is not None else case_color(case_fit.case)
     units = case_fit.units
     pos = _positive(case_fit.mean.dropna())
-    half = _half_width(case_fit.sem.reindex(pos.index), case_fit.trials, level)
+    half = _half_width(case_fit.sem.reindex(pos.index), case_fit.trials, level, getattr(case_fit, "ratio", 0.0))
     nr = _n_range(case_fit)
     if show_baseline and np.isfinite(case_fit.baseline):
-        b_half = float(_half_width(case_fit.sem.reindex([0]), case_fit.trials, level).iloc[0]) \
+        b_half = float(_half_width(case_fit.sem.reindex([0]), case_fit.trials, level,
+                                     getattr(case_fit, "ratio", 0.0)).iloc[0]) \
             if 0 in case_fit.sem.index else float("nan")
         ax.axhline(case_fit.baseline, color=BASELINE_COLOR, lw=1.4, ls="--",
                    label=f"no pretraining (n = 0): {case_fit.baseline:.3g}")

@@ -25,11 +25,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from . import results, scaling
+from . import findings, results, scaling
 from .cases import CASES, get_case
-from .scaling import CI_LEVEL, CaseFit
+from .scaling import CI_LEVEL, CaseFit, FitStatus
 
 try:  # derived numbers (required n, marginal gain, checks); optional so the book builds without it
     from . import insights
@@ -44,18 +43,12 @@ BOOK_CASES = ("formation_enthalpy", "band_gap", "polymer_density", "chi")
 DASH = "–"
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
-STATUS_TEXT = {
-    "ok": "interior optimum: D, alpha and C are all identified by the data",
-    "alpha_at_bound": "alpha sits at its search bound: over the measured n the curve is too flat (or too steep) "
-                      "to pin the exponent, so read alpha and D as limits, not estimates",
-    "C_at_bound": "C = 0: no floor is resolved within the measured n; the points are consistent with a pure power "
-                  "law, and the transfer gap is below what these data can see",
-    "no_decrease": "D = 0: the error does not fall with n; these data give no evidence that more simulations help",
-    "too_few_points": "fewer than 4 distinct n > 0: no law is fitted",
-    "unidentified": "more than 20% of the bootstrap refits (trials resampled) find no decrease or alpha at a "
-                    "bound: the trials do not pin the law down, so read D, alpha and C as unidentified",
-    "failed": "the optimiser failed: no law",
-}
+def status_text(status) -> str:
+    """A fit status in words (:class:`s2rlib.scaling.FitStatus` carries its own explanation)."""
+    try:
+        return FitStatus(status).meaning
+    except ValueError:
+        return str(status)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -396,12 +389,6 @@ def effective_m(table: pd.DataFrame, m_target: int = results.ALL_M) -> float:
 # tables
 
 
-def _t_half(sem: float, trials: int, level: float = CI_LEVEL) -> float:
-    if trials < 2 or not np.isfinite(sem):
-        return float("nan")
-    return float(sem * stats.t.ppf(0.5 + level / 2, trials - 1))
-
-
 def law_text(fit: scaling.Fit, units: str = "") -> str:
     """The fitted law in words, e.g. ``R(n) = 0.9 n^-0.45 + 0.08 eV/atom``."""
     if not fit.usable:
@@ -428,23 +415,29 @@ def law_math(fit: scaling.Fit, units: str = "") -> str:
 
 
 def params_table(case_fit: CaseFit, level: float = CI_LEVEL) -> pd.DataFrame:
-    """The fitted D, alpha, C with their bootstrap intervals, then the fit's status and diagnostics."""
+    """The fitted D, alpha, C with their corrected intervals (C one-sided at its bound), status and diagnostics."""
     f = case_fit.fit
     ci = f.ci(level)
     u = units_suffix(case_fit.units)
     pct = f"{int(round(level * 100))}% CI"
+    c_est, c_ci = (f"< {fmt(ci['C'][1])}", "upper bound only: C at its bound 0") if f.floor_at_bound(level) else \
+        (fmt(f.C), fmt_ci(*ci["C"]))
     rows = [
         {"quantity": "D", "meaning": "amplitude: how much error pretraining can remove", "estimate": fmt(f.D),
          pct: fmt_ci(*ci["D"])},
         {"quantity": "alpha", "meaning": "scaling exponent: how fast the error falls with n", "estimate": fmt(f.alpha),
          pct: fmt_ci(*ci["alpha"])},
         {"quantity": f"C{u}", "meaning": "transfer gap: the error left with unlimited simulations",
-         "estimate": fmt(f.C), pct: fmt_ci(*ci["C"])},
-        {"quantity": "fit status", "meaning": STATUS_TEXT.get(f.status, f.message or f.status),
-         "estimate": status_cell(f.status), pct: ""},
+         "estimate": c_est, pct: c_ci},
+        {"quantity": "fit status", "meaning": status_text(f.status), "estimate": status_cell(f.status), pct: ""},
+        {"quantity": "AIC: constant − law", "meaning": f"on the trial means with corrected standard errors; the law "
+         f"must win by ≥ {scaling.AIC_MARGIN:g}", "estimate": fmt(f.aic_vs_constant, 2), pct: ""},
+        {"quantity": "AIC: pure power law − law", "meaning": f"the floor C must win by ≥ {scaling.AIC_MARGIN:g}",
+         "estimate": fmt(f.aic_vs_pure, 2), pct: ""},
         {"quantity": "points fitted", "meaning": "distinct n > 0 (each the mean over trials)",
          "estimate": str(f.n_points), pct: ""},
-        {"quantity": "bootstrap fits", "meaning": "share of the trial resamples whose fit succeeded",
+        {"quantity": "interval draws", "meaning": "share of the corrected draws (Nadeau-Bengio, n_test/n_train = "
+         f"{fmt(f.ratio, 2)}) whose fit succeeded",
          "estimate": DASH if not np.isfinite(f.boot_ok_fraction()) else f"{f.boot_ok_fraction():.0%}", pct: ""},
     ]
     return pd.DataFrame(rows)
@@ -456,59 +449,39 @@ def results_table(case_fit: CaseFit, level: float = CI_LEVEL) -> pd.DataFrame:
     f = case_fit.fit
     rows = []
     for n, mean in case_fit.mean.items():
-        sem = float(case_fit.sem.get(n, float("nan")))
-        half = _t_half(sem, case_fit.trials, level)
         law = f.predict(float(n)) if (f.usable and n > 0) else float("nan")
         rows.append({"n": "0 (no pretraining)" if n == 0 else fmt_n(n), f"mean MAE{u}": fmt(mean),
-                     f"{int(round(level * 100))}% CI of the mean": fmt_ci(mean - half, mean + half),
+                     f"{int(round(level * 100))}% CI of the mean": fmt_ci(*case_fit.mean_interval(n, level)),
                      "law": fmt(law), "mean − law": fmt_signed(mean - law, 2) if np.isfinite(law) else DASH})
     return pd.DataFrame(rows)
 
 
 def gain_table(case_fit: CaseFit, level: float = CI_LEVEL) -> pd.DataFrame:
-    """The n = 0 baseline, the error at the largest n, and their paired difference with its interval."""
+    """The n = 0 baseline, the error at the largest n, and their paired difference with its corrected interval."""
     u = units_suffix(case_fit.units)
     g = case_fit.gain
     pct = f"{int(round(level * 100))}% CI"
-    sem0 = float(case_fit.sem.get(0, float("nan")))
-    half0 = _t_half(sem0, case_fit.trials, level)
-    n_max = g.get("n")
+    n_max = g.n
     rows = [{"quantity": f"baseline: MAE at n = 0{u}", "value": fmt(case_fit.baseline),
-             pct: fmt_ci(case_fit.baseline - half0, case_fit.baseline + half0)}]
+             pct: fmt_ci(*case_fit.mean_interval(0, level))}]
     if n_max is not None and np.isfinite(float(n_max)) and n_max in case_fit.mean.index:
-        mean_max = float(case_fit.mean.loc[n_max])
-        half = _t_half(float(case_fit.sem.get(n_max, float("nan"))), case_fit.trials, level)
-        rows.append({"quantity": f"MAE at the largest n = {fmt_n(n_max)}{u}", "value": fmt(mean_max),
-                     pct: fmt_ci(mean_max - half, mean_max + half)})
+        rows.append({"quantity": f"MAE at the largest n = {fmt_n(n_max)}{u}", "value": fmt(case_fit.mean.loc[n_max]),
+                     pct: fmt_ci(*case_fit.mean_interval(n_max, level))})
     rows.append({"quantity": f"paired gain MAE(n = {fmt_n(n_max) if n_max is not None else '?'}) − MAE(0){u}",
-                 "value": fmt_signed(g.get("mean")), pct: fmt_ci(g.get("lo"), g.get("hi"))})
+                 "value": fmt_signed(g.mean), pct: fmt_ci(g.lo, g.hi)})
     if np.isfinite(case_fit.baseline) and case_fit.baseline:
+        b = case_fit.baseline
         rows.append({"quantity": "relative gain (gain / baseline)",
-                     "value": f"{100 * g.get('mean', float('nan')) / case_fit.baseline:+.1f}%".replace("-", "−")
-                     if np.isfinite(g.get("mean", float("nan"))) else DASH,
-                     pct: fmt_ci(100 * g.get("lo") / case_fit.baseline, 100 * g.get("hi") / case_fit.baseline, 2)
-                     + (" %" if np.isfinite(g.get("lo", float("nan"))) else "")})
-    rows.append({"quantity": "paired trials", "value": str(g.get("trials", 0)), pct: ""})
+                     "value": f"{100 * g.mean / b:+.1f}%".replace("-", "−") if np.isfinite(g.mean) else DASH,
+                     pct: fmt_ci(100 * g.lo / b, 100 * g.hi / b, 2) + (" %" if np.isfinite(g.lo) else "")})
+    rows.append({"quantity": "paired trials", "value": str(g.trials),
+                 pct: f"corrected t: se × √(1/J + n_test/n_train), n_test/n_train = {fmt(g.ratio, 2)}"})
     return pd.DataFrame(rows)
 
 
 def gain_sentence(case_fit: CaseFit) -> str:
     """One sentence: does pretraining on the largest database beat no pretraining, by how much?"""
-    g = case_fit.gain
-    lo, hi, mean = g.get("lo", np.nan), g.get("hi", np.nan), g.get("mean", np.nan)
-    u = "" if case_fit.units in ("", "dimensionless") else f" {pretty_units(case_fit.units)}"
-    if not np.isfinite(mean):
-        return "The paired gain cannot be computed: the grid lacks n = 0 or the largest n."
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        return f"Pretraining on n = {fmt_n(g['n'])} changes the error by {fmt_signed(mean)}{u} (no interval: one trial)."
-    if hi < 0:
-        verdict = "lowers the test error"
-    elif lo > 0:
-        verdict = "raises the test error (negative transfer)"
-    else:
-        verdict = "changes the test error by an amount whose 90% interval includes zero"
-    return (f"Pretraining on n = {fmt_n(g['n'])} simulations {verdict}: {fmt_signed(mean)}{u}, 90% CI "
-            f"{fmt_ci(lo, hi)}, paired over {g['trials']} trials that share their test sets.")
+    return findings.finding(case_fit).gain_sentence()
 
 
 def extrapolation_table(table: pd.DataFrame, m_target: int | None = None, *, metric: str = "mae") -> pd.DataFrame | None:
@@ -520,28 +493,37 @@ def extrapolation_table(table: pd.DataFrame, m_target: int | None = None, *, met
     r = insights.extrapolation_check(mat)
     case = str(table["case"].iloc[0])
     u = units_suffix(CASES[case].units if case in CASES else "")
-    verdict = ("inside" if r.get("within_interval") else "outside") if np.isfinite(r.get("lo", np.nan)) else DASH
+    verdict = ("inside" if r.within_interval else "outside") if np.isfinite(r.lo) else DASH
     return pd.DataFrame([
-        {"quantity": "held-out n (the largest)", "value": fmt_n(r.get("n_max")), "detail": ""},
-        {"quantity": "law fitted up to n", "value": fmt_n(r.get("n_fit_max")),
-         "detail": f"status {status_cell(r.get('status'))}, {r.get('n_points', 0)} points"},
-        {"quantity": f"predicted MAE{u}", "value": fmt(r.get("predicted")),
-         "detail": f"90% CI {fmt_ci(r.get('lo'), r.get('hi'))}"},
-        {"quantity": f"measured MAE{u}", "value": fmt(r.get("measured")), "detail": f"± {fmt(r.get('measured_sem'), 2)} (SEM)"},
-        {"quantity": "prediction − measurement", "value": fmt_signed(r.get("error"), 2),
-         "detail": (f"{100 * r['rel_error']:+.1f}% of the measurement".replace("-", "−")
-                    if np.isfinite(r.get("rel_error", np.nan)) else "")},
+        {"quantity": "held-out n (the largest)", "value": fmt_n(r.n_max), "detail": ""},
+        {"quantity": "law fitted up to n", "value": fmt_n(r.n_fit_max),
+         "detail": f"status {status_cell(r.status)}, {r.n_points} points"},
+        {"quantity": f"predicted MAE{u}", "value": fmt(r.predicted),
+         "detail": f"90% CI {fmt_ci(r.lo, r.hi)}"},
+        {"quantity": f"measured MAE{u}", "value": fmt(r.measured), "detail": f"± {fmt(r.measured_sem, 2)} (SEM)"},
+        {"quantity": "prediction − measurement", "value": fmt_signed(r.error, 2),
+         "detail": (f"{100 * r.rel_error:+.1f}% of the measurement".replace("-", "−")
+                    if np.isfinite(r.rel_error) else "")},
         {"quantity": "measurement inside the predicted interval?", "value": verdict, "detail": ""},
     ])
 
 
 def forms_table(table: pd.DataFrame, m_target: int | None = None, *, metric: str = "mae") -> pd.DataFrame | None:
-    """Power law + floor against simpler forms, fitted to every trial's error (``insights.compare_forms``)."""
+    """Power law + floor against simpler forms, on the trial means (``insights.compare_forms``).
+
+    The points are the means over trials at the number of source samples actually drawn
+    (:func:`s2rlib.scaling.drawn_n`, as in the main fit), each with its corrected standard error;
+    AIC = chi^2 + 2k, never per-trial points treated as independent.
+    """
     if insights is None:
         return None
     m = main_m(table) if m_target is None else m_target
-    sub = table[(table["metric"] == metric) & (table["m_target"] == m) & (table["n_source"] > 0)]
-    df = insights.compare_forms(sub["n_source"].to_numpy(dtype=float), sub["value"].to_numpy(dtype=float))
+    mat = scaling.trial_matrix(for_fit(table), metric, m)
+    mat = mat[mat.index > 0]
+    J = mat.shape[1]
+    se = mat.std(axis=1, ddof=1) * math.sqrt(1 / J + mat.attrs.get("test_train_ratio", 0.0)) if J > 1 else None
+    df = insights.compare_forms(mat.index.to_numpy(dtype=float), mat.mean(axis=1).to_numpy(dtype=float),
+                                None if se is None else se.to_numpy(dtype=float))
     out = pd.DataFrame({
         "form": df["form"], "parameters": df["n_params"].astype(str), "RSS": df["rss"].map(lambda v: fmt(v, 3)),
         "AIC": df["aic"].map(lambda v: fmt(v, 4)), "ΔAIC": df["delta_aic"].map(lambda v: fmt(v, 3)),
@@ -553,7 +535,10 @@ def forms_table(table: pd.DataFrame, m_target: int | None = None, *, metric: str
 
 def derived_table(case_fit: CaseFit, targets: Iterable[float] | None = None, delta: float = 10000,
                   level: float = CI_LEVEL) -> pd.DataFrame | None:
-    """Required database size for target errors, and what the next ``delta`` simulations buy."""
+    """Required database size for target errors, and what the next ``delta`` simulations buy.
+
+    The numbers are printed only when the fit is ``ok``; otherwise each row gives the reason in words.
+    """
     if insights is None:
         return None
     f = case_fit.fit
@@ -567,24 +552,25 @@ def derived_table(case_fit: CaseFit, targets: Iterable[float] | None = None, del
         targets = [0.95 * best, 0.90 * best]
     pct = f"{int(round(level * 100))}% CI"
     rows = []
+
+    def row(question, r, value, lo, hi, extra="", n=False):
+        if not r.supported:
+            return {"question": question, "answer": DASH, pct: DASH, "status": r.reason()}
+        return {"question": question, "answer": fmt_n(value) if n else fmt(value), pct: fmt_ci(lo, hi, n=n),
+                "status": status_cell(r.status) + extra}
+
     for tgt in targets:
         r = insights.required_n(f, tgt, level=level)
-        share = "" if not np.isfinite(r.get("p_unreachable", np.nan)) else \
-            f"; {r['p_unreachable']:.0%} of bootstrap laws never reach it"
-        if r.get("extrapolated") and np.isfinite(r.get("value", np.nan)):
+        share = "" if not np.isfinite(r.p_unreachable) else f"; {r.p_unreachable:.0%} of the draws never reach it"
+        if r.extrapolated and np.isfinite(r.value):
             share += "; beyond the largest n run (an extrapolation)"
-        rows.append({"question": f"n needed for MAE = {fmt(tgt)}{u} ({100 * (1 - tgt / best):.0f}% below the "
-                                 f"error at n = {fmt_n(n_max)})",
-                     "answer": fmt_n(r.get("value")), pct: fmt_ci(r.get("lo"), r.get("hi"), n=True),
-                     "status": status_cell(r.get("status")) + share})
+        rows.append(row(f"n needed for MAE = {fmt(tgt)}{u} ({100 * (1 - tgt / best):.0f}% below the error at "
+                        f"n = {fmt_n(n_max)})", r, r.value, r.lo, r.hi, share, n=True))
     g = insights.marginal_gain(f, n_max, delta, level=level)
-    rows.append({"question": f"error drop from the next {fmt_n(delta)} simulations at n = {fmt_n(n_max)}{u}",
-                 "answer": fmt(g.get("value")), pct: fmt_ci(g.get("lo"), g.get("hi")),
-                 "status": status_cell(g.get("status")) + (f"; {100 * g['rel']:.2g}% of R(n)"
-                                                           if np.isfinite(g.get("rel", np.nan)) else "")})
-    rows.append({"question": f"slope dR/dn at n = {fmt_n(n_max)} (error change per simulation){u}",
-                 "answer": fmt(g.get("slope")), pct: fmt_ci(g.get("slope_lo"), g.get("slope_hi")),
-                 "status": status_cell(g.get("status"))})
+    rows.append(row(f"error drop from the next {fmt_n(delta)} simulations at n = {fmt_n(n_max)}{u}", g, g.value,
+                    g.lo, g.hi, f"; {100 * g.rel:.2g}% of R(n)" if np.isfinite(g.rel) else ""))
+    rows.append(row(f"slope dR/dn at n = {fmt_n(n_max)} (error change per simulation){u}", g, g.slope,
+                    g.slope_lo, g.slope_hi))
     return pd.DataFrame(rows)
 
 
@@ -592,6 +578,8 @@ def recipes_table(table: pd.DataFrame, m_target: int | None = None) -> pd.DataFr
     """How often validation chose each fine-tuning recipe, per n (counts of trials)."""
     m = main_m(table) if m_target is None else m_target
     sub = table[(table["metric"] == "mae") & (table["m_target"] == m)]
+    drawn = scaling.drawn_n(table[table["m_target"] == m])  # as the fits: samples actually drawn
+    sub = sub.assign(n_source=[int(round(drawn.get(n, n))) for n in sub["n_source"]])
     ct = pd.crosstab(sub["n_source"], sub["selected_recipe"])
     ct = ct.reindex(sorted(ct.index))
     out = ct.astype(int).astype(str).replace("0", "·")
@@ -657,25 +645,35 @@ def two_way_table(fits: Mapping[int, CaseFit], level: float = CI_LEVEL) -> pd.Da
     rows = []
     for m, cf in fits.items():
         ci = cf.fit.ci(level)
+        floor = cf.fit.floor_at_bound(level)
         rows.append({"m": m_name(m), "trials": str(cf.trials), "baseline (n = 0)": fmt(cf.baseline),
                      "alpha": fmt(cf.fit.alpha), f"alpha {pct}": fmt_ci(*ci["alpha"]),
-                     "C": fmt(cf.fit.C), f"C {pct}": fmt_ci(*ci["C"]),
-                     "paired gain at largest n": fmt_signed(cf.gain.get("mean")),
+                     "C": f"< {fmt(ci['C'][1])}" if floor else fmt(cf.fit.C),
+                     f"C {pct}": "upper bound only" if floor else fmt_ci(*ci["C"]),
+                     f"paired gain at largest n [{pct}]": f"{fmt_signed(cf.gain.mean)} {fmt_ci(cf.gain.lo, cf.gain.hi)}",
                      "status": status_cell(cf.fit.status)})
     return pd.DataFrame(rows)
 
 
-def ess_table(table: pd.DataFrame, *, n_boot: int = 200) -> pd.DataFrame | None:
-    """Equivalent sample size: simulations worth one more experimental sample, per (n, m)."""
+def ess_table(table: pd.DataFrame, *, n_boot: int = 200, fits: Mapping[int, CaseFit] | None = None
+              ) -> pd.DataFrame | None:
+    """Equivalent sample size: simulations worth one more experimental sample, per (n, m).
+
+    With ``fits`` (the per-m fits), the ESS at m is printed only where the law in n at that m is
+    ``ok``; elsewhere the cell says why not.
+    """
     if insights is None:
         return None
     df = insights.equivalent_sample_size(table, n_boot=n_boot)
     if df.empty:
         return None
+    status = {int(m): cf.fit.status for m, cf in (fits or {}).items()}
+    shown = [fits is None or status.get(int(m)) == FitStatus.ok for m in df["m"]]
     return pd.DataFrame({
         "n": df["n"].map(fmt_n), "m": df["m"].map(fmt_n), "mean MAE": df["R"].map(fmt),
-        "simulations per experimental sample": df["ess"].map(lambda v: fmt(v, 2)),
-        "90% CI": [fmt_ci(lo, hi, 2) for lo, hi in zip(df["ess_lo"], df["ess_hi"])],
+        "simulations per experimental sample": [fmt(v, 2) if ok else f"not printed: law in n is `{status.get(int(m))}`"
+                                                for v, m, ok in zip(df["ess"], df["m"], shown)],
+        "90% CI": [fmt_ci(lo, hi, 2) if ok else DASH for lo, hi, ok in zip(df["ess_lo"], df["ess_hi"], shown)],
         "dR/dm from": df["method"].map(code), "status (n, m)": [f"{status_cell(a)}, {status_cell(b)}"
                                                                for a, b in zip(df["fit_status_n"], df["fit_status_m"])],
     })
@@ -684,8 +682,8 @@ def ess_table(table: pd.DataFrame, *, n_boot: int = 200) -> pd.DataFrame | None:
 SUMMARY_PARTS = {
     "gain": ["case", "trials", "largest n", "baseline MAE (n = 0)", "gain at largest n [90% CI]", "relative gain",
              "status"],
-    "law": ["case", "alpha [90% CI]", "C [90% CI]", "C / baseline", "next {delta} simulations buy [90% CI]",
-            "status"],
+    "law": ["case", "status", "alpha [90% CI]", "C [90% CI]", "C / baseline",
+            "next {delta} simulations buy [90% CI]"],
 }
 
 
@@ -702,7 +700,7 @@ def summary_table(case_fits: Iterable[CaseFit], delta: float = 10000, level: flo
         else:  # pragma: no cover - fallback without insights
             ci = cf.fit.ci(level)
             r = dict(case=cf.case, units=cf.units, trials=cf.trials, n_max=float(cf.mean.index.max()),
-                     baseline=cf.baseline, gain=cf.gain["mean"], gain_lo=cf.gain["lo"], gain_hi=cf.gain["hi"],
+                     baseline=cf.baseline, gain=cf.gain.mean, gain_lo=cf.gain.lo, gain_hi=cf.gain.hi,
                      alpha=cf.fit.alpha, alpha_lo=ci["alpha"][0], alpha_hi=ci["alpha"][1], C=cf.fit.C,
                      C_lo=ci["C"][0], C_hi=ci["C"][1], status=cf.fit.status, mgain=np.nan, mgain_lo=np.nan,
                      mgain_hi=np.nan)
@@ -717,10 +715,14 @@ def summary_table(case_fits: Iterable[CaseFit], delta: float = 10000, level: flo
             "relative gain": (f"{100 * gain / base:+.0f}%".replace("-", "−")
                               if np.isfinite(base) and base and np.isfinite(gain) else DASH),
             "alpha [90% CI]": f"{fmt(r.get('alpha'))} {fmt_ci(r.get('alpha_lo'), r.get('alpha_hi'))}",
-            "C [90% CI]": f"{fmt(r.get('C'))} {fmt_ci(r.get('C_lo'), r.get('C_hi'))}",
-            "C / baseline": fmt(r.get("C", np.nan) / base, 2) if np.isfinite(base) and base else DASH,
+            "C [90% CI]": (f"< {fmt(r.get('C_hi'))} (no floor resolved)" if r.get("C_upper_only")
+                           else f"{fmt(r.get('C'))} {fmt_ci(r.get('C_lo'), r.get('C_hi'))}"),
+            "C / baseline": (DASH if not (np.isfinite(base) and base) else
+                             f"< {fmt(r.get('C_hi', np.nan) / base, 2)}" if r.get("C_upper_only")
+                             else fmt(r.get("C", np.nan) / base, 2)),
             f"next {fmt_n(delta)} simulations buy [90% CI]":
-                f"{fmt(r.get('mgain'))} {fmt_ci(r.get('mgain_lo'), r.get('mgain_hi'))}",
+                (f"{fmt(r.get('mgain'))} {fmt_ci(r.get('mgain_lo'), r.get('mgain_hi'))}" if r.get("supported")
+                 else f"not printed: the law is `{r.get('status')}`"),
             "status": status_cell(r.get("status")),
         })
     df = pd.DataFrame(rows)
@@ -826,13 +828,12 @@ class CasePage:
             return
         f = self.fit.fit
         kind = "note" if f.status == "ok" else "warning"
-        note(f"{law_math(f, self.fit.units)}\n\nFit status {status_cell(f.status)}: "
-             f"{STATUS_TEXT.get(f.status, f.message)}.", kind, "The fitted law")
+        note(f"{law_math(f, self.fit.units)}\n\n{findings.finding(self.fit).law_sentence()}", kind, "The fitted law")
 
     def params(self) -> None:
         if self._missing():
             return
-        show(params_table(self.fit), "Fitted parameters of R(n) = D n^-alpha + C (bootstrap over trials)")
+        show(params_table(self.fit), "Fitted parameters of R(n) = D n^-alpha + C (90% intervals corrected for overlapping re-splits)")
 
     def points(self) -> None:
         if self._missing():
@@ -861,12 +862,12 @@ class CasePage:
         if self._missing() or self._needs_insights():
             return
         show(forms_table(self.table, self.main_m, metric=self.metric),
-             "Alternative functional forms, fitted to every trial's error (lower AIC is better)")
+             "Alternative functional forms, fitted to the trial means (AIC with corrected standard errors; lower is better)")
 
     def derived(self, targets=None, delta: float = 10000) -> None:
         if self._missing() or self._needs_insights():
             return
-        show(derived_table(self.fit, targets, delta), "Derived numbers, with 90% bootstrap intervals")
+        show(derived_table(self.fit, targets, delta), "Derived numbers, with corrected 90% intervals (printed only for an ok law)")
 
     def recipes(self) -> None:
         if self._missing():
@@ -878,6 +879,13 @@ class CasePage:
         if self._missing():
             return
         show(provenance_table(self.table), "Provenance of every row of the results table")
+
+    def findings(self) -> None:
+        """'What this case shows': the chapter's result in sentences generated from its tables."""
+        if self._missing():
+            return
+        by_m = self.fits_by_m if self.two_way else None
+        show_markdown("\n".join(f"* {s}" for s in findings.case_findings(self.fit, by_m)))
 
     # ---- the two-way design
     def two_way_figure(self) -> None:
@@ -901,7 +909,7 @@ class CasePage:
         if not self.two_way:
             show_markdown("*Needs at least two experimental sizes m.*")
             return
-        show(ess_table(self.table, n_boot=n_boot),
+        show(ess_table(self.table, n_boot=n_boot, fits=self.fits_by_m),
              "Equivalent sample size: simulations that buy the error drop of one more experimental sample")
 
 
@@ -950,7 +958,7 @@ class SummaryPage:
         show(summary_table(self.fits.values(), delta=delta, part="gain"),
              "Does pretraining help? The largest database against no pretraining, paired over trials")
         show(summary_table(self.fits.values(), delta=delta, part="law"),
-             "The fitted laws side by side (all experimental data; 90% bootstrap intervals; errors in each "
+             "The fitted laws side by side (all experimental data; corrected 90% intervals; errors in each "
              "case's units)")
 
     def figure(self) -> None:
@@ -959,3 +967,16 @@ class SummaryPage:
         from . import plotting
 
         show_figure(plotting.summary_figure(self.fits))
+
+    def conclusion(self) -> None:
+        """The cross-case conclusion in words, generated from the verdicts and statuses."""
+        if self.fits:
+            show_markdown(findings.conclusion(self.fits))
+
+    def glance(self) -> None:
+        """Findings at a glance: per case, the gain at the largest n in words and the law's status."""
+        if not self.fits:
+            return
+        show(findings.glance_table(self.fits),
+             "Findings at a glance: pretraining on the largest database against none, paired over trials "
+             "(90% intervals corrected for overlapping re-splits)")

@@ -1,96 +1,194 @@
-"""Fitting the Sim2Real scaling law ``R(n) = D * n**(-alpha) + C`` and the numbers derived from it.
+"""Fitting the Sim2Real scaling law ``R(n) = D * n**(-alpha) + C``, its intervals and its status.
 
 The fit is a variable projection: for a fixed ``alpha`` the law is linear in (D, C), solved by
 non-negative least squares; the profile residual over ``alpha`` is scanned on a log grid and
-refined with a bounded scalar minimisation. Log-space residuals are an option (``loss='log'``),
-solved by bounded least squares started from the linear solution. A fit never raises on bad
-input: it returns a :class:`Fit` whose ``status`` says what happened:
+refined with a bounded scalar minimisation. Log-space residuals are an option (``loss='log'``).
+A fit never raises on bad input: it returns a :class:`Fit` whose ``status`` (a :class:`FitStatus`,
+which carries its own explanation in words) says what the data identify.
 
-* ``ok`` — interior optimum, enough points;
-* ``alpha_at_bound`` — alpha hit the search bound (the curve is too flat or too steep to pin alpha);
-* ``C_at_bound`` — C = 0: the data show no floor (the law reduces to a pure power law);
-* ``no_decrease`` — D = 0: the error does not fall with n (flat or increasing);
-* ``too_few_points`` — fewer than ``MIN_POINTS`` usable points (after dropping NaN/inf/<=0);
-* ``unidentified`` — (after a bootstrap) more than ``UNIDENTIFIED_FRACTION`` of the refits over
-  resampled trials find no decrease or alpha at a bound: the point estimate is not to be trusted;
-* ``failed`` — the optimiser failed.
+Uncertainty. The trials of one grid are re-splits of *one* experimental data set: their training
+and test sets overlap, so they are positively correlated and the spread between them understates
+the uncertainty of their mean. Every interval here uses the Nadeau-Bengio corrected resampled t
+(Nadeau & Bengio, Machine Learning 52, 239, 2003): the variance of a mean over J trials is
+``(1/J + n_test/n_train) s^2`` instead of ``s^2 / J``, with a t distribution of J - 1 degrees of
+freedom; ``n_test/n_train`` is the mean ratio of the rows' own split sizes (:func:`test_train_ratio`).
 
-Uncertainty comes from a bootstrap over whole trials (the same resampled trials at every n, so
-the pairing across n is kept): 90% percentile intervals for D, alpha, C and every derived number.
+* the paired gain (error at n minus error at n = 0 over the same trials) gets exactly that interval
+  (:func:`paired_gain`);
+* D, alpha, C get intervals from the same model applied to the whole vector of trial means: each
+  draw adds to the measured means a random combination of the trials' deviations with covariance
+  ``(1/J + n_test/n_train) S`` (S: the covariance of the trial vectors), scaled by a chi-square draw
+  so that a linear quantity follows a t with J - 1 degrees of freedom, and refits the law
+  (:func:`corrected_draws`). For the gain (a linear quantity) the percentile interval of the draws is
+  the corrected t interval itself. ``tests/test_coverage.py`` checks on synthetic grids with a shared
+  component that nominal 90% intervals cover 85-95%, and that the plain bootstrap over trials does not.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
 MIN_POINTS = 4
-UNIDENTIFIED_FRACTION = 0.2  # bootstrap refits without scaling above which the law is 'unidentified'
 ALPHA_BOUNDS = (1e-3, 3.0)
 CI_LEVEL = 0.90
+AIC_MARGIN = 2.0  # the law must beat a constant and a pure power law by at least this much AIC
+UNIDENTIFIED_FRACTION = 0.2  # share of draws without a decrease above which D is not identified
+_BOUND_TOL = 0.01  # a value within 1% (of the log search range) of a bound is "at" the bound
+
+
+class FitStatus(StrEnum):
+    """What a fit of ``R(n) = D n^-alpha + C`` identifies; each member explains itself in words.
+
+    ``meaning`` says what happened, ``reading`` how to read the numbers. ``ok`` is the only status
+    under which the book prints numbers derived from the law (required n, marginal value, ESS).
+    """
+
+    def __new__(cls, value: str, meaning: str = "", reading: str = ""):
+        obj = str.__new__(cls, value)
+        obj._value_ = value
+        obj.meaning = meaning
+        obj.reading = reading
+        return obj
+
+    ok = ("ok",
+          "the law beats a constant and a pure power law by at least 2 in AIC (on the trial means with their "
+          "corrected standard errors), and no 90% interval of D, alpha or C touches a search bound",
+          "D, alpha and C are estimates; numbers derived from the law are printed")
+    constant_preferred = ("constant_preferred",
+                          "a constant fits the trial means as well as the law (AIC of the law not lower by 2): "
+                          "these data show no detectable fall of the error with n",
+                          "read no scaling into the curve; D, alpha and C are not identified")
+    no_decrease = ("no_decrease", "D = 0: the error does not fall with n (flat or increasing)",
+                   "these data give no evidence that more simulations help")
+    alpha_at_bound = ("alpha_at_bound",
+                      "alpha, or its 90% interval, reaches its search bound (0.001 or 3): over the measured n the "
+                      "curve is too flat or too steep to pin the exponent",
+                      "read alpha and D as limits, not estimates")
+    C_at_bound = ("C_at_bound",
+                  "no floor is resolved: C = 0, its 90% interval reaches 0, or a pure power law (C = 0) fits "
+                  "as well",
+                  "C is reported as an upper bound, C < x; the transfer gap is not measured")
+    unidentified = ("unidentified",
+                    "the law's point estimate has an interior optimum, but more than 20% of the interval draws "
+                    "find no decrease, or the interval of D reaches 0: the trials do not pin the law down",
+                    "read D, alpha and C as unidentified")
+    too_few_points = ("too_few_points", "fewer than 4 distinct n > 0 with finite positive errors",
+                      "no law is fitted")
+    failed = ("failed", "the optimiser failed", "no law")
+    n0_at_bound = ("n0_at_bound",
+                   "(exponential saturation only) the scale n0 sits at its search bound, 100 times beyond the "
+                   "measured n", "the form degenerates to a constant or a line over the measured n")
+
+    @classmethod
+    def table(cls) -> pd.DataFrame:
+        """The status table of the method chapter, generated from the members."""
+        return pd.DataFrame([{"status": f"`{s.value}`", "meaning": s.meaning, "how to read the numbers": s.reading}
+                             for s in cls])
+
+
+def interval(draws=None, *, mean=float("nan"), se=float("nan"), df: float = 0,
+             level: float = CI_LEVEL) -> tuple[float, float]:
+    """The one interval helper: a percentile interval of ``draws``, or ``mean -+ t_{df} se``.
+
+    With ``draws``: numpy's 'linear' percentile rule; NaN draws are skipped, +-inf draws are ranked
+    like numbers (an end that falls on or next to an infinite draw is infinite); fewer than
+    ``MIN_DRAWS`` non-NaN draws give (NaN, NaN). Without draws: the t interval of ``mean`` with
+    standard error ``se`` and ``df`` degrees of freedom (NaN unless df >= 1 and se finite).
+    """
+    nan = (float("nan"), float("nan"))
+    if draws is None:
+        if df < 1 or not (np.isfinite(mean) and np.isfinite(se)):
+            return nan
+        half = float(se) * float(stats.t.ppf(0.5 + level / 2, df))
+        return (float(mean) - half, float(mean) + half)
+    d = np.asarray(draws, dtype=float).ravel()
+    d = np.sort(d[~np.isnan(d)])
+    if len(d) < MIN_DRAWS:
+        return nan
+    out = []
+    for q in (0.5 * (1 - level), 1 - 0.5 * (1 - level)):
+        h = (len(d) - 1) * q
+        i, f = int(math.floor(h)), h - math.floor(h)
+        a, b = d[i], d[min(i + 1, len(d) - 1)]
+        if f == 0 or a == b:
+            out.append(float(a))
+        elif np.isfinite(a) and np.isfinite(b):
+            out.append(float(a + (b - a) * f))
+        elif b == np.inf and a > -np.inf:
+            out.append(float("inf"))
+        elif a == -np.inf and b < np.inf:
+            out.append(float("-inf"))
+        else:
+            out.append(float("nan"))
+    return (out[0], out[1])
+
+
+MIN_DRAWS = 10
 
 
 @dataclass
 class Fit:
-    """A fitted law ``R(n) = D n^-alpha + C`` with its status and (optionally) bootstrap draws."""
+    """A fitted law ``R(n) = D n^-alpha + C`` with its status and (optionally) interval draws."""
 
     D: float
     alpha: float
     C: float
-    status: str
+    status: FitStatus
     n_points: int
     rss: float = float("nan")
     loss: str = "linear"
     message: str = ""
-    boot: np.ndarray | None = None  # (B, 3) bootstrap draws of (D, alpha, C); NaN rows = failed fits
+    boot: np.ndarray | None = None  # (B, 3) draws of (D, alpha, C); NaN rows = failed fits
     n: np.ndarray = field(default_factory=lambda: np.array([]))
     R: np.ndarray = field(default_factory=lambda: np.array([]))
+    method: str = ""  # how the draws were made: 'corrected' or 'trial_bootstrap' ('' without draws)
+    ratio: float = float("nan")  # n_test / n_train used by the corrected intervals
+    aic_vs_constant: float = float("nan")  # AIC(constant) - AIC(law): > AIC_MARGIN = the law is better
+    aic_vs_pure: float = float("nan")  # AIC(pure power law) - AIC(law)
 
     @property
     def ok(self) -> bool:
-        return self.status in ("ok", "C_at_bound", "alpha_at_bound")
+        """Whether the law is identified (status ``ok``): the only case in which derived numbers are printed."""
+        return self.status == FitStatus.ok
 
     @property
     def usable(self) -> bool:
-        """Whether the parameters are numbers at all (a law with a flag is still usable)."""
-        return np.isfinite([self.D, self.alpha, self.C]).all()
+        """Whether the parameters are numbers at all (a law with a flag is still drawable)."""
+        return bool(np.isfinite([self.D, self.alpha, self.C]).all())
 
     def predict(self, n) -> np.ndarray:
         n = np.asarray(n, dtype=float)
         return self.D * n ** (-self.alpha) + self.C
 
     def aic(self) -> float:
-        """Gaussian AIC with 3 parameters: N log(RSS/N) + 6."""
+        """Gaussian AIC of the point fit with 3 parameters: N log(RSS/N) + 6 (see :func:`aic_table`)."""
         if self.n_points == 0 or not np.isfinite(self.rss) or self.rss <= 0:
             return float("nan")
         return self.n_points * math.log(self.rss / self.n_points) + 2 * 3
 
     def ci(self, level: float = CI_LEVEL) -> dict[str, tuple[float, float]]:
-        """Percentile intervals of D, alpha, C from the bootstrap draws (NaN without draws)."""
-        out = {}
-        for j, name in enumerate(("D", "alpha", "C")):
-            out[name] = _interval(None if self.boot is None else self.boot[:, j], level)
-        return out
+        """Percentile intervals of D, alpha, C over the draws (NaN without draws)."""
+        return {name: interval(None if self.boot is None else self.boot[:, j], level=level)
+                for j, name in enumerate(("D", "alpha", "C"))}
+
+    def floor_at_bound(self, level: float = CI_LEVEL) -> bool:
+        """Whether C is only bounded from above (C = 0, or its interval reaches 0): report ``C < hi``."""
+        if not self.usable:
+            return False
+        lo = self.ci(level)["C"][0]
+        tiny = 1e-9 * max(float(np.nanmax(self.R)) if len(self.R) else 1.0, 1e-300)
+        return bool(self.C <= tiny or (np.isfinite(lo) and lo <= tiny))
 
     def boot_ok_fraction(self) -> float:
         if self.boot is None or len(self.boot) == 0:
             return float("nan")
         return float(np.isfinite(self.boot).all(axis=1).mean())
-
-
-def _interval(draws: np.ndarray | None, level: float = CI_LEVEL) -> tuple[float, float]:
-    if draws is None:
-        return (float("nan"), float("nan"))
-    d = np.asarray(draws, dtype=float)
-    d = d[~np.isnan(d)]
-    if len(d) < 10:
-        return (float("nan"), float("nan"))
-    lo, hi = np.percentile(d, [50 * (1 - level), 100 - 50 * (1 - level)])
-    return (float(lo), float(hi))
 
 
 def _clean(n, R, w=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -112,20 +210,30 @@ def _nnls_dc(x: np.ndarray, R: np.ndarray, w: np.ndarray) -> tuple[float, float,
     return float(D), float(C), float(rnorm**2)
 
 
+def _at_alpha_bound(alpha: float, bounds=ALPHA_BOUNDS) -> bool:
+    lo, hi = bounds
+    span = math.log(hi / lo)
+    return bool(math.log(alpha / lo) < _BOUND_TOL * span or math.log(hi / alpha) < _BOUND_TOL * span)
+
+
 def fit_law(n, R, *, loss: str = "linear", alpha_bounds=ALPHA_BOUNDS, weights=None) -> Fit:
-    """Fit ``R = D n^-alpha + C`` (D, C >= 0) to points (n > 0); never raises on bad data."""
+    """Fit ``R = D n^-alpha + C`` (D, C >= 0) to points (n > 0); never raises on bad data.
+
+    The status of a bare point fit says only what the point estimate shows (``no_decrease``,
+    ``alpha_at_bound``, ``C_at_bound`` or ``ok`` for an interior optimum); :func:`bootstrap_fit`
+    replaces it by the full verdict (AIC against simpler forms, intervals against the bounds).
+    """
     if loss not in ("linear", "log"):
         raise ValueError(f"loss must be 'linear' or 'log', not {loss!r}")
     try:
         n, R, w = _clean(n, R, weights)
     except ValueError as exc:
-        return Fit(np.nan, np.nan, np.nan, "failed", 0, message=str(exc))
+        return Fit(np.nan, np.nan, np.nan, FitStatus.failed, 0, message=str(exc))
     if len(n) < MIN_POINTS or len(np.unique(n)) < MIN_POINTS:
-        return Fit(np.nan, np.nan, np.nan, "too_few_points", len(n), loss=loss, n=n, R=R,
+        return Fit(np.nan, np.nan, np.nan, FitStatus.too_few_points, len(n), loss=loss, n=n, R=R,
                    message=f"{len(np.unique(n))} distinct n with finite positive R; need >= {MIN_POINTS}")
     lo, hi = alpha_bounds
     scale = n.min()  # x = (n / n_min)^-alpha keeps the design well conditioned; D is rescaled at the end
-    # R and the weights are solved in units of their largest value (huge inputs must not overflow)
     r_scale = float(R.max())
     w_scale = float(np.abs(w).max())
     Rs, ws = R / r_scale, w / w_scale
@@ -150,27 +258,27 @@ def fit_law(n, R, *, loss: str = "linear", alpha_bounds=ALPHA_BOUNDS, weights=No
         if not np.isfinite([D_real, alpha, C]).all():
             raise FloatingPointError(f"non-finite parameters D={D_real}, alpha={alpha}, C={C}")
     except Exception as exc:  # optimiser failure or overflow: a status, never an exception
-        return Fit(np.nan, np.nan, np.nan, "failed", len(n), loss=loss, n=n, R=R,
+        return Fit(np.nan, np.nan, np.nan, FitStatus.failed, len(n), loss=loss, n=n, R=R,
                    message=f"{type(exc).__name__}: {exc}")
-    span = math.log(hi / lo)
     if D <= 1e-12 * max(R.max(), 1e-300):
-        status, msg = "no_decrease", "D = 0: the error does not fall with n"
-    elif math.log(alpha / lo) < 0.01 * span or math.log(hi / alpha) < 0.01 * span:
-        status, msg = "alpha_at_bound", f"alpha = {alpha:.3g} at the search bound {alpha_bounds}"
+        status, msg = FitStatus.no_decrease, "D = 0: the error does not fall with n"
+    elif _at_alpha_bound(alpha, alpha_bounds):
+        status, msg = FitStatus.alpha_at_bound, f"alpha = {alpha:.3g} at the search bound {alpha_bounds}"
     elif C <= 1e-12 * max(R.max(), 1e-300):
-        status, msg = "C_at_bound", "C = 0: no floor resolved; the law reduces to a pure power law"
+        status, msg = FitStatus.C_at_bound, "C = 0: no floor resolved; the law reduces to a pure power law"
     else:
-        status, msg = "ok", ""
+        status, msg = FitStatus.ok, ""
     return Fit(D_real, alpha, C, status, len(n), rss=rss, loss=loss, message=msg, n=n, R=R)
 
 
 def _refine_log(x, R, alpha, D, C, alpha_bounds):
-    """Log-space residuals: min sum (log(D x^-a... ) - log R)^2 from the linear start."""
+    """Log-space residuals: min sum (log(D x^-a + C) - log R)^2 from the linear start."""
     def resid(p):
         a, d, c = p
         return np.log(d * x ** (-a) + c + 1e-300) - np.log(R)
 
-    starts = [(alpha, max(D, 1e-9), C), (alpha, max(D, 1e-9) * 1.5, C * 0.5), (min(alpha * 2, alpha_bounds[1]), max(D, 1e-9), C * 0.8)]
+    starts = [(alpha, max(D, 1e-9), C), (alpha, max(D, 1e-9) * 1.5, C * 0.5),
+              (min(alpha * 2, alpha_bounds[1]), max(D, 1e-9), C * 0.8)]
     best = None
     for s in starts:
         s = (float(np.clip(s[0], *alpha_bounds)), s[1], max(s[2], 0.0))
@@ -182,12 +290,86 @@ def _refine_log(x, R, alpha, D, C, alpha_bounds):
     return float(a), float(d), float(c), rss
 
 
+def fit_many(n, R, alpha_bounds=ALPHA_BOUNDS) -> np.ndarray:
+    """The linear-loss fit of :func:`fit_law` for many curves at once: rows of ``R`` (B x k) at the same n.
+
+    Vectorised over the rows (closed-form two-variable NNLS per alpha, an 80-point log grid, then a
+    golden-section refinement), so thousands of interval draws cost a fraction of a second. Returns
+    a (B, 3) array of (D, alpha, C); a row of ``R`` with a non-finite value gives a NaN row.
+    """
+    n = np.asarray(n, dtype=float)
+    R = np.atleast_2d(np.asarray(R, dtype=float))
+    out = np.full((R.shape[0], 3), np.nan)
+    good = np.isfinite(R).all(axis=1)
+    if len(n) < MIN_POINTS or not good.any():
+        return out
+    Rg = R[good]
+    k = len(n)
+    scale, u = n.min(), n / n.min()
+    rs = float(np.max(np.abs(Rg))) or 1.0
+    Rs = Rg / rs
+    SR, SRR = Rs.sum(1), (Rs * Rs).sum(1)
+
+    def solve(x):  # x: (k,) or (B, k) -> D, C, rss per row
+        Sx, Sxx, SxR = x.sum(-1), (x * x).sum(-1), (x * Rs).sum(-1)
+        det = k * Sxx - Sx * Sx
+
+        def rss(D, C):
+            return SRR - 2 * D * SxR - 2 * C * SR + D * D * Sxx + 2 * D * C * Sx + k * C * C
+
+        with np.errstate(divide="ignore", invalid="ignore"):
+            D1 = (k * SxR - Sx * SR) / det
+            C1 = (Sxx * SR - Sx * SxR) / det
+        cands = [(np.zeros_like(SR), np.maximum(SR / k, 0)), (np.maximum(SxR / Sxx, 0), np.zeros_like(SR))]
+        valid = (det > 1e-12 * k * Sxx) & (D1 >= 0) & (C1 >= 0)
+        D, C = cands[0]
+        best = rss(D, C)
+        for Dc, Cc in cands[1:] + [(np.where(valid, D1, 0), np.where(valid, C1, 0))]:
+            r = rss(Dc, Cc)
+            better = r < best
+            D, C, best = np.where(better, Dc, D), np.where(better, Cc, C), np.where(better, r, best)
+        return D, C, best
+
+    lo, hi = alpha_bounds
+    grid = np.geomspace(lo, hi, 80)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        prof = np.stack([solve(u ** (-a))[2] for a in grid], axis=1)  # (B, 80)
+        i = np.argmin(prof, axis=1)
+        a, b = grid[np.maximum(i - 1, 0)], grid[np.minimum(i + 1, len(grid) - 1)]
+        g = (math.sqrt(5) - 1) / 2
+        c, d = b - g * (b - a), a + g * (b - a)
+        fc, fd = solve(u[None, :] ** (-c[:, None]))[2], solve(u[None, :] ** (-d[:, None]))[2]
+        for _ in range(40):
+            left = fc < fd
+            b = np.where(left, d, b)
+            a = np.where(left, a, c)
+            d_new = np.where(left, c, a + g * (b - a))
+            c_new = np.where(left, b - g * (b - a), d)
+            fc, fd = np.where(left, np.nan, fd), np.where(left, fc, fd)
+            c, d = c_new, d_new
+            need_c, need_d = np.isnan(fc), ~left
+            fc = np.where(need_c, solve(u[None, :] ** (-c[:, None]))[2], fc)
+            fd = np.where(need_d, solve(u[None, :] ** (-d[:, None]))[2], fd)
+        alpha = (a + b) / 2
+        D, C, r = solve(u[None, :] ** (-alpha[:, None]))
+        gbest = grid[i]
+        Dg, Cg, rg = solve(u[None, :] ** (-gbest[:, None]))
+        use_g = rg < r
+        alpha, D, C = np.where(use_g, gbest, alpha), np.where(use_g, Dg, D), np.where(use_g, Cg, C)
+        out[good] = np.stack([D * rs * scale**alpha, alpha, C * rs], axis=1)
+    return out
+
+
 # --------------------------------------------------------------------------------------------
-# tables of trials -> fits with bootstrap
+# tables of trials -> fits with corrected intervals
 
 
 def trial_matrix(table: pd.DataFrame, metric: str = "mae", m_target: int = -1) -> pd.DataFrame:
-    """(n x trial) matrix of a metric for one m (-1 = all experimental data) of one grid."""
+    """(n x trial) matrix of a metric for one m (-1 = all experimental data) of one grid.
+
+    The index is the mean number of source samples actually drawn (:func:`drawn_n`); the matrix's
+    ``attrs["test_train_ratio"]`` holds :func:`test_train_ratio` of the same rows.
+    """
     sub = table[(table["metric"] == metric) & (table["m_target"] == m_target)]
     if "params_id" in sub and sub["params_id"].nunique() > 1:
         raise ValueError(f"results mix {sub['params_id'].nunique()} parameter sets {sorted(sub['params_id'].unique())}; "
@@ -198,6 +380,7 @@ def trial_matrix(table: pd.DataFrame, metric: str = "mae", m_target: int = -1) -
     if n_used:
         mat.index = [int(round(n_used.get(n, n))) for n in mat.index]
         mat.index.name = "n_source"
+    mat.attrs["test_train_ratio"] = test_train_ratio(table, m_target)
     return mat
 
 
@@ -211,30 +394,196 @@ def drawn_n(table: pd.DataFrame) -> dict:
     return used.groupby("n_source")["value"].mean().to_dict()
 
 
-def bootstrap_fit(mat: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0, loss: str = "linear") -> Fit:
-    """Fit the mean over trials per n (n > 0), with a bootstrap over whole trials."""
+def test_train_ratio(table: pd.DataFrame, m_target: int = -1) -> float:
+    """Mean over trials of ``n_test / n_train`` from the rows' own split sizes (0 when they are absent).
+
+    This is the Nadeau-Bengio correction's ``n2/n1``: the larger the test set against the training
+    set, the more two re-splits of one data set share, and the wider the honest interval.
+    """
+    sub = table[(table["m_target"] == m_target) & table["metric"].isin(["n_test", "n_train"])]
+    if sub.empty:
+        return 0.0
+    per = sub.pivot_table(index=["n_source", "trial"], columns="metric", values="value", aggfunc="mean")
+    if not {"n_test", "n_train"} <= set(per.columns):
+        return 0.0
+    r = (per["n_test"] / per["n_train"]).replace([np.inf, -np.inf], np.nan).dropna()
+    return float(r.mean()) if len(r) else 0.0
+
+
+def corrected_draws(vals: np.ndarray, ratio, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """(n_boot x k) draws of the vector of trial means under the Nadeau-Bengio corrected t model.
+
+    ``vals`` is (k x T): k grid points, T trials. Each draw is ``mean + sqrt(1/T + ratio) *
+    dev @ g / sqrt(T - 1) / sqrt(w)`` with ``dev`` the trials' deviations from their mean, ``g``
+    standard normal (so the draw has the trials' covariance, scaled by the correction) and ``w`` a
+    chi-square(T - 1) / (T - 1) draw (so a linear combination is t-distributed with T - 1 df).
+    ``ratio`` is a number or one number per row (grid points with different split sizes).
+    """
+    vals = np.asarray(vals, dtype=float)
+    T = vals.shape[1]
+    mean = np.nanmean(vals, axis=1)
+    dev = np.nan_to_num(vals - mean[:, None])
+    g = rng.standard_normal((n_boot, T))
+    w = rng.chisquare(T - 1, n_boot) / (T - 1)
+    factor = np.sqrt(1 / T + np.maximum(np.broadcast_to(np.asarray(ratio, dtype=float), mean.shape), 0.0))
+    return mean[None, :] + factor[None, :] * (g @ dev.T) / math.sqrt(T - 1) / np.sqrt(w)[:, None]
+
+
+def trial_bootstrap_draws(vals: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """(n_boot x k) means of trials resampled with replacement: the *uncorrected* method, kept for comparison.
+
+    It ignores what re-splits of one data set share and, with few trials, the t tail: its nominal
+    90% intervals cover far less (``tests/test_coverage.py``).
+    """
+    T = vals.shape[1]
+    return np.stack([np.nanmean(vals[:, rng.integers(0, T, T)], axis=1) for _ in range(n_boot)])
+
+
+def _pure_power_chi2(n, R, w) -> float:
+    """min over D >= 0, alpha in ALPHA_BOUNDS of sum w (D n^-alpha - R)^2 (w = 1/se^2)."""
+    u = n / n.min()
+    best = np.inf
+    for a in np.geomspace(*ALPHA_BOUNDS, 200):
+        x = u ** (-a)
+        D = max(float(np.sum(w * x * R) / np.sum(w * x * x)), 0.0)
+        best = min(best, float(np.sum(w * (D * x - R) ** 2)))
+    return best
+
+
+def aic_table(fit: Fit, se) -> dict[str, float]:
+    """AIC = chi^2 + 2k of the law, a constant and a pure power law on the trial means.
+
+    ``chi^2 = sum ((mean_n - form(n)) / se_n)^2`` with ``se_n`` the corrected standard error of the
+    mean at each n (the points are the trial means, never the individual trials as if independent).
+    The law is the fit's own point estimate, the constant the weighted mean, the pure power law its
+    weighted least-squares fit.
+    """
+    n, R = np.asarray(fit.n, dtype=float), np.asarray(fit.R, dtype=float)
+    se = np.asarray(se, dtype=float)
+    if len(n) == 0 or not fit.usable or len(se) != len(n) or not np.isfinite(se).all():
+        return {"law": np.nan, "constant": np.nan, "pure power law": np.nan}
+    se = np.maximum(se, 1e-9 * max(float(np.max(R)), 1e-300))
+    w = 1 / se**2
+    law = float(np.sum(w * (fit.predict(n) - R) ** 2)) + 2 * 3
+    c = float(np.sum(w * R) / np.sum(w))
+    const = float(np.sum(w * (R - c) ** 2)) + 2 * 1
+    pure = _pure_power_chi2(n, R, w) + 2 * 2
+    return {"law": law, "constant": const, "pure power law": pure}
+
+
+def classify(fit: Fit, se, *, level: float = CI_LEVEL) -> tuple[FitStatus, str]:
+    """The full status of a fit with draws: AIC against simpler forms, then the intervals against the bounds."""
+    if fit.status in (FitStatus.failed, FitStatus.too_few_points, FitStatus.no_decrease) or not fit.usable:
+        return fit.status, fit.message
+    aic = aic_table(fit, se)
+    fit.aic_vs_constant = aic["constant"] - aic["law"]
+    fit.aic_vs_pure = aic["pure power law"] - aic["law"]
+    if not np.isfinite(fit.aic_vs_constant) or fit.boot is None:
+        return FitStatus.unidentified, "one trial or no interval draws: nothing to judge the law by"
+    if fit.aic_vs_constant < AIC_MARGIN:
+        return FitStatus.constant_preferred, (f"AIC of a constant minus AIC of the law = {fit.aic_vs_constant:.2g} "
+                                              f"< {AIC_MARGIN:g}")
+    ci = fit.ci(level)
+    a_lo, a_hi = ci["alpha"]
+    if _at_alpha_bound(fit.alpha) or (np.isfinite(a_lo) and (_at_alpha_bound(a_lo) or _at_alpha_bound(a_hi))):
+        return FitStatus.alpha_at_bound, f"alpha {fit.alpha:.3g}, 90% interval [{a_lo:.3g}, {a_hi:.3g}]"
+    b = fit.boot[np.isfinite(fit.boot).all(axis=1)]
+    tiny = 1e-12 * max(float(np.max(fit.R)), 1e-300)
+    flat = float(np.mean(b[:, 0] <= tiny)) if len(b) else 1.0
+    if flat > min(UNIDENTIFIED_FRACTION, (1 - level) / 2):
+        return FitStatus.unidentified, f"{flat:.0%} of the interval draws find no decrease"
+    if fit.floor_at_bound(level) or fit.aic_vs_pure < AIC_MARGIN:
+        return FitStatus.C_at_bound, (f"C interval [{ci['C'][0]:.3g}, {ci['C'][1]:.3g}]; AIC of a pure power law "
+                                      f"minus AIC of the law = {fit.aic_vs_pure:.2g}")
+    return FitStatus.ok, ""
+
+
+def bootstrap_fit(mat: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0, loss: str = "linear",
+                  ratio: float | None = None, method: str = "corrected", level: float = CI_LEVEL) -> Fit:
+    """Fit the mean over trials per n (n > 0), with interval draws and the full status.
+
+    ``method='corrected'`` (the default, what the book prints) draws the trial means from the
+    Nadeau-Bengio corrected t model (:func:`corrected_draws`) with ``ratio`` = n_test/n_train
+    (default: ``mat.attrs["test_train_ratio"]``, else 0); ``'trial_bootstrap'`` resamples whole
+    trials (the uncorrected method, kept only to show that it under-covers).
+    """
+    if method not in ("corrected", "trial_bootstrap"):
+        raise ValueError(f"method must be 'corrected' or 'trial_bootstrap', not {method!r}")
     pos = mat[mat.index > 0]
     fit = fit_law(pos.index.to_numpy(), pos.mean(axis=1).to_numpy(), loss=loss)
+    r = float(mat.attrs.get("test_train_ratio", 0.0)) if ratio is None else float(ratio)
+    fit.ratio = r
     if not fit.usable or pos.shape[1] < 2:
+        if fit.usable:
+            fit.status, fit.message = classify(fit, np.full(len(fit.n), np.nan), level=level)
         return fit
     rng = np.random.default_rng(seed)
-    vals = pos.to_numpy()
+    # the fitted points: the same n > 0 rows fit_law kept (finite, positive means)
+    keep = pos.index.isin(fit.n)
+    vals = pos.to_numpy(dtype=float)[keep]
     T = vals.shape[1]
-    draws = np.full((n_boot, 3), np.nan)
-    weak = 0
-    for b in range(n_boot):
-        cols = rng.integers(0, T, T)
-        f = fit_law(pos.index.to_numpy(), np.nanmean(vals[:, cols], axis=1), loss=loss)
-        if f.usable:
-            draws[b] = (f.D, f.alpha, f.C)
-            weak += f.status in ("no_decrease", "alpha_at_bound")
-    fit.boot = draws
-    frac = weak / n_boot
-    if fit.status in ("ok", "C_at_bound") and frac > UNIDENTIFIED_FRACTION:
-        fit.status = "unidentified"
-        fit.message = (f"{frac:.0%} of the bootstrap refits find no decrease or alpha at a bound: "
-                       "the trials do not pin the law down")
+    if method == "corrected":
+        means = corrected_draws(vals, r, int(n_boot), rng)
+    else:
+        means = trial_bootstrap_draws(vals, int(n_boot), rng)
+    n_fit = pos.index.to_numpy(dtype=float)[keep]
+    if loss == "linear":
+        fit.boot = fit_many(n_fit, means)
+    else:
+        fit.boot = np.array([[f.D, f.alpha, f.C] if (f := fit_law(n_fit, m, loss=loss)).usable else [np.nan] * 3
+                             for m in means])
+    fit.method = method
+    sd = np.nanstd(vals, axis=1, ddof=1)
+    se = sd * math.sqrt(1 / T + r) if method == "corrected" else sd / math.sqrt(T)
+    fit.status, fit.message = classify(fit, se, level=level)
     return fit
+
+
+@dataclass(frozen=True)
+class Gain:
+    """Paired gain: mean over trials of error(n) - error(n_ref) on the same test sets, with its interval.
+
+    ``lo``, ``hi``: the Nadeau-Bengio corrected t interval (``se = sqrt(1/J + ratio) * sd``, J - 1 df).
+    Negative = pretraining lowers the error.
+    """
+
+    n: float
+    mean: float
+    lo: float
+    hi: float
+    trials: int
+    se: float = float("nan")
+    ratio: float = float("nan")
+    level: float = CI_LEVEL
+
+    @property
+    def verdict(self) -> str:
+        """``lowers`` / ``raises`` (the interval excludes 0 on that side), ``no_effect`` (includes 0), ``unknown``."""
+        if not (np.isfinite(self.lo) and np.isfinite(self.hi)):
+            return "unknown"
+        if self.hi < 0:
+            return "lowers"
+        if self.lo > 0:
+            return "raises"
+        return "no_effect"
+
+
+def paired_gain(mat: pd.DataFrame, n_a, n_b=0, level: float = CI_LEVEL, ratio: float | None = None) -> Gain:
+    """Mean and corrected t interval of the per-trial difference metric(n_a) - metric(n_b) (same test sets).
+
+    ``ratio`` is n_test / n_train (default: ``mat.attrs["test_train_ratio"]``, else 0 = the plain
+    t interval, which is too narrow for re-splits of one data set).
+    """
+    r = float(mat.attrs.get("test_train_ratio", 0.0)) if ratio is None else float(ratio)
+    if n_a not in mat.index or n_b not in mat.index or n_a == n_b:  # n_a == n_b: only n = 0 was run, no gain
+        return Gain(n_a, np.nan, np.nan, np.nan, 0, ratio=r, level=level)
+    d = (mat.loc[n_a] - mat.loc[n_b]).dropna().to_numpy(dtype=float)
+    J = len(d)
+    if J < 2:
+        return Gain(n_a, float(d.mean()) if J else np.nan, np.nan, np.nan, J, ratio=r, level=level)
+    se = float(d.std(ddof=1) * math.sqrt(1 / J + r))
+    lo, hi = interval(mean=float(d.mean()), se=se, df=J - 1, level=level)
+    return Gain(int(n_a), float(d.mean()), lo, hi, J, se=se, ratio=r, level=level)
 
 
 @dataclass
@@ -245,23 +594,17 @@ class CaseFit:
     m_target: int
     fit: Fit
     mean: pd.Series  # mean metric per n (n = 0 included)
-    sem: pd.Series
+    sem: pd.Series  # plain standard error of the mean per n (sd / sqrt(J))
     trials: int
     baseline: float  # mean metric at n = 0 (NaN if not run)
-    gain: dict  # paired MAE(n_max) - MAE(0) over trials: mean, lo, hi
+    gain: Gain  # paired MAE(n_max) - MAE(0) over trials, corrected interval
     units: str = ""
+    ratio: float = 0.0  # n_test / n_train of the rows (the Nadeau-Bengio correction)
 
-
-def paired_gain(mat: pd.DataFrame, n_a, n_b=0, level: float = CI_LEVEL) -> dict:
-    """Mean and t-interval of the per-trial difference metric(n_a) - metric(n_b) (same test sets)."""
-    if n_a not in mat.index or n_b not in mat.index or n_a == n_b:  # n_a == n_b: only n = 0 was run, no gain
-        return {"n": n_a, "mean": np.nan, "lo": np.nan, "hi": np.nan, "trials": 0}
-    d = (mat.loc[n_a] - mat.loc[n_b]).dropna().to_numpy()
-    if len(d) < 2:
-        return {"n": n_a, "mean": float(d.mean()) if len(d) else np.nan, "lo": np.nan, "hi": np.nan, "trials": len(d)}
-    half = stats.t.ppf(0.5 + level / 2, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d))
-    return {"n": int(n_a), "mean": float(d.mean()), "lo": float(d.mean() - half), "hi": float(d.mean() + half),
-            "trials": len(d)}
+    def mean_interval(self, n, level: float = CI_LEVEL) -> tuple[float, float]:
+        """Corrected t interval of the mean error at n (``sem * sqrt(1 + J ratio)``, J - 1 df)."""
+        se = float(self.sem.get(n, np.nan)) * math.sqrt(1 + self.trials * self.ratio)
+        return interval(mean=float(self.mean.get(n, np.nan)), se=se, df=self.trials - 1, level=level)
 
 
 def fit_table(table: pd.DataFrame, *, metric: str = "mae", m_target: int | None = None, n_boot: int = 1000,
@@ -274,7 +617,7 @@ def fit_table(table: pd.DataFrame, *, metric: str = "mae", m_target: int | None 
     n_max = mat.index.max() if len(mat) else np.nan
     baseline = float(mat.loc[0].mean()) if 0 in mat.index else float("nan")
     return CaseFit(case, m, fit, mat.mean(axis=1), mat.sem(axis=1), mat.shape[1], baseline,
-                   paired_gain(mat, n_max, 0), units)
+                   paired_gain(mat, n_max, 0), units, ratio=float(mat.attrs.get("test_train_ratio", 0.0)))
 
 
 def describe(cf: CaseFit) -> str:
@@ -283,7 +626,11 @@ def describe(cf: CaseFit) -> str:
     lines = [f"{cf.case} (m = {'all' if cf.m_target == -1 else cf.m_target}, {cf.trials} trials): status {f.status}"]
     if f.usable:
         for k in ("D", "alpha", "C"):
+            if k == "C" and f.floor_at_bound():
+                lines.append(f"  C     < {ci['C'][1]:.4g}  (90% upper bound; no floor resolved)")
+                continue
             lines.append(f"  {k:5s} = {getattr(f, k):.4g}  90% CI [{ci[k][0]:.4g}, {ci[k][1]:.4g}]")
-    lines.append(f"  n = 0 baseline: {cf.baseline:.4g}; paired gain at n = {cf.gain['n']}: {cf.gain['mean']:+.4g} "
-                 f"[{cf.gain['lo']:+.4g}, {cf.gain['hi']:+.4g}]")
+    g = cf.gain
+    lines.append(f"  n = 0 baseline: {cf.baseline:.4g}; paired gain at n = {g.n}: {g.mean:+.4g} "
+                 f"[{g.lo:+.4g}, {g.hi:+.4g}] (corrected t, n_test/n_train = {g.ratio:.2f})")
     return "\n".join(lines)

@@ -1,0 +1,285 @@
+"""Result sentences generated from the numbers: what a case shows, in plain words.
+
+Every sentence here is computed from a :class:`s2rlib.scaling.CaseFit`: the paired gain at the
+largest n with its corrected 90% interval (:class:`s2rlib.scaling.Gain`), the law's status in
+words (:class:`s2rlib.scaling.FitStatus`), and alpha and C as the tables report them (C as an
+upper bound when the floor is at its bound). The verdict on the gain follows only from its
+interval: *lowers* when the whole interval is below zero, *raises* when it is above, *no
+detectable effect* when it includes zero. :func:`check_gain_sentence` and :data:`CLAIM_RULES` are
+the other direction: they check a sentence (generated or hand-written) against the numbers it
+stands on, and ``tests/test_claims.py`` runs them over the generator and over README.md and book/.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .scaling import CI_LEVEL, CaseFit, FitStatus, Gain
+
+#: words a gain sentence may use for each verdict (and that other verdicts must not use)
+VERDICT_WORDS = {
+    "lowers": ("lowers the error", "lowers the test error", "helps", "improves"),
+    "raises": ("raises the error", "raises the test error", "negative transfer", "hurts"),
+    "no_effect": ("no detectable effect",),
+}
+
+
+def _f():
+    from . import report  # lazy: report imports this module
+
+    return report
+
+
+def _case_name(case: str) -> str:
+    return case.replace("_", " ")
+
+
+def _units(units: str) -> str:
+    return "" if not units or units == "dimensionless" else f" {_f().pretty_units(units)}"
+
+
+def _pct(x: float) -> str:
+    return f"{abs(x):.0f}%" if abs(x) >= 9.5 else f"{abs(x):.1f}%"
+
+
+def _signed_pct(x: float) -> str:
+    s = f"{x:+.0f}%" if abs(x) >= 9.5 else f"{x:+.1f}%"
+    return s.replace("-", "−")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What one case (one m) shows: the gain at the largest n and the law, as the tables report them."""
+
+    case: str
+    m_target: int
+    units: str
+    trials: int
+    baseline: float
+    gain: Gain
+    status: FitStatus
+    alpha: float
+    alpha_lo: float
+    alpha_hi: float
+    C: float
+    C_lo: float
+    C_hi: float
+    C_upper_only: bool
+
+    @property
+    def verdict(self) -> str:
+        return self.gain.verdict
+
+    @property
+    def relative(self) -> tuple[float, float, float]:
+        """Gain, lo, hi in percent of the baseline (NaN without a baseline)."""
+        b = self.baseline
+        if not (np.isfinite(b) and b):
+            return (math.nan, math.nan, math.nan)
+        return (100 * self.gain.mean / b, 100 * self.gain.lo / b, 100 * self.gain.hi / b)
+
+    def where(self) -> str:
+        m = "" if self.m_target == -1 else f" with m = {_f().fmt_n(self.m_target)} experimental samples"
+        return f"on n = {_f().fmt_n(self.gain.n)} simulations{m}"
+
+    def gain_sentence(self) -> str:
+        """The paired gain at the largest n in words, with its corrected interval."""
+        f = _f()
+        g = self.gain
+        u = _units(self.units)
+        if not np.isfinite(g.mean):
+            return "The paired gain cannot be computed: the grid lacks n = 0 or the largest n."
+        rel, rlo, rhi = self.relative
+        pct = f"{int(round(g.level * 100))}%"
+        absolute = f"{f.fmt_signed(g.mean)}{u}, {pct} interval {f.fmt_ci(g.lo, g.hi)}"
+        tail = f"paired over {g.trials} trials, corrected for overlapping re-splits"
+        if self.verdict == "unknown":
+            return (f"Pretraining {self.where()} changes the error by {f.fmt_signed(g.mean)}{u} "
+                    f"(no interval: fewer than two trials).")
+        if self.verdict == "lowers":
+            size = (f" by {_pct(rel)} [{_pct(rhi)}, {_pct(rlo)}]" if np.isfinite(rel) else "")
+            return f"Pretraining {self.where()} lowers the error{size} ({absolute}; {tail})."
+        if self.verdict == "raises":
+            size = (f" by {_pct(rel)} [{_pct(rlo)}, {_pct(rhi)}]" if np.isfinite(rel) else "")
+            return f"Pretraining {self.where()} raises the error{size} ({absolute}; {tail})."
+        size = f"{_signed_pct(rel)} [{_signed_pct(rlo)}, {_signed_pct(rhi)}]" if np.isfinite(rel) else absolute
+        return (f"Pretraining {self.where()} has no detectable effect on the error: {size} "
+                f"({absolute}; the interval includes zero; {tail}).")
+
+    def c_text(self) -> str:
+        f = _f()
+        u = _units(self.units)
+        if not np.isfinite(self.C):
+            return "C: –"
+        if self.C_upper_only:
+            return f"C < {f.fmt(self.C_hi)}{u} (no floor resolved)"
+        return f"C = {f.fmt(self.C)} {f.fmt_ci(self.C_lo, self.C_hi)}{u}"
+
+    def alpha_text(self) -> str:
+        f = _f()
+        if not np.isfinite(self.alpha):
+            return "alpha: –"
+        return f"alpha = {f.fmt(self.alpha)} {f.fmt_ci(self.alpha_lo, self.alpha_hi)}"
+
+    def law_sentence(self) -> str:
+        """The law's status in words, with alpha and C as the tables report them."""
+        st = self.status
+        if st in (FitStatus.too_few_points, FitStatus.failed):
+            return f"No law is fitted (status `{st.value}`: {st.meaning})."
+        head = {
+            FitStatus.ok: "The scaling law is identified",
+            FitStatus.constant_preferred: "The data show no scaling law",
+            FitStatus.no_decrease: "The data show no scaling law",
+            FitStatus.alpha_at_bound: "The scaling law is only partly identified",
+            FitStatus.C_at_bound: "The scaling law has no resolved floor",
+            FitStatus.unidentified: "The scaling law is not identified",
+        }.get(st, "The scaling law")
+        numbers = f"{self.alpha_text()}; {self.c_text()}"
+        if st != FitStatus.ok:
+            numbers = f"as fitted, not estimates: {numbers}"
+        return f"{head} (status `{st.value}`: {st.meaning}); {numbers}."
+
+    def sentences(self) -> list[str]:
+        return [self.gain_sentence(), self.law_sentence()]
+
+
+def finding(cf: CaseFit, level: float = CI_LEVEL) -> Finding:
+    """The :class:`Finding` of one fitted case."""
+    f = cf.fit
+    ci = f.ci(level) if f.usable else {k: (math.nan, math.nan) for k in ("D", "alpha", "C")}
+    return Finding(case=cf.case, m_target=int(cf.m_target), units=cf.units, trials=int(cf.trials),
+                   baseline=float(cf.baseline), gain=cf.gain, status=FitStatus(f.status),
+                   alpha=float(f.alpha), alpha_lo=ci["alpha"][0], alpha_hi=ci["alpha"][1],
+                   C=float(f.C), C_lo=ci["C"][0], C_hi=ci["C"][1], C_upper_only=bool(f.floor_at_bound(level)))
+
+
+def case_findings(cf: CaseFit, fits_by_m: Mapping[int, CaseFit] | None = None) -> list[str]:
+    """'What this case shows': the gain and the law at all data, and the gain at the smallest m if run."""
+    main = finding(cf)
+    out = main.sentences()
+    if fits_by_m:
+        ms = sorted(m for m in fits_by_m if m > 0)
+        if ms:
+            small = finding(fits_by_m[ms[0]])
+            out.append(f"With the fewest experimental samples: {small.gain_sentence()}")
+    return out
+
+
+def glance_table(fits: Mapping[str, CaseFit]) -> pd.DataFrame:
+    """Findings at a glance: per case, the gain at the largest n in words and numbers, and the law's status."""
+    f = _f()
+    rows = []
+    for case, cf in fits.items():
+        fd = finding(cf)
+        rel, rlo, rhi = fd.relative
+        words = {"lowers": "lowers the error", "raises": "raises the error",
+                 "no_effect": "no detectable effect", "unknown": "unknown (one trial)"}[fd.verdict]
+        rows.append({
+            "case": _case_name(case), "trials": str(fd.trials), "largest n": f.fmt_n(fd.gain.n),
+            "pretraining on the largest n": words,
+            "gain vs no pretraining [90% CI]": (f"{_signed_pct(rel)} [{_signed_pct(rlo)}, {_signed_pct(rhi)}]"
+                                                if np.isfinite(rlo) else f.DASH),
+            "scaling law": f"`{fd.status.value}`",
+            "alpha": (fd.alpha_text().removeprefix("alpha = ")
+                      if fd.status in (FitStatus.ok, FitStatus.C_at_bound) else "not identified"),
+            "C": fd.c_text().removeprefix("C = ").removeprefix("C ") if fd.status in (
+                FitStatus.ok, FitStatus.C_at_bound) else "not identified",
+        })
+    return pd.DataFrame(rows)
+
+
+def conclusion(fits: Mapping[str, CaseFit]) -> str:
+    """One paragraph over all cases, from the verdicts and statuses."""
+    fds = {c: finding(cf) for c, cf in fits.items()}
+    if not fds:
+        return "No case has results yet."
+    by = {v: [_case_name(c) for c, fd in fds.items() if fd.verdict == v] for v in ("lowers", "raises", "no_effect")}
+    parts = []
+    if by["lowers"]:
+        parts.append(f"Pretraining on the largest database lowers the error detectably for {_join(by['lowers'])}")
+    if by["no_effect"]:
+        parts.append(f"{'it has' if parts else 'Pretraining on the largest database has'} no detectable effect "
+                     f"for {_join(by['no_effect'])}")
+    if by["raises"]:
+        parts.append(f"{'it raises' if parts else 'Pretraining on the largest database raises'} the error for "
+                     f"{_join(by['raises'])}")
+    text = "; ".join(parts)
+    text = text[0].upper() + text[1:] + " (paired gains with 90% intervals corrected for overlapping re-splits)."
+    ok = [_case_name(c) for c, fd in fds.items() if fd.status == FitStatus.ok]
+    if ok:
+        text += f" The law R(n) = D n^-alpha + C is identified for {_join(ok)}."
+    else:
+        text += (" For no case do the data identify the law R(n) = D n^-alpha + C (none has status `ok`), so "
+                 "no exponent or floor is compared across cases.")
+    return text
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+# ---------------------------------------------------------------------------------------------
+# checking sentences against the numbers
+
+
+def check_gain_sentence(sentence: str, gain: Gain) -> list[str]:
+    """Problems with a sentence about a paired gain: words that its interval does not support."""
+    text = sentence.lower()
+    problems = []
+    for verdict, words in VERDICT_WORDS.items():
+        for w in words:
+            if re.search(rf"(?<!no )\b{re.escape(w)}\b", text) and verdict != gain.verdict:
+                problems.append(f"says {w!r} but the interval [{gain.lo:.4g}, {gain.hi:.4g}] means "
+                                f"{gain.verdict!r}")
+    return problems
+
+
+@dataclass(frozen=True)
+class ClaimRule:
+    """A phrase that hand-written text may use only when the fitted numbers support it."""
+
+    pattern: str
+    holds: Callable[[Mapping[str, Finding], Mapping[int, Finding]], bool]
+    why: str
+
+
+CLAIM_RULES = (
+    ClaimRule(r"(error|it) follows a power law with a floor",
+              lambda f, m: bool(f) and all(x.status == FitStatus.ok for x in f.values()),
+              "every main fit must have status `ok` (floor resolved)"),
+    ClaimRule(r"larger exponent gains more",
+              lambda f, m: sum(x.status == FitStatus.ok for x in f.values()) >= 2,
+              "comparing exponents needs at least two identified laws"),
+    ClaimRule(r"transfer gap is below what these data can see", lambda f, m: False,
+              "a floor at its bound is an upper bound (C < x), not a statement about the gap"),
+    ClaimRule(r"interior optimum: D, alpha and C are all identified", lambda f, m: False,
+              "`ok` means more than an interior optimum (FitStatus.ok)"),
+    ClaimRule(r"shrink, in general",
+              lambda f, m: len(m) >= 2 and _decreasing([m[k].C for k in sorted(m)]),
+              "the chi table must show C falling as m grows"),
+    ClaimRule(r"pretraining (always )?helps",
+              lambda f, m: bool(f) and all(x.verdict == "lowers" for x in f.values()),
+              "every case's gain interval must lie below zero"),
+)
+
+
+def _decreasing(xs) -> bool:
+    xs = [x for x in xs if np.isfinite(x)]
+    return len(xs) >= 2 and all(b < a for a, b in zip(xs, xs[1:]))
+
+
+def check_claims(text: str, main: Mapping[str, Finding], chi_by_m: Mapping[int, Finding] | None = None) -> list[str]:
+    """Sentences of ``text`` that use a phrase of :data:`CLAIM_RULES` the numbers do not support."""
+    problems = []
+    flat = re.sub(r"\s+", " ", text)
+    for rule in CLAIM_RULES:
+        for hit in re.finditer(rule.pattern, flat, flags=re.IGNORECASE):
+            if not rule.holds(main, chi_by_m or {}):
+                problems.append(f"{flat[max(0, hit.start() - 60):hit.end() + 20]!r}: {rule.why}")
+    return problems

@@ -1,0 +1,196 @@
+"""Claims test: a result sentence must agree with the numbers it stands on.
+
+* the sentence generator (:mod:`s2rlib.findings`) on constructed gains and tables: "lowers" only
+  when the whole corrected interval is below zero, "raises" only above, "no detectable effect"
+  when it includes zero; the checker flags a sentence that says otherwise;
+* the hand-written text (README.md, book/**/*.md) against the committed results: phrases such as
+  "the error follows a power law with a floor" may appear only when the fits say so;
+* the method chapter's status tables are the enums' own.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from s2rlib import findings, insights, report, scaling
+from s2rlib.scaling import FitStatus, Gain
+from synthetic import synthetic_table
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _no_fit_cache(monkeypatch):
+    monkeypatch.setenv(report.FIT_CACHE_ENV, "off")
+
+
+def _finding(gain: Gain, status=FitStatus.ok, C_upper_only=False) -> findings.Finding:
+    return findings.Finding(case="band_gap", m_target=-1, units="eV", trials=gain.trials, baseline=0.40, gain=gain,
+                            status=status, alpha=0.4, alpha_lo=0.2, alpha_hi=0.7, C=0.1, C_lo=0.0, C_hi=0.2,
+                            C_upper_only=C_upper_only)
+
+
+GAINS = {
+    "lowers": Gain(78164, -0.04, -0.07, -0.01, 20),
+    "raises": Gain(78164, 0.03, 0.005, 0.055, 20),
+    "no_effect": Gain(78164, -0.01, -0.03, 0.01, 20),
+    "no_effect_positive_mean": Gain(78164, 0.009, -0.033, 0.051, 5),
+}
+
+
+@pytest.mark.parametrize("name", list(GAINS))
+def test_generated_gain_sentences_match_their_interval(name):
+    g = GAINS[name]
+    text = _finding(g).gain_sentence()
+    assert findings.check_gain_sentence(text, g) == [], text
+    expected = {"lowers": "lowers the error", "raises": "raises the error"}.get(g.verdict, "no detectable effect")
+    assert expected in text
+    if g.verdict == "lowers":  # the size in percent of the baseline, with the interval's ends
+        assert "by 10% [2.5%, 18%]" in text, text
+
+
+def test_checker_flags_words_the_interval_does_not_support():
+    g = GAINS["no_effect"]
+    assert findings.check_gain_sentence("Pretraining lowers the error by 2.5%.", g)
+    assert findings.check_gain_sentence("Pretraining clearly helps here.", g)
+    assert findings.check_gain_sentence("Pretraining has no detectable effect.", GAINS["lowers"])
+    assert findings.check_gain_sentence("Pretraining has no detectable effect.", g) == []
+
+
+def test_law_sentence_says_what_is_not_identified():
+    g = GAINS["no_effect"]
+    text = _finding(g, FitStatus.constant_preferred, C_upper_only=True).law_sentence()
+    assert "no scaling law" in text and "constant_preferred" in text and "C < 0.2" in text
+    assert "not estimates" in text
+    ok = _finding(g).law_sentence()
+    assert "identified" in ok and "C = 0.1 [0, 0.2]" in ok and "not estimates" not in ok
+
+
+def test_generator_on_constructed_tables():
+    """A table with a real law and one with no effect of n: sentences, statuses and glance rows follow."""
+    law = synthetic_table("formation_enthalpy", ns=(0, 100, 300, 1000, 3000, 10000, 30000), trials=20,
+                          law=(0.9, 0.45, 0.080, 0.21, 0.003))
+    flat = synthetic_table("band_gap", ns=(0, 100, 300, 1000, 3000, 10000, 30000), trials=5,
+                           law=(0.0, 0.30, 0.40, 0.40, 0.010))
+    fits = {c: scaling.fit_table(t, n_boot=300, units="eV") for c, t in (("formation_enthalpy", law),
+                                                                           ("band_gap", flat))}
+    fe, bg = (findings.finding(fits[c]) for c in ("formation_enthalpy", "band_gap"))
+    assert fe.verdict == "lowers" and fe.status == FitStatus.ok
+    assert bg.verdict == "no_effect" and bg.status in (FitStatus.constant_preferred, FitStatus.no_decrease)
+    for cf in fits.values():
+        for s in findings.case_findings(cf):
+            assert findings.check_gain_sentence(s, cf.gain) == [] or "status" in s
+    glance = findings.glance_table(fits).set_index("case")
+    assert glance.loc["band gap", "pretraining on the largest n"] == "no detectable effect"
+    assert glance.loc["band gap", "alpha"] == "not identified"
+    assert glance.loc["formation enthalpy", "pretraining on the largest n"] == "lowers the error"
+    text = findings.conclusion(fits)
+    assert "lowers the error detectably for formation enthalpy" in text
+    assert "no detectable effect for band gap" in text
+    # the derived numbers are printed only for the ok fit; the other says why in words
+    assert report.derived_table(fits["band_gap"])["answer"].eq(report.DASH).all()
+    assert report.derived_table(fits["band_gap"])["status"].str.startswith("not printed").all()
+    assert report.derived_table(fits["formation_enthalpy"])["answer"].ne(report.DASH).all()
+
+
+# ------------------------------------------------------------------ hand-written claims
+
+
+def _committed_findings():
+    fits = report.summary_fits(REPO / "results", n_boot=200)
+    main = {c: findings.finding(cf) for c, cf in fits.items()}
+    chi = {}
+    table = report.load_case_results("chi", REPO / "results", announce=False)
+    if table is not None:
+        chi = {m: findings.finding(cf) for m, cf in report.fits_by_m(report.select_grid(table), n_boot=100).items()
+               if m > 0}
+    return main, chi
+
+
+@pytest.fixture(scope="module")
+def committed():
+    if not (REPO / "results").is_dir():
+        pytest.skip("no committed results")
+    import os
+
+    old = os.environ.get(report.FIT_CACHE_ENV)
+    os.environ[report.FIT_CACHE_ENV] = "off"
+    try:
+        return _committed_findings()
+    finally:
+        if old is None:
+            os.environ.pop(report.FIT_CACHE_ENV, None)
+        else:
+            os.environ[report.FIT_CACHE_ENV] = old
+
+
+def _docs():
+    return [REPO / "README.md", *sorted((REPO / "book").rglob("*.md"))]
+
+
+def test_hand_written_claims_agree_with_the_committed_fits(committed):
+    main, chi = committed
+    problems = []
+    for path in _docs():
+        for p in findings.check_claims(path.read_text(), main, chi):
+            problems.append(f"{path.relative_to(REPO)}: {p}")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_claims_check_can_fail(committed):
+    """The sentences the review found contradicting their tables are caught against the same fits."""
+    main, chi = committed
+    if all(f.status == FitStatus.ok for f in main.values()):
+        pytest.skip("every committed fit is ok: the floor claim would be true")
+    old = ("The error follows a power law with a floor. A case with a larger exponent gains more from each "
+           "doubling. The transfer gap is below what these data can see. Shrink, in general.")
+    assert len(findings.check_claims(old, main, chi)) >= 3
+    fake_ok = {c: _finding(GAINS["lowers"]) for c in main}
+    assert findings.check_claims("The error follows a power law with a floor.", fake_ok) == []
+
+
+def test_generated_sentences_on_the_committed_fits_pass_the_checker(committed):
+    main, _ = committed
+    for fd in main.values():
+        assert findings.check_gain_sentence(fd.gain_sentence(), fd.gain) == []
+
+
+# ------------------------------------------------------------------ the status tables of the method chapter
+
+
+def _between(text: str, start: str, end: str) -> str:
+    return text[text.index(start) + len(start):text.index(end)].strip()
+
+
+def test_method_status_tables_are_the_enums():
+    text = (REPO / "book" / "method.md").read_text()
+    fit = _between(text, "<!-- status table: generated from s2rlib.scaling.FitStatus -->", "<!-- end status table -->")
+    assert fit == report.to_markdown(FitStatus.table()).strip()
+    der = _between(text, "<!-- derived status table: generated from s2rlib.insights.DerivedStatus -->",
+                   "<!-- end derived status table -->")
+    import pandas as pd
+
+    expected = pd.DataFrame([{"status": f"`{d.value}`", "meaning": d.meaning, "how to read the numbers": d.reading}
+                             for d in insights.DerivedStatus])
+    assert der == report.to_markdown(expected).strip()
+    for s in FitStatus:
+        assert f"`{s.value}`" in fit
+    assert re.search(r"`unidentified`", fit) and "`unreachable`" in der and "`n0_at_bound`" in fit
+    assert np.isfinite(scaling.AIC_MARGIN)
+
+
+def test_case_page_ends_with_generated_findings(tmp_path, capsys):
+    from synthetic import write_synthetic_results
+
+    write_synthetic_results(tmp_path, ["chi"])
+    page = report.CasePage("chi", tmp_path, n_boot=50, n_boot_per_m=30)
+    page.findings()
+    out = capsys.readouterr().out
+    assert out.count("* ") == 3 and "Pretraining on n = 1,000 simulations" in out
+    assert "With the fewest experimental samples" in out and "m = 50" in out
+    for line in out.splitlines()[:1]:
+        assert findings.check_gain_sentence(line, page.fit.gain) == []
