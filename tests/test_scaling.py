@@ -103,11 +103,23 @@ def test_gain_verdicts():
 def test_gain_ratio_comes_from_the_rows():
     from synthetic import synthetic_table
 
-    t = synthetic_table("band_gap", trials=5)  # n_test = 250, n_train = 800 in every row
+    t = synthetic_table("band_gap", trials=5)  # n_test = 250, n_train + n_val = 1000 in every row
     mat = scaling.trial_matrix(t)
-    assert mat.attrs["test_train_ratio"] == pytest.approx(250 / 800)
+    assert mat.attrs["test_train_ratio"] == pytest.approx(250 / 1000)
     cf = scaling.fit_table(t, n_boot=50)
-    assert cf.gain.ratio == pytest.approx(250 / 800) and cf.fit.ratio == pytest.approx(250 / 800)
+    assert cf.gain.ratio == pytest.approx(250 / 1000) and cf.fit.ratio == pytest.approx(250 / 1000)
+
+
+def test_gain_ratio_at_small_m_uses_the_pool_not_m():
+    """At m = 50 the trials draw 50 rows from the same 1,000-row pool: they overlap no more than at
+    m = all, so the correction must not be n_test / n_train = 250 / 40 (an interval ~4x too wide)."""
+    from synthetic import synthetic_table
+
+    t = synthetic_table("chi", ms=(50, -1), trials=5)
+    assert scaling.test_train_ratio(t, 50) == pytest.approx(250 / 1000)
+    # with an explicit n_pool metric, that is used
+    extra = t[(t.metric == "n_test") & (t.m_target == 50)].assign(metric="n_pool", value=2000.0)
+    assert scaling.test_train_ratio(pd.concat([t, extra]), 50) == pytest.approx(250 / 2000)
 
 
 def test_flat_noisy_trials_prefer_a_constant():

@@ -395,18 +395,37 @@ def drawn_n(table: pd.DataFrame) -> dict:
 
 
 def test_train_ratio(table: pd.DataFrame, m_target: int = -1) -> float:
-    """Mean over trials of ``n_test / n_train`` from the rows' own split sizes (0 when they are absent).
+    """The Nadeau-Bengio correction's ``n2/n1`` for the trials at ``m_target``: mean over trials of
+    ``n_test / n_pool``, where ``n_pool`` is every experimental row outside the test split (the rows
+    a trial may train and validate on); 0 when the sizes are absent.
 
-    This is the Nadeau-Bengio correction's ``n2/n1``: the larger the test set against the training
-    set, the more two re-splits of one data set share, and the wider the honest interval.
+    The correction's ``rho = n2 / (n1 + n2)`` is the share of the data one trial tests on, i.e. how
+    much two re-splits share. With m < all a trial trains on m rows drawn from the same pool, so the
+    overlap between trials is set by the pool, not by m: ``n_test / n_train`` would be 6 at chi's
+    m = 50 (an interval ~5x too wide) while the test sets overlap no more than at m = all.
+    ``n_pool`` is a metric of every row written since it was introduced; for older tables it is
+    ``n_train + n_val`` at m = all of the same trial (same test split), else that of ``m_target``.
     """
-    sub = table[(table["m_target"] == m_target) & table["metric"].isin(["n_test", "n_train"])]
-    if sub.empty:
+    sizes = table[table["metric"].isin(["n_test", "n_train", "n_val", "n_pool"])]
+    if sizes.empty:
         return 0.0
-    per = sub.pivot_table(index=["n_source", "trial"], columns="metric", values="value", aggfunc="mean")
-    if not {"n_test", "n_train"} <= set(per.columns):
+    per_m = sizes.pivot_table(index=["m_target", "n_source", "trial"], columns="metric", values="value",
+                              aggfunc="mean")
+    if m_target not in per_m.index.get_level_values(0) or "n_test" not in per_m.columns:
         return 0.0
-    r = (per["n_test"] / per["n_train"]).replace([np.inf, -np.inf], np.nan).dropna()
+    per = per_m.loc[m_target]
+    if "n_pool" in per.columns and per["n_pool"].notna().all():
+        pool = per["n_pool"]
+    elif {"n_train", "n_val"} <= set(per_m.columns) and -1 in per_m.index.get_level_values(0):
+        full = per_m.loc[-1]
+        pool = (full["n_train"] + full["n_val"]).reindex(per.index)
+        if pool.isna().any():
+            pool = pool.fillna(per["n_train"] + per["n_val"])
+    elif {"n_train", "n_val"} <= set(per.columns):
+        pool = per["n_train"] + per["n_val"]
+    else:
+        return 0.0
+    r = (per["n_test"] / pool).replace([np.inf, -np.inf], np.nan).dropna()
     return float(r.mean()) if len(r) else 0.0
 
 

@@ -268,7 +268,9 @@ def run_trials(data: CaseData, n: int, *, trials: int, seed: int, recipe: Recipe
         metrics.update(simulation_baseline(data, tr, te, pred_all))
         metrics["val_mae"] = float(best_val[t, k]) * ystats[t][1]
         metrics["finetune_best_step"] = int(best_step[t, k])
-        metrics.update(n_train=len(tr), n_val=len(va), n_test=len(te), n_source_used=len(draws[t]))
+        # n_pool: the experimental rows outside the test split, from which the m training rows are drawn
+        metrics.update(n_train=len(tr), n_val=len(va), n_test=len(te), n_pool=data.n_target - len(te),
+                       n_source_used=len(draws[t]))
         if record_candidates:
             metrics["mae_unclipped"] = float(np.abs(raw_all[te] - data.y_target[te]).mean())
             for kk, cand in enumerate(recipe.candidates):
