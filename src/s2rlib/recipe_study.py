@@ -113,9 +113,9 @@ def load_study(out_dir: str | Path, case: str) -> pd.DataFrame:
     return pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
 
 
-def nb_interval(diff: np.ndarray, n_test: float, n_train: float, level: float = 0.9) -> tuple[float, float, float]:
+def nb_interval(diff: np.ndarray, n_test: float, n_pool: float, level: float = 0.9) -> tuple[float, float, float]:
     """Mean of paired differences over re-split trials with the Nadeau-Bengio corrected interval:
-    variance factor ``1/J + n_test/n_train`` instead of ``1/J`` (trials share data), t with J-1 df."""
+    variance factor ``1/J + n_test/n_pool`` instead of ``1/J`` (trials share data), t with J-1 df."""
     from scipy import stats
 
     diff = np.asarray(diff, dtype=float)
@@ -123,7 +123,7 @@ def nb_interval(diff: np.ndarray, n_test: float, n_train: float, level: float = 
     mean = float(diff.mean())
     if J < 2:
         return mean, float("nan"), float("nan")
-    se = math.sqrt((1 / J + n_test / n_train) * diff.var(ddof=1))
+    se = math.sqrt((1 / J + n_test / n_pool) * diff.var(ddof=1))
     h = float(stats.t.ppf(0.5 + level / 2, J - 1)) * se
     return mean, mean - h, mean + h
 
@@ -137,8 +137,9 @@ def ablation_table(df: pd.DataFrame, steps=STEPS, level: float = 0.9) -> pd.Data
     corrected interval, the step's effect at n = all against the previous step, and the fine-tuning
     candidate validation chose most often at n = all."""
     mae, val = _per_trial(df, "mae"), _per_trial(df, "val_mae")
-    sizes = df[df["metric"].isin(["n_test", "n_train"])].groupby("metric")["value"].mean()
-    ratio_args = (float(sizes.get("n_test", 1.0)), float(sizes.get("n_train", 1.0)))
+    # Nadeau-Bengio n_test / n_pool (train + validation rows: every trial here uses all of them)
+    sizes = df[df["metric"].isin(["n_test", "n_train", "n_val"])].groupby("metric")["value"].mean()
+    ratio_args = (float(sizes.get("n_test", 1.0)), float(sizes.get("n_train", 1.0) + sizes.get("n_val", 0.0)))
     rows, prev = [], None
     for st in steps:
         if (st.name, "all") not in mae.index or (st.name, "0") not in mae.index:
