@@ -119,3 +119,42 @@ def test_nadeau_bengio_interval_is_wider_than_the_naive_t():
     naive = stats.t.ppf(0.95, 4) * d.std(ddof=1) / np.sqrt(5)
     assert mean == pytest.approx(d.mean())
     assert (hi - lo) / 2 == pytest.approx(naive * np.sqrt(1 + 5 * 250 / 1000))
+
+
+def test_pretrained_networks_are_reused_across_m_and_give_the_same_numbers(tmp_path, monkeypatch):
+    """With y_scale='source' pretraining does not depend on m: the m = 60 point reuses the network
+    the m = all point pretrained, and its numbers equal a run that pretrains from scratch."""
+    from s2rlib import pretrain_cache
+
+    data = synthetic_case(7, n_source=800, n_target=240)
+    rec = dataclasses.replace(FAST, y_scale="source")
+    monkeypatch.setenv(pretrain_cache.PRETRAIN_CACHE_ENV, str(tmp_path / "pre"))
+    full = transfer.run_trials(data, 500, trials=2, seed=0, recipe=rec, progress=False)
+    small = transfer.run_trials(data, 500, trials=2, seed=0, recipe=rec, progress=False, m=60)
+    assert full.attrs["pretrain_reused"] == 0 and small.attrs["pretrain_reused"] == 1
+    assert len(list((tmp_path / "pre").glob("*.pt"))) == 1
+    monkeypatch.setenv(pretrain_cache.PRETRAIN_CACHE_ENV, "off")
+    fresh = transfer.run_trials(data, 500, trials=2, seed=0, recipe=rec, progress=False, m=60)
+    assert fresh.attrs["pretrain_reused"] == 0
+    np.testing.assert_array_equal(small["value"].to_numpy(), fresh["value"].to_numpy())
+    # with y_scale='train' the m = 60 standardisation differs, so nothing is reused
+    monkeypatch.setenv(pretrain_cache.PRETRAIN_CACHE_ENV, str(tmp_path / "pre2"))
+    transfer.run_trials(data, 500, trials=2, seed=0, recipe=FAST, progress=False)
+    other = transfer.run_trials(data, 500, trials=2, seed=0, recipe=FAST, progress=False, m=60)
+    assert other.attrs["pretrain_reused"] == 0
+
+
+def test_a_damaged_pretrained_network_is_set_aside_and_recomputed(tmp_path, monkeypatch, caplog):
+    from s2rlib import pretrain_cache
+
+    data = synthetic_case(8, n_source=400, n_target=120)
+    rec = dataclasses.replace(FAST, y_scale="source")
+    monkeypatch.setenv(pretrain_cache.PRETRAIN_CACHE_ENV, str(tmp_path))
+    first = transfer.run_trials(data, 300, trials=1, seed=0, recipe=rec, progress=False)
+    (entry,) = tmp_path.glob("*.pt")
+    entry.write_bytes(entry.read_bytes()[:100])  # truncated
+    again = transfer.run_trials(data, 300, trials=1, seed=0, recipe=rec, progress=False)
+    assert again.attrs["pretrain_reused"] == 0
+    assert "damaged" in caplog.text and entry.name in caplog.text
+    assert (tmp_path / (entry.name + ".damaged")).exists() or list(tmp_path.glob("*.damaged"))
+    np.testing.assert_array_equal(first["value"].to_numpy(), again["value"].to_numpy())
