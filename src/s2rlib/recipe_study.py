@@ -43,6 +43,8 @@ FT_CANDIDATES = (Candidate("full_lr1e-3", 1e-3, 1e-3), Candidate("full_lr3e-4", 
                  Candidate("body1e-4_head1e-3", 1e-4, 1e-3), Candidate("head_lr1e-3", 0.0, 1e-3),
                  Candidate("l2sp1e-3_lr1e-3", 1e-3, 1e-3, l2sp=1e-3))
 
+WIDE_CANDIDATES = tuple(c for c in FT_CANDIDATES if c.name in ("full_lr1e-3", "body1e-4_head1e-3", "l2sp1e-3_lr1e-3"))
+
 #: the project's first recipe (128-128-64, MSE, patience = the whole budget, pretraining capped)
 V1 = dict(hidden=(128, 128, 64), loss="mse", pretrain_batch=256, pretrain_lr=1e-3, pretrain_epochs=100,
           pretrain_min_steps=1000, pretrain_max_steps=20000, finetune_batch=128, finetune_max_epochs=400,
@@ -59,7 +61,9 @@ STEPS: tuple[Step, ...] = (
          dict(patience_epochs=50, candidates=FT_CANDIDATES)),
     Step("nonneg", "predictions clipped at 0 when the property cannot be negative (band gap; "
                    "no change for formation enthalpy)", dict(nonneg="auto")),
-    Step("wide", "a 512-512-256 network (13x the multiply-adds of 128-128-64)", dict(hidden=(512, 512, 256))),
+    Step("wide", "a 512-512-256 network (13x the multiply-adds of 128-128-64); to pay for it, three "
+                 "fine-tuning candidates (whole network at 1e-3, body 1e-4 with head 1e-3, L2-SP)",
+         dict(hidden=(512, 512, 256), candidates=WIDE_CANDIDATES)),
 )
 
 
@@ -193,9 +197,11 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="results/recipe_study")
     ap.add_argument("--steps", default=None, help="comma-separated step names to run (default: all)")
+    ap.add_argument("--ns", default="0,all", help="source sizes to run, of 0 and all (default: 0,all)")
     a = ap.parse_args(argv)
     only = None if a.steps is None else set(a.steps.split(","))
-    run_study(a.case, load_case(a.case), out_dir=a.out, only=only, trials=a.trials, seed=a.seed)
+    ns = tuple(n if n == "all" else int(n) for n in a.ns.split(","))
+    run_study(a.case, load_case(a.case), out_dir=a.out, only=only, ns=ns, trials=a.trials, seed=a.seed)
     print(ablation_table(load_study(a.out, a.case)).to_string())
 
 
