@@ -89,3 +89,26 @@ def test_papermill_notebooks_are_not_executed(built_book):
     for nb in sorted((REPO / "notebooks").glob("*.ipynb")):
         assert re.search(rf"notebooks/{re.escape(nb.name)}: Excluded from execution", built_book.log), nb.name
         assert (built_book.html / "notebooks" / f"{nb.stem}.html").is_file(), nb.name
+
+
+def test_chapters_offer_notebook_downloads(built_book):
+    """The tutorial chapter and the case notebooks download as .ipynb (copied into _downloads/)."""
+    downloads = {p.name for p in (built_book.html / "_downloads").rglob("*.ipynb")}
+    assert {"tutorial.ipynb", "formation_enthalpy.ipynb", "band_gap.ipynb", "polymer_density.ipynb",
+            "chi.ipynb"} <= downloads, downloads
+    tutorial = (built_book.html / "book" / "tutorial.html").read_text()
+    assert re.search(r'href="[^"]*_downloads/[^"]+/tutorial\.ipynb"', tutorial)
+
+
+def test_tutorial_code_is_visible_and_executed(built_book):
+    html = (built_book.html / "book" / "tutorial.html").read_text()
+    assert "scaling.fit_law" in html and "plotting.scaling_figure" in html
+    assert "Show code cell source" not in html  # nothing hidden on this page
+    assert re.search(r"status: \w+", html) and re.search(r"<img[^>]+\.png", html)
+
+
+def test_numbers_are_per_chapter(built_book):
+    """Tables and figures are numbered within their chapter ("Table 2.3"), not book-wide ("Table 39")."""
+    html = (built_book.html / "book" / "cases" / "formation_enthalpy.html").read_text()
+    numbers = re.findall(r'<span class="caption-number">(?:Table|Fig\.) ([\d.]+)', html)
+    assert numbers and all(re.fullmatch(r"\d+\.\d+", n) for n in numbers), numbers[:10]

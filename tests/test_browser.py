@@ -4,8 +4,10 @@ Uses the session build of tests/conftest.py (``built_book``), serves it with ``p
 http.server`` on a free local port and checks, page by page: every page of the table of contents
 loads with a title (no 404), the case-study pages show their figure (an ``<img>`` that actually
 decoded, ``naturalWidth > 0``) and their fitted-parameters table (or say that results are
-missing), every internal link and asset answers HTTP 200 and every ``#fragment`` exists, and the
-browser logs no errors. Screenshots of the main pages go to ``test-artifacts/screenshots/``.
+missing), every internal link and asset answers HTTP 200 and every ``#fragment`` exists, the
+browser logs no errors, no page scrolls sideways at a 1280 px wide window, every case figure is
+shown near its natural size (so its text stays legible) and the glossary's terms resolve.
+Screenshots of the main pages go to ``test-artifacts/screenshots/``.
 """
 
 from __future__ import annotations
@@ -32,11 +34,14 @@ REPO = Path(__file__).resolve().parents[1]
 SHOTS = REPO / "test-artifacts" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+#: the window width the pages are checked at (a common laptop screen)
+WIDTH = 1280
 CHROME_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
-               "--disable-dev-shm-usage", "--window-size=1400,1000", "--hide-scrollbars"]
+               "--disable-dev-shm-usage", f"--window-size={WIDTH},1000", "--hide-scrollbars"]
 MAIN_PAGES = ["book/intro", "book/method", "book/cases/formation_enthalpy", "book/cases/band_gap",
-              "book/cases/polymer_density", "book/cases/chi", "book/summary", "book/rerun", "book/exercises"]
+              "book/cases/polymer_density", "book/cases/chi", "book/summary", "book/tutorial", "book/rerun",
+              "book/exercises", "book/lesson", "book/glossary"]
 
 
 def _free_port() -> int:
@@ -114,7 +119,11 @@ def pages(site, browser):
               assets: Array.from(document.querySelectorAll('script[src], link[href][rel~="stylesheet"], img[src]'))
                         .map(e => e.src || e.href),
               images: Array.from(document.querySelectorAll('.cell_output img, figure img')).map(
-                        i => ({src: i.src, w: i.naturalWidth, h: i.naturalHeight, complete: i.complete})),
+                        i => ({src: i.src, w: i.naturalWidth, h: i.naturalHeight, complete: i.complete,
+                               shown: i.getBoundingClientRect().width, alt: i.getAttribute('alt') || ''})),
+              scrollWidth: document.documentElement.scrollWidth,
+              clientWidth: document.documentElement.clientWidth,
+              ids: Array.from(document.querySelectorAll('[id]')).map(e => e.id),
               tables: Array.from(document.querySelectorAll('table')).map(t => t.innerText),
               text: document.body.innerText,
             };""")
@@ -218,3 +227,66 @@ def test_screenshots(site, browser, pages, built_book):
             time.sleep(0.2)
             _screenshot(browser, SHOTS / f"{name}-figure.png", full=False)
     assert (SHOTS / "intro.png").stat().st_size > 10_000
+
+
+def test_no_page_scrolls_sideways(pages):
+    """At a 1280 px window no page is wider than the window (long lines wrap or scroll in their box)."""
+    wide = {doc: (p["scrollWidth"], p["clientWidth"]) for doc, p in pages.items()
+            if p["scrollWidth"] > p["clientWidth"]}
+    assert not wide, f"pages wider than the {WIDTH} px window (scrollWidth, clientWidth): {wide}"
+
+
+#: a figure drawn with text of MIN_FONT_PT points at DPI dots per inch; shown at scale s, its smallest
+#: text is MIN_FONT_PT / 72 * DPI * s CSS px, which must stay >= 12 px (9 pt)
+MIN_TEXT_PX = 12.0
+
+
+def test_case_figures_are_shown_near_natural_size(pages, built_book):
+    """The browser must not shrink a figure (and its text): rendered width >= 90% of natural width."""
+    from s2rlib import plotting
+
+    have, _ = report.available_cases(built_book.results_root)
+    docs = [f"book/cases/{c}" for c in have] + (["book/summary", "book/tutorial"] if have else [])
+    small = []
+    for doc in docs:
+        imgs = [i for i in pages[doc]["images"] if i["src"].endswith(".png")]
+        assert imgs, f"{doc}: no figure"
+        for i in imgs:
+            scale = i["shown"] / i["w"]
+            text_px = plotting.MIN_FONT_PT / 72 * plotting.DPI * scale
+            if scale < 0.9 or text_px < MIN_TEXT_PX:
+                small.append(f"{doc}: {i['src'].rsplit('/', 1)[-1]} shown at {scale:.0%} "
+                             f"({i['shown']:.0f} of {i['w']} px; smallest text {text_px:.1f} px)")
+    assert not small, "\n".join(small)
+
+
+def test_figures_have_descriptive_alt_text(pages, built_book):
+    have, _ = report.available_cases(built_book.results_root)
+    for doc in [f"book/cases/{c}" for c in have] + ["book/method"]:
+        for i in pages[doc]["images"]:
+            alt = i["alt"]
+            assert len(alt.split()) >= 12, f"{doc}: alt text too short: {alt!r}"
+            assert not re.search(r"\.(png|svg|jpe?g)\b|_images/|^\S+$", alt), f"{doc}: alt text is a file path: {alt!r}"
+
+
+def test_glossary_resolves(pages):
+    glossary = pages["book/glossary"]
+    for term in ("MAE", "RSS", "AIC", "SEM", "CI", "params_id", "ESS", "DFT", "MD", "COSMO-RS", "PBE", "chi"):
+        assert f"term-{term}" in glossary["ids"], f"glossary: no entry {term}"
+    linked = {doc: [h for h in p["links"] if "glossary.html#term-" in h] for doc, p in pages.items()}
+    for doc in ("book/intro", "book/method", "book/tutorial", "book/cases/chi"):
+        assert linked[doc], f"{doc}: no term links to the glossary"
+    # every term link names an entry that exists (the anchors are also checked by the link test)
+    for doc, hrefs in linked.items():
+        for h in hrefs:
+            assert h.split("#", 1)[1] in glossary["ids"], f"{doc}: {h}"
+
+
+def test_tables_and_figures_are_numbered_per_chapter(pages, built_book):
+    have, _ = report.available_cases(built_book.results_root)
+    if not have:
+        pytest.skip("no results: the case pages have no numbered tables")
+    text = pages[f"book/cases/{have[0]}"]["text"]
+    numbers = re.findall(r"\b(?:Table|Fig\.) (\d+(?:\.\d+)?)", text)
+    assert numbers, "no numbered tables or figures"
+    assert all("." in n for n in numbers), f"numbers run book-wide, not per chapter: {numbers[:8]}"

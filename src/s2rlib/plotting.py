@@ -29,16 +29,27 @@ from .scaling import CI_LEVEL, CaseFit
 CASE_ORDER = ("formation_enthalpy", "band_gap", "polymer_density", "chi")
 _PALETTE = sns.color_palette("colorblind", 8)
 BASELINE_COLOR = "0.35"
-FIGSIZE = (6.4, 4.2)
+#: Figures are drawn at DPI dots per inch and shown at their natural size: the book's text column is
+#: 672 CSS px wide at a 1280 px window (measured in Chromium), so a figure DISPLAY_WIDTH_IN wide
+#: (660 px, about 670 px once the inline backend's tight bounding box adds its margin) is not scaled
+#: down, and a 10 pt label is 10 pt (about 14 px) on screen. A wider figure is shrunk by the browser,
+#: and its text with it (tests/test_browser.py checks the rendered width).
+DPI = 100
+DISPLAY_WIDTH_IN = 6.6
+FIGSIZE = (DISPLAY_WIDTH_IN, 4.8)
+#: smallest font size in any figure (points, at natural size)
+MIN_FONT_PT = 10
 
 
 def set_style() -> None:
     """The book's one style: seaborn ``ticks`` with the colour-blind palette, local fonts only."""
     sns.set_theme(context="notebook", style="ticks", palette="colorblind", font="DejaVu Sans",
                   rc={"axes.grid": True, "grid.alpha": 0.35, "grid.linewidth": 0.6, "axes.spines.top": False,
-                      "axes.spines.right": False, "legend.frameon": False, "figure.dpi": 110,
-                      "savefig.dpi": 150, "axes.titleweight": "bold", "axes.titlesize": 12,
-                      "axes.labelsize": 11, "legend.fontsize": 9})
+                      "axes.spines.right": False, "legend.frameon": False, "figure.dpi": DPI,
+                      "savefig.dpi": DPI, "axes.titleweight": "bold", "axes.titlesize": 12,
+                      "axes.labelsize": 11, "xtick.labelsize": MIN_FONT_PT, "ytick.labelsize": MIN_FONT_PT,
+                      "legend.fontsize": MIN_FONT_PT, "legend.title_fontsize": MIN_FONT_PT,
+                      "font.size": MIN_FONT_PT})
 
 
 set_style()
@@ -51,8 +62,11 @@ def case_color(case: str, i: int = 0):
     return _PALETTE[(len(CASE_ORDER) + i) % len(_PALETTE)]
 
 
+_CASE_NAMES = {"chi": "Flory–Huggins χ"}
+
+
 def pretty_case(case: str) -> str:
-    return case.replace("_", " ")
+    return _CASE_NAMES.get(case, case.replace("_", " "))
 
 
 def metric_label(units: str, metric: str = "mae") -> str:
@@ -99,14 +113,16 @@ def law_band(case_fit: CaseFit, n: np.ndarray, level: float = CI_LEVEL) -> tuple
 
 
 def law_label(case_fit: CaseFit, units: str | None = None) -> str:
-    """The fitted law as a legend entry, with the fit status when it is not plain ``ok``."""
+    """The fitted law as a legend entry (the status is not a label: see :func:`law_style`)."""
     f = case_fit.fit
     if not f.usable:
-        return f"no law fitted ({f.status})"
-    text = f"fit: {f.D:.3g} n$^{{-{f.alpha:.3g}}}$ + {f.C:.3g}"
-    if f.status != "ok":
-        text += f"  [{f.status}]"
-    return text
+        return "no law fitted"
+    return f"fitted law: {f.D:.3g} n$^{{-{f.alpha:.3g}}}$ + {f.C:.3g}"
+
+
+def law_style(case_fit: CaseFit) -> str:
+    """Line style of a fitted law: solid when the fit's status is ``ok``, dotted otherwise."""
+    return "-" if case_fit.fit.status == "ok" else ":"
 
 
 def _log_axes(ax) -> None:
@@ -130,7 +146,8 @@ def label_log_y(ax) -> None:
     if not (lo > 0 and hi > lo):
         return
     decades = np.log10(hi / lo)
-    if decades > 2.5:
+    if decades > 2.5:  # powers of ten, written as plain numbers like every other axis of the book
+        ax.yaxis.set_major_formatter(FuncFormatter(_g))
         return
     subs = tuple(np.arange(1.0, 10.0, 0.5)) if decades < 0.25 else \
         (1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0) if decades < 0.6 else \
@@ -146,6 +163,13 @@ def _new_ax(ax, figsize=FIGSIZE):
         return ax.figure, ax
     fig, ax = plt.subplots(figsize=figsize, layout="constrained")
     return fig, ax
+
+
+def legend_below(fig, ax, ncols: int = 2, **kw) -> None:
+    """The legend under the axes, outside the data (constrained layout makes room for it)."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="outside lower center", ncols=ncols, frameon=False, **kw)
 
 
 def _n_range(case_fit: CaseFit) -> tuple[float, float] | None:
@@ -189,7 +213,8 @@ def scaling_figure(case_fit: CaseFit, ax=None, *, color=None, title: str | None 
                 if band is not None:
                     ax.fill_between(grid, band[0], band[1], color=color, alpha=0.2, lw=0,
                                     label=f"{int(round(level * 100))}% band of the law")
-            ax.plot(grid, f.predict(grid), color=color, lw=2, label=law_label(case_fit) if label is None else label)
+            ax.plot(grid, f.predict(grid), color=color, lw=2, ls=law_style(case_fit),
+                    label=law_label(case_fit) if label is None else label)
         yerr = half.to_numpy(dtype=float)
         yerr = None if not np.isfinite(yerr).any() else np.where(np.isfinite(yerr), yerr, 0.0)
         ax.errorbar(pos.index.to_numpy(dtype=float), pos.to_numpy(dtype=float), yerr=yerr, fmt="o", ms=6,
@@ -204,7 +229,7 @@ def scaling_figure(case_fit: CaseFit, ax=None, *, color=None, title: str | None 
                  f"{pretty_case(case_fit.case)}" + ("" if m == -1 else f" (m = {m} experimental samples)"))
     label_log_y(ax)
     if legend:
-        ax.legend(loc="best", frameon=True, framealpha=0.85, edgecolor="white")
+        legend_below(fig, ax)
     return fig
 
 
@@ -234,14 +259,16 @@ def _as_list(case_fits) -> list[CaseFit]:
     return list(case_fits)
 
 
-def summary_figure(case_fits: Sequence[CaseFit] | Mapping[str, CaseFit], ax=None):
+def summary_figure(case_fits: Sequence[CaseFit] | Mapping[str, CaseFit], ax=None, level: float = CI_LEVEL):
     """Every case's mean error divided by its n = 0 baseline vs n (log-log), with the fitted laws.
 
     A value below 1 means pretraining on n simulations beats learning from experiment alone; the
-    dashed line at 1 is every case's baseline. Error bars are +-1 SEM (divided by the baseline). A
-    case without an n = 0 run is divided by its error at the smallest n instead (said in the legend).
+    dashed line at 1 is every case's baseline. Error bars are the corrected 90% t intervals of the
+    means over trials (as in every case figure), divided by the baseline. Laws are solid when the fit's status
+    is ``ok``, dotted otherwise. A case without an n = 0 run is divided by its error at the smallest
+    n instead (said in the legend).
     """
-    fig, ax = _new_ax(ax, figsize=(7.0, 4.6))
+    fig, ax = _new_ax(ax, figsize=(DISPLAY_WIDTH_IN, 5.0))
     fits = _as_list(case_fits)
     ax.axhline(1.0, color=BASELINE_COLOR, lw=1.4, ls="--", label="no pretraining (n = 0)")
     any_points = False
@@ -254,22 +281,25 @@ def summary_figure(case_fits: Sequence[CaseFit] | Mapping[str, CaseFit], ax=None
         color = case_color(cf.case, i)
         ref = str(df["reference"].iloc[0])
         name = pretty_case(cf.case) + ("" if ref == "baseline" else " (÷ error at smallest n)")
-        yerr = np.vstack([df["norm"] - df["norm_lo"], df["norm_hi"] - df["norm"]])
-        yerr = np.where(np.isfinite(yerr), yerr, 0.0)
-        ax.errorbar(df["n"], df["norm"], yerr=yerr, fmt="o", ms=5, color=color, mec="white", mew=0.7, capsize=2,
-                    lw=1, zorder=5, label=name)
+        ref_value = (df["mean"] / df["norm"]).to_numpy(dtype=float)
+        half = _half_width(pd.Series(df["sem"].to_numpy(dtype=float)), cf.trials, level,
+                           getattr(cf, "ratio", 0.0)).to_numpy() / ref_value
+        yerr = np.where(np.isfinite(half), half, 0.0)
+        dodge = 10 ** (0.03 * (i - (len(fits) - 1) / 2))  # cases side by side at a shared n, not on top
+        ax.errorbar(df["n"] * dodge, df["norm"], yerr=yerr, fmt="o", ms=5, color=color, mec="white", mew=0.7,
+                    capsize=2, lw=1, zorder=5, label=name)
         if cf.fit.usable and df["law"].notna().any():
             grid = np.geomspace(df["n"].min(), df["n"].max(), 200)
-            ref_value = float((df["mean"] / df["norm"]).dropna().iloc[0])
-            ax.plot(grid, cf.fit.predict(grid) / ref_value, color=color, lw=1.8,
-                    ls="-" if cf.fit.status == "ok" else ":")
+            ref_value = float(pd.Series(ref_value).dropna().iloc[0])
+            ax.plot(grid, cf.fit.predict(grid) / ref_value, color=color, lw=1.8, ls=law_style(cf))
     _log_axes(ax)
     ax.set_xlabel(N_LABEL)
+    ax.set_yscale("linear")  # ratios near 1: a linear axis reads directly as "x% below the baseline"
+    ax.yaxis.set_major_formatter(FuncFormatter(_g))
     ax.set_ylabel("test MAE / MAE without pretraining")
     ax.set_title("All case studies, each relative to its own baseline")
-    label_log_y(ax)
     if any_points:
-        ax.legend(loc="best")
+        legend_below(fig, ax, ncols=3)
     return fig
 
 
@@ -286,7 +316,7 @@ def two_way_figure(fits_by_m: Mapping[int, CaseFit], *, m_all: float | None = No
     panels b and c). Error bars in b and c are the 90% bootstrap intervals; hollow markers flag a
     fit whose status is not ``ok``.
     """
-    fig = plt.figure(figsize=(9.5, 8.4), layout="constrained")
+    fig = plt.figure(figsize=(DISPLAY_WIDTH_IN, 8.6), layout="constrained")
     gs = fig.add_gridspec(2, 2, height_ratios=[1.3, 1])
     ax = fig.add_subplot(gs[0, :])
     ax_a = fig.add_subplot(gs[1, 0])
@@ -311,15 +341,16 @@ def two_way_figure(fits_by_m: Mapping[int, CaseFit], *, m_all: float | None = No
                          alpha=cf.fit.alpha, alpha_lo=ci["alpha"][0], alpha_hi=ci["alpha"][1],
                          C=cf.fit.C, C_lo=ci["C"][0], C_hi=ci["C"][1]))
     label_log_y(ax)
-    ax.set_title("(a) error vs n for each m (dashed: n = 0)")
+    ax.set_title("", loc="center")
+    ax.set_title("(a) error vs n for each m (dashed: n = 0)", loc="left")
     ax.set_ylabel(metric_label(units))
     handles, labels = ax.get_legend_handles_labels()
     keep = [(h, lab) for h, lab in zip(handles, labels) if lab.startswith("m = ")]
-    if keep:
-        ax.legend(*zip(*keep), loc="lower left", title="experimental samples m", frameon=True, framealpha=0.92,
-                  edgecolor="white", fontsize=8, title_fontsize=8)
+    if keep:  # outside the data: to the right of panel (a)
+        ax.legend(*zip(*keep), loc="upper left", bbox_to_anchor=(1.01, 1.0), title="experimental\nsamples m",
+                  frameon=False)
     df = pd.DataFrame(rows)
-    for axis, key, title in ((ax_a, "alpha", "(b) exponent alpha vs m"), (ax_c, "C", "(c) transfer gap C vs m")):
+    for axis, key, title in ((ax_a, "alpha", "(b) exponent α vs m"), (ax_c, "C", "(c) transfer gap C vs m")):
         if not df.empty:
             for _, r in df.iterrows():
                 v, lo, hi = r[key], r[f"{key}_lo"], r[f"{key}_hi"]
@@ -339,10 +370,74 @@ def two_way_figure(fits_by_m: Mapping[int, CaseFit], *, m_all: float | None = No
                                     for t, lab in zip(ticks, df["label"])])
             axis.xaxis.set_minor_formatter(NullFormatter())
             axis.minorticks_off()
-        axis.set_xlabel("experimental training samples, m")
-        axis.set_title(title)
-    ax_a.set_ylabel("alpha")
+        axis.set_xlabel("experimental samples, m")
+        axis.set_title(title, loc="left")
+    ax_a.set_ylabel("α")
     ax_c.set_ylabel(metric_label(units).replace("test MAE", "C"))
+    return fig
+
+
+#: the method as a reader follows it: (key, x, y, text, colour) of each box, in axes units
+_FLOW_BOXES = (
+    ("sim", 0.15, 0.84, "simulation database\n(DFT, MD, COSMO-RS)", "#dbe9f6"),
+    ("draw", 0.50, 0.84, "draw n samples\n(nested across n)", "#dbe9f6"),
+    ("pre", 0.85, 0.84, "pretrain the network\non the n simulations", "#dbe9f6"),
+    ("exp", 0.15, 0.50, "experiments\n(hundreds to\nthousands)", "#fde7d3"),
+    ("split", 0.50, 0.50, "split by material:\nm to train on,\n20% held out", "#fde7d3"),
+    ("fine", 0.85, 0.50, "fine-tune on the\nm experiments", "#fde7d3"),
+    ("test", 0.50, 0.14, "test error (MAE) on\nheld-out experiments", "#e3f1e0"),
+    ("fit", 0.15, 0.14, "fit R(n) = D n$^{-α}$ + C\nover every n and\nT trials", "#e3f1e0"),
+)
+_FLOW_ARROWS = (("sim", "draw", ""), ("draw", "pre", ""), ("pre", "fine", "pretrained\nweights"),
+                ("exp", "split", ""), ("split", "fine", ""), ("split", "test", "test set"),
+                ("fine", "test", ""), ("test", "fit", ""))
+
+
+def method_flowchart():
+    """The method for a reader: database -> draw n -> pretrain -> fine-tune on m -> test -> fit.
+
+    The figure of the method chapter (``book/figures/method-flowchart.svg``, written by
+    ``python book/make_static.py``). Returns the Figure.
+    """
+    from matplotlib.patches import FancyBboxPatch
+
+    fig, ax = plt.subplots(figsize=(DISPLAY_WIDTH_IN, 4.6), layout="constrained")
+    ax.set_axis_off()
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    w, h = 0.27, 0.21
+    centre = {}
+    for key, x, y, text, colour in _FLOW_BOXES:
+        ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.0,rounding_size=0.02",
+                                    fc=colour, ec="0.35", lw=1.0))
+        ax.text(x, y, text, ha="center", va="center", fontsize=MIN_FONT_PT, linespacing=1.25)
+        centre[key] = (x, y)
+
+    def edge(a, b):
+        (xa, ya), (xb, yb) = centre[a], centre[b]
+        if ya == yb:  # same row: from the side of one box to the side of the next
+            s = np.sign(xb - xa)
+            return (xa + s * w / 2, ya), (xb - s * w / 2, yb)
+        if xa == xb:  # same column
+            s = np.sign(yb - ya)
+            return (xa, ya + s * h / 2), (xb, yb - s * h / 2)
+        return (xa, ya - h / 2), (xb + w / 2 if xb < xa else xb - w / 2, yb)  # down, then sideways
+
+    for a, b, label in _FLOW_ARROWS:
+        start, end = edge(a, b)
+        style = "angle,angleA=-90,angleB=180,rad=0" if start[0] != end[0] and start[1] != end[1] else None
+        ax.annotate("", xy=end, xytext=start,
+                    arrowprops=dict(arrowstyle="-|>", color="0.25", lw=1.3, shrinkA=2, shrinkB=2,
+                                    **({"connectionstyle": style} if style else {})))
+        if label:
+            mx, my = (start[0] + end[0]) / 2, (start[1] + end[1]) / 2
+            if start[0] == end[0]:
+                ax.text(mx + 0.012, my, label, ha="left", va="center", fontsize=MIN_FONT_PT, color="0.2")
+            elif start[1] != end[1]:
+                ax.text(start[0] + 0.012, (start[1] + end[1]) / 2 + 0.02, label, ha="left", va="center",
+                        fontsize=MIN_FONT_PT, color="0.2")
+            else:
+                ax.text(mx, my + 0.015, label, ha="center", va="bottom", fontsize=MIN_FONT_PT, color="0.2")
     return fig
 
 
@@ -350,5 +445,5 @@ def close(fig) -> None:
     plt.close(fig)
 
 
-__all__ = ["set_style", "scaling_figure", "summary_figure", "two_way_figure", "law_band", "case_color",
-           "metric_label", "CASE_ORDER"]
+__all__ = ["set_style", "scaling_figure", "summary_figure", "two_way_figure", "method_flowchart", "law_band",
+           "case_color", "metric_label", "law_style", "CASE_ORDER", "DPI", "DISPLAY_WIDTH_IN", "MIN_FONT_PT"]

@@ -40,8 +40,7 @@ N_BOOT = 1000  # bootstrap draws of a chapter's main fit
 N_BOOT_PER_M = 300  # ... of the per-m fits of the two-way design (one fit per m; keeps the build fast)
 #: the order of the case studies in the book
 BOOK_CASES = ("formation_enthalpy", "band_gap", "polymer_density", "chi")
-DASH = "–"
-_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
 
 def status_text(status) -> str:
     """A fit status in words (:class:`s2rlib.scaling.FitStatus` carries its own explanation)."""
@@ -52,76 +51,17 @@ def status_text(status) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# formatting
+# formatting: one number format book-wide, in s2rlib.formatting (re-exported here)
 
-
-def fmt(x, sig: int = 3) -> str:
-    """A number for a table: ``sig`` significant digits, ``–`` for NaN/None, ``∞`` for infinity."""
-    try:
-        x = float(x)
-    except (TypeError, ValueError):
-        return DASH if x is None else str(x)
-    if math.isnan(x):
-        return DASH
-    if math.isinf(x):
-        return "∞" if x > 0 else "−∞"
-    if x != 0 and (abs(x) >= 10 ** (sig + 2) or abs(x) < 10 ** -(sig + 1)):
-        mant, exp = f"{x:.{sig - 1}e}".split("e")
-        text = f"{mant}×10{str(int(exp)).translate(_SUPERSCRIPT)}"
-    else:
-        text = f"{x:.{sig}g}" if abs(x) < 10**sig else f"{x:,.0f}"
-    return text.replace("-", "−", 1) if text.startswith("-") else text
-
-
-def fmt_n(n) -> str:
-    """A sample size: an integer with thousands separators (``∞``/``–`` as :func:`fmt`)."""
-    try:
-        v = float(n)
-    except (TypeError, ValueError):
-        return str(n)
-    if not math.isfinite(v):
-        return fmt(v)
-    if v >= 1e7:
-        return fmt(v)
-    return f"{int(round(v)):,}"
-
-
-def fmt_ci(lo, hi, sig: int = 3, n: bool = False) -> str:
-    """An interval ``[lo, hi]`` (``–`` when either end is NaN)."""
-    f = fmt_n if n else (lambda v: fmt(v, sig))
-    try:
-        if math.isnan(float(lo)) or math.isnan(float(hi)):
-            return DASH
-    except (TypeError, ValueError):
-        return DASH
-    return f"[{f(lo)}, {f(hi)}]"
-
-
-def fmt_signed(x, sig: int = 3) -> str:
-    """As :func:`fmt`, with an explicit ``+`` on positive numbers."""
-    s = fmt(x, sig)
-    try:
-        return ("+" + s) if float(x) > 0 else s
-    except (TypeError, ValueError):
-        return s
-
-
-def code(text) -> str:
-    return f"`{text}`"
+from .formatting import (  # noqa: E402,F401 - re-exported: report.fmt etc. keep working
+    DASH, DERIVED_SIG, code, fmt, fmt_ci, fmt_derived, fmt_n, fmt_pct, fmt_pct_ci, fmt_signed, pretty_units,
+    recipe_words, units_suffix,
+)
 
 
 def status_cell(status: str) -> str:
     """A fit status for a table cell: the flag in code font."""
     return code(status or "missing")
-
-
-def pretty_units(units: str) -> str:
-    """Units for display: ``g/cm^3`` -> ``g/cm³``."""
-    return (units or "").replace("^3", "³").replace("^2", "²").replace("^-1", "⁻¹")
-
-
-def units_suffix(units: str) -> str:
-    return "" if not units or units == "dimensionless" else f" ({pretty_units(units)})"
 
 
 def m_name(m) -> str:
@@ -472,8 +412,8 @@ def gain_table(case_fit: CaseFit, level: float = CI_LEVEL) -> pd.DataFrame:
     if np.isfinite(case_fit.baseline) and case_fit.baseline:
         b = case_fit.baseline
         rows.append({"quantity": "relative gain (gain / baseline)",
-                     "value": f"{100 * g.mean / b:+.1f}%".replace("-", "−") if np.isfinite(g.mean) else DASH,
-                     pct: fmt_ci(100 * g.lo / b, 100 * g.hi / b, 2) + (" %" if np.isfinite(g.lo) else "")})
+                     "value": fmt_pct(100 * g.mean / b, signed=True) if np.isfinite(g.mean) else DASH,
+                     pct: fmt_pct_ci(100 * g.lo / b, 100 * g.hi / b)})
     rows.append({"quantity": "paired trials", "value": str(g.trials),
                  pct: f"corrected t: se × √(1/J + n_test/n_train), n_test/n_train = {fmt(g.ratio, 2)}"})
     return pd.DataFrame(rows)
@@ -502,7 +442,7 @@ def extrapolation_table(table: pd.DataFrame, m_target: int | None = None, *, met
          "detail": f"90% CI {fmt_ci(r.lo, r.hi)}"},
         {"quantity": f"measured MAE{u}", "value": fmt(r.measured), "detail": f"± {fmt(r.measured_sem, 2)} (SEM)"},
         {"quantity": "prediction − measurement", "value": fmt_signed(r.error, 2),
-         "detail": (f"{100 * r.rel_error:+.1f}% of the measurement".replace("-", "−")
+         "detail": (f"{fmt_pct(100 * r.rel_error, signed=True)} of the measurement"
                     if np.isfinite(r.rel_error) else "")},
         {"quantity": "measurement inside the predicted interval?", "value": verdict, "detail": ""},
     ])
@@ -556,8 +496,8 @@ def derived_table(case_fit: CaseFit, targets: Iterable[float] | None = None, del
     def row(question, r, value, lo, hi, extra="", n=False):
         if not r.supported:
             return {"question": question, "answer": DASH, pct: DASH, "status": r.reason()}
-        return {"question": question, "answer": fmt_n(value) if n else fmt(value), pct: fmt_ci(lo, hi, n=n),
-                "status": status_cell(r.status) + extra}
+        return {"question": question, "answer": fmt_n(value, DERIVED_SIG) if n else fmt_derived(value),
+                pct: fmt_ci(lo, hi, DERIVED_SIG, n=n), "status": status_cell(r.status) + extra}
 
     for tgt in targets:
         r = insights.required_n(f, tgt, level=level)
@@ -568,7 +508,7 @@ def derived_table(case_fit: CaseFit, targets: Iterable[float] | None = None, del
                         f"n = {fmt_n(n_max)})", r, r.value, r.lo, r.hi, share, n=True))
     g = insights.marginal_gain(f, n_max, delta, level=level)
     rows.append(row(f"error drop from the next {fmt_n(delta)} simulations at n = {fmt_n(n_max)}{u}", g, g.value,
-                    g.lo, g.hi, f"; {100 * g.rel:.2g}% of R(n)" if np.isfinite(g.rel) else ""))
+                    g.lo, g.hi, f"; {fmt_pct(100 * g.rel)} of R(n)" if np.isfinite(g.rel) else ""))
     rows.append(row(f"slope dR/dn at n = {fmt_n(n_max)} (error change per simulation){u}", g, g.slope,
                     g.slope_lo, g.slope_hi))
     return pd.DataFrame(rows)
@@ -582,6 +522,7 @@ def recipes_table(table: pd.DataFrame, m_target: int | None = None) -> pd.DataFr
     sub = sub.assign(n_source=[int(round(drawn.get(n, n))) for n in sub["n_source"]])
     ct = pd.crosstab(sub["n_source"], sub["selected_recipe"])
     ct = ct.reindex(sorted(ct.index))
+    ct.columns = [recipe_words(c) for c in ct.columns]
     out = ct.astype(int).astype(str).replace("0", "·")
     out.insert(0, "n", [fmt_n(n) for n in ct.index])
     return out.reset_index(drop=True)
@@ -603,6 +544,53 @@ def data_table(table: pd.DataFrame) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     order = {m_name(m): i for i, m in enumerate(m_values(table))}
     return df.sort_values("m", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
+
+
+def split_constant_columns(df: pd.DataFrame, keep: Iterable[str] = ("m", "n")) -> tuple[pd.DataFrame, dict]:
+    """``df`` without the columns whose value is the same in every row, and those values.
+
+    The grid table's trials, seeds and test size never change along n; a caption states them once
+    (:func:`constant_caption`) instead of repeating them in every row. Columns in ``keep`` stay.
+    """
+    const = {c: str(df[c].iloc[0]) for c in df.columns
+             if c not in keep and len(df) > 1 and df[c].astype(str).nunique() == 1}
+    return df.drop(columns=list(const)), const
+
+
+def grid_tables(table: pd.DataFrame) -> list[tuple[pd.DataFrame, str]]:
+    """The grid that was run, compacted: (table, caption) pairs for :func:`show`.
+
+    Columns that never change go into the caption; in a two-way grid, columns that depend only on
+    m (the experimental split sizes) get one row per m and columns that depend only on n (the
+    simulations drawn) one row per n, instead of one row per (n, m).
+    """
+    full, const = split_constant_columns(data_table(table))
+    same = constant_caption(const)
+    title = "The grid that was run: mean sizes of the data splits" + (f" ({same})" if same else "")
+    if full["m"].nunique() < 2:
+        return [(full.drop(columns="m"), title.replace("splits (", f"splits (m = {full['m'].iloc[0]}; ", 1)
+                 if same else title + f" (m = {full['m'].iloc[0]})")]
+    rest = [c for c in full.columns if c not in ("m", "n")]
+    by_m = [c for c in rest if (full.groupby("m", sort=False)[c].nunique() == 1).all()]
+    by_n = [c for c in rest if c not in by_m and (full.groupby("n", sort=False)[c].nunique() == 1).all()]
+    both = [c for c in rest if c not in by_m and c not in by_n]
+    out = []
+    if by_m:
+        out.append((full[["m", *by_m]].drop_duplicates("m").reset_index(drop=True),
+                    title + "; per experimental size m"))
+    if by_n:
+        out.append((full[["n", *by_n]].drop_duplicates("n").reset_index(drop=True),
+                    "Simulated samples drawn per n (the same for every m)"))
+    if both:
+        out.append((full[["m", "n", *both]], "Sizes that vary with both n and m"))
+    ns = ", ".join(full["n"].drop_duplicates())
+    out[0] = (out[0][0], out[0][1] + f"; every m was run at n = {ns}")
+    return out
+
+
+def constant_caption(const: Mapping[str, str]) -> str:
+    """``"the same at every point: trials 5, seeds 0–4"`` (empty when nothing is constant)."""
+    return "" if not const else "the same at every point: " + ", ".join(f"{k} {v}" for k, v in const.items())
 
 
 def provenance_table(table: pd.DataFrame) -> pd.DataFrame:
@@ -712,8 +700,7 @@ def summary_table(case_fits: Iterable[CaseFit], delta: float = 10000, level: flo
             "trials": str(r.get("trials")),
             "largest n": fmt_n(r.get("n_max")), "baseline MAE (n = 0)": fmt(base),
             "gain at largest n [90% CI]": f"{fmt_signed(gain)} {fmt_ci(r.get('gain_lo'), r.get('gain_hi'))}",
-            "relative gain": (f"{100 * gain / base:+.0f}%".replace("-", "−")
-                              if np.isfinite(base) and base and np.isfinite(gain) else DASH),
+            "relative gain": fmt_pct(100 * gain / base, signed=True) if np.isfinite(base) and base else DASH,
             "alpha [90% CI]": f"{fmt(r.get('alpha'))} {fmt_ci(r.get('alpha_lo'), r.get('alpha_hi'))}",
             "C [90% CI]": (f"< {fmt(r.get('C_hi'))} (no floor resolved)" if r.get("C_upper_only")
                            else f"{fmt(r.get('C'))} {fmt_ci(r.get('C_lo'), r.get('C_hi'))}"),
@@ -721,8 +708,8 @@ def summary_table(case_fits: Iterable[CaseFit], delta: float = 10000, level: flo
                              f"< {fmt(r.get('C_hi', np.nan) / base, 2)}" if r.get("C_upper_only")
                              else fmt(r.get("C", np.nan) / base, 2)),
             f"next {fmt_n(delta)} simulations buy [90% CI]":
-                (f"{fmt(r.get('mgain'))} {fmt_ci(r.get('mgain_lo'), r.get('mgain_hi'))}" if r.get("supported")
-                 else f"not printed: the law is `{r.get('status')}`"),
+                (f"{fmt_derived(r.get('mgain'))} {fmt_ci(r.get('mgain_lo'), r.get('mgain_hi'), DERIVED_SIG)}"
+                 if r.get("supported") else f"not printed: the law is `{r.get('status')}`"),
             "status": status_cell(r.get("status")),
         })
     df = pd.DataFrame(rows)
@@ -741,6 +728,50 @@ def case_header_table(case: str, table: pd.DataFrame | None, root=None) -> pd.Da
     if c.notes:
         rows.append(("notes", c.notes))
     return pd.DataFrame(rows, columns=["", "this case"])
+
+
+def grid_command(case: str, width: int = 78) -> str:
+    """The ``s2r grid`` command of a case's default grid (as :mod:`s2rlib.cases` defines it),
+    wrapped with ``\\`` continuations to at most ``width`` characters per line."""
+    c = get_case(case)
+    parts = [f"s2r grid {c.name}", "--ns " + ",".join(str(n) for n in c.default_ns)]
+    ms = [m for m in c.default_ms if m is not None]
+    if ms:
+        parts.append("--ms " + ",".join([str(m) for m in ms] + (["all"] if None in c.default_ms else [])))
+    parts.append(f"--trials {c.default_trials}")
+    lines, line = [], parts[0]
+    for part in parts[1:]:
+        if len(line) + 1 + len(part) + 2 > width:
+            lines.append(line + " \\")
+            line = "    " + part
+        else:
+            line += " " + part
+    return "\n".join(lines + [line])
+
+
+def grid_cost_table(root=None, cases: Iterable[str] = BOOK_CASES) -> pd.DataFrame:
+    """Per case: the default grid's size and the compute time measured when its results were made.
+
+    Times are the sums of the per-point wall times recorded in ``results/<case>/results.csv``
+    (papermill adds about 4 s per point); a case without results says so.
+    """
+    rows = []
+    for case in cases:
+        c = get_case(case)
+        ms = len(c.default_ms)
+        points = len(c.default_ns) * ms
+        row = {"case": case.replace("_", " "), "grid points (n × m)": f"{len(c.default_ns)} × {ms} = {points}",
+               "trials per point": str(c.default_trials)}
+        table = load_case_results(case, root, announce=False)
+        if table is None:
+            row |= {"measured time, whole grid": "no results yet", "slowest point": DASH}
+        else:
+            g = select_grid(table)
+            per_point = g.drop_duplicates(["n_source", "m_target", "params_id"])["wall_s"].astype(float)
+            row |= {"measured time, whole grid": f"{per_point.sum() / 60:.1f} min ({g['trial'].nunique()} trials)",
+                    "slowest point": f"{per_point.max():.0f} s"}
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -813,7 +844,8 @@ class CasePage:
     def data(self) -> None:
         if self._missing():
             return
-        show(data_table(self.table), "The grid that was run: trials per point and mean sizes of the data splits")
+        for df, caption in grid_tables(self.table):
+            show(df, caption)
 
     def figure(self) -> None:
         if self._missing():

@@ -1,0 +1,198 @@
+"""One number format for the whole book: every table and figure label goes through these functions.
+
+Rules (what a reader sees):
+
+* measured values and fitted parameters: 3 significant figures (:func:`fmt`); numbers derived
+  from a law (required database sizes, marginal gains, ratios, percentages) to 2 (:data:`DERIVED_SIG`);
+* a number that rounds to zero is written ``0``, never ``-0`` or ``−0``; minus signs are ``−``;
+* very large or very small numbers are written ``1.2×10⁷`` (never ``1.2e+07``);
+* sample sizes are integers with thousands separators (``106,113``); a sample size *derived* from
+  a law is rounded to 2 significant figures (``888,838`` -> ``890,000``), and from 10⁸ on it is
+  written ``1.2×10⁸``;
+* percentages are rounded to 2 significant figures and never written in scientific notation:
+  below 0.1% they read ``< 0.1%``;
+* recipe codes become words (``full_lr1e-3`` -> ``whole network, learning rate 0.001``).
+
+:mod:`s2rlib.report` re-exports these names, so ``report.fmt`` keeps working.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+DASH = "–"
+MINUS = "−"
+#: significant figures of numbers derived from a fitted law
+DERIVED_SIG = 2
+#: from here on a derived sample size is written in scientific notation
+N_SCI_FROM = 1e8
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _float(x) -> float | None:
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return None
+
+
+def round_sig(x: float, sig: int) -> float:
+    """``x`` rounded to ``sig`` significant figures (0, NaN and infinities unchanged)."""
+    if x == 0 or not math.isfinite(x):
+        return x
+    return round(x, sig - 1 - int(math.floor(math.log10(abs(x)))))
+
+
+def _minus(text: str) -> str:
+    return MINUS + text[1:] if text.startswith("-") else text
+
+
+def _sci(x: float, sig: int) -> str:
+    mant, exp = f"{x:.{sig - 1}e}".split("e")
+    return _minus(f"{mant}×10{str(int(exp)).translate(_SUPERSCRIPT)}")
+
+
+def fmt(x, sig: int = 3) -> str:
+    """A number for a table: ``sig`` significant figures, ``–`` for NaN/None, ``∞`` for infinity.
+
+    >>> fmt(0.123456), fmt(-0.0), fmt(-0.0001), fmt(1234567.0), fmt(3.8e-08)
+    ('0.123', '0', '−0.0001', '1.23×10⁶', '3.80×10⁻⁸')
+    """
+    v = _float(x)
+    if v is None:
+        return DASH if x is None else str(x)
+    if math.isnan(v):
+        return DASH
+    if math.isinf(v):
+        return "∞" if v > 0 else MINUS + "∞"
+    if v == 0:
+        return "0"
+    if abs(v) >= 10 ** (sig + 2) or abs(v) < 10 ** -(sig + 1):
+        if abs(v) < 1e-12:  # numerically zero
+            return "0"
+        return _sci(v, sig)
+    v = round_sig(v, sig)
+    if v == 0:
+        return "0"
+    text = f"{v:.{sig}g}" if abs(v) < 10**sig else f"{v:,.0f}"
+    if "e" in text:  # e.g. 1e+03 from .3g at exactly 10**sig
+        text = f"{v:,.0f}"
+    return _minus(text)
+
+
+def fmt_derived(x) -> str:
+    """A number derived from a fitted law: :data:`DERIVED_SIG` significant figures."""
+    return fmt(x, DERIVED_SIG)
+
+
+def fmt_n(n, sig: int | None = None) -> str:
+    """A sample size: an integer with thousands separators (``∞``/``–`` as :func:`fmt`).
+
+    With ``sig`` (a size derived from a law) it is rounded to ``sig`` significant figures, and
+    written ``1.2×10⁸`` from :data:`N_SCI_FROM` on: ``fmt_n(888838, 2) == '890,000'``.
+    """
+    v = _float(n)
+    if v is None:
+        return str(n)
+    if not math.isfinite(v):
+        return fmt(v)
+    if sig is not None:
+        v = round_sig(v, sig)
+        if abs(v) >= N_SCI_FROM:
+            return _sci(v, sig)
+    elif abs(v) >= 1e12:
+        return _sci(v, 3)
+    return _minus(f"{int(round(v)):,}")
+
+
+def fmt_ci(lo, hi, sig: int = 3, n: bool = False) -> str:
+    """An interval ``[lo, hi]`` (``–`` when either end is missing).
+
+    With ``n`` the ends are derived sample sizes (``sig`` significant figures, as :func:`fmt_n`).
+    """
+    a, b = _float(lo), _float(hi)
+    if a is None or b is None or math.isnan(a) or math.isnan(b):
+        return DASH
+    if n:
+        return f"[{fmt_n(a, sig)}, {fmt_n(b, sig)}]"
+    return f"[{fmt(a, sig)}, {fmt(b, sig)}]"
+
+
+def fmt_signed(x, sig: int = 3) -> str:
+    """As :func:`fmt`, with an explicit ``+`` on positive numbers (zero has no sign)."""
+    s = fmt(x, sig)
+    v = _float(x)
+    if v is not None and v > 0 and s not in ("0", DASH):
+        return "+" + s
+    return s
+
+
+def fmt_pct(x, sig: int = DERIVED_SIG, signed: bool = False) -> str:
+    """A percentage (``x`` already in percent): ``sig`` significant figures, never ``-0%`` or ``1e-08%``.
+
+    >>> fmt_pct(-12.345), fmt_pct(3.8e-08), fmt_pct(-0.01), fmt_pct(5, signed=True)
+    ('−12%', '< 0.1%', '> −0.1%', '+5.0%')
+    """
+    v = _float(x)
+    if v is None or math.isnan(v):
+        return DASH
+    if math.isinf(v):
+        return fmt(v) + "%"
+    if v == 0:
+        return "0%"
+    if abs(v) < 0.1:
+        return "< 0.1%" if v > 0 else f"> {MINUS}0.1%"
+    r = round_sig(v, sig)
+    text = f"{r:,.{max(0, sig - 1 - int(math.floor(math.log10(abs(r)))))}f}"
+    text = _minus(text)
+    if signed and v > 0:
+        text = "+" + text
+    return text + "%"
+
+
+def fmt_pct_ci(lo, hi, sig: int = DERIVED_SIG) -> str:
+    """An interval of percentages, ``[−12%, 3.4%]``."""
+    a, b = _float(lo), _float(hi)
+    if a is None or b is None or math.isnan(a) or math.isnan(b):
+        return DASH
+    return f"[{fmt_pct(a, sig)}, {fmt_pct(b, sig)}]"
+
+
+def code(text) -> str:
+    """Text in code font (Markdown)."""
+    return f"`{text}`"
+
+
+def pretty_units(units: str) -> str:
+    """Units for display: ``g/cm^3`` -> ``g/cm³``."""
+    return (units or "").replace("^3", "³").replace("^2", "²").replace("^-1", "⁻¹")
+
+
+def units_suffix(units: str) -> str:
+    """`` (eV)`` after a column name; nothing for a dimensionless property."""
+    return "" if not units or units == "dimensionless" else f" ({pretty_units(units)})"
+
+
+_RECIPE = re.compile(r"^(?P<part>full|head)_lr(?P<lr>[0-9.eE+-]+)$")
+_PART = {"full": "whole network", "head": "last layer only"}
+
+
+def recipe_words(name) -> str:
+    """A fine-tuning recipe code in words: ``full_lr1e-3`` -> ``whole network, learning rate 0.001``.
+
+    Codes of other forms are returned unchanged (in code font), so a new recipe is never hidden.
+    """
+    text = str(name)
+    m = _RECIPE.match(text)
+    if not m:
+        return code(text)
+    try:
+        lr = f"{float(m['lr']):.10f}".rstrip("0").rstrip(".")
+    except ValueError:
+        lr = m["lr"]
+    return f"{_PART[m['part']]}, learning rate {lr}"
+
+
+__all__ = ["DASH", "MINUS", "DERIVED_SIG", "round_sig", "fmt", "fmt_derived", "fmt_n", "fmt_ci", "fmt_signed",
+           "fmt_pct", "fmt_pct_ci", "code", "pretty_units", "units_suffix", "recipe_words"]

@@ -1,0 +1,149 @@
+"""One number format book-wide (s2rlib.formatting), and the tables that use it."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pandas as pd
+import pytest
+
+from s2rlib import formatting as F
+from s2rlib import report
+from synthetic import synthetic_table
+
+
+@pytest.mark.parametrize("x, sig, text", [
+    (0.123456, 3, "0.123"),
+    (-0.01234, 3, "−0.0123"),
+    (-0.0, 3, "0"),           # never "-0" or "−0"
+    (-1e-13, 2, "0"),         # numerically zero
+    (2.5e-7, 3, "2.50×10⁻⁷"),  # never "2.5e-07"
+    (999.7, 3, "1,000"),      # rounding up across a power of ten
+    (0.0952, 2, "0.095"),
+    (float("nan"), 3, "–"),
+    (float("inf"), 3, "∞"),
+    (-float("inf"), 3, "−∞"),
+])
+def test_fmt(x, sig, text):
+    assert F.fmt(x, sig) == text
+
+
+def test_derived_sample_sizes_have_two_significant_figures():
+    assert F.fmt_n(888838, 2) == "890,000"
+    assert F.fmt_ci(206552, 1.18e7, 2, n=True) == "[210,000, 12,000,000]"
+    assert F.fmt_n(3.4e9, 2) == "3.4×10⁹"
+    assert F.fmt_n(45185.2) == "45,185"  # a measured size stays exact
+    assert F.fmt_n(float("inf"), 2) == "∞"
+
+
+def test_percentages_never_negative_zero_or_scientific():
+    assert F.fmt_pct(-0.0) == "0%"
+    assert F.fmt_pct(3.8e-08) == "< 0.1%"
+    assert F.fmt_pct(-3.8e-08) == "> −0.1%"
+    assert F.fmt_pct(-12.345) == "−12%"
+    assert F.fmt_pct(7.25, signed=True) == "+7.2%"
+    assert F.fmt_pct(150.4) == "150%"
+    assert F.fmt_pct_ci(-12.3, -0.04) == "[−12%, > −0.1%]"
+
+
+def test_signed_and_intervals():
+    assert F.fmt_signed(0.0123) == "+0.0123"
+    assert F.fmt_signed(-0.0) == "0"
+    assert F.fmt_ci(-0.0, 0.5) == "[0, 0.5]"  # never "[..., -0]"
+    assert F.fmt_ci(float("nan"), 1) == F.DASH
+
+
+def test_recipe_words():
+    assert F.recipe_words("full_lr1e-3") == "whole network, learning rate 0.001"
+    assert F.recipe_words("head_lr3e-3") == "last layer only, learning rate 0.003"
+    assert F.recipe_words("something_new") == "`something_new`"
+
+
+def test_report_reexports_the_one_format():
+    for name in ("fmt", "fmt_n", "fmt_ci", "fmt_signed", "pretty_units", "units_suffix", "code", "DASH"):
+        assert getattr(report, name) is getattr(F, name), name
+
+
+BAD = [re.compile(p) for p in (r"(?<![\w.])[-−]0(?![.,\d])", r"\d[eE][+-]?\d", r"\d\.\d{4,}\s*%")]
+
+
+@pytest.fixture(scope="module")
+def table():
+    return synthetic_table("band_gap", ns=(0, 100, 300, 1000, 3000, 10000), trials=5)
+
+
+@pytest.fixture(scope="module")
+def case_fit(table):
+    import os
+
+    os.environ[report.FIT_CACHE_ENV] = "off"
+    return report.fit_case(table, n_boot=200)
+
+
+def _cells(df: pd.DataFrame) -> list[str]:
+    return [str(c) for c in df.columns] + [str(v) for v in df.to_numpy().ravel()]
+
+
+def test_no_table_shows_negative_zero_or_e_notation(case_fit, table):
+    frames = [report.params_table(case_fit), report.results_table(case_fit), report.gain_table(case_fit),
+              report.recipes_table(table), report.data_table(table), report.extrapolation_table(table),
+              report.forms_table(table), report.derived_table(case_fit), report.summary_table([case_fit])]
+    for df in frames:
+        for cell in _cells(df):
+            if cell.startswith("`") and cell.endswith("`"):
+                continue  # code: hashes, statuses
+            for bad in BAD:
+                assert not bad.search(cell), f"{bad.pattern!r} in {cell!r}"
+
+
+def test_recipes_table_names_recipes_in_words(table):
+    cols = list(report.recipes_table(table).columns)
+    assert "whole network, learning rate 0.001" in cols and "last layer only, learning rate 0.003" in cols
+    assert not any(re.match(r"^(full|head)_lr", c) for c in cols)
+
+
+def test_derived_table_rounds_required_n_to_two_significant_figures(case_fit):
+    df = report.derived_table(case_fit)
+    for answer in df["answer"][:2]:
+        if answer in ("∞", F.DASH):
+            continue
+        digits = re.sub(r"[^\d]", "", answer.split("×")[0]).lstrip("0")
+        assert len(digits.rstrip("0")) <= 2, answer
+
+
+def test_grid_table_states_constant_columns_once(table):
+    df, const = report.split_constant_columns(report.data_table(table))
+    assert {"trials", "seeds", "exp. test"} <= set(const)
+    assert const["trials"] == "5" and const["seeds"] == "0–4"
+    assert "trials" not in df.columns and list(df.columns[:2]) == ["m", "n"]
+    assert len(df) == 6  # one row per grid point is kept
+    assert report.constant_caption(const).startswith("the same at every point: trials 5, seeds 0–4")
+    (only, caption), = report.grid_tables(table)
+    assert list(only.columns) == ["n", "simulations used"] and "m = all" in caption and "trials 5" in caption
+
+
+def test_two_way_grid_table_has_a_row_per_m_and_a_row_per_n():
+    table = synthetic_table("chi", ns=(0, 100, 300, 1000), ms=(50, 100, -1), trials=3)
+    (per_m, cap_m), (per_n, cap_n) = report.grid_tables(table)
+    assert list(per_m["m"]) == ["50", "100", "all"] and "exp. train" in per_m.columns
+    assert list(per_n["n"]) == ["0", "100", "300", "1,000"] and "simulations used" in per_n.columns
+    assert "n = 0, 100, 300, 1,000" in cap_m
+
+
+def test_grid_command_matches_the_case_registry_and_wraps():
+    from s2rlib.cases import get_case
+
+    for case in report.BOOK_CASES:
+        cmd = report.grid_command(case, width=60)
+        assert all(len(line) <= 60 for line in cmd.splitlines()), cmd
+        flat = cmd.replace(" \\\n    ", " ")
+        ns = ",".join(str(n) for n in get_case(case).default_ns)
+        assert f"--ns {ns}" in flat and f"--trials {get_case(case).default_trials}" in flat
+    assert "--ms 50,100,200,400,all" in report.grid_command("chi").replace(" \\\n    ", " ")
+
+
+def test_round_sig():
+    assert F.round_sig(888838, 2) == 890000
+    assert F.round_sig(0.0012345, 3) == pytest.approx(0.00123)
+    assert math.isnan(F.round_sig(float("nan"), 2))

@@ -1,0 +1,122 @@
+"""The book's figures work at display size: legible text, legends outside the data, statuses not in
+legend labels, and the intervals their captions promise (s2rlib.plotting, synthetic results)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
+from scipy import stats  # noqa: E402
+
+from s2rlib import plotting, report  # noqa: E402
+from s2rlib.scaling import CI_LEVEL  # noqa: E402
+from synthetic import synthetic_table  # noqa: E402
+
+STATUSES = ("ok", "alpha_at_bound", "C_at_bound", "no_decrease", "unidentified", "too_few_points", "failed")
+
+
+@pytest.fixture(autouse=True)
+def _no_fit_cache(monkeypatch):
+    monkeypatch.setenv(report.FIT_CACHE_ENV, "off")
+
+
+@pytest.fixture(scope="module")
+def fits():
+    import os
+
+    os.environ[report.FIT_CACHE_ENV] = "off"
+    out = {}
+    for case in ("formation_enthalpy", "band_gap"):
+        out[case] = report.fit_case(synthetic_table(case, trials=5), n_boot=100)
+    # a flat case: the law is not 'ok', so its line must be dotted and its label free of the status
+    flat = synthetic_table("polymer_density", trials=5, law=(1e-9, 0.5, 0.05, 0.05, 0.002))
+    out["polymer_density"] = report.fit_case(flat, n_boot=100)
+    return out
+
+
+@pytest.fixture(scope="module")
+def chi_fits():
+    table = synthetic_table("chi", ms=(50, 100, 200, -1), trials=4)
+    return report.fits_by_m(table, n_boot=50), report.effective_m(table)
+
+
+def _figures(fits, chi_fits):
+    by_m, m_all = chi_fits
+    return {"scaling": plotting.scaling_figure(fits["formation_enthalpy"]),
+            "flat": plotting.scaling_figure(fits["polymer_density"]),
+            "summary": plotting.summary_figure(fits),
+            "two_way": plotting.two_way_figure(by_m, m_all=m_all),
+            "flowchart": plotting.method_flowchart()}
+
+
+def _texts(fig):
+    return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+
+
+def test_figures_are_drawn_at_display_width_with_legible_text(fits, chi_fits):
+    """Shown at natural size (DISPLAY_WIDTH_IN x DPI px fits the text column), every text >= 9 pt."""
+    for name, fig in _figures(fits, chi_fits).items():
+        fig.canvas.draw()
+        width_px = fig.get_size_inches()[0] * fig.dpi
+        assert width_px <= plotting.DISPLAY_WIDTH_IN * plotting.DPI + 1, (name, width_px)
+        small = [(t.get_text(), t.get_fontsize()) for t in _texts(fig) if t.get_fontsize() < 9]
+        assert not small, (name, small)
+        plotting.close(fig)
+
+
+def _overlaps(a, b) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+def test_legends_sit_outside_every_axes(fits, chi_fits):
+    for name, fig in _figures(fits, chi_fits).items():
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        legends = fig.legends + [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+        if name != "flowchart":
+            assert legends, name
+        for leg in legends:
+            box = leg.get_window_extent(renderer)
+            for ax in fig.axes:
+                if ax.axison:
+                    assert not _overlaps(box, ax.get_window_extent(renderer)), (name, ax.get_title())
+        plotting.close(fig)
+
+
+def test_statuses_are_line_styles_not_legend_labels(fits, chi_fits):
+    flat = fits["polymer_density"]
+    assert flat.fit.status != "ok"
+    for name, fig in _figures(fits, chi_fits).items():
+        labels = [t.get_text() for leg in fig.legends + [a.get_legend() for a in fig.axes if a.get_legend()]
+                  for t in leg.get_texts()]
+        assert not [lab for lab in labels if any(s in lab for s in STATUSES if s != "ok") or "[" in lab], (name, labels)
+        plotting.close(fig)
+    fig = plotting.scaling_figure(flat)
+    law_lines = [ln for ln in fig.axes[0].get_lines() if ln.get_label().startswith("fitted law")]
+    assert law_lines and law_lines[0].get_linestyle() == ":"
+    plotting.close(fig)
+    fig = plotting.scaling_figure(fits["formation_enthalpy"])
+    assert fits["formation_enthalpy"].fit.status == "ok"
+    assert [ln.get_linestyle() for ln in fig.axes[0].get_lines() if ln.get_label().startswith("fitted law")] == ["-"]
+    plotting.close(fig)
+
+
+def test_summary_error_bars_are_the_promised_90_percent_intervals(fits):
+    fig = plotting.summary_figure(fits)
+    ax = fig.axes[0]
+    cf = fits["formation_enthalpy"]
+    t = stats.t.ppf(0.5 + CI_LEVEL / 2, cf.trials - 1)
+    pos = cf.mean[cf.mean.index > 0]
+    corr = np.sqrt(1 + cf.trials * cf.ratio)  # the corrected t interval of every case figure
+    expected = t * corr * cf.sem.reindex(pos.index).to_numpy() / cf.baseline  # half widths / baseline
+    container = ax.containers[0]  # the first case drawn
+    segments = container.lines[2][0].get_segments()
+    halves = np.array([(seg[1][1] - seg[0][1]) / 2 for seg in segments])
+    np.testing.assert_allclose(halves, expected, rtol=1e-6)
+    # and not +-1 SEM, which is what it drew before
+    assert not np.allclose(halves, cf.sem.reindex(pos.index).to_numpy() / cf.baseline)
+    plotting.close(fig)
