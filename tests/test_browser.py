@@ -26,6 +26,7 @@ from urllib.parse import urldefrag, urljoin, urlparse
 import pytest
 
 from s2rlib import report
+from s2rlib.scaling import FitStatus
 from test_book import toc_docnames
 
 pytestmark = pytest.mark.slow
@@ -150,7 +151,8 @@ def test_case_pages_show_figure_and_parameters(pages, built_book):
         assert all(i["complete"] and i["w"] > 0 and i["h"] > 0 for i in imgs), f"{case}: figure did not load {imgs}"
         params = [t for t in p["tables"] if "fit status" in t and "alpha" in t]
         assert params, f"{case}: no fitted-parameters table"
-        assert re.search(r"\b(ok|alpha_at_bound|C_at_bound|no_decrease|unidentified|too_few_points|failed)\b", params[0])
+        statuses = "|".join(s.value for s in FitStatus)
+        assert re.search(rf"\b({statuses})\b", params[0]), f"{case}: no fit status in {params[0][:300]!r}"
     for case in missing:
         p = pages[f"book/cases/{case}"]
         assert "Results missing" in p["text"] and "No results yet" in p["text"], case
