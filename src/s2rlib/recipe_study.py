@@ -114,16 +114,20 @@ def load_study(out_dir: str | Path, case: str) -> pd.DataFrame:
     files = sorted(Path(out_dir).glob(f"{case}__*.csv"))
     if not files:
         return pd.DataFrame()
-    return pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
+    return pd.concat([pd.read_csv(f, dtype={"n_label": str}) for f in files], ignore_index=True)
 
 
 def nb_interval(diff: np.ndarray, n_test: float, n_pool: float, level: float = 0.9) -> tuple[float, float, float]:
     """Mean of paired differences over re-split trials with the Nadeau-Bengio corrected interval:
-    variance factor ``1/J + n_test/n_pool`` instead of ``1/J`` (trials share data), t with J-1 df."""
+    variance factor ``1/J + n_test/n_pool`` instead of ``1/J`` (trials share data), t with J-1 df.
+    Trials with a missing value (NaN) on either side are left out."""
     from scipy import stats
 
     diff = np.asarray(diff, dtype=float)
+    diff = diff[np.isfinite(diff)]
     J = len(diff)
+    if J == 0:
+        return float("nan"), float("nan"), float("nan")
     mean = float(diff.mean())
     if J < 2:
         return mean, float("nan"), float("nan")
@@ -133,19 +137,41 @@ def nb_interval(diff: np.ndarray, n_test: float, n_pool: float, level: float = 0
 
 
 def _per_trial(df: pd.DataFrame, metric: str) -> pd.DataFrame:
-    return df[df["metric"] == metric].pivot_table(index=["step", "n_label"], columns="trial", values="value")
+    sub = df[df["metric"] == metric].assign(n_label=lambda d: d["n_label"].astype(str))
+    return sub.pivot_table(index=["step", "n_label"], columns="trial", values="value")
+
+
+def _ratio_args(df: pd.DataFrame) -> tuple[float, float]:
+    """Nadeau-Bengio n_test / n_pool (train + validation rows: every trial here uses all of them)."""
+    sizes = df[df["metric"].isin(["n_test", "n_train", "n_val"])].groupby("metric")["value"].mean()
+    return float(sizes.get("n_test", 1.0)), float(sizes.get("n_train", 1.0) + sizes.get("n_val", 0.0))
+
+
+def step_status(df: pd.DataFrame, steps=STEPS, ns=("0", "all")) -> pd.DataFrame:
+    """One row per step of ``steps``: which of the ``ns`` points are on disk and whether the step is
+    complete (every n run), so a page can name what is missing."""
+    have = set() if df.empty else set(zip(df["step"], df["n_label"].astype(str)))
+    rows = []
+    for st in steps:
+        done = [n for n in ns if (st.name, n) in have]
+        rows.append({"step": st.name, "change": st.change, "run": done,
+                     "missing": [n for n in ns if n not in done], "complete": len(done) == len(ns)})
+    return pd.DataFrame(rows)
 
 
 def ablation_table(df: pd.DataFrame, steps=STEPS, level: float = 0.9) -> pd.DataFrame:
-    """One row per step: validation and test MAE at n = 0 and n = all, transfer gain with its
-    corrected interval, the step's effect at n = all against the previous step, and the fine-tuning
-    candidate validation chose most often at n = all."""
+    """One row per complete step (n = 0 and n = all both run): validation and test MAE at n = 0 and
+    n = all, transfer gain with its corrected interval, the step's effect on the test MAE at n = all
+    (and at n = 0) against the previous step run (``against``; the steps between them in ``steps``
+    were not run, so the effect is that of all their changes together, listed in ``changes``), and
+    the fine-tuning candidate validation chose most often at n = all."""
+    if df.empty:
+        return pd.DataFrame()
     mae, val = _per_trial(df, "mae"), _per_trial(df, "val_mae")
-    # Nadeau-Bengio n_test / n_pool (train + validation rows: every trial here uses all of them)
-    sizes = df[df["metric"].isin(["n_test", "n_train", "n_val"])].groupby("metric")["value"].mean()
-    ratio_args = (float(sizes.get("n_test", 1.0)), float(sizes.get("n_train", 1.0) + sizes.get("n_val", 0.0)))
+    ratio_args = _ratio_args(df)
+    names = [st.name for st in steps]
     rows, prev = [], None
-    for st in steps:
+    for i, st in enumerate(steps):
         if (st.name, "all") not in mae.index or (st.name, "0") not in mae.index:
             continue
         a, z = mae.loc[(st.name, "all")], mae.loc[(st.name, "0")]
@@ -154,12 +180,17 @@ def ablation_table(df: pd.DataFrame, steps=STEPS, level: float = 0.9) -> pd.Data
                "val_mae_n0": float(val.loc[(st.name, "0")].mean()),
                "val_mae_all": float(val.loc[(st.name, "all")].mean()),
                "mae_n0": float(z.mean()), "mae_all": float(a.mean()),
-               "gain": g, "gain_lo": glo, "gain_hi": ghi}
+               "gain": g, "gain_lo": glo, "gain_hi": ghi, "against": prev or "",
+               "changes": list(names[names.index(prev) + 1:i + 1]) if prev else [st.name]}
         if prev is not None:
             e, elo, ehi = nb_interval((a - mae.loc[(prev, "all")]).to_numpy(), *ratio_args, level=level)
-            row.update(effect_all=e, effect_lo=elo, effect_hi=ehi)
-        sel = df[(df["step"] == st.name) & (df["n_label"] == "all") & (df["metric"] == "mae")]["selected_recipe"]
-        row["chosen_most"] = sel.value_counts().index[0] if len(sel) else ""
+            e0, e0lo, e0hi = nb_interval((z - mae.loc[(prev, "0")]).to_numpy(), *ratio_args, level=level)
+            row.update(effect_all=e, effect_lo=elo, effect_hi=ehi, effect_n0=e0, effect_n0_lo=e0lo,
+                       effect_n0_hi=e0hi)
+        sel = df[(df["step"] == st.name) & (df["n_label"].astype(str) == "all") & (df["metric"] == "mae")]
+        counts = sel["selected_recipe"].value_counts()
+        row["chosen_most"] = str(counts.index[0]) if len(counts) else ""
+        row["chosen_count"] = int(counts.iloc[0]) if len(counts) else 0
         row["trials"] = int(a.notna().sum())
         rows.append(row)
         prev = st.name
@@ -168,7 +199,9 @@ def ablation_table(df: pd.DataFrame, steps=STEPS, level: float = 0.9) -> pd.Data
 
 def candidates_table(df: pd.DataFrame, step: str, n_label: str = "all") -> pd.DataFrame:
     """Every fine-tuning candidate of one step: mean validation and test MAE, times chosen."""
-    sub = df[(df["step"] == step) & (df["n_label"] == n_label)]
+    if df.empty:
+        return pd.DataFrame()
+    sub = df[(df["step"] == step) & (df["n_label"].astype(str) == str(n_label))]
     out = []
     for m in sorted(sub["metric"].unique()):
         if m.startswith("val_mae@"):
@@ -179,10 +212,90 @@ def candidates_table(df: pd.DataFrame, step: str, n_label: str = "all") -> pd.Da
     return pd.DataFrame(out)
 
 
+def paired_metrics_table(df: pd.DataFrame, metric_a: str, metric_b: str, steps=STEPS, level: float = 0.9,
+                         count: str | None = None) -> pd.DataFrame:
+    """Per (step, n) run: the means of two metrics measured in the same trials and their paired
+    difference ``metric_a - metric_b`` with its corrected interval (rows where ``metric_a`` was not
+    recorded, or is NaN in every trial, are left out). ``count``: a metric whose mean is reported
+    too (e.g. the number of test rows the comparison uses)."""
+    if df.empty:
+        return pd.DataFrame()
+    A, B = _per_trial(df, metric_a), _per_trial(df, metric_b)
+    C = _per_trial(df, count) if count else None
+    ratio_args = _ratio_args(df)
+    rows = []
+    for st in steps:
+        for n in ("0", "all"):
+            if (st.name, n) not in A.index or (st.name, n) not in B.index:
+                continue
+            a, b = A.loc[(st.name, n)], B.loc[(st.name, n)]
+            if not np.isfinite(a.to_numpy(dtype=float)).any():
+                continue
+            d, lo, hi = nb_interval((a - b).to_numpy(), *ratio_args, level=level)
+            row = {"step": st.name, "n_label": n, metric_a: float(a.mean()), metric_b: float(b.mean()),
+                   "diff": d, "diff_lo": lo, "diff_hi": hi, "trials": int((a - b).notna().sum())}
+            if C is not None and (st.name, n) in C.index:
+                row[count] = float(C.loc[(st.name, n)].mean())
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def clipping_table(df: pd.DataFrame, steps=STEPS, level: float = 0.9) -> pd.DataFrame:
+    """The effect of clipping predictions at 0: test ``mae`` minus ``mae_unclipped`` (same trials)."""
+    return paired_metrics_table(df, "mae", "mae_unclipped", steps, level)
+
+
+def simulation_table(df: pd.DataFrame, steps=STEPS, level: float = 0.9) -> pd.DataFrame:
+    """The simulation as the predictor (linear-corrected simulated value, ``sim_mae``) against the
+    model on the same test materials (``mae_on_sim``): ``diff`` = sim_mae - mae_on_sim, negative when
+    the simulation predicts better than the network."""
+    return paired_metrics_table(df, "sim_mae", "mae_on_sim", steps, level, count="n_test_sim")
+
+
+def cost_table(df: pd.DataFrame, steps=STEPS) -> pd.DataFrame:
+    """Minutes each (step, n) point took (``wall_s`` of its file: all trials together), its trials and
+    pretraining steps."""
+    if df.empty:
+        return pd.DataFrame()
+    rows = []
+    for st in steps:
+        for n in ("0", "all"):
+            sub = df[(df["step"] == st.name) & (df["n_label"].astype(str) == n)]
+            if sub.empty:
+                continue
+            rows.append({"step": st.name, "n_label": n, "n_source": int(sub["n_source"].iloc[0]),
+                         "trials": int(sub["trial"].nunique()), "minutes": float(sub["wall_s"].max()) / 60,
+                         "pretrain_steps": int(sub["pretrain_steps"].iloc[0])})
+    return pd.DataFrame(rows)
+
+
+def step_difference(df: pd.DataFrame, step_a: str, step_b: str, n_label: str = "all", metric: str = "mae",
+                    level: float = 0.9) -> tuple[float, float, float, int]:
+    """Paired ``metric`` of ``step_a`` minus ``step_b`` at one n (same trials): mean, corrected
+    interval, trials (NaN and 0 when either point is missing)."""
+    tab = _per_trial(df, metric) if not df.empty else pd.DataFrame()
+    if (step_a, n_label) not in tab.index or (step_b, n_label) not in tab.index:
+        return float("nan"), float("nan"), float("nan"), 0
+    d = (tab.loc[(step_a, n_label)] - tab.loc[(step_b, n_label)]).to_numpy(dtype=float)
+    return (*nb_interval(d, *_ratio_args(df), level=level), int(np.isfinite(d).sum()))
+
+
 def chosen_step(df: pd.DataFrame, steps=STEPS) -> str:
-    """The step with the lowest mean validation MAE at n = all (ties: the earlier, cheaper step)."""
+    """The step with the lowest mean validation MAE at n = all (ties: the earlier, cheaper step).
+    Raises ValueError when no step has both n = 0 and n = all."""
     tab = ablation_table(df, steps)
+    if tab.empty:
+        raise ValueError("no complete step in the recipe study table (each step needs n = 0 and n = all); "
+                         "run e.g. `python -m s2rlib.recipe_study band_gap --trials 4`")
     return str(tab.loc[tab["val_mae_all"].idxmin(), "step"])
+
+
+def load_all(out_dir: str | Path) -> pd.DataFrame:
+    """Every case's study rows in ``out_dir`` (empty when there are none)."""
+    files = sorted(Path(out_dir).glob("*__*__n*.csv"))
+    if not files:
+        return pd.DataFrame()
+    return pd.concat([pd.read_csv(f, dtype={"n_label": str}) for f in files], ignore_index=True)
 
 
 def main(argv=None) -> None:

@@ -1,0 +1,180 @@
+"""The recipe study's tables and the chapter's words, on a small constructed study table; and the
+claim the chapter makes: the default recipe is the one validation chose in the committed study."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from s2rlib import findings, recipe_report, recipe_study, report, scaling, transfer
+
+T975 = stats.t.ppf(0.95, 3)  # two-sided 90%, 3 degrees of freedom (4 trials)
+SIZES = {"n_train": 60.0, "n_val": 20.0, "n_test": 20.0}  # Nadeau-Bengio ratio n_test / n_pool = 0.25
+
+# per step and n: test MAE per trial, validation MAE per trial, the candidate chosen per trial
+POINTS = {
+    ("v1", "0"): ([1.0, 1.1, 0.9, 1.0], [0.50, 0.50, 0.50, 0.50], "full_lr3e-3"),
+    ("v1", "all"): ([0.9, 0.9, 0.8, 0.8], [0.45, 0.45, 0.45, 0.45], "full_lr3e-3"),
+    # finetune: the lowest TEST error at n = all and the lowest validation error at n = 0
+    ("finetune", "0"): ([1.0, 1.0, 1.0, 1.0], [0.10, 0.10, 0.10, 0.10], "full_lr1e-3"),
+    ("finetune", "all"): ([0.7, 0.7, 0.7, 0.7], [0.44, 0.44, 0.44, 0.44], "head_lr1e-3"),
+    # nonneg: the lowest VALIDATION error at n = all -> the chosen step
+    ("nonneg", "0"): ([1.0, 1.0, 1.0, 1.0], [0.40, 0.40, 0.40, 0.40], "full_lr1e-3"),
+    ("nonneg", "all"): ([0.8, 0.75, 0.85, 0.8], [0.30, 0.30, 0.30, 0.30], "body1e-4_head1e-3"),
+    # wide: only n = all ran (incomplete)
+    ("wide", "all"): ([0.5, 0.5, 0.5, 0.5], [0.20, 0.20, 0.20, 0.20], "full_lr1e-3"),
+}
+
+
+def study_table(points=POINTS, case="band_gap") -> pd.DataFrame:
+    rows = []
+    for (step, n), (mae, val, chosen) in points.items():
+        for t in range(4):
+            sel = chosen if not (step == "nonneg" and n == "all" and t == 3) else "head_lr1e-3"
+            metrics = {"mae": mae[t], "val_mae": val[t], **SIZES,
+                       "mae_unclipped": mae[t] + (0.01 * (t + 1) if step in ("nonneg", "wide") else 0.0),
+                       "sim_mae": 0.6 + 0.01 * t if n == "all" else math.nan,
+                       "mae_on_sim": mae[t] - 0.05 if n == "all" else math.nan,
+                       "n_test_sim": 15.0}
+            cands = (recipe_study.V1_CANDIDATES if step == "v1" else recipe_study.FT_CANDIDATES)
+            for c in cands:
+                metrics[f"val_mae@{c.name}"] = val[t] + (0.0 if c.name == sel else 0.05)
+                metrics[f"mae@{c.name}"] = mae[t] + (0.0 if c.name == sel else 0.02)
+            for m, v in metrics.items():
+                rows.append({"case": case, "step": step, "n_source": 0 if n == "0" else 1000, "n_label": n,
+                             "trial": t, "seed": t, "metric": m, "value": v, "selected_recipe": sel,
+                             "pretrain_steps": 0 if n == "0" else 500, "wall_s": 120.0 if n == "0" else 600.0})
+    return pd.DataFrame(rows)
+
+
+def nb(diff):
+    d = np.asarray(diff, dtype=float)
+    h = T975 * math.sqrt((1 / len(d) + 0.25) * d.var(ddof=1))
+    return d.mean(), d.mean() - h, d.mean() + h
+
+
+@pytest.fixture(scope="module")
+def table():
+    return study_table()
+
+
+def test_ablation_table_gains_effects_and_choice(table):
+    tab = recipe_study.ablation_table(table).set_index("step")
+    assert list(tab.index) == ["v1", "finetune", "nonneg"]  # wide lacks n = 0: not a complete step
+    # v1 transfer gain: per trial [-0.1, -0.2, -0.1, -0.2], corrected (not plain) t interval
+    g, lo, hi = nb([-0.1, -0.2, -0.1, -0.2])
+    assert (tab.loc["v1", "gain"], tab.loc["v1", "gain_lo"], tab.loc["v1", "gain_hi"]) == pytest.approx((g, lo, hi))
+    assert hi - lo == pytest.approx(2 * T975 * math.sqrt(0.5) * np.std([-0.1, -0.2, -0.1, -0.2], ddof=1))
+    # finetune is compared with v1, the steps l1 and protocol in between were not run
+    assert tab.loc["finetune", "against"] == "v1"
+    assert tab.loc["finetune", "changes"] == ["l1", "protocol", "finetune"]
+    e, elo, ehi = nb(np.array([0.7] * 4) - np.array([0.9, 0.9, 0.8, 0.8]))
+    assert tab.loc["finetune", "effect_all"] == pytest.approx(e)
+    assert (tab.loc["finetune", "effect_lo"], tab.loc["finetune", "effect_hi"]) == pytest.approx((elo, ehi))
+    assert tab.loc["nonneg", "against"] == "finetune" and tab.loc["nonneg", "changes"] == ["nonneg"]
+    assert tab.loc["nonneg", "val_mae_all"] == pytest.approx(0.30)
+    assert tab.loc["nonneg", "mae_all"] == pytest.approx(0.8)
+    assert (tab.loc["nonneg", "chosen_most"], tab.loc["nonneg", "chosen_count"]) == ("body1e-4_head1e-3", 3)
+    # validation, not test (finetune) and not n = 0 (finetune), chooses
+    assert recipe_study.chosen_step(table) == "nonneg"
+
+
+def test_chosen_step_without_a_complete_step_is_a_clear_error(table):
+    with pytest.raises(ValueError, match="no complete step"):
+        recipe_study.chosen_step(table[table["n_label"] == "all"])
+    with pytest.raises(ValueError, match="no complete step"):
+        recipe_study.chosen_step(pd.DataFrame())
+
+
+def test_candidates_clipping_simulation_and_cost(table):
+    cand = recipe_study.candidates_table(table, "nonneg").set_index("candidate")
+    assert set(cand.index) == {c.name for c in recipe_study.FT_CANDIDATES}
+    assert cand.loc["body1e-4_head1e-3", "chosen"] == 3 and cand.loc["head_lr1e-3", "chosen"] == 1
+    assert cand["chosen"].sum() == 4
+    # body1e-4_head1e-3 was chosen in 3 of 4 trials: its val MAE is 0.30 there and 0.35 in trial 3
+    assert cand.loc["body1e-4_head1e-3", "val_mae"] == pytest.approx((3 * 0.30 + 0.35) / 4)
+    clip = recipe_study.clipping_table(table).set_index(["step", "n_label"])
+    d, lo, hi = nb([-0.01, -0.02, -0.03, -0.04])
+    assert clip.loc[("nonneg", "all"), "diff"] == pytest.approx(d)
+    assert clip.loc[("nonneg", "all"), "diff_hi"] == pytest.approx(hi)
+    assert clip.loc[("v1", "0"), "diff"] == 0
+    sim = recipe_study.simulation_table(table).set_index(["step", "n_label"])
+    assert ("v1", "0") not in sim.index  # NaN in every trial: nothing to compare
+    assert sim.loc[("v1", "all"), "diff"] == pytest.approx(np.mean([0.6 - 0.85, 0.61 - 0.85, 0.62 - 0.75, 0.63 - 0.75]))
+    assert sim.loc[("v1", "all"), "n_test_sim"] == 15
+    cost = recipe_study.cost_table(table).set_index(["step", "n_label"])
+    assert cost.loc[("wide", "all"), "minutes"] == pytest.approx(10.0)
+    assert cost.loc[("v1", "0"), "trials"] == 4
+
+
+def test_missing_steps_are_named(table):
+    text = recipe_report.missing_text(table)
+    assert "not run: `l1`, `protocol`" in text
+    assert "`wide` (n = 0 missing)" in text
+    assert "`v1`" not in text
+
+
+def test_conclusion_follows_validation_and_the_intervals(table):
+    sents = recipe_report.conclusion_sentences(table, "eV")
+    assert sents[0].startswith("Validation chose step `nonneg`")
+    assert "0.3 eV" in sents[0] and "next lowest `finetune` 0.44 eV" in sents[0]
+    # nonneg vs v1 at n = all on test: per trial [-0.1, -0.15, 0.05, 0] -> interval includes zero
+    d, lo, hi, J = recipe_study.step_difference(table, "nonneg", "v1")
+    assert (d, lo, hi) == pytest.approx(nb([-0.1, -0.15, 0.05, 0.0])) and J == 4
+    assert "has no detectable effect on the test error" in sents[1]
+    assert findings.check_gain_sentence(sents[1], scaling.Gain(np.nan, d, lo, hi, J)) == []
+    # nonneg's transfer gain: [-0.2, -0.25, -0.15, -0.2] -> lowers
+    row = recipe_study.ablation_table(table).set_index("step").loc["nonneg"]
+    assert row["gain_hi"] < 0 and "lowers the error" in sents[2]
+    assert findings.check_gain_sentence(sents[2], scaling.Gain(np.nan, row["gain"], row["gain_lo"],
+                                                               row["gain_hi"], 4)) == []
+    assert "lowest mean test MAE at n = all belongs to `finetune`" in sents[3]
+
+
+def test_displays_render_without_exceptions(table, tmp_path, capsys):
+    for subset in ({}, {k: v for k, v in POINTS.items() if k[0] == "wide"}, POINTS):
+        d = tmp_path / str(len(subset)) / "recipe_study"
+        d.mkdir(parents=True)
+        df = study_table(subset) if subset else pd.DataFrame()
+        for (step, n), g in (df.groupby(["step", "n_label"]) if len(df) else []):
+            g.to_csv(d / f"band_gap__{step}__n{n}.csv", index=False)
+        page = recipe_report.RecipePage(root=d.parent)
+        page.overview()
+        page.steps()
+        for case in recipe_report.STUDY_CASES:
+            for piece in (page.ablation, page.candidates, page.clipping, page.simulation, page.cost, page.conclusion):
+                piece(case)
+        out = capsys.readouterr().out
+        if not subset:
+            assert "has not run yet" in out and "python -m s2rlib.recipe_study band_gap --trials 4" in out
+        elif len(subset) == 1:
+            assert "No step of band gap has both n = 0 and n = all" in out
+        else:
+            assert "Validation chose step `nonneg`" in out
+            assert "`finetune` is compared with `v1`" in out and "3 changes together" in out
+        assert "Not run for formation enthalpy yet" in out if subset else True
+
+
+def test_default_recipe_is_the_one_validation_chose_in_the_committed_study():
+    """The book says the default recipe is the step validation chose; this keeps it true."""
+    table = recipe_study.load_all(recipe_report.study_dir(report.results_root()))
+    if table.empty:
+        pytest.skip("results/recipe_study holds no study files (the study has not run)")
+    chosen = {}
+    for case, df in table.groupby("case"):
+        try:
+            chosen[case] = recipe_study.chosen_step(df)
+        except ValueError:
+            continue
+    if not chosen:
+        pytest.skip("results/recipe_study holds no complete step (n = 0 and n = all) for any case")
+    default = json.dumps(transfer.Recipe().to_dict(), sort_keys=True)
+    rec = recipe_study.recipes()
+    for case, step in chosen.items():
+        assert json.dumps(rec[step].to_dict(), sort_keys=True) == default, (
+            f"{case}: validation chose step {step!r}, but s2rlib.transfer.Recipe() is not its recipe")
