@@ -912,6 +912,19 @@ class CasePage:
             return
         show(provenance_table(self.table), "Provenance of every row of the results table")
 
+    def caveats(self) -> None:
+        """Materials caveats where they bite (:mod:`s2rlib.caveats`, read from ``results/caveats/<case>.json``)."""
+        from . import caveats
+
+        if self.case.name not in caveats.CASES:
+            return
+        cav = caveats.load(self.case.name, self.root)
+        if cav is None:
+            note(f"The materials caveats of this case are not computed yet: run `python -m s2rlib.caveats "
+                 f"{self.case.name}`.", "warning", "Caveats missing")
+            return
+        show_markdown("\n\n".join(caveats.sentences(cav)))
+
     def findings(self) -> None:
         """'What this case shows': the chapter's result in sentences generated from its tables."""
         if self._missing():
