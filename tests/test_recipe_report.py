@@ -102,7 +102,8 @@ def test_candidates_clipping_simulation_and_cost(table):
     d, lo, hi = nb([-0.01, -0.02, -0.03, -0.04])
     assert clip.loc[("nonneg", "all"), "diff"] == pytest.approx(d)
     assert clip.loc[("nonneg", "all"), "diff_hi"] == pytest.approx(hi)
-    assert clip.loc[("v1", "0"), "diff"] == 0
+    assert clip.loc[("v1", "0"), "diff"] == 0 and clip.loc[("v1", "0"), "clipped_trials"] == 0
+    assert clip.loc[("nonneg", "all"), "clipped_trials"] == 4
     sim = recipe_study.simulation_table(table).set_index(["step", "n_label"])
     assert ("v1", "0") not in sim.index  # NaN in every trial: nothing to compare
     assert sim.loc[("v1", "all"), "diff"] == pytest.approx(np.mean([0.6 - 0.85, 0.61 - 0.85, 0.62 - 0.75, 0.63 - 0.75]))
@@ -133,7 +134,12 @@ def test_conclusion_follows_validation_and_the_intervals(table):
     assert row["gain_hi"] < 0 and "lowers the error" in sents[2]
     assert findings.check_gain_sentence(sents[2], scaling.Gain(np.nan, row["gain"], row["gain_lo"],
                                                                row["gain_hi"], 4)) == []
-    assert "lowest mean test MAE at n = all belongs to `finetune`" in sents[3]
+    # the corrected simulation against the network at n = all, same test materials: [-0.15, -0.09, -0.18, -0.12]
+    sd = np.std([-0.15, -0.09, -0.18, -0.12], ddof=1)
+    assert -0.135 + T975 * math.sqrt(0.5) * sd < 0
+    assert "the simulation with a linear correction predicts better than the network" in sents[3]
+    assert "difference −0.135" in sents[3]
+    assert "lowest mean test MAE at n = all belongs to `finetune`" in sents[4]
 
 
 def test_displays_render_without_exceptions(table, tmp_path, capsys):
@@ -157,6 +163,9 @@ def test_displays_render_without_exceptions(table, tmp_path, capsys):
         else:
             assert "Validation chose step `nonneg`" in out
             assert "`finetune` is compared with `v1`" in out and "3 changes together" in out
+            assert "network better" in out and "simulation better" in out  # wide, nonneg
+            # clipping rows only where clipping changed an error (nonneg, wide), never v1 or finetune
+            assert "| `nonneg` | all | 0.8 " in out and "| `v1`     | 0   | 1 " not in out
         assert "Not run for formation enthalpy yet" in out if subset else True
 
 

@@ -42,11 +42,16 @@ def verdict(mean: float, lo: float, hi: float, trials: int = 0) -> str:
     return Gain(n=math.nan, mean=mean, lo=lo, hi=hi, trials=trials).verdict
 
 
-def effect_cell(mean: float, lo: float, hi: float) -> str:
+#: words for a difference "simulation − network"
+SIM_WORDS = {"lowers": "simulation better", "raises": "network better", "no_effect": "no detectable difference",
+             "unknown": "unknown"}
+
+
+def effect_cell(mean: float, lo: float, hi: float, words: dict = VERDICT_TEXT) -> str:
     """``−0.012 [−0.020, −0.004] lowers``; a dash without a value."""
     if not np.isfinite(mean):
         return DASH
-    return f"{fmt_signed(mean)} {fmt_ci(lo, hi)} {VERDICT_TEXT[verdict(mean, lo, hi)]}"
+    return f"{fmt_signed(mean)} {fmt_ci(lo, hi)} {words[verdict(mean, lo, hi)]}"
 
 
 def steps_table(steps=rs.STEPS) -> pd.DataFrame:
@@ -110,11 +115,12 @@ def candidate_words(name: str) -> str:
     return text + (f", L2-SP weight {fmt(c.l2sp)}" if c.l2sp else "")
 
 
-def paired_display(tab: pd.DataFrame, a: str, b: str, labels: tuple[str, str, str], count: str | None = None) -> pd.DataFrame:
+def paired_display(tab: pd.DataFrame, a: str, b: str, labels: tuple[str, str, str], count: str | None = None,
+                   words: dict = VERDICT_TEXT) -> pd.DataFrame:
     rows = []
     for r in tab.to_dict("records"):
         row = {"step": f"`{r['step']}`", "n": r["n_label"], labels[0]: fmt(r[a]), labels[1]: fmt(r[b]),
-               labels[2]: effect_cell(r["diff"], r["diff_lo"], r["diff_hi"]), "trials": str(r["trials"])}
+               labels[2]: effect_cell(r["diff"], r["diff_lo"], r["diff_hi"], words), "trials": str(r["trials"])}
         if count:
             row["test materials with a simulation"] = fmt_n(r.get(count, math.nan))
         rows.append(row)
@@ -171,6 +177,18 @@ def conclusion_sentences(df: pd.DataFrame, units: str = "", steps=rs.STEPS) -> l
              "no_effect": "has no detectable effect on the error", "unknown": "changes the error"}[v]
     out.append(f"With `{best}`, pretraining on the whole database {words} against no pretraining: "
                f"{fmt_signed(r['gain'])}{u}, 90% interval {fmt_ci(r['gain_lo'], r['gain_hi'])}.")
+    sim = rs.simulation_table(df, level=LEVEL)
+    sim = sim[(sim["step"] == best) & (sim["n_label"] == "all")] if len(sim) else sim
+    if len(sim):
+        s = sim.iloc[0]
+        v = verdict(s["diff"], s["diff_lo"], s["diff_hi"], int(s["trials"]))
+        words = {"lowers": "the simulation with a linear correction predicts better than the network",
+                 "raises": "the network predicts better than the simulation with a linear correction",
+                 "no_effect": "the simulation with a linear correction and the network show no detectable "
+                              "difference", "unknown": "the comparison has no interval"}[v]
+        out.append(f"On the test materials that have a simulation (about {fmt_n(s['n_test_sim'])} per trial), "
+                   f"{words}: MAE {fmt(s['sim_mae'])} against {fmt(s['mae_on_sim'])}{u}, difference "
+                   f"{fmt_signed(s['diff'])}, 90% interval {fmt_ci(s['diff_lo'], s['diff_hi'])}.")
     test_best = str(tab.loc[tab["mae_all"].idxmin(), "step"])
     if test_best != best:
         out.append(f"The lowest mean test MAE at n = all belongs to `{test_best}` "
@@ -269,6 +287,12 @@ class RecipePage:
         if tab.empty:
             show_markdown("*No step here recorded the unclipped error.*")
             return
+        tab = tab[tab["clipped_trials"] > 0]
+        if tab.empty:
+            show_markdown("*No prediction was clipped in the steps run so far: either the step does not clip "
+                          "(clipping starts at step `nonneg`) or the property takes negative values in the data, "
+                          "so clipping is off.*")
+            return
         show(paired_display(tab, "mae", "mae_unclipped", ("test MAE (clipped at 0)", "test MAE (unclipped)",
                                                           "clipped − unclipped [90% CI]")),
              f"Clipping predictions at 0, {case.replace('_', ' ')}{units_suffix(self.units(case))}")
@@ -283,7 +307,7 @@ class RecipePage:
             return
         show(paired_display(tab, "sim_mae", "mae_on_sim",
                             ("simulation + linear correction", "network", "simulation − network [90% CI]"),
-                            count="n_test_sim"),
+                            count="n_test_sim", words=SIM_WORDS),
              f"The simulation as the predictor against the network, on the same test materials, "
              f"{case.replace('_', ' ')}: MAE{units_suffix(self.units(case))}")
 

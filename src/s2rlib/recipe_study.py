@@ -241,8 +241,16 @@ def paired_metrics_table(df: pd.DataFrame, metric_a: str, metric_b: str, steps=S
 
 
 def clipping_table(df: pd.DataFrame, steps=STEPS, level: float = 0.9) -> pd.DataFrame:
-    """The effect of clipping predictions at 0: test ``mae`` minus ``mae_unclipped`` (same trials)."""
-    return paired_metrics_table(df, "mae", "mae_unclipped", steps, level)
+    """The effect of clipping predictions at 0: test ``mae`` minus ``mae_unclipped`` (same trials);
+    ``clipped_trials``: in how many trials clipping changed the error at all (0 where the step does
+    not clip, or the property takes negative values and clipping is off)."""
+    tab = paired_metrics_table(df, "mae", "mae_unclipped", steps, level)
+    if tab.empty:
+        return tab
+    A, B = _per_trial(df, "mae"), _per_trial(df, "mae_unclipped")
+    tab["clipped_trials"] = [int(((A.loc[(r.step, r.n_label)] - B.loc[(r.step, r.n_label)]).abs() > 0).sum())
+                             for r in tab.itertuples()]
+    return tab
 
 
 def simulation_table(df: pd.DataFrame, steps=STEPS, level: float = 0.9) -> pd.DataFrame:
