@@ -84,6 +84,13 @@ def test_ablation_table_gains_effects_and_choice(table):
     assert recipe_study.chosen_step(table) == "nonneg"
 
 
+def test_nb_interval_leaves_out_missing_trials():
+    assert recipe_study.nb_interval(np.array([-0.1, np.nan, -0.2, -0.1, -0.2]), 20, 80) == pytest.approx(
+        nb([-0.1, -0.2, -0.1, -0.2]))
+    m, lo, hi = recipe_study.nb_interval(np.array([0.3]), 20, 80)
+    assert m == 0.3 and math.isnan(lo) and math.isnan(hi)
+
+
 def test_chosen_step_without_a_complete_step_is_a_clear_error(table):
     with pytest.raises(ValueError, match="no complete step"):
         recipe_study.chosen_step(table[table["n_label"] == "all"])
@@ -185,5 +192,9 @@ def test_default_recipe_is_the_one_validation_chose_in_the_committed_study():
     default = json.dumps(transfer.Recipe().to_dict(), sort_keys=True)
     rec = recipe_study.recipes()
     for case, step in chosen.items():
+        recorded = table[(table["case"] == case) & (table["step"] == step)]["recipe"].unique()
+        assert [json.dumps(json.loads(r), sort_keys=True) for r in recorded] == [
+            json.dumps(rec[step].to_dict(), sort_keys=True)], (
+            f"{case}: the files of step {step!r} were run with another recipe than recipe_study.recipes() gives now")
         assert json.dumps(rec[step].to_dict(), sort_keys=True) == default, (
             f"{case}: validation chose step {step!r}, but s2rlib.transfer.Recipe() is not its recipe")
