@@ -157,6 +157,7 @@ def conclusion_sentences(df: pd.DataFrame, units: str = "", steps=rs.STEPS) -> l
     best = rs.chosen_step(df, steps)
     r = tab.set_index("step").loc[best]
     first = str(tab["step"].iloc[0])
+    first_words = (f"the first recipe `{first}`" if first == steps[0].name else f"`{first}`, the earliest step run")
     others = tab[tab["step"] != best]
     runner = (f"; next lowest `{others.loc[others['val_mae_all'].idxmin(), 'step']}` "
               f"{fmt(others['val_mae_all'].min())}{u}" if len(others) else "")
@@ -167,11 +168,18 @@ def conclusion_sentences(df: pd.DataFrame, units: str = "", steps=rs.STEPS) -> l
         v = verdict(d, lo, hi, J)
         words = {"lowers": "lowers the test error", "raises": "raises the test error",
                  "no_effect": "has no detectable effect on the test error", "unknown": "changes the test error"}[v]
-        out.append(f"On the test split, `{best}` {words} against the first recipe `{first}` at n = all: "
+        out.append(f"On the test split, `{best}` {words} against {first_words} at n = all: "
                    f"{fmt_signed(d)}{u}, 90% interval {fmt_ci(lo, hi)}, paired over {J} trials and corrected "
                    f"for overlapping re-splits.")
-    else:
-        out.append(f"No later step lowered the validation error below the first recipe `{first}`.")
+    elif len(tab) > 1:
+        out.append(f"No later step lowered the validation error below {first_words}.")
+    st = rs.step_status(df, steps)
+    partial = [f"`{r.step}`" for r in st.itertuples() if r.run and r.missing]
+    if len(tab) == 1 or partial:
+        out.append("The choice is provisional: " + ("it is the only complete step" if len(tab) == 1 else
+                                                   "it is among the complete steps only")
+                   + (f"; {', '.join(partial)} still lack{'s' if len(partial) == 1 else ''} a point." if partial
+                      else "."))
     v = verdict(r["gain"], r["gain_lo"], r["gain_hi"], int(r["trials"]))
     words = {"lowers": "lowers the error", "raises": "raises the error",
              "no_effect": "has no detectable effect on the error", "unknown": "changes the error"}[v]
