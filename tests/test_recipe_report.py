@@ -91,6 +91,12 @@ def test_nb_interval_leaves_out_missing_trials():
     assert m == 0.3 and math.isnan(lo) and math.isnan(hi)
 
 
+def test_differences_are_rounded_to_what_their_interval_resolves():
+    assert recipe_report.fmt_diff(8.55e-5, -0.00841, 0.00858) == ("+0.0001", "[−0.0084, +0.0086]")
+    assert recipe_report.fmt_diff(-0.013, -0.0254, -0.000484) == ("−0.013", "[−0.025, −0.000]")
+    assert recipe_report.fmt_diff(0.3, math.nan, math.nan)[0] == "+0.3"
+
+
 def test_chosen_step_without_a_complete_step_is_a_clear_error(table):
     with pytest.raises(ValueError, match="no complete step"):
         recipe_study.chosen_step(table[table["n_label"] == "all"])
@@ -154,7 +160,7 @@ def test_conclusion_follows_validation_and_the_intervals(table):
     assert -0.135 + T975 * math.sqrt(0.5) * sd < 0
     sim = find("test materials that have a simulation")
     assert "the simulation with a linear correction predicts better than the network" in sim
-    assert "difference −0.135" in sim
+    assert "difference −0.135, 90% interval [−0.199, −0.071]" in sim
     assert find("lowest mean test MAE at n = all belongs to `finetune`")
     # wide ran at n = all only: the choice is among the complete steps
     assert "`wide` still lacks a point" in find("provisional")

@@ -47,11 +47,27 @@ SIM_WORDS = {"lowers": "simulation better", "raises": "network better", "no_effe
              "unknown": "unknown"}
 
 
+def fmt_diff(mean: float, lo: float, hi: float) -> tuple[str, str]:
+    """A paired difference and its interval, all three with the decimals that the interval's
+    half-width resolves (two significant digits of it): ``("+0.0001", "[−0.0084, +0.0086]")``."""
+    if not np.isfinite(mean):
+        return DASH, DASH
+    if not (np.isfinite(lo) and np.isfinite(hi)) or hi <= lo:
+        return fmt_signed(mean), fmt_ci(lo, hi)
+    dec = max(0, 1 - math.floor(math.log10((hi - lo) / 2)))
+
+    def f(x):
+        return f"{x:+.{dec}f}".replace("-", "−")
+
+    return f(mean), f"[{f(lo)}, {f(hi)}]"
+
+
 def effect_cell(mean: float, lo: float, hi: float, words: dict = VERDICT_TEXT) -> str:
     """``−0.012 [−0.020, −0.004] lowers``; a dash without a value."""
     if not np.isfinite(mean):
         return DASH
-    return f"{fmt_signed(mean)} {fmt_ci(lo, hi)} {words[verdict(mean, lo, hi)]}"
+    m, ci = fmt_diff(mean, lo, hi)
+    return f"{m} {ci} {words[verdict(mean, lo, hi)]}"
 
 
 def steps_table(steps=rs.STEPS) -> pd.DataFrame:
@@ -169,7 +185,7 @@ def conclusion_sentences(df: pd.DataFrame, units: str = "", steps=rs.STEPS) -> l
         words = {"lowers": "lowers the test error", "raises": "raises the test error",
                  "no_effect": "has no detectable effect on the test error", "unknown": "changes the test error"}[v]
         out.append(f"On the test split, `{best}` {words} against {first_words} at n = all: "
-                   f"{fmt_signed(d)}{u}, 90% interval {fmt_ci(lo, hi)}, paired over {J} trials and corrected "
+                   f"{fmt_diff(d, lo, hi)[0]}{u}, 90% interval {fmt_diff(d, lo, hi)[1]}, paired over {J} trials and corrected "
                    f"for overlapping re-splits.")
     elif len(tab) > 1:
         out.append(f"No later step lowered the validation error below {first_words}.")
@@ -184,7 +200,8 @@ def conclusion_sentences(df: pd.DataFrame, units: str = "", steps=rs.STEPS) -> l
     words = {"lowers": "lowers the error", "raises": "raises the error",
              "no_effect": "has no detectable effect on the error", "unknown": "changes the error"}[v]
     out.append(f"With `{best}`, pretraining on the whole database {words} against no pretraining: "
-               f"{fmt_signed(r['gain'])}{u}, 90% interval {fmt_ci(r['gain_lo'], r['gain_hi'])}.")
+               f"{fmt_diff(r['gain'], r['gain_lo'], r['gain_hi'])[0]}{u}, 90% interval "
+               f"{fmt_diff(r['gain'], r['gain_lo'], r['gain_hi'])[1]}.")
     sim = rs.simulation_table(df, level=LEVEL)
     sim = sim[(sim["step"] == best) & (sim["n_label"] == "all")] if len(sim) else sim
     if len(sim):
@@ -196,7 +213,8 @@ def conclusion_sentences(df: pd.DataFrame, units: str = "", steps=rs.STEPS) -> l
                               "difference", "unknown": "the comparison has no interval"}[v]
         out.append(f"On the test materials that have a simulation (about {fmt_n(s['n_test_sim'])} per trial), "
                    f"{words}: MAE {fmt(s['sim_mae'])} against {fmt(s['mae_on_sim'])}{u}, difference "
-                   f"{fmt_signed(s['diff'])}, 90% interval {fmt_ci(s['diff_lo'], s['diff_hi'])}.")
+                   f"{fmt_diff(s['diff'], s['diff_lo'], s['diff_hi'])[0]}, 90% interval "
+                   f"{fmt_diff(s['diff'], s['diff_lo'], s['diff_hi'])[1]}.")
     test_best = str(tab.loc[tab["mae_all"].idxmin(), "step"])
     if test_best != best:
         out.append(f"The lowest mean test MAE at n = all belongs to `{test_best}` "
