@@ -167,7 +167,7 @@ def conclusion_sentences(df: pd.DataFrame, units: str = "", steps=rs.STEPS) -> l
     chose, whether it also changes the test error against the first recipe, and its transfer gain."""
     tab = rs.ablation_table(df, steps, level=LEVEL)
     if tab.empty:
-        return ["No step has run at both n = 0 and n = all yet, so no recipe is chosen."]
+        return ["No step has run at n = all yet, so no recipe is chosen."]
     u = units_suffix(units).replace("(", "").replace(")", "").rstrip()
     u = f" {u.strip()}" if u.strip() else ""
     best = rs.chosen_step(df, steps)
@@ -190,18 +190,21 @@ def conclusion_sentences(df: pd.DataFrame, units: str = "", steps=rs.STEPS) -> l
     elif len(tab) > 1:
         out.append(f"No later step lowered the validation error below {first_words}.")
     st = rs.step_status(df, steps)
-    partial = [f"`{r.step}`" for r in st.itertuples() if r.run and r.missing]
-    if len(tab) == 1 or partial:
-        out.append("The choice is provisional: " + ("it is the only complete step" if len(tab) == 1 else
-                                                   "it is among the complete steps only")
-                   + (f"; {', '.join(partial)} still lack{'s' if len(partial) == 1 else ''} a point." if partial
+    pending = [f"`{x.step}`" for x in st.itertuples() if x.run and "all" in x.missing]
+    if len(tab) == 1 or pending:
+        out.append("The choice is provisional: " + ("it is the only step run at n = all" if len(tab) == 1 else
+                                                   "it is among the steps run at n = all only")
+                   + (f"; {', '.join(pending)} still lack{'s' if len(pending) == 1 else ''} n = all." if pending
                       else "."))
-    v = verdict(r["gain"], r["gain_lo"], r["gain_hi"], int(r["trials"]))
-    words = {"lowers": "lowers the error", "raises": "raises the error",
-             "no_effect": "has no detectable effect on the error", "unknown": "changes the error"}[v]
-    out.append(f"With `{best}`, pretraining on the whole database {words} against no pretraining: "
-               f"{fmt_diff(r['gain'], r['gain_lo'], r['gain_hi'])[0]}{u}, 90% interval "
-               f"{fmt_diff(r['gain'], r['gain_lo'], r['gain_hi'])[1]}.")
+    if r["has_n0"]:
+        v = verdict(r["gain"], r["gain_lo"], r["gain_hi"], int(r["trials"]))
+        words = {"lowers": "lowers the error", "raises": "raises the error",
+                 "no_effect": "has no detectable effect on the error", "unknown": "changes the error"}[v]
+        out.append(f"With `{best}`, pretraining on the whole database {words} against no pretraining: "
+                   f"{fmt_diff(r['gain'], r['gain_lo'], r['gain_hi'])[0]}{u}, 90% interval "
+                   f"{fmt_diff(r['gain'], r['gain_lo'], r['gain_hi'])[1]}.")
+    else:
+        out.append(f"The transfer gain of `{best}` is not measured: n = 0 was not run for it.")
     sim = rs.simulation_table(df, level=LEVEL)
     sim = sim[(sim["step"] == best) & (sim["n_label"] == "all")] if len(sim) else sim
     if len(sim):
@@ -272,7 +275,7 @@ class RecipePage:
             return
         tab = rs.ablation_table(df, level=LEVEL)
         if tab.empty:
-            show_markdown(f"*No step of {case.replace('_', ' ')} has both n = 0 and n = all yet "
+            show_markdown(f"*No step of {case.replace('_', ' ')} has run at n = all yet "
                           f"({missing_text(df)}).*")
             return
         show(ablation_display(tab), f"Ablation, {case.replace('_', ' ')}: mean MAE{units_suffix(self.units(case))} "

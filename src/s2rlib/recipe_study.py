@@ -160,33 +160,38 @@ def step_status(df: pd.DataFrame, steps=STEPS, ns=("0", "all")) -> pd.DataFrame:
 
 
 def ablation_table(df: pd.DataFrame, steps=STEPS, level: float = 0.9) -> pd.DataFrame:
-    """One row per complete step (n = 0 and n = all both run): validation and test MAE at n = 0 and
-    n = all, transfer gain with its corrected interval, the step's effect on the test MAE at n = all
-    (and at n = 0) against the previous step run (``against``; the steps between them in ``steps``
-    were not run, so the effect is that of all their changes together, listed in ``changes``), and
-    the fine-tuning candidate validation chose most often at n = all."""
+    """One row per step run at n = all: validation and test MAE at n = 0 (NaN when n = 0 was not run
+    for that step: ``has_n0``) and n = all, the transfer gain (n = all minus n = 0) with its corrected
+    interval, the step's effect on the test MAE at n = all (and at n = 0, where both ran) against the
+    previous step run at n = all (``against``; the steps between them in ``steps`` were not run, so the
+    effect is that of all their changes together, listed in ``changes``), and the fine-tuning
+    candidate validation chose most often at n = all."""
     if df.empty:
         return pd.DataFrame()
     mae, val = _per_trial(df, "mae"), _per_trial(df, "val_mae")
     ratio_args = _ratio_args(df)
     names = [st.name for st in steps]
+    nan = float("nan")
     rows, prev = [], None
     for i, st in enumerate(steps):
-        if (st.name, "all") not in mae.index or (st.name, "0") not in mae.index:
+        if (st.name, "all") not in mae.index:
             continue
-        a, z = mae.loc[(st.name, "all")], mae.loc[(st.name, "0")]
-        g, glo, ghi = nb_interval((a - z).to_numpy(), *ratio_args, level=level)
-        row = {"step": st.name, "change": st.change,
-               "val_mae_n0": float(val.loc[(st.name, "0")].mean()),
+        a = mae.loc[(st.name, "all")]
+        has_n0 = (st.name, "0") in mae.index
+        z = mae.loc[(st.name, "0")] if has_n0 else None
+        g, glo, ghi = nb_interval((a - z).to_numpy(), *ratio_args, level=level) if has_n0 else (nan, nan, nan)
+        row = {"step": st.name, "change": st.change, "has_n0": has_n0,
+               "val_mae_n0": float(val.loc[(st.name, "0")].mean()) if has_n0 else nan,
                "val_mae_all": float(val.loc[(st.name, "all")].mean()),
-               "mae_n0": float(z.mean()), "mae_all": float(a.mean()),
+               "mae_n0": float(z.mean()) if has_n0 else nan, "mae_all": float(a.mean()),
                "gain": g, "gain_lo": glo, "gain_hi": ghi, "against": prev or "",
                "changes": list(names[names.index(prev) + 1:i + 1]) if prev else [st.name]}
         if prev is not None:
             e, elo, ehi = nb_interval((a - mae.loc[(prev, "all")]).to_numpy(), *ratio_args, level=level)
-            e0, e0lo, e0hi = nb_interval((z - mae.loc[(prev, "0")]).to_numpy(), *ratio_args, level=level)
-            row.update(effect_all=e, effect_lo=elo, effect_hi=ehi, effect_n0=e0, effect_n0_lo=e0lo,
-                       effect_n0_hi=e0hi)
+            row.update(effect_all=e, effect_lo=elo, effect_hi=ehi)
+            if has_n0 and (prev, "0") in mae.index:
+                e0, e0lo, e0hi = nb_interval((z - mae.loc[(prev, "0")]).to_numpy(), *ratio_args, level=level)
+                row.update(effect_n0=e0, effect_n0_lo=e0lo, effect_n0_hi=e0hi)
         sel = df[(df["step"] == st.name) & (df["n_label"].astype(str) == "all") & (df["metric"] == "mae")]
         counts = sel["selected_recipe"].value_counts()
         row["chosen_most"] = str(counts.index[0]) if len(counts) else ""
@@ -289,11 +294,11 @@ def step_difference(df: pd.DataFrame, step_a: str, step_b: str, n_label: str = "
 
 
 def chosen_step(df: pd.DataFrame, steps=STEPS) -> str:
-    """The step with the lowest mean validation MAE at n = all (ties: the earlier, cheaper step).
-    Raises ValueError when no step has both n = 0 and n = all."""
+    """The step with the lowest mean validation MAE at n = all (ties: the earlier, cheaper step); n = 0
+    plays no part. Raises ValueError when no step has run at n = all."""
     tab = ablation_table(df, steps)
     if tab.empty:
-        raise ValueError("no complete step in the recipe study table (each step needs n = 0 and n = all); "
+        raise ValueError("no step of the recipe study table has run at n = all, so none can be chosen; "
                          "run e.g. `python -m s2rlib.recipe_study band_gap --trials 4`")
     return str(tab.loc[tab["val_mae_all"].idxmin(), "step"])
 
