@@ -220,11 +220,34 @@ def test_default_recipe_is_the_one_validation_chose_in_the_committed_study():
         pytest.skip("results/recipe_study holds no step run at n = all for any case: nothing was chosen")
     default = json.dumps(transfer.Recipe().to_dict(), sort_keys=True)
     rec = recipe_study.recipes()
-    for case, step in chosen.items():
+    # one recipe for every case: the step with the lowest validation error relative to v1, averaged
+    overall, per = recipe_study.chosen_step_overall(table)
+    assert json.dumps(rec[overall].to_dict(), sort_keys=True) == default, (
+        f"s2rlib.transfer.Recipe() is not the recipe of step {overall!r}, which validation chose over the "
+        f"studied cases:\n{per}")
+    # the files of every chosen step were run with the recipe recipes() gives now
+    for case, step in [*chosen.items(), *((c, overall) for c in chosen)]:
         recorded = table[(table["case"] == case) & (table["step"] == step)]["recipe"].unique()
         assert [json.dumps(json.loads(r), sort_keys=True) for r in recorded] == [
             json.dumps(rec[step].to_dict(), sort_keys=True)], (
             f"{case}: the files of step {step!r} were run with another recipe than recipe_study.recipes() gives now")
-    wrong = [case for case, step in chosen.items() if json.dumps(rec[step].to_dict(), sort_keys=True) != default]
-    assert not wrong, (f"s2rlib.transfer.Recipe() is not the recipe of the step validation chose for {wrong} "
-                       f"(validation chose, per case: {chosen})")
+
+
+def test_one_default_for_every_case_weighs_cases_alike():
+    """chosen_step_overall: relative to v1 per case, averaged; a step not run in every case cannot win."""
+    rows = []
+    vals = {("a", "v1"): 1.0, ("a", "finetune"): 0.90, ("a", "wide"): 0.99,
+            ("b", "v1"): 0.10, ("b", "finetune"): 0.099, ("b", "wide"): 0.08}
+    for (case, step), v in vals.items():
+        for t in range(3):
+            for metric, value in (("val_mae", v + 0.001 * t), ("mae", v), ("n_test", 20), ("n_train", 60),
+                                  ("n_val", 20)):
+                rows.append(dict(case=case, step=step, n_label="all", n_source=100, trial=t, metric=metric,
+                                 value=value, selected_recipe="full_lr1e-3", wall_s=1.0))
+    table = pd.DataFrame(rows)
+    step, per = recipe_study.chosen_step_overall(table)
+    # finetune: mean(0.90, 0.99) = 0.945; wide: mean(0.99, 0.80) = 0.895 -> wide, although case a's
+    # raw numbers (10x larger) would pick finetune if errors were averaged without scaling
+    assert step == "wide" and per.loc["wide", "mean"] == pytest.approx(0.895, abs=1e-3)
+    only_a = table[~((table["case"] == "b") & (table["step"] == "wide"))]
+    assert recipe_study.chosen_step_overall(only_a)[0] == "finetune"

@@ -303,6 +303,27 @@ def chosen_step(df: pd.DataFrame, steps=STEPS) -> str:
     return str(tab.loc[tab["val_mae_all"].idxmin(), "step"])
 
 
+def chosen_step_overall(table: pd.DataFrame, steps=STEPS) -> tuple[str, pd.DataFrame]:
+    """The one default for every case: among the steps run at n = all in every studied case, the one
+    with the lowest mean over cases of its validation MAE at n = all relative to the first step's
+    (so cases with errors of different size weigh alike). Returns (step, per-case relative table)."""
+    rel = {}
+    for case, df in table.groupby("case"):
+        tab = ablation_table(df, steps).set_index("step")["val_mae_all"]
+        if tab.empty:
+            continue
+        rel[case] = tab / tab.iloc[0]
+    if not rel:
+        raise ValueError("no step of the recipe study has run at n = all, so none can be chosen")
+    per = pd.DataFrame(rel).dropna()  # steps run in every case
+    if per.empty:
+        raise ValueError("no step has run at n = all in every studied case")
+    per["mean"] = per.mean(axis=1)
+    order = [s.name for s in steps]
+    per = per.loc[sorted(per.index, key=order.index)]
+    return str(per["mean"].idxmin()), per
+
+
 def load_all(out_dir: str | Path) -> pd.DataFrame:
     """Every case's study rows in ``out_dir`` (empty when there are none)."""
     files = sorted(Path(out_dir).glob("*__*__n*.csv"))
