@@ -258,6 +258,23 @@ class RecipePage:
                          "not run or incomplete": missing_text(df) or DASH,
                          "trials": str(int(df["trial"].nunique())) if len(df) else DASH})
         show(pd.DataFrame(rows), "What the recipe study ran")
+        self.default_choice()
+
+    def default_choice(self) -> None:
+        """The one default recipe for every case, chosen on validation over the studied cases."""
+        try:
+            step, per = rs.chosen_step_overall(self.table)
+        except ValueError as exc:
+            note(f"No default recipe can be chosen yet: {exc}.", "warning", "No choice yet")
+            return
+        cols = [c for c in per.columns if c != "mean"]
+        words = "; ".join(f"`{s}` {fmt(per.loc[s, 'mean'])}" for s in per.index)
+        show_markdown(
+            f"**The default.** One recipe serves every case, so the choice is made over the studied cases "
+            f"together: each step's mean validation MAE at n = all is divided by that of `{per.index[0]}` in "
+            f"the same case (so {' and '.join(c.replace('_', ' ') for c in cols)} weigh alike) and the ratios are "
+            f"averaged: {words}. Validation chose **`{step}`**, and `s2rlib.transfer.Recipe()` is its recipe. "
+            f"Steps not run at n = all in every case take no part.")
 
     def steps(self) -> None:
         show(steps_table(), "The cumulative steps: each adds one change to the recipe before it")
