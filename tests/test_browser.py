@@ -23,7 +23,7 @@ from urllib.parse import urldefrag, urljoin, urlparse
 
 import pytest
 
-from s2rlib import report
+from s2rlib import cases, report
 from test_book import toc_docnames
 
 pytestmark = pytest.mark.slow
@@ -35,8 +35,8 @@ CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 CHROME_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
                "--disable-dev-shm-usage", "--window-size=1400,1000", "--hide-scrollbars"]
-MAIN_PAGES = ["book/intro", "book/method", "book/cases/formation_enthalpy", "book/cases/band_gap",
-              "book/cases/polymer_density", "book/cases/chi", "book/summary", "book/rerun", "book/exercises"]
+MAIN_PAGES = (["book/intro", "book/method"] + [f"book/cases/{c}" for c in cases.builtin_names()]
+              + ["book/summary", "book/rerun", "book/own_case", "book/exercises"])
 
 
 def _free_port() -> int:

@@ -148,7 +148,9 @@ def write_book(root: Path, names: list[str] | None = None) -> list[Path]:
             if write_text(nb, notebook_text(case)):
                 changed.append(nb)
     toc = root / "_toc.yml"
-    listed = [n for n in CASES if n in names or (root / "book" / "cases" / f"{n}.md").is_file()]
-    if write_text(toc, toc_text(toc.read_text(encoding="utf-8"), listed)):
+    text = toc.read_text(encoding="utf-8")
+    before = set(re.findall(r"^\s*- file: book/cases/(\S+?)\s*$", text, re.M))
+    listed = [n for n in CASES if n in names or n in before or (root / "book" / "cases" / f"{n}.md").is_file()]
+    if write_text(toc, toc_text(text, listed)):
         changed.append(toc)
     return changed

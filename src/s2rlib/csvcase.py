@@ -81,9 +81,15 @@ def _identities(df: pd.DataFrame, kind: str, location: str) -> np.ndarray:
         parsed = parse_formulas(values)
         errors, ids = parsed.errors, parsed.reduced
     else:
+        from .features.molecules import featurize_unique
         from .repeat_unit import parse_repeat_units
 
         ids, errors = parse_repeat_units(values)
+        ok = np.array([i not in errors for i in range(len(values))], dtype=bool)
+        if ok.any():  # parses, but the descriptors fail (e.g. a valence rdkit rejects after capping)
+            _, bad = featurize_unique(ids[ok])
+            rows = np.nonzero(ok)[0]
+            errors.update({int(rows[k]): why for k, why in bad.items()})
     if errors:
         first = sorted(errors.items())[:5]
         detail = "; ".join(f"line {i + 2} ({values[i]!r}): {why}" for i, why in first)
