@@ -12,8 +12,10 @@ so :func:`canonical_repeat_unit` picks one framing:
    bond of both copies is a framing of the same chain; the identity is the lexicographically
    smallest rdkit canonical SMILES among them (the original framing included).
 
-Repeat units whose ``*`` are not two single bonds (e.g. ``=*``, one or three ``*``) are returned
-as rdkit's canonical SMILES, unchanged. Stereo is kept as written.
+Repeat units whose ``*`` are not two single bonds (e.g. ``=*``, one or three ``*``), and repeat
+units with stereo (cis/trans double bonds, chiral centres), are returned as rdkit's canonical
+SMILES, unchanged: cutting and rejoining bonds could drop or flip their stereo, and cis- and
+trans-polyisoprene must stay two polymers (so their other framings stay distinct, too).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import numpy as np
 
 from .errors import DataError
 
-VERSION = "repeat-unit-v1"  # part of the feature cache key of every table identified by it
+VERSION = "repeat-unit-v2"  # part of the feature cache key of every table identified by it
 
 
 def _attachments(mol):
@@ -131,9 +133,10 @@ def _dimer(m):
 
 
 def _canonical_mol(mol) -> str:
+    written = _smiles(mol)
     att = _attachments(mol)
-    if att is None:
-        return _smiles(mol)
+    if att is None or any(ch in written for ch in "/\\@"):  # cutting bonds could drop or flip stereo
+        return written
     m, path = _labelled(mol, att)
     unit = _smallest_period(m, path)
     dimer, p1, p2 = _dimer(unit)
