@@ -254,3 +254,13 @@ def test_names_that_collide_or_are_malformed(cases_dir, tmp_path):
     with pytest.raises(DataUnavailableError, match=r"nope\.csv does not exist"):
         csvcase.new_case("other", tmp_path / "nope.csv", tgt, kind="composition", units="eV")
     assert sorted(p.name for p in cases_dir.iterdir()) == ["mine.toml"]
+
+
+def test_a_broken_user_case_file_is_named_and_does_not_stop_the_others(cases_dir):
+    (cases_dir / "broken.toml").write_text('name = "broken"\ntitle = "x"\n')
+    (cases_dir / "wrong_name.toml").write_text(casefile.dumps({**cases.get_case("band_gap").spec, "name": "other"}))
+    cases.reload()
+    assert "band_gap" in cases.CASES and "broken" not in cases.CASES and "other" not in cases.CASES
+    with pytest.raises(ParameterError, match=r"unknown case 'broken'.*unreadable: case file .*broken\.toml: missing key"):
+        cases.get_case("broken")
+    assert "must match the file name" in cases.PROBLEMS[str(cases_dir / "wrong_name.toml")]

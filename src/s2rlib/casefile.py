@@ -123,11 +123,20 @@ def read_builtin() -> list[tuple[dict, str]]:
     return out
 
 
-def read_user(directory: Path | None = None) -> list[tuple[dict, str]]:
+def read_user(directory: Path | None = None, problems: dict | None = None) -> list[tuple[dict, str]]:
+    """The user's case files; a malformed one is left out and its error put in ``problems`` (file -> message)."""
     directory = user_cases_dir() if directory is None else Path(directory)
     if not directory.is_dir():
         return []
-    return [(parse(p.read_text(encoding="utf-8"), str(p)), str(p)) for p in sorted(directory.glob("*.toml"))]
+    out = []
+    for p in sorted(directory.glob("*.toml")):
+        try:
+            out.append((parse(p.read_text(encoding="utf-8"), str(p)), str(p)))
+        except (ParameterError, OSError, UnicodeDecodeError) as exc:
+            if problems is None:
+                raise
+            problems[str(p)] = str(exc)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- writing

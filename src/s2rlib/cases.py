@@ -8,12 +8,15 @@ pages and table of contents, the report, the figures' colours, the tests) asks t
 from __future__ import annotations
 
 import importlib
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import casefile
 from .casedata import CaseData
 from .errors import ParameterError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -74,24 +77,37 @@ def from_spec(spec: dict, file: str, builtin: bool) -> Case:
 
 
 CASES: dict[str, Case] = {}
+#: user case files that could not be read (file -> error); left out of ``CASES``, named by get_case
+PROBLEMS: dict[str, str] = {}
 
 
 def reload() -> dict[str, Case]:
-    """Read the case files again (built-in, then the user cases directory); returns ``CASES``."""
+    """Read the case files again (built-in, then the user cases directory); returns ``CASES``.
+
+    A malformed user case file does not stop the others: it is left out, logged, and named
+    when its case is asked for.
+    """
     found: dict[str, Case] = {}
+    problems: dict[str, str] = {}
     builtin = sorted(casefile.read_builtin(), key=lambda t: (t[0].get("order", 1000), t[0]["name"]))
     for spec, file in builtin:
         found[spec["name"]] = from_spec(spec, file, builtin=True)
-    for spec, file in casefile.read_user():
+    for spec, file in casefile.read_user(problems=problems):
         name = spec["name"]
         if Path(file).stem != name:
-            raise ParameterError(f"case file {file}: its name {name!r} must match the file name ({name}.toml)")
-        if name in found:
-            raise ParameterError(f"case file {file}: case {name!r} already exists ({found[name].file}); "
-                                 f"rename or remove one of them")
-        found[name] = from_spec(spec, file, builtin=False)
+            problems[file] = f"case file {file}: its name {name!r} must match the file name ({name}.toml)"
+        elif name in found:
+            problems[file] = (f"case file {file}: case {name!r} already exists ({found[name].file}); rename or "
+                              f"remove one of them")
+        else:
+            found[name] = from_spec(spec, file, builtin=False)
+    for file, message in problems.items():
+        if file not in PROBLEMS:
+            log.warning("%s (left out of the cases)", message)
     CASES.clear()
     CASES.update(found)
+    PROBLEMS.clear()
+    PROBLEMS.update(problems)
     return CASES
 
 
@@ -111,8 +127,9 @@ def get_case(name: str) -> Case:
     try:
         return CASES[name]
     except KeyError:
+        broken = "".join(f"; unreadable: {m}" for f, m in PROBLEMS.items() if Path(f).stem == name)
         raise ParameterError(f"unknown case {name!r}; known cases: {sorted(CASES)} (user cases are read from "
-                             f"{casefile.user_cases_dir()}, set ${casefile.CASES_ENV} to change)") from None
+                             f"{casefile.user_cases_dir()}, set ${casefile.CASES_ENV} to change){broken}") from None
 
 
 def load_case(name: str, **kwargs) -> CaseData:
