@@ -150,6 +150,7 @@ def test_new_case_from_the_example_and_loading_it(cases_dir, tmp_path):
     assert (data.n_source, data.n_target, len(data.feature_names)) == (1937, 300, 62)
     assert data.notes["target_in_source"] == 7 and data.notes["source_duplicates_merged"] == 63
     assert data.source_groups is not None and set(data.source_groups) == set(data.source_ids)
+    assert np.isfinite(data.y_target_sim).sum() == 7  # the simulation baseline where the source has the material
     exp = pd.read_csv(EXAMPLE / "exp_band_gap.csv")
     assert np.isclose(data.y_target.mean(), exp["target"].mean(), rtol=1e-6)  # no duplicates to merge there
     assert {f["sha256"] for f in data.files} == {casefile.parse((cases_dir / "ex_gap.toml").read_text(), "x")[s]["sha256"]

@@ -238,4 +238,6 @@ def load(case, use_cache: bool = True) -> CaseData:
         groups_target=np.asarray(tgt["ids"]), feature_names=feature_names(), units=spec["units"], files=files,
         notes=notes, source_ids=np.asarray(src["ids"]), target_ids=np.asarray(tgt["ids"]),
         source_groups=np.asarray(src["ids"]),
+        # the simulated value of each experimental material, where the source has it (simulation baseline)
+        y_target_sim=pd.Series(src["y"]).groupby(np.asarray(src["ids"])).mean().reindex(tgt["ids"]).to_numpy(),
     )
