@@ -3,13 +3,12 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
-CASES ?= formation_enthalpy band_gap polymer_density chi
 WORKERS ?= 1
 # Local mirror of the GitHub-sourced data (read before any download); ../shared/data when present.
 S2R_DATA_MIRROR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
 export S2R_DATA_MIRROR
 
-.PHONY: install results book test test-fast clean
+.PHONY: install results pages book test test-fast clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,11 +18,18 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# Every case of the registry (built-in case files + the user's, see `s2r cases`) unless CASES is given.
+CASES ?= $(shell $(VENV)/bin/s2r cases --names 2>/dev/null)
+
 # Run every grid point whose results are missing (finished points are skipped).
 results: install
 	@for c in $(CASES); do $(VENV)/bin/s2r grid $$c --workers $(WORKERS) || exit 1; done
 
-book: results
+# Case pages (book/cases/*.md), built-in notebooks and the toc's case list, from the case files.
+pages: install
+	$(VENV)/bin/s2r book-pages
+
+book: pages results
 	rm -rf _build
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 	@echo "The book is at _build/html/index.html"

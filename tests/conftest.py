@@ -1,6 +1,12 @@
-"""Session-wide test environment: the shared data mirror and a fresh per-session cache."""
+"""Session-wide test environment: the shared data mirror, a fresh per-session cache, no user cases."""
 
+import os
+import tempfile
 from pathlib import Path
+
+# The case registry reads the user's cases directory when s2rlib.cases is first imported: tests see
+# the built-in cases only (tests that make their own cases point $S2R_CASES_DIR elsewhere).
+os.environ["S2R_CASES_DIR"] = tempfile.mkdtemp(prefix="s2r_no_user_cases_")
 
 import pytest
 

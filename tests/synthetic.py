@@ -12,7 +12,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from s2rlib import results
+from s2rlib import cases, results
 
 LAWS = {  # case: (D, alpha, C, baseline, noise, units)
     "formation_enthalpy": (0.9, 0.45, 0.080, 0.21, 0.004),
@@ -22,10 +22,13 @@ LAWS = {  # case: (D, alpha, C, baseline, noise, units)
 }
 
 
+DEFAULT_LAW = (1.0, 0.35, 0.10, 0.30, 0.006)  # any other case of the registry
+
+
 def synthetic_table(case: str, ns=(0, 100, 300, 1000, 3000, 10000), ms=(-1,), trials: int = 5, seed: int = 0,
                     law=None, n_exp: int = 1000) -> pd.DataFrame:
     """A tidy results table for ``case`` with errors from a known law (m > 0 scales D and C up)."""
-    D, alpha, C, base, noise = law or LAWS[case]
+    D, alpha, C, base, noise = law or LAWS.get(case, DEFAULT_LAW)
     rng = np.random.default_rng(seed)
     rows = []
     recipe_names = ["full_lr1e-3", "full_lr3e-4", "full_lr1e-4", "head_lr3e-3"]
@@ -51,14 +54,17 @@ def synthetic_table(case: str, ns=(0, 100, 300, 1000, 3000, 10000), ms=(-1,), tr
     return pd.DataFrame(rows, columns=results.COLUMNS)
 
 
-def write_synthetic_results(root, cases=None) -> dict:
-    """Write ``<root>/<case>/results.csv`` for each case (chi with its two-way m grid); returns paths."""
+def write_synthetic_results(root, names=None) -> dict:
+    """Write ``<root>/<case>/results.csv`` for each case (default: every built-in case of the registry,
+    a two-way case with its m grid); returns paths."""
     from pathlib import Path
 
     out = {}
-    for case in cases or LAWS:
-        ms = (50, 100, 200, 400, -1) if case == "chi" else (-1,)
-        ns = (0, 30, 100, 300, 1000) if case in ("chi", "polymer_density") else (0, 100, 300, 1000, 3000, 10000)
+    for case in names or cases.builtin_names():
+        c = cases.get_case(case)
+        ms = tuple(-1 if m is None else m for m in c.default_ms)
+        small = max(n for n in c.default_ns if n != "all") < 10000  # a source of ~1,000 samples
+        ns = (0, 30, 100, 300, 1000) if small else (0, 100, 300, 1000, 3000, 10000)
         out[case] = results.write_atomic(synthetic_table(case, ns=ns, ms=ms), Path(root) / case / "results.csv")
     return out
 

@@ -25,7 +25,7 @@ from urllib.parse import urldefrag, urljoin, urlparse
 
 import pytest
 
-from s2rlib import report
+from s2rlib import cases, report
 from s2rlib.scaling import FitStatus
 from test_book import toc_docnames
 
@@ -40,9 +40,9 @@ WIDTH = 1280
 CHROME_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
                "--disable-dev-shm-usage", f"--window-size={WIDTH},1000", "--hide-scrollbars"]
-MAIN_PAGES = ["book/intro", "book/method", "book/cases/formation_enthalpy", "book/cases/band_gap",
-              "book/cases/polymer_density", "book/cases/chi", "book/summary", "book/tutorial", "book/rerun",
-              "book/exercises", "book/lesson", "book/glossary"]
+MAIN_PAGES = (["book/intro", "book/method", "book/recipes"] + [f"book/cases/{c}" for c in cases.builtin_names()]
+              + ["book/summary", "book/tutorial", "book/rerun", "book/own_case", "book/exercises", "book/lesson",
+                 "book/glossary"])
 
 
 def _free_port() -> int:

@@ -198,7 +198,7 @@ def test_polymer_target_csv_duplicates_conflicts_and_bad_smiles(tmp_path, small_
     assert n["target_rows"] == 8 and n["target_polymers"] == 4
     assert n["target_unparseable_dropped"] == 2 and n["target_unparseable_lines"] == [7, 8]
     assert n["target_duplicates_merged"] == 2 and n["target_conflicts"] == 1
-    assert n["merge"] == "mean over rows with the same canonical SMILES"
+    assert n["merge"] == "mean over rows with the same canonical repeat unit"
     ps = molecules.canonical_smiles("*CC(*)c1ccccc1")
     assert data.y_target[list(data.target_ids).index(ps)] == pytest.approx(1.15)
     assert f"{path}: 2 unparseable SMILES dropped (lines [7, 8])" in caplog.text

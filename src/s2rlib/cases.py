@@ -1,12 +1,22 @@
-"""The case studies: one small declarative entry each (data loader, units, default grid)."""
+"""The registry of case studies: the only list of cases, read from the case files (:mod:`.casefile`).
+
+``CASES`` maps name -> :class:`Case` for the built-in cases (ordered as in the book) followed by
+the user's own cases (alphabetical). Everything that lists cases (the CLI, the grid, the book's
+pages and table of contents, the report, the figures' colours, the tests) asks this module.
+"""
 
 from __future__ import annotations
 
+import importlib
+import logging
 from dataclasses import dataclass, field
-from typing import Callable
+from pathlib import Path
 
+from . import casefile
 from .casedata import CaseData
 from .errors import ParameterError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -18,52 +28,108 @@ class Case:
     source: str  # the computational database, in words
     target: str  # the experimental data, in words
     units: str
-    loader: Callable[..., CaseData]
-    notebook: str  # file name under notebooks/
+    notebook: str  # file name under notebooks/ ("" for a user case: rendered from the template when run)
     default_ns: tuple[int | str, ...]  # "all" = the whole source
     default_trials: int = 5
     default_ms: tuple[int | None, ...] = (None,)  # experimental training sizes (None = all)
     notes: str = ""
     loader_kwargs: dict = field(default_factory=dict)
+    kind: str = ""
+    property_name: str = ""  # the case file's `property`
+    grouping: str = ""
+    builtin: bool = True
+    file: str = ""  # the case file it was read from
+    spec: dict = field(default_factory=dict, repr=False, compare=False)  # the case file's content
+
+    @property
+    def loader(self):
+        """The function that returns this case's :class:`CaseData` (keyword arguments pass through)."""
+        ref = self.spec.get("loader")
+        if ref:
+            module, _, func = ref.partition(":")
+            return getattr(importlib.import_module(module), func)
+        from . import csvcase
+
+        return lambda **kw: csvcase.load(self, **kw)
+
+    @property
+    def prose(self) -> dict:
+        """The page and notebook prose: ``{"page": {...}, "notebook": {...}}``."""
+        return {"page": self.spec.get("page", {}), "notebook": self.spec.get("notebook", {})}
+
+    @property
+    def two_way(self) -> bool:
+        """Whether the default grid varies the experimental size m too."""
+        return len(self.default_ms) > 1
 
 
-def _inorganic():
-    from . import inorganic
-
-    return inorganic
+def from_spec(spec: dict, file: str, builtin: bool) -> Case:
+    grid = spec["grid"]
+    return Case(
+        name=spec["name"], title=spec["title"], source=spec["source"].get("description", ""),
+        target=spec["target"].get("description", ""), units=spec["units"],
+        notebook=f"{spec['name']}.ipynb" if builtin else "",
+        default_ns=tuple(grid["ns"]), default_trials=int(grid["trials"]),
+        default_ms=tuple(None if m == "all" else m for m in grid["ms"]), notes=spec.get("notes", ""),
+        kind=spec["kind"], property_name=spec["property"], grouping=spec["grouping"], builtin=builtin, file=file,
+        spec=spec,
+    )
 
 
 CASES: dict[str, Case] = {}
+#: user case files that could not be read (file -> error); left out of ``CASES``, named by get_case
+PROBLEMS: dict[str, str] = {}
 
 
-def register(case: Case) -> Case:
-    CASES[case.name] = case
-    return case
+def reload() -> dict[str, Case]:
+    """Read the case files again (built-in, then the user cases directory); returns ``CASES``.
+
+    A malformed user case file does not stop the others: it is left out, logged, and named
+    when its case is asked for.
+    """
+    found: dict[str, Case] = {}
+    problems: dict[str, str] = {}
+    builtin = sorted(casefile.read_builtin(), key=lambda t: (t[0].get("order", 1000), t[0]["name"]))
+    for spec, file in builtin:
+        found[spec["name"]] = from_spec(spec, file, builtin=True)
+    for spec, file in casefile.read_user(problems=problems):
+        name = spec["name"]
+        if Path(file).stem != name:
+            problems[file] = f"case file {file}: its name {name!r} must match the file name ({name}.toml)"
+        elif name in found:
+            problems[file] = (f"case file {file}: case {name!r} already exists ({found[name].file}); rename or "
+                              f"remove one of them")
+        else:
+            found[name] = from_spec(spec, file, builtin=False)
+    for file, message in problems.items():
+        if file not in PROBLEMS:
+            log.warning("%s (left out of the cases)", message)
+    CASES.clear()
+    CASES.update(found)
+    PROBLEMS.clear()
+    PROBLEMS.update(problems)
+    return CASES
 
 
-register(Case(
-    name="band_gap", title="Band gap: Materials Project PBE -> experiment",
-    source="Materials Project PBE band gaps (106,113 entries, 78,164 compositions)",
-    target="experimental band gaps, matbench_expt_gap (4,604 compositions)",
-    units="eV", loader=lambda **kw: _inorganic().load_band_gap(**kw), notebook="band_gap.ipynb",
-    default_ns=(0, 100, 300, 1000, 3000, 10000, 30000, "all"),
-))
-register(Case(
-    name="formation_enthalpy", title="Formation enthalpy: Materials Project DFT -> experiment",
-    source="Materials Project formation energies (132,752 entries, 95,118 compositions)",
-    target="experimental formation enthalpies shipped in pymatgen (2,135 compounds)",
-    units="eV/atom", loader=lambda **kw: _inorganic().load_formation_enthalpy(**kw),
-    notebook="formation_enthalpy.ipynb",
-    default_ns=(0, 100, 300, 1000, 3000, 10000, 30000, "all"),
-))
+def names() -> list[str]:
+    """Every case, in book order: built-in cases first, then the user's."""
+    return list(CASES)
+
+
+def builtin_names() -> list[str]:
+    return [c.name for c in CASES.values() if c.builtin]
 
 
 def get_case(name: str) -> Case:
     """The registered case ``name``; a ParameterError lists the known ones."""
+    if name not in CASES:
+        reload()  # a case file written since this process started (e.g. by `s2r new-case`)
     try:
         return CASES[name]
     except KeyError:
-        raise ParameterError(f"unknown case {name!r}; known cases: {sorted(CASES)}") from None
+        broken = "".join(f"; unreadable: {m}" for f, m in PROBLEMS.items() if Path(f).stem == name)
+        raise ParameterError(f"unknown case {name!r}; known cases: {sorted(CASES)} (user cases are read from "
+                             f"{casefile.user_cases_dir()}, set ${casefile.CASES_ENV} to change){broken}") from None
 
 
 def load_case(name: str, **kwargs) -> CaseData:
@@ -71,30 +137,4 @@ def load_case(name: str, **kwargs) -> CaseData:
     return case.loader(**{**case.loader_kwargs, **kwargs})
 
 
-def _polymers():
-    from . import polymers
-
-    return polymers
-
-
-register(Case(
-    name="polymer_density", title="Polymer density: RadonPy MD -> experiment",
-    source="RadonPy PI1070 all-atom MD densities (1,077 repeat units, 300 K)",
-    target="experimental densities, polymon database Source == 'GREA' (1,693 polymers, PoLyInfo-derived)",
-    units="g/cm^3", loader=lambda **kw: _polymers().load_polymer_density(**kw),
-    notebook="polymer_density.ipynb",
-    default_ns=(0, 10, 30, 100, 300, 600, "all"),
-    default_trials=5,
-    notes="groups = canonical repeat-unit SMILES; 512 experimental polymers also occur in PI1070",
-))
-register(Case(
-    name="chi", title="Flory-Huggins chi: COSMO-RS -> experiment",
-    source="COSMO-RS chi of polymer-solvent pairs, MTL_ChiParameter (1,206 points, 761 pairs)",
-    target="experimental chi, MTL_ChiParameter data_Chi (1,190 points, 766 pairs, 0-229 degC)",
-    units="dimensionless", loader=lambda **kw: _polymers().load_chi(**kw), notebook="chi.ipynb",
-    default_ns=(0, 10, 30, 100, 300, 600, "all"),
-    default_trials=5,
-    default_ms=(50, 100, 200, 400, None),
-    notes="groups = polymer-solvent pair; m counts experimental training points (not pairs); "
-          "1,178 of the 1,190 experimental (pair, T) points also have a COSMO value",
-))
+reload()

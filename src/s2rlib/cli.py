@@ -1,4 +1,4 @@
-"""The ``s2r`` command: ``s2r grid``, ``s2r fit``, ``s2r cases``."""
+"""The ``s2r`` command: ``s2r grid``, ``s2r fit``, ``s2r cases``, ``s2r new-case``, ``s2r book-pages``."""
 
 from __future__ import annotations
 
@@ -61,9 +61,75 @@ def cmd_fit(args) -> int:
 
 
 def cmd_cases(args) -> int:
+    if args.names:
+        print(" ".join(CASES))
+        return 0
     for c in CASES.values():
-        print(f"{c.name:20s} {c.title}  [{c.units}]  default n: {list(c.default_ns)}")
+        where = "" if c.builtin else f"  ({c.file})"
+        print(f"{c.name:20s} {c.title}  [{c.units}]  default n: {list(c.default_ns)}{where}")
     return 0
+
+
+# ------------------------------------------------------------------------------- your own case
+
+
+def cmd_new_case(args) -> int:
+    from . import csvcase
+
+    path = csvcase.new_case(args.name, args.source, args.target, kind=args.kind, units=args.units, title=args.title,
+                            property=args.property, source_description=args.source_description,
+                            target_description=args.target_description, notes=args.notes or "",
+                            trials=args.trials)
+    case = get_case(args.name)
+    print(f"{case.name}: wrote {path}\n  source: {case.source}\n  target: {case.target}\n"
+          f"  default grid: n = {','.join(map(str, case.default_ns))}, {case.default_trials} trials\n"
+          f"next: s2r grid {case.name}   then: s2r fit {case.name}   book page: s2r book-page {case.name}")
+    return 0
+
+
+def cmd_book_pages(args) -> int:
+    from . import casepages
+    from .casefile import project_root
+
+    root = Path(args.root) if args.root else project_root()
+    if root is None:
+        raise S2RError("no project checkout (a directory with _toc.yml and notebooks/) here or above; pass --root")
+    names = [args.name] if getattr(args, "name", None) else None
+    changed = casepages.write_book(root, names)
+    for path in changed:
+        print(f"wrote {path}")
+    if not changed:
+        print("book pages, notebooks and _toc.yml are current")
+    return 0
+
+
+def add_case_commands(sub) -> None:
+    """``s2r new-case``, ``s2r book-pages``, ``s2r book-page``: a user's own case with no code."""
+    n = sub.add_parser("new-case", help="make a case study from two CSV files (computational source, experimental target)",
+                       description="Check two CSVs and write <cases dir>/NAME.toml referencing them by absolute path and "
+                                   "sha256 (nothing is copied). composition: columns formula,target; polymer: columns "
+                                   "smiles,target (a repeat unit with two '*'). The cases dir is $S2R_CASES_DIR, else "
+                                   "cases/ in the project checkout.")
+    n.add_argument("name", help="the new case's name: lower-case letters, digits, '_'")
+    n.add_argument("--source", required=True, help="CSV of computed values (pretraining)")
+    n.add_argument("--target", required=True, help="CSV of measured values (fine-tuning and test)")
+    n.add_argument("--kind", required=True, choices=["composition", "polymer"])
+    n.add_argument("--units", required=True, help="units of the target column, e.g. eV")
+    n.add_argument("--property", default="target", help="the property's name, in words")
+    n.add_argument("--title", help="the page's title (default: built from the file names)")
+    n.add_argument("--source-description", help="the source in words (default: file name and counts)")
+    n.add_argument("--target-description", help="the target in words (default: file name and counts)")
+    n.add_argument("--notes", help="a note for the page's header table")
+    n.add_argument("--trials", type=int, default=5, help="default trials per grid point (default 5)")
+    n.set_defaults(func=cmd_new_case)
+    b = sub.add_parser("book-pages", help="write every case's book page, the built-in notebooks and _toc.yml from "
+                                          "the case files and templates (make book runs it)")
+    b.add_argument("--root", help="the project checkout (default: found from the current directory)")
+    b.set_defaults(func=cmd_book_pages)
+    p = sub.add_parser("book-page", help="write one case's book page (book/cases/NAME.md) and add it to _toc.yml")
+    p.add_argument("name")
+    p.add_argument("--root", help="the project checkout (default: found from the current directory)")
+    p.set_defaults(func=cmd_book_pages)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,7 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("--n-boot", type=int, default=1000)
     f.set_defaults(func=cmd_fit)
     c = sub.add_parser("cases", help="list the case studies")
+    c.add_argument("--names", action="store_true", help="only the names, space-separated (for scripts)")
     c.set_defaults(func=cmd_cases)
+    add_case_commands(sub)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -54,7 +54,24 @@ def default_threads(workers: int = 1) -> int:
 
 
 def default_notebook(case: str) -> Path:
-    return repo_root() / "notebooks" / get_case(case).notebook
+    """``notebooks/<case>.ipynb`` of a built-in case; a user case's is rendered from the template.
+
+    A user case's notebook is written next to its case file (``<cases dir>/<case>.ipynb``), from
+    the same template the built-in notebooks come from (:mod:`s2rlib.casepages`).
+    """
+    c = get_case(case)
+    if c.notebook:
+        return repo_root() / "notebooks" / c.notebook
+    from . import casepages
+
+    return casepages.write_notebook(c, Path(c.file).parent)
+
+
+def export_cases_dir() -> None:
+    """Tell the kernels (separate processes, other working directories) where the user cases are."""
+    from .casefile import CASES_ENV, user_cases_dir
+
+    os.environ[CASES_ENV] = str(user_cases_dir())
 
 
 @dataclass
@@ -142,6 +159,7 @@ def plan(case: str, ns, ms=(None,), *, trials: int, seed: int, out_dir, recipe: 
     if not ns:
         raise ParameterError("parameter ns: the grid needs at least one source size")
     ms = list(ms) or [None]
+    export_cases_dir()
     checked = [validate_params(case, n, trials, seed, m_target=m, recipe=recipe, threads=threads,
                                output_path=Path(out_dir) / "points" / "x.csv") for n in ns for m in ms]
     out_dir = Path(out_dir).expanduser().resolve()  # papermill runs in the notebook's directory

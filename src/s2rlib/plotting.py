@@ -23,10 +23,12 @@ import seaborn as sns
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from scipy import stats
 
+from .cases import builtin_names
+from .cases import names as case_names
 from .scaling import CI_LEVEL, CaseFit
 
 #: the order (and therefore the colour) of the case studies in every figure
-CASE_ORDER = ("formation_enthalpy", "band_gap", "polymer_density", "chi")
+CASE_ORDER = tuple(builtin_names())  # from the case registry; user cases follow in registry order
 _PALETTE = sns.color_palette("colorblind", 8)
 BASELINE_COLOR = "0.35"
 #: Figures are drawn at DPI dots per inch and shown at their natural size: the book's text column is
@@ -57,9 +59,10 @@ set_style()
 
 def case_color(case: str, i: int = 0):
     """A fixed colour per case study (so one case looks the same in every figure)."""
-    if case in CASE_ORDER:
-        return _PALETTE[CASE_ORDER.index(case)]
-    return _PALETTE[(len(CASE_ORDER) + i) % len(_PALETTE)]
+    order = case_names()
+    if case in order:
+        return _PALETTE[order.index(case) % len(_PALETTE)]
+    return _PALETTE[(len(order) + i) % len(_PALETTE)]
 
 
 _CASE_NAMES = {"chi": "Flory–Huggins χ"}

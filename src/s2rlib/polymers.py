@@ -11,8 +11,9 @@ simulation protocol, so that the scaling of the error with the number of source 
 confounded by a mixture of two simulators. Target: the 1,693 experimental densities of
 polymon's ``GREA`` rows (PoLyInfo-derived), or a user CSV (``target_csv``, columns ``smiles``
 and ``value``), e.g. PoLyInfo refractive indices, with ``property`` picking the matching PI1070
-column (:data:`PI1070_PROPERTIES`). Rows are identified by canonical SMILES; duplicates are
-merged by the mean, and duplicates whose values spread by more than ``conflict_rtol`` (relative
+column (:data:`PI1070_PROPERTIES`). Rows are identified by their canonical repeat unit; duplicates are
+merged by the mean (one polymer = one canonical repeat unit, whatever its framing: see
+:mod:`s2rlib.repeat_unit`), and duplicates whose values spread by more than ``conflict_rtol`` (relative
 to their median) are counted and logged as conflicts. Source rows with no value for the chosen
 property (failed simulations) are dropped and counted.
 
@@ -43,6 +44,8 @@ from .casedata import CaseData, file_record
 from .errors import DataError, ParameterError
 from .features import molecules
 from .features.cache import cache_key, cached_arrays
+from .repeat_unit import VERSION as REPEAT_UNIT_VERSION
+from .repeat_unit import parse_repeat_units
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +85,10 @@ def smiles_table(smiles: list[str], values: np.ndarray, sha256: list[str], *, ta
                  use_cache: bool = True, row_lines: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Featurize (smiles, value) rows, drop unparseable SMILES, merge duplicates by the mean.
 
-    Cached under the input files' ``sha256``, ``tag`` (what rows/column were taken) and the
-    featurizer version. Returns ``X``, ``y``, ``ids`` (canonical SMILES), ``count``, ``spread``,
+    Rows are identified by their canonical repeat unit (:func:`s2rlib.repeat_unit.canonical_repeat_unit`:
+    ``*CC*``, ``*C*`` and ``*CCCC*`` are one polymer), which is also what is featurized. Cached
+    under the input files' ``sha256``, ``tag`` (what rows/column were taken) and the
+    featurizer version. Returns ``X``, ``y``, ``ids`` (canonical repeat units), ``count``, ``spread``,
     ``median`` and ``dropped_lines`` (the file lines of unparseable SMILES: ``row_lines`` maps row
     positions to lines, default position + 2).
     """
@@ -91,7 +96,11 @@ def smiles_table(smiles: list[str], values: np.ndarray, sha256: list[str], *, ta
     lines = np.arange(len(values)) + 2 if row_lines is None else np.asarray(row_lines)
 
     def compute() -> dict[str, np.ndarray]:
-        X, parsed = molecules.featurize_smiles(smiles, location=location, lines=lines)
+        # one identity per polymer whatever its framing (*CC* = *C*): featurized and merged as such;
+        # rows that do not parse stay as written, so the featurizer names them with their lines
+        units, _ = parse_repeat_units(smiles, require_two=False)
+        rows_in = [u if u else s for u, s in zip(units, smiles)]
+        X, parsed = molecules.featurize_smiles(rows_in, location=location, lines=lines)
         ok = parsed.ok
         m = _merge(parsed.canonical[ok], values[ok])
         rows = np.nonzero(ok)[0][m["first"]]
@@ -102,7 +111,7 @@ def smiles_table(smiles: list[str], values: np.ndarray, sha256: list[str], *, ta
         }
 
     key = cache_key(sha256=sha256, featurizer=molecules.FEATURIZER_VERSION, morgan=molecules.MORGAN_BITS,
-                    tag=tag, kind="smiles_table")
+                    tag=tag, kind="smiles_table", identity=REPEAT_UNIT_VERSION)
     arrays = cached_arrays(key, compute, use_cache=use_cache)
     if len(arrays["dropped_lines"]):
         log.warning("%s: %d unparseable SMILES dropped (lines %s)", location, len(arrays["dropped_lines"]),
@@ -210,7 +219,7 @@ def load_polymer_density(source: str = "radonpy", target_csv: str | Path | None 
         "target_unparseable_dropped": int(len(tgt["dropped_lines"])),
         "target_unparseable_lines": tgt["dropped_lines"][:20].tolist(),
         "target_in_source": overlap,
-        "merge": "mean over rows with the same canonical SMILES",
+        "merge": "mean over rows with the same canonical repeat unit",
     })
     return CaseData(
         case="polymer_density" if property == "density" else f"polymer_{property}",

@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 
 from . import findings, results, scaling
-from .cases import CASES, get_case
+from .cases import CASES, builtin_names, get_case
+from .cases import names as case_names
 from .scaling import CI_LEVEL, CaseFit, FitStatus
 
 try:  # derived numbers (required n, marginal gain, checks); optional so the book builds without it
@@ -38,9 +39,8 @@ except ImportError:  # pragma: no cover - exercised only while insights.py does 
 RESULTS_ENV = "S2R_RESULTS_ROOT"
 N_BOOT = 1000  # bootstrap draws of a chapter's main fit
 N_BOOT_PER_M = 300  # ... of the per-m fits of the two-way design (one fit per m; keeps the build fast)
-#: the order of the case studies in the book
-BOOK_CASES = ("formation_enthalpy", "band_gap", "polymer_density", "chi")
-
+#: the order of the case studies in the book (from the case registry; see :func:`book_cases` for user cases)
+BOOK_CASES = tuple(builtin_names())
 
 def status_text(status) -> str:
     """A fit status in words (:class:`s2rlib.scaling.FitStatus` carries its own explanation)."""
@@ -962,18 +962,18 @@ class CasePage:
 # the summary chapter
 
 
-def available_cases(root=None, cases: Iterable[str] = BOOK_CASES) -> tuple[list[str], list[str]]:
-    """(cases with a results table, cases without)."""
+def available_cases(root=None, cases: Iterable[str] | None = None) -> tuple[list[str], list[str]]:
+    """(cases with a results table, cases without); default: every registered case."""
     have, missing = [], []
-    for c in cases:
+    for c in (case_names() if cases is None else cases):
         (have if results_path(c, root).is_file() else missing).append(c)
     return have, missing
 
 
-def summary_fits(root=None, *, n_boot: int = N_BOOT, cases: Iterable[str] = BOOK_CASES) -> dict[str, CaseFit]:
-    """The main fit (all experimental data) of every case with results."""
+def summary_fits(root=None, *, n_boot: int = N_BOOT, cases: Iterable[str] | None = None) -> dict[str, CaseFit]:
+    """The main fit (all experimental data) of every case with results (default: every registered case)."""
     out = {}
-    for c in cases:
+    for c in (case_names() if cases is None else cases):
         table = load_case_results(c, root, announce=False)
         if table is not None:
             out[c] = fit_case(select_grid(table), n_boot=n_boot)
@@ -983,7 +983,7 @@ def summary_fits(root=None, *, n_boot: int = N_BOOT, cases: Iterable[str] = BOOK
 class SummaryPage:
     """The cross-case chapter: one table and one normalised figure over every case with results."""
 
-    def __init__(self, root: str | Path | None = None, *, n_boot: int = N_BOOT, cases: Iterable[str] = BOOK_CASES):
+    def __init__(self, root: str | Path | None = None, *, n_boot: int = N_BOOT, cases: Iterable[str] | None = None):
         self.root = root
         self.have, self.missing = available_cases(root, cases)
         self.fits = summary_fits(root, n_boot=n_boot, cases=self.have)

@@ -37,7 +37,7 @@ capped molecule. Non-finite descriptor values (rare, e.g. for isolated ions) are
 rdkit's canonical isomeric SMILES. Stereo (cis/trans, tacticity) is kept: cis- and
 trans-polybutadiene stay distinct identities, though most descriptors cannot tell them apart.
 Different framings of one polymer (``*C*`` vs ``*CC*``, ``*OCC*`` vs ``*CCO*``) remain different
-identities; nothing here identifies them.
+identities here; :func:`s2rlib.repeat_unit.canonical_repeat_unit` identifies them (the polymer loaders use it).
 
 **Unparseable SMILES** are never dropped silently: :func:`featurize_smiles` returns NaN rows and
 a ``ParsedSmiles.errors`` map (row -> reason), logs a warning with the first rows, or raises a

@@ -1,0 +1,156 @@
+"""Every case's grid notebook and book page from one template each, filled with the case file's prose.
+
+* :func:`notebook_text` renders ``s2rlib/data/templates/case_notebook.txt`` (cells separated by
+  ``# %% [markdown]`` / ``# %% [code] tags=[...]`` lines) into an ``.ipynb``; the committed
+  ``notebooks/<case>.ipynb`` of the built-in cases are exactly this output (a test checks it).
+* :func:`page_text` renders ``s2rlib/data/templates/case_page.md`` into ``book/cases/<case>.md``.
+* :func:`toc_text` rewrites the case entries of ``_toc.yml`` from the registry.
+
+Templates use ``{{key}}`` for a value and ``{{#key}} ... {{/key}}`` for a block kept only when
+``key`` is true. ``s2r book-pages`` (run by ``make book``) writes all three for every registered
+case; ``s2r book-page NAME`` for one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+from .cases import CASES, Case, get_case
+from .errors import ParameterError
+
+_BLOCK = re.compile(r"\{\{#(\w+)\}\}\n?(.*?)\{\{/\1\}\}\n?", re.S)
+_VALUE = re.compile(r"\{\{(\w+)\}\}")
+_CELL = re.compile(r"^# %% \[(markdown|code)\](?: tags=(\[.*\]))?$", re.M)
+NOTEBOOK_METADATA = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+                     "language_info": {"name": "python"}}
+
+
+def template(name: str) -> str:
+    return (resources.files("s2rlib") / "data" / "templates" / name).read_text(encoding="utf-8")
+
+
+def render(text: str, values: dict) -> str:
+    """Fill ``{{key}}`` and keep or drop ``{{#key}}...{{/key}}`` blocks; an unknown key is an error."""
+    text = _BLOCK.sub(lambda m: render(m.group(2), values) if values.get(m.group(1)) else "", text)
+
+    def value(m):
+        if m.group(1) not in values:
+            raise ParameterError(f"template placeholder {{{{{m.group(1)}}}}} has no value")
+        return str(values[m.group(1)])
+
+    return _VALUE.sub(value, text)
+
+
+def _prose(case: Case) -> dict:
+    page, nb = case.prose["page"], case.prose["notebook"]
+    check = nb.get("check", "")
+    module, _, function = check.partition(":")
+    default_intro = (f"This case transfers **{case.source}** (computational) to **{case.target}** "
+                     f"(experimental): the property is {case.property_name}, in {case.units}; the experimental "
+                     f"split is by {case.grouping}.")
+    default_data = (f"* **Source (computational):** {case.source}.\n* **Target (experimental):** {case.target}.\n"
+                    f"* **Kind:** {case.kind}; groups: {case.grouping}.")
+    return {
+        "name": case.name,
+        "page_title": page.get("title", case.title), "page_intro": page.get("intro", default_intro).rstrip("\n"),
+        "simulations": page.get("simulations", "simulated samples"), "two_way": case.two_way,
+        "notebook_title": nb.get("title", case.title), "notebook_intro": nb.get("intro", default_intro).rstrip("\n"),
+        "notebook_data": nb.get("data", default_data).rstrip("\n"),
+        "check": bool(check), "check_module": module, "check_function": function,
+        "check_title": nb.get("check_title", ""), "check_text": nb.get("check_text", "").rstrip("\n"),
+    }
+
+
+def notebook_text(case: Case | str) -> str:
+    """The grid notebook of ``case`` as ``.ipynb`` JSON text (cell ids derived from the case and position)."""
+    import nbformat
+
+    case = get_case(case) if isinstance(case, str) else case
+    text = render(template("case_notebook.txt"), _prose(case))
+    marks = list(_CELL.finditer(text))
+    cells = []
+    for i, m in enumerate(marks):
+        body = text[m.end() + 1: marks[i + 1].start() if i + 1 < len(marks) else len(text)].strip("\n")
+        meta = {"tags": json.loads(m.group(2))} if m.group(2) else {}
+        cid = hashlib.sha256(f"{case.name}:{i}".encode()).hexdigest()[:8]
+        make = nbformat.v4.new_markdown_cell if m.group(1) == "markdown" else nbformat.v4.new_code_cell
+        cells.append(make(body, metadata=meta, id=cid))
+    nb = nbformat.v4.new_notebook(cells=cells, metadata=NOTEBOOK_METADATA)
+    nb.nbformat_minor = 5
+    return nbformat.writes(nb) + "\n"
+
+
+def page_text(case: Case | str) -> str:
+    """The book page ``book/cases/<case>.md`` of ``case``."""
+    case = get_case(case) if isinstance(case, str) else case
+    return render(template("case_page.md"), _prose(case))
+
+
+def toc_text(toc: str, names: list[str]) -> str:
+    """``_toc.yml`` with its ``book/cases/*`` entries replaced by ``names`` (at the first one's place)."""
+    lines = toc.splitlines(keepends=True)
+    entry = re.compile(r"^(\s*)- file: book/cases/\S+\s*$")
+    hits = [i for i, line in enumerate(lines) if entry.match(line)]
+    if not hits:
+        raise ParameterError("_toc.yml has no `- file: book/cases/<case>` entry to replace")
+    indent = entry.match(lines[hits[0]]).group(1)
+    new = [f"{indent}- file: book/cases/{n}\n" for n in names]
+    kept = [line for i, line in enumerate(lines) if i not in hits]
+    at = hits[0]
+    return "".join(kept[:at] + new + kept[at:])
+
+
+def write_text(path: Path, text: str) -> bool:
+    """Write ``text`` atomically when it differs; returns whether the file changed."""
+    path = Path(path)
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return True
+
+
+def write_notebook(case: Case | str, directory: Path) -> Path:
+    case = get_case(case) if isinstance(case, str) else case
+    path = Path(directory) / f"{case.name}.ipynb"
+    write_text(path, notebook_text(case))
+    return path
+
+
+def write_book(root: Path, names: list[str] | None = None) -> list[Path]:
+    """Write the pages of ``names`` (default: every case) and the toc; built-in notebooks too.
+
+    Returns the files that changed.
+    """
+    root = Path(root)
+    names = list(CASES) if names is None else [get_case(n).name for n in names]
+    changed = []
+    for name in names:
+        case = CASES[name]
+        page = root / "book" / "cases" / f"{name}.md"
+        if write_text(page, page_text(case)):
+            changed.append(page)
+        if case.builtin:
+            nb = root / "notebooks" / case.notebook
+            if write_text(nb, notebook_text(case)):
+                changed.append(nb)
+    toc = root / "_toc.yml"
+    text = toc.read_text(encoding="utf-8")
+    before = set(re.findall(r"^\s*- file: book/cases/(\S+?)\s*$", text, re.M))
+    listed = [n for n in CASES if n in names or n in before or (root / "book" / "cases" / f"{n}.md").is_file()]
+    if write_text(toc, toc_text(text, listed)):
+        changed.append(toc)
+    return changed

@@ -1,0 +1,267 @@
+"""Cases are data: the registry, the case files, one template per notebook and page, `s2r new-case`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from s2rlib import casefile, casepages, cases, cli, csvcase
+from s2rlib.errors import ChecksumError, DataError, DataUnavailableError, ParameterError
+from s2rlib.repeat_unit import canonical_repeat_unit, parse_repeat_units
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = Path(str(resources.files("s2rlib") / "data" / "example"))
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture
+def cases_dir(tmp_path, monkeypatch):
+    """An empty user cases directory; the registry is re-read before and after the test."""
+    d = tmp_path / "my_cases"
+    d.mkdir()
+    monkeypatch.setenv(casefile.CASES_ENV, str(d))
+    cases.reload()
+    yield d
+    monkeypatch.undo()
+    cases.reload()
+
+
+def _csv(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def _rows(pairs) -> str:
+    return "formula,target\n" + "".join(f"{f},{v}\n" for f, v in pairs)
+
+
+OXIDES = [f"Fe{i}O{j}" for i in range(1, 6) for j in range(1, 5)]  # 20 distinct compositions
+TARGET = [f"Fe{i}O{j}" for i in range(1, 4) for j in range(5, 10)]  # 15
+
+
+# ------------------------------------------------------------------------------------ registry
+
+
+def test_registry_is_the_case_files():
+    files = sorted(p.stem for p in (REPO / "src/s2rlib/data/cases").glob("*.toml"))
+    assert sorted(cases.CASES) == files
+    assert cases.builtin_names() == ["formation_enthalpy", "band_gap", "polymer_density", "chi"]  # book order
+    chi = cases.get_case("chi")
+    assert chi.default_ms == (50, 100, 200, 400, None) and chi.two_way and chi.units == "dimensionless"
+    assert not cases.get_case("band_gap").two_way
+    assert cases.get_case("band_gap").loader.__name__ == "load_band_gap"
+    with pytest.raises(ParameterError, match="unknown case 'nope'.*S2R_CASES_DIR"):
+        cases.get_case("nope")
+
+
+def test_the_lists_of_cases_derive_from_the_registry():
+    from s2rlib import plotting, report
+
+    assert report.BOOK_CASES == tuple(cases.builtin_names()) == plotting.CASE_ORDER
+    make = (REPO / "Makefile").read_text()
+    assert "s2r cases --names" in make and "band_gap" not in make
+
+
+def test_committed_notebooks_pages_and_toc_are_the_templates_output():
+    """notebooks/*.ipynb, book/cases/*.md and the toc's case list are generated: `s2r book-pages` is a no-op."""
+    for name in cases.builtin_names():
+        case = cases.get_case(name)
+        assert (REPO / "notebooks" / case.notebook).read_text() == casepages.notebook_text(case), name
+        assert (REPO / "book" / "cases" / f"{name}.md").read_text() == casepages.page_text(case), name
+    toc = (REPO / "_toc.yml").read_text()
+    assert casepages.toc_text(toc, cases.names()) == toc
+
+
+def test_templates_differ_only_by_the_case():
+    fe, bg, chi = (json.loads(casepages.notebook_text(n)) for n in ("formation_enthalpy", "band_gap", "chi"))
+
+    def code(nb):
+        return ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+
+    assert code(chi) == [s.replace('"band_gap"', '"chi"') for s in code(bg)]
+    assert len(fe["cells"]) == len(bg["cells"]) + 2  # the unit check, from the case file's `check`
+    assert "enthalpy_unit_check()" in "".join(fe["cells"][7]["source"])
+    assert bg["cells"][1]["metadata"] == {"tags": ["parameters"]}
+    assert "two_way_figure" in casepages.page_text("chi") and "two_way_figure" not in casepages.page_text("band_gap")
+    assert "How many COSMO-RS samples buy" in casepages.page_text("chi")
+    with pytest.raises(ParameterError, match="placeholder"):
+        casepages.render("{{nope}}", {})
+
+
+def test_case_file_writer_round_trip_and_parse_errors():
+    spec = {"name": "x_1", "title": 'a "quoted" title\nwith a line', "kind": "composition", "property": "gap",
+            "units": "eV", "grouping": "reduced formula",
+            "source": {"path": "/a b/ü.csv", "sha256": "0" * 64}, "target": {"path": "/t.csv", "sha256": "1" * 64},
+            "grid": {"ns": [0, 10, "all"], "ms": ["all"], "trials": 2}}
+    text = casefile.dumps(spec)
+    assert casefile.parse(text, "x") == spec
+    with pytest.raises(ParameterError, match=r"x\.toml: \[grid\] ns entry -1"):
+        casefile.parse(text.replace("[0, 10,", "[-1, 10,"), "x.toml")
+    with pytest.raises(ParameterError, match="missing key"):
+        casefile.parse('name = "x"', "x.toml")
+    with pytest.raises(ParameterError, match="not valid TOML"):
+        casefile.parse("name = ", "x.toml")
+    with pytest.raises(ParameterError, match="case name 'Bad-Name'"):
+        casefile.check_name("Bad-Name")
+
+
+# ------------------------------------------------------------------------------ repeat units
+
+
+@pytest.mark.parametrize("framings", [
+    ["*CC*", "*C*", "*CCCC*", "[*]CCC[*]"],  # polyethylene
+    ["*OCC*", "*CCO*", "*COC*", "*OCCOCC*"],  # poly(ethylene oxide): rotations and a doubled unit
+    ["*CC(*)c1ccccc1", "*C(c1ccccc1)C*", "*CC(c1ccccc1)CC(*)c1ccccc1"],  # polystyrene
+    ["*c1ccc(*)cc1", "*c1ccc(-c2ccc(*)cc2)cc1"],  # poly(p-phenylene): cut between rings only
+    ["*Oc1ccc(C(C)(C)c2ccc(OC(*)=O)cc2)cc1", "*OC(=O)Oc1ccc(C(C)(C)c2ccc(*)cc2)cc1"],  # bisphenol-A PC
+])
+def test_one_polymer_one_repeat_unit(framings):
+    assert len({canonical_repeat_unit(s) for s in framings}) == 1
+
+
+def test_different_polymers_stay_different():
+    # head-to-head polypropylene is not polypropylene; a ring bond is never cut; cis is not trans
+    assert canonical_repeat_unit("*CC(C)C(C)C*") != canonical_repeat_unit("*CC(*)C")
+    assert canonical_repeat_unit("*C/C=C\\C*") != canonical_repeat_unit("*C/C=C/C*")
+    assert canonical_repeat_unit("*CC(*)C") == canonical_repeat_unit("*CC(C)CC(C)*")
+    ids, errors = parse_repeat_units(["*CC*", "CCO", "*CC(*", "", "*C(*)*"])
+    assert ids[0] == "*C*" and sorted(errors) == [1, 2, 3, 4]
+    assert "two '*'" in errors[1] and "two '*'" in errors[4]
+
+
+# -------------------------------------------------------------------------- s2r new-case
+
+
+def test_new_case_from_the_example_and_loading_it(cases_dir, tmp_path):
+    path = csvcase.new_case("ex_gap", EXAMPLE / "sim_band_gap.csv", EXAMPLE / "exp_band_gap.csv",
+                            kind="composition", units="eV", title="Example")
+    assert path == cases_dir / "ex_gap.toml" and [p.name for p in cases_dir.iterdir()] == ["ex_gap.toml"]
+    case = cases.get_case("ex_gap")
+    assert not case.builtin and case.notebook == "" and case.default_ns[0] == 0 and case.default_ns[-1] == "all"
+    assert case.spec["source"]["path"] == str((EXAMPLE / "sim_band_gap.csv").resolve())
+    data = cases.load_case("ex_gap")
+    # 2,000 source rows are 1,937 compositions (polymorphs merged); 300 target rows, 7 of them in the source
+    assert (data.n_source, data.n_target, len(data.feature_names)) == (1937, 300, 62)
+    assert data.notes["target_in_source"] == 7 and data.notes["source_duplicates_merged"] == 63
+    assert data.source_groups is not None and set(data.source_groups) == set(data.source_ids)
+    assert np.isfinite(data.y_target_sim).sum() == 7  # the simulation baseline where the source has the material
+    exp = pd.read_csv(EXAMPLE / "exp_band_gap.csv")
+    assert np.isclose(data.y_target.mean(), exp["target"].mean(), rtol=1e-6)  # no duplicates to merge there
+    assert {f["sha256"] for f in data.files} == {casefile.parse((cases_dir / "ex_gap.toml").read_text(), "x")[s]["sha256"]
+                                                 for s in ("source", "target")}
+    # the same template as the built-in cases: a notebook next to the case file, a page and a toc entry
+    from s2rlib import grid
+
+    nb = grid.default_notebook("ex_gap")
+    assert nb == cases_dir / "ex_gap.ipynb" and 'case = \\"ex_gap\\"' in nb.read_text()
+    root = tmp_path / "checkout"
+    (root / "book" / "cases").mkdir(parents=True)
+    shutil.copy(REPO / "_toc.yml", root / "_toc.yml")
+    assert cli.main(["book-page", "ex_gap", "--root", str(root)]) == 0
+    page = (root / "book" / "cases" / "ex_gap.md").read_text()
+    assert page == casepages.page_text("ex_gap") and 'CasePage("ex_gap")' in page and "# Example" in page
+    toc = (root / "_toc.yml").read_text()
+    assert toc.index("book/cases/chi\n") < toc.index("book/cases/ex_gap\n") < toc.index("book/summary")
+
+
+def test_a_changed_csv_is_refused(cases_dir, tmp_path):
+    src = shutil.copy(EXAMPLE / "sim_band_gap.csv", tmp_path / "sim.csv")
+    tgt = shutil.copy(EXAMPLE / "exp_band_gap.csv", tmp_path / "exp.csv")
+    csvcase.new_case("changing", src, tgt, kind="composition", units="eV")
+    with open(tgt, "a") as fh:
+        fh.write("NaCl,8.5\n")
+    with pytest.raises(ChecksumError, match=r"exp\.csv: the changing_target file changed since the case was created"):
+        cases.load_case("changing")
+
+
+def test_a_polymer_case_matches_framings(cases_dir, tmp_path):
+    pi = pd.read_csv(SHARED / "RadonPy" / "PI1070.csv", usecols=["smiles", "density"]).dropna().head(40)
+    src = pi.iloc[:30].rename(columns={"density": "target"})
+    tgt = pi.iloc[20:40].rename(columns={"density": "target"}).assign(target=lambda d: d["target"] * 1.05)
+    tgt = pd.concat([tgt, pd.DataFrame({"smiles": ["*CCCC*", "*CC*"], "target": [0.92, 0.94]})])  # one polymer
+    src = pd.concat([src, pd.DataFrame({"smiles": ["*C*"], "target": [0.85]})])
+    src.to_csv(tmp_path / "sim.csv", index=False)
+    tgt.to_csv(tmp_path / "exp.csv", index=False)
+    assert cli.main(["new-case", "poly", "--source", str(tmp_path / "sim.csv"), "--target",
+                     str(tmp_path / "exp.csv"), "--kind", "polymer", "--units", "g/cm^3"]) == 0
+    data = cases.load_case("poly")
+    assert data.n_target == 21 and data.notes["target_duplicates_merged"] == 1  # *CCCC* and *CC* merged
+    assert data.notes["target_in_source"] == 11  # 10 shared PI1070 rows + polyethylene
+    pe = list(data.target_ids).index("*C*")
+    assert np.isclose(data.y_target[pe], 0.93)
+
+
+BAD = {  # name: (source text, target text, kind, expected message)
+    "missing column": (_rows(zip(OXIDES, range(20))), "formula,value\nFeO,1\n", "composition",
+                       r"exp\.csv: missing column\(s\) \['target'\]; found \['formula', 'value'\]"),
+    "misnamed column": (_rows(zip(OXIDES, range(20))), "Formula,target\nFeO,1\n", "composition",
+                        r"rename 'Formula' -> 'formula'"),
+    "empty file": (_rows(zip(OXIDES, range(20))), "", "composition", r"exp\.csv: the file is empty"),
+    "header only": (_rows(zip(OXIDES, range(20))), "formula,target\n", "composition", r"exp\.csv: no data rows"),
+    "non-numeric target": (_rows(zip(OXIDES, range(20))), _rows([("FeO", 1), ("Fe2O3", "n/a"), ("FeO2", 2)]),
+                           "composition", r"exp\.csv: column 'target' has 1 non-numeric.*line\(s\) \[3\]"),
+    "infinite target": (_rows(list(zip(OXIDES, range(19))) + [("Fe9O9", "inf")]), _rows(zip(TARGET, range(15))),
+                        "composition", r"sim\.csv: column 'target' has 1 .*infinite.*line\(s\) \[21\]"),
+    "bad formula": (_rows(zip(OXIDES, range(20))), _rows([("FeO", 1), ("Fe2O3", 1), ("Qq2Zz", 1)] * 5),
+                    "composition", r"exp\.csv: 5 unparseable formula\(s\), first: line 4 \('Qq2Zz'\)"),
+    "bad SMILES": ("smiles,target\n" + "".join(f"*{'C' * i}O*,{i}\n" for i in range(1, 21)),
+                   "smiles,target\n*CCO*,1\n*CC(*,2\n", "polymer", r"exp\.csv: 1 unparseable polymer SMILES, first: "
+                                                                   r"line 3 \('\*CC\(\*'\)"),
+    "SMILES not a repeat unit": ("smiles,target\n" + "".join(f"*{'C' * i}O*,{i}\n" for i in range(1, 21)),
+                                 "smiles,target\n*CCO*,1\nCCO,2\n", "polymer", r"line 3 \('CCO'\): a polymer repeat "
+                                                                               r"unit needs exactly two '\*'"),
+    "too few to split": (_rows(zip(OXIDES, range(20))), _rows(zip(TARGET[:12], range(12))), "composition",
+                         r"exp\.csv: 12 distinct experimental sample\(s\) .* too few to split"),
+    "duplicates leave too few": (_rows(zip(OXIDES, range(20))), _rows(zip(["FeO", "Fe2O2"] * 10, range(20))),
+                                 "composition", r"1 distinct experimental sample"),
+    "kind mismatch": (_rows(zip(OXIDES, range(20))), "smiles,target\n*CC*,1\n", "composition",
+                      r"exp\.csv: it has a 'smiles' column, i\.e\. polymer data, but the case's kind is 'composition'"),
+    "no overlap": (_rows(zip(OXIDES, range(20))), _rows(zip([f"Na{i}Cl{j}" for i in (1, 2, 3, 5) for j in (7, 11, 13, 17)],
+                                                            range(16))),
+                   "composition", r"exp\.csv: no element of the target's compositions occurs in the source"),
+}
+
+
+@pytest.mark.parametrize("problem", list(BAD))
+def test_bad_user_files_get_a_clear_error_and_nothing_is_written(problem, cases_dir, tmp_path, capsys):
+    source, target, kind, message = BAD[problem]
+    src, tgt = _csv(tmp_path / "sim.csv", source), _csv(tmp_path / "exp.csv", target)
+    with pytest.raises(DataError, match=message):
+        csvcase.new_case("mine", src, tgt, kind=kind, units="eV")
+    assert list(cases_dir.iterdir()) == [] and "mine" not in cases.CASES
+    # the command says the same in one line, with exit status 2
+    assert cli.main(["new-case", "mine", "--source", str(src), "--target", str(tgt), "--kind", kind,
+                     "--units", "eV"]) == 2
+    assert capsys.readouterr().err.startswith("s2r: error: ")
+    assert list(cases_dir.iterdir()) == []
+
+
+def test_names_that_collide_or_are_malformed(cases_dir, tmp_path):
+    src, tgt = EXAMPLE / "sim_band_gap.csv", EXAMPLE / "exp_band_gap.csv"
+    with pytest.raises(ParameterError, match=r"case name 'band_gap' is taken \(.*band_gap\.toml\)"):
+        csvcase.new_case("band_gap", src, tgt, kind="composition", units="eV")
+    with pytest.raises(ParameterError, match="case name 'My-Gap'"):
+        csvcase.new_case("My-Gap", src, tgt, kind="composition", units="eV")
+    assert list(cases_dir.iterdir()) == []
+    csvcase.new_case("mine", src, tgt, kind="composition", units="eV")
+    with pytest.raises(ParameterError, match=r"case name 'mine' is taken \(.*my_cases/mine\.toml\)"):
+        csvcase.new_case("mine", src, tgt, kind="composition", units="eV")
+    with pytest.raises(DataUnavailableError, match=r"nope\.csv does not exist"):
+        csvcase.new_case("other", tmp_path / "nope.csv", tgt, kind="composition", units="eV")
+    assert sorted(p.name for p in cases_dir.iterdir()) == ["mine.toml"]
+
+
+def test_a_broken_user_case_file_is_named_and_does_not_stop_the_others(cases_dir):
+    (cases_dir / "broken.toml").write_text('name = "broken"\ntitle = "x"\n')
+    (cases_dir / "wrong_name.toml").write_text(casefile.dumps({**cases.get_case("band_gap").spec, "name": "other"}))
+    cases.reload()
+    assert "band_gap" in cases.CASES and "broken" not in cases.CASES and "other" not in cases.CASES
+    with pytest.raises(ParameterError, match=r"unknown case 'broken'.*unreadable: case file .*broken\.toml: missing key"):
+        cases.get_case("broken")
+    assert "must match the file name" in cases.PROBLEMS[str(cases_dir / "wrong_name.toml")]
