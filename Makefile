@@ -1,4 +1,5 @@
-# Sim2Real Scaling: `make book` (set up, run missing grid points, build the book), `make test`.
+# Sim2Real Scaling: `make book` (set up, run missing grid points, build the book), `make html` (build the
+# book from the committed results only), `make test`.
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
@@ -8,7 +9,7 @@ WORKERS ?= 1
 S2R_DATA_MIRROR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
 export S2R_DATA_MIRROR
 
-.PHONY: install results pages book test test-fast clean
+.PHONY: install results pages book html test test-fast clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +30,10 @@ results: install
 pages: install
 	$(VENV)/bin/s2r book-pages
 
-book: pages results
+book: pages results html
+
+# The book from the results already in results/ (no grid point is run).
+html: pages
 	rm -rf _build
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 	@echo "The book is at _build/html/index.html"

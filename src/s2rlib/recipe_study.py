@@ -42,13 +42,15 @@ V1_CANDIDATES = (Candidate("full_lr3e-3", 3e-3, 3e-3), Candidate("full_lr1e-3", 
 FT_CANDIDATES = (Candidate("full_lr1e-3", 1e-3, 1e-3), Candidate("full_lr3e-4", 3e-4, 3e-4),
                  Candidate("body1e-4_head1e-3", 1e-4, 1e-3), Candidate("head_lr1e-3", 0.0, 1e-3),
                  Candidate("l2sp1e-3_lr1e-3", 1e-3, 1e-3, l2sp=1e-3))
+# (the V1 dict below sets every field, so the steps do not depend on Recipe's defaults)
 
 WIDE_CANDIDATES = tuple(c for c in FT_CANDIDATES if c.name in ("full_lr1e-3", "body1e-4_head1e-3", "l2sp1e-3_lr1e-3"))
 
 #: the project's first recipe (128-128-64, MSE, patience = the whole budget, pretraining capped)
 V1 = dict(hidden=(128, 128, 64), loss="mse", pretrain_batch=256, pretrain_lr=1e-3, pretrain_epochs=100,
           pretrain_min_steps=1000, pretrain_max_steps=20000, finetune_batch=128, finetune_max_epochs=400,
-          patience_epochs=400, candidates=V1_CANDIDATES, nonneg="off", withhold_test_sources=True)
+          patience_epochs=400, candidates=V1_CANDIDATES, nonneg="off", withhold_test_sources=True,
+          y_scale="train", test_fraction=0.2, val_fraction=0.2)
 
 STEPS: tuple[Step, ...] = (
     Step("v1", "the first recipe: 128-128-64 network, squared-error loss, 4 fine-tuning candidates, "
