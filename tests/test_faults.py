@@ -544,3 +544,15 @@ def test_a_killed_runner_loses_only_the_point_in_flight(tmp_path, tiny_notebook)
     assert all((out / "points" / n).read_bytes() == b for n, b in kept.items())
     table = results.read_table(out / "results.csv")
     assert sorted(table["n_source"].unique()) == [0, 5, 10, 20] and not table.duplicated(KEYS).any()
+
+
+def test_an_unexpected_exception_is_one_error_line_not_a_traceback(monkeypatch, tmp_path, capsys):
+    def boom(*args, **kwargs):
+        raise TypeError("boom")
+
+    monkeypatch.setattr(grid, "plan", boom)
+    monkeypatch.delenv("S2R_TRACEBACK", raising=False)
+    rc = cli.main(["grid", CASE, "--ns", "0", "--out", str(tmp_path / "o"), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err
+    assert err.startswith("s2r: error: internal error in s2r grid (TypeError: boom); this is a bug")
