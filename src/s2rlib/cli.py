@@ -158,7 +158,7 @@ def cmd_fit(args) -> int:
     metrics = sorted(table["metric"].astype(str).unique())
     if args.metric not in metrics:
         raise ParameterError(f"parameter --metric={args.metric!r}: not in the table; known metrics: {metrics}")
-    m = selection.main_m(table) if args.m is None else results.as_m(_sizes("m", args.m, all_value=results.ALL_M)[0])
+    m = selection.main_m(table) if args.m is None else (_sizes("m", args.m, all_value=results.ALL_M) or [args.m])[0]
     if m not in selection.m_values(table):
         raise ParameterError(f"parameter --m={args.m!r}: not in the table; its m: "
                              f"{['all' if v == results.ALL_M else v for v in selection.m_values(table)]}")
@@ -199,9 +199,20 @@ def _version() -> str:
     return f"s2r (s2rlib {__version__}, code_version {code_version()}, from {Path(__file__).resolve().parent})"
 
 
+class _VersionAction(argparse.Action):
+    """``--version`` on one unwrapped line (argparse's own action wraps it to the terminal width)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(_version())
+        parser.exit(0)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="s2r", description="Sim2Real Scaling: grids, fits, cases")
-    p.add_argument("--version", action="version", version=_version())
+    p.add_argument("--version", action=_VersionAction, help="print the s2rlib version and code version, then exit")
     sub = p.add_subparsers(dest="cmd", required=True)
     for add in SUBCOMMANDS:
         add(sub)

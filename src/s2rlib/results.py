@@ -67,7 +67,7 @@ def as_m(m) -> int:
     """An experimental size from outside (command line, notebook, old code): "all", None, -1 -> ALL_M."""
     if m is None or (isinstance(m, str) and m.strip().lower() == "all"):
         return ALL_M
-    return m if isinstance(m, str) else int(m)
+    return m  # anything else is validated (and made an int) by s2rlib.validation
 
 
 def tidy(case: str, n_source: int, m_target: int, trial_rows: pd.DataFrame, params: dict,
@@ -76,7 +76,7 @@ def tidy(case: str, n_source: int, m_target: int, trial_rows: pd.DataFrame, para
     df = trial_rows.copy()
     df.insert(0, "case", case)
     df.insert(1, "n_source", int(n_source))
-    df.insert(2, "m_target", as_m(m_target))
+    df.insert(2, "m_target", int(as_m(m_target)))
     df["params_id"] = params_id(params)
     df["params"] = json.dumps(params, sort_keys=True, default=str)
     df["data_sha256"] = data_sha256
