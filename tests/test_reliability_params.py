@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from s2rlib import cli, grid, validation
+from s2rlib import cli, grid, results, validation
 from s2rlib.casedata import CaseData
 from s2rlib.errors import ParameterError
 
@@ -71,7 +71,9 @@ def test_bad_parameter_names_parameter_value_and_expectation(kwargs, parts):
 def test_good_parameters_are_normalised():
     p = validation.validate_params(**{**OK, "n_source": "300", "trials": 2.0, "m_target": -1,
                                       "recipe": json.dumps({**TINY, "hidden": [16.0]})})
-    assert p["n_source"] == 300 and p["trials"] == 2 and p["m_target"] is None
+    assert p["n_source"] == 300 and p["trials"] == 2 and p["m_target"] == results.ALL_M  # the one "all m"
+    for spelled in (None, "all", -1):  # how the boundaries (old callers, the command line, tables) write it
+        assert validation.validate_params(**{**OK, "m_target": spelled})["m_target"] == results.ALL_M
     assert p["recipe"].hidden == (16,) and isinstance(p["recipe"].hidden[0], int)
     assert validation.validate_params(**{**OK, "n_source": "all"})["n_source"] == "all"
 

@@ -1,23 +1,38 @@
-"""The ``s2r`` command: ``s2r grid``, ``s2r fit``, ``s2r cases``, ``s2r new-case``, ``s2r book-pages``."""
+"""The ``s2r`` command: ``s2r grid``, ``s2r fit``, ``s2r cases``, ``s2r new-case``, ``s2r book-pages``,
+``s2r book-page`` (and ``s2r --version``).
+
+Each subcommand is a pair: ``_add_<name>(sub)`` declares its arguments, ``cmd_<name>(args)`` runs
+it; :data:`SUBCOMMANDS` lists them (a new subcommand is one more pair and one more entry). Every
+failure reaching :func:`main` is one ``s2r: error:`` line on stderr and exit code 2: errors s2rlib
+raises on purpose (:class:`~s2rlib.errors.S2RError`) name the file, parameter or point; anything
+else is reported as an internal error (``S2R_TRACEBACK=1`` shows the traceback). Warnings are
+``s2r: warning:`` lines.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
 import sys
+import traceback
 from pathlib import Path
 
 from .cases import CASES, get_case
-from .errors import S2RError
+from .errors import DataError, ParameterError, S2RError
+
+# ---------------------------------------------------------------------------------------------
+# argument parsing helpers (the boundary: "all" becomes results.ALL_M here and nowhere else)
 
 
-def _sizes(text: str) -> list:
+def _sizes(name: str, text: str, *, all_value) -> list:
+    """``--ns``/``--ms`` text as a list: integers, ``all`` -> ``all_value``; anything else is left for validation."""
     out = []
     for tok in text.split(","):
         tok = tok.strip()
-        if tok in ("all", "none", "None", "-1"):
-            out.append("all" if tok == "all" else None)
+        if tok.lower() == "all":
+            out.append(all_value)
         elif tok:
             try:
                 value = float(tok)
@@ -29,13 +44,49 @@ def _sizes(text: str) -> list:
     return out
 
 
+class _StderrHandler(logging.Handler):
+    """s2rlib's warnings as ``s2r: warning: ...`` lines on the current ``sys.stderr``."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"s2r: {record.levelname.lower()}: {record.getMessage()}", file=sys.stderr)
+
+
+def _warn(text: str) -> None:
+    print(f"s2r: warning: {text}", file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------------------------
+# s2r grid
+
+
+def _add_grid(sub) -> None:
+    g = sub.add_parser("grid", help="run a case notebook over a grid of source sizes n (and m) with papermill")
+    g.add_argument("case")
+    g.add_argument("--ns", help="comma-separated source sizes, 'all' = whole source (default: the case's grid)")
+    g.add_argument("--ms", help="comma-separated experimental training sizes, 'all' = all (default: the case's)")
+    g.add_argument("--trials", type=int, help="independent trials per grid point (default: the case's)")
+    g.add_argument("--seed", type=int, default=0, help="base seed; trial t uses seed + t")
+    g.add_argument("--out", help="results directory (default results/<case>)")
+    g.add_argument("--recipe", help="JSON of recipe overrides, e.g. '{\"pretrain_epochs\": 5}'")
+    g.add_argument("--threads", type=int,
+                   help="torch threads per notebook (default: the CPUs this process may use, divided by --workers)")
+    g.add_argument("--workers", type=int, default=1, help="grid points in parallel on a local dask cluster")
+    g.add_argument("--scheduler", help="address of a running dask scheduler, e.g. tcp://host:8786")
+    g.add_argument("--notebook", help="notebook to execute (default: notebooks/<case>.ipynb of the checkout s2rlib "
+                                      "is imported from; one in the working directory is not used)")
+    g.add_argument("--keep-notebooks", action="store_true", help="keep executed notebooks in <out>/executed")
+    g.add_argument("--quiet", action="store_true")
+    g.set_defaults(func=cmd_grid)
+
+
 def cmd_grid(args) -> int:
-    from . import grid
+    from . import grid, results
     from .validation import validate_recipe
 
     case = get_case(args.case)
-    ns = _sizes(args.ns) if args.ns else list(case.default_ns)
-    ms = [None if m == "all" else m for m in _sizes(args.ms)] if args.ms else list(case.default_ms)
+    # an empty --ns/--ms is an empty list (an error), not "the default grid"
+    ns = _sizes("ns", args.ns, all_value="all") if args.ns is not None else list(case.default_ns)
+    ms = _sizes("ms", args.ms, all_value=results.ALL_M) if args.ms is not None else list(case.default_ms)
     validate_recipe(args.recipe or "{}")  # bad JSON or fields: a ParameterError before anything runs
     recipe = json.loads(args.recipe) if args.recipe else {}
     out = Path(args.out or Path("results") / case.name)
@@ -45,19 +96,88 @@ def cmd_grid(args) -> int:
         threads = grid.default_threads(args.workers)
     points = grid.plan(case.name, ns, ms, trials=trials, seed=args.seed, out_dir=out,
                        recipe=recipe, threads=threads, notebook=args.notebook, keep_notebooks=args.keep_notebooks)
+    print(f"{case.name}: notebook: {points[0].notebook}", flush=True)
     res = grid.run_grid(points, workers=args.workers, scheduler=args.scheduler, progress=not args.quiet)
     print(f"{case.name}: {len(res.computed)} point(s) computed, {len(res.skipped)} already done, "
           f"{res.wall_s:.1f} s -> {out / 'results.csv'} ({len(res.table)} rows)")
     return 0
 
 
-def cmd_fit(args) -> int:
-    from . import results, scaling
+# ---------------------------------------------------------------------------------------------
+# s2r fit
 
-    table = results.read_table(Path(args.results or Path("results") / args.case / "results.csv"))
-    fit = scaling.fit_table(table, metric=args.metric, n_boot=args.n_boot)
-    print(scaling.describe(fit))
+
+def _add_fit(sub) -> None:
+    f = sub.add_parser("fit", help="fit R(n) = D n^-alpha + C to a results table (the book's fit)")
+    f.add_argument("case", help="the case whose rows are fitted (a table may hold several)")
+    f.add_argument("--results", help="results CSV (default results/<case>/results.csv)")
+    f.add_argument("--grid", help="the grid (params_id) to fit when the table holds several parameter sets")
+    f.add_argument("--m", help="experimental size m to fit ('all' = all experimental data; default as in the book)")
+    f.add_argument("--metric", default="mae", help="the metric to fit (default mae)")
+    f.add_argument("--n-boot", type=int, default=None, help="bootstrap draws (default as in the book)")
+    f.set_defaults(func=cmd_fit)
+
+
+def _non_finite(table, metric: str, path: Path):
+    """The table without non-finite values of ``metric``; each one left out is named in a warning."""
+    import numpy as np
+
+    rows = table[table["metric"] == metric]
+    bad = rows[~np.isfinite(rows["value"].to_numpy(dtype=float))]
+    if len(bad):
+        cells = ", ".join(f"n={r.n_source} trial {r.trial} ({r.value})" for r in bad.itertuples())
+        _warn(f"{path}: {len(bad)} non-finite {metric} value(s) left out of the fit: {cells}")
+    return table.drop(index=bad.index)
+
+
+def cmd_fit(args) -> int:
+    from . import fit_cache, results, scaling, selection
+
+    path = Path(args.results or Path("results") / args.case / "results.csv")
+    case = get_case(args.case).name
+    n_boot = fit_cache.N_BOOT if args.n_boot is None else args.n_boot
+    if n_boot < 1:
+        raise ParameterError(f"parameter --n-boot={n_boot}: must be >= 1")
+    table = results.load_results(path)
+    cases = sorted(table["case"].astype(str).unique())
+    if case not in cases:
+        raise DataError(f"{path} has no rows for case {case!r} (it holds: {cases})")
+    if len(cases) > 1:
+        _warn(f"{path} also holds rows of case(s) {[c for c in cases if c != case]}; fitting the {case} rows")
+    table = table[table["case"] == case].reset_index(drop=True)
+    grids = selection.grids(table)
+    if args.grid is not None:
+        known = set(grids["grid"]) | {p for ids in grids["params_ids"] for p in ids}
+        if args.grid not in known:
+            raise ParameterError(f"parameter --grid={args.grid!r}: not a grid of {path}; its {case} grids: "
+                                 f"{sorted(grids['grid'])}")
+        table = selection.select_grid(table, args.grid)
+    elif len(grids) > 1:
+        listed = "; ".join(f"{g.grid} ({g.points} n, {g.rows} rows)" for g in grids.itertuples())
+        raise DataError(f"{path}: the {case} rows mix {len(grids)} grids (parameter sets): {listed}; choose one "
+                        f"with --grid ID")
+    metrics = sorted(table["metric"].astype(str).unique())
+    if args.metric not in metrics:
+        raise ParameterError(f"parameter --metric={args.metric!r}: not in the table; known metrics: {metrics}")
+    m = selection.main_m(table) if args.m is None else (_sizes("m", args.m, all_value=results.ALL_M) or [args.m])[0]
+    if m not in selection.m_values(table):
+        raise ParameterError(f"parameter --m={args.m!r}: not in the table; its m: "
+                             f"{['all' if v == results.ALL_M else v for v in selection.m_values(table)]}")
+    table = _non_finite(table, args.metric, path)
+    fit = fit_cache.fit_case(table, m, metric=args.metric, n_boot=n_boot)
+    print(scaling.describe(fit).replace("[nan, nan]", "[no interval: fewer than 2 paired trials]"))
+    print(f"  grid {selection.grid_ids(table).iloc[0]}, {args.metric} from {path}")
     return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# s2r cases
+
+
+def _add_cases(sub) -> None:
+    c = sub.add_parser("cases", help="list the case studies (built-in and your own)")
+    c.add_argument("--names", action="store_true", help="only the names, space-separated (for scripts)")
+    c.set_defaults(func=cmd_cases)
 
 
 def cmd_cases(args) -> int:
@@ -132,41 +252,53 @@ def add_case_commands(sub) -> None:
     p.set_defaults(func=cmd_book_pages)
 
 
+# ---------------------------------------------------------------------------------------------
+# the command
+
+
+#: every subcommand's argument declaration, in the order ``s2r --help`` lists them
+SUBCOMMANDS = [_add_grid, _add_fit, _add_cases, add_case_commands]
+
+
+def _version() -> str:
+    from . import __version__
+    from .results import code_version
+
+    return f"s2r (s2rlib {__version__}, code_version {code_version()}, from {Path(__file__).resolve().parent})"
+
+
+class _VersionAction(argparse.Action):
+    """``--version`` on one unwrapped line (argparse's own action wraps it to the terminal width)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(_version())
+        parser.exit(0)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="s2r", description="Sim2Real Scaling: grids, fits, cases")
+    p.add_argument("--version", action=_VersionAction, help="print the s2rlib version and code version, then exit")
     sub = p.add_subparsers(dest="cmd", required=True)
-    g = sub.add_parser("grid", help="run a case notebook over a grid of source sizes n (and m) with papermill")
-    g.add_argument("case")
-    g.add_argument("--ns", help="comma-separated source sizes, 'all' = whole source (default: the case's grid)")
-    g.add_argument("--ms", help="comma-separated experimental training sizes, 'all' = all (default: the case's)")
-    g.add_argument("--trials", type=int, help="independent trials per grid point (default: the case's)")
-    g.add_argument("--seed", type=int, default=0, help="base seed; trial t uses seed + t")
-    g.add_argument("--out", help="results directory (default results/<case>)")
-    g.add_argument("--recipe", help="JSON of recipe overrides, e.g. '{\"pretrain_epochs\": 5}'")
-    g.add_argument("--threads", type=int,
-                   help="torch threads per notebook (default: the CPUs this process may use, divided by --workers)")
-    g.add_argument("--workers", type=int, default=1, help="grid points in parallel on a local dask cluster")
-    g.add_argument("--scheduler", help="address of a running dask scheduler, e.g. tcp://host:8786")
-    g.add_argument("--notebook", help="notebook to execute (default notebooks/<case>.ipynb)")
-    g.add_argument("--keep-notebooks", action="store_true", help="keep executed notebooks in <out>/executed")
-    g.add_argument("--quiet", action="store_true")
-    g.set_defaults(func=cmd_grid)
-    f = sub.add_parser("fit", help="fit R(n) = D n^-alpha + C to a results table")
-    f.add_argument("case")
-    f.add_argument("--results", help="results CSV (default results/<case>/results.csv)")
-    f.add_argument("--metric", default="mae")
-    f.add_argument("--n-boot", type=int, default=1000)
-    f.set_defaults(func=cmd_fit)
-    c = sub.add_parser("cases", help="list the case studies")
-    c.add_argument("--names", action="store_true", help="only the names, space-separated (for scripts)")
-    c.set_defaults(func=cmd_cases)
-    add_case_commands(sub)
+    for add in SUBCOMMANDS:
+        add(sub)
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    s2r_log = logging.getLogger("s2rlib")
+    s2r_log.setLevel(logging.WARNING)
+    if not any(isinstance(h, _StderrHandler) for h in s2r_log.handlers):
+        s2r_log.addHandler(_StderrHandler())
     try:
         return args.func(args)
     except S2RError as exc:
         print(f"s2r: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - never a bare traceback at the command line
+        if os.environ.get("S2R_TRACEBACK"):
+            traceback.print_exc()
+        print(f"s2r: error: internal error in s2r {args.cmd} ({type(exc).__name__}: {exc}); this is a bug, please "
+              f"report it (S2R_TRACEBACK=1 shows the traceback)", file=sys.stderr)
         return 2
 
 

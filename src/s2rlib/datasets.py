@@ -142,11 +142,21 @@ def mirror_dir() -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+def refuse_root(variable: str, path: Path) -> Path:
+    """``path``, unless it is the filesystem root (a cache there would write ``/features``, ``/fits``)."""
+    if path.resolve() == Path(path.anchor or "/").resolve():
+        from .errors import ParameterError
+
+        raise ParameterError(f"{variable}={str(path)!r}: the filesystem root is not a cache directory; set {variable} "
+                             f"to a directory of its own, e.g. ~/.cache/s2rlib")
+    return path
+
+
 def cache_dir() -> Path:
-    """Where downloads are cached: ``$S2R_CACHE``, else the platform's user cache."""
+    """Where downloads are cached: ``$S2R_CACHE`` (not ``/``), else the platform's user cache."""
     value = os.environ.get(CACHE_ENV)
     if value:
-        return Path(value).expanduser()
+        return refuse_root(CACHE_ENV, Path(value).expanduser())
     import pooch
 
     return Path(pooch.os_cache("s2rlib"))

@@ -19,3 +19,7 @@ class ChecksumError(DataError):
 
 class DataUnavailableError(S2RError, FileNotFoundError):
     """A data file is neither in the mirror, the cache, nor downloadable (says how to fix it)."""
+
+
+class GridError(S2RError, RuntimeError):
+    """Grid points failed (names each point, its file and why; the finished points are merged)."""

@@ -2,7 +2,8 @@
 
 Each grid point writes its own tidy CSV (``<out>/points/``) atomically at the very end of its
 notebook, so a killed run loses only the point in flight; a rerun skips every point whose file
-exists (same parameters) and redoes the rest. A per-point file lock stops two concurrent runs
+exists and is sound (same parameters, every trial and metric) and redoes the rest; a damaged point
+file is named in a warning, set aside as ``*.damaged`` and recomputed. A per-point file lock stops two concurrent runs
 from computing the same point, and the merged table ``<out>/results.csv`` is rewritten
 atomically under a directory lock. Points are dispatched through dask.distributed: a local
 cluster by default, or any cluster given by its scheduler address; a point whose worker dies is
@@ -25,17 +26,14 @@ from tqdm.auto import tqdm
 
 from . import results
 from .cases import get_case
-from .errors import ParameterError
+from .errors import GridError, ParameterError
 from .validation import check_against_data, validate_params, validate_recipe
 
 log = logging.getLogger(__name__)
 
 
-def repo_root() -> Path:
-    """The project checkout that holds ``notebooks/`` (cwd or above, else next to the source)."""
-    for base in [Path.cwd(), *Path.cwd().parents, Path(__file__).resolve().parents[2]]:
-        if (base / "notebooks").is_dir() and (base / "_toc.yml").is_file():
-            return base
+def package_checkout() -> Path:
+    """The directory ``s2rlib`` is imported from, two levels up: the checkout for ``src/s2rlib``."""
     return Path(__file__).resolve().parents[2]
 
 
@@ -54,17 +52,24 @@ def default_threads(workers: int = 1) -> int:
 
 
 def default_notebook(case: str) -> Path:
-    """``notebooks/<case>.ipynb`` of a built-in case; a user case's is rendered from the template.
+    """The case notebook: for a built-in case, ``notebooks/<case>.ipynb`` of the checkout this
+    ``s2rlib`` is imported from (never one in the working directory); a user case's notebook is
+    rendered from the same template next to its case file (:mod:`s2rlib.casepages`).
 
-    A user case's notebook is written next to its case file (``<cases dir>/<case>.ipynb``), from
-    the same template the built-in notebooks come from (:mod:`s2rlib.casepages`).
+    A ``notebooks/`` folder in the current directory is not trusted: ``s2r grid`` runs the
+    notebook that belongs to the code it runs with, unless ``--notebook`` names another.
     """
     c = get_case(case)
-    if c.notebook:
-        return repo_root() / "notebooks" / c.notebook
-    from . import casepages
+    if not c.notebook:
+        from . import casepages
 
-    return casepages.write_notebook(c, Path(c.file).parent)
+        return casepages.write_notebook(c, Path(c.file).parent)
+    path = package_checkout() / "notebooks" / c.notebook
+    if not path.is_file():
+        raise ParameterError(f"no notebook for case {case!r} next to s2rlib ({path} does not exist: s2rlib is "
+                             f"installed from {Path(__file__).resolve().parent}, without the project's notebooks/); "
+                             f"pass --notebook PATH")
+    return path.resolve()
 
 
 def export_cases_dir() -> None:
@@ -80,7 +85,7 @@ class GridPoint:
 
     case: str
     n_source: int | str
-    m_target: int | None
+    m_target: int  # results.ALL_M: all experimental training data
     params: dict  # trials, seed, recipe overrides, threads
     out_dir: str
     notebook: str
@@ -93,15 +98,24 @@ class GridPoint:
     @property
     def stem(self) -> str:
         n = self.n_source if isinstance(self.n_source, str) else f"{self.n_source:07d}"
-        m = "all" if self.m_target is None else f"{self.m_target:05d}"
+        m = "all" if self.m_target == results.ALL_M else f"{self.m_target:05d}"
         return f"n{n}_m{m}_{self.pid}"
 
     @property
     def point_path(self) -> Path:
         return Path(self.out_dir) / "points" / f"{self.stem}.csv"
 
+    @property
+    def label(self) -> str:
+        return f"n={self.n_source} m={'all' if self.m_target == results.ALL_M else self.m_target}"
+
+    @property
+    def executed_path(self) -> Path:
+        return Path(self.out_dir) / "executed" / f"{self.stem}.ipynb"
+
     def done(self) -> bool:
-        return self.point_path.is_file()
+        """The point file exists and is sound; a damaged one is named, set aside and so not done."""
+        return self.point_path.is_file() and results.read_point(self.point_path) is not None
 
 
 def execute_point(point: GridPoint) -> str:
@@ -116,14 +130,12 @@ def _execute_point(point: GridPoint) -> tuple[str, bool]:
     path = point.point_path
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path) + ".lock"):
-        if path.is_file():
+        if point.done():  # e.g. by a concurrent run
             return str(path), False
-        executed_dir = Path(point.out_dir) / "executed"
-        executed_dir.mkdir(parents=True, exist_ok=True)
-        out_nb = executed_dir / f"{point.stem}.ipynb"
+        out_nb = point.executed_path
+        out_nb.parent.mkdir(parents=True, exist_ok=True)
         parameters = {
-            "case": point.case, "n_source": point.n_source,
-            "m_target": -1 if point.m_target is None else point.m_target,
+            "case": point.case, "n_source": point.n_source, "m_target": point.m_target,
             "trials": point.params["trials"], "seed": point.params["seed"],
             "recipe_json": json.dumps(point.params.get("recipe", {})),
             "threads": point.params.get("threads") or 1,
@@ -132,7 +144,10 @@ def _execute_point(point: GridPoint) -> tuple[str, bool]:
         pm.execute_notebook(point.notebook, str(out_nb), parameters=parameters, kernel_name="python3",
                             progress_bar=False, cwd=str(Path(point.notebook).parent))
         if not path.is_file():
-            raise RuntimeError(f"notebook {point.notebook} finished without writing {path}")
+            raise GridError(f"notebook {point.notebook} finished without writing {path}")
+        problem = results.point_problem(path)
+        if problem is not None:
+            raise GridError(f"notebook {point.notebook} wrote a damaged point file {path}: {problem}")
         if not point.keep_notebook:
             out_nb.unlink(missing_ok=True)
     return str(path), True
@@ -146,7 +161,7 @@ class GridResult:
     wall_s: float = 0.0
 
 
-def plan(case: str, ns, ms=(None,), *, trials: int, seed: int, out_dir, recipe: dict | None = None,
+def plan(case: str, ns, ms=(results.ALL_M,), *, trials: int, seed: int, out_dir, recipe: dict | None = None,
          threads: int | None = None, notebook: str | Path | None = None, keep_notebooks: bool = False,
          check_data: bool = True) -> list[GridPoint]:
     """Validate the grid up front and list its points.
@@ -158,7 +173,9 @@ def plan(case: str, ns, ms=(None,), *, trials: int, seed: int, out_dir, recipe: 
     """
     if not ns:
         raise ParameterError("parameter ns: the grid needs at least one source size")
-    ms = list(ms) or [None]
+    if not ms:
+        raise ParameterError("parameter ms: the grid needs at least one experimental size")
+    ms = [results.as_m(m) for m in ms]
     export_cases_dir()
     checked = [validate_params(case, n, trials, seed, m_target=m, recipe=recipe, threads=threads,
                                output_path=Path(out_dir) / "points" / "x.csv") for n in ns for m in ms]
@@ -175,7 +192,7 @@ def plan(case: str, ns, ms=(None,), *, trials: int, seed: int, out_dir, recipe: 
     # the full resolved recipe goes into the parameters, so a change of defaults is a new grid
     params = {"trials": int(trials), "seed": int(seed), "recipe": validate_recipe(recipe).to_dict(),
               "threads": threads or 1}
-    return [GridPoint(case, n if n == "all" else int(n), None if m in (None, -1) else int(m), params, str(out_dir),
+    return [GridPoint(case, n if n == "all" else int(n), int(m), params, str(out_dir),
                       str(notebook.resolve()), keep_notebooks) for m in ms for n in ns]
 
 
@@ -188,30 +205,69 @@ def merge(out_dir) -> pd.DataFrame:
     return table
 
 
+def describe_failure(point: GridPoint, exc: BaseException) -> str:
+    """One line naming the failed point, its file, what went wrong and where the executed notebook is."""
+    name = type(exc).__name__
+    if name == "DeadKernelError":
+        what = f"the kernel died ({name}: {exc}): out of memory, or killed"
+    elif name == "PapermillExecutionError":
+        what = f"the notebook raised {getattr(exc, 'ename', '?')}: {getattr(exc, 'evalue', exc)}"
+    elif isinstance(exc, GridError):
+        what = str(exc)
+    else:
+        what = f"{name}: {exc}"
+    nb = point.executed_path
+    return f"{point.label} ({point.point_path}): {what}" + (f"; executed notebook: {nb}" if nb.is_file() else "")
+
+
+def _foreign_grids(table: pd.DataFrame, points: list[GridPoint]) -> None:
+    """Warn when ``<out>/points`` also holds points of other grids (kept: nothing is dropped)."""
+    mine = {p.pid for p in points}
+    other = table[~table["params_id"].astype(str).isin(mine)]
+    if other.empty:
+        return
+    ids = sorted(other["params_id"].astype(str).unique())
+    count = other.groupby(["params_id", "n_source", "m_target"]).ngroups
+    log.warning("%s also holds %d point(s) of another grid (params_id %s); results.csv keeps every grid, told "
+                "apart by params_id (s2r fit --grid chooses one)", Path(points[0].out_dir) / "points", count,
+                ", ".join(ids))
+
+
 def run_grid(points: list[GridPoint], *, workers: int = 1, scheduler: str | None = None, retries: int = 2,
              progress: bool = True) -> GridResult:
-    """Execute the points not yet done (dask: local cluster, or ``scheduler`` address), then merge."""
+    """Execute the points not yet done (dask: local cluster, or ``scheduler`` address), then merge.
+
+    A point that fails does not stop the others; the finished points are merged into
+    ``results.csv`` and then a :class:`GridError` names each failed point and why.
+    """
     t0 = time.perf_counter()
     if not points:
         raise ParameterError("empty grid")
     out_dir = Path(points[0].out_dir)
-    todo = [p for p in points if not p.done()]
-    skipped = [str(p.point_path) for p in points if p.done()]
+    todo = [p for p in points if not p.done()]  # done() sets damaged point files aside
+    skipped = [str(p.point_path) for p in points if p not in todo]
     computed: list[str] = []
     failures: list[str] = []
     if todo:
         if scheduler is None and workers <= 1:
             for p in tqdm(todo, desc=f"grid {points[0].case}", disable=not progress):
-                path, ran = _execute_point(p)
-                (computed if ran else skipped).append(path)
+                try:
+                    path, ran = _execute_point(p)
+                except Exception as exc:  # noqa: BLE001 - one failed point does not lose the others
+                    failures.append(describe_failure(p, exc))
+                else:
+                    (computed if ran else skipped).append(path)
         else:
             computed, failures, late = _run_dask(todo, workers=workers, scheduler=scheduler, retries=retries,
                                                  progress=progress)
             skipped += late
     table = merge(out_dir)
+    _foreign_grids(table, points)
     if failures:
-        raise RuntimeError(f"{len(failures)} grid point(s) failed (finished points are kept in {out_dir}/points; "
-                           f"rerun to retry):\n" + "\n".join(failures))
+        finished = len(points) - len(failures)
+        raise GridError(f"{len(failures)} of {len(points)} grid point(s) failed; the {finished} finished point(s) "
+                        f"are merged into {out_dir / 'results.csv'}; rerun the same command to retry:\n  "
+                        + "\n  ".join(failures))
     return GridResult(table, computed, skipped, time.perf_counter() - t0)
 
 
@@ -240,13 +296,13 @@ def _run_dask(todo: list[GridPoint], *, workers: int, scheduler: str | None, ret
             try:
                 path, ran = fut.result()
             except Exception as exc:  # one failed point does not lose the others
-                failures.append(f"{point.stem}: {type(exc).__name__}: {exc}")
+                failures.append(describe_failure(point, exc))
             else:
                 if point.done():
                     (computed if ran else skipped).append(path)
                 else:  # written where this process cannot read it
-                    failures.append(f"{point.stem}: the worker wrote {path}, which is not readable here; "
-                                    "the workers and this process must share the results directory")
+                    failures.append(f"{point.label} ({path}): the worker wrote it, but it is not readable (or not "
+                                    "sound) here; the workers and this process must share the results directory")
             bar.update(1)
         bar.close()
     finally:

@@ -7,7 +7,7 @@ experimental training rows. :func:`pretrained` returns the cached ensemble when 
 key exists (data sha256, n, seeds, the draws themselves, every recipe field pretraining reads,
 torch threads) and pretrains and stores it otherwise.
 
-Entries are written atomically (temporary file + ``os.replace``) under a per-key file lock, so two
+Entries are written atomically (:func:`s2rlib.atomic.atomic_write`) under a per-key file lock, so two
 grid points that need the same network compute it once. An entry that cannot be read or does not
 match the ensemble's shapes is set aside (renamed ``*.damaged``) with a warning and recomputed.
 ``S2R_PRETRAIN_CACHE=off`` disables the cache.
@@ -19,7 +19,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -27,6 +26,7 @@ import numpy as np
 import torch
 from filelock import FileLock
 
+from .atomic import atomic_write, set_aside
 from .models import EnsembleMLP
 
 log = logging.getLogger(__name__)
@@ -42,9 +42,10 @@ def cache_dir() -> Path | None:
     value = os.environ.get(PRETRAIN_CACHE_ENV)
     if value and value.strip().lower() in {"off", "0", "none", "false"}:
         return None
+    from .datasets import cache_dir as data_cache, refuse_root
+
     if value:
-        return Path(value).expanduser()
-    from .datasets import cache_dir as data_cache
+        return refuse_root(PRETRAIN_CACHE_ENV, Path(value).expanduser())
 
     return data_cache() / "pretrained"
 
@@ -78,17 +79,10 @@ def pretrained(model: EnsembleMLP, cache_key: str, compute: Callable[[EnsembleML
                 model.load_state_dict(state)
                 return True
             except Exception as exc:  # a damaged entry is never fatal: set it aside and recompute
-                damaged = path.with_suffix(".pt.damaged")
+                damaged = set_aside(path)
                 log.warning("pretrained-network cache entry %s is damaged (%s: %s); moved to %s and recomputed",
                             path, type(exc).__name__, exc, damaged.name)
-                os.replace(path, damaged)
         compute(model)
-        fd, tmp = tempfile.mkstemp(dir=root, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            torch.save(model.state_dict(), tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_write(path, "wb") as fh:
+            torch.save(model.state_dict(), fh)
     return False

@@ -13,12 +13,9 @@ directory upwards), or ``$S2R_RESULTS_ROOT/<case>/results.csv`` when that variab
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
-import pickle
-import tempfile
 from collections.abc import Iterable, Mapping
 from functools import cached_property
 from pathlib import Path
@@ -37,7 +34,7 @@ except ImportError:  # pragma: no cover - exercised only while insights.py does 
     insights = None
 
 RESULTS_ENV = "S2R_RESULTS_ROOT"
-N_BOOT = 1000  # bootstrap draws of a chapter's main fit
+from .fit_cache import N_BOOT  # noqa: E402  bootstrap draws of a chapter's main fit
 N_BOOT_PER_M = 300  # ... of the per-m fits of the two-way design (one fit per m; keeps the build fast)
 #: the order of the case studies in the book (from the case registry; see :func:`book_cases` for user cases)
 BOOK_CASES = tuple(builtin_names())
@@ -185,7 +182,7 @@ def load_case_results(case: str, root: str | Path | None = None, *, announce: bo
         if announce:
             note(missing_message(case, root), "warning", "Results missing")
         return None
-    table = results.read_table(path)
+    table = results.load_results(path)  # verified; a damaged table is rebuilt from its point files
     table = table[table["case"] == case].reset_index(drop=True)
     if table.empty:
         if announce:
@@ -194,121 +191,9 @@ def load_case_results(case: str, root: str | Path | None = None, *, announce: bo
     return table
 
 
-#: parameters that may differ between the points of one grid (not part of the grid's identity)
-PER_POINT_KEYS = tuple(getattr(results, "POINT_KEYS", ("n_source", "m_target", "pretrain_steps")))
-
-
-def _grid_key(params_json: str) -> str:
-    try:
-        p = json.loads(params_json)
-    except (TypeError, ValueError):
-        return str(params_json)
-    if not isinstance(p, dict):
-        return str(params_json)
-    return results.params_id({k: v for k, v in p.items() if k not in PER_POINT_KEYS})
-
-
-def grid_ids(table: pd.DataFrame) -> pd.Series:
-    """Per row, the id of the grid it belongs to: its params hashed without the per-point keys.
-
-    For tables written by the current code this is ``params_id`` itself; tables written before
-    ``params_id`` left out the per-point keys (the number of pretraining steps grows with n) carry
-    several params_ids per grid, and the grid id groups them back together.
-    """
-    keys = {p: _grid_key(p) for p in table["params"].astype(str).unique()}
-    return table["params"].astype(str).map(keys)
-
-
-def grids(table: pd.DataFrame) -> pd.DataFrame:
-    """The grids in a table: id, rows, grid points and the params_ids they span (largest first)."""
-    g = table.assign(grid=grid_ids(table))
-    out = g.groupby("grid", sort=False).agg(rows=("value", "size"), points=("n_source", "nunique"),
-                                            params_ids=("params_id", lambda s: sorted(s.unique())))
-    return out.sort_values("rows", ascending=False, kind="stable").reset_index()
-
-
-def select_grid(table: pd.DataFrame, grid: str | None = None) -> pd.DataFrame:
-    """The rows of one grid (default: the one with most rows), ``params_id`` kept as written."""
-    ids = grid_ids(table)
-    if grid is None:
-        grid = grids(table)["grid"].iloc[0]
-    return table[ids == grid].reset_index(drop=True)
-
-
-def for_fit(table: pd.DataFrame) -> pd.DataFrame:
-    """A copy whose ``params_id`` is the grid id, so the points of one grid fit together."""
-    return table.assign(params_id=grid_ids(table))
-
-
-def m_values(table: pd.DataFrame) -> list[int]:
-    """The experimental sizes m in a table: the numeric ones ascending, then -1 (all)."""
-    ms = sorted({int(m) for m in table["m_target"].unique()})
-    return sorted(ms, key=lambda m: (m == results.ALL_M, m))
-
-
-def main_m(table: pd.DataFrame) -> int:
-    """The m the chapter's main fit uses: all experimental data (-1) when run, else the largest m."""
-    ms = m_values(table)
-    return results.ALL_M if results.ALL_M in ms else max(ms)
-
-
-FIT_CACHE_ENV = "S2R_FIT_CACHE"
-
-
-def fit_cache_dir() -> Path | None:
-    """Where fits are cached: ``$S2R_FIT_CACHE`` (``off`` disables), else ``$S2R_CACHE/fits``, else
-    ``~/.cache/s2rlib/fits``."""
-    value = os.environ.get(FIT_CACHE_ENV)
-    if value is not None and value.strip().lower() in ("", "0", "off", "none", "no"):
-        return None
-    if value:
-        return Path(value).expanduser()
-    base = os.environ.get("S2R_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME") or
-                                                       os.path.join(os.path.expanduser("~"), ".cache"), "s2rlib")
-    return Path(base).expanduser() / "fits"
-
-
-def _fit_key(table: pd.DataFrame, m: int, metric: str, n_boot: int, loss: str, units: str) -> str:
-    """Content hash of everything a fit depends on: the rows, the settings, the fitting code."""
-    h = hashlib.sha256()
-    sub = table[(table["metric"] == metric) & (table["m_target"] == m)]
-    h.update(sub[["n_source", "m_target", "trial", "value", "params_id"]].to_csv(index=False).encode())
-    h.update(json.dumps([m, metric, n_boot, loss, units, pd.__version__, np.__version__]).encode())
-    h.update(Path(scaling.__file__).read_bytes())
-    return h.hexdigest()[:32]
-
-
-def fit_case(table: pd.DataFrame, m_target: int | None = None, *, metric: str = "mae", n_boot: int = N_BOOT,
-             loss: str = "linear") -> CaseFit:
-    """Fit one case (one m; default :func:`main_m`) with units from the case registry.
-
-    The fit (with its bootstrap, the slow part) is deterministic, so it is cached on disk under a
-    hash of the table's rows, the settings and the source of :mod:`s2rlib.scaling`: a chapter and
-    the summary built from the same table fit it once, and a changed table is always refitted.
-    """
-    case = str(table["case"].iloc[0])
-    m = main_m(table) if m_target is None else int(m_target)
-    units = CASES[case].units if case in CASES else ""
-    table = for_fit(table)
-    cache = fit_cache_dir()
-    path = cache / f"{case}-{_fit_key(table, m, metric, n_boot, loss, units)}.pkl" if cache else None
-    if path is not None and path.is_file():
-        try:
-            with open(path, "rb") as fh:
-                return pickle.load(fh)
-        except Exception:  # noqa: BLE001 - a broken cache entry is refitted
-            pass
-    cf = scaling.fit_table(table, metric=metric, m_target=m, n_boot=n_boot, loss=loss, units=units)
-    if path is not None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-            with os.fdopen(fd, "wb") as fh:
-                pickle.dump(cf, fh)
-            os.replace(tmp, path)
-        except OSError:  # a read-only cache only costs time
-            pass
-    return cf
+# grid selection (s2rlib.selection) and the fit cache (s2rlib.fit_cache), re-exported for the book
+from .fit_cache import FIT_CACHE_ENV, _fit_key, fit_cache_dir, fit_case  # noqa: E402,F401
+from .selection import PER_POINT_KEYS, _grid_key, for_fit, grid_ids, grids, m_values, main_m, select_grid  # noqa: E402,F401
 
 
 def fits_by_m(table: pd.DataFrame, *, metric: str = "mae", n_boot: int = N_BOOT) -> dict[int, CaseFit]:

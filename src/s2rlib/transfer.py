@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 from . import pretrain_cache
 from .casedata import CaseData
 from .models import EnsembleAdam, EnsembleMLP
+from .results import ALL_M
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ class Recipe:
 
 
 def split_groups(groups: np.ndarray, rng: np.random.Generator, test_fraction: float, val_fraction: float,
-                 m: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 m: int = ALL_M) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Split rows into (train, val, test) so that no group straddles two parts.
 
     Groups are shuffled and the first ``test_fraction`` of rows (by whole groups) go to test. With
@@ -130,12 +131,12 @@ def split_groups(groups: np.ndarray, rng: np.random.Generator, test_fraction: fl
     n_test_groups = int(np.searchsorted(cum, test_fraction * n_rows, side="left")) + 1
     test_groups = order[:n_test_groups]
     pool_groups = order[n_test_groups:]
-    if m is not None:
+    if m != ALL_M:
         pool_sizes = np.cumsum(np.bincount(inverse, minlength=len(uniq))[pool_groups])
         k = int(np.searchsorted(pool_sizes, m, side="left")) + 1
         pool_groups = pool_groups[:k]
     pool_rows = np.nonzero(np.isin(inverse, pool_groups))[0]
-    if m is not None and len(pool_rows) > m:
+    if m != ALL_M and len(pool_rows) > m:
         # trim the last group's surplus rows so the pool has exactly m rows
         rank = {g: i for i, g in enumerate(pool_groups)}
         pool_rows = pool_rows[np.argsort([rank[g] for g in inverse[pool_rows]], kind="stable")][:m]
@@ -185,7 +186,7 @@ def standardizer(X_source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mu, np.where(sd > 1e-12, sd, 1.0)
 
 
-def run_trials(data: CaseData, n: int, *, trials: int, seed: int, recipe: Recipe = Recipe(), m: int | None = None,
+def run_trials(data: CaseData, n: int, *, trials: int, seed: int, recipe: Recipe = Recipe(), m: int = ALL_M,
                progress: bool = True, batched: bool = True, record_candidates: bool = False) -> pd.DataFrame:
     """Run one grid point; returns tidy rows (trial, seed, metric, value, selected_recipe, ...).
 

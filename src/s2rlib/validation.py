@@ -18,12 +18,16 @@ from pathlib import Path
 from .casedata import CaseData
 from .cases import get_case
 from .errors import ParameterError
-from .transfer import Recipe
+from .results import ALL_M
+from .transfer import Candidate, Recipe
 
 MIN_TRAIN, MIN_VAL, MIN_TEST = 8, 2, 2
+#: bounds on the network's size: a width or a layer count beyond these is a typo, not an experiment
+#: (``"hidden": [1e9]`` would otherwise fail on a 532 GB allocation after the data are loaded)
+MAX_WIDTH, MAX_LAYERS, MAX_HIDDEN_WEIGHTS = 16384, 32, 20_000_000
 
 
-def _int(name: str, value, *, minimum: int, allow_all: bool = False):
+def _int(name: str, value, *, minimum: int, allow_all: bool = False, maximum: int | None = None):
     if allow_all and value == "all":
         return value
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
@@ -37,7 +41,26 @@ def _int(name: str, value, *, minimum: int, allow_all: bool = False):
     value = int(value)
     if value < minimum:
         raise ParameterError(f"parameter {name}={value}: must be >= {minimum}")
+    if maximum is not None and value > maximum:
+        raise ParameterError(f"parameter {name}={value}: must be <= {maximum}")
     return value
+
+
+def _candidates(value) -> None:
+    """``recipe.candidates`` must be a list of {name, body_lr, head_lr} objects (checked before Recipe sees it)."""
+    fields = sorted(f.name for f in dataclasses.fields(Candidate))
+    if isinstance(value, (str, bytes, dict)) or not isinstance(value, (list, tuple)):
+        raise ParameterError(f"parameter recipe.candidates={value!r}: expected a list of fine-tuning candidates, "
+                             f"objects with fields {fields}")
+    for i, c in enumerate(value):
+        if isinstance(c, Candidate):
+            continue
+        if not isinstance(c, dict):
+            raise ParameterError(f"parameter recipe.candidates[{i}]={c!r}: expected an object with fields {fields}")
+        wrong = sorted(set(c) ^ set(fields))
+        if wrong:
+            raise ParameterError(f"parameter recipe.candidates[{i}]={c!r}: expected an object with fields {fields}, "
+                                 f"field(s) {wrong} missing or unknown")
 
 
 def _writable(name: str, path) -> str:
@@ -84,6 +107,8 @@ def validate_recipe(overrides: dict | None) -> Recipe:
     unknown = sorted(set(overrides) - known)
     if unknown:
         raise ParameterError(f"parameter recipe: unknown field(s) {unknown}; valid fields: {sorted(known)}")
+    if "candidates" in overrides:
+        _candidates(overrides["candidates"])
     try:
         recipe = Recipe.from_dict({**Recipe().to_dict(), **overrides})
     except (TypeError, ValueError) as exc:
@@ -104,7 +129,16 @@ def validate_recipe(overrides: dict | None) -> Recipe:
     if isinstance(hidden, (str, bytes)) or not isinstance(hidden, (list, tuple)) or not hidden:
         raise ParameterError(f"parameter recipe.hidden={hidden!r}: expected a non-empty list of layer widths, "
                              f"e.g. [256, 128]")
-    ints["hidden"] = tuple(_int("recipe.hidden[]", w, minimum=1) for w in hidden)
+    ints["hidden"] = tuple(_int("recipe.hidden[]", w, minimum=1, maximum=MAX_WIDTH) for w in hidden)
+    if len(hidden) > MAX_LAYERS:
+        raise ParameterError(f"parameter recipe.hidden: {len(hidden)} layers, must be <= {MAX_LAYERS}")
+    weights = sum(a * b for a, b in zip(ints["hidden"], ints["hidden"][1:]))
+    if weights > MAX_HIDDEN_WEIGHTS:
+        raise ParameterError(f"parameter recipe.hidden={list(ints['hidden'])}: {weights:,} weights between hidden "
+                             f"layers per network, must be <= {MAX_HIDDEN_WEIGHTS:,}")
+    if ints["pretrain_min_steps"] > ints["pretrain_max_steps"]:
+        raise ParameterError(f"parameter recipe.pretrain_min_steps={ints['pretrain_min_steps']}: must be <= "
+                             f"recipe.pretrain_max_steps={ints['pretrain_max_steps']}")
     recipe = dataclasses.replace(recipe, **ints)  # 16.0 -> 16: what the network and the params JSON see
     for name in ("test_fraction", "val_fraction"):
         v = getattr(recipe, name)
@@ -120,7 +154,7 @@ def validate_recipe(overrides: dict | None) -> Recipe:
     return recipe
 
 
-def validate_params(case: str, n_source, trials, seed, m_target=None, output_path=None, recipe: dict | None = None,
+def validate_params(case: str, n_source, trials, seed, m_target=ALL_M, output_path=None, recipe: dict | None = None,
                     threads=None, **ignored) -> dict:
     """Check every parameter that does not need the data; returns them normalised."""
     try:
@@ -132,7 +166,8 @@ def validate_params(case: str, n_source, trials, seed, m_target=None, output_pat
         "n_source": _int("n_source", n_source, minimum=0, allow_all=True),
         "trials": _int("trials", trials, minimum=1),
         "seed": _int("seed", seed, minimum=0),
-        "m_target": None if m_target is None or m_target == -1 else _int("m_target", m_target, minimum=MIN_TRAIN + MIN_VAL),
+        # ALL_M (-1; None and "all" from outside) = all experimental training data
+        "m_target": ALL_M if m_target in (None, ALL_M, "all") else _int("m_target", m_target, minimum=MIN_TRAIN + MIN_VAL),
         "recipe": validate_recipe(recipe),
         "threads": None if threads is None else _int("threads", threads, minimum=1),
     }
@@ -153,11 +188,11 @@ def check_against_data(params: dict, data: CaseData) -> dict:
     recipe: Recipe = params["recipe"]
     n_groups = len(set(data.groups_target.tolist()))
     m = params.get("m_target")
-    pool = (m if m is not None else data.n_target * (1 - recipe.test_fraction))
+    pool = (m if m != ALL_M else data.n_target * (1 - recipe.test_fraction))
     n_test = data.n_target * recipe.test_fraction
     n_val = pool * recipe.val_fraction
     n_train = pool - n_val
-    if m is not None and m > data.n_target * (1 - recipe.test_fraction):
+    if m != ALL_M and m > data.n_target * (1 - recipe.test_fraction):
         raise ParameterError(
             f"parameter m_target={m}: more than the {int(data.n_target * (1 - recipe.test_fraction))} experimental "
             f"samples left for training after the {recipe.test_fraction:.0%} test split of case {data.case!r}")

@@ -1,28 +1,33 @@
 """On-disk cache of feature matrices, keyed by the data's sha256 and the featurizer's settings.
 
 A grid point must not re-parse 106k formulas or re-run rdkit: the first call computes and stores
-an ``.npz`` atomically; later calls (other grid points, other processes) load it.
+an ``.npz`` atomically; later calls (other grid points, other processes) load it. Every array of
+an entry is read in full when it is loaded, so zip's CRC checks a damaged entry (truncated, a
+flipped byte): it is named in a warning, set aside as ``*.damaged`` and recomputed, never used.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from ..datasets import cache_dir
+from ..atomic import atomic_write, set_aside
+from ..datasets import cache_dir, refuse_root
+
+log = logging.getLogger(__name__)
 
 FEATURE_CACHE_ENV = "S2R_FEATURE_CACHE"
 
 
 def feature_cache_dir() -> Path:
     value = os.environ.get(FEATURE_CACHE_ENV)
-    return Path(value).expanduser() if value else cache_dir() / "features"
+    return refuse_root(FEATURE_CACHE_ENV, Path(value).expanduser()) if value else cache_dir() / "features"
 
 
 def cache_key(**parts) -> str:
@@ -37,18 +42,16 @@ def cached_arrays(key: str, compute: Callable[[], dict[str, np.ndarray]], *, use
     if use_cache and path.is_file():
         try:
             with np.load(path, allow_pickle=False) as z:
-                return {k: z[k] for k in z.files}
-        except (OSError, ValueError):  # a damaged cache entry is recomputed, not trusted
-            path.unlink(missing_ok=True)
+                arrays = {k: z[k] for k in z.files}
+            if not arrays:
+                raise ValueError("no arrays in it")
+            return arrays
+        except Exception as exc:  # noqa: BLE001 - BadZipFile, EOFError, zlib.error, CRC ...: recomputed
+            aside = set_aside(path)
+            log.warning("damaged feature cache %s (%s: %s); set aside as %s, recomputing", path,
+                        type(exc).__name__, exc, aside)
     arrays = compute()
     if use_cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, **arrays)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_write(path, "wb") as fh:
+            np.savez(fh, **arrays)
     return arrays
