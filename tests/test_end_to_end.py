@@ -37,7 +37,8 @@ def test_tiny_grid_through_papermill_resumes_and_fits(tmp_path):
     assert not again.computed and len(again.skipped) == 5
     pd.testing.assert_frame_equal(again.table, res.table)
     fit = scaling.fit_table(table, n_boot=50)
-    assert fit.fit.status in {"ok", "C_at_bound", "alpha_at_bound", "no_decrease"}
+    # a tiny recipe with 2 trials: any verdict on the law is possible, but the fit itself must run
+    assert fit.fit.status in set(scaling.FitStatus) - {scaling.FitStatus("failed"), scaling.FitStatus("too_few_points")}
     assert fit.trials == 2 and fit.baseline > 0
 
 
