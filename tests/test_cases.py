@@ -94,6 +94,58 @@ def test_templates_differ_only_by_the_case():
         casepages.render("{{nope}}", {})
 
 
+def test_page_fields_objectives_alt_texts_and_caveats():
+    fe, bg, pd_, chi = (casepages.page_text(n) for n in ("formation_enthalpy", "band_gap", "polymer_density", "chi"))
+    # the caveats section only where the case file asks for it (and s2rlib.caveats knows the case)
+    assert [("page.caveats()" in p) for p in (fe, bg, pd_, chi)] == [True, True, False, False]
+    assert "python -m s2rlib.caveats band_gap" in bg
+    # the case's own bullet first, then the generic ones; the two-way bullet and grid text only for chi
+    learn = bg.split("In this chapter you will learn\n:class: tip\n")[1].split("```")[0]
+    assert learn.startswith("* whether pretraining on PBE band gaps") and learn.count("\n* ") == 2
+    assert "$m$ of experiments." in chi and "$m$ of experiments." not in bg
+    assert "The grid has two axes" in chi and "The grid has two axes" not in bg
+    assert "The database sizes $n$ that were run" in bg and "The database sizes $n$ that were run" not in chi
+    # the default alt text (what `s2r new-case` writes) is the built-in one where property and units say it all
+    assert cases.get_case("band_gap").prose["page"]["figure_alt"] == casepages.default_figure_alt(cases.get_case("band_gap"))
+    assert "test MAE in" not in casepages.default_figure_alt(cases.get_case("chi"))  # dimensionless: no units
+    assert "(50, 100, 200, 400, all)" in casepages.default_two_way_figure_alt(cases.get_case("chi"))
+    # inverted blocks, and an unknown block key is an error like an unknown value
+    assert casepages.render("{{^k}}no\n{{/k}}{{#k}}yes\n{{/k}}", {"k": False}) == "no\n"
+    assert casepages.render("{{^k}}no\n{{/k}}{{#k}}yes\n{{/k}}", {"k": True}) == "yes\n"
+    with pytest.raises(ParameterError, match="block"):
+        casepages.render("{{#nope}}x{{/nope}}", {})
+    # an alt text with quotes and a backslash stays one valid YAML string in the cell's front matter
+    import dataclasses
+
+    import yaml
+
+    bg_case = cases.get_case("band_gap")
+    odd = 'a "quoted" gap \\ in eV: yes'
+    spec = {**bg_case.spec, "page": {**bg_case.spec["page"], "figure_alt": odd}}
+    page = casepages.page_text(dataclasses.replace(bg_case, spec=spec))
+    front = page.split("```{code-cell} ipython3\n---\n")[1].split("\n---\n")[0]
+    assert yaml.safe_load(front)["mystnb"]["image"]["alt"] == odd
+    # caveats = true on a case s2rlib.caveats does not know: a clear error when the page is rendered
+    spec = {**bg_case.spec, "page": {**bg_case.spec["page"], "caveats": True}}
+    with pytest.raises(ParameterError, match=r"my\.toml: \[page\] caveats = true, but .* only for \['formation_enthalpy'"):
+        casepages.page_text(dataclasses.replace(bg_case, name="my_gap", file="my.toml", spec=spec))
+
+
+@pytest.mark.parametrize("line, message", [
+    ("objectives = []", r"\[page\] objectives=\[\]: expected a non-empty list"),
+    ('objectives = ["ok", ""]', r"\[page\] objectives=\['ok', ''\]: expected a non-empty list"),
+    ('caveats = "yes"', r"\[page\] caveats='yes': expected true or false"),
+    ("figure_alt = 3", r"\[page\] figure_alt=3: expected a non-empty string"),
+])
+def test_page_field_errors_name_the_file_and_key(line, message):
+    text = casefile.dumps({"name": "x_1", "title": "t", "kind": "composition", "property": "gap", "units": "eV",
+                           "grouping": "reduced formula", "source": {"path": "/s.csv", "sha256": "0" * 64},
+                           "target": {"path": "/t.csv", "sha256": "1" * 64},
+                           "grid": {"ns": [0, "all"], "ms": ["all"], "trials": 2}})
+    with pytest.raises(ParameterError, match=r"x\.toml: " + message):
+        casefile.parse(text + "\n[page]\n" + line + "\n", "x.toml")
+
+
 def test_case_file_writer_round_trip_and_parse_errors():
     spec = {"name": "x_1", "title": 'a "quoted" title\nwith a line', "kind": "composition", "property": "gap",
             "units": "eV", "grouping": "reduced formula",
@@ -166,6 +218,11 @@ def test_new_case_from_the_example_and_loading_it(cases_dir, tmp_path):
     assert cli.main(["book-page", "ex_gap", "--root", str(root)]) == 0
     page = (root / "book" / "cases" / "ex_gap.md").read_text()
     assert page == casepages.page_text("ex_gap") and 'CasePage("ex_gap")' in page and "# Example" in page
+    # the new [page] fields get defaults: a generic objective, an alt text from property and units, no caveats
+    written = casefile.parse((cases_dir / "ex_gap.toml").read_text(), "x")["page"]
+    assert written["caveats"] is False and written["objectives"] == casepages.default_objectives(case)
+    assert "Log-log plot of the target test MAE in eV against the number n" in page
+    assert "* whether pretraining on computed target values lowers" in page and "page.caveats()" not in page
     toc = (root / "_toc.yml").read_text()
     assert toc.index("book/cases/chi\n") < toc.index("book/cases/ex_gap\n") < toc.index("book/summary")
 

@@ -31,7 +31,11 @@ The format (every key but the ``[page]``/``[notebook]`` prose is required; see t
     ms = ["all"]                          # default experimental training sizes
     trials = 5
 
-    [page]                                # the book page: title, intro paragraphs (MyST)
+    [page]                                # the book page: title, intro paragraphs (MyST), and
+    objectives = ["whether ..."]          # "you will learn" bullets put before the generic ones
+    figure_alt = "Log-log plot of ..."    # the scaling figure's alt text
+    two_way_figure_alt = "Three panels."  # the two-way figure's alt text (cases with several ms)
+    caveats = false                       # a "Materials caveats" section (s2rlib.caveats): built-ins only
     [notebook]                            # the grid notebook: title, intro, data paragraphs
 """
 
@@ -112,7 +116,30 @@ def parse(text: str, location: str) -> dict:
             raise ParameterError(f"case file {location}: [grid] ms entry {m!r}: expected an integer > 0 or 'all'")
     if not (isinstance(grid["trials"], int) and grid["trials"] >= 1):
         raise ParameterError(f"case file {location}: [grid] trials={grid['trials']!r}: expected an integer >= 1")
+    check_page(spec.get("page", {}), location)
     return spec
+
+
+#: the [page] keys that are not free prose, and what each must be
+PAGE_STRINGS = ("title", "intro", "simulations", "figure_alt", "two_way_figure_alt")
+
+
+def check_page(page, location: str) -> None:
+    """The ``[page]`` table: strings, ``objectives`` a list of non-empty strings, ``caveats`` a bool (whether
+    the case is one :mod:`s2rlib.caveats` knows is checked when the page is rendered)."""
+    if not isinstance(page, dict):
+        raise ParameterError(f"case file {location}: `page` must be a table ([page]), not {type(page).__name__}")
+    for key in PAGE_STRINGS:
+        if key in page and not (isinstance(page[key], str) and page[key].strip()):
+            raise ParameterError(f"case file {location}: [page] {key}={page[key]!r}: expected a non-empty string")
+    if "objectives" in page:
+        obj = page["objectives"]
+        if not (isinstance(obj, list) and obj and all(isinstance(o, str) and o.strip() for o in obj)):
+            raise ParameterError(f"case file {location}: [page] objectives={obj!r}: expected a non-empty list of "
+                                 f"non-empty strings (one bullet each, without the final ';')")
+    if "caveats" in page:
+        if not isinstance(page["caveats"], bool):
+            raise ParameterError(f"case file {location}: [page] caveats={page['caveats']!r}: expected true or false")
 
 
 def read_builtin() -> list[tuple[dict, str]]:

@@ -6,8 +6,8 @@
 * :func:`page_text` renders ``s2rlib/data/templates/case_page.md`` into ``book/cases/<case>.md``.
 * :func:`toc_text` rewrites the case entries of ``_toc.yml`` from the registry.
 
-Templates use ``{{key}}`` for a value and ``{{#key}} ... {{/key}}`` for a block kept only when
-``key`` is true. ``s2r book-pages`` (run by ``make book``) writes all three for every registered
+Templates use ``{{key}}`` for a value, ``{{#key}} ... {{/key}}`` for a block kept only when
+``key`` is true and ``{{^key}} ... {{/key}}`` for one kept only when it is false. ``s2r book-pages`` (run by ``make book``) writes all three for every registered
 case; ``s2r book-page NAME`` for one.
 """
 
@@ -24,7 +24,7 @@ from pathlib import Path
 from .cases import CASES, Case, get_case
 from .errors import ParameterError
 
-_BLOCK = re.compile(r"\{\{#(\w+)\}\}\n?(.*?)\{\{/\1\}\}\n?", re.S)
+_BLOCK = re.compile(r"\{\{([#^])(\w+)\}\}\n?(.*?)\{\{/\2\}\}\n?", re.S)
 _VALUE = re.compile(r"\{\{(\w+)\}\}")
 _CELL = re.compile(r"^# %% \[(markdown|code)\](?: tags=(\[.*\]))?$", re.M)
 NOTEBOOK_METADATA = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
@@ -36,8 +36,15 @@ def template(name: str) -> str:
 
 
 def render(text: str, values: dict) -> str:
-    """Fill ``{{key}}`` and keep or drop ``{{#key}}...{{/key}}`` blocks; an unknown key is an error."""
-    text = _BLOCK.sub(lambda m: render(m.group(2), values) if values.get(m.group(1)) else "", text)
+    """Fill ``{{key}}`` and keep or drop ``{{#key}}``/``{{^key}}`` ... ``{{/key}}`` blocks; an unknown key is an error."""
+
+    def block(m):
+        if m.group(2) not in values:
+            raise ParameterError(f"template block {{{{{m.group(1)}{m.group(2)}}}}} has no value")
+        keep = bool(values[m.group(2)]) == (m.group(1) == "#")
+        return render(m.group(3), values) if keep else ""
+
+    text = _BLOCK.sub(block, text)
 
     def value(m):
         if m.group(1) not in values:
@@ -47,8 +54,47 @@ def render(text: str, values: dict) -> str:
     return _VALUE.sub(value, text)
 
 
+def default_objectives(case: Case) -> list[str]:
+    """The case-specific "you will learn" bullets of a case file without any (``s2r new-case`` writes these)."""
+    return [f"whether pretraining on computed {case.property_name} values lowers the test error on measured ones, "
+            f"and by how much"]
+
+
+def _quantity(case: Case) -> str:
+    units = "" if case.units in ("", "dimensionless", "-") else f" in {case.units}"
+    return f"{case.property_name} test MAE{units}"
+
+
+def default_figure_alt(case: Case) -> str:
+    """The scaling figure's alt text, built from the property and its units."""
+    return (f"Log-log plot of the {_quantity(case)} against the number n of simulated samples used for pretraining. "
+            f"Dots are means over trials with 90% error bars; a curve (solid when the fit status is ok, dotted "
+            f"otherwise) is the fitted law with a shaded 90% band; a dashed horizontal line with a grey band is the "
+            f"error without pretraining. Dots below the dashed line mean pretraining helped.")
+
+
+def default_two_way_figure_alt(case: Case) -> str:
+    """The two-way figure's alt text, built from the property and the experimental sizes m."""
+    ms = ", ".join("all" if m is None else str(m) for m in case.default_ms)
+    return (f"Three panels. Top: log-log plot of the {_quantity(case)} against n, one colour per experimental "
+            f"training size m ({ms}), with fitted curves (dotted when the fit status is not ok) and dashed "
+            f"no-pretraining lines. Bottom left: the fitted exponent alpha against m; bottom right: the transfer gap "
+            f"C against m, each with 90% intervals; hollow markers are fits whose status is not ok.")
+
+
+def _bullets(items: list[str]) -> str:
+    """``* item;`` lines (continuation lines indented under the bullet), each ending in a newline."""
+    return "".join("* " + item.strip().replace("\n", "\n  ") + ";\n" for item in items)
+
+
 def _prose(case: Case) -> dict:
     page, nb = case.prose["page"], case.prose["notebook"]
+    if page.get("caveats"):
+        from .caveats import CASES as CAVEAT_CASES
+
+        if case.name not in CAVEAT_CASES:
+            raise ParameterError(f"case file {case.file or case.name}: [page] caveats = true, but s2rlib.caveats "
+                                 f"computes materials caveats only for {list(CAVEAT_CASES)}; set caveats = false")
     check = nb.get("check", "")
     module, _, function = check.partition(":")
     default_intro = (f"This case transfers **{case.source}** (computational) to **{case.target}** "
@@ -60,6 +106,11 @@ def _prose(case: Case) -> dict:
         "name": case.name,
         "page_title": page.get("title", case.title), "page_intro": page.get("intro", default_intro).rstrip("\n"),
         "simulations": page.get("simulations", "simulated samples"), "two_way": case.two_way,
+        "objectives": _bullets(page.get("objectives", default_objectives(case))),
+        "figure_alt": json.dumps(page.get("figure_alt", default_figure_alt(case)), ensure_ascii=False),
+        "two_way_figure_alt": json.dumps(page.get("two_way_figure_alt", default_two_way_figure_alt(case)),
+                                         ensure_ascii=False),
+        "caveats": bool(page.get("caveats", False)),
         "notebook_title": nb.get("title", case.title), "notebook_intro": nb.get("intro", default_intro).rstrip("\n"),
         "notebook_data": nb.get("data", default_data).rstrip("\n"),
         "check": bool(check), "check_module": module, "check_function": function,

@@ -179,6 +179,14 @@ def new_case(name: str, source: str | Path, target: str | Path, *, kind: str, un
                                                          f"{tgt['unique']:,} {what})"},
         "grid": {"ns": default_ns(src["unique"]), "ms": ["all"], "trials": int(trials)},
     }
+    from .cases import from_spec
+    from .casepages import default_figure_alt, default_objectives, default_two_way_figure_alt
+
+    draft = from_spec(spec, file="", builtin=False)
+    spec["page"] = {"objectives": default_objectives(draft), "figure_alt": default_figure_alt(draft)}
+    if draft.two_way:
+        spec["page"]["two_way_figure_alt"] = default_two_way_figure_alt(draft)
+    spec["page"]["caveats"] = False
     directory = casefile.user_cases_dir() if directory is None else Path(directory)
     path = directory / f"{name}.toml"
     from .casepages import write_text
