@@ -311,9 +311,10 @@ def chosen_step_overall(table: pd.DataFrame, steps=STEPS) -> tuple[str, pd.DataF
     (so cases with errors of different size weigh alike). Returns (step, per-case relative table)."""
     rel = {}
     for case, df in table.groupby("case"):
-        tab = ablation_table(df, steps).set_index("step")["val_mae_all"]
+        tab = ablation_table(df, steps)
         if tab.empty:
             continue
+        tab = tab.set_index("step")["val_mae_all"]
         rel[case] = tab / tab.iloc[0]
     if not rel:
         raise ValueError("no step of the recipe study has run at n = all, so none can be chosen")

@@ -136,7 +136,7 @@ def validate_recipe(overrides: dict | None) -> Recipe:
     if weights > MAX_HIDDEN_WEIGHTS:
         raise ParameterError(f"parameter recipe.hidden={list(ints['hidden'])}: {weights:,} weights between hidden "
                              f"layers per network, must be <= {MAX_HIDDEN_WEIGHTS:,}")
-    if ints["pretrain_min_steps"] > ints["pretrain_max_steps"]:
+    if "pretrain_max_steps" in ints and ints["pretrain_min_steps"] > ints["pretrain_max_steps"]:
         raise ParameterError(f"parameter recipe.pretrain_min_steps={ints['pretrain_min_steps']}: must be <= "
                              f"recipe.pretrain_max_steps={ints['pretrain_max_steps']}")
     recipe = dataclasses.replace(recipe, **ints)  # 16.0 -> 16: what the network and the params JSON see
