@@ -5,8 +5,8 @@ protocol has. The trials of one grid are re-splits of one data set, so besides e
 noise (a per-trial offset common to all n, plus independent noise per n and trial) there is a
 component *shared by all trials of one data set* (again an offset plus noise per n). One data set
 cannot show the shared part (it is the same in all its trials); its size here is the one the
-Nadeau-Bengio correction assumes, ``n_test/n_train`` times the per-trial variance. The per-trial
-magnitudes and ``n_test/n_train`` are read from the committed formation-enthalpy table (the
+Nadeau-Bengio correction assumes, ``n_test/n_pool`` times the per-trial variance. The per-trial
+magnitudes and ``n_test/n_pool`` are read from the committed formation-enthalpy table (the
 numbers below are the fallback when it is absent).
 
 Every interval the book prints is checked on 20 trials per point: the paired gain (corrected t),
@@ -38,7 +38,7 @@ RESULTS = Path(__file__).resolve().parents[1] / "results" / "formation_enthalpy"
 
 
 def real_magnitudes() -> dict:
-    """Per-trial offset and noise SDs and n_test/n_train from the committed table (fallback: FALLBACK)."""
+    """Per-trial offset and noise SDs and n_test/n_pool from the committed table (fallback: FALLBACK)."""
     if not RESULTS.is_file():
         return FALLBACK
     table = pd.read_csv(RESULTS)

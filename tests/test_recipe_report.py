@@ -242,7 +242,7 @@ def test_one_default_for_every_case_weighs_cases_alike():
         for t in range(3):
             for metric, value in (("val_mae", v + 0.001 * t), ("mae", v), ("n_test", 20), ("n_train", 60),
                                   ("n_val", 20)):
-                rows.append(dict(case=case, step=step, n_label="all", n_source=100, trial=t, metric=metric,
+                rows.append(dict(case=case, step=step, n_label="all", n_source=100, trial=t, seed=t, metric=metric,
                                  value=value, selected_recipe="full_lr1e-3", wall_s=1.0))
     table = pd.DataFrame(rows)
     step, per = recipe_study.chosen_step_overall(table)

@@ -86,7 +86,7 @@ def test_paired_gain_interval_is_the_corrected_resampled_t():
     plain = scaling.paired_gain(mat, 1000, 0, ratio=0.0)
     g = scaling.paired_gain(mat, 1000, 0, ratio=0.25)
     assert g.mean == pytest.approx(d.mean())
-    # Nadeau-Bengio: se = sd * sqrt(1/J + n_test/n_train), t with J - 1 = 2 df (t_0.95,2 = 2.919986)
+    # Nadeau-Bengio: se = sd * sqrt(1/J + n_test/n_pool), t with J - 1 = 2 df (t_0.95,2 = 2.919986)
     half = 2.919986 * d.std(ddof=1) * np.sqrt(1 / 3 + 0.25)
     assert (g.lo, g.hi) == pytest.approx((d.mean() - half, d.mean() + half), rel=1e-5)
     assert (g.hi - g.lo) / (plain.hi - plain.lo) == pytest.approx(np.sqrt((1 / 3 + 0.25) / (1 / 3)))

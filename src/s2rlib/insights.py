@@ -573,7 +573,7 @@ def equivalent_sample_size(table: pd.DataFrame, metric: str = "mae", n_boot: int
     source samples actually drawn (``n_source_used`` rows) where the table has them. When dR/dn = 0 (no decrease
     in n) and dR/dm < 0 the ESS is +inf. With ``n_boot > 0`` and >= 2 trials, ``ess_lo``/``ess_hi``
     are percentile intervals over corrected draws of the cell means (:func:`s2rlib.scaling.corrected_draws`,
-    one draw for all cells, keeping the pairing; n_test/n_train of each m); each draw costs one fit per m and per n, so the cost is about
+    one draw for all cells, keeping the pairing; n_test/n_pool of each m); each draw costs one fit per m and per n, so the cost is about
     ``n_boot * (#m + #n) * 3 ms``.
 
     Returns a tidy DataFrame with columns ``case, n, m, R, dR_dn, dR_dm, ess, ess_lo, ess_hi,
@@ -612,7 +612,7 @@ def equivalent_sample_size(table: pd.DataFrame, metric: str = "mae", n_boot: int
             T = vals.shape[2]
             if n_boot and n_boot > 0 and T >= 2:
                 rng = np.random.default_rng(seed)
-                # corrected draws of the cell means (scaling.corrected_draws), n_test/n_train per m
+                # corrected draws of the cell means (scaling.corrected_draws), n_test/n_pool per m
                 ratios = np.array([scaling.test_train_ratio(two_way[two_way["case"] == case], int(m)) for m in ms])
                 flat = vals.reshape(len(ns) * len(ms), T)
                 means = scaling.corrected_draws(flat, np.tile(ratios, len(ns)), int(n_boot), rng)

@@ -87,7 +87,7 @@ def _half_width(sem: pd.Series, trials: int, level: float = CI_LEVEL, ratio: flo
     """Half width of the corrected t interval of a mean over ``trials`` trials (NaN with fewer than two).
 
     As :meth:`s2rlib.scaling.CaseFit.mean_interval`: ``sem * sqrt(1 + trials * ratio) * t_{trials-1}``
-    with ``ratio`` = n_test / n_train (the Nadeau-Bengio correction for overlapping re-splits).
+    with ``ratio`` = n_test / n_pool (the Nadeau-Bengio correction for overlapping re-splits).
     """
     if trials < 2:
         return sem * np.nan

@@ -50,14 +50,47 @@ def cache_dir() -> Path | None:
     return data_cache() / "pretrained"
 
 
-def key(*, data_sha256: str, n: int, seeds: list[int], draws: list[np.ndarray], recipe, y_stats) -> str:
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
+
+
+def _code_hash() -> str:
+    """sha256 of the source of the modules that define pretraining (a code change is another network)."""
+    from . import models, transfer
+
+    h = hashlib.sha256()
+    for mod in (models, transfer):
+        h.update(Path(mod.__file__).read_bytes())
+    return h.hexdigest()
+
+
+def key(*, data_sha256: str, n: int, seeds: list[int], draws: list[np.ndarray], recipe, y_stats,
+        X: np.ndarray | torch.Tensor | None = None, y: np.ndarray | None = None) -> str:
+    """The cache key: everything the pretrained weights depend on. Besides the input files' sha256
+    it hashes the arrays pretraining actually sees (``X``: the standardised source features, ``y``:
+    the source targets), so a change of featurizer, merge rule or identity is another network; the
+    code of models.py and transfer.py; torch's version, threads and the CPU model (float rounding)."""
     h = hashlib.sha256()
     fields = {f: getattr(recipe, f) for f in PRETRAIN_FIELDS}
     h.update(json.dumps({"data": data_sha256, "n": int(n), "seeds": [int(s) for s in seeds], "recipe": fields,
                          "y_stats": [[float(a), float(b)] for a, b in y_stats], "threads": torch.get_num_threads(),
-                         "torch": torch.__version__, "version": 1}, sort_keys=True, default=str).encode())
+                         "torch": torch.__version__, "cpu": _cpu_model(),
+                         "code": _code_hash(), "version": 2}, sort_keys=True, default=str).encode())
     for d in draws:
         h.update(np.ascontiguousarray(d, dtype=np.int64).tobytes())
+    for arr in (X, y):
+        if arr is not None:
+            a = arr.numpy() if isinstance(arr, torch.Tensor) else np.asarray(arr)
+            h.update(str(a.shape).encode())
+            h.update(np.ascontiguousarray(a).tobytes())
     return h.hexdigest()[:32]
 
 

@@ -112,11 +112,30 @@ def run_study(case: str, data, *, out_dir: str | Path, steps=STEPS, only: set[st
     return load_study(out_dir, case)
 
 
+def _checked(path: Path, steps=STEPS) -> pd.DataFrame:
+    """A study file, checked against the step its name says: the recipe it recorded must be that
+    step's recipe (on every field it recorded), so a resumed study never mixes recipes."""
+    from .errors import DataError
+
+    df = pd.read_csv(path, dtype={"n_label": str})
+    rec = recipes(steps)
+    step = path.name.split("__")[1] if path.name.count("__") >= 2 else None
+    if step in rec and "recipe" in df.columns and len(df):
+        want = rec[step].to_dict()
+        for got in df["recipe"].unique():
+            got = json.loads(got)
+            diff = sorted(k for k in got if k in want and json.dumps(got[k], sort_keys=True) != json.dumps(want[k], sort_keys=True))
+            if diff:
+                raise DataError(f"{path}: recorded recipe differs from step {step!r} of recipe_study.STEPS in {diff}; "
+                                f"move the file away and rerun the step")
+    return df
+
+
 def load_study(out_dir: str | Path, case: str) -> pd.DataFrame:
     files = sorted(Path(out_dir).glob(f"{case}__*.csv"))
     if not files:
         return pd.DataFrame()
-    return pd.concat([pd.read_csv(f, dtype={"n_label": str}) for f in files], ignore_index=True)
+    return pd.concat([_checked(f) for f in files], ignore_index=True)
 
 
 def nb_interval(diff: np.ndarray, n_test: float, n_pool: float, level: float = 0.9) -> tuple[float, float, float]:
@@ -139,8 +158,9 @@ def nb_interval(diff: np.ndarray, n_test: float, n_pool: float, level: float = 0
 
 
 def _per_trial(df: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """(step, n) x seed: trials are paired across steps and n by their seed (same split, same draw)."""
     sub = df[df["metric"] == metric].assign(n_label=lambda d: d["n_label"].astype(str))
-    return sub.pivot_table(index=["step", "n_label"], columns="trial", values="value")
+    return sub.pivot_table(index=["step", "n_label"], columns="seed", values="value")
 
 
 def _ratio_args(df: pd.DataFrame) -> tuple[float, float]:
@@ -315,7 +335,10 @@ def chosen_step_overall(table: pd.DataFrame, steps=STEPS) -> tuple[str, pd.DataF
         if tab.empty:
             continue
         tab = tab.set_index("step")["val_mae_all"]
-        rel[case] = tab / tab.iloc[0]
+        first = steps[0].name
+        if first not in tab.index:  # no baseline in this case: its ratios would not be comparable
+            continue
+        rel[case] = tab / tab[first]
     if not rel:
         raise ValueError("no step of the recipe study has run at n = all, so none can be chosen")
     per = pd.DataFrame(rel).dropna()  # steps run in every case
@@ -332,7 +355,7 @@ def load_all(out_dir: str | Path) -> pd.DataFrame:
     files = sorted(Path(out_dir).glob("*__*__n*.csv"))
     if not files:
         return pd.DataFrame()
-    return pd.concat([pd.read_csv(f, dtype={"n_label": str}) for f in files], ignore_index=True)
+    return pd.concat([_checked(f) for f in files], ignore_index=True)
 
 
 def main(argv=None) -> None:

@@ -261,7 +261,7 @@ def params_table(case_fit: CaseFit, level: float = CI_LEVEL) -> pd.DataFrame:
          "estimate": fmt(f.aic_vs_pure, 2), pct: ""},
         {"quantity": "points fitted", "meaning": "distinct n > 0 (each the mean over trials)",
          "estimate": str(f.n_points), pct: ""},
-        {"quantity": "interval draws", "meaning": "share of the corrected draws (Nadeau-Bengio, n_test/n_train = "
+        {"quantity": "interval draws", "meaning": "share of the corrected draws (Nadeau-Bengio, n_test/n_pool = "
          f"{fmt(f.ratio, 2)}) whose fit succeeded",
          "estimate": DASH if not np.isfinite(f.boot_ok_fraction()) else f"{f.boot_ok_fraction():.0%}", pct: ""},
     ]
@@ -300,7 +300,7 @@ def gain_table(case_fit: CaseFit, level: float = CI_LEVEL) -> pd.DataFrame:
                      "value": fmt_pct(100 * g.mean / b, signed=True) if np.isfinite(g.mean) else DASH,
                      pct: fmt_pct_ci(100 * g.lo / b, 100 * g.hi / b)})
     rows.append({"quantity": "paired trials", "value": str(g.trials),
-                 pct: f"corrected t: se × √(1/J + n_test/n_train), n_test/n_train = {fmt(g.ratio, 2)}"})
+                 pct: f"corrected t: se × √(1/J + n_test/n_pool), n_test/n_pool = {fmt(g.ratio, 2)}"})
     return pd.DataFrame(rows)
 
 

@@ -10,14 +10,14 @@ Uncertainty. The trials of one grid are re-splits of *one* experimental data set
 and test sets overlap, so they are positively correlated and the spread between them understates
 the uncertainty of their mean. Every interval here uses the Nadeau-Bengio corrected resampled t
 (Nadeau & Bengio, Machine Learning 52, 239, 2003): the variance of a mean over J trials is
-``(1/J + n_test/n_train) s^2`` instead of ``s^2 / J``, with a t distribution of J - 1 degrees of
-freedom; ``n_test/n_train`` is the mean ratio of the rows' own split sizes (:func:`test_train_ratio`).
+``(1/J + n_test/n_pool) s^2`` instead of ``s^2 / J``, with a t distribution of J - 1 degrees of
+freedom; ``n_test/n_pool`` is the mean ratio of the rows' own split sizes (:func:`test_train_ratio`).
 
 * the paired gain (error at n minus error at n = 0 over the same trials) gets exactly that interval
   (:func:`paired_gain`);
 * D, alpha, C get intervals from the same model applied to the whole vector of trial means: each
   draw adds to the measured means a random combination of the trials' deviations with covariance
-  ``(1/J + n_test/n_train) S`` (S: the covariance of the trial vectors), scaled by a chi-square draw
+  ``(1/J + n_test/n_pool) S`` (S: the covariance of the trial vectors), scaled by a chi-square draw
   so that a linear quantity follows a t with J - 1 degrees of freedom, and refits the law
   (:func:`corrected_draws`). For the gain (a linear quantity) the percentile interval of the draws is
   the corrected t interval itself. ``tests/test_coverage.py`` checks on synthetic grids with a shared
@@ -148,7 +148,7 @@ class Fit:
     n: np.ndarray = field(default_factory=lambda: np.array([]))
     R: np.ndarray = field(default_factory=lambda: np.array([]))
     method: str = ""  # how the draws were made: 'corrected' or 'trial_bootstrap' ('' without draws)
-    ratio: float = float("nan")  # n_test / n_train used by the corrected intervals
+    ratio: float = float("nan")  # n_test / n_pool used by the corrected intervals
     aic_vs_constant: float = float("nan")  # AIC(constant) - AIC(law): > AIC_MARGIN = the law is better
     aic_vs_pure: float = float("nan")  # AIC(pure power law) - AIC(law)
 
@@ -522,7 +522,7 @@ def bootstrap_fit(mat: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0, loss:
     """Fit the mean over trials per n (n > 0), with interval draws and the full status.
 
     ``method='corrected'`` (the default, what the book prints) draws the trial means from the
-    Nadeau-Bengio corrected t model (:func:`corrected_draws`) with ``ratio`` = n_test/n_train
+    Nadeau-Bengio corrected t model (:func:`corrected_draws`) with ``ratio`` = n_test/n_pool
     (default: ``mat.attrs["test_train_ratio"]``, else 0); ``'trial_bootstrap'`` resamples whole
     trials (the uncorrected method, kept only to show that it under-covers).
     """
@@ -590,7 +590,7 @@ class Gain:
 def paired_gain(mat: pd.DataFrame, n_a, n_b=0, level: float = CI_LEVEL, ratio: float | None = None) -> Gain:
     """Mean and corrected t interval of the per-trial difference metric(n_a) - metric(n_b) (same test sets).
 
-    ``ratio`` is n_test / n_train (default: ``mat.attrs["test_train_ratio"]``, else 0 = the plain
+    ``ratio`` is n_test / n_pool (default: ``mat.attrs["test_train_ratio"]``, else 0 = the plain
     t interval, which is too narrow for re-splits of one data set).
     """
     r = float(mat.attrs.get("test_train_ratio", 0.0)) if ratio is None else float(ratio)
@@ -618,7 +618,7 @@ class CaseFit:
     baseline: float  # mean metric at n = 0 (NaN if not run)
     gain: Gain  # paired MAE(n_max) - MAE(0) over trials, corrected interval
     units: str = ""
-    ratio: float = 0.0  # n_test / n_train of the rows (the Nadeau-Bengio correction)
+    ratio: float = 0.0  # n_test / n_pool of the rows (the Nadeau-Bengio correction)
 
     def mean_interval(self, n, level: float = CI_LEVEL) -> tuple[float, float]:
         """Corrected t interval of the mean error at n (``sem * sqrt(1 + J ratio)``, J - 1 df)."""
@@ -651,5 +651,5 @@ def describe(cf: CaseFit) -> str:
             lines.append(f"  {k:5s} = {getattr(f, k):.4g}  90% CI [{ci[k][0]:.4g}, {ci[k][1]:.4g}]")
     g = cf.gain
     lines.append(f"  n = 0 baseline: {cf.baseline:.4g}; paired gain at n = {g.n}: {g.mean:+.4g} "
-                 f"[{g.lo:+.4g}, {g.hi:+.4g}] (corrected t, n_test/n_train = {g.ratio:.2f})")
+                 f"[{g.lo:+.4g}, {g.hi:+.4g}] (corrected t, n_test/n_pool = {g.ratio:.2f})")
     return "\n".join(lines)
