@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from importlib import resources
 from pathlib import Path
 
 from .cases import CASES, Case, get_case
 from .errors import ParameterError
+from .atomic import atomic_write
 
 _BLOCK = re.compile(r"\{\{([#^])(\w+)\}\}\n?(.*?)\{\{/\2\}\}\n?", re.S)
 _VALUE = re.compile(r"\{\{(\w+)\}\}")
@@ -162,15 +161,8 @@ def write_text(path: Path, text: str) -> bool:
     path = Path(path)
     if path.is_file() and path.read_text(encoding="utf-8") == text:
         return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_write(path, "w", encoding="utf-8") as fh:  # the project's one atomic-write helper
+        fh.write(text)
     return True
 
 
