@@ -1,0 +1,278 @@
+"""The book's pages: :class:`CasePage` (one case-study chapter) and :class:`SummaryPage` (across cases).
+
+The pages narrate; :mod:`s2rlib.tables` builds their tables and :mod:`s2rlib.book_results` loads
+their results. A case whose results table is missing still gets a page that says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import cached_property
+from pathlib import Path
+
+from . import findings, results
+from .book_results import N_BOOT, N_BOOT_PER_M, effective_m, load_case_results, missing_message, results_path
+from .cases import get_case
+from .cases import names as case_names
+from .display import note, show, show_figure, show_markdown
+from .fit_cache import fit_case
+from .formatting import code
+from .scaling import CaseFit
+from .selection import grids, m_values, main_m, select_grid
+from .tables import (
+    case_header_table, derived_table, ess_table, extrapolation_table, forms_table, gain_sentence, gain_table,
+    grid_tables, insights, law_math, params_table, provenance_table, recipes_table, results_table, summary_table,
+    two_way_table,
+)
+
+
+# one chapter
+
+
+class CasePage:
+    """The steps of one case-study chapter; every method displays its piece and returns None.
+
+    ``CasePage("band_gap")`` reads ``results/band_gap/results.csv`` (or ``$S2R_RESULTS_ROOT``);
+    when the table is missing every method shows a short "no results yet" line instead.
+    """
+
+    def __init__(self, case: str, root: str | Path | None = None, *, n_boot: int = N_BOOT,
+                 n_boot_per_m: int = N_BOOT_PER_M, metric: str = "mae"):
+        self.case = get_case(case)
+        self.root = root
+        self.n_boot = n_boot
+        self.n_boot_per_m = n_boot_per_m
+        self.metric = metric
+        table = load_case_results(self.case.name, root, announce=False)
+        self.all_grids = grids(table) if table is not None else None
+        self.table = select_grid(table) if table is not None else None
+
+    # ---- state
+    @property
+    def available(self) -> bool:
+        return self.table is not None
+
+    @cached_property
+    def main_m(self) -> int:
+        return main_m(self.table)
+
+    @cached_property
+    def fit(self) -> CaseFit:
+        """The chapter's main fit (all experimental data, or the largest m)."""
+        return fit_case(self.table, self.main_m, metric=self.metric, n_boot=self.n_boot)
+
+    @cached_property
+    def fits_by_m(self) -> dict[int, CaseFit]:
+        out = {}
+        for m in m_values(self.table):
+            out[m] = self.fit if m == self.main_m else fit_case(self.table, m, metric=self.metric,
+                                                                n_boot=self.n_boot_per_m)
+        return out
+
+    @property
+    def two_way(self) -> bool:
+        return self.available and len([m for m in m_values(self.table) if m != results.ALL_M]) >= 2
+
+    def _missing(self) -> bool:
+        if not self.available:
+            show_markdown("*No results yet — see the note at the top of this page.*")
+            return True
+        return False
+
+    # ---- pieces
+    def header(self) -> None:
+        """The case in one table, and a warning when its results are missing."""
+        if not self.available:
+            note(missing_message(self.case.name, self.root), "warning", "Results missing")
+        show(case_header_table(self.case.name, self.table, self.root))
+        if self.all_grids is not None and len(self.all_grids) > 1:
+            g = self.all_grids
+            others = ", ".join(f"{code(r.grid)} ({r.rows:,} rows)" for r in g.iloc[1:].itertuples())
+            note(f"The results table holds {len(g)} grids run with different parameters. This chapter shows "
+                 f"grid {code(g['grid'].iloc[0])} ({g['rows'].iloc[0]:,} rows); not shown: {others}.",
+                 "warning", "Several grids")
+
+    def data(self) -> None:
+        if self._missing():
+            return
+        for df, caption in grid_tables(self.table):
+            show(df, caption)
+
+    def figure(self) -> None:
+        if self._missing():
+            return
+        from . import plotting
+
+        show_figure(plotting.scaling_figure(self.fit))
+
+    def fit_summary(self) -> None:
+        """The law in one line, with its status spelled out."""
+        if self._missing():
+            return
+        f = self.fit.fit
+        kind = "note" if f.status == "ok" else "warning"
+        note(f"{law_math(f, self.fit.units)}\n\n{findings.finding(self.fit).law_sentence()}", kind, "The fitted law")
+
+    def params(self) -> None:
+        if self._missing():
+            return
+        show(params_table(self.fit), "Fitted parameters of R(n) = D n^-alpha + C (90% intervals corrected for overlapping re-splits)")
+
+    def points(self) -> None:
+        if self._missing():
+            return
+        show(results_table(self.fit), "Mean test error per n, and the fitted law at the same n")
+
+    def baseline_gain(self) -> None:
+        if self._missing():
+            return
+        show(gain_table(self.fit), "Baseline and paired gain at the largest n")
+        show_markdown(gain_sentence(self.fit))
+
+    def _needs_insights(self) -> bool:
+        if insights is None:
+            show_markdown("*Not available: `s2rlib.insights` is not installed in this build.*")
+            return True
+        return False
+
+    def extrapolation(self) -> None:
+        if self._missing() or self._needs_insights():
+            return
+        show(extrapolation_table(self.table, self.main_m, metric=self.metric),
+             "Extrapolation check: the law fitted without the largest n, predicting it")
+
+    def forms(self) -> None:
+        if self._missing() or self._needs_insights():
+            return
+        show(forms_table(self.table, self.main_m, metric=self.metric),
+             "Alternative functional forms, fitted to the trial means (AIC with corrected standard errors; lower is better)")
+
+    def derived(self, targets=None, delta: float = 10000) -> None:
+        if self._missing() or self._needs_insights():
+            return
+        show(derived_table(self.fit, targets, delta), "Derived numbers, with corrected 90% intervals (printed only for an ok law)")
+
+    def recipes(self) -> None:
+        if self._missing():
+            return
+        show(recipes_table(self.table, self.main_m),
+             "Fine-tuning recipe chosen by validation MAE (number of trials per n)")
+
+    def provenance(self) -> None:
+        if self._missing():
+            return
+        show(provenance_table(self.table), "Provenance of every row of the results table")
+
+    def caveats(self) -> None:
+        """Materials caveats where they bite (:mod:`s2rlib.caveats`, read from ``results/caveats/<case>.json``)."""
+        from . import caveats
+
+        if self.case.name not in caveats.CASES:
+            return
+        cav = caveats.load(self.case.name, self.root)
+        if cav is None:
+            note(f"The materials caveats of this case are not computed yet: run `python -m s2rlib.caveats "
+                 f"{self.case.name}`.", "warning", "Caveats missing")
+            return
+        show_markdown("\n\n".join(caveats.sentences(cav)))
+
+    def findings(self) -> None:
+        """'What this case shows': the chapter's result in sentences generated from its tables."""
+        if self._missing():
+            return
+        by_m = self.fits_by_m if self.two_way else None
+        show_markdown("\n".join(f"* {s}" for s in findings.case_findings(self.fit, by_m)))
+
+    # ---- the two-way design
+    def two_way_figure(self) -> None:
+        if self._missing():
+            return
+        if not self.two_way:
+            show_markdown("*This table has a single experimental size m: no two-way design to show.*")
+            return
+        from . import plotting
+
+        show_figure(plotting.two_way_figure(self.fits_by_m, m_all=effective_m(self.table)))
+
+    def two_way_params(self) -> None:
+        if self._missing() or not self.two_way:
+            return
+        show(two_way_table(self.fits_by_m), "The law fitted separately for each experimental size m")
+
+    def equivalent_sample_size(self, n_boot: int = 200) -> None:
+        if self._missing() or self._needs_insights():
+            return
+        if not self.two_way:
+            show_markdown("*Needs at least two experimental sizes m.*")
+            return
+        show(ess_table(self.table, n_boot=n_boot, fits=self.fits_by_m),
+             "Equivalent sample size: simulations that buy the error drop of one more experimental sample")
+
+
+# ---------------------------------------------------------------------------------------------
+# the summary chapter
+
+
+def available_cases(root=None, cases: Iterable[str] | None = None) -> tuple[list[str], list[str]]:
+    """(cases with a results table, cases without); default: every registered case."""
+    have, missing = [], []
+    for c in (case_names() if cases is None else cases):
+        (have if results_path(c, root).is_file() else missing).append(c)
+    return have, missing
+
+
+def summary_fits(root=None, *, n_boot: int = N_BOOT, cases: Iterable[str] | None = None) -> dict[str, CaseFit]:
+    """The main fit (all experimental data) of every case with results (default: every registered case)."""
+    out = {}
+    for c in (case_names() if cases is None else cases):
+        table = load_case_results(c, root, announce=False)
+        if table is not None:
+            out[c] = fit_case(select_grid(table), n_boot=n_boot)
+    return out
+
+
+class SummaryPage:
+    """The cross-case chapter: one table and one normalised figure over every case with results."""
+
+    def __init__(self, root: str | Path | None = None, *, n_boot: int = N_BOOT, cases: Iterable[str] | None = None):
+        self.root = root
+        self.have, self.missing = available_cases(root, cases)
+        self.fits = summary_fits(root, n_boot=n_boot, cases=self.have)
+
+    def status(self) -> None:
+        if self.missing:
+            listed = ", ".join(code(c) for c in self.missing)
+            note(f"No results yet for {listed}; this chapter compares the {len(self.fits)} case(s) that have "
+                 f"them. Each missing case fills in once its grid has run (`s2r grid <case>`).", "warning",
+                 "Some cases are missing")
+        if not self.fits:
+            show_markdown("*No case has results yet: nothing to compare.*")
+
+    def table(self, delta: float = 10000) -> None:
+        if not self.fits:
+            return
+        show(summary_table(self.fits.values(), delta=delta, part="gain"),
+             "Does pretraining help? The largest database against no pretraining, paired over trials")
+        show(summary_table(self.fits.values(), delta=delta, part="law"),
+             "The fitted laws side by side (all experimental data; corrected 90% intervals; errors in each "
+             "case's units)")
+
+    def figure(self) -> None:
+        if not self.fits:
+            return
+        from . import plotting
+
+        show_figure(plotting.summary_figure(self.fits))
+
+    def conclusion(self) -> None:
+        """The cross-case conclusion in words, generated from the verdicts and statuses."""
+        if self.fits:
+            show_markdown(findings.conclusion(self.fits))
+
+    def glance(self) -> None:
+        """Findings at a glance: per case, the gain at the largest n in words and the law's status."""
+        if not self.fits:
+            return
+        show(findings.glance_table(self.fits),
+             "Findings at a glance: pretraining on the largest database against none, paired over trials "
+             "(90% intervals corrected for overlapping re-splits)")

@@ -1,0 +1,493 @@
+"""The book's table builders: each ``*_table`` returns a pandas DataFrame of display strings.
+
+Numbers are rounded (one format book-wide, :mod:`s2rlib.formatting`), intervals written ``[lo, hi]``,
+statuses in code font; :func:`s2rlib.display.show` renders a table. Also the fitted law in words
+(:func:`law_text`) and as MyST math (:func:`law_math`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from . import findings, results, scaling
+from .book_results import BOOK_CASES, _rel, load_case_results, results_path
+from .cases import CASES, get_case
+from .formatting import (
+    DASH, DERIVED_SIG, code, fmt, fmt_ci, fmt_derived, fmt_n, fmt_pct, fmt_pct_ci, fmt_signed, pretty_units,
+    recipe_words, units_suffix,
+)
+from .scaling import CI_LEVEL, CaseFit, FitStatus
+from .selection import for_fit, grid_ids, m_values, main_m, select_grid
+
+try:  # derived numbers (required n, marginal gain, checks); optional so the book builds without it
+    from . import insights
+except ImportError:  # pragma: no cover - exercised only while insights.py does not exist
+    insights = None
+
+
+def status_text(status) -> str:
+    """A fit status in words (:class:`s2rlib.scaling.FitStatus` carries its own explanation)."""
+    try:
+        return FitStatus(status).meaning
+    except ValueError:
+        return str(status)
+
+
+
+def status_cell(status: str) -> str:
+    """A fit status for a table cell: the flag in code font."""
+    return code(status or "missing")
+
+
+def m_name(m) -> str:
+    return "all" if int(m) == results.ALL_M else fmt_n(m)
+
+
+def law_text(fit: scaling.Fit, units: str = "") -> str:
+    """The fitted law in words, e.g. ``R(n) = 0.9 n^-0.45 + 0.08 eV/atom``."""
+    if not fit.usable:
+        return f"no law ({fit.status})"
+    u = "" if not units or units == "dimensionless" else f" {pretty_units(units)}"
+    return f"R(n) = {fmt(fit.D)} n^-{fmt(fit.alpha)} + {fmt(fit.C)}{u}"
+
+
+def _tex(x, sig: int = 3) -> str:
+    text = fmt(x, sig).replace(",", "{,}").replace("−", "-")
+    if "×10" in text:
+        mant, exp = text.split("×10")
+        exp = exp.translate(str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789"))
+        text = f"{mant}\\times 10^{{{exp}}}"
+    return text
+
+
+def law_math(fit: scaling.Fit, units: str = "") -> str:
+    """The fitted law as MyST inline math (``$R(n) = ...$``) followed by the units."""
+    if not fit.usable:
+        return f"no law ({fit.status})"
+    u = "" if not units or units == "dimensionless" else f" {pretty_units(units)}"
+    return f"$R(n) = {_tex(fit.D)}\\,n^{{-{_tex(fit.alpha)}}} + {_tex(fit.C)}${u}"
+
+
+def params_table(case_fit: CaseFit, level: float = CI_LEVEL) -> pd.DataFrame:
+    """The fitted D, alpha, C with their corrected intervals (C one-sided at its bound), status and diagnostics."""
+    f = case_fit.fit
+    ci = f.ci(level)
+    u = units_suffix(case_fit.units)
+    pct = f"{int(round(level * 100))}% CI"
+    c_est, c_ci = (f"< {fmt(ci['C'][1])}", "upper bound only: C at its bound 0") if f.floor_at_bound(level) else \
+        (fmt(f.C), fmt_ci(*ci["C"]))
+    rows = [
+        {"quantity": "D", "meaning": "amplitude: how much error pretraining can remove", "estimate": fmt(f.D),
+         pct: fmt_ci(*ci["D"])},
+        {"quantity": "alpha", "meaning": "scaling exponent: how fast the error falls with n", "estimate": fmt(f.alpha),
+         pct: fmt_ci(*ci["alpha"])},
+        {"quantity": f"C{u}", "meaning": "transfer gap: the error left with unlimited simulations",
+         "estimate": c_est, pct: c_ci},
+        {"quantity": "fit status", "meaning": status_text(f.status), "estimate": status_cell(f.status), pct: ""},
+        {"quantity": "AIC: constant − law", "meaning": f"on the trial means with corrected standard errors; the law "
+         f"must win by ≥ {scaling.AIC_MARGIN:g}", "estimate": fmt(f.aic_vs_constant, 2), pct: ""},
+        {"quantity": "AIC: pure power law − law", "meaning": f"the floor C must win by ≥ {scaling.AIC_MARGIN:g}",
+         "estimate": fmt(f.aic_vs_pure, 2), pct: ""},
+        {"quantity": "points fitted", "meaning": "distinct n > 0 (each the mean over trials)",
+         "estimate": str(f.n_points), pct: ""},
+        {"quantity": "interval draws", "meaning": "share of the corrected draws (Nadeau-Bengio, n_test/n_pool = "
+         f"{fmt(f.ratio, 2)}) whose fit succeeded",
+         "estimate": DASH if not np.isfinite(f.boot_ok_fraction()) else f"{f.boot_ok_fraction():.0%}", pct: ""},
+    ]
+    return pd.DataFrame(rows)
+
+
+def results_table(case_fit: CaseFit, level: float = CI_LEVEL) -> pd.DataFrame:
+    """Per n: trials, mean test error with its interval, the law's value and the residual."""
+    u = units_suffix(case_fit.units)
+    f = case_fit.fit
+    rows = []
+    for n, mean in case_fit.mean.items():
+        law = f.predict(float(n)) if (f.usable and n > 0) else float("nan")
+        rows.append({"n": "0 (no pretraining)" if n == 0 else fmt_n(n), f"mean MAE{u}": fmt(mean),
+                     f"{int(round(level * 100))}% CI of the mean": fmt_ci(*case_fit.mean_interval(n, level)),
+                     "law": fmt(law), "mean − law": fmt_signed(mean - law, 2) if np.isfinite(law) else DASH})
+    return pd.DataFrame(rows)
+
+
+def gain_table(case_fit: CaseFit, level: float = CI_LEVEL) -> pd.DataFrame:
+    """The n = 0 baseline, the error at the largest n, and their paired difference with its corrected interval."""
+    u = units_suffix(case_fit.units)
+    g = case_fit.gain
+    pct = f"{int(round(level * 100))}% CI"
+    n_max = g.n
+    rows = [{"quantity": f"baseline: MAE at n = 0{u}", "value": fmt(case_fit.baseline),
+             pct: fmt_ci(*case_fit.mean_interval(0, level))}]
+    if n_max is not None and np.isfinite(float(n_max)) and n_max in case_fit.mean.index:
+        rows.append({"quantity": f"MAE at the largest n = {fmt_n(n_max)}{u}", "value": fmt(case_fit.mean.loc[n_max]),
+                     pct: fmt_ci(*case_fit.mean_interval(n_max, level))})
+    rows.append({"quantity": f"paired gain MAE(n = {fmt_n(n_max) if n_max is not None else '?'}) − MAE(0){u}",
+                 "value": fmt_signed(g.mean), pct: fmt_ci(g.lo, g.hi)})
+    if np.isfinite(case_fit.baseline) and case_fit.baseline:
+        b = case_fit.baseline
+        rows.append({"quantity": "relative gain (gain / baseline)",
+                     "value": fmt_pct(100 * g.mean / b, signed=True) if np.isfinite(g.mean) else DASH,
+                     pct: fmt_pct_ci(100 * g.lo / b, 100 * g.hi / b)})
+    rows.append({"quantity": "paired trials", "value": str(g.trials),
+                 pct: f"corrected t: se × √(1/J + n_test/n_pool), n_test/n_pool = {fmt(g.ratio, 2)}"})
+    return pd.DataFrame(rows)
+
+
+def gain_sentence(case_fit: CaseFit) -> str:
+    """One sentence: does pretraining on the largest database beat no pretraining, by how much?"""
+    return findings.finding(case_fit).gain_sentence()
+
+
+def extrapolation_table(table: pd.DataFrame, m_target: int | None = None, *, metric: str = "mae") -> pd.DataFrame | None:
+    """Fit without the largest n, predict it, compare with the measurement (``insights.extrapolation_check``)."""
+    if insights is None:
+        return None
+    m = main_m(table) if m_target is None else m_target
+    mat = scaling.trial_matrix(for_fit(table), metric, m)
+    r = insights.extrapolation_check(mat)
+    case = str(table["case"].iloc[0])
+    u = units_suffix(CASES[case].units if case in CASES else "")
+    verdict = ("inside" if r.within_interval else "outside") if np.isfinite(r.lo) else DASH
+    return pd.DataFrame([
+        {"quantity": "held-out n (the largest)", "value": fmt_n(r.n_max), "detail": ""},
+        {"quantity": "law fitted up to n", "value": fmt_n(r.n_fit_max),
+         "detail": f"status {status_cell(r.status)}, {r.n_points} points"},
+        {"quantity": f"predicted MAE{u}", "value": fmt(r.predicted),
+         "detail": f"90% CI {fmt_ci(r.lo, r.hi)}"},
+        {"quantity": f"measured MAE{u}", "value": fmt(r.measured), "detail": f"± {fmt(r.measured_sem, 2)} (SEM)"},
+        {"quantity": "prediction − measurement", "value": fmt_signed(r.error, 2),
+         "detail": (f"{fmt_pct(100 * r.rel_error, signed=True)} of the measurement"
+                    if np.isfinite(r.rel_error) else "")},
+        {"quantity": "measurement inside the predicted interval?", "value": verdict, "detail": ""},
+    ])
+
+
+def forms_table(table: pd.DataFrame, m_target: int | None = None, *, metric: str = "mae") -> pd.DataFrame | None:
+    """Power law + floor against simpler forms, on the trial means (``insights.compare_forms``).
+
+    The points are the means over trials at the number of source samples actually drawn
+    (:func:`s2rlib.scaling.drawn_n`, as in the main fit), each with its corrected standard error;
+    AIC = chi^2 + 2k, never per-trial points treated as independent.
+    """
+    if insights is None:
+        return None
+    m = main_m(table) if m_target is None else m_target
+    mat = scaling.trial_matrix(for_fit(table), metric, m)
+    mat = mat[mat.index > 0]
+    J = mat.shape[1]
+    se = mat.std(axis=1, ddof=1) * math.sqrt(1 / J + mat.attrs.get("test_train_ratio", 0.0)) if J > 1 else None
+    df = insights.compare_forms(mat.index.to_numpy(dtype=float), mat.mean(axis=1).to_numpy(dtype=float),
+                                None if se is None else se.to_numpy(dtype=float))
+    out = pd.DataFrame({
+        "form": df["form"], "parameters": df["n_params"].astype(str), "RSS": df["rss"].map(lambda v: fmt(v, 3)),
+        "AIC": df["aic"].map(lambda v: fmt(v, 4)), "ΔAIC": df["delta_aic"].map(lambda v: fmt(v, 3)),
+        "error extrapolating to the largest n": df["extrap_error"].map(lambda v: fmt(v, 2)),
+        "status": df["status"].map(status_cell),
+    })
+    return out
+
+
+def derived_table(case_fit: CaseFit, targets: Iterable[float] | None = None, delta: float = 10000,
+                  level: float = CI_LEVEL) -> pd.DataFrame | None:
+    """Required database size for target errors, and what the next ``delta`` simulations buy.
+
+    The numbers are printed only when the fit is ``ok``; otherwise each row gives the reason in words.
+    """
+    if insights is None:
+        return None
+    f = case_fit.fit
+    u = units_suffix(case_fit.units)
+    pos = case_fit.mean[case_fit.mean.index > 0].dropna()
+    if pos.empty:
+        return None
+    n_max = float(pos.index.max())
+    best = float(pos.loc[pos.index.max()])
+    if targets is None:
+        targets = [0.95 * best, 0.90 * best]
+    pct = f"{int(round(level * 100))}% CI"
+    rows = []
+
+    def row(question, r, value, lo, hi, extra="", n=False):
+        if not r.supported:
+            return {"question": question, "answer": DASH, pct: DASH, "status": r.reason()}
+        return {"question": question, "answer": fmt_n(value, DERIVED_SIG) if n else fmt_derived(value),
+                pct: fmt_ci(lo, hi, DERIVED_SIG, n=n), "status": status_cell(r.status) + extra}
+
+    for tgt in targets:
+        r = insights.required_n(f, tgt, level=level)
+        share = "" if not np.isfinite(r.p_unreachable) else f"; {r.p_unreachable:.0%} of the draws never reach it"
+        if r.extrapolated and np.isfinite(r.value):
+            share += "; beyond the largest n run (an extrapolation)"
+        rows.append(row(f"n needed for MAE = {fmt(tgt)}{u} ({100 * (1 - tgt / best):.0f}% below the error at "
+                        f"n = {fmt_n(n_max)})", r, r.value, r.lo, r.hi, share, n=True))
+    g = insights.marginal_gain(f, n_max, delta, level=level)
+    rows.append(row(f"error drop from the next {fmt_n(delta)} simulations at n = {fmt_n(n_max)}{u}", g, g.value,
+                    g.lo, g.hi, f"; {fmt_pct(100 * g.rel)} of R(n)" if np.isfinite(g.rel) else ""))
+    rows.append(row(f"slope dR/dn at n = {fmt_n(n_max)} (error change per simulation){u}", g, g.slope,
+                    g.slope_lo, g.slope_hi))
+    return pd.DataFrame(rows)
+
+
+def recipes_table(table: pd.DataFrame, m_target: int | None = None) -> pd.DataFrame:
+    """How often validation chose each fine-tuning recipe, per n (counts of trials)."""
+    m = main_m(table) if m_target is None else m_target
+    sub = table[(table["metric"] == "mae") & (table["m_target"] == m)]
+    drawn = scaling.drawn_n(table[table["m_target"] == m])  # as the fits: samples actually drawn
+    sub = sub.assign(n_source=[int(round(drawn.get(n, n))) for n in sub["n_source"]])
+    ct = pd.crosstab(sub["n_source"], sub["selected_recipe"])
+    ct = ct.reindex(sorted(ct.index))
+    ct.columns = [recipe_words(c) for c in ct.columns]
+    out = ct.astype(int).astype(str).replace("0", "·")
+    out.insert(0, "n", [fmt_n(n) for n in ct.index])
+    return out.reset_index(drop=True)
+
+
+def data_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The grid that was run: per (m, n), trials, seeds and the mean sizes of every data split."""
+    rows = []
+    sizes = ["n_train", "n_val", "n_test", "n_source_used"]
+    for (m, n), g in table.groupby(["m_target", "n_source"], sort=True):
+        row = {"m": m_name(m), "n": fmt_n(n), "trials": str(g["trial"].nunique()),
+               "seeds": f"{int(g['seed'].min())}–{int(g['seed'].max())}"}
+        for s in sizes:
+            v = g.loc[g["metric"] == s, "value"]
+            if len(v):
+                row[{"n_train": "exp. train", "n_val": "exp. validation", "n_test": "exp. test",
+                     "n_source_used": "simulations used"}[s]] = fmt_n(v.mean())
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    order = {m_name(m): i for i, m in enumerate(m_values(table))}
+    return df.sort_values("m", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
+
+
+def split_constant_columns(df: pd.DataFrame, keep: Iterable[str] = ("m", "n")) -> tuple[pd.DataFrame, dict]:
+    """``df`` without the columns whose value is the same in every row, and those values.
+
+    The grid table's trials, seeds and test size never change along n; a caption states them once
+    (:func:`constant_caption`) instead of repeating them in every row. Columns in ``keep`` stay.
+    """
+    const = {c: str(df[c].iloc[0]) for c in df.columns
+             if c not in keep and len(df) > 1 and df[c].astype(str).nunique() == 1}
+    return df.drop(columns=list(const)), const
+
+
+def grid_tables(table: pd.DataFrame) -> list[tuple[pd.DataFrame, str]]:
+    """The grid that was run, compacted: (table, caption) pairs for :func:`show`.
+
+    Columns that never change go into the caption; in a two-way grid, columns that depend only on
+    m (the experimental split sizes) get one row per m and columns that depend only on n (the
+    simulations drawn) one row per n, instead of one row per (n, m).
+    """
+    full, const = split_constant_columns(data_table(table))
+    same = constant_caption(const)
+    title = "The grid that was run: mean sizes of the data splits" + (f" ({same})" if same else "")
+    if full["m"].nunique() < 2:
+        return [(full.drop(columns="m"), title.replace("splits (", f"splits (m = {full['m'].iloc[0]}; ", 1)
+                 if same else title + f" (m = {full['m'].iloc[0]})")]
+    rest = [c for c in full.columns if c not in ("m", "n")]
+    by_m = [c for c in rest if (full.groupby("m", sort=False)[c].nunique() == 1).all()]
+    by_n = [c for c in rest if c not in by_m and (full.groupby("n", sort=False)[c].nunique() == 1).all()]
+    both = [c for c in rest if c not in by_m and c not in by_n]
+    out = []
+    if by_m:
+        out.append((full[["m", *by_m]].drop_duplicates("m").reset_index(drop=True),
+                    title + "; per experimental size m"))
+    if by_n:
+        out.append((full[["n", *by_n]].drop_duplicates("n").reset_index(drop=True),
+                    "Simulated samples drawn per n (the same for every m)"))
+    if both:
+        out.append((full[["m", "n", *both]], "Sizes that vary with both n and m"))
+    ns = ", ".join(full["n"].drop_duplicates())
+    out[0] = (out[0][0], out[0][1] + f"; every m was run at n = {ns}")
+    return out
+
+
+def constant_caption(const: Mapping[str, str]) -> str:
+    """``"the same at every point: trials 5, seeds 0–4"`` (empty when nothing is constant)."""
+    return "" if not const else "the same at every point: " + ", ".join(f"{k} {v}" for k, v in const.items())
+
+
+def provenance_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Where the numbers come from, one column per grid: params_ids, sizes, seeds, data hash, code, time."""
+    cols = {}
+    for gid, g in table.assign(_grid=grid_ids(table)).groupby("_grid", sort=False):
+        try:
+            params = json.loads(g["params"].iloc[0])
+        except (TypeError, ValueError):
+            params = {}
+        recipe = params.get("recipe", {}) if isinstance(params, dict) else {}
+        recipe_text = ", ".join(f"{k}={v}" for k, v in sorted(recipe.items())
+                                if k in ("pretrain_epochs", "pretrain_max_steps", "pretrain_min_steps",
+                                         "finetune_max_epochs", "patience_epochs", "hidden", "pretrain_lr"))
+        shas = sorted(g["data_sha256"].astype(str).unique())
+        versions = sorted(g["code_version"].astype(str).unique())
+        per_point = g.drop_duplicates(["n_source", "m_target", "params_id"])["wall_s"].astype(float)
+        pids = sorted(g["params_id"].astype(str).unique())
+        col = {} if pids == [gid] else {"params_id as written (older tables)": ", ".join(code(p) for p in pids)}
+        cols[f"params_id {code(gid)}"] = col | {
+            "experimental sizes m": ", ".join(m_name(m) for m in sorted(g["m_target"].unique(),
+                                                                          key=lambda m: (m == -1, m))),
+            "source sizes n": ", ".join(fmt_n(n) for n in sorted(g["n_source"].unique())),
+            "trials": str(g["trial"].nunique()),
+            "seeds (seed + t)": f"{int(g['seed'].min())}–{int(g['seed'].max())}",
+            "recipe (main settings)": recipe_text or DASH,
+            "data sha256": " ".join(code(s) for s in shas),
+            "code version": ", ".join(code(v) for v in versions),
+            "rows": f"{len(g):,}",
+            "compute time (sum over grid points)": f"{per_point.sum() / 60:.1f} min",
+        }
+    df = pd.DataFrame(cols)
+    df.insert(0, "", df.index)
+    return df.reset_index(drop=True)
+
+
+def two_way_table(fits: Mapping[int, CaseFit], level: float = CI_LEVEL) -> pd.DataFrame:
+    """Per experimental size m: baseline, the fitted alpha and C with intervals, and the fit status."""
+    pct = f"{int(round(level * 100))}% CI"
+    rows = []
+    for m, cf in fits.items():
+        ci = cf.fit.ci(level)
+        floor = cf.fit.floor_at_bound(level)
+        rows.append({"m": m_name(m), "trials": str(cf.trials), "baseline (n = 0)": fmt(cf.baseline),
+                     "alpha": fmt(cf.fit.alpha), f"alpha {pct}": fmt_ci(*ci["alpha"]),
+                     "C": f"< {fmt(ci['C'][1])}" if floor else fmt(cf.fit.C),
+                     f"C {pct}": "upper bound only" if floor else fmt_ci(*ci["C"]),
+                     f"paired gain at largest n [{pct}]": f"{fmt_signed(cf.gain.mean)} {fmt_ci(cf.gain.lo, cf.gain.hi)}",
+                     "status": status_cell(cf.fit.status)})
+    return pd.DataFrame(rows)
+
+
+def ess_table(table: pd.DataFrame, *, n_boot: int = 200, fits: Mapping[int, CaseFit] | None = None
+              ) -> pd.DataFrame | None:
+    """Equivalent sample size: simulations worth one more experimental sample, per (n, m).
+
+    With ``fits`` (the per-m fits), the ESS at m is printed only where the law in n at that m is
+    ``ok``; elsewhere the cell says why not.
+    """
+    if insights is None:
+        return None
+    df = insights.equivalent_sample_size(table, n_boot=n_boot)
+    if df.empty:
+        return None
+    status = {int(m): cf.fit.status for m, cf in (fits or {}).items()}
+    shown = [fits is None or status.get(int(m)) == FitStatus.ok for m in df["m"]]
+    return pd.DataFrame({
+        "n": df["n"].map(fmt_n), "m": df["m"].map(fmt_n), "mean MAE": df["R"].map(fmt),
+        "simulations per experimental sample": [fmt(v, 2) if ok else f"not printed: law in n is `{status.get(int(m))}`"
+                                                for v, m, ok in zip(df["ess"], df["m"], shown)],
+        "90% CI": [fmt_ci(lo, hi, 2) if ok else DASH for lo, hi, ok in zip(df["ess_lo"], df["ess_hi"], shown)],
+        "dR/dm from": df["method"].map(code), "status (n, m)": [f"{status_cell(a)}, {status_cell(b)}"
+                                                               for a, b in zip(df["fit_status_n"], df["fit_status_m"])],
+    })
+
+
+SUMMARY_PARTS = {
+    "gain": ["case", "trials", "largest n", "baseline MAE (n = 0)", "gain at largest n [90% CI]", "relative gain",
+             "status"],
+    "law": ["case", "status", "alpha [90% CI]", "C [90% CI]", "C / baseline",
+            "next {delta} simulations buy [90% CI]"],
+}
+
+
+def summary_table(case_fits: Iterable[CaseFit], delta: float = 10000, level: float = CI_LEVEL,
+                  part: str | None = None) -> pd.DataFrame:
+    """The cross-case table: baseline, gain at the largest n, the law with intervals, its status.
+
+    ``part`` selects a narrower view: ``"gain"`` (does pretraining help?) or ``"law"`` (the laws).
+    """
+    rows = []
+    for cf in case_fits:
+        if insights is not None:
+            r = insights.summary_row(cf, units=cf.units, delta=delta, level=level)
+        else:  # pragma: no cover - fallback without insights
+            ci = cf.fit.ci(level)
+            r = dict(case=cf.case, units=cf.units, trials=cf.trials, n_max=float(cf.mean.index.max()),
+                     baseline=cf.baseline, gain=cf.gain.mean, gain_lo=cf.gain.lo, gain_hi=cf.gain.hi,
+                     alpha=cf.fit.alpha, alpha_lo=ci["alpha"][0], alpha_hi=ci["alpha"][1], C=cf.fit.C,
+                     C_lo=ci["C"][0], C_hi=ci["C"][1], status=cf.fit.status, mgain=np.nan, mgain_lo=np.nan,
+                     mgain_hi=np.nan)
+        base = r.get("baseline", np.nan)
+        units = pretty_units(r.get("units") or "")
+        gain = r.get("gain", np.nan)
+        rows.append({
+            "case": cf.case.replace("_", " ") + (f" ({units})" if units and units != "dimensionless" else ""),
+            "trials": str(r.get("trials")),
+            "largest n": fmt_n(r.get("n_max")), "baseline MAE (n = 0)": fmt(base),
+            "gain at largest n [90% CI]": f"{fmt_signed(gain)} {fmt_ci(r.get('gain_lo'), r.get('gain_hi'))}",
+            "relative gain": fmt_pct(100 * gain / base, signed=True) if np.isfinite(base) and base else DASH,
+            "alpha [90% CI]": f"{fmt(r.get('alpha'))} {fmt_ci(r.get('alpha_lo'), r.get('alpha_hi'))}",
+            "C [90% CI]": (f"< {fmt(r.get('C_hi'))} (no floor resolved)" if r.get("C_upper_only")
+                           else f"{fmt(r.get('C'))} {fmt_ci(r.get('C_lo'), r.get('C_hi'))}"),
+            "C / baseline": (DASH if not (np.isfinite(base) and base) else
+                             f"< {fmt(r.get('C_hi', np.nan) / base, 2)}" if r.get("C_upper_only")
+                             else fmt(r.get("C", np.nan) / base, 2)),
+            f"next {fmt_n(delta)} simulations buy [90% CI]":
+                (f"{fmt_derived(r.get('mgain'))} {fmt_ci(r.get('mgain_lo'), r.get('mgain_hi'), DERIVED_SIG)}"
+                 if r.get("supported") else f"not printed: the law is `{r.get('status')}`"),
+            "status": status_cell(r.get("status")),
+        })
+    df = pd.DataFrame(rows)
+    if part is not None:
+        df = df[[c.format(delta=fmt_n(delta)) for c in SUMMARY_PARTS[part]]]
+    return df
+
+
+def case_header_table(case: str, table: pd.DataFrame | None, root=None) -> pd.DataFrame:
+    """What is transferred to what, in which units, and where this chapter's numbers come from."""
+    c = get_case(case)
+    rows = [("source (computational)", c.source), ("target (experimental)", c.target), ("property units", c.units),
+            ("results table", code(_rel(results_path(case, root))))]
+    if table is not None:
+        rows.append(("rows in the table", f"{len(table):,}"))
+    if c.notes:
+        rows.append(("notes", c.notes))
+    return pd.DataFrame(rows, columns=["", "this case"])
+
+
+def grid_command(case: str, width: int = 78) -> str:
+    """The ``s2r grid`` command of a case's default grid (as :mod:`s2rlib.cases` defines it),
+    wrapped with ``\\`` continuations to at most ``width`` characters per line."""
+    c = get_case(case)
+    parts = [f"s2r grid {c.name}", "--ns " + ",".join(str(n) for n in c.default_ns)]
+    ms = [m for m in c.default_ms if m is not None]
+    if ms:
+        parts.append("--ms " + ",".join([str(m) for m in ms] + (["all"] if None in c.default_ms else [])))
+    parts.append(f"--trials {c.default_trials}")
+    lines, line = [], parts[0]
+    for part in parts[1:]:
+        if len(line) + 1 + len(part) + 2 > width:
+            lines.append(line + " \\")
+            line = "    " + part
+        else:
+            line += " " + part
+    return "\n".join(lines + [line])
+
+
+def grid_cost_table(root=None, cases: Iterable[str] = BOOK_CASES) -> pd.DataFrame:
+    """Per case: the default grid's size and the compute time measured when its results were made.
+
+    Times are the sums of the per-point wall times recorded in ``results/<case>/results.csv``
+    (papermill adds about 4 s per point); a case without results says so.
+    """
+    rows = []
+    for case in cases:
+        c = get_case(case)
+        ms = len(c.default_ms)
+        points = len(c.default_ns) * ms
+        row = {"case": case.replace("_", " "), "grid points (n × m)": f"{len(c.default_ns)} × {ms} = {points}",
+               "trials per point": str(c.default_trials)}
+        table = load_case_results(case, root, announce=False)
+        if table is None:
+            row |= {"measured time, whole grid": "no results yet", "slowest point": DASH}
+        else:
+            g = select_grid(table)
+            per_point = g.drop_duplicates(["n_source", "m_target", "params_id"])["wall_s"].astype(float)
+            row |= {"measured time, whole grid": f"{per_point.sum() / 60:.1f} min ({g['trial'].nunique()} trials)",
+                    "slowest point": f"{per_point.max():.0f} s"}
+        rows.append(row)
+    return pd.DataFrame(rows)
