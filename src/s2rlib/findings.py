@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .scaling import CI_LEVEL, CaseFit, FitStatus, Gain
+from .results import ALL_M
 
 #: words a gain sentence may use for each verdict (and that other verdicts must not use)
 VERDICT_WORDS = {
@@ -85,7 +86,7 @@ class Finding:
         return (100 * self.gain.mean / b, 100 * self.gain.lo / b, 100 * self.gain.hi / b)
 
     def where(self) -> str:
-        m = "" if self.m_target == -1 else f" with m = {_f().fmt_n(self.m_target)} experimental samples"
+        m = "" if self.m_target == ALL_M else f" with m = {_f().fmt_n(self.m_target)} experimental samples"
         return f"on n = {_f().fmt_n(self.gain.n)} simulations{m}"
 
     def gain_sentence(self) -> str:

@@ -26,6 +26,7 @@ from scipy import stats
 from .cases import builtin_names
 from .cases import names as case_names
 from .scaling import CI_LEVEL, CaseFit
+from .results import ALL_M
 
 #: the order (and therefore the colour) of the case studies in every figure
 CASE_ORDER = tuple(builtin_names())  # from the case registry; user cases follow in registry order
@@ -229,7 +230,7 @@ def scaling_figure(case_fit: CaseFit, ax=None, *, color=None, title: str | None 
     ax.set_ylabel(metric_label(units))
     m = case_fit.m_target
     ax.set_title(title if title is not None else
-                 f"{pretty_case(case_fit.case)}" + ("" if m == -1 else f" (m = {m} experimental samples)"))
+                 f"{pretty_case(case_fit.case)}" + ("" if m == ALL_M else f" (m = {m} experimental samples)"))
     label_log_y(ax)
     if legend:
         legend_below(fig, ax)
@@ -307,14 +308,14 @@ def summary_figure(case_fits: Sequence[CaseFit] | Mapping[str, CaseFit], ax=None
 
 
 def _m_position(m: int, m_all: float | None) -> float:
-    return float(m_all) if m == -1 and m_all is not None else float(m)
+    return float(m_all) if m == ALL_M and m_all is not None else float(m)
 
 
 def two_way_figure(fits_by_m: Mapping[int, CaseFit], *, m_all: float | None = None, level: float = CI_LEVEL):
     """The two-way (n, m) design: (a) error vs n, one curve per m; (b) alpha and (c) C against m.
 
     ``fits_by_m`` maps the experimental training size m (``-1`` = all experimental data) to its
-    :class:`s2rlib.scaling.CaseFit`; ``m_all`` is where ``m = -1`` sits on the m axis (the mean
+    :class:`s2rlib.scaling.CaseFit`; ``m_all`` is where ``m = ALL_M`` (all) sits on the m axis (the mean
     number of experimental training + validation samples; without it the "all" fit is left out of
     panels b and c). Error bars in b and c are the 90% bootstrap intervals; hollow markers flag a
     fit whose status is not ``ok``.
@@ -324,20 +325,20 @@ def two_way_figure(fits_by_m: Mapping[int, CaseFit], *, m_all: float | None = No
     ax = fig.add_subplot(gs[0, :])
     ax_a = fig.add_subplot(gs[1, 0])
     ax_c = fig.add_subplot(gs[1, 1])
-    ms = sorted(fits_by_m, key=lambda m: (m == -1, m))
+    ms = sorted(fits_by_m, key=lambda m: (m == ALL_M, m))
     colors = sns.color_palette("crest", max(len(ms), 2))
     units = next(iter(fits_by_m.values())).units if fits_by_m else ""
     rows = []
     for color, m in zip(colors, ms):
         cf = fits_by_m[m]
-        name = "all" if m == -1 else str(m)
+        name = "all" if m == ALL_M else str(m)
         scaling_figure(cf, ax=ax, color=color, show_band=False, show_baseline=False, legend=False,
                        label=f"m = {name}")
         if np.isfinite(cf.baseline):
             nr = _n_range(cf)
             if nr is not None:
                 ax.hlines(cf.baseline, nr[0] / 1.6, nr[1] * 1.6, color=color, lw=1, ls="--", alpha=0.8)
-        if m == -1 and m_all is None:
+        if m == ALL_M and m_all is None:
             continue
         ci = cf.fit.ci(level)
         rows.append(dict(m=_m_position(m, m_all), label=name, color=color, status=cf.fit.status,

@@ -34,6 +34,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from .results import ALL_M
+
 MIN_POINTS = 4
 ALPHA_BOUNDS = (1e-3, 3.0)
 CI_LEVEL = 0.90
@@ -364,7 +366,7 @@ def fit_many(n, R, alpha_bounds=ALPHA_BOUNDS) -> np.ndarray:
 # tables of trials -> fits with corrected intervals
 
 
-def trial_matrix(table: pd.DataFrame, metric: str = "mae", m_target: int = -1) -> pd.DataFrame:
+def trial_matrix(table: pd.DataFrame, metric: str = "mae", m_target: int = ALL_M) -> pd.DataFrame:
     """(n x trial) matrix of a metric for one m (-1 = all experimental data) of one grid.
 
     The index is the mean number of source samples actually drawn (:func:`drawn_n`); the matrix's
@@ -394,7 +396,7 @@ def drawn_n(table: pd.DataFrame) -> dict:
     return used.groupby("n_source")["value"].mean().to_dict()
 
 
-def test_train_ratio(table: pd.DataFrame, m_target: int = -1) -> float:
+def test_train_ratio(table: pd.DataFrame, m_target: int = ALL_M) -> float:
     """The Nadeau-Bengio correction's ``n2/n1`` for the trials at ``m_target``: mean over trials of
     ``n_test / n_pool``, where ``n_pool`` is every experimental row outside the test split (the rows
     a trial may train and validate on); 0 when the sizes are absent.
@@ -628,9 +630,9 @@ class CaseFit:
 
 def fit_table(table: pd.DataFrame, *, metric: str = "mae", m_target: int | None = None, n_boot: int = 1000,
               loss: str = "linear", units: str = "") -> CaseFit:
-    """Fit one case's results table (one m; the default is all experimental data, m = -1)."""
+    """Fit one case's results table (one m; the default is all experimental data, ``results.ALL_M``)."""
     case = str(table["case"].iloc[0]) if len(table) else "?"
-    m = -1 if m_target is None else m_target
+    m = ALL_M if m_target is None else m_target
     mat = trial_matrix(table, metric, m)
     fit = bootstrap_fit(mat, n_boot=n_boot, loss=loss)
     n_max = mat.index.max() if len(mat) else np.nan
@@ -642,7 +644,7 @@ def fit_table(table: pd.DataFrame, *, metric: str = "mae", m_target: int | None 
 def describe(cf: CaseFit) -> str:
     f = cf.fit
     ci = f.ci()
-    lines = [f"{cf.case} (m = {'all' if cf.m_target == -1 else cf.m_target}, {cf.trials} trials): status {f.status}"]
+    lines = [f"{cf.case} (m = {'all' if cf.m_target == ALL_M else cf.m_target}, {cf.trials} trials): status {f.status}"]
     if f.usable:
         for k in ("D", "alpha", "C"):
             if k == "C" and f.floor_at_bound():

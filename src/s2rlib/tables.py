@@ -23,6 +23,7 @@ from .formatting import (
 )
 from .scaling import CI_LEVEL, CaseFit, FitStatus
 from .selection import for_fit, grid_ids, m_values, main_m, select_grid
+from .results import ALL_M
 
 try:  # derived numbers (required n, marginal gain, checks); optional so the book builds without it
     from . import insights
@@ -331,7 +332,7 @@ def provenance_table(table: pd.DataFrame) -> pd.DataFrame:
         col = {} if pids == [gid] else {"params_id as written (older tables)": ", ".join(code(p) for p in pids)}
         cols[f"params_id {code(gid)}"] = col | {
             "experimental sizes m": ", ".join(m_name(m) for m in sorted(g["m_target"].unique(),
-                                                                          key=lambda m: (m == -1, m))),
+                                                                          key=lambda m: (m == ALL_M, m))),
             "source sizes n": ", ".join(fmt_n(n) for n in sorted(g["n_source"].unique())),
             "trials": str(g["trial"].nunique()),
             "seeds (seed + t)": f"{int(g['seed'].min())}–{int(g['seed'].max())}",
