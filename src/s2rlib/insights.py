@@ -27,14 +27,13 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from enum import StrEnum
 
 import numpy as np
 import pandas as pd
 from scipy import optimize
 
 from . import scaling
-from .scaling import CI_LEVEL, Fit, FitStatus
+from .scaling import CI_LEVEL, ExplainedStatus, Fit, FitStatus
 
 MIN_DRAWS = scaling.MIN_DRAWS  # fewer usable draws than this -> NaN interval
 
@@ -56,15 +55,8 @@ __all__ = [
 # derived results: small frozen records
 
 
-class DerivedStatus(StrEnum):
+class DerivedStatus(ExplainedStatus):
     """The status of a number derived from the law (required n, marginal value), in words."""
-
-    def __new__(cls, value: str, meaning: str = "", reading: str = ""):
-        obj = str.__new__(cls, value)
-        obj._value_ = value
-        obj.meaning = meaning
-        obj.reading = reading
-        return obj
 
     unreachable = ("unreachable", "the target lies at or below the floor C: no database size reaches it",
                    "the required n is infinite")

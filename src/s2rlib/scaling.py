@@ -44,12 +44,8 @@ UNIDENTIFIED_FRACTION = 0.2  # share of draws without a decrease above which D i
 _BOUND_TOL = 0.01  # a value within 1% (of the log search range) of a bound is "at" the bound
 
 
-class FitStatus(StrEnum):
-    """What a fit of ``R(n) = D n^-alpha + C`` identifies; each member explains itself in words.
-
-    ``meaning`` says what happened, ``reading`` how to read the numbers. ``ok`` is the only status
-    under which the book prints numbers derived from the law (required n, marginal value, ESS).
-    """
+class ExplainedStatus(StrEnum):
+    """A status that carries its own explanation: members are ``(value, meaning, reading)``."""
 
     def __new__(cls, value: str, meaning: str = "", reading: str = ""):
         obj = str.__new__(cls, value)
@@ -57,6 +53,14 @@ class FitStatus(StrEnum):
         obj.meaning = meaning
         obj.reading = reading
         return obj
+
+
+class FitStatus(ExplainedStatus):
+    """What a fit of ``R(n) = D n^-alpha + C`` identifies; each member explains itself in words.
+
+    ``meaning`` says what happened, ``reading`` how to read the numbers. ``ok`` is the only status
+    under which the book prints numbers derived from the law (required n, marginal value, ESS).
+    """
 
     ok = ("ok",
           "the law beats a constant and a pure power law by at least 2 in AIC (on the trial means with their "
