@@ -43,3 +43,21 @@ def test_benchmark_runs_end_to_end_at_tiny_sizes(tmp_path):
     report = (tmp_path / "REPORT.md").read_text()
     for heading in ("## (a)", "## (b)", "## (c)", "## (d)", "## Machine"):
         assert heading in report
+
+
+def test_committed_step_report_is_rendered_from_step_json(tmp_path):
+    shutil.copy(REPO / "benchmarks" / "step.json", tmp_path / "step.json")
+    subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_step.py"), "--report-only", "--out", str(tmp_path)],
+                   check=True, timeout=120, capture_output=True)
+    assert (tmp_path / "STEP.md").read_text() == (REPO / "benchmarks" / "STEP.md").read_text()
+
+
+@pytest.mark.slow
+def test_step_benchmark_runs_at_tiny_sizes(tmp_path):
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_step.py"), "--steps", "1", "--repeats", "1",
+                           "--hidden", "16,8", "--ceiling-seconds", "0.2", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-3000:]
+    res = json.loads((tmp_path / "step.json").read_text())
+    for r in res["shapes"].values():
+        assert set(r["ms_per_step"]) == {"before", "allocator", "both"} and min(r["ms_per_step"].values()) > 0

@@ -98,19 +98,34 @@ class EnsembleAdam:
         out.anchor_coef = None if self.anchor_coef is None else self.anchor_coef[keep]
         return out
 
+    def _buffers(self, i: int) -> tuple[torch.Tensor, ...]:
+        """Two scratch tensors per parameter of layer ``i`` (weight and bias), allocated once, so that
+        a step makes no temporaries the size of a weight matrix (see ``s2rlib.allocator``)."""
+        if not hasattr(self, "_scratch") or len(self._scratch) != len(self.params):
+            self._scratch = [tuple(torch.empty_like(p) for p in (W, W, b, b)) for W, b in self.params]
+        return self._scratch[i]
+
     @torch.no_grad()
     def step(self, scale: float = 1.0) -> None:
+        """One Adam step, ``p -= lr * scale * (m / c1) / (sqrt(v / c2) + eps)``, computed in place
+        in that order (so the rounding is that of the formula as written)."""
         self.t += 1
         c1 = 1 - self.b1**self.t
         c2 = 1 - self.b2**self.t
-        for (W, _), ref in zip(self.params, self.anchors):
+        for i, ((W, _), ref) in enumerate(zip(self.params, self.anchors)):
             if W.grad is not None:
-                W.grad.add_(self.anchor_coef * (W - ref))
-        for (W, b), (mW, vW, mb, vb), lr in zip(self.params, self.state, self.lrs):
-            for p, m, v in ((W, mW, vW), (b, mb, vb)):
+                pull = self._buffers(i)[0]
+                torch.sub(W, ref, out=pull)
+                W.grad.add_(pull.mul_(self.anchor_coef))
+        for i, ((W, b), (mW, vW, mb, vb), lr) in enumerate(zip(self.params, self.state, self.lrs)):
+            rate = lr * scale
+            bW, uW, bb, ub = self._buffers(i)
+            for p, m, v, den, upd in ((W, mW, vW, bW, uW), (b, mb, vb, bb, ub)):
                 if p.grad is None:
                     continue
                 m.mul_(self.b1).add_(p.grad, alpha=1 - self.b1)
                 v.mul_(self.b2).addcmul_(p.grad, p.grad, value=1 - self.b2)
-                p.sub_(lr * scale * (m / c1) / ((v / c2).sqrt() + self.eps))
+                torch.div(v, c2, out=den).sqrt_().add_(self.eps)
+                torch.div(m, c1, out=upd).mul_(rate).div_(den)
+                p.sub_(upd)
                 p.grad = None

@@ -27,7 +27,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from . import pretrain_cache
+from . import allocator, pretrain_cache
 from .casedata import CaseData
 from .models import EnsembleAdam, EnsembleMLP
 from .results import ALL_M
@@ -202,6 +202,7 @@ def run_trials(data: CaseData, n: int, *, trials: int, seed: int, recipe: Recipe
     own patience, so nothing in a member's training depends on the others.
     """
     t0 = time.perf_counter()
+    allocator.keep_freed_memory()  # the same numbers, without page-faulting every large tensor each step
     seeds = [seed + t for t in range(trials)]
     mu, sd = standardizer(data.X_source)
     Xs = torch.from_numpy(((data.X_source - mu) / sd).astype(np.float32))
