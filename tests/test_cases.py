@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import shutil
 from importlib import resources
@@ -53,8 +55,11 @@ def test_registry_is_the_case_files():
     assert sorted(cases.CASES) == files
     assert cases.builtin_names() == ["formation_enthalpy", "band_gap", "polymer_density", "chi"]  # book order
     chi = cases.get_case("chi")
-    assert chi.default_ms == (50, 100, 200, 400, None) and chi.two_way and chi.units == "dimensionless"
-    assert not cases.get_case("band_gap").two_way
+    assert chi.default_ms == (50, 100, 300, None) and chi.two_way and chi.units == "dimensionless"
+    # every built-in case has the two-way (n, m) design, with m = 100 and 300 in common
+    assert all(cases.get_case(c).two_way and {100, 300} <= set(cases.get_case(c).default_ms)
+               for c in cases.builtin_names())
+    assert not dataclasses.replace(cases.get_case("band_gap"), default_ms=(None,)).two_way
     assert cases.get_case("band_gap").loader.__name__ == "load_band_gap"
     with pytest.raises(ParameterError, match="unknown case 'nope'.*S2R_CASES_DIR"):
         cases.get_case("nope")
@@ -88,7 +93,8 @@ def test_templates_differ_only_by_the_case():
     assert len(fe["cells"]) == len(bg["cells"]) + 2  # the unit check, from the case file's `check`
     assert "enthalpy_unit_check()" in "".join(fe["cells"][7]["source"])
     assert bg["cells"][1]["metadata"] == {"tags": ["parameters"]}
-    assert "two_way_figure" in casepages.page_text("chi") and "two_way_figure" not in casepages.page_text("band_gap")
+    one_m = dataclasses.replace(cases.get_case("band_gap"), default_ms=(None,))  # a case with one experimental size
+    assert "two_way_figure" in casepages.page_text("chi") and "two_way_figure" not in casepages.page_text(one_m)
     assert "How many COSMO-RS samples buy" in casepages.page_text("chi")
     with pytest.raises(ParameterError, match="placeholder"):
         casepages.render("{{nope}}", {})
@@ -102,20 +108,20 @@ def test_page_fields_objectives_alt_texts_and_caveats():
     # the case's own bullet first, then the generic ones; the two-way bullet and grid text only for chi
     learn = bg.split("In this chapter you will learn\n:class: tip\n")[1].split("```")[0]
     assert learn.startswith("* whether pretraining on PBE band gaps") and learn.count("\n* ") == 2
-    assert "$m$ of experiments." in chi and "$m$ of experiments." not in bg
-    assert "The grid has two axes" in chi and "The grid has two axes" not in bg
-    assert "The database sizes $n$ that were run" in bg and "The database sizes $n$ that were run" not in chi
+    one_m = casepages.page_text(dataclasses.replace(cases.get_case("band_gap"), default_ms=(None,)))
+    assert "$m$ of experiments." in chi and "$m$ of experiments." in bg and "$m$ of experiments." not in one_m
+    assert "The grid has two axes" in chi and "The grid has two axes" not in one_m
+    assert "The database sizes $n$ that were run" in one_m and "The database sizes $n$ that were run" not in chi
     # the default alt text (what `s2r new-case` writes) is the built-in one where property and units say it all
     assert cases.get_case("band_gap").prose["page"]["figure_alt"] == casepages.default_figure_alt(cases.get_case("band_gap"))
     assert "test MAE in" not in casepages.default_figure_alt(cases.get_case("chi"))  # dimensionless: no units
-    assert "(50, 100, 200, 400, all)" in casepages.default_two_way_figure_alt(cases.get_case("chi"))
+    assert "(50, 100, 300, all)" in casepages.default_two_way_figure_alt(cases.get_case("chi"))
     # inverted blocks, and an unknown block key is an error like an unknown value
     assert casepages.render("{{^k}}no\n{{/k}}{{#k}}yes\n{{/k}}", {"k": False}) == "no\n"
     assert casepages.render("{{^k}}no\n{{/k}}{{#k}}yes\n{{/k}}", {"k": True}) == "yes\n"
     with pytest.raises(ParameterError, match="block"):
         casepages.render("{{#nope}}x{{/nope}}", {})
     # an alt text with quotes and a backslash stays one valid YAML string in the cell's front matter
-    import dataclasses
 
     import yaml
 

@@ -95,7 +95,8 @@ def test_nb_interval_leaves_out_missing_trials():
 
 def test_differences_are_rounded_to_what_their_interval_resolves():
     assert recipe_report.fmt_diff(8.55e-5, -0.00841, 0.00858) == ("+0.0001", "[−0.0084, +0.0086]")
-    assert recipe_report.fmt_diff(-0.013, -0.0254, -0.000484) == ("−0.013", "[−0.025, −0.000]")
+    assert recipe_report.fmt_diff(-0.013, -0.0254, -0.000484) == ("−0.013", "[−0.025, −0.0005]")
+    assert recipe_report.fmt_diff(0.0, -0.004, 0.004) == ("0.0000", "[−0.0040, +0.0040]")  # 0 carries no sign
     assert recipe_report.fmt_diff(0.3, math.nan, math.nan)[0] == "+0.3"
 
 

@@ -57,7 +57,10 @@ def fmt_diff(mean: float, lo: float, hi: float) -> tuple[str, str]:
     dec = max(0, 1 - math.floor(math.log10((hi - lo) / 2)))
 
     def f(x):
-        return f"{x:+.{dec}f}".replace("-", "−")
+        d = dec
+        if x != 0 and float(f"{x:.{d}f}") == 0:  # a bound that is not 0 never prints as "−0.000":
+            d = -math.floor(math.log10(abs(x)))  # its first significant digit shows which side of 0
+        return f"{x:+.{d}f}".replace("-", "−") if x != 0 else f"{0:.{d}f}"
 
     return f(mean), f"[{f(lo)}, {f(hi)}]"
 

@@ -66,6 +66,9 @@ STEPS: tuple[Step, ...] = (
     Step("wide", "a 512-512-256 network (13x the multiply-adds of 128-128-64); to pay for it, three "
                  "fine-tuning candidates (whole network at 1e-3, body 1e-4 with head 1e-3, L2-SP)",
          dict(hidden=(512, 512, 256), candidates=WIDE_CANDIDATES)),
+    Step("source", "the property standardised by the source database's mean and spread instead of each "
+                   "trial's experimental training rows, so that pretraining does not depend on m and one "
+                   "pretrained network serves every m of a two-way grid", dict(y_scale="source")),
 )
 
 

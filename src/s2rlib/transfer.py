@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from . import allocator, pretrain_cache
 from .casedata import CaseData
+from .errors import ParameterError
 from .models import EnsembleAdam, EnsembleMLP
 from .results import ALL_M
 
@@ -220,6 +221,12 @@ def run_trials(data: CaseData, n: int, *, trials: int, seed: int, recipe: Recipe
         draws.append(perm[:n])
         y_fit = data.y_target[tr] if recipe.y_scale == "train" else data.y_source
         ystats.append((float(y_fit.mean()), float(y_fit.std()) or 1.0))
+    short = [(seeds[t], len(d)) for t, d in enumerate(draws) if 0 < n < data.n_source and len(d) < n]
+    if short:  # a numeric n beyond what is left would silently be another "all" (a duplicate point)
+        seed_t, left = min(short, key=lambda x: x[1])
+        raise ParameterError(f"parameter n = {n}: only {left} of the {data.n_source} source samples are left after "
+                             f"withholding the simulations of the test materials (trial seed {seed_t}); use n = 'all' "
+                             f"for the whole remaining source, or an n below {left}")
     # y is standardised per trial with that trial's experimental training statistics
     y_mu = torch.tensor([a for a, _ in ystats]).view(-1, 1)
     y_sd = torch.tensor([b for _, b in ystats]).view(-1, 1)
