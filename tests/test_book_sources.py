@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import nbformat
@@ -53,3 +54,33 @@ def test_every_chapter_states_learning_objectives():
             continue  # the summary opens with its findings instead
         text = (REPO / f"{f}.md").read_text()
         assert ("you will learn" in text or "you will practise" in text or "Learning objectives" in text), f
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, REPO / "book" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_executed_examples_ran_the_current_notebooks_without_errors():
+    """book/examples/<case>.ipynb (the appendix): papermill's run of today's notebook, outputs kept."""
+    from s2rlib import cases
+
+    mod = _load("make_examples")
+    for case in cases.builtin_names():
+        path = REPO / "book" / "examples" / f"{case}.ipynb"
+        assert path.is_file(), f"{path.relative_to(REPO)} missing: run python book/make_examples.py {case}"
+        ran = nbformat.read(path, as_version=4)
+        source = nbformat.read(REPO / "notebooks" / f"{case}.ipynb", as_version=4)
+        code = [c.source for c in ran.cells if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])]
+        assert code == [c.source for c in source.cells if c.cell_type == "code"], \
+            f"{path.relative_to(REPO)} ran other code than notebooks/{case}.ipynb: run python book/make_examples.py {case}"
+        assert ran.metadata.papermill.parameters == {"case": case, **mod.PARAMETERS}
+        outputs = [o for c in ran.cells if c.cell_type == "code" for o in c.outputs]
+        assert not [o for o in outputs if o.output_type == "error"] and ran.metadata.papermill.exception in (None, False)
+        assert any(o.output_type == "stream" and "test MAE" in o.text for o in outputs), f"{path.name}: no result printed"
+        assert any("text/html" in o.get("data", {}) for o in outputs)  # the tables are there
+    # the classroom recipe the examples ran is the one the rerun chapter gives
+    assert json.dumps(mod.CLASSROOM_RECIPE) in (REPO / "book" / "rerun.md").read_text()
+    assert json.dumps(mod.CLASSROOM_RECIPE) in (REPO / "book" / "notebooks.md").read_text()

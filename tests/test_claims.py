@@ -194,3 +194,20 @@ def test_case_page_ends_with_generated_findings(tmp_path, capsys):
     assert "With the fewest experimental samples" in out and "m = 50" in out
     for line in out.splitlines()[:1]:
         assert findings.check_gain_sentence(line, page.fit.gain) == []
+
+
+def test_equal_m_table_compares_cases_at_the_same_m():
+    from synthetic import synthetic_table
+
+    helps = synthetic_table("band_gap", ms=(100, -1), trials=6, law=(0.6, 0.3, 0.2, 0.5, 0.004))
+    hurts = synthetic_table("chi", ms=(100, 300), trials=6, law=(0.1, 0.3, 0.6, 0.5, 0.004))
+    tab = findings.equal_m_table({"band_gap": helps, "chi": hurts})
+    assert list(tab.columns) == ["case", "m = 100", "m = 300", "all experiments"]
+    bg, chi = tab.iloc[0], tab.iloc[1]
+    assert bg["m = 300"] == "not run" and chi["all experiments"] == "not run"
+    assert bg["m = 100"].endswith("(lower; 6 trials)") and chi["m = 300"].endswith("(higher; 6 trials)")
+    # the number is the paired mean difference in % of the no-pretraining mean, computed here by hand
+    sub = helps[(helps.metric == "mae") & (helps.m_target == -1)].pivot_table(index="n_source", columns="trial",
+                                                                                values="value")
+    pct = 100 * (sub.loc[10000] - sub.loc[0]).mean() / sub.loc[0].mean()
+    assert bg["all experiments"].startswith(f"−{abs(pct):.2g}%".replace("-", "−"))

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .scaling import CI_LEVEL, CaseFit, FitStatus, Gain
+from .scaling import CI_LEVEL, CaseFit, FitStatus, Gain, paired_gain, trial_matrix
 from .results import ALL_M
 
 #: words a gain sentence may use for each verdict (and that other verdicts must not use)
@@ -192,6 +192,33 @@ def glance_table(fits: Mapping[str, CaseFit]) -> pd.DataFrame:
             "C": fd.c_text().removeprefix("C = ").removeprefix("C ") if fd.status in (
                 FitStatus.ok, FitStatus.C_at_bound) else "not identified",
         })
+    return pd.DataFrame(rows)
+
+
+#: the experimental sizes every built-in case runs (its case file's ``ms``), compared across cases
+EQUAL_MS = (100, 300, ALL_M)
+
+
+def equal_m_table(tables: Mapping[str, pd.DataFrame], ms=EQUAL_MS, level: float = CI_LEVEL) -> pd.DataFrame:
+    """Cases compared at equal experimental data: per case (rows) and m (columns), the paired gain of
+    the largest database over none, in percent of the no-pretraining error, with its corrected
+    interval and the verdict's word; "not run" where the grid lacks that m, n = 0 or an n > 0."""
+    f = _f()
+    rows = []
+    for case, table in tables.items():
+        row = {"case": _case_name(case)}
+        for m in ms:
+            col = "all experiments" if m == ALL_M else f"m = {f.fmt_n(m)}"
+            mat = trial_matrix(table, "mae", m) if (table["m_target"] == m).any() else None
+            g = paired_gain(mat, mat.index.max(), 0, level=level) if mat is not None and len(mat) else None
+            if g is None or not np.isfinite(g.lo) or 0 not in mat.index:
+                row[col] = "not run"
+                continue
+            b = float(mat.loc[0].mean())
+            word = {"lowers": "lower", "raises": "higher", "no_effect": "no effect"}[g.verdict]
+            row[col] = (f"{_signed_pct(100 * g.mean / b)} [{_signed_pct(100 * g.lo / b)}, "
+                        f"{_signed_pct(100 * g.hi / b)}] ({word}; {g.trials} trials)")
+        rows.append(row)
     return pd.DataFrame(rows)
 
 

@@ -269,6 +269,15 @@ class SummaryPage:
         if self.fits:
             show_markdown(findings.conclusion(self.fits))
 
+    def equal_m(self) -> None:
+        """The cases compared at equal experimental data (m = 100, 300 and all)."""
+        tables = {c: select_grid(t) for c in self.have
+                  if (t := load_case_results(c, self.root, announce=False)) is not None}
+        if tables:
+            show(findings.equal_m_table(tables),
+                 "At equal experimental data: the error with the largest database against none, in % of the "
+                 "error without pretraining (paired over trials; 90% intervals corrected for overlapping re-splits)")
+
     def glance(self) -> None:
         """Findings at a glance: per case, the gain at the largest n in words and the law's status."""
         if not self.fits:
