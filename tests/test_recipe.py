@@ -139,8 +139,9 @@ def test_pretrained_networks_are_reused_across_m_and_give_the_same_numbers(tmp_p
     np.testing.assert_array_equal(small["value"].to_numpy(), fresh["value"].to_numpy())
     # with y_scale='train' the m = 60 standardisation differs, so nothing is reused
     monkeypatch.setenv(pretrain_cache.PRETRAIN_CACHE_ENV, str(tmp_path / "pre2"))
-    transfer.run_trials(data, 500, trials=2, seed=0, recipe=FAST, progress=False)
-    other = transfer.run_trials(data, 500, trials=2, seed=0, recipe=FAST, progress=False, m=60)
+    by_train = dataclasses.replace(FAST, y_scale="train")
+    transfer.run_trials(data, 500, trials=2, seed=0, recipe=by_train, progress=False)
+    other = transfer.run_trials(data, 500, trials=2, seed=0, recipe=by_train, progress=False, m=60)
     assert other.attrs["pretrain_reused"] == 0
 
 

@@ -157,7 +157,7 @@ def small_data(monkeypatch):
     (["formation_enthalpy", "--ns", "10", "--threads", "0"], "parameter threads=0: must be >= 1"),
     (["formation_enthalpy", "--ns", "10", "--recipe", "{bad"], "parameter recipe_json='{bad': not valid JSON"),
     (["formation_enthalpy", "--ns", "10", "--recipe", '{"hidden": [0]}'], "parameter recipe.hidden[]=0: must be >= 1"),
-    (["formation_enthalpy", "--ns", "0,10,51"],
+    (["formation_enthalpy", "--ns", "0,10,51", "--ms", "all"],
      "parameter n_source=51: larger than the source set of case 'formation_enthalpy' (50 samples)"),
     (["formation_enthalpy", "--ns", "10", "--ms", "45"], "parameter m_target=45: more than the 32 experimental"),
 ])

@@ -51,10 +51,11 @@ class Recipe:
 
     The defaults are the recipe the recipe study chose on validation error (``s2rlib.recipe_study``,
     chapter "What makes transfer work"; ``tests/test_recipe_report.py`` keeps them equal to the
-    chosen step, "wide"): a 512-512-256 network, L1 loss, 30 pretraining epochs of batch 512 at every
+    chosen step, "source"): a 512-512-256 network, L1 loss, 30 pretraining epochs of batch 512 at every
     n (at least 1,000 steps, no cap), early stopping after 50 stale epochs over three fine-tuning
     candidates (whole network, slow body, L2-SP), predictions clipped at 0 for a property that cannot
-    be negative, the test materials' simulations withheld from pretraining.
+    be negative, the test materials' simulations withheld from pretraining, and the property
+    standardised by the source database's statistics (so one pretrained network serves every m).
     """
 
     hidden: tuple[int, ...] = (512, 512, 256)
@@ -77,7 +78,7 @@ class Recipe:
     #: how the property is standardised for training: "train" = by each trial's experimental training
     #: rows (the first recipe), "source" = by the whole source database (pretraining then does not
     #: depend on m, so one pretrained network serves every m: s2rlib.pretrain_cache)
-    y_scale: str = "train"
+    y_scale: str = "source"
     finetune_batch: int = 128
     finetune_max_epochs: int = 400
     #: per-member early stopping: a member stops after this many epochs without a better validation
@@ -227,7 +228,8 @@ def run_trials(data: CaseData, n: int, *, trials: int, seed: int, recipe: Recipe
         raise ParameterError(f"parameter n = {n}: only {left} of the {data.n_source} source samples are left after "
                              f"withholding the simulations of the test materials (trial seed {seed_t}); use n = 'all' "
                              f"for the whole remaining source, or an n below {left}")
-    # y is standardised per trial with that trial's experimental training statistics
+    # y is standardised per trial: by the source database (y_scale "source") or by that trial's
+    # experimental training rows ("train")
     y_mu = torch.tensor([a for a, _ in ystats]).view(-1, 1)
     y_sd = torch.tensor([b for _, b in ystats]).view(-1, 1)
     # predictions are clipped at 0 (in property units) for a non-negative property
