@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from s2rlib import insights, results, scaling
+from s2rlib import insights, law_forms, results, scaling
 from s2rlib.features import composition, molecules
 
 SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -125,7 +125,7 @@ def test_fit_table_and_insights_never_raise_on_degenerate_tables(data):
         insights.normalised_curve(cf)
         mat = scaling.trial_matrix(table)
         insights.extrapolation_check(mat, n_boot=10)
-        insights.compare_forms(np.repeat(mat.index.to_numpy(), mat.shape[1]), mat.to_numpy().ravel())
+        law_forms.compare_forms(np.repeat(mat.index.to_numpy(), mat.shape[1]), mat.to_numpy().ravel())
         insights.required_n(cf.fit, 0.1)
         insights.marginal_gain(cf.fit, 1000, 100)
 

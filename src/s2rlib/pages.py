@@ -142,7 +142,7 @@ class CasePage:
              "Extrapolation check: the law fitted without the largest n, predicting it")
 
     def forms(self) -> None:
-        if self._missing() or self._needs_insights():
+        if self._missing():
             return
         show(forms_table(self.table, self.main_m, metric=self.metric),
              "Alternative functional forms, fitted to the trial means (AIC with corrected standard errors; lower is better)")
