@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from s2rlib import insights, scaling
+from s2rlib import insights, scaling, trial_stats
 
 NS = np.array([100, 300, 1000, 3000, 10000, 30000, 100000], dtype=float)
 
@@ -205,9 +205,9 @@ def test_all_nan_bootstrap_draws_give_nan_interval():
 def _case_fit(mat, case="syn"):
     fit = scaling.bootstrap_fit(mat, n_boot=60, seed=0)
     n_max = mat.index.max()
-    return scaling.CaseFit(case, -1, fit, mat.mean(axis=1), mat.sem(axis=1), mat.shape[1],
+    return trial_stats.CaseFit(case, -1, fit, mat.mean(axis=1), mat.sem(axis=1), mat.shape[1],
                            float(mat.loc[0].mean()) if 0 in mat.index else float("nan"),
-                           scaling.paired_gain(mat, n_max, 0), "eV")
+                           trial_stats.paired_gain(mat, n_max, 0), "eV")
 
 
 def test_summary_row_and_normalised_curve():

@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from . import scaling
+from . import scaling, trial_stats
 from .insights import law_slope
 from .scaling import CI_LEVEL
 
@@ -104,7 +104,7 @@ def equivalent_sample_size(table: pd.DataFrame, metric: str = "mae", n_boot: int
     frames = []
     for case, cs in sub.groupby("case", sort=True):
         # as in the fits, n is the mean number of source samples actually drawn
-        n_used = scaling.drawn_n(two_way[two_way["case"] == case])
+        n_used = trial_stats.drawn_n(two_way[two_way["case"] == case])
         cs = cs.assign(n_source=[float(n_used.get(n, n)) for n in cs["n_source"]])
         cube = cs.pivot_table(index=["n_source", "m_target"], columns="trial", values="value", aggfunc="mean")
         ns = np.sort(cs["n_source"].unique()).astype(float)
@@ -125,7 +125,7 @@ def equivalent_sample_size(table: pd.DataFrame, metric: str = "mae", n_boot: int
             if n_boot and n_boot > 0 and T >= 2:
                 rng = np.random.default_rng(seed)
                 # corrected draws of the cell means (scaling.corrected_draws), n_test/n_pool per m
-                ratios = np.array([scaling.test_train_ratio(two_way[two_way["case"] == case], int(m)) for m in ms])
+                ratios = np.array([trial_stats.test_train_ratio(two_way[two_way["case"] == case], int(m)) for m in ms])
                 flat = vals.reshape(len(ns) * len(ms), T)
                 means = scaling.corrected_draws(flat, np.tile(ratios, len(ns)), int(n_boot), rng)
                 draws = np.full((int(n_boot),) + G.shape, np.nan)

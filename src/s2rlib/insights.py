@@ -33,6 +33,7 @@ import pandas as pd
 
 from . import scaling
 from .scaling import CI_LEVEL, ExplainedStatus, Fit, FitStatus
+from .trial_stats import CaseFit
 
 MIN_DRAWS = scaling.MIN_DRAWS  # fewer usable draws than this -> NaN interval
 
@@ -291,7 +292,7 @@ def extrapolation_check(mat: pd.DataFrame, *, holdout: int = 1, n_boot: int = 20
                         loss: str = "linear", level: float = CI_LEVEL) -> dict:
     """Fit the law without the ``holdout`` largest n, predict the largest n, compare with the measurement.
 
-    ``mat`` is an (n x trial) matrix as from :func:`s2rlib.scaling.trial_matrix` (index n_source, n = 0
+    ``mat`` is an (n x trial) matrix as from :func:`s2rlib.trial_stats.trial_matrix` (index n_source, n = 0
     allowed and ignored). The reduced fit is :func:`s2rlib.scaling.bootstrap_fit` on the n > 0 rows
     except the ``holdout`` largest ones; ``lo``/``hi`` is the percentile interval of its bootstrap
     predictions at ``n_max`` (the uncertainty of the fitted *mean* curve; compare with
@@ -352,14 +353,14 @@ def extrapolation_check(mat: pd.DataFrame, *, holdout: int = 1, n_boot: int = 20
 # 4. cross-case summary
 
 
-def summary_row(case_fit: scaling.CaseFit, *, units: str | None = None, n_now: float | None = None,
+def summary_row(case_fit: CaseFit, *, units: str | None = None, n_now: float | None = None,
                 delta: float = 10000, target: float | None = None, level: float = CI_LEVEL) -> dict:
-    """One row of the cross-case summary table for a :class:`s2rlib.scaling.CaseFit`.
+    """One row of the cross-case summary table for a :class:`s2rlib.trial_stats.CaseFit`.
 
     Keys: ``case, m_target, units, trials, n_min, n_max`` (smallest / largest n > 0 run),
     ``baseline`` (mean error at n = 0, NaN if not run), ``err_n_max`` (mean error at the largest n),
     ``gain, gain_lo, gain_hi, gain_verdict`` (paired error(n_max) - error(0), its corrected interval and
-    :attr:`s2rlib.scaling.Gain.verdict`, from ``case_fit.gain``;
+    :attr:`s2rlib.trial_stats.Gain.verdict`, from ``case_fit.gain``;
     < 0 = transfer helps), ``gain_rel`` (gain / baseline), ``D, D_lo, D_hi, alpha, alpha_lo,
     alpha_hi, C, C_lo, C_hi`` (law and 90% intervals), ``C_upper_only`` (the floor is at its bound: report
     ``C < C_hi``), ``status`` (the fit's), ``supported`` (status ``ok``: derived numbers may be printed),
@@ -413,7 +414,7 @@ def summary_row(case_fit: scaling.CaseFit, *, units: str | None = None, n_now: f
     return row
 
 
-def normalised_curve(case_fit: scaling.CaseFit) -> pd.DataFrame:
+def normalised_curve(case_fit: CaseFit) -> pd.DataFrame:
     """Mean error per n divided by a reference, for the cross-case figure.
 
     The reference is the n = 0 baseline when it was run, else the mean error at the smallest n > 0.
