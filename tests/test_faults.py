@@ -92,8 +92,8 @@ def small_data(monkeypatch):
 
 
 def _grid(capsys, out: Path, *args: str, ns: str = "0,5,10,20", seed: int = 0) -> tuple[int, str, str]:
-    rc = cli.main(["grid", CASE, "--ns", ns, "--ms", "all", "--trials", "2", "--seed", str(seed), "--out", str(out), "--quiet",
-                   "--threads", "1", *args])
+    rc = cli.main(["grid", CASE, "--ns", ns, "--ms", "all", "--trials", "2", "--seed", str(seed), "--out", str(out),
+                   "--quiet", "--threads", "1", *args])
     captured = capsys.readouterr()
     return rc, captured.out, captured.err
 

@@ -1,9 +1,9 @@
 """Fitted laws cached on disk: a fit (with its bootstrap, the slow part) is computed once per table.
 
 The cache key hashes everything a fit depends on (the rows, the settings, the source of
-:mod:`s2rlib.scaling` and :mod:`s2rlib.trial_stats`), so a changed table or fitting code is always refitted. An entry that does
-not load as a :class:`~s2rlib.trial_stats.CaseFit` of the same case and m is named in a warning, set
-aside as ``*.damaged`` and refitted, never used. ``$S2R_FIT_CACHE`` chooses the directory
+:mod:`s2rlib.scaling` and :mod:`s2rlib.trial_stats`), so a changed table or fitting code is always
+refitted. An entry that does not load as a :class:`~s2rlib.trial_stats.CaseFit` of the same case and
+m is named in a warning, set aside as ``*.damaged`` and refitted, never used. ``$S2R_FIT_CACHE`` chooses the directory
 (``off`` disables the cache), else ``$S2R_CACHE/fits``, else ``~/.cache/s2rlib/fits``.
 """
 
