@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from s2rlib import findings, insights, report, scaling
-from s2rlib.scaling import FitStatus, Gain
+from s2rlib import findings, insights, report, scaling, trial_stats
+from s2rlib.scaling import FitStatus
+from s2rlib.trial_stats import Gain
 from synthetic import synthetic_table
 
 REPO = Path(__file__).resolve().parents[1]
@@ -76,7 +77,7 @@ def test_generator_on_constructed_tables():
                           law=(0.9, 0.45, 0.080, 0.21, 0.003))
     flat = synthetic_table("band_gap", ns=(0, 100, 300, 1000, 3000, 10000, 30000), trials=5,
                            law=(0.0, 0.30, 0.40, 0.40, 0.010))
-    fits = {c: scaling.fit_table(t, n_boot=300, units="eV") for c, t in (("formation_enthalpy", law),
+    fits = {c: trial_stats.fit_table(t, n_boot=300, units="eV") for c, t in (("formation_enthalpy", law),
                                                                            ("band_gap", flat))}
     fe, bg = (findings.finding(fits[c]) for c in ("formation_enthalpy", "band_gap"))
     assert fe.verdict == "lowers" and fe.status == FitStatus.ok

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from s2rlib import insights, scaling
+from s2rlib import insights, scaling, trial_stats
 
 TRIALS = 20
 REPS = 300  # coverage SE ~ 1.7 points: the 85-95% band is about +-3 SE around 90%
@@ -42,13 +42,13 @@ def real_magnitudes() -> dict:
     if not RESULTS.is_file():
         return FALLBACK
     table = pd.read_csv(RESULTS)
-    mat = scaling.trial_matrix(table.assign(params_id="one"), "mae", -1)
+    mat = trial_stats.trial_matrix(table.assign(params_id="one"), "mae", -1)
     cov = np.cov(mat.to_numpy(dtype=float))  # n x n covariance over trials
     k = len(cov)
     off = (cov.sum() - np.trace(cov)) / (k * (k - 1))  # shared across n within a trial
     diag = np.trace(cov) / k
     return dict(sd_offset=math.sqrt(max(off, 0.0)), sd_noise=math.sqrt(max(diag - off, 0.0)),
-                ratio=scaling.test_train_ratio(table))
+                ratio=trial_stats.test_train_ratio(table))
 
 
 def law(n):
@@ -82,9 +82,9 @@ def coverage():
     status = []
     for rep in range(REPS):
         mat = draw_grid(rng, mag)
-        g = scaling.paired_gain(mat, int(n_max), 0)
+        g = trial_stats.paired_gain(mat, int(n_max), 0)
         hits["gain"] += covers((g.lo, g.hi), truths["gain"])
-        plain = scaling.paired_gain(mat, int(n_max), 0, ratio=0.0)
+        plain = trial_stats.paired_gain(mat, int(n_max), 0, ratio=0.0)
         hits["gain_plain"] += covers((plain.lo, plain.hi), truths["gain"])
         row = mat.loc[int(NS[3])]
         se = row.std(ddof=1) * math.sqrt(1 / TRIALS + mag["ratio"])

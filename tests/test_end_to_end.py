@@ -7,7 +7,7 @@ import sys
 import pandas as pd
 import pytest
 
-from s2rlib import grid, results, scaling
+from s2rlib import grid, results, scaling, trial_stats
 
 TINY = {"hidden": [32, 16], "pretrain_epochs": 2, "pretrain_min_steps": 20, "pretrain_max_steps": 60,
         "finetune_max_epochs": 4, "patience_epochs": 2}
@@ -36,7 +36,7 @@ def test_tiny_grid_through_papermill_resumes_and_fits(tmp_path):
     again = grid.run_grid(points, progress=False)
     assert not again.computed and len(again.skipped) == 5
     pd.testing.assert_frame_equal(again.table, res.table)
-    fit = scaling.fit_table(table, n_boot=50)
+    fit = trial_stats.fit_table(table, n_boot=50)
     # a tiny recipe with 2 trials: any verdict on the law is possible, but the fit itself must run
     assert fit.fit.status in set(scaling.FitStatus) - {scaling.FitStatus("failed"), scaling.FitStatus("too_few_points")}
     assert fit.trials == 2 and fit.baseline > 0

@@ -92,8 +92,8 @@ def small_data(monkeypatch):
 
 
 def _grid(capsys, out: Path, *args: str, ns: str = "0,5,10,20", seed: int = 0) -> tuple[int, str, str]:
-    rc = cli.main(["grid", CASE, "--ns", ns, "--trials", "2", "--seed", str(seed), "--out", str(out), "--quiet",
-                   "--threads", "1", *args])
+    rc = cli.main(["grid", CASE, "--ns", ns, "--ms", "all", "--trials", "2", "--seed", str(seed), "--out", str(out),
+                   "--quiet", "--threads", "1", *args])
     captured = capsys.readouterr()
     return rc, captured.out, captured.err
 
@@ -125,66 +125,61 @@ def _point(out: Path, n: int) -> Path:
     return path
 
 
+def _rerun_repairs_one_point(finished, fake_pm, capsys, caplog, n: int) -> tuple[str, str]:
+    """Rerun the finished grid after damaging point ``n``: it succeeds, recomputes only that point and gives
+    back the same merged table. Returns the warnings logged and the command's stdout."""
+    out, before = finished
+    with caplog.at_level(logging.WARNING):
+        rc, stdout, err = _grid(capsys, out)
+    assert rc == 0, err
+    assert fake_pm.calls == [n]  # only the damaged point is recomputed
+    pd.testing.assert_frame_equal(_comparable(results.read_table(out / "results.csv")), _comparable(before))
+    return caplog.text, stdout
+
+
 # ------------------------------------------------------------------------------ 1. truncated point files
 
 
 def test_point_file_cut_to_header_and_three_rows_is_named_set_aside_and_recomputed(finished, fake_pm, capsys, caplog):
-    out, before = finished
+    out, _ = finished
     path = _point(out, 10)
     original = path.read_text()
     lines = original.splitlines(keepends=True)
     path.write_text("".join(lines[:4]))  # header + 3 rows: trial 0 complete, trial 1 gone
-    with caplog.at_level(logging.WARNING):
-        rc, stdout, err = _grid(capsys, out)
-    assert rc == 0, err
-    warning = caplog.text
+    warning, stdout = _rerun_repairs_one_point(finished, fake_pm, capsys, caplog, 10)
     assert f"damaged point file {path}" in warning
     assert "rows for trial(s) [0] of the 2 trials its parameters name" in warning
     assert f"set aside as {path}.damaged" in warning
-    assert fake_pm.calls == [10]  # only the damaged point is recomputed
     assert "1 point(s) computed, 3 already done" in stdout
     assert Path(f"{path}.damaged").read_text() == "".join(lines[:4])  # nothing is thrown away
     assert path.read_text().count("\n") == original.count("\n")
-    pd.testing.assert_frame_equal(_comparable(results.read_table(out / "results.csv")), _comparable(before))
 
 
 def test_point_file_cut_inside_a_quoted_field_is_named_and_recomputed(finished, fake_pm, capsys, caplog):
-    out, before = finished
+    out, _ = finished
     path = _point(out, 5)
     text = path.read_text()
     cut = text.index('"{""case""', text.index("\n", text.index("\n") + 1)) + 20  # inside row 2's params field
     path.write_text(text[:cut])
-    with caplog.at_level(logging.WARNING):
-        rc, stdout, err = _grid(capsys, out)
-    assert rc == 0, err
-    assert f"damaged point file {path}: not a readable CSV" in caplog.text
-    assert fake_pm.calls == [5]
-    pd.testing.assert_frame_equal(_comparable(results.read_table(out / "results.csv")), _comparable(before))
+    warning, _ = _rerun_repairs_one_point(finished, fake_pm, capsys, caplog, 5)
+    assert f"damaged point file {path}: not a readable CSV" in warning
 
 
 def test_point_file_missing_its_last_row_is_detected(finished, fake_pm, capsys, caplog):
-    out, before = finished
+    out, _ = finished
     path = _point(out, 20)
     lines = path.read_text().splitlines(keepends=True)
     path.write_text("".join(lines[:-1]))
-    with caplog.at_level(logging.WARNING):
-        rc, _, err = _grid(capsys, out)
-    assert rc == 0, err
-    assert f"damaged point file {path}: trial 1 lacks metric(s) ['rmse'" in caplog.text or \
-           f"damaged point file {path}: trial 1 lacks metric(s) ['n_train']" in caplog.text, caplog.text
-    assert fake_pm.calls == [20]
-    pd.testing.assert_frame_equal(_comparable(results.read_table(out / "results.csv")), _comparable(before))
+    warning, _ = _rerun_repairs_one_point(finished, fake_pm, capsys, caplog, 20)
+    assert f"damaged point file {path}: trial 1 lacks metric(s) ['rmse'" in warning or \
+           f"damaged point file {path}: trial 1 lacks metric(s) ['n_train']" in warning, warning
 
 
 def test_point_file_whose_content_belongs_to_another_point_is_damaged(finished, fake_pm, capsys, caplog):
-    out, before = finished
+    out, _ = finished
     _point(out, 10).write_bytes(_point(out, 5).read_bytes())  # a copy under the wrong name
-    with caplog.at_level(logging.WARNING):
-        rc, _, err = _grid(capsys, out)
-    assert rc == 0, err
-    assert f"damaged point file {_point(out, 10)}: its rows are for n_source=5, its name says n_source=10" in caplog.text
-    assert fake_pm.calls == [10]
-    pd.testing.assert_frame_equal(_comparable(results.read_table(out / "results.csv")), _comparable(before))
+    warning, _ = _rerun_repairs_one_point(finished, fake_pm, capsys, caplog, 10)
+    assert f"damaged point file {_point(out, 10)}: its rows are for n_source=5, its name says n_source=10" in warning
 
 
 def test_a_damaged_merged_table_is_rebuilt_from_the_point_files(finished, capsys, caplog):

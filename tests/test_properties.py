@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from s2rlib import insights, results, scaling
+from s2rlib import insights, law_forms, results, scaling, trial_stats
 from s2rlib.features import composition, molecules
 
 SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -117,15 +117,15 @@ def test_fit_table_and_insights_never_raise_on_degenerate_tables(data):
     table = _table(sorted(ns), trials, values)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        cf = scaling.fit_table(table, n_boot=15)
+        cf = trial_stats.fit_table(table, n_boot=15)
         assert cf.fit.status in STATUSES
-        assert isinstance(scaling.describe(cf), str)
+        assert isinstance(trial_stats.describe(cf), str)
         row = insights.summary_row(cf)
         assert row["status"] == cf.fit.status
         insights.normalised_curve(cf)
-        mat = scaling.trial_matrix(table)
+        mat = trial_stats.trial_matrix(table)
         insights.extrapolation_check(mat, n_boot=10)
-        insights.compare_forms(np.repeat(mat.index.to_numpy(), mat.shape[1]), mat.to_numpy().ravel())
+        law_forms.compare_forms(np.repeat(mat.index.to_numpy(), mat.shape[1]), mat.to_numpy().ravel())
         insights.required_n(cf.fit, 0.1)
         insights.marginal_gain(cf.fit, 1000, 100)
 
@@ -144,7 +144,7 @@ def test_fit_table_and_insights_never_raise_on_degenerate_tables(data):
 def test_degenerate_tables_give_a_status(name, table):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        cf = scaling.fit_table(table, n_boot=20)
+        cf = trial_stats.fit_table(table, n_boot=20)
         row = insights.summary_row(cf)
     expected = {"flat": {"no_decrease", "alpha_at_bound", "constant_preferred"}, "increasing": {"no_decrease"}}.get(name, {"too_few_points"})
     assert cf.fit.status in expected and row["status"] == cf.fit.status

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from s2rlib import findings, recipe_report, recipe_study, report, scaling, transfer
+from s2rlib import findings, recipe_report, recipe_study, report, transfer, trial_stats
 
 T975 = stats.t.ppf(0.95, 3)  # two-sided 90%, 3 degrees of freedom (4 trials)
 SIZES = {"n_train": 60.0, "n_val": 20.0, "n_test": 20.0}  # Nadeau-Bengio ratio n_test / n_pool = 0.25
@@ -152,12 +152,12 @@ def test_conclusion_follows_validation_and_the_intervals(table):
     assert (d, lo, hi) == pytest.approx(nb([-0.1, -0.15, 0.05, 0.0])) and J == 4
     on_test = find("On the test split, `nonneg`")
     assert "has no detectable effect on the test error against the first recipe `v1`" in on_test
-    assert findings.check_gain_sentence(on_test, scaling.Gain(np.nan, d, lo, hi, J)) == []
+    assert findings.check_gain_sentence(on_test, trial_stats.Gain(np.nan, d, lo, hi, J)) == []
     # nonneg's transfer gain: [-0.2, -0.25, -0.15, -0.2] -> lowers
     row = recipe_study.ablation_table(table).set_index("step").loc["nonneg"]
     gain = find("pretraining on the whole database")
     assert row["gain_hi"] < 0 and "lowers the error" in gain
-    assert findings.check_gain_sentence(gain, scaling.Gain(np.nan, row["gain"], row["gain_lo"],
+    assert findings.check_gain_sentence(gain, trial_stats.Gain(np.nan, row["gain"], row["gain_lo"],
                                                                row["gain_hi"], 4)) == []
     # the corrected simulation against the network at n = all, same test materials: [-0.15, -0.09, -0.18, -0.12]
     sd = np.std([-0.15, -0.09, -0.18, -0.12], ddof=1)

@@ -80,48 +80,6 @@ def test_alpha_at_bound_flag():
     assert fit.status == "alpha_at_bound"
 
 
-def test_paired_gain_interval_is_the_corrected_resampled_t():
-    mat = pd.DataFrame({0: [0.10, 0.08], 1: [0.11, 0.085], 2: [0.105, 0.079]}, index=[0, 1000])
-    d = np.array([-0.02, -0.025, -0.026])
-    plain = scaling.paired_gain(mat, 1000, 0, ratio=0.0)
-    g = scaling.paired_gain(mat, 1000, 0, ratio=0.25)
-    assert g.mean == pytest.approx(d.mean())
-    # Nadeau-Bengio: se = sd * sqrt(1/J + n_test/n_pool), t with J - 1 = 2 df (t_0.95,2 = 2.919986)
-    half = 2.919986 * d.std(ddof=1) * np.sqrt(1 / 3 + 0.25)
-    assert (g.lo, g.hi) == pytest.approx((d.mean() - half, d.mean() + half), rel=1e-5)
-    assert (g.hi - g.lo) / (plain.hi - plain.lo) == pytest.approx(np.sqrt((1 / 3 + 0.25) / (1 / 3)))
-    assert g.verdict == "lowers" and g.trials == 3
-
-
-def test_gain_verdicts():
-    assert scaling.Gain(100, -0.1, -0.2, 0.01, 5).verdict == "no_effect"
-    assert scaling.Gain(100, 0.1, 0.02, 0.2, 5).verdict == "raises"
-    assert scaling.Gain(100, -0.1, -0.2, -0.01, 5).verdict == "lowers"
-    assert scaling.Gain(100, -0.1, np.nan, np.nan, 1).verdict == "unknown"
-
-
-def test_gain_ratio_comes_from_the_rows():
-    from synthetic import synthetic_table
-
-    t = synthetic_table("band_gap", trials=5)  # n_test = 250, n_train + n_val = 1000 in every row
-    mat = scaling.trial_matrix(t)
-    assert mat.attrs["test_train_ratio"] == pytest.approx(250 / 1000)
-    cf = scaling.fit_table(t, n_boot=50)
-    assert cf.gain.ratio == pytest.approx(250 / 1000) and cf.fit.ratio == pytest.approx(250 / 1000)
-
-
-def test_gain_ratio_at_small_m_uses_the_pool_not_m():
-    """At m = 50 the trials draw 50 rows from the same 1,000-row pool: they overlap no more than at
-    m = all, so the correction must not be n_test / n_train = 250 / 40 (an interval ~4x too wide)."""
-    from synthetic import synthetic_table
-
-    t = synthetic_table("chi", ms=(50, -1), trials=5)
-    assert scaling.test_train_ratio(t, 50) == pytest.approx(250 / 1000)
-    # with an explicit n_pool metric, that is used
-    extra = t[(t.metric == "n_test") & (t.m_target == 50)].assign(metric="n_pool", value=2000.0)
-    assert scaling.test_train_ratio(pd.concat([t, extra]), 50) == pytest.approx(250 / 2000)
-
-
 def test_flat_noisy_trials_prefer_a_constant():
     rng = np.random.default_rng(3)
     mat = pd.DataFrame({t: 0.4 + 0.02 * rng.standard_normal(len(NS)) for t in range(5)}, index=NS.astype(int))

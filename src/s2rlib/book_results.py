@@ -15,8 +15,8 @@ from . import results
 from .cases import builtin_names, get_case
 from .display import note
 from .fit_cache import N_BOOT, fit_case  # N_BOOT: bootstrap draws of a chapter's main fit
-from .scaling import CaseFit
 from .selection import m_values
+from .trial_stats import CaseFit
 
 RESULTS_ENV = "S2R_RESULTS_ROOT"
 N_BOOT_PER_M = 300  # ... of the per-m fits of the two-way design (one fit per m; keeps the build fast)

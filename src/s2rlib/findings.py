@@ -1,7 +1,7 @@
 """Result sentences generated from the numbers: what a case shows, in plain words.
 
-Every sentence here is computed from a :class:`s2rlib.scaling.CaseFit`: the paired gain at the
-largest n with its corrected 90% interval (:class:`s2rlib.scaling.Gain`), the law's status in
+Every sentence here is computed from a :class:`s2rlib.trial_stats.CaseFit`: the paired gain at the
+largest n with its corrected 90% interval (:class:`s2rlib.trial_stats.Gain`), the law's status in
 words (:class:`s2rlib.scaling.FitStatus`), and alpha and C as the tables report them (C as an
 upper bound when the floor is at its bound). The verdict on the gain follows only from its
 interval: *lowers* when the whole interval is below zero, *raises* when it is above, *no
@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .scaling import CI_LEVEL, CaseFit, FitStatus, Gain, paired_gain, trial_matrix
+from .scaling import CI_LEVEL, FitStatus
+from .trial_stats import CaseFit, Gain, paired_gain, trial_matrix
 from .results import ALL_M
 
 #: words a gain sentence may use for each verdict (and that other verdicts must not use)

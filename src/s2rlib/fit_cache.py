@@ -1,9 +1,9 @@
 """Fitted laws cached on disk: a fit (with its bootstrap, the slow part) is computed once per table.
 
 The cache key hashes everything a fit depends on (the rows, the settings, the source of
-:mod:`s2rlib.scaling`), so a changed table or fitting code is always refitted. An entry that does
-not load as a :class:`~s2rlib.scaling.CaseFit` of the same case and m is named in a warning, set
-aside as ``*.damaged`` and refitted, never used. ``$S2R_FIT_CACHE`` chooses the directory
+:mod:`s2rlib.scaling` and :mod:`s2rlib.trial_stats`), so a changed table or fitting code is always
+refitted. An entry that does not load as a :class:`~s2rlib.trial_stats.CaseFit` of the same case and
+m is named in a warning, set aside as ``*.damaged`` and refitted, never used. ``$S2R_FIT_CACHE`` chooses the directory
 (``off`` disables the cache), else ``$S2R_CACHE/fits``, else ``~/.cache/s2rlib/fits``.
 """
 
@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import scaling
+from . import scaling, trial_stats
 from .atomic import atomic_write, set_aside
 from .cases import CASES
 from .datasets import refuse_root
-from .scaling import CaseFit
+from .trial_stats import CaseFit
 from .selection import for_fit, main_m
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,8 @@ def _fit_key(table: pd.DataFrame, m: int, metric: str, n_boot: int, loss: str, u
     sub = table[(table["metric"] == metric) & (table["m_target"] == m)]
     h.update(sub[["n_source", "m_target", "trial", "value", "params_id"]].to_csv(index=False).encode())
     h.update(json.dumps([m, metric, n_boot, loss, units, pd.__version__, np.__version__]).encode())
-    h.update(Path(scaling.__file__).read_bytes())
+    for module in (scaling, trial_stats):
+        h.update(Path(module.__file__).read_bytes())
     return h.hexdigest()[:32]
 
 
@@ -90,7 +91,7 @@ def fit_case(table: pd.DataFrame, m_target: int | None = None, *, metric: str = 
         cf = _load(path, case, m)
         if cf is not None:
             return cf
-    cf = scaling.fit_table(table, metric=metric, m_target=m, n_boot=n_boot, loss=loss, units=units)
+    cf = trial_stats.fit_table(table, metric=metric, m_target=m, n_boot=n_boot, loss=loss, units=units)
     if path is not None:
         try:
             with atomic_write(path, "wb") as fh:

@@ -15,11 +15,11 @@ Functions
 * :func:`required_n` — database size at which the law reaches a target error;
 * :func:`marginal_gain` — what the next ``delta`` simulations buy at ``n_now``, and the slope dR/dn;
 * :func:`extrapolation_check` — fit without the largest n, predict it, compare with the measurement;
-* :func:`compare_forms` — power law + floor against a pure power law, an exponential saturation and
-  a constant, by RSS / AIC / AICc and held-out extrapolation error;
-* :func:`equivalent_sample_size` — in the two-way (n, m) design, how many computational samples buy
-  the error reduction of one more experimental sample;
+* :func:`law_slope` — dR/dn of the law, for one fit or a whole array of draws;
 * :func:`summary_row` / :func:`normalised_curve` — the cross-case summary table and figure.
+
+The law against other functional forms is :mod:`s2rlib.law_forms`; the equivalent sample size of the
+two-way (n, m) design is :mod:`s2rlib.ess`.
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
 
 from . import scaling
 from .scaling import CI_LEVEL, ExplainedStatus, Fit, FitStatus
+from .trial_stats import CaseFit
 
 MIN_DRAWS = scaling.MIN_DRAWS  # fewer usable draws than this -> NaN interval
 
@@ -44,8 +44,7 @@ __all__ = [
     "required_n",
     "marginal_gain",
     "extrapolation_check",
-    "compare_forms",
-    "equivalent_sample_size",
+    "law_slope",
     "summary_row",
     "normalised_curve",
 ]
@@ -186,8 +185,8 @@ def _drop_law(n_now: float, delta: float, D, alpha, C) -> np.ndarray:
         return D * n_now ** (-alpha) * -np.expm1(-alpha * math.log1p(delta / n_now))
 
 
-def _slope_law(n, D, alpha) -> np.ndarray:
-    """dR/dn = -alpha D n^(-alpha - 1)."""
+def law_slope(n, D, alpha) -> np.ndarray:
+    """dR/dn = -alpha D n^(-alpha - 1), vectorised over n, D and alpha (one fit or an array of draws)."""
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         return -np.asarray(alpha, dtype=float) * np.asarray(D, dtype=float) * np.asarray(n, dtype=float) ** (
             -np.asarray(alpha, dtype=float) - 1)
@@ -275,13 +274,13 @@ def marginal_gain(fit: Fit, n_now: float, delta: float, *, level: float = CI_LEV
         out["status"] = "unusable_fit"
         return MarginalGain(**out)
     out["value"] = float(_drop_law(n_now, delta, fit.D, fit.alpha, fit.C))
-    out["slope"] = float(_slope_law(n_now, fit.D, fit.alpha))
+    out["slope"] = float(law_slope(n_now, fit.D, fit.alpha))
     out["R_now"] = float(_law(n_now, fit.D, fit.alpha, fit.C))
     out["rel"] = out["value"] / out["R_now"] if out["R_now"] > 0 else _nan()
     b = _draws(fit)
     if len(b):
         out["lo"], out["hi"] = scaling.interval(_drop_law(n_now, delta, b[:, 0], b[:, 1], b[:, 2]), level=level)
-        out["slope_lo"], out["slope_hi"] = scaling.interval(_slope_law(n_now, b[:, 0], b[:, 1]), level=level)
+        out["slope_lo"], out["slope_hi"] = scaling.interval(law_slope(n_now, b[:, 0], b[:, 1]), level=level)
     return MarginalGain(**out)
 
 
@@ -293,7 +292,7 @@ def extrapolation_check(mat: pd.DataFrame, *, holdout: int = 1, n_boot: int = 20
                         loss: str = "linear", level: float = CI_LEVEL) -> dict:
     """Fit the law without the ``holdout`` largest n, predict the largest n, compare with the measurement.
 
-    ``mat`` is an (n x trial) matrix as from :func:`s2rlib.scaling.trial_matrix` (index n_source, n = 0
+    ``mat`` is an (n x trial) matrix as from :func:`s2rlib.trial_stats.trial_matrix` (index n_source, n = 0
     allowed and ignored). The reduced fit is :func:`s2rlib.scaling.bootstrap_fit` on the n > 0 rows
     except the ``holdout`` largest ones; ``lo``/``hi`` is the percentile interval of its bootstrap
     predictions at ``n_max`` (the uncertainty of the fitted *mean* curve; compare with
@@ -351,291 +350,17 @@ def extrapolation_check(mat: pd.DataFrame, *, holdout: int = 1, n_boot: int = 20
 
 
 # --------------------------------------------------------------------------------------------
-# 4. competing functional forms
-
-FORMS = ("power law + floor", "pure power law", "exponential saturation", "constant")
-_N_PARAMS = {"power law + floor": 3, "pure power law": 2, "exponential saturation": 3, "constant": 1}
+# 4. cross-case summary
 
 
-def _fit_power_floor(n, R):
-    f = scaling.fit_law(n, R)
-    if not f.usable:
-        return None, f.status
-    return (lambda x, f=f: f.predict(x)), f.status, f"D={f.D:.4g}, alpha={f.alpha:.4g}, C={f.C:.4g}"
-
-
-def _fit_pure_power(n, R):
-    """R = D n^-alpha, D >= 0, alpha in scaling.ALPHA_BOUNDS, least squares in R (variable projection)."""
-    if len(np.unique(n)) < 3:
-        return None, "too_few_points"
-    scale = n.min()
-    lo, hi = scaling.ALPHA_BOUNDS
-
-    def solve(a):
-        x = (n / scale) ** (-a)
-        D = max(float(x @ R) / float(x @ x), 0.0)
-        return D, float(np.sum((D * x - R) ** 2))
-
-    grid = np.geomspace(lo, hi, 200)
-    prof = np.array([solve(a)[1] for a in grid])
-    i = int(np.argmin(prof))
-    res = optimize.minimize_scalar(lambda a: solve(a)[1], bounds=(grid[max(i - 1, 0)], grid[min(i + 1, 199)]),
-                                   method="bounded", options={"xatol": 1e-7})
-    a = float(res.x) if res.fun <= prof[i] else float(grid[i])
-    D = solve(a)[0] * scale**a
-    status = "ok" if 1.01 * lo < a < 0.99 * hi else "alpha_at_bound"
-    return (lambda x, D=D, a=a: D * np.asarray(x, float) ** (-a)), status, f"D={D:.4g}, alpha={a:.4g}"
-
-
-def _fit_exp_saturation(n, R):
-    """R = C + D exp(-n / n0), D, C >= 0: profile over log n0 (NNLS in D, C), refined from several starts."""
-    if len(np.unique(n)) < 4:
-        return None, "too_few_points"
-    lo_l, hi_l = math.log(n.min() / 100), math.log(n.max() * 100)
-
-    def solve(ln0):
-        x = np.exp(-n / math.exp(ln0))
-        A = np.stack([x, np.ones_like(x)], axis=1)
-        (D, C), rnorm = optimize.nnls(A, R)
-        return float(D), float(C), float(rnorm**2)
-
-    grid = np.linspace(lo_l, hi_l, 200)
-    prof = np.array([solve(g)[2] for g in grid])
-    # several starts: refine around each of the (up to 3) best local minima of the profile
-    interior = [i for i in range(len(grid)) if (i == 0 or prof[i] <= prof[i - 1]) and (i == len(grid) - 1 or prof[i] <= prof[i + 1])]
-    starts = sorted(interior, key=lambda i: prof[i])[:3] or [int(np.argmin(prof))]
-    best_l, best_r = float(grid[starts[0]]), float(prof[starts[0]])
-    for i in starts:
-        res = optimize.minimize_scalar(lambda g: solve(g)[2], bounds=(grid[max(i - 1, 0)], grid[min(i + 1, 199)]),
-                                       method="bounded", options={"xatol": 1e-8})
-        if res.fun < best_r:
-            best_l, best_r = float(res.x), float(res.fun)
-    D, C, _ = solve(best_l)
-    n0 = math.exp(best_l)
-    at_bound = best_l - lo_l < 0.01 * (hi_l - lo_l) or hi_l - best_l < 0.01 * (hi_l - lo_l)
-    status = "no_decrease" if D <= 1e-12 * max(R.max(), 1e-300) else ("n0_at_bound" if at_bound else "ok")
-    return ((lambda x, D=D, n0=n0, C=C: C + D * np.exp(-np.asarray(x, float) / n0)), status,
-            f"D={D:.4g}, n0={n0:.4g}, C={C:.4g}")
-
-
-def _fit_constant(n, R):
-    if len(R) < 1:
-        return None, "too_few_points"
-    c = float(np.mean(R))
-    return (lambda x, c=c: np.full(np.shape(x), c, dtype=float)), "ok", f"C={c:.4g}"
-
-
-_FITTERS = {"power law + floor": _fit_power_floor, "pure power law": _fit_pure_power,
-            "exponential saturation": _fit_exp_saturation, "constant": _fit_constant}
-
-
-def _safe_fit(form, n, R):
-    try:
-        res = _FITTERS[form](n, R)
-    except Exception as exc:  # noqa: BLE001 - a form that cannot be fitted is a NaN row
-        return None, f"failed: {exc}", ""
-    if res[0] is None:
-        return None, res[1], ""
-    return res
-
-
-def compare_forms(n, R, se=None) -> pd.DataFrame:
-    """Compare four functional forms for the error curve R(n) (points with n > 0 and R > 0).
-
-    Forms: ``"power law + floor"`` (D n^-alpha + C via :func:`s2rlib.scaling.fit_law`, 3 params),
-    ``"pure power law"`` (D n^-alpha, 2), ``"exponential saturation"`` (C + D exp(-n/n0), 3; D, C >=
-    0, profiled over log n0 with several refined starts) and ``"constant"`` (1). All are least
-    squares in R. ``n``/``R`` may hold repeated n (e.g. one point per trial).
-
-    Returns one row per form (in that order) with columns ``form, n_params, n_points, rss, aic,
-    aicc, delta_aic, extrap_error, params, status``: ``aic = N log(RSS/N) + 2k`` (Gaussian; RSS
-    floored at ``N (1e-12 max R)^2`` so exact fits stay finite), ``aicc = aic + 2k(k+1)/(N-k-1)``
-    (NaN when N <= k+1), ``delta_aic = aic - min(aic)``; ``extrap_error`` is ``|prediction - mean
-    measured R|`` at the largest n for the form refitted without the points at that n. Forms that
-    cannot be fitted (too few points) get NaN numbers and a status; nothing raises.
-
-    With ``se`` (one standard error per point; the points are then trial *means*), the AIC is
-    ``chi^2 + 2k`` with ``chi^2 = sum((R - form) / se)^2`` (Gaussian with known variances), the
-    criterion :class:`s2rlib.scaling.FitStatus` uses; AICc is then NaN. Never pass per-trial points
-    with ``se``: trials of one grid are not independent.
-    """
-    try:
-        w = None if se is None else 1 / np.square(np.asarray(se, dtype=float))
-        n, R, w = scaling._clean(n, R, w)
-    except Exception:  # noqa: BLE001
-        n, R, w = np.array([]), np.array([]), None
-    if se is not None and len(R):
-        w = np.minimum(w, 1 / (1e-9 * R.max()) ** 2)
-    N = len(n)
-    rows = []
-    rfloor = N * (1e-12 * (R.max() if N else 1.0)) ** 2
-    n_top = n.max() if N else _nan()
-    held = n < n_top if N else np.array([], dtype=bool)
-    for form in FORMS:
-        k = _N_PARAMS[form]
-        row = dict(form=form, n_params=k, n_points=N, rss=_nan(), aic=_nan(), aicc=_nan(), delta_aic=_nan(),
-                   extrap_error=_nan(), params="", status="too_few_points")
-        if N > k:
-            pred, status, params = _safe_fit(form, n, R)
-            row["status"] = status
-            if pred is not None:
-                rss = float(np.sum((pred(n) - R) ** 2))
-                row["rss"], row["params"] = rss, params
-                if se is not None:
-                    row["aic"] = float(np.sum(w * (pred(n) - R) ** 2)) + 2 * k
-                else:
-                    row["aic"] = N * math.log(max(rss, rfloor, np.finfo(float).tiny) / N) + 2 * k
-                if N - k - 1 > 0 and se is None:
-                    row["aicc"] = row["aic"] + 2 * k * (k + 1) / (N - k - 1)
-        if held.sum() > k:
-            pred_h, _, _ = _safe_fit(form, n[held], R[held])
-            if pred_h is not None:
-                row["extrap_error"] = float(abs(float(pred_h(np.array([n_top]))[0]) - R[~held].mean()))
-        rows.append(row)
-    df = pd.DataFrame(rows)
-    if df["aic"].notna().any():
-        df["delta_aic"] = df["aic"] - df["aic"].min()
-    return df
-
-
-# --------------------------------------------------------------------------------------------
-# 5. equivalent sample size in the two-way (n, m) design
-
-
-def _fd_slope(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """dy/dx by finite differences on the log-x scale (second order, also at the ends when >= 3 points)."""
-    out = np.full(len(x), np.nan)
-    ok = np.isfinite(x) & np.isfinite(y) & (x > 0)
-    if ok.sum() < 2:
-        return out
-    u = np.log(x[ok])
-    dy_du = np.gradient(y[ok], u, edge_order=2 if ok.sum() >= 3 else 1)
-    out[ok] = dy_du / x[ok]
-    return out
-
-
-def _slopes_along(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, str, str]:
-    """dy/dx at every x from the law fitted to (x, y), or finite differences when the law is not usable."""
-    fit = scaling.fit_law(x, y)
-    if fit.usable:
-        return _slope_law(x, fit.D, fit.alpha), "law", fit.status
-    return _fd_slope(x, y), ("finite_difference" if np.isfinite(y).sum() >= 2 else "none"), fit.status
-
-
-def _ess_grid(ns: np.ndarray, ms: np.ndarray, G: np.ndarray):
-    """Slopes and ESS on a (n x m) grid of mean errors (n > 0, m > 0)."""
-    dn = np.full(G.shape, np.nan)
-    dm = np.full(G.shape, np.nan)
-    meth_n = np.full(G.shape, "none", dtype=object)
-    meth_m = np.full(G.shape, "none", dtype=object)
-    st_n = np.full(G.shape, "", dtype=object)
-    st_m = np.full(G.shape, "", dtype=object)
-    for j in range(len(ms)):
-        dn[:, j], meth_n[:, j], st_n[:, j] = _slopes_along(ns, G[:, j])
-    for i in range(len(ns)):
-        if len(ms) >= scaling.MIN_POINTS:
-            dm[i, :], meth_m[i, :], st_m[i, :] = _slopes_along(ms, G[i, :])
-        else:
-            dm[i, :] = _fd_slope(ms, G[i, :])
-            meth_m[i, :] = "finite_difference" if np.isfinite(G[i, :]).sum() >= 2 else "none"
-            st_m[i, :] = "too_few_points"
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ess = dm / dn
-    # no error reduction along n (dR/dn = 0) while more experimental data still help: ESS = +inf
-    ess = np.where((dn == 0) & (dm < 0), np.inf, ess)
-    return dn, dm, ess, meth_n, meth_m, st_n, st_m
-
-
-def equivalent_sample_size(table: pd.DataFrame, metric: str = "mae", n_boot: int = 200, *, seed: int = 0,
-                           level: float = CI_LEVEL) -> pd.DataFrame:
-    """How many computational samples buy the error reduction of one more experimental sample.
-
-    For the two-way design (several ``m_target`` > 0, each with several ``n_source``) the mean error
-    over trials ``R(n, m)`` is computed per cell and ``ESS(n, m) = (dR/dm) / (dR/dn)``, with
-
-    * ``dR/dn`` from the law ``D n^-alpha + C`` fitted (:func:`s2rlib.scaling.fit_law`) to the n > 0
-      points of each m (``method_n = "law"``), or log-scale finite differences in n when that fit is
-      unusable (``"finite_difference"``);
-    * ``dR/dm`` from the same law in m, ``E m^-beta + F``, fitted across the m values at each n
-      (``method = "law"``), or — with fewer than ``scaling.MIN_POINTS`` distinct m or an unusable
-      fit — log-scale finite differences between neighbouring m (``method = "finite_difference"``;
-      second-order, one-sided at the ends).
-
-    Rows with ``m_target <= 0`` (-1 = all data) and n = 0 are not used; n is the mean number of
-    source samples actually drawn (``n_source_used`` rows) where the table has them. When dR/dn = 0 (no decrease
-    in n) and dR/dm < 0 the ESS is +inf. With ``n_boot > 0`` and >= 2 trials, ``ess_lo``/``ess_hi``
-    are percentile intervals over corrected draws of the cell means (:func:`s2rlib.scaling.corrected_draws`,
-    one draw for all cells, keeping the pairing; n_test/n_pool of each m); each draw costs one fit per m and per n, so the cost is about
-    ``n_boot * (#m + #n) * 3 ms``.
-
-    Returns a tidy DataFrame with columns ``case, n, m, R, dR_dn, dR_dm, ess, ess_lo, ess_hi,
-    method, method_n, fit_status_n, fit_status_m`` (one row per (case, n, m) cell; empty with these
-    columns when the table has no usable two-way data).
-    """
-    cols = ["case", "n", "m", "R", "dR_dn", "dR_dm", "ess", "ess_lo", "ess_hi", "method", "method_n",
-            "fit_status_n", "fit_status_m"]
-    try:
-        two_way = table[(table["m_target"] > 0) & (table["n_source"] > 0)]
-        sub = two_way[two_way["metric"] == metric]
-    except Exception:  # noqa: BLE001 - not a results table
-        return pd.DataFrame(columns=cols)
-    if "case" not in sub.columns:
-        two_way, sub = two_way.assign(case="?"), sub.assign(case="?")
-    frames = []
-    for case, cs in sub.groupby("case", sort=True):
-        # as in the fits, n is the mean number of source samples actually drawn
-        n_used = scaling.drawn_n(two_way[two_way["case"] == case])
-        cs = cs.assign(n_source=[float(n_used.get(n, n)) for n in cs["n_source"]])
-        cube = cs.pivot_table(index=["n_source", "m_target"], columns="trial", values="value", aggfunc="mean")
-        ns = np.sort(cs["n_source"].unique()).astype(float)
-        ms = np.sort(cs["m_target"].unique()).astype(float)
-        if len(ns) < 2 or len(ms) < 2:
-            continue
-        full = pd.MultiIndex.from_product([ns, ms], names=["n_source", "m_target"])
-        cube.index = pd.MultiIndex.from_arrays([cube.index.get_level_values(0).astype(float),
-                                                cube.index.get_level_values(1).astype(float)])
-        vals = cube.reindex(full).to_numpy(dtype=float).reshape(len(ns), len(ms), -1)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            G = np.nanmean(vals, axis=2)
-            dn, dm, ess, meth_n, meth_m, st_n, st_m = _ess_grid(ns, ms, G)
-            lo = np.full(G.shape, np.nan)
-            hi = np.full(G.shape, np.nan)
-            T = vals.shape[2]
-            if n_boot and n_boot > 0 and T >= 2:
-                rng = np.random.default_rng(seed)
-                # corrected draws of the cell means (scaling.corrected_draws), n_test/n_pool per m
-                ratios = np.array([scaling.test_train_ratio(two_way[two_way["case"] == case], int(m)) for m in ms])
-                flat = vals.reshape(len(ns) * len(ms), T)
-                means = scaling.corrected_draws(flat, np.tile(ratios, len(ns)), int(n_boot), rng)
-                draws = np.full((int(n_boot),) + G.shape, np.nan)
-                for b in range(int(n_boot)):
-                    draws[b] = _ess_grid(ns, ms, means[b].reshape(G.shape))[2]
-                for i in range(len(ns)):
-                    for j in range(len(ms)):
-                        lo[i, j], hi[i, j] = scaling.interval(draws[:, i, j], level=level)
-        nn, mm = np.meshgrid(ns, ms, indexing="ij")
-        frames.append(pd.DataFrame(dict(
-            case=case, n=nn.ravel(), m=mm.ravel(), R=G.ravel(), dR_dn=dn.ravel(), dR_dm=dm.ravel(),
-            ess=ess.ravel(), ess_lo=lo.ravel(), ess_hi=hi.ravel(), method=meth_m.ravel(), method_n=meth_n.ravel(),
-            fit_status_n=st_n.ravel(), fit_status_m=st_m.ravel())))
-    if not frames:
-        return pd.DataFrame(columns=cols)
-    return pd.concat(frames, ignore_index=True)[cols]
-
-
-# --------------------------------------------------------------------------------------------
-# 6. cross-case summary
-
-
-def summary_row(case_fit: scaling.CaseFit, *, units: str | None = None, n_now: float | None = None,
+def summary_row(case_fit: CaseFit, *, units: str | None = None, n_now: float | None = None,
                 delta: float = 10000, target: float | None = None, level: float = CI_LEVEL) -> dict:
-    """One row of the cross-case summary table for a :class:`s2rlib.scaling.CaseFit`.
+    """One row of the cross-case summary table for a :class:`s2rlib.trial_stats.CaseFit`.
 
     Keys: ``case, m_target, units, trials, n_min, n_max`` (smallest / largest n > 0 run),
     ``baseline`` (mean error at n = 0, NaN if not run), ``err_n_max`` (mean error at the largest n),
     ``gain, gain_lo, gain_hi, gain_verdict`` (paired error(n_max) - error(0), its corrected interval and
-    :attr:`s2rlib.scaling.Gain.verdict`, from ``case_fit.gain``;
+    :attr:`s2rlib.trial_stats.Gain.verdict`, from ``case_fit.gain``;
     < 0 = transfer helps), ``gain_rel`` (gain / baseline), ``D, D_lo, D_hi, alpha, alpha_lo,
     alpha_hi, C, C_lo, C_hi`` (law and 90% intervals), ``C_upper_only`` (the floor is at its bound: report
     ``C < C_hi``), ``status`` (the fit's), ``supported`` (status ``ok``: derived numbers may be printed),
@@ -689,7 +414,7 @@ def summary_row(case_fit: scaling.CaseFit, *, units: str | None = None, n_now: f
     return row
 
 
-def normalised_curve(case_fit: scaling.CaseFit) -> pd.DataFrame:
+def normalised_curve(case_fit: CaseFit) -> pd.DataFrame:
     """Mean error per n divided by a reference, for the cross-case figure.
 
     The reference is the n = 0 baseline when it was run, else the mean error at the smallest n > 0.

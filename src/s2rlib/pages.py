@@ -17,13 +17,13 @@ from .cases import names as case_names
 from .display import note, show, show_figure, show_markdown
 from .fit_cache import fit_case
 from .formatting import code
-from .scaling import CaseFit
 from .selection import grids, m_values, main_m, select_grid
 from .tables import (
     case_header_table, derived_table, ess_table, extrapolation_table, forms_table, gain_sentence, gain_table,
     grid_tables, insights, law_math, params_table, provenance_table, recipes_table, results_table, summary_table,
     two_way_table,
 )
+from .trial_stats import CaseFit
 
 
 # one chapter
@@ -142,7 +142,7 @@ class CasePage:
              "Extrapolation check: the law fitted without the largest n, predicting it")
 
     def forms(self) -> None:
-        if self._missing() or self._needs_insights():
+        if self._missing():
             return
         show(forms_table(self.table, self.main_m, metric=self.metric),
              "Alternative functional forms, fitted to the trial means (AIC with corrected standard errors; lower is better)")

@@ -8,7 +8,7 @@
 * :func:`two_way_figure` — the two-way (n, m) design: one curve per experimental size m, and the
   fitted alpha and C against m.
 
-Every function takes :class:`s2rlib.scaling.CaseFit` objects, draws on a given ``ax`` (or a new
+Every function takes :class:`s2rlib.trial_stats.CaseFit` objects, draws on a given ``ax`` (or a new
 figure) and returns the matplotlib ``Figure``; nothing is shown or saved here.
 """
 
@@ -25,7 +25,8 @@ from scipy import stats
 
 from .cases import builtin_names
 from .cases import names as case_names
-from .scaling import CI_LEVEL, CaseFit
+from .scaling import CI_LEVEL
+from .trial_stats import CaseFit
 from .results import ALL_M
 
 #: the order (and therefore the colour) of the case studies in every figure
@@ -87,7 +88,7 @@ N_LABEL = "computational samples for pretraining, n"
 def _half_width(sem: pd.Series, trials: int, level: float = CI_LEVEL, ratio: float = 0.0) -> pd.Series:
     """Half width of the corrected t interval of a mean over ``trials`` trials (NaN with fewer than two).
 
-    As :meth:`s2rlib.scaling.CaseFit.mean_interval`: ``sem * sqrt(1 + trials * ratio) * t_{trials-1}``
+    As :meth:`s2rlib.trial_stats.CaseFit.mean_interval`: ``sem * sqrt(1 + trials * ratio) * t_{trials-1}``
     with ``ratio`` = n_test / n_pool (the Nadeau-Bengio correction for overlapping re-splits).
     """
     if trials < 2:
@@ -189,7 +190,7 @@ def scaling_figure(case_fit: CaseFit, ax=None, *, color=None, title: str | None 
                    level: float = CI_LEVEL):
     """Test error vs n (log-log) with trial means, the fitted law, its 90% band and the n = 0 baseline.
 
-    ``case_fit`` is a :class:`s2rlib.scaling.CaseFit`; error bars are the 90% t-interval of the
+    ``case_fit`` is a :class:`s2rlib.trial_stats.CaseFit`; error bars are the 90% t-interval of the
     mean over trials; the band is the pointwise 90% percentile band of the law over the bootstrap
     draws; the baseline (no pretraining, n = 0) is the horizontal line with its own 90% band.
     Returns the Figure.
@@ -315,7 +316,7 @@ def two_way_figure(fits_by_m: Mapping[int, CaseFit], *, m_all: float | None = No
     """The two-way (n, m) design: (a) error vs n, one curve per m; (b) alpha and (c) C against m.
 
     ``fits_by_m`` maps the experimental training size m (``-1`` = all experimental data) to its
-    :class:`s2rlib.scaling.CaseFit`; ``m_all`` is where ``m = ALL_M`` (all) sits on the m axis (the mean
+    :class:`s2rlib.trial_stats.CaseFit`; ``m_all`` is where ``m = ALL_M`` (all) sits on the m axis (the mean
     number of experimental training + validation samples; without it the "all" fit is left out of
     panels b and c). Error bars in b and c are the 90% bootstrap intervals; hollow markers flag a
     fit whose status is not ``ok``.

@@ -5,7 +5,7 @@ formats and narrates). The study's files are ``results/recipe_study/<case>__<ste
 (or under ``$S2R_RESULTS_ROOT``); any subset of them renders: steps not run are named, a case
 with no files gets the command that runs it.
 
-Verdict words follow the corrected 90% interval only (:class:`s2rlib.scaling.Gain`): *lowers* when
+Verdict words follow the corrected 90% interval only (:class:`s2rlib.trial_stats.Gain`): *lowers* when
 the whole interval is below zero, *raises* when above, *no detectable effect* when it includes zero.
 """
 
@@ -20,7 +20,7 @@ import pandas as pd
 from . import recipe_study as rs
 from .cases import get_case
 from .report import DASH, fmt, fmt_ci, fmt_n, fmt_signed, note, results_root, show, show_markdown, units_suffix
-from .scaling import Gain
+from .trial_stats import Gain
 
 #: the cases the chapter shows, in order
 STUDY_CASES = ("band_gap", "formation_enthalpy")

@@ -19,7 +19,7 @@ name these modules, the number formats (:mod:`s2rlib.formatting`), the grid sele
 
 from __future__ import annotations
 
-from . import findings, results, scaling
+from . import findings, results, scaling, trial_stats
 from .book_results import (
     BOOK_CASES, N_BOOT, N_BOOT_PER_M, RESULTS_ENV, _rel, effective_m, fits_by_m, load_case_results, missing_message,
     repo_root, results_path, results_root,
@@ -33,7 +33,7 @@ from .formatting import (
     recipe_words, units_suffix,
 )
 from .pages import CasePage, SummaryPage, available_cases, summary_fits
-from .scaling import CI_LEVEL, CaseFit, FitStatus
+from .scaling import CI_LEVEL, FitStatus
 from .selection import PER_POINT_KEYS, _grid_key, for_fit, grid_ids, grids, m_values, main_m, select_grid
 from .tables import (
     SUMMARY_PARTS, _tex, case_header_table, constant_caption, data_table, derived_table, ess_table,
@@ -41,3 +41,4 @@ from .tables import (
     law_math, law_text, m_name, params_table, provenance_table, recipes_table, results_table, split_constant_columns,
     status_cell, status_text, summary_table, two_way_table,
 )
+from .trial_stats import CaseFit

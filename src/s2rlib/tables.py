@@ -14,15 +14,18 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from . import findings, results, scaling
+from . import findings, results, scaling, trial_stats
 from .book_results import BOOK_CASES, _rel, load_case_results, results_path
 from .cases import CASES, get_case
+from .ess import equivalent_sample_size
 from .formatting import (
     DASH, DERIVED_SIG, code, fmt, fmt_ci, fmt_derived, fmt_n, fmt_pct, fmt_pct_ci, fmt_signed, pretty_units,
     recipe_words, units_suffix,
 )
-from .scaling import CI_LEVEL, CaseFit, FitStatus
+from .law_forms import compare_forms
+from .scaling import CI_LEVEL, FitStatus
 from .selection import for_fit, grid_ids, m_values, main_m, select_grid
+from .trial_stats import CaseFit
 from .results import ALL_M
 
 try:  # derived numbers (required n, marginal gain, checks); optional so the book builds without it
@@ -149,7 +152,7 @@ def extrapolation_table(table: pd.DataFrame, m_target: int | None = None, *, met
     if insights is None:
         return None
     m = main_m(table) if m_target is None else m_target
-    mat = scaling.trial_matrix(for_fit(table), metric, m)
+    mat = trial_stats.trial_matrix(for_fit(table), metric, m)
     r = insights.extrapolation_check(mat)
     case = str(table["case"].iloc[0])
     u = units_suffix(CASES[case].units if case in CASES else "")
@@ -168,22 +171,20 @@ def extrapolation_table(table: pd.DataFrame, m_target: int | None = None, *, met
     ])
 
 
-def forms_table(table: pd.DataFrame, m_target: int | None = None, *, metric: str = "mae") -> pd.DataFrame | None:
-    """Power law + floor against simpler forms, on the trial means (``insights.compare_forms``).
+def forms_table(table: pd.DataFrame, m_target: int | None = None, *, metric: str = "mae") -> pd.DataFrame:
+    """Power law + floor against simpler forms, on the trial means (``law_forms.compare_forms``).
 
     The points are the means over trials at the number of source samples actually drawn
-    (:func:`s2rlib.scaling.drawn_n`, as in the main fit), each with its corrected standard error;
+    (:func:`s2rlib.trial_stats.drawn_n`, as in the main fit), each with its corrected standard error;
     AIC = chi^2 + 2k, never per-trial points treated as independent.
     """
-    if insights is None:
-        return None
     m = main_m(table) if m_target is None else m_target
-    mat = scaling.trial_matrix(for_fit(table), metric, m)
+    mat = trial_stats.trial_matrix(for_fit(table), metric, m)
     mat = mat[mat.index > 0]
     J = mat.shape[1]
     se = mat.std(axis=1, ddof=1) * math.sqrt(1 / J + mat.attrs.get("test_train_ratio", 0.0)) if J > 1 else None
-    df = insights.compare_forms(mat.index.to_numpy(dtype=float), mat.mean(axis=1).to_numpy(dtype=float),
-                                None if se is None else se.to_numpy(dtype=float))
+    df = compare_forms(mat.index.to_numpy(dtype=float), mat.mean(axis=1).to_numpy(dtype=float),
+                       None if se is None else se.to_numpy(dtype=float))
     out = pd.DataFrame({
         "form": df["form"], "parameters": df["n_params"].astype(str), "RSS": df["rss"].map(lambda v: fmt(v, 3)),
         "AIC": df["aic"].map(lambda v: fmt(v, 4)), "ΔAIC": df["delta_aic"].map(lambda v: fmt(v, 3)),
@@ -238,7 +239,7 @@ def recipes_table(table: pd.DataFrame, m_target: int | None = None) -> pd.DataFr
     """How often validation chose each fine-tuning recipe, per n (counts of trials)."""
     m = main_m(table) if m_target is None else m_target
     sub = table[(table["metric"] == "mae") & (table["m_target"] == m)]
-    drawn = scaling.drawn_n(table[table["m_target"] == m])  # as the fits: samples actually drawn
+    drawn = trial_stats.drawn_n(table[table["m_target"] == m])  # as the fits: samples actually drawn
     sub = sub.assign(n_source=[int(round(drawn.get(n, n))) for n in sub["n_source"]])
     ct = pd.crosstab(sub["n_source"], sub["selected_recipe"])
     ct = ct.reindex(sorted(ct.index))
@@ -370,9 +371,7 @@ def ess_table(table: pd.DataFrame, *, n_boot: int = 200, fits: Mapping[int, Case
     With ``fits`` (the per-m fits), the ESS at m is printed only where the law in n at that m is
     ``ok``; elsewhere the cell says why not.
     """
-    if insights is None:
-        return None
-    df = insights.equivalent_sample_size(table, n_boot=n_boot)
+    df = equivalent_sample_size(table, n_boot=n_boot)
     if df.empty:
         return None
     status = {int(m): cf.fit.status for m, cf in (fits or {}).items()}

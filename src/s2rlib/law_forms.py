@@ -1,0 +1,165 @@
+"""Competing functional forms for one error curve R(n): is the power law with a floor the right shape?
+
+:func:`compare_forms` fits four forms to the same points: the law ``D n^-alpha + C``
+(:func:`s2rlib.scaling.fit_law`), a pure power law ``D n^-alpha``, an exponential saturation
+``C + D exp(-n / n0)`` and a constant, and ranks them by RSS / AIC / AICc and by the error of each
+form, refitted without the largest n, in predicting it. Pure numpy / scipy; a form that cannot be
+fitted is a row of NaN with a status, never an exception.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+
+from . import scaling
+
+__all__ = ["FORMS", "compare_forms"]
+
+
+FORMS = ("power law + floor", "pure power law", "exponential saturation", "constant")
+_N_PARAMS = {"power law + floor": 3, "pure power law": 2, "exponential saturation": 3, "constant": 1}
+
+
+def _fit_power_floor(n, R):
+    f = scaling.fit_law(n, R)
+    if not f.usable:
+        return None, f.status
+    return (lambda x, f=f: f.predict(x)), f.status, f"D={f.D:.4g}, alpha={f.alpha:.4g}, C={f.C:.4g}"
+
+
+def _fit_pure_power(n, R):
+    """R = D n^-alpha, D >= 0, alpha in scaling.ALPHA_BOUNDS, least squares in R (variable projection)."""
+    if len(np.unique(n)) < 3:
+        return None, "too_few_points"
+    scale = n.min()
+    lo, hi = scaling.ALPHA_BOUNDS
+
+    def solve(a):
+        x = (n / scale) ** (-a)
+        D = max(float(x @ R) / float(x @ x), 0.0)
+        return D, float(np.sum((D * x - R) ** 2))
+
+    grid = np.geomspace(lo, hi, 200)
+    prof = np.array([solve(a)[1] for a in grid])
+    i = int(np.argmin(prof))
+    res = optimize.minimize_scalar(lambda a: solve(a)[1], bounds=(grid[max(i - 1, 0)], grid[min(i + 1, 199)]),
+                                   method="bounded", options={"xatol": 1e-7})
+    a = float(res.x) if res.fun <= prof[i] else float(grid[i])
+    D = solve(a)[0] * scale**a
+    status = "ok" if 1.01 * lo < a < 0.99 * hi else "alpha_at_bound"
+    return (lambda x, D=D, a=a: D * np.asarray(x, float) ** (-a)), status, f"D={D:.4g}, alpha={a:.4g}"
+
+
+def _fit_exp_saturation(n, R):
+    """R = C + D exp(-n / n0), D, C >= 0: profile over log n0 (NNLS in D, C), refined from several starts."""
+    if len(np.unique(n)) < 4:
+        return None, "too_few_points"
+    lo_l, hi_l = math.log(n.min() / 100), math.log(n.max() * 100)
+
+    def solve(ln0):
+        x = np.exp(-n / math.exp(ln0))
+        A = np.stack([x, np.ones_like(x)], axis=1)
+        (D, C), rnorm = optimize.nnls(A, R)
+        return float(D), float(C), float(rnorm**2)
+
+    grid = np.linspace(lo_l, hi_l, 200)
+    prof = np.array([solve(g)[2] for g in grid])
+    # several starts: refine around each of the (up to 3) best local minima of the profile
+    interior = [i for i in range(len(grid)) if (i == 0 or prof[i] <= prof[i - 1]) and (i == len(grid) - 1 or prof[i] <= prof[i + 1])]
+    starts = sorted(interior, key=lambda i: prof[i])[:3] or [int(np.argmin(prof))]
+    best_l, best_r = float(grid[starts[0]]), float(prof[starts[0]])
+    for i in starts:
+        res = optimize.minimize_scalar(lambda g: solve(g)[2], bounds=(grid[max(i - 1, 0)], grid[min(i + 1, 199)]),
+                                       method="bounded", options={"xatol": 1e-8})
+        if res.fun < best_r:
+            best_l, best_r = float(res.x), float(res.fun)
+    D, C, _ = solve(best_l)
+    n0 = math.exp(best_l)
+    at_bound = best_l - lo_l < 0.01 * (hi_l - lo_l) or hi_l - best_l < 0.01 * (hi_l - lo_l)
+    status = "no_decrease" if D <= 1e-12 * max(R.max(), 1e-300) else ("n0_at_bound" if at_bound else "ok")
+    return ((lambda x, D=D, n0=n0, C=C: C + D * np.exp(-np.asarray(x, float) / n0)), status,
+            f"D={D:.4g}, n0={n0:.4g}, C={C:.4g}")
+
+
+def _fit_constant(n, R):
+    if len(R) < 1:
+        return None, "too_few_points"
+    c = float(np.mean(R))
+    return (lambda x, c=c: np.full(np.shape(x), c, dtype=float)), "ok", f"C={c:.4g}"
+
+
+_FITTERS = {"power law + floor": _fit_power_floor, "pure power law": _fit_pure_power,
+            "exponential saturation": _fit_exp_saturation, "constant": _fit_constant}
+
+
+def _safe_fit(form, n, R):
+    try:
+        res = _FITTERS[form](n, R)
+    except Exception as exc:  # noqa: BLE001 - a form that cannot be fitted is a NaN row
+        return None, f"failed: {exc}", ""
+    if res[0] is None:
+        return None, res[1], ""
+    return res
+
+
+def compare_forms(n, R, se=None) -> pd.DataFrame:
+    """Compare four functional forms for the error curve R(n) (points with n > 0 and R > 0).
+
+    Forms: ``"power law + floor"`` (D n^-alpha + C via :func:`s2rlib.scaling.fit_law`, 3 params),
+    ``"pure power law"`` (D n^-alpha, 2), ``"exponential saturation"`` (C + D exp(-n/n0), 3; D, C >=
+    0, profiled over log n0 with several refined starts) and ``"constant"`` (1). All are least
+    squares in R. ``n``/``R`` may hold repeated n (e.g. one point per trial).
+
+    Returns one row per form (in that order) with columns ``form, n_params, n_points, rss, aic,
+    aicc, delta_aic, extrap_error, params, status``: ``aic = N log(RSS/N) + 2k`` (Gaussian; RSS
+    floored at ``N (1e-12 max R)^2`` so exact fits stay finite), ``aicc = aic + 2k(k+1)/(N-k-1)``
+    (NaN when N <= k+1), ``delta_aic = aic - min(aic)``; ``extrap_error`` is ``|prediction - mean
+    measured R|`` at the largest n for the form refitted without the points at that n. Forms that
+    cannot be fitted (too few points) get NaN numbers and a status; nothing raises.
+
+    With ``se`` (one standard error per point; the points are then trial *means*), the AIC is
+    ``chi^2 + 2k`` with ``chi^2 = sum((R - form) / se)^2`` (Gaussian with known variances), the
+    criterion :class:`s2rlib.scaling.FitStatus` uses; AICc is then NaN. Never pass per-trial points
+    with ``se``: trials of one grid are not independent.
+    """
+    try:
+        w = None if se is None else 1 / np.square(np.asarray(se, dtype=float))
+        n, R, w = scaling._clean(n, R, w)
+    except Exception:  # noqa: BLE001
+        n, R, w = np.array([]), np.array([]), None
+    if se is not None and len(R):
+        w = np.minimum(w, 1 / (1e-9 * R.max()) ** 2)
+    N = len(n)
+    rows = []
+    rfloor = N * (1e-12 * (R.max() if N else 1.0)) ** 2
+    n_top = n.max() if N else math.nan
+    held = n < n_top if N else np.array([], dtype=bool)
+    for form in FORMS:
+        k = _N_PARAMS[form]
+        row = dict(form=form, n_params=k, n_points=N, rss=math.nan, aic=math.nan, aicc=math.nan, delta_aic=math.nan,
+                   extrap_error=math.nan, params="", status="too_few_points")
+        if N > k:
+            pred, status, params = _safe_fit(form, n, R)
+            row["status"] = status
+            if pred is not None:
+                rss = float(np.sum((pred(n) - R) ** 2))
+                row["rss"], row["params"] = rss, params
+                if se is not None:
+                    row["aic"] = float(np.sum(w * (pred(n) - R) ** 2)) + 2 * k
+                else:
+                    row["aic"] = N * math.log(max(rss, rfloor, np.finfo(float).tiny) / N) + 2 * k
+                if N - k - 1 > 0 and se is None:
+                    row["aicc"] = row["aic"] + 2 * k * (k + 1) / (N - k - 1)
+        if held.sum() > k:
+            pred_h, _, _ = _safe_fit(form, n[held], R[held])
+            if pred_h is not None:
+                row["extrap_error"] = float(abs(float(pred_h(np.array([n_top]))[0]) - R[~held].mean()))
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    if df["aic"].notna().any():
+        df["delta_aic"] = df["aic"] - df["aic"].min()
+    return df

@@ -1,0 +1,37 @@
+"""The law against competing functional forms: each form wins on data drawn from it; too few points give NaN rows."""
+
+import numpy as np
+
+from s2rlib import law_forms
+
+NS_DENSE = np.geomspace(100, 100000, 12)
+
+
+def _best(df):
+    return df.loc[df["aic"].idxmin(), "form"]
+
+
+def test_compare_forms_prefers_power_law_with_floor():
+    rng = np.random.default_rng(1)
+    R = (1.5 * NS_DENSE ** -0.4 + 0.08) * (1 + 0.005 * rng.standard_normal(len(NS_DENSE)))
+    df = law_forms.compare_forms(NS_DENSE, R)
+    assert list(df["form"]) == list(law_forms.FORMS)
+    assert _best(df) == "power law + floor"
+    assert (df.set_index("form").delta_aic.drop("power law + floor") > 4).all()
+    assert df.set_index("form").loc["power law + floor", "extrap_error"] < 0.01
+
+
+def test_compare_forms_prefers_exponential_saturation():
+    rng = np.random.default_rng(2)
+    R = (0.1 + 0.3 * np.exp(-NS_DENSE / 3000)) * (1 + 0.005 * rng.standard_normal(len(NS_DENSE)))
+    df = law_forms.compare_forms(NS_DENSE, R)
+    assert _best(df) == "exponential saturation"
+    row = df.set_index("form").loc["exponential saturation"]
+    assert "n0=" in row["params"] and row["status"] == "ok"
+
+
+def test_compare_forms_few_points_gives_nan_rows():
+    df = law_forms.compare_forms([100, 1000], [0.3, 0.2])
+    assert len(df) == 4
+    assert df.set_index("form").loc[["power law + floor", "pure power law", "exponential saturation"], "aic"].isna().all()
+    assert law_forms.compare_forms([], []).shape[0] == 4
