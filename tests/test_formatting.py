@@ -140,7 +140,7 @@ def test_grid_command_matches_the_case_registry_and_wraps():
         flat = cmd.replace(" \\\n    ", " ")
         ns = ",".join(str(n) for n in get_case(case).default_ns)
         assert f"--ns {ns}" in flat and f"--trials {get_case(case).default_trials}" in flat
-    assert "--ms 50,100,200,400,all" in report.grid_command("chi").replace(" \\\n    ", " ")
+    assert "--ms 50,100,300,all" in report.grid_command("chi").replace(" \\\n    ", " ")
 
 
 def test_round_sig():

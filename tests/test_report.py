@@ -145,7 +145,9 @@ def test_summary_and_two_way_figures(tmp_path):
     assert len(df) == 4 and df["status"].str.startswith("`").all()
     chi = report.load_case_results("chi", tmp_path)
     by_m = report.fits_by_m(chi, n_boot=30)
-    assert list(by_m) == [50, 100, 200, 400, -1]
+    from s2rlib.cases import get_case
+
+    assert list(by_m) == [*(m for m in get_case("chi").default_ms if m), -1]  # the case file's m grid
     fig = plotting.two_way_figure(by_m, m_all=report.effective_m(chi))
     assert len(fig.axes) == 3
     plt.close(fig)
