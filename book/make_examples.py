@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+import nbformat
 import papermill as pm
 
 from s2rlib import cases
@@ -36,8 +37,23 @@ def make(case: str) -> Path:
     t0 = time.perf_counter()
     pm.execute_notebook(str(REPO / "notebooks" / f"{case}.ipynb"), str(out), parameters={"case": case, **PARAMETERS},
                         kernel_name="python3", progress_bar=False, cwd=str(REPO / "notebooks"))
+    tidy(out)
     print(f"{out.relative_to(REPO)}: {time.perf_counter() - t0:.0f} s", flush=True)
     return out
+
+
+def tidy(path: Path) -> None:
+    """No trace of this machine in an executed notebook: stderr streams (library warnings naming local
+    paths) are dropped, and papermill's input and output paths are made relative to the repository."""
+    nb = nbformat.read(path, as_version=4)
+    pm_meta = nb.metadata.get("papermill", {})
+    for key in ("input_path", "output_path"):
+        if pm_meta.get(key):
+            pm_meta[key] = str(Path(pm_meta[key]).resolve().relative_to(REPO))
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs if not (o.output_type == "stream" and o.name == "stderr")]
+    nbformat.write(nb, path)
 
 
 def main(argv: list[str]) -> None:
