@@ -152,3 +152,26 @@ def test_summary_and_two_way_figures(tmp_path):
     assert len(fig.axes) == 3
     plt.close(fig)
     assert np.isfinite(report.effective_m(chi))
+
+
+def test_grid_currency_names_what_differs_from_the_default_grid():
+    import json
+
+    from s2rlib.book_results import grid_currency
+    from s2rlib.cases import get_case
+    from s2rlib.transfer import Recipe
+
+    c = get_case("band_gap")
+    old = synthetic_table("band_gap", ns=(0, 100, 1000), trials=5)  # recipe {"finetune_max_epochs": 5}
+    notes = grid_currency("band_gap", old)
+    assert "finetune_max_epochs 5 → 400" in notes[0] and "not recorded" in notes[0] and "hidden" in notes[0]
+    assert notes[1] == f"5 trials per point instead of the case file's {c.default_trials}"
+    assert notes[2].startswith(f"grid points not run yet: {len(c.default_ns)} of {len(c.default_ns)} at m = 100")
+    assert f"{len(c.default_ns) - 3} of {len(c.default_ns)} at all experiments" in notes[2]
+    # the default grid, computed with today's recipe: nothing to say
+    ns = [n if n != "all" else 78000 for n in c.default_ns]
+    ms = [-1 if m is None else m for m in c.default_ms]
+    cur = synthetic_table("band_gap", ns=ns, ms=ms, trials=c.default_trials)
+    params = json.loads(cur["params"].iloc[0])
+    cur["params"] = json.dumps({**params, "recipe": Recipe().to_dict()})
+    assert grid_currency("band_gap", cur) == []

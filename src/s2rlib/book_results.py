@@ -83,6 +83,47 @@ def load_case_results(case: str, root: str | Path | None = None, *, announce: bo
     return table
 
 
+def _short(value) -> str:
+    if isinstance(value, list) and value and isinstance(value[0], dict):  # fine-tuning candidates
+        return ", ".join(str(c.get("name", "?")) for c in value)
+    return str(tuple(value)) if isinstance(value, list) else str(value)
+
+
+def grid_currency(case: str, table: pd.DataFrame) -> list[str]:
+    """How a case's results differ from what its default grid would compute today, in words (empty
+    when they are the default grid): another training recipe than ``transfer.Recipe()`` (the fields
+    that differ, old -> now), other trials than the case file's, grid points not run yet."""
+    import json
+
+    from .transfer import Recipe
+
+    c = get_case(case)
+    out = []
+    params = json.loads(str(table["params"].iloc[0]))
+    recorded, now = params.get("recipe", {}), Recipe().to_dict()
+    changed = [f"{k} {_short(recorded[k])} → {_short(now[k])}" for k in now if k in recorded and recorded[k] != now[k]]
+    unrecorded = [k for k in now if k not in recorded]
+    if changed or unrecorded:
+        text = "an earlier training recipe than today's default"
+        if changed:
+            text += f" ({'; '.join(changed)})"
+        if unrecorded:
+            text += f"; not recorded, because the field did not exist yet: {', '.join(unrecorded)}"
+        out.append(text)
+    trials = int(table["trial"].nunique())
+    if trials != c.default_trials:
+        out.append(f"{trials} trials per point instead of the case file's {c.default_trials}")
+    ms = {results.ALL_M if m is None else int(m) for m in c.default_ms}
+    n_sizes = len(c.default_ns)
+    have = table.groupby("m_target")["n_source"].nunique().to_dict()
+    missing = {m: n_sizes - have.get(m, 0) for m in ms if have.get(m, 0) < n_sizes}
+    if missing:
+        parts = [f"{k} of {n_sizes} at {'all experiments' if m == results.ALL_M else f'm = {m}'}"
+                 for m, k in sorted(missing.items(), key=lambda x: (x[0] == results.ALL_M, x[0]))]
+        out.append(f"grid points not run yet: {', '.join(parts)}")
+    return out
+
+
 def fits_by_m(table: pd.DataFrame, *, metric: str = "mae", n_boot: int = N_BOOT) -> dict[int, CaseFit]:
     """One fit per experimental size m in the table (the two-way design)."""
     return {m: fit_case(table, m, metric=metric, n_boot=n_boot) for m in m_values(table)}

@@ -11,7 +11,8 @@ from functools import cached_property
 from pathlib import Path
 
 from . import findings, results
-from .book_results import N_BOOT, N_BOOT_PER_M, effective_m, load_case_results, missing_message, results_path
+from .book_results import (N_BOOT, N_BOOT_PER_M, effective_m, grid_currency, load_case_results, missing_message,
+                           results_path)
 from .cases import get_case
 from .cases import names as case_names
 from .display import note, show, show_figure, show_markdown
@@ -85,6 +86,10 @@ class CasePage:
         if not self.available:
             note(missing_message(self.case.name, self.root), "warning", "Results missing")
         show(case_header_table(self.case.name, self.table, self.root))
+        if self.available and (differs := grid_currency(self.case.name, self.table)):
+            note("These results are not yet the case's default grid: " + "; ".join(differs) + ". The chapter "
+                 "reads what was run; `s2r grid " + self.case.name + "` computes the default grid's missing "
+                 "points (see the rerun chapter).", "warning", "Not the default grid")
         if self.all_grids is not None and len(self.all_grids) > 1:
             g = self.all_grids
             others = ", ".join(f"{code(r.grid)} ({r.rows:,} rows)" for r in g.iloc[1:].itertuples())
@@ -247,6 +252,12 @@ class SummaryPage:
                  "Some cases are missing")
         if not self.fits:
             show_markdown("*No case has results yet: nothing to compare.*")
+        stale = [c for c in self.have
+                 if (t := load_case_results(c, self.root, announce=False)) is not None and grid_currency(c, select_grid(t))]
+        if stale:
+            note(f"The results of {', '.join(code(c) for c in stale)} are not yet their default grid (an earlier "
+                 "recipe, fewer trials or points not run; each chapter says which). Compare them with care: "
+                 "the rows below may come from different training recipes.", "warning", "Not every grid is current")
 
     def table(self, delta: float = 10000) -> None:
         if not self.fits:
