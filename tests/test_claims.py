@@ -206,9 +206,20 @@ def test_equal_m_table_compares_cases_at_the_same_m():
     assert list(tab.columns) == ["case", "m = 100", "m = 300", "all experiments"]
     bg, chi = tab.iloc[0], tab.iloc[1]
     assert bg["m = 300"] == "not run" and chi["all experiments"] == "not run"
-    assert bg["m = 100"].endswith("(lower; 6 trials)") and chi["m = 300"].endswith("(higher; 6 trials)")
+    assert bg["m = 100"].endswith("at n = 10,000 (lower; 6 trials)") and chi["m = 300"].endswith("(higher; 6 trials)")
     # the number is the paired mean difference in % of the no-pretraining mean, computed here by hand
     sub = helps[(helps.metric == "mae") & (helps.m_target == -1)].pivot_table(index="n_source", columns="trial",
                                                                                 values="value")
-    pct = 100 * (sub.loc[10000] - sub.loc[0]).mean() / sub.loc[0].mean()
-    assert bg["all experiments"].startswith(f"−{abs(pct):.2g}%".replace("-", "−"))
+    d, base = sub.loc[10000] - sub.loc[0], sub.loc[0].mean()
+    pct = 100 * d.mean() / base
+    assert bg["all experiments"].startswith(f"−{abs(pct):.2g}%")
+    # and the bracket is the corrected interval of the same differences, in % of the same baseline
+    from s2rlib.trial_stats import paired_gain, trial_matrix
+
+    g = paired_gain(trial_matrix(helps, "mae", -1), 10000, 0)
+    assert f"[{findings._signed_pct(100 * g.lo / base)}, {findings._signed_pct(100 * g.hi / base)}]" in bg["all experiments"]
+    # one trial: no interval, said so; an effect inside the noise: "no effect"
+    one = findings.equal_m_table({"x": synthetic_table("band_gap", ms=(100,), trials=1)})
+    assert one["m = 100"].iloc[0] == "1 trial(s): no interval"
+    flat = findings.equal_m_table({"x": synthetic_table("band_gap", ms=(100,), trials=6, law=(0.0, 0.3, 0.5, 0.5, 0.05))})
+    assert flat["m = 100"].iloc[0].endswith("(no effect; 6 trials)")

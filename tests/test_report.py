@@ -168,6 +168,9 @@ def test_grid_currency_names_what_differs_from_the_default_grid():
     assert notes[1] == f"5 trials per point instead of the case file's {c.default_trials}"
     assert notes[2].startswith(f"grid points not run yet: {len(c.default_ns)} of {len(c.default_ns)} at m = 100")
     assert f"{len(c.default_ns) - 3} of {len(c.default_ns)} at all experiments" in notes[2]
+    # which sizes, not how many: a grid with other n than the default ones still misses the default ones
+    other_ns = synthetic_table("band_gap", ns=(0, 7, 70, 700, 7000, 70000, 200, 2000), trials=c.default_trials)
+    assert f"{len(c.default_ns) - 2} of {len(c.default_ns)} at all experiments" in grid_currency("band_gap", other_ns)[-1]
     # the default grid, computed with today's recipe: nothing to say
     ns = [n if n != "all" else 78000 for n in c.default_ns]
     ms = [-1 if m is None else m for m in c.default_ms]

@@ -143,7 +143,7 @@ def test_source_draws_are_nested_and_test_groups_withheld():
     # a numeric n between what is left and the whole source would be a second "all": refused, with the numbers
     from s2rlib.errors import ParameterError
 
-    with pytest.raises(ParameterError, match=rf"parameter n = 399: only {used} of the 400 source samples are left"):
+    with pytest.raises(ParameterError, match=rf"parameter n_source=399: only {used} of the 400 source samples are left.*at most {used}"):
         transfer.run_trials(data, 399, trials=1, seed=0, recipe=FAST, progress=False)
     assert int(_metric(transfer.run_trials(data, used, trials=1, seed=0, recipe=FAST, progress=False),
                        "n_source_used").iloc[0]) == used

@@ -7,7 +7,14 @@ on the 2-core machine that was half the time of a fine-tuning step (``benchmarks
 measures it side by side). :func:`keep_freed_memory` turns that off for this process with
 ``mallopt``: large blocks come from the heap and freed ones stay there for the next step. The
 numbers computed are unchanged; only where the memory comes from. Elsewhere than glibc Linux it
-does nothing.
+does nothing. Freed memory stays with the process (up to 2 GiB is kept before any is trimmed), so
+its resident size stays at its peak.
+
+glibc's own default adapts: after a freed ``mmap`` block its threshold rises to that block's size
+(at most 32 MB), so blocks up to 32 MB are then reused; blocks above 32 MB never are. Any
+``mallopt`` call switches that adaptation off for good, so ``keep_freed_memory(False)`` sets glibc's
+*initial* fixed values (128 KiB thresholds), not the adaptive default; only a fresh process has that
+(``benchmarks/bench_step.py`` times "before" in one).
 """
 
 from __future__ import annotations
@@ -35,13 +42,37 @@ def _libc():
         return None
 
 
-def keep_freed_memory(on: bool = True) -> bool:
-    """Serve large blocks from the heap and keep freed memory (``on``), or restore glibc's defaults.
+_state: dict[str, bool] = {}  # the setting this process last made (mallopt is not thread-safe: set it once)
 
-    Returns whether the setting took effect (False where the C library is not glibc).
+
+def keep_freed_memory(on: bool = True) -> bool:
+    """Serve large blocks from the heap and keep freed memory (``on``), or go back to glibc's initial
+    fixed thresholds (``on=False``; see the module's note: not the adaptive default).
+
+    Returns whether the setting is in effect (False where the C library is not glibc). A repeated
+    call with the setting already made calls nothing.
     """
     libc = _libc()
     if libc is None:
         return False
+    if _state.get("on") is on:
+        return True
     mmap_max, trim = (0, 2**31 - 1) if on else (_DEFAULT_MMAP_MAX, _DEFAULT_TRIM_THRESHOLD)
-    return bool(libc.mallopt(_M_MMAP_MAX, mmap_max)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, trim))
+    ok = bool(libc.mallopt(_M_MMAP_MAX, mmap_max)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, trim))
+    if ok:
+        _state["on"] = on
+    return ok
+
+
+def mmapped_blocks() -> int | None:
+    """How many blocks glibc now serves by ``mmap`` (``mallinfo2().hblks``); None where unknown."""
+    libc = _libc()
+    if libc is None or not hasattr(libc, "mallinfo2"):
+        return None
+
+    class _Mallinfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                          "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+    libc.mallinfo2.restype = _Mallinfo2
+    return int(libc.mallinfo2().hblks)

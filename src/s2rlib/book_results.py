@@ -115,8 +115,14 @@ def grid_currency(case: str, table: pd.DataFrame) -> list[str]:
         out.append(f"{trials} trials per point instead of the case file's {c.default_trials}")
     ms = {results.ALL_M if m is None else int(m) for m in c.default_ms}
     n_sizes = len(c.default_ns)
-    have = table.groupby("m_target")["n_source"].nunique().to_dict()
-    missing = {m: n_sizes - have.get(m, 0) for m in ms if have.get(m, 0) < n_sizes}
+    numeric = [int(n) for n in c.default_ns if n != "all"]
+
+    def n_missing(m) -> int:  # default sizes without a point at m ("all" = any n above the numeric ones)
+        run = set(table.loc[table["m_target"] == m, "n_source"].astype(int))
+        lost = sum(n not in run for n in numeric)
+        return lost + int("all" in c.default_ns and not any(n > max(numeric, default=0) for n in run))
+
+    missing = {m: k for m in ms if (k := n_missing(m))}
     if missing:
         parts = [f"{k} of {n_sizes} at {'all experiments' if m == results.ALL_M else f'm = {m}'}"
                  for m, k in sorted(missing.items(), key=lambda x: (x[0] == results.ALL_M, x[0]))]

@@ -23,6 +23,7 @@ import pandas as pd
 from .scaling import CI_LEVEL, FitStatus
 from .trial_stats import CaseFit, Gain, paired_gain, trial_matrix
 from .results import ALL_M
+from .selection import for_fit
 
 #: words a gain sentence may use for each verdict (and that other verdicts must not use)
 VERDICT_WORDS = {
@@ -210,15 +211,18 @@ def equal_m_table(tables: Mapping[str, pd.DataFrame], ms=EQUAL_MS, level: float 
         row = {"case": _case_name(case)}
         for m in ms:
             col = "all experiments" if m == ALL_M else f"m = {f.fmt_n(m)}"
-            mat = trial_matrix(table, "mae", m) if (table["m_target"] == m).any() else None
+            mat = trial_matrix(for_fit(table), "mae", m) if (table["m_target"] == m).any() else None
             g = paired_gain(mat, mat.index.max(), 0, level=level) if mat is not None and len(mat) else None
-            if g is None or not np.isfinite(g.lo) or 0 not in mat.index:
+            if g is None or 0 not in mat.index or g.n == 0:
                 row[col] = "not run"
+                continue
+            if not np.isfinite(g.lo):
+                row[col] = f"{g.trials} trial(s): no interval"
                 continue
             b = float(mat.loc[0].mean())
             word = {"lowers": "lower", "raises": "higher", "no_effect": "no effect"}[g.verdict]
             row[col] = (f"{_signed_pct(100 * g.mean / b)} [{_signed_pct(100 * g.lo / b)}, "
-                        f"{_signed_pct(100 * g.hi / b)}] ({word}; {g.trials} trials)")
+                        f"{_signed_pct(100 * g.hi / b)}] at n = {f.fmt_n(g.n)} ({word}; {g.trials} trials)")
         rows.append(row)
     return pd.DataFrame(rows)
 

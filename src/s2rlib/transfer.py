@@ -225,9 +225,9 @@ def run_trials(data: CaseData, n: int, *, trials: int, seed: int, recipe: Recipe
     short = [(seeds[t], len(d)) for t, d in enumerate(draws) if 0 < n < data.n_source and len(d) < n]
     if short:  # a numeric n beyond what is left would silently be another "all" (a duplicate point)
         seed_t, left = min(short, key=lambda x: x[1])
-        raise ParameterError(f"parameter n = {n}: only {left} of the {data.n_source} source samples are left after "
-                             f"withholding the simulations of the test materials (trial seed {seed_t}); use n = 'all' "
-                             f"for the whole remaining source, or an n below {left}")
+        raise ParameterError(f"parameter n_source={n}: only {left} of the {data.n_source} source samples are left "
+                             f"after withholding the simulations of the test materials (trial seed {seed_t}); use "
+                             f"n_source='all' for the whole remaining source, or at most {left}")
     # y is standardised per trial: by the source database (y_scale "source") or by that trial's
     # experimental training rows ("train")
     y_mu = torch.tensor([a for a, _ in ystats]).view(-1, 1)
