@@ -46,7 +46,7 @@ def test_tiny_grid_through_papermill_resumes_and_fits(tmp_path):
 def test_cli_grid_and_fit(tmp_path):
     out = tmp_path / "bg"
     # a relative --out is relative to where the user runs s2r, not to the notebook's directory
-    cmd = [sys.executable, "-m", "s2rlib.cli", "grid", "band_gap", "--ns", "0,100", "--trials", "1",
+    cmd = [sys.executable, "-m", "s2rlib.cli", "grid", "band_gap", "--ns", "0,100", "--ms", "all", "--trials", "1",
            "--out", "bg", "--recipe", json.dumps(TINY), "--quiet"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
