@@ -244,6 +244,12 @@ class SummaryPage:
         self.have, self.missing = available_cases(root, cases)
         self.fits = summary_fits(root, n_boot=n_boot, cases=self.have)
 
+    @cached_property
+    def tables(self) -> dict:
+        """Each case's results table, one grid (read once, for the status note and the equal-m table)."""
+        return {c: select_grid(t) for c in self.have
+                if (t := load_case_results(c, self.root, announce=False)) is not None}
+
     def status(self) -> None:
         if self.missing:
             listed = ", ".join(code(c) for c in self.missing)
@@ -252,8 +258,7 @@ class SummaryPage:
                  "Some cases are missing")
         if not self.fits:
             show_markdown("*No case has results yet: nothing to compare.*")
-        stale = [c for c in self.have
-                 if (t := load_case_results(c, self.root, announce=False)) is not None and grid_currency(c, select_grid(t))]
+        stale = [c for c, t in self.tables.items() if grid_currency(c, t)]
         if stale:
             note(f"The results of {', '.join(code(c) for c in stale)} are not yet their default grid (an earlier "
                  "recipe, fewer trials or points not run; each chapter says which). Compare them with care: "
@@ -282,10 +287,8 @@ class SummaryPage:
 
     def equal_m(self) -> None:
         """The cases compared at equal experimental data (m = 100, 300 and all)."""
-        tables = {c: select_grid(t) for c in self.have
-                  if (t := load_case_results(c, self.root, announce=False)) is not None}
-        if tables:
-            show(findings.equal_m_table(tables),
+        if self.tables:
+            show(findings.equal_m_table(self.tables),
                  "At equal experimental data: the error with the largest database against none, in % of the "
                  "error without pretraining (paired over trials; 90% intervals corrected for overlapping re-splits)")
 
