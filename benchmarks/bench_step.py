@@ -29,7 +29,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from bench_grid import machine_facts, matmul_gflops  # noqa: E402
+from machine import machine_facts, matmul_gflops  # noqa: E402
 
 SHAPES = {"pretrain": (20, 512), "fine-tune": (60, 128)}  # name: (members, batch)
 VARIANTS = ("before", "allocator", "both")
