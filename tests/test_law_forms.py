@@ -35,3 +35,26 @@ def test_compare_forms_few_points_gives_nan_rows():
     assert len(df) == 4
     assert df.set_index("form").loc[["power law + floor", "pure power law", "exponential saturation"], "aic"].isna().all()
     assert law_forms.compare_forms([], []).shape[0] == 4
+
+
+def test_forms_table_reports_the_same_aic_as_the_fit_status():
+    """With standard errors the forms table and the status criterion (scaling.aic_table) fit the
+    constant and the pure power law the same way (weighted), so their AIC differences agree."""
+    from s2rlib import scaling
+
+    rng = np.random.default_rng(3)
+    n = np.array([10, 30, 100, 300, 1000, 3000, 10000], dtype=float)
+    se = np.linspace(0.004, 0.002, len(n))  # heteroscedastic: unweighted and weighted fits differ
+    R = 0.6 * n ** -0.3 + 0.12 + se * rng.standard_normal(len(n))
+    aic = scaling.aic_table(scaling.fit_law(n, R), se)
+    df = law_forms.compare_forms(n, R, se).set_index("form")["aic"]
+    for form in ("constant", "pure power law"):
+        assert abs((df[form] - df["power law + floor"]) - (aic[form] - aic["law"])) < 1e-6 * abs(aic[form])
+
+
+def test_pure_power_fit_recovers_known_parameters():
+    from s2rlib import scaling
+
+    n = np.geomspace(10, 1e5, 9)
+    D, a = scaling.fit_pure_power(n, 2.5 * n ** -0.37)
+    assert abs(a - 0.37) < 1e-5 and abs(D - 2.5) < 1e-4

@@ -31,25 +31,12 @@ def _fit_power_floor(n, R):
     return (lambda x, f=f: f.predict(x)), f.status, f"D={f.D:.4g}, alpha={f.alpha:.4g}, C={f.C:.4g}"
 
 
-def _fit_pure_power(n, R):
-    """R = D n^-alpha, D >= 0, alpha in scaling.ALPHA_BOUNDS, least squares in R (variable projection)."""
+def _fit_pure_power(n, R, w=None):
+    """R = D n^-alpha (:func:`s2rlib.scaling.fit_pure_power`, weighted by ``w`` when given)."""
     if len(np.unique(n)) < 3:
         return None, "too_few_points"
-    scale = n.min()
+    D, a = scaling.fit_pure_power(n, R, w)
     lo, hi = scaling.ALPHA_BOUNDS
-
-    def solve(a):
-        x = (n / scale) ** (-a)
-        D = max(float(x @ R) / float(x @ x), 0.0)
-        return D, float(np.sum((D * x - R) ** 2))
-
-    grid = np.geomspace(lo, hi, 200)
-    prof = np.array([solve(a)[1] for a in grid])
-    i = int(np.argmin(prof))
-    res = optimize.minimize_scalar(lambda a: solve(a)[1], bounds=(grid[max(i - 1, 0)], grid[min(i + 1, 199)]),
-                                   method="bounded", options={"xatol": 1e-7})
-    a = float(res.x) if res.fun <= prof[i] else float(grid[i])
-    D = solve(a)[0] * scale**a
     status = "ok" if 1.01 * lo < a < 0.99 * hi else "alpha_at_bound"
     return (lambda x, D=D, a=a: D * np.asarray(x, float) ** (-a)), status, f"D={D:.4g}, alpha={a:.4g}"
 
@@ -85,20 +72,24 @@ def _fit_exp_saturation(n, R):
             f"D={D:.4g}, n0={n0:.4g}, C={C:.4g}")
 
 
-def _fit_constant(n, R):
+def _fit_constant(n, R, w=None):
     if len(R) < 1:
         return None, "too_few_points"
-    c = float(np.mean(R))
+    c = float(np.average(R, weights=w))
     return (lambda x, c=c: np.full(np.shape(x), c, dtype=float)), "ok", f"C={c:.4g}"
 
 
+#: forms fitted by weighted least squares when standard errors are given, as
+#: :func:`s2rlib.scaling.aic_table` does for the fit status; the law itself is fitted unweighted
+#: there too (the point estimate every table prints), and so is the exponential saturation
+_WEIGHTED = ("pure power law", "constant")
 _FITTERS = {"power law + floor": _fit_power_floor, "pure power law": _fit_pure_power,
             "exponential saturation": _fit_exp_saturation, "constant": _fit_constant}
 
 
-def _safe_fit(form, n, R):
+def _safe_fit(form, n, R, w=None):
     try:
-        res = _FITTERS[form](n, R)
+        res = _FITTERS[form](n, R, w) if form in _WEIGHTED else _FITTERS[form](n, R)
     except Exception as exc:  # noqa: BLE001 - a form that cannot be fitted is a NaN row
         return None, f"failed: {exc}", ""
     if res[0] is None:
@@ -112,7 +103,8 @@ def compare_forms(n, R, se=None) -> pd.DataFrame:
     Forms: ``"power law + floor"`` (D n^-alpha + C via :func:`s2rlib.scaling.fit_law`, 3 params),
     ``"pure power law"`` (D n^-alpha, 2), ``"exponential saturation"`` (C + D exp(-n/n0), 3; D, C >=
     0, profiled over log n0 with several refined starts) and ``"constant"`` (1). All are least
-    squares in R. ``n``/``R`` may hold repeated n (e.g. one point per trial).
+    squares in R; with ``se`` the pure power law and the constant are weighted by ``1/se^2``, exactly
+    as :func:`s2rlib.scaling.aic_table` fits them for the fit status, so both report the same AIC. ``n``/``R`` may hold repeated n (e.g. one point per trial).
 
     Returns one row per form (in that order) with columns ``form, n_params, n_points, rss, aic,
     aicc, delta_aic, extrap_error, params, status``: ``aic = N log(RSS/N) + 2k`` (Gaussian; RSS
@@ -143,7 +135,7 @@ def compare_forms(n, R, se=None) -> pd.DataFrame:
         row = dict(form=form, n_params=k, n_points=N, rss=math.nan, aic=math.nan, aicc=math.nan, delta_aic=math.nan,
                    extrap_error=math.nan, params="", status="too_few_points")
         if N > k:
-            pred, status, params = _safe_fit(form, n, R)
+            pred, status, params = _safe_fit(form, n, R, w if se is not None else None)
             row["status"] = status
             if pred is not None:
                 rss = float(np.sum((pred(n) - R) ** 2))
@@ -155,7 +147,7 @@ def compare_forms(n, R, se=None) -> pd.DataFrame:
                 if N - k - 1 > 0 and se is None:
                     row["aicc"] = row["aic"] + 2 * k * (k + 1) / (N - k - 1)
         if held.sum() > k:
-            pred_h, _, _ = _safe_fit(form, n[held], R[held])
+            pred_h, _, _ = _safe_fit(form, n[held], R[held], w[held] if se is not None else None)
             if pred_h is not None:
                 row["extrap_error"] = float(abs(float(pred_h(np.array([n_top]))[0]) - R[~held].mean()))
         rows.append(row)

@@ -21,7 +21,7 @@ from .formatting import code
 from .selection import grids, m_values, main_m, select_grid
 from .tables import (
     case_header_table, derived_table, ess_table, extrapolation_table, forms_table, gain_sentence, gain_table,
-    grid_tables, insights, law_math, params_table, provenance_table, recipes_table, results_table, summary_table,
+    grid_tables, law_math, params_table, provenance_table, recipes_table, results_table, summary_table,
     two_way_table,
 )
 from .trial_stats import CaseFit
@@ -134,14 +134,8 @@ class CasePage:
         show(gain_table(self.fit), "Baseline and paired gain at the largest n")
         show_markdown(gain_sentence(self.fit))
 
-    def _needs_insights(self) -> bool:
-        if insights is None:
-            show_markdown("*Not available: `s2rlib.insights` is not installed in this build.*")
-            return True
-        return False
-
     def extrapolation(self) -> None:
-        if self._missing() or self._needs_insights():
+        if self._missing():
             return
         show(extrapolation_table(self.table, self.main_m, metric=self.metric),
              "Extrapolation check: the law fitted without the largest n, predicting it")
@@ -153,7 +147,7 @@ class CasePage:
              "Alternative functional forms, fitted to the trial means (AIC with corrected standard errors; lower is better)")
 
     def derived(self, targets=None, delta: float = 10000) -> None:
-        if self._missing() or self._needs_insights():
+        if self._missing():
             return
         show(derived_table(self.fit, targets, delta), "Derived numbers, with corrected 90% intervals (printed only for an ok law)")
 
@@ -205,7 +199,7 @@ class CasePage:
         show(two_way_table(self.fits_by_m), "The law fitted separately for each experimental size m")
 
     def equivalent_sample_size(self, n_boot: int = 200) -> None:
-        if self._missing() or self._needs_insights():
+        if self._missing():
             return
         if not self.two_way:
             show_markdown("*Needs at least two experimental sizes m.*")

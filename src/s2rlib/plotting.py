@@ -25,6 +25,7 @@ from scipy import stats
 
 from .cases import builtin_names
 from .cases import names as case_names
+from .insights import normalised_curve
 from .scaling import CI_LEVEL
 from .trial_stats import CaseFit
 from .results import ALL_M
@@ -238,26 +239,6 @@ def scaling_figure(case_fit: CaseFit, ax=None, *, color=None, title: str | None 
     return fig
 
 
-def _normalised(case_fit: CaseFit) -> pd.DataFrame:
-    """insights.normalised_curve when available; otherwise the same columns computed here."""
-    try:
-        from .insights import normalised_curve
-
-        return normalised_curve(case_fit)
-    except ImportError:  # pragma: no cover - insights is optional for plotting
-        pass
-    mean = case_fit.mean
-    n = pd.to_numeric(pd.Index(mean.index), errors="coerce").to_numpy(dtype=float)
-    ref = case_fit.baseline if np.isfinite(case_fit.baseline) else float(_positive(mean).iloc[0])
-    law = np.where(n > 0, case_fit.fit.predict(np.where(n > 0, n, 1.0)), np.nan) if case_fit.fit.usable \
-        else np.full(len(n), np.nan)
-    sem = case_fit.sem.reindex(mean.index).to_numpy(dtype=float)
-    m = mean.to_numpy(dtype=float)
-    return pd.DataFrame(dict(case=case_fit.case, n=n, mean=m, sem=sem, norm=m / ref, norm_lo=(m - sem) / ref,
-                             norm_hi=(m + sem) / ref, law=law / ref,
-                             reference="baseline" if np.isfinite(case_fit.baseline) else "n_min"))
-
-
 def _as_list(case_fits) -> list[CaseFit]:
     if isinstance(case_fits, Mapping):
         return list(case_fits.values())
@@ -278,7 +259,7 @@ def summary_figure(case_fits: Sequence[CaseFit] | Mapping[str, CaseFit], ax=None
     ax.axhline(1.0, color=BASELINE_COLOR, lw=1.4, ls="--", label="no pretraining (n = 0)")
     any_points = False
     for i, cf in enumerate(fits):
-        df = _normalised(cf)
+        df = normalised_curve(cf)
         df = df[(df["n"] > 0) & np.isfinite(df["norm"])]
         if df.empty:
             continue

@@ -398,15 +398,30 @@ def trial_bootstrap_draws(vals: np.ndarray, n_boot: int, rng: np.random.Generato
     return np.stack([np.nanmean(vals[:, rng.integers(0, T, T)], axis=1) for _ in range(n_boot)])
 
 
-def _pure_power_chi2(n, R, w) -> float:
-    """min over D >= 0, alpha in ALPHA_BOUNDS of sum w (D n^-alpha - R)^2 (w = 1/se^2)."""
-    u = n / n.min()
-    best = np.inf
-    for a in np.geomspace(*ALPHA_BOUNDS, 200):
+def fit_pure_power(n, R, w=None) -> tuple[float, float]:
+    """The pure power law ``R = D n^-alpha``: (D, alpha) minimising ``sum w (D n^-alpha - R)^2``.
+
+    D >= 0 and alpha in :data:`ALPHA_BOUNDS`; D is solved exactly for each alpha (variable projection),
+    alpha on a log grid refined by a bounded scalar search. ``w`` defaults to ones (least squares in R).
+    """
+    n, R = np.asarray(n, dtype=float), np.asarray(R, dtype=float)
+    w = np.ones_like(R) if w is None else np.asarray(w, dtype=float)
+    scale = float(n.min())
+    u = n / scale
+
+    def solve(a):
         x = u ** (-a)
         D = max(float(np.sum(w * x * R) / np.sum(w * x * x)), 0.0)
-        best = min(best, float(np.sum(w * (D * x - R) ** 2)))
-    return best
+        return D, float(np.sum(w * (D * x - R) ** 2))
+
+    lo, hi = ALPHA_BOUNDS
+    grid = np.geomspace(lo, hi, 200)
+    prof = np.array([solve(a)[1] for a in grid])
+    i = int(np.argmin(prof))
+    res = optimize.minimize_scalar(lambda a: solve(a)[1], bounds=(grid[max(i - 1, 0)], grid[min(i + 1, 199)]),
+                                   method="bounded", options={"xatol": 1e-7})
+    a = float(res.x) if res.fun <= prof[i] else float(grid[i])
+    return solve(a)[0] * scale**a, a
 
 
 def aic_table(fit: Fit, se) -> dict[str, float]:
@@ -426,7 +441,8 @@ def aic_table(fit: Fit, se) -> dict[str, float]:
     law = float(np.sum(w * (fit.predict(n) - R) ** 2)) + 2 * 3
     c = float(np.sum(w * R) / np.sum(w))
     const = float(np.sum(w * (R - c) ** 2)) + 2 * 1
-    pure = _pure_power_chi2(n, R, w) + 2 * 2
+    D, a = fit_pure_power(n, R, w)
+    pure = float(np.sum(w * (D * n ** (-a) - R) ** 2)) + 2 * 2
     return {"law": law, "constant": const, "pure power law": pure}
 
 

@@ -28,10 +28,7 @@ from .selection import for_fit, grid_ids, m_values, main_m, select_grid
 from .trial_stats import CaseFit
 from .results import ALL_M
 
-try:  # derived numbers (required n, marginal gain, checks); optional so the book builds without it
-    from . import insights
-except ImportError:  # pragma: no cover - exercised only while insights.py does not exist
-    insights = None
+from . import insights
 
 
 def status_text(status) -> str:
@@ -149,8 +146,6 @@ def gain_sentence(case_fit: CaseFit) -> str:
 
 def extrapolation_table(table: pd.DataFrame, m_target: int | None = None, *, metric: str = "mae") -> pd.DataFrame | None:
     """Fit without the largest n, predict it, compare with the measurement (``insights.extrapolation_check``)."""
-    if insights is None:
-        return None
     m = main_m(table) if m_target is None else m_target
     mat = trial_stats.trial_matrix(for_fit(table), metric, m)
     r = insights.extrapolation_check(mat)
@@ -200,8 +195,6 @@ def derived_table(case_fit: CaseFit, targets: Iterable[float] | None = None, del
 
     The numbers are printed only when the fit is ``ok``; otherwise each row gives the reason in words.
     """
-    if insights is None:
-        return None
     f = case_fit.fit
     u = units_suffix(case_fit.units)
     pos = case_fit.mean[case_fit.mean.index > 0].dropna()
@@ -402,15 +395,7 @@ def summary_table(case_fits: Iterable[CaseFit], delta: float = 10000, level: flo
     """
     rows = []
     for cf in case_fits:
-        if insights is not None:
-            r = insights.summary_row(cf, units=cf.units, delta=delta, level=level)
-        else:  # pragma: no cover - fallback without insights
-            ci = cf.fit.ci(level)
-            r = dict(case=cf.case, units=cf.units, trials=cf.trials, n_max=float(cf.mean.index.max()),
-                     baseline=cf.baseline, gain=cf.gain.mean, gain_lo=cf.gain.lo, gain_hi=cf.gain.hi,
-                     alpha=cf.fit.alpha, alpha_lo=ci["alpha"][0], alpha_hi=ci["alpha"][1], C=cf.fit.C,
-                     C_lo=ci["C"][0], C_hi=ci["C"][1], status=cf.fit.status, mgain=np.nan, mgain_lo=np.nan,
-                     mgain_hi=np.nan)
+        r = insights.summary_row(cf, units=cf.units, delta=delta, level=level)
         base = r.get("baseline", np.nan)
         units = pretty_units(r.get("units") or "")
         gain = r.get("gain", np.nan)
