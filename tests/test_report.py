@@ -178,3 +178,26 @@ def test_grid_currency_names_what_differs_from_the_default_grid():
     params = json.loads(cur["params"].iloc[0])
     cur["params"] = json.dumps({**params, "recipe": Recipe().to_dict()})
     assert grid_currency("band_gap", cur) == []
+
+
+def test_grid_currency_reads_every_row_not_the_first():
+    """A table whose first rows are today's recipe and default trials, but whose later rows are not,
+    is still reported: mixed recipes by name, and the range of trials per point."""
+    import json
+
+    from s2rlib.book_results import grid_currency
+    from s2rlib.cases import get_case
+    from s2rlib.transfer import Recipe
+
+    c = get_case("band_gap")
+    ns = [n if n != "all" else 78000 for n in c.default_ns]
+    ms = [-1 if m is None else m for m in c.default_ms]
+    cur = synthetic_table("band_gap", ns=ns, ms=ms, trials=c.default_trials)
+    params = json.loads(cur["params"].iloc[0])
+    cur["params"] = json.dumps({**params, "recipe": Recipe().to_dict()})
+    late = cur["n_source"] == max(ns)
+    cur.loc[late, "params"] = json.dumps({**params, "recipe": {**Recipe().to_dict(), "finetune_max_epochs": 7}})
+    cur = cur[~(late & (cur["trial"] >= 3))]
+    notes = grid_currency("band_gap", cur)
+    assert notes[0].startswith("rows from 2 different training recipes") and "finetune_max_epochs 7 → " in notes[0]
+    assert notes[1] == f"3 to {c.default_trials} trials per point instead of the case file's {c.default_trials}"

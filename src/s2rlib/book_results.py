@@ -99,20 +99,31 @@ def grid_currency(case: str, table: pd.DataFrame) -> list[str]:
 
     c = get_case(case)
     out = []
-    params = json.loads(str(table["params"].iloc[0]))
-    recorded, now = params.get("recipe", {}), Recipe().to_dict()
-    changed = [f"{k} {_short(recorded[k])} → {_short(now[k])}" for k in now if k in recorded and recorded[k] != now[k]]
-    unrecorded = [k for k in now if k not in recorded]
+    now = Recipe().to_dict()
+    recipes = {json.dumps(json.loads(str(p)).get("recipe", {}), sort_keys=True) for p in table["params"].unique()}
+    changed, unrecorded = {}, []
+    for recorded in map(json.loads, sorted(recipes)):
+        for k in now:
+            if k not in recorded:
+                unrecorded += [k] if k not in unrecorded else []
+            elif recorded[k] != now[k]:
+                changed.setdefault(k, []).append(_short(recorded[k]))
     if changed or unrecorded:
         text = "an earlier training recipe than today's default"
+        if len(recipes) > 1:
+            text = f"rows from {len(recipes)} different training recipes, not today's default"
         if changed:
-            text += f" ({'; '.join(changed)})"
+            fields = [f"{k} {' or '.join(dict.fromkeys(old))} → {_short(now[k])}" for k, old in changed.items()]
+            text += f" ({'; '.join(fields)})"
         if unrecorded:
             text += f"; not recorded, because the field did not exist yet: {', '.join(unrecorded)}"
         out.append(text)
-    trials = int(table["trial"].nunique())
-    if trials != c.default_trials:
-        out.append(f"{trials} trials per point instead of the case file's {c.default_trials}")
+    per_point = table.groupby(["n_source", "m_target"])["trial"].nunique()
+    lo, hi = (int(per_point.min()), int(per_point.max())) if len(per_point) else (0, 0)
+    if lo != hi:
+        out.append(f"{lo} to {hi} trials per point instead of the case file's {c.default_trials}")
+    elif hi != c.default_trials:
+        out.append(f"{hi} trials per point instead of the case file's {c.default_trials}")
     ms = {results.ALL_M if m is None else int(m) for m in c.default_ms}
     n_sizes = len(c.default_ns)
     numeric = [int(n) for n in c.default_ns if n != "all"]
