@@ -38,18 +38,26 @@ def test_compare_forms_few_points_gives_nan_rows():
 
 
 def test_forms_table_reports_the_same_aic_as_the_fit_status():
-    """With standard errors the forms table and the status criterion (scaling.aic_table) fit the
-    constant and the pure power law the same way (weighted), so their AIC differences agree."""
+    """The forms table and the status criterion (scaling.aic_table) fit the constant and the pure power
+    law the same way, so their AIC differences agree: with standard errors (diagonal weights) and with
+    the trials' covariance (a precision matrix)."""
     from s2rlib import scaling
 
     rng = np.random.default_rng(3)
     n = np.array([10, 30, 100, 300, 1000, 3000, 10000], dtype=float)
-    se = np.linspace(0.004, 0.002, len(n))  # heteroscedastic: unweighted and weighted fits differ
-    R = 0.6 * n ** -0.3 + 0.12 + se * rng.standard_normal(len(n))
-    aic = scaling.aic_table(scaling.fit_law(n, R), se)
-    df = law_forms.compare_forms(n, R, se).set_index("form")["aic"]
-    for form in ("constant", "pure power law"):
-        assert abs((df[form] - df["power law + floor"]) - (aic[form] - aic["law"])) < 1e-6 * abs(aic[form])
+    T = 20
+    trials = (0.6 * n ** -0.3 + 0.12)[:, None] + 0.01 * rng.standard_normal(T) \
+        + np.linspace(0.004, 0.002, len(n))[:, None] * rng.standard_normal((len(n), T))
+    R = trials.mean(axis=1)
+    fit = scaling.fit_law(n, R)
+    cov = scaling.mean_covariance(trials, 0.25)
+    se = np.sqrt(np.diag(cov))
+    for kwargs, W in ((dict(se=se), 1 / se**2), (dict(cov=cov, trials=T), scaling.aic_weights(trials, 0.25))):
+        assert W.ndim == (2 if "cov" in kwargs else 1)
+        aic = scaling.aic_table(fit, W)
+        df = law_forms.compare_forms(n, R, **kwargs).set_index("form")["aic"]
+        for form in ("constant", "pure power law"):
+            assert abs((df[form] - df["power law + floor"]) - (aic[form] - aic["law"])) < 1e-6 * abs(aic[form])
 
 
 def test_pure_power_fit_recovers_known_parameters():

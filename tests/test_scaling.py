@@ -134,3 +134,41 @@ def test_interval_helper_t_and_percentile():
     d = np.r_[np.arange(95.0), [np.inf] * 5]
     assert scaling.interval(d)[1] == np.inf and scaling.interval(d)[0] == pytest.approx(4.95)
     assert np.isnan(scaling.interval(np.arange(5.0))[0])  # too few draws
+
+
+def _paired_trials(curve, trials=20, offset=0.02, noise=0.002, seed=0):
+    """Trials paired across n as in the real protocol: each trial's own offset (its split), common to
+    every n, is ten times its noise per point."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(curve[:, None] + offset * rng.standard_normal(trials) + noise * rng.standard_normal(
+        (len(curve), trials)), index=NS.astype(int))
+
+
+def test_precision_is_the_debiased_inverse_covariance():
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((4, 4))
+    cov = A @ A.T + 4 * np.eye(4)
+    P = scaling.precision(cov, trials=30)
+    assert np.allclose(P @ cov, (30 - 4 - 2) / (30 - 1) * np.eye(4))
+    assert scaling.precision(cov, trials=6) is None  # T <= k + 2: not estimable, callers use the diagonal
+    vals = rng.standard_normal((3, 25))
+    assert np.allclose(scaling.mean_covariance(vals, 0.25), np.cov(vals) * (1 / 25 + 0.25))
+
+
+def test_a_fall_within_paired_trials_is_seen_through_large_trial_offsets():
+    """The law's fall over n (0.012) is smaller than the spread of the trials' offsets (sd 0.02) but six
+    times their noise per point (sd 0.002): the paired structure shows it. Points treated as independent
+    (the diagonal of the covariance) would prefer a constant; the covariance-aware AIC does not."""
+    mat = _paired_trials(law(NS, 0.08, 0.4, 0.185))
+    fit = scaling.bootstrap_fit(mat, n_boot=300, seed=0, ratio=0.25)
+    assert fit.aic_vs_constant > scaling.AIC_MARGIN and fit.status != "constant_preferred", fit.message
+    vals = mat.to_numpy(dtype=float)
+    diagonal = scaling.aic_table(fit, 1 / np.diag(scaling.mean_covariance(vals, 0.25)))
+    assert diagonal["constant"] - diagonal["law"] < scaling.AIC_MARGIN  # what the diagonal would say
+
+
+def test_flat_paired_trials_prefer_a_constant_in_most_replications():
+    """No fall at all, the same paired offsets: the covariance-aware AIC finds a law in few replications."""
+    found = [scaling.bootstrap_fit(_paired_trials(np.full(len(NS), 0.2), seed=s), n_boot=50, seed=s,
+                                   ratio=0.25).aic_vs_constant > scaling.AIC_MARGIN for s in range(100)]
+    assert np.mean(found) < 0.12, np.mean(found)

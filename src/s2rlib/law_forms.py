@@ -75,7 +75,7 @@ def _fit_exp_saturation(n, R):
 def _fit_constant(n, R, w=None):
     if len(R) < 1:
         return None, "too_few_points"
-    c = float(np.average(R, weights=w))
+    c = scaling.weighted_constant(R, w)
     return (lambda x, c=c: np.full(np.shape(x), c, dtype=float)), "ok", f"C={c:.4g}"
 
 
@@ -97,14 +97,14 @@ def _safe_fit(form, n, R, w=None):
     return res
 
 
-def compare_forms(n, R, se=None) -> pd.DataFrame:
+def compare_forms(n, R, se=None, *, cov=None, trials: int | None = None) -> pd.DataFrame:
     """Compare four functional forms for the error curve R(n) (points with n > 0 and R > 0).
 
     Forms: ``"power law + floor"`` (D n^-alpha + C via :func:`s2rlib.scaling.fit_law`, 3 params),
     ``"pure power law"`` (D n^-alpha, 2), ``"exponential saturation"`` (C + D exp(-n/n0), 3; D, C >=
     0, profiled over log n0 with several refined starts) and ``"constant"`` (1). All are least
-    squares in R; with ``se`` the pure power law and the constant are weighted by ``1/se^2``, exactly
-    as :func:`s2rlib.scaling.aic_table` fits them for the fit status, so both report the same AIC. ``n``/``R`` may hold repeated n (e.g. one point per trial).
+    squares in R; with ``se`` or ``cov`` the pure power law and the constant are fitted by weighted
+    least squares, exactly as :func:`s2rlib.scaling.aic_table` fits them for the fit status. ``n``/``R`` may hold repeated n (e.g. one point per trial).
 
     Returns one row per form (in that order) with columns ``form, n_params, n_points, rss, aic,
     aicc, delta_aic, extrap_error, params, status``: ``aic = N log(RSS/N) + 2k`` (Gaussian; RSS
@@ -113,18 +113,38 @@ def compare_forms(n, R, se=None) -> pd.DataFrame:
     measured R|`` at the largest n for the form refitted without the points at that n. Forms that
     cannot be fitted (too few points) get NaN numbers and a status; nothing raises.
 
-    With ``se`` (one standard error per point; the points are then trial *means*), the AIC is
-    ``chi^2 + 2k`` with ``chi^2 = sum((R - form) / se)^2`` (Gaussian with known variances), the
-    criterion :class:`s2rlib.scaling.FitStatus` uses; AICc is then NaN. Never pass per-trial points
-    with ``se``: trials of one grid are not independent.
+    With ``cov`` and ``trials`` (the corrected covariance of the trial means,
+    :func:`s2rlib.scaling.mean_covariance`, and the number of trials it was estimated from), the AIC is
+    ``chi^2 + 2k`` with ``chi^2 = r' P r`` and ``P`` :func:`s2rlib.scaling.precision`: the criterion
+    :class:`s2rlib.scaling.FitStatus` uses, so this table and the fit status agree. With ``se`` only
+    (one standard error per point) ``P`` is diagonal, ``1/se^2``. AICc is then NaN. Never pass
+    per-trial points with ``se`` or ``cov``: trials of one grid are not independent.
     """
-    try:
-        w = None if se is None else 1 / np.square(np.asarray(se, dtype=float))
-        n, R, w = scaling._clean(n, R, w)
-    except Exception:  # noqa: BLE001
-        n, R, w = np.array([]), np.array([]), None
-    if se is not None and len(R):
-        w = np.minimum(w, 1 / (1e-9 * R.max()) ** 2)
+    n_in, R_in = np.asarray(n, dtype=float).ravel(), np.asarray(R, dtype=float).ravel()
+    if n_in.shape != R_in.shape:  # nothing to compare: every form gets a NaN row
+        n_in = R_in = np.array([])
+        se = cov = None
+    if cov is None and se is not None:
+        cov = np.diag(np.square(np.asarray(se, dtype=float).ravel()))
+    if cov is not None:
+        cov = np.asarray(cov, dtype=float)
+        if cov.shape != (len(R_in), len(R_in)):
+            raise ValueError(f"cov must be {len(R_in)} x {len(R_in)} (one row per point), not {cov.shape}")
+    keep = np.isfinite(n_in) & np.isfinite(R_in) & (n_in > 0) & (R_in > 0)
+    if cov is not None:
+        keep &= np.isfinite(np.diag(cov)) & (np.diag(cov) > 0)
+    order = np.argsort(n_in[keep], kind="stable")
+    n, R = n_in[keep][order], R_in[keep][order]
+    cov = None if cov is None else cov[np.ix_(keep, keep)][np.ix_(order, order)]
+
+    def weights(sel):  # the precision of the selected points (scaling.aic_weights' rule), or None
+        if cov is None or not sel.any():
+            return None
+        c = cov[np.ix_(sel, sel)]
+        P = scaling.precision(c, trials) if trials is not None else None
+        return P if P is not None else 1 / np.maximum(np.diag(c), (1e-9 * R.max()) ** 2)
+
+    w = weights(np.ones(len(n), dtype=bool))
     N = len(n)
     rows = []
     rfloor = N * (1e-12 * (R.max() if N else 1.0)) ** 2
@@ -135,19 +155,19 @@ def compare_forms(n, R, se=None) -> pd.DataFrame:
         row = dict(form=form, n_params=k, n_points=N, rss=math.nan, aic=math.nan, aicc=math.nan, delta_aic=math.nan,
                    extrap_error=math.nan, params="", status="too_few_points")
         if N > k:
-            pred, status, params = _safe_fit(form, n, R, w if se is not None else None)
+            pred, status, params = _safe_fit(form, n, R, w)
             row["status"] = status
             if pred is not None:
                 rss = float(np.sum((pred(n) - R) ** 2))
                 row["rss"], row["params"] = rss, params
-                if se is not None:
-                    row["aic"] = float(np.sum(w * (pred(n) - R) ** 2)) + 2 * k
+                if w is not None:
+                    row["aic"] = scaling.weighted_ss(pred(n) - R, w) + 2 * k
                 else:
                     row["aic"] = N * math.log(max(rss, rfloor, np.finfo(float).tiny) / N) + 2 * k
-                if N - k - 1 > 0 and se is None:
+                if N - k - 1 > 0 and w is None:
                     row["aicc"] = row["aic"] + 2 * k * (k + 1) / (N - k - 1)
         if held.sum() > k:
-            pred_h, _, _ = _safe_fit(form, n[held], R[held], w[held] if se is not None else None)
+            pred_h, _, _ = _safe_fit(form, n[held], R[held], weights(held))
             if pred_h is not None:
                 row["extrap_error"] = float(abs(float(pred_h(np.array([n_top]))[0]) - R[~held].mean()))
         rows.append(row)

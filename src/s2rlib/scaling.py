@@ -63,7 +63,7 @@ class FitStatus(ExplainedStatus):
 
     ok = ("ok",
           "the law beats a constant and a pure power law by at least 2 in AIC (on the trial means with their "
-          "corrected standard errors), and no 90% interval of D, alpha or C touches a search bound",
+          "corrected covariance), and no 90% interval of D, alpha or C touches a search bound",
           "D, alpha and C are estimates; numbers derived from the law are printed")
     constant_preferred = ("constant_preferred",
                           "a constant fits the trial means as well as the law (AIC of the law not lower by 2): "
@@ -398,21 +398,31 @@ def trial_bootstrap_draws(vals: np.ndarray, n_boot: int, rng: np.random.Generato
     return np.stack([np.nanmean(vals[:, rng.integers(0, T, T)], axis=1) for _ in range(n_boot)])
 
 
-def fit_pure_power(n, R, w=None) -> tuple[float, float]:
-    """The pure power law ``R = D n^-alpha``: (D, alpha) minimising ``sum w (D n^-alpha - R)^2``.
+def weighted_ss(r, weights) -> float:
+    """``r' W r``: the weighted sum of squares of residuals ``r``, with ``weights`` a vector (a diagonal
+    W, e.g. ``1/se^2``) or a full precision matrix (the inverse covariance of the points)."""
+    r = np.asarray(r, dtype=float)
+    W = np.asarray(weights, dtype=float)
+    return float(r @ W @ r) if W.ndim == 2 else float(np.sum(W * r * r))
 
-    D >= 0 and alpha in :data:`ALPHA_BOUNDS`; D is solved exactly for each alpha (variable projection),
-    alpha on a log grid refined by a bounded scalar search. ``w`` defaults to ones (least squares in R).
+
+def fit_pure_power(n, R, w=None) -> tuple[float, float]:
+    """The pure power law ``R = D n^-alpha``: (D, alpha) minimising ``r' W r`` with ``r = D n^-alpha - R``.
+
+    ``w`` is a vector of weights (a diagonal W; default ones: least squares in R) or a full precision
+    matrix (generalised least squares). D >= 0 and alpha in :data:`ALPHA_BOUNDS`; D is solved exactly
+    for each alpha (variable projection), alpha on a log grid refined by a bounded scalar search.
     """
     n, R = np.asarray(n, dtype=float), np.asarray(R, dtype=float)
-    w = np.ones_like(R) if w is None else np.asarray(w, dtype=float)
+    W = np.ones_like(R) if w is None else np.asarray(w, dtype=float)
     scale = float(n.min())
     u = n / scale
 
     def solve(a):
         x = u ** (-a)
-        D = max(float(np.sum(w * x * R) / np.sum(w * x * x)), 0.0)
-        return D, float(np.sum(w * (D * x - R) ** 2))
+        Wx = W @ x if W.ndim == 2 else W * x
+        D = max(float(Wx @ R) / float(Wx @ x), 0.0)
+        return D, weighted_ss(D * x - R, W)
 
     lo, hi = ALPHA_BOUNDS
     grid = np.geomspace(lo, hi, 200)
@@ -424,33 +434,87 @@ def fit_pure_power(n, R, w=None) -> tuple[float, float]:
     return solve(a)[0] * scale**a, a
 
 
-def aic_table(fit: Fit, se) -> dict[str, float]:
+def weighted_constant(R, w=None) -> float:
+    """The constant minimising ``r' W r`` (``w`` a weight vector or a precision matrix; default ones)."""
+    R = np.asarray(R, dtype=float)
+    W = np.ones_like(R) if w is None else np.asarray(w, dtype=float)
+    W1 = W.sum(axis=1) if W.ndim == 2 else W
+    return float(W1 @ R / W1.sum())
+
+
+def mean_covariance(vals: np.ndarray, ratio=0.0) -> np.ndarray:
+    """The corrected covariance of the vector of trial means, ``f_i f_j S_ij`` (``S`` the trials'
+    sample covariance across the k grid points, ``f^2 = 1/T + ratio``: the covariance
+    :func:`corrected_draws` draws from; ``ratio = 0`` gives the plain covariance of a mean, ``S/T``).
+    Trials with a missing value are left out."""
+    vals = np.asarray(vals, dtype=float)
+    vals = vals[:, np.isfinite(vals).all(axis=0)]
+    T = vals.shape[1]
+    f = np.sqrt(1 / max(T, 1) + np.maximum(np.broadcast_to(np.asarray(ratio, dtype=float), (len(vals),)), 0.0))
+    S = np.cov(vals) if T > 1 else np.full((len(vals), len(vals)), np.nan)
+    return np.outer(f, f) * np.atleast_2d(S)
+
+
+def precision(cov: np.ndarray, trials: int) -> np.ndarray | None:
+    """An unbiased estimate of the inverse of a covariance estimated from ``trials`` trials:
+    ``(T - k - 2)/(T - 1) inv(cov)`` (the inverse of a sample covariance over-weights by
+    ``(T - 1)/(T - k - 2)``; Hartlap, Simon & Schneider 2007). None when the trials cannot support it
+    (``T <= k + 2``, or a singular or non-finite covariance): callers fall back to the diagonal."""
+    cov = np.asarray(cov, dtype=float)
+    k = len(cov)
+    if k == 0 or trials - k - 2 < 1 or not np.isfinite(cov).all():
+        return None
+    sd = np.sqrt(np.diag(cov))
+    if (sd <= 0).any():
+        return None
+    corr = cov / np.outer(sd, sd)
+    if np.linalg.cond(corr) > 1e8:
+        return None
+    return (trials - k - 2) / (trials - 1) * np.linalg.inv(corr) / np.outer(sd, sd)
+
+
+def aic_table(fit: Fit, weights) -> dict[str, float]:
     """AIC = chi^2 + 2k of the law, a constant and a pure power law on the trial means.
 
-    ``chi^2 = sum ((mean_n - form(n)) / se_n)^2`` with ``se_n`` the corrected standard error of the
-    mean at each n (the points are the trial means, never the individual trials as if independent).
-    The law is the fit's own point estimate, the constant the weighted mean, the pure power law its
-    weighted least-squares fit.
+    ``chi^2 = r' W r`` with ``r`` the residuals of the trial means and ``W`` either the precision
+    matrix of the means (:func:`precision`: the trials are paired across n, so a per-trial offset moves
+    every mean together and only their differences measure the fall of the curve), or, when the
+    trials are too few to estimate it, a vector ``1/se_n^2`` of corrected standard errors (the points
+    then treated as independent). The law is the fit's own point estimate; the constant and the pure
+    power law are fitted by the same weighted least squares.
     """
     n, R = np.asarray(fit.n, dtype=float), np.asarray(fit.R, dtype=float)
-    se = np.asarray(se, dtype=float)
-    if len(n) == 0 or not fit.usable or len(se) != len(n) or not np.isfinite(se).all():
+    W = np.asarray(weights, dtype=float)
+    if len(n) == 0 or not fit.usable or len(W) != len(n) or not np.isfinite(W).all():
         return {"law": np.nan, "constant": np.nan, "pure power law": np.nan}
-    se = np.maximum(se, 1e-9 * max(float(np.max(R)), 1e-300))
-    w = 1 / se**2
-    law = float(np.sum(w * (fit.predict(n) - R) ** 2)) + 2 * 3
-    c = float(np.sum(w * R) / np.sum(w))
-    const = float(np.sum(w * (R - c) ** 2)) + 2 * 1
-    D, a = fit_pure_power(n, R, w)
-    pure = float(np.sum(w * (D * n ** (-a) - R) ** 2)) + 2 * 2
+    law = weighted_ss(fit.predict(n) - R, W) + 2 * 3
+    const = weighted_ss(R - weighted_constant(R, W), W) + 2 * 1
+    D, a = fit_pure_power(n, R, W)
+    pure = weighted_ss(D * n ** (-a) - R, W) + 2 * 2
     return {"law": law, "constant": const, "pure power law": pure}
 
 
-def classify(fit: Fit, se, *, level: float = CI_LEVEL) -> tuple[FitStatus, str]:
-    """The full status of a fit with draws: AIC against simpler forms, then the intervals against the bounds."""
+def aic_weights(vals: np.ndarray, ratio=0.0) -> np.ndarray:
+    """The weights :func:`aic_table` uses for trial means of ``vals`` (k points x T trials): the
+    precision matrix of their corrected covariance when the trials support it, else ``1/se^2``."""
+    vals = np.asarray(vals, dtype=float)
+    cov = mean_covariance(vals, ratio)
+    P = precision(cov, int(np.isfinite(vals).all(axis=0).sum()))
+    if P is not None:
+        return P
+    T = vals.shape[1]
+    sd = np.nanstd(vals, axis=1, ddof=1) if T > 1 else np.full(len(vals), np.nan)
+    se = sd * np.sqrt(1 / T + np.maximum(np.asarray(ratio, dtype=float), 0.0))
+    se = np.maximum(se, 1e-9 * max(float(np.nanmax(np.abs(vals))) if vals.size else 1.0, 1e-300))
+    return 1 / se**2
+
+
+def classify(fit: Fit, weights, *, level: float = CI_LEVEL) -> tuple[FitStatus, str]:
+    """The full status of a fit with draws: AIC against simpler forms (``weights`` as in
+    :func:`aic_table`), then the intervals against the bounds."""
     if fit.status in (FitStatus.failed, FitStatus.too_few_points, FitStatus.no_decrease) or not fit.usable:
         return fit.status, fit.message
-    aic = aic_table(fit, se)
+    aic = aic_table(fit, weights)
     fit.aic_vs_constant = aic["constant"] - aic["law"]
     fit.aic_vs_pure = aic["pure power law"] - aic["law"]
     if not np.isfinite(fit.aic_vs_constant) or fit.boot is None:
@@ -496,7 +560,6 @@ def bootstrap_fit(mat: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0, loss:
     # the fitted points: the same n > 0 rows fit_law kept (finite, positive means)
     keep = pos.index.isin(fit.n)
     vals = pos.to_numpy(dtype=float)[keep]
-    T = vals.shape[1]
     if method == "corrected":
         means = corrected_draws(vals, r, int(n_boot), rng)
     else:
@@ -508,7 +571,5 @@ def bootstrap_fit(mat: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0, loss:
         fit.boot = np.array([[f.D, f.alpha, f.C] if (f := fit_law(n_fit, m, loss=loss)).usable else [np.nan] * 3
                              for m in means])
     fit.method = method
-    sd = np.nanstd(vals, axis=1, ddof=1)
-    se = sd * math.sqrt(1 / T + r) if method == "corrected" else sd / math.sqrt(T)
-    fit.status, fit.message = classify(fit, se, level=level)
+    fit.status, fit.message = classify(fit, aic_weights(vals, r if method == "corrected" else 0.0), level=level)
     return fit

@@ -170,16 +170,18 @@ def forms_table(table: pd.DataFrame, m_target: int | None = None, *, metric: str
     """Power law + floor against simpler forms, on the trial means (``law_forms.compare_forms``).
 
     The points are the means over trials at the number of source samples actually drawn
-    (:func:`s2rlib.trial_stats.drawn_n`, as in the main fit), each with its corrected standard error;
-    AIC = chi^2 + 2k, never per-trial points treated as independent.
+    (:func:`s2rlib.trial_stats.drawn_n`, as in the main fit), with their corrected covariance across n;
+    AIC = chi^2 + 2k as for the fit status (:func:`s2rlib.scaling.aic_table`), never per-trial points
+    treated as independent.
     """
     m = main_m(table) if m_target is None else m_target
     mat = trial_stats.trial_matrix(for_fit(table), metric, m)
     mat = mat[mat.index > 0]
     J = mat.shape[1]
-    se = mat.std(axis=1, ddof=1) * math.sqrt(1 / J + mat.attrs.get("test_train_ratio", 0.0)) if J > 1 else None
-    df = compare_forms(mat.index.to_numpy(dtype=float), mat.mean(axis=1).to_numpy(dtype=float),
-                       None if se is None else se.to_numpy(dtype=float))
+    vals = mat.to_numpy(dtype=float)
+    cov = scaling.mean_covariance(vals, mat.attrs.get("test_train_ratio", 0.0)) if J > 1 else None
+    df = compare_forms(mat.index.to_numpy(dtype=float), mat.mean(axis=1).to_numpy(dtype=float), cov=cov,
+                       trials=int(np.isfinite(vals).all(axis=0).sum()))
     out = pd.DataFrame({
         "form": df["form"], "parameters": df["n_params"].astype(str), "RSS": df["rss"].map(lambda v: fmt(v, 3)),
         "AIC": df["aic"].map(lambda v: fmt(v, 4)), "ΔAIC": df["delta_aic"].map(lambda v: fmt(v, 3)),
