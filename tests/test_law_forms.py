@@ -52,8 +52,8 @@ def test_forms_table_reports_the_same_aic_as_the_fit_status():
     fit = scaling.fit_law(n, R)
     cov = scaling.mean_covariance(trials, 0.25)
     se = np.sqrt(np.diag(cov))
-    for kwargs, W in ((dict(se=se), 1 / se**2), (dict(cov=cov, trials=T), scaling.aic_weights(trials, 0.25))):
-        assert W.ndim == (2 if "cov" in kwargs else 1)
+    for kwargs, W in ((dict(se=se), 1 / se**2), (dict(trials=trials, ratio=0.25), scaling.aic_weights(trials, 0.25))):
+        assert W.ndim == (2 if "trials" in kwargs else 1)
         aic = scaling.aic_table(fit, W)
         df = law_forms.compare_forms(n, R, **kwargs).set_index("form")["aic"]
         for form in ("constant", "pure power law"):
@@ -66,3 +66,31 @@ def test_pure_power_fit_recovers_known_parameters():
     n = np.geomspace(10, 1e5, 9)
     D, a = scaling.fit_pure_power(n, 2.5 * n ** -0.37)
     assert abs(a - 0.37) < 1e-5 and abs(D - 2.5) < 1e-4
+
+
+def test_forms_table_and_status_agree_when_trials_are_missing():
+    """Trials missing at some n: no trial is complete, so the covariance cannot be estimated; the
+    forms table and the status then share the same fallback (each point's own trials)."""
+    from s2rlib import scaling
+
+    rng = np.random.default_rng(4)
+    n = np.array([10, 30, 100, 300, 1000, 3000], dtype=float)
+    trials = (0.5 * n ** -0.35 + 0.1)[:, None] + 0.01 * rng.standard_normal((len(n), 8))
+    trials[np.arange(len(n)), np.arange(len(n))] = np.nan  # every trial misses one point
+    R = np.nanmean(trials, axis=1)
+    W = scaling.aic_weights(trials, 0.2)
+    assert W.ndim == 1 and np.isfinite(W).all()
+    aic = scaling.aic_table(scaling.fit_law(n, R), W)
+    df = law_forms.compare_forms(n, R, trials=trials, ratio=0.2).set_index("form")["aic"]
+    assert abs((df["constant"] - df["power law + floor"]) - (aic["constant"] - aic["law"])) < 1e-6 * aic["constant"]
+
+
+def test_compare_forms_names_the_bad_argument():
+    import pytest
+
+    with pytest.raises(ValueError, match="n and R differ"):
+        law_forms.compare_forms([1, 2, 3], [0.3, 0.2])
+    with pytest.raises(ValueError, match="se has 2 values"):
+        law_forms.compare_forms([1, 2, 3], [0.3, 0.2, 0.1], se=[0.1, 0.1])
+    with pytest.raises(ValueError, match="trials has 2 rows"):
+        law_forms.compare_forms([1, 2, 3], [0.3, 0.2, 0.1], trials=np.ones((2, 5)))

@@ -199,5 +199,6 @@ def test_grid_currency_reads_every_row_not_the_first():
     cur.loc[late, "params"] = json.dumps({**params, "recipe": {**Recipe().to_dict(), "finetune_max_epochs": 7}})
     cur = cur[~(late & (cur["trial"] >= 3))]
     notes = grid_currency("band_gap", cur)
-    assert notes[0].startswith("rows from 2 different training recipes") and "finetune_max_epochs 7 → " in notes[0]
+    assert notes[0].startswith("rows from 2 training recipes, only part of them today's default"), notes[0]
+    assert "finetune_max_epochs 7 → " in notes[0]
     assert notes[1] == f"3 to {c.default_trials} trials per point instead of the case file's {c.default_trials}"

@@ -111,7 +111,9 @@ def grid_currency(case: str, table: pd.DataFrame) -> list[str]:
     if changed or unrecorded:
         text = "an earlier training recipe than today's default"
         if len(recipes) > 1:
-            text = f"rows from {len(recipes)} different training recipes, not today's default"
+            today = json.dumps(now, sort_keys=True) in recipes
+            text = (f"rows from {len(recipes)} training recipes"
+                    + (", only part of them today's default" if today else ", none of them today's default"))
         if changed:
             fields = [f"{k} {' or '.join(dict.fromkeys(old))} → {_short(now[k])}" for k, old in changed.items()]
             text += f" ({'; '.join(fields)})"

@@ -79,8 +79,8 @@ def _fit_constant(n, R, w=None):
     return (lambda x, c=c: np.full(np.shape(x), c, dtype=float)), "ok", f"C={c:.4g}"
 
 
-#: forms fitted by weighted least squares when standard errors are given, as
-#: :func:`s2rlib.scaling.aic_table` does for the fit status; the law itself is fitted unweighted
+#: forms fitted by weighted least squares when weights are given (standard errors, or the trials'
+#: covariance), as :func:`s2rlib.scaling.aic_table` does for the fit status; the law itself is fitted unweighted
 #: there too (the point estimate every table prints), and so is the exponential saturation
 _WEIGHTED = ("pure power law", "constant")
 _FITTERS = {"power law + floor": _fit_power_floor, "pure power law": _fit_pure_power,
@@ -97,13 +97,13 @@ def _safe_fit(form, n, R, w=None):
     return res
 
 
-def compare_forms(n, R, se=None, *, cov=None, trials: int | None = None) -> pd.DataFrame:
+def compare_forms(n, R, se=None, *, trials=None, ratio=0.0) -> pd.DataFrame:
     """Compare four functional forms for the error curve R(n) (points with n > 0 and R > 0).
 
     Forms: ``"power law + floor"`` (D n^-alpha + C via :func:`s2rlib.scaling.fit_law`, 3 params),
     ``"pure power law"`` (D n^-alpha, 2), ``"exponential saturation"`` (C + D exp(-n/n0), 3; D, C >=
     0, profiled over log n0 with several refined starts) and ``"constant"`` (1). All are least
-    squares in R; with ``se`` or ``cov`` the pure power law and the constant are fitted by weighted
+    squares in R; with ``se`` or ``trials`` the pure power law and the constant are fitted by weighted
     least squares, exactly as :func:`s2rlib.scaling.aic_table` fits them for the fit status. ``n``/``R`` may hold repeated n (e.g. one point per trial).
 
     Returns one row per form (in that order) with columns ``form, n_params, n_points, rss, aic,
@@ -111,38 +111,45 @@ def compare_forms(n, R, se=None, *, cov=None, trials: int | None = None) -> pd.D
     floored at ``N (1e-12 max R)^2`` so exact fits stay finite), ``aicc = aic + 2k(k+1)/(N-k-1)``
     (NaN when N <= k+1), ``delta_aic = aic - min(aic)``; ``extrap_error`` is ``|prediction - mean
     measured R|`` at the largest n for the form refitted without the points at that n. Forms that
-    cannot be fitted (too few points) get NaN numbers and a status; nothing raises.
+    cannot be fitted (too few points) get NaN numbers and a status.
 
-    With ``cov`` and ``trials`` (the corrected covariance of the trial means,
-    :func:`s2rlib.scaling.mean_covariance`, and the number of trials it was estimated from), the AIC is
-    ``chi^2 + 2k`` with ``chi^2 = r' P r`` and ``P`` :func:`s2rlib.scaling.precision`: the criterion
-    :class:`s2rlib.scaling.FitStatus` uses, so this table and the fit status agree. With ``se`` only
-    (one standard error per point) ``P`` is diagonal, ``1/se^2``. AICc is then NaN. Never pass
-    per-trial points with ``se`` or ``cov``: trials of one grid are not independent.
+    With ``trials`` (k points x T trials, whose means ``R`` are, and ``ratio`` = n_test/n_pool) the
+    AIC is ``chi^2 + 2k`` with ``chi^2 = r' W r`` and ``W`` :func:`s2rlib.scaling.aic_weights` of the
+    points used (the held-out fit too): exactly the criterion :class:`s2rlib.scaling.FitStatus` uses,
+    so this table and the fit status agree. With ``se`` (one standard error per point) ``W`` is
+    ``1/se^2``. AICc is then NaN. Never pass per-trial points as ``R``: trials of one grid are not
+    independent. Bad shapes raise a ValueError naming the argument.
     """
     n_in, R_in = np.asarray(n, dtype=float).ravel(), np.asarray(R, dtype=float).ravel()
-    if n_in.shape != R_in.shape:  # nothing to compare: every form gets a NaN row
-        n_in = R_in = np.array([])
-        se = cov = None
-    if cov is None and se is not None:
-        cov = np.diag(np.square(np.asarray(se, dtype=float).ravel()))
-    if cov is not None:
-        cov = np.asarray(cov, dtype=float)
-        if cov.shape != (len(R_in), len(R_in)):
-            raise ValueError(f"cov must be {len(R_in)} x {len(R_in)} (one row per point), not {cov.shape}")
+    if n_in.shape != R_in.shape:
+        raise ValueError(f"n and R differ in length ({len(n_in)} and {len(R_in)}): one R per n")
+    vals = None
+    if se is not None and trials is not None:
+        raise ValueError("give se (one standard error per point) or trials (the per-trial errors), not both")
+    if se is not None:
+        se = np.asarray(se, dtype=float).ravel()
+        if se.shape != R_in.shape:
+            raise ValueError(f"se has {len(se)} values for {len(R_in)} points: one standard error per point")
+    elif trials is not None:
+        vals = np.atleast_2d(np.asarray(trials, dtype=float))
+        if vals.shape[0] != len(R_in):
+            raise ValueError(f"trials has {vals.shape[0]} rows for {len(R_in)} points: one row of trials per point")
     keep = np.isfinite(n_in) & np.isfinite(R_in) & (n_in > 0) & (R_in > 0)
-    if cov is not None:
-        keep &= np.isfinite(np.diag(cov)) & (np.diag(cov) > 0)
+    if se is not None:
+        keep &= np.isfinite(se) & (se > 0)
     order = np.argsort(n_in[keep], kind="stable")
     n, R = n_in[keep][order], R_in[keep][order]
-    cov = None if cov is None else cov[np.ix_(keep, keep)][np.ix_(order, order)]
+    if se is not None:
+        se = se[keep][order]
+    if vals is not None:
+        vals = vals[keep][order]
 
-    def weights(sel):  # the precision of the selected points (scaling.aic_weights' rule), or None
-        if cov is None or not sel.any():
-            return None
-        c = cov[np.ix_(sel, sel)]
-        P = scaling.precision(c, trials) if trials is not None else None
-        return P if P is not None else 1 / np.maximum(np.diag(c), (1e-9 * R.max()) ** 2)
+    def weights(sel):  # the status criterion's weights for the selected points (None: unweighted)
+        if se is not None:
+            return 1 / np.maximum(se[sel], 1e-9 * R.max()) ** 2
+        if vals is not None and sel.any():
+            return scaling.aic_weights(vals[sel], ratio)
+        return None
 
     w = weights(np.ones(len(n), dtype=bool))
     N = len(n)

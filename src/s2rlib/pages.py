@@ -144,7 +144,7 @@ class CasePage:
         if self._missing():
             return
         show(forms_table(self.table, self.main_m, metric=self.metric),
-             "Alternative functional forms, fitted to the trial means (AIC with corrected standard errors; lower is better)")
+             "Alternative functional forms, fitted to the trial means (AIC with the means' corrected covariance; lower is better)")
 
     def derived(self, targets=None, delta: float = 10000) -> None:
         if self._missing():

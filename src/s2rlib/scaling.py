@@ -444,9 +444,9 @@ def weighted_constant(R, w=None) -> float:
 
 def mean_covariance(vals: np.ndarray, ratio=0.0) -> np.ndarray:
     """The corrected covariance of the vector of trial means, ``f_i f_j S_ij`` (``S`` the trials'
-    sample covariance across the k grid points, ``f^2 = 1/T + ratio``: the covariance
-    :func:`corrected_draws` draws from; ``ratio = 0`` gives the plain covariance of a mean, ``S/T``).
-    Trials with a missing value are left out."""
+    sample covariance across the k grid points, ``f^2 = 1/T + ratio``: the scale matrix of
+    :func:`corrected_draws`; ``ratio = 0`` gives the plain covariance of a mean, ``S/T``). Trials with
+    a missing value are left out (NaN when fewer than two are complete)."""
     vals = np.asarray(vals, dtype=float)
     vals = vals[:, np.isfinite(vals).all(axis=0)]
     T = vals.shape[1]
@@ -502,10 +502,11 @@ def aic_weights(vals: np.ndarray, ratio=0.0) -> np.ndarray:
     P = precision(cov, int(np.isfinite(vals).all(axis=0).sum()))
     if P is not None:
         return P
-    T = vals.shape[1]
-    sd = np.nanstd(vals, axis=1, ddof=1) if T > 1 else np.full(len(vals), np.nan)
-    se = sd * np.sqrt(1 / T + np.maximum(np.asarray(ratio, dtype=float), 0.0))
-    se = np.maximum(se, 1e-9 * max(float(np.nanmax(np.abs(vals))) if vals.size else 1.0, 1e-300))
+    T = np.isfinite(vals).sum(axis=1)  # each point's own number of trials
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sd = np.nanstd(vals, axis=1, ddof=1) if vals.shape[1] > 1 else np.full(len(vals), np.nan)
+        se = sd * np.sqrt(1 / T + np.maximum(np.asarray(ratio, dtype=float), 0.0))
+    se = np.maximum(se, 1e-9 * max(float(np.nanmax(np.abs(vals))) if np.isfinite(vals).any() else 1.0, 1e-300))
     return 1 / se**2
 
 

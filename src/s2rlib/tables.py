@@ -8,7 +8,6 @@ statuses in code font; :func:`s2rlib.display.show` renders a table. Also the fit
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Mapping
 
 import numpy as np
@@ -90,7 +89,7 @@ def params_table(case_fit: CaseFit, level: float = CI_LEVEL) -> pd.DataFrame:
         {"quantity": f"C{u}", "meaning": "transfer gap: the error left with unlimited simulations",
          "estimate": c_est, pct: c_ci},
         {"quantity": "fit status", "meaning": status_text(f.status), "estimate": status_cell(f.status), pct: ""},
-        {"quantity": "AIC: constant − law", "meaning": f"on the trial means with corrected standard errors; the law "
+        {"quantity": "AIC: constant − law", "meaning": f"on the trial means with their corrected covariance; the law "
          f"must win by ≥ {scaling.AIC_MARGIN:g}", "estimate": fmt(f.aic_vs_constant, 2), pct: ""},
         {"quantity": "AIC: pure power law − law", "meaning": f"the floor C must win by ≥ {scaling.AIC_MARGIN:g}",
          "estimate": fmt(f.aic_vs_pure, 2), pct: ""},
@@ -177,11 +176,9 @@ def forms_table(table: pd.DataFrame, m_target: int | None = None, *, metric: str
     m = main_m(table) if m_target is None else m_target
     mat = trial_stats.trial_matrix(for_fit(table), metric, m)
     mat = mat[mat.index > 0]
-    J = mat.shape[1]
     vals = mat.to_numpy(dtype=float)
-    cov = scaling.mean_covariance(vals, mat.attrs.get("test_train_ratio", 0.0)) if J > 1 else None
-    df = compare_forms(mat.index.to_numpy(dtype=float), mat.mean(axis=1).to_numpy(dtype=float), cov=cov,
-                       trials=int(np.isfinite(vals).all(axis=0).sum()))
+    df = compare_forms(mat.index.to_numpy(dtype=float), mat.mean(axis=1).to_numpy(dtype=float),
+                       trials=vals if mat.shape[1] > 1 else None, ratio=mat.attrs.get("test_train_ratio", 0.0))
     out = pd.DataFrame({
         "form": df["form"], "parameters": df["n_params"].astype(str), "RSS": df["rss"].map(lambda v: fmt(v, 3)),
         "AIC": df["aic"].map(lambda v: fmt(v, 4)), "ΔAIC": df["delta_aic"].map(lambda v: fmt(v, 3)),
