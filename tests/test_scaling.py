@@ -172,3 +172,15 @@ def test_flat_paired_trials_prefer_a_constant_in_most_replications():
     found = [scaling.bootstrap_fit(_paired_trials(np.full(len(NS), 0.2), seed=s), n_boot=50, seed=s,
                                    ratio=0.25).aic_vs_constant > scaling.AIC_MARGIN for s in range(100)]
     assert np.mean(found) < 0.12, np.mean(found)
+
+
+def test_mean_covariance_is_the_scale_of_the_corrected_draws():
+    """The status criterion and the intervals use one model: the draws' covariance is
+    (T - 1)/(T - 3) times mean_covariance (the t-like scale), per-point ratios included."""
+    rng = np.random.default_rng(5)
+    T = 12
+    vals = rng.standard_normal((3, T)) * [[0.01], [0.02], [0.015]] + 0.03 * rng.standard_normal(T)
+    ratio = np.array([0.2, 0.3, 0.25])
+    draws = scaling.corrected_draws(vals, ratio, 200000, rng)
+    expected = (T - 1) / (T - 3) * scaling.mean_covariance(vals, ratio)
+    assert np.allclose(np.cov(draws.T), expected, rtol=0.03, atol=0.03 * np.abs(expected).max())
