@@ -120,3 +120,19 @@ def test_summary_error_bars_are_the_promised_90_percent_intervals(fits):
     # and not +-1 SEM, which is what it drew before
     assert not np.allclose(halves, cf.sem.reindex(pos.index).to_numpy() / cf.baseline)
     plotting.close(fig)
+
+
+def test_law_label_never_prints_an_unresolved_floor_as_zero():
+    """A floor at its bound is an upper bound in the legend too ("C < x"), not "+ 0"."""
+    import pandas as pd
+
+    from s2rlib import scaling
+    from s2rlib.plotting import law_label
+
+    ns = np.array([100, 300, 1000, 3000, 10000, 30000])
+    rng = np.random.default_rng(0)
+    mat = pd.DataFrame((1.5 * ns ** -0.5)[:, None] + 0.002 * rng.standard_normal((len(ns), 20)), index=ns)
+    fit = scaling.bootstrap_fit(mat, n_boot=200, seed=0, ratio=0.25)
+    assert fit.floor_at_bound()
+    label = law_label(type("CF", (), {"fit": fit})())
+    assert "+ 0" not in label and f"C < {fit.ci()['C'][1]:.3g}" in label, label

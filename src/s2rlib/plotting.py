@@ -123,6 +123,10 @@ def law_label(case_fit: CaseFit, units: str | None = None) -> str:
     f = case_fit.fit
     if not f.usable:
         return "no law fitted"
+    if f.floor_at_bound():  # the floor is only bounded from above: never print it as "+ 0"
+        hi = f.ci()["C"][1]
+        bound = f", C < {hi:.3g}" if np.isfinite(hi) else ""
+        return f"fitted law: {f.D:.3g} n$^{{-{f.alpha:.3g}}}$ + C (no floor resolved{bound})"
     return f"fitted law: {f.D:.3g} n$^{{-{f.alpha:.3g}}}$ + {f.C:.3g}"
 
 
