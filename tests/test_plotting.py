@@ -136,3 +136,18 @@ def test_law_label_never_prints_an_unresolved_floor_as_zero():
     assert fit.floor_at_bound()
     label = law_label(type("CF", (), {"fit": fit})())
     assert "+ 0" not in label and f"C < {fit.ci()['C'][1]:.3g}" in label, label
+
+
+def test_law_label_of_a_flat_curve_says_there_is_no_fall():
+    import pandas as pd
+
+    from s2rlib import scaling
+    from s2rlib.plotting import law_label
+
+    ns = np.array([10, 30, 100, 300, 600, 970])
+    rng = np.random.default_rng(0)  # this noise pattern rises overall: no_decrease, D = 0
+    mat = pd.DataFrame(0.05 + 0.001 * rng.standard_normal((len(ns), 20)), index=ns)
+    fit = scaling.bootstrap_fit(mat, n_boot=100, seed=0, ratio=0.25)
+    assert fit.status == "no_decrease"
+    label = law_label(type("CF", (), {"fit": fit})())
+    assert label.startswith("no fall with n") and "n$^" not in label, label

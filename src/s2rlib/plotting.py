@@ -123,6 +123,8 @@ def law_label(case_fit: CaseFit, units: str | None = None) -> str:
     f = case_fit.fit
     if not f.usable:
         return "no law fitted"
+    if f.status == "no_decrease" or f.D <= 0:  # the best "law" is a flat line: say so
+        return f"no fall with n: best fit a constant, {f.D + f.C if f.D > 0 else f.C:.3g}"
     if f.floor_at_bound():  # the floor is only bounded from above: never print it as "+ 0"
         hi = f.ci()["C"][1]
         bound = f", C < {hi:.3g}" if np.isfinite(hi) else ""
