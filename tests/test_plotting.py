@@ -151,3 +151,19 @@ def test_law_label_of_a_flat_curve_says_there_is_no_fall():
     assert fit.status == "no_decrease"
     label = law_label(type("CF", (), {"fit": fit})())
     assert label.startswith("no fall with n") and "n$^" not in label, label
+
+
+def test_two_way_panel_c_shows_an_unresolved_floor_as_an_upper_bound():
+    """Where C is only bounded, panel (c) has no dot at C = 0, but a downward triangle at the bound."""
+    table = synthetic_table("chi", ns=(0, 10, 30, 100, 300, 1000, 3000), ms=(50, -1), trials=20,
+                            law=(1.2, 0.4, 0.0, 0.6, 0.004))  # no floor: C = 0
+    by_m = report.fits_by_m(table, n_boot=100)
+    fig = plotting.two_way_figure(by_m, m_all=report.effective_m(table))
+    ax_c = fig.axes[2]
+    bounded = [cf for cf in by_m.values() if cf.fit.floor_at_bound()]
+    assert bounded
+    triangles = [ln for ln in ax_c.get_lines() if ln.get_marker() == "v"]
+    assert len(triangles) == len(bounded)
+    assert all(ln.get_ydata()[0] > 0 for ln in triangles)
+    assert not [ln for ln in ax_c.get_lines() if ln.get_marker() == "o" and ln.get_ydata()[0] == 0]
+    plotting.close(fig)

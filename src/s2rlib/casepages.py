@@ -78,7 +78,8 @@ def default_two_way_figure_alt(case: Case) -> str:
     return (f"Three panels. Top: log-log plot of the {_quantity(case)} against n, one colour per experimental "
             f"training size m ({ms}), with fitted curves (dotted when the fit status is not ok) and dashed "
             f"no-pretraining lines. Bottom left: the fitted exponent alpha against m; bottom right: the transfer gap "
-            f"C against m, each with 90% intervals; hollow markers are fits whose status is not ok.")
+            f"C against m, each with 90% intervals; hollow markers are fits whose status is not ok; a downward "
+            f"triangle capping a bar from 0 is the upper bound of a C that is not resolved.")
 
 
 def _bullets(items: list[str]) -> str:

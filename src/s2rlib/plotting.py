@@ -306,7 +306,8 @@ def two_way_figure(fits_by_m: Mapping[int, CaseFit], *, m_all: float | None = No
     :class:`s2rlib.trial_stats.CaseFit`; ``m_all`` is where ``m = ALL_M`` (all) sits on the m axis (the mean
     number of experimental training + validation samples; without it the "all" fit is left out of
     panels b and c). Error bars in b and c are the 90% bootstrap intervals; hollow markers flag a
-    fit whose status is not ``ok``.
+    fit whose status is not ``ok``; a C that is only bounded (no floor resolved) is drawn as a bar
+    from 0 to its upper bound, capped by a downward triangle, with no point estimate.
     """
     fig = plt.figure(figsize=(DISPLAY_WIDTH_IN, 8.6), layout="constrained")
     gs = fig.add_gridspec(2, 2, height_ratios=[1.3, 1])
@@ -331,7 +332,8 @@ def two_way_figure(fits_by_m: Mapping[int, CaseFit], *, m_all: float | None = No
         ci = cf.fit.ci(level)
         rows.append(dict(m=_m_position(m, m_all), label=name, color=color, status=cf.fit.status,
                          alpha=cf.fit.alpha, alpha_lo=ci["alpha"][0], alpha_hi=ci["alpha"][1],
-                         C=cf.fit.C, C_lo=ci["C"][0], C_hi=ci["C"][1]))
+                         C=cf.fit.C, C_lo=ci["C"][0], C_hi=ci["C"][1],
+                         C_upper=cf.fit.floor_at_bound(level) and np.isfinite(ci["C"][1])))
     label_log_y(ax)
     ax.set_title("", loc="center")
     ax.set_title("(a) error vs n for each m (dashed: n = 0)", loc="left")
@@ -348,13 +350,17 @@ def two_way_figure(fits_by_m: Mapping[int, CaseFit], *, m_all: float | None = No
                 v, lo, hi = r[key], r[f"{key}_lo"], r[f"{key}_hi"]
                 if not np.isfinite(v):
                     continue
+                if key == "C" and r["C_upper"]:  # only "C < hi": a bar from 0 capped by a downward marker
+                    axis.vlines(r["m"], 0, hi, color=r["color"], lw=1.5)
+                    axis.plot([r["m"]], [hi], marker="v", ms=8, color=r["color"], mfc="white", mec=r["color"])
+                    continue
                 err = None
                 if np.isfinite(lo) and np.isfinite(hi):
                     err = np.array([[max(v - lo, 0.0)], [max(hi - v, 0.0)]])
                 ax_kw = dict(mfc=r["color"] if r["status"] == "ok" else "white")
                 axis.errorbar([r["m"]], [v], yerr=err, fmt="o", ms=7, color=r["color"], mec=r["color"], capsize=3,
                               **ax_kw)
-            good = df[np.isfinite(df[key])]
+            good = df[np.isfinite(df[key]) & ~(df["C_upper"] if key == "C" else False)]
             axis.plot(good["m"], good[key], color="0.6", lw=1, zorder=0)
             axis.set_xscale("log")
             ticks = df["m"].to_numpy(dtype=float)
