@@ -127,8 +127,8 @@ def law_label(case_fit: CaseFit, units: str | None = None) -> str:
         return f"no fall with n: best fit a constant, {f.D + f.C if f.D > 0 else f.C:.3g}"
     if f.floor_at_bound():  # the floor is only bounded from above: never print it as "+ 0"
         hi = f.ci()["C"][1]
-        bound = f", C < {hi:.3g}" if np.isfinite(hi) else ""
-        return f"fitted law: {f.D:.3g} n$^{{-{f.alpha:.3g}}}$ + C (no floor resolved{bound})"
+        bound = f"C < {hi:.3g}" if np.isfinite(hi) else "no floor resolved"
+        return f"fitted law: {f.D:.3g} n$^{{-{f.alpha:.3g}}}$ + C ({bound})"
     return f"fitted law: {f.D:.3g} n$^{{-{f.alpha:.3g}}}$ + {f.C:.3g}"
 
 
