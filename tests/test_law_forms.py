@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from s2rlib import aic as aic_module
 from s2rlib import law_forms
 
 NS_DENSE = np.geomspace(100, 100000, 12)
@@ -38,7 +39,7 @@ def test_compare_forms_few_points_gives_nan_rows():
 
 
 def test_forms_table_reports_the_same_aic_as_the_fit_status():
-    """The forms table and the status criterion (scaling.aic_table) fit the constant and the pure power
+    """The forms table and the status criterion (aic.aic_table) fit the constant and the pure power
     law the same way, so their AIC differences agree: with standard errors (diagonal weights) and with
     the trials' covariance (a precision matrix)."""
     from s2rlib import scaling
@@ -50,11 +51,11 @@ def test_forms_table_reports_the_same_aic_as_the_fit_status():
         + np.linspace(0.004, 0.002, len(n))[:, None] * rng.standard_normal((len(n), T))
     R = trials.mean(axis=1)
     fit = scaling.fit_law(n, R)
-    cov = scaling.mean_covariance(trials, 0.25)
+    cov = aic_module.mean_covariance(trials, 0.25)
     se = np.sqrt(np.diag(cov))
-    for kwargs, W in ((dict(se=se), 1 / se**2), (dict(trials=trials, ratio=0.25), scaling.aic_weights(trials, 0.25))):
+    for kwargs, W in ((dict(se=se), 1 / se**2), (dict(trials=trials, ratio=0.25), aic_module.aic_weights(trials, 0.25))):
         assert W.ndim == (2 if "trials" in kwargs else 1)
-        aic = scaling.aic_table(fit, W)
+        aic = aic_module.aic_table(fit, W)
         df = law_forms.compare_forms(n, R, **kwargs).set_index("form")["aic"]
         for form in ("constant", "pure power law"):
             assert abs((df[form] - df["power law + floor"]) - (aic[form] - aic["law"])) < 1e-6 * abs(aic[form])
@@ -64,7 +65,7 @@ def test_pure_power_fit_recovers_known_parameters():
     from s2rlib import scaling
 
     n = np.geomspace(10, 1e5, 9)
-    D, a = scaling.fit_pure_power(n, 2.5 * n ** -0.37)
+    D, a = aic_module.fit_pure_power(n, 2.5 * n ** -0.37)
     assert abs(a - 0.37) < 1e-5 and abs(D - 2.5) < 1e-4
 
 
@@ -78,9 +79,9 @@ def test_forms_table_and_status_agree_when_trials_are_missing():
     trials = (0.5 * n ** -0.35 + 0.1)[:, None] + 0.01 * rng.standard_normal((len(n), 8))
     trials[np.arange(len(n)), np.arange(len(n))] = np.nan  # every trial misses one point
     R = np.nanmean(trials, axis=1)
-    W = scaling.aic_weights(trials, 0.2)
+    W = aic_module.aic_weights(trials, 0.2)
     assert W.ndim == 1 and np.isfinite(W).all()
-    aic = scaling.aic_table(scaling.fit_law(n, R), W)
+    aic = aic_module.aic_table(scaling.fit_law(n, R), W)
     df = law_forms.compare_forms(n, R, trials=trials, ratio=0.2).set_index("form")["aic"]
     assert abs((df["constant"] - df["power law + floor"]) - (aic["constant"] - aic["law"])) < 1e-6 * aic["constant"]
 

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from s2rlib import aic as aic_module
 from s2rlib import scaling
 
 NS = np.array([100, 300, 1000, 3000, 10000, 30000, 100000], dtype=float)
@@ -148,11 +149,11 @@ def test_precision_is_the_debiased_inverse_covariance():
     rng = np.random.default_rng(0)
     A = rng.standard_normal((4, 4))
     cov = A @ A.T + 4 * np.eye(4)
-    P = scaling.precision(cov, trials=30)
+    P = aic_module.precision(cov, trials=30)
     assert np.allclose(P @ cov, (30 - 4 - 2) / (30 - 1) * np.eye(4))
-    assert scaling.precision(cov, trials=6) is None  # T <= k + 2: not estimable, callers use the diagonal
+    assert aic_module.precision(cov, trials=6) is None  # T <= k + 2: not estimable, callers use the diagonal
     vals = rng.standard_normal((3, 25))
-    assert np.allclose(scaling.mean_covariance(vals, 0.25), np.cov(vals) * (1 / 25 + 0.25))
+    assert np.allclose(aic_module.mean_covariance(vals, 0.25), np.cov(vals) * (1 / 25 + 0.25))
 
 
 def test_a_fall_within_paired_trials_is_seen_through_large_trial_offsets():
@@ -163,7 +164,7 @@ def test_a_fall_within_paired_trials_is_seen_through_large_trial_offsets():
     fit = scaling.bootstrap_fit(mat, n_boot=300, seed=0, ratio=0.25)
     assert fit.aic_vs_constant > scaling.AIC_MARGIN and fit.status != "constant_preferred", fit.message
     vals = mat.to_numpy(dtype=float)
-    diagonal = scaling.aic_table(fit, 1 / np.diag(scaling.mean_covariance(vals, 0.25)))
+    diagonal = aic_module.aic_table(fit, 1 / np.diag(aic_module.mean_covariance(vals, 0.25)))
     assert diagonal["constant"] - diagonal["law"] < scaling.AIC_MARGIN  # what the diagonal would say
 
 
@@ -182,5 +183,5 @@ def test_mean_covariance_is_the_scale_of_the_corrected_draws():
     vals = rng.standard_normal((3, T)) * [[0.01], [0.02], [0.015]] + 0.03 * rng.standard_normal(T)
     ratio = np.array([0.2, 0.3, 0.25])
     draws = scaling.corrected_draws(vals, ratio, 200000, rng)
-    expected = (T - 1) / (T - 3) * scaling.mean_covariance(vals, ratio)
+    expected = (T - 1) / (T - 3) * aic_module.mean_covariance(vals, ratio)
     assert np.allclose(np.cov(draws.T), expected, rtol=0.03, atol=0.03 * np.abs(expected).max())

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from . import scaling
+from . import aic, scaling
 
 __all__ = ["FORMS", "compare_forms"]
 
@@ -32,10 +32,10 @@ def _fit_power_floor(n, R):
 
 
 def _fit_pure_power(n, R, w=None):
-    """R = D n^-alpha (:func:`s2rlib.scaling.fit_pure_power`, weighted by ``w`` when given)."""
+    """R = D n^-alpha (:func:`s2rlib.aic.fit_pure_power`, weighted by ``w`` when given)."""
     if len(np.unique(n)) < 3:
         return None, "too_few_points"
-    D, a = scaling.fit_pure_power(n, R, w)
+    D, a = aic.fit_pure_power(n, R, w)
     lo, hi = scaling.ALPHA_BOUNDS
     status = "ok" if 1.01 * lo < a < 0.99 * hi else "alpha_at_bound"
     return (lambda x, D=D, a=a: D * np.asarray(x, float) ** (-a)), status, f"D={D:.4g}, alpha={a:.4g}"
@@ -75,12 +75,12 @@ def _fit_exp_saturation(n, R):
 def _fit_constant(n, R, w=None):
     if len(R) < 1:
         return None, "too_few_points"
-    c = scaling.weighted_constant(R, w)
+    c = aic.weighted_constant(R, w)
     return (lambda x, c=c: np.full(np.shape(x), c, dtype=float)), "ok", f"C={c:.4g}"
 
 
 #: forms fitted by weighted least squares when weights are given (standard errors, or the trials'
-#: covariance), as :func:`s2rlib.scaling.aic_table` does for the fit status; the law itself is fitted unweighted
+#: covariance), as :func:`s2rlib.aic.aic_table` does for the fit status; the law itself is fitted unweighted
 #: there too (the point estimate every table prints), and so is the exponential saturation
 _WEIGHTED = ("pure power law", "constant")
 _FITTERS = {"power law + floor": _fit_power_floor, "pure power law": _fit_pure_power,
@@ -104,7 +104,7 @@ def compare_forms(n, R, se=None, *, trials=None, ratio=0.0) -> pd.DataFrame:
     ``"pure power law"`` (D n^-alpha, 2), ``"exponential saturation"`` (C + D exp(-n/n0), 3; D, C >=
     0, profiled over log n0 with several refined starts) and ``"constant"`` (1). All are least
     squares in R; with ``se`` or ``trials`` the pure power law and the constant are fitted by weighted
-    least squares, exactly as :func:`s2rlib.scaling.aic_table` fits them for the fit status. ``n``/``R`` may hold repeated n (e.g. one point per trial).
+    least squares, exactly as :func:`s2rlib.aic.aic_table` fits them for the fit status. ``n``/``R`` may hold repeated n (e.g. one point per trial).
 
     Returns one row per form (in that order) with columns ``form, n_params, n_points, rss, aic,
     aicc, delta_aic, extrap_error, params, status``: ``aic = N log(RSS/N) + 2k`` (Gaussian; RSS
@@ -114,7 +114,7 @@ def compare_forms(n, R, se=None, *, trials=None, ratio=0.0) -> pd.DataFrame:
     cannot be fitted (too few points) get NaN numbers and a status.
 
     With ``trials`` (k points x T trials, whose means ``R`` are, and ``ratio`` = n_test/n_pool) the
-    AIC is ``chi^2 + 2k`` with ``chi^2 = r' W r`` and ``W`` :func:`s2rlib.scaling.aic_weights` of the
+    AIC is ``chi^2 + 2k`` with ``chi^2 = r' W r`` and ``W`` :func:`s2rlib.aic.aic_weights` of the
     points used (the held-out fit too): exactly the criterion :class:`s2rlib.scaling.FitStatus` uses,
     so this table and the fit status agree. With ``se`` (one standard error per point) ``W`` is
     ``1/se^2``. AICc is then NaN. Never pass per-trial points as ``R``: trials of one grid are not
@@ -148,7 +148,7 @@ def compare_forms(n, R, se=None, *, trials=None, ratio=0.0) -> pd.DataFrame:
         if se is not None:
             return 1 / np.maximum(se[sel], 1e-9 * R.max()) ** 2
         if vals is not None and sel.any():
-            return scaling.aic_weights(vals[sel], ratio)
+            return aic.aic_weights(vals[sel], ratio)
         return None
 
     w = weights(np.ones(len(n), dtype=bool))
@@ -168,7 +168,7 @@ def compare_forms(n, R, se=None, *, trials=None, ratio=0.0) -> pd.DataFrame:
                 rss = float(np.sum((pred(n) - R) ** 2))
                 row["rss"], row["params"] = rss, params
                 if w is not None:
-                    row["aic"] = scaling.weighted_ss(pred(n) - R, w) + 2 * k
+                    row["aic"] = aic.weighted_ss(pred(n) - R, w) + 2 * k
                 else:
                     row["aic"] = N * math.log(max(rss, rfloor, np.finfo(float).tiny) / N) + 2 * k
                 if N - k - 1 > 0 and w is None:

@@ -23,6 +23,9 @@ freedom; ``n_test/n_pool`` is the mean ratio of the rows' own split sizes
   (:func:`corrected_draws`). For the gain (a linear quantity) the percentile interval of the draws is
   the corrected t interval itself. ``tests/test_coverage.py`` checks on synthetic grids with a shared
   component that nominal 90% intervals cover 85-95%, and that the plain bootstrap over trials does not.
+
+The status (:func:`classify`) compares the law with simpler forms by AIC on the trial means with
+their corrected covariance across n (:mod:`s2rlib.aic`).
 """
 
 from __future__ import annotations
@@ -398,123 +401,13 @@ def trial_bootstrap_draws(vals: np.ndarray, n_boot: int, rng: np.random.Generato
     return np.stack([np.nanmean(vals[:, rng.integers(0, T, T)], axis=1) for _ in range(n_boot)])
 
 
-def weighted_ss(r, weights) -> float:
-    """``r' W r``: the weighted sum of squares of residuals ``r``, with ``weights`` a vector (a diagonal
-    W, e.g. ``1/se^2``) or a full precision matrix (the inverse covariance of the points)."""
-    r = np.asarray(r, dtype=float)
-    W = np.asarray(weights, dtype=float)
-    return float(r @ W @ r) if W.ndim == 2 else float(np.sum(W * r * r))
-
-
-def fit_pure_power(n, R, w=None) -> tuple[float, float]:
-    """The pure power law ``R = D n^-alpha``: (D, alpha) minimising ``r' W r`` with ``r = D n^-alpha - R``.
-
-    ``w`` is a vector of weights (a diagonal W; default ones: least squares in R) or a full precision
-    matrix (generalised least squares). D >= 0 and alpha in :data:`ALPHA_BOUNDS`; D is solved exactly
-    for each alpha (variable projection), alpha on a log grid refined by a bounded scalar search.
-    """
-    n, R = np.asarray(n, dtype=float), np.asarray(R, dtype=float)
-    W = np.ones_like(R) if w is None else np.asarray(w, dtype=float)
-    scale = float(n.min())
-    u = n / scale
-
-    def solve(a):
-        x = u ** (-a)
-        Wx = W @ x if W.ndim == 2 else W * x
-        D = max(float(Wx @ R) / float(Wx @ x), 0.0)
-        return D, weighted_ss(D * x - R, W)
-
-    lo, hi = ALPHA_BOUNDS
-    grid = np.geomspace(lo, hi, 200)
-    prof = np.array([solve(a)[1] for a in grid])
-    i = int(np.argmin(prof))
-    res = optimize.minimize_scalar(lambda a: solve(a)[1], bounds=(grid[max(i - 1, 0)], grid[min(i + 1, 199)]),
-                                   method="bounded", options={"xatol": 1e-7})
-    a = float(res.x) if res.fun <= prof[i] else float(grid[i])
-    return solve(a)[0] * scale**a, a
-
-
-def weighted_constant(R, w=None) -> float:
-    """The constant minimising ``r' W r`` (``w`` a weight vector or a precision matrix; default ones)."""
-    R = np.asarray(R, dtype=float)
-    W = np.ones_like(R) if w is None else np.asarray(w, dtype=float)
-    W1 = W.sum(axis=1) if W.ndim == 2 else W
-    return float(W1 @ R / W1.sum())
-
-
-def mean_covariance(vals: np.ndarray, ratio=0.0) -> np.ndarray:
-    """The corrected covariance of the vector of trial means, ``f_i f_j S_ij`` (``S`` the trials'
-    sample covariance across the k grid points, ``f^2 = 1/T + ratio``: the scale matrix of
-    :func:`corrected_draws`; ``ratio = 0`` gives the plain covariance of a mean, ``S/T``). Trials with
-    a missing value are left out (NaN when fewer than two are complete)."""
-    vals = np.asarray(vals, dtype=float)
-    vals = vals[:, np.isfinite(vals).all(axis=0)]
-    T = vals.shape[1]
-    f = np.sqrt(1 / max(T, 1) + np.maximum(np.broadcast_to(np.asarray(ratio, dtype=float), (len(vals),)), 0.0))
-    S = np.cov(vals) if T > 1 else np.full((len(vals), len(vals)), np.nan)
-    return np.outer(f, f) * np.atleast_2d(S)
-
-
-def precision(cov: np.ndarray, trials: int) -> np.ndarray | None:
-    """An unbiased estimate of the inverse of a covariance estimated from ``trials`` trials:
-    ``(T - k - 2)/(T - 1) inv(cov)`` (the inverse of a sample covariance over-weights by
-    ``(T - 1)/(T - k - 2)``; Hartlap, Simon & Schneider 2007). None when the trials cannot support it
-    (``T <= k + 2``, or a singular or non-finite covariance): callers fall back to the diagonal."""
-    cov = np.asarray(cov, dtype=float)
-    k = len(cov)
-    if k == 0 or trials - k - 2 < 1 or not np.isfinite(cov).all():
-        return None
-    sd = np.sqrt(np.diag(cov))
-    if (sd <= 0).any():
-        return None
-    corr = cov / np.outer(sd, sd)
-    if np.linalg.cond(corr) > 1e8:
-        return None
-    return (trials - k - 2) / (trials - 1) * np.linalg.inv(corr) / np.outer(sd, sd)
-
-
-def aic_table(fit: Fit, weights) -> dict[str, float]:
-    """AIC = chi^2 + 2k of the law, a constant and a pure power law on the trial means.
-
-    ``chi^2 = r' W r`` with ``r`` the residuals of the trial means and ``W`` either the precision
-    matrix of the means (:func:`precision`: the trials are paired across n, so a per-trial offset moves
-    every mean together and only their differences measure the fall of the curve), or, when the
-    trials are too few to estimate it, a vector ``1/se_n^2`` of corrected standard errors (the points
-    then treated as independent). The law is the fit's own point estimate; the constant and the pure
-    power law are fitted by the same weighted least squares.
-    """
-    n, R = np.asarray(fit.n, dtype=float), np.asarray(fit.R, dtype=float)
-    W = np.asarray(weights, dtype=float)
-    if len(n) == 0 or not fit.usable or len(W) != len(n) or not np.isfinite(W).all():
-        return {"law": np.nan, "constant": np.nan, "pure power law": np.nan}
-    law = weighted_ss(fit.predict(n) - R, W) + 2 * 3
-    const = weighted_ss(R - weighted_constant(R, W), W) + 2 * 1
-    D, a = fit_pure_power(n, R, W)
-    pure = weighted_ss(D * n ** (-a) - R, W) + 2 * 2
-    return {"law": law, "constant": const, "pure power law": pure}
-
-
-def aic_weights(vals: np.ndarray, ratio=0.0) -> np.ndarray:
-    """The weights :func:`aic_table` uses for trial means of ``vals`` (k points x T trials): the
-    precision matrix of their corrected covariance when the trials support it, else ``1/se^2``."""
-    vals = np.asarray(vals, dtype=float)
-    cov = mean_covariance(vals, ratio)
-    P = precision(cov, int(np.isfinite(vals).all(axis=0).sum()))
-    if P is not None:
-        return P
-    T = np.isfinite(vals).sum(axis=1)  # each point's own number of trials
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sd = np.nanstd(vals, axis=1, ddof=1) if vals.shape[1] > 1 else np.full(len(vals), np.nan)
-        se = sd * np.sqrt(1 / T + np.maximum(np.asarray(ratio, dtype=float), 0.0))
-    se = np.maximum(se, 1e-9 * max(float(np.nanmax(np.abs(vals))) if np.isfinite(vals).any() else 1.0, 1e-300))
-    return 1 / se**2
-
-
 def classify(fit: Fit, weights, *, level: float = CI_LEVEL) -> tuple[FitStatus, str]:
     """The full status of a fit with draws: AIC against simpler forms (``weights`` as in
-    :func:`aic_table`), then the intervals against the bounds."""
+    :func:`s2rlib.aic.aic_table`), then the intervals against the bounds."""
     if fit.status in (FitStatus.failed, FitStatus.too_few_points, FitStatus.no_decrease) or not fit.usable:
         return fit.status, fit.message
+    from .aic import aic_table  # aic builds on this module's Fit and bounds
+
     aic = aic_table(fit, weights)
     fit.aic_vs_constant = aic["constant"] - aic["law"]
     fit.aic_vs_pure = aic["pure power law"] - aic["law"]
@@ -572,5 +465,7 @@ def bootstrap_fit(mat: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0, loss:
         fit.boot = np.array([[f.D, f.alpha, f.C] if (f := fit_law(n_fit, m, loss=loss)).usable else [np.nan] * 3
                              for m in means])
     fit.method = method
+    from .aic import aic_weights
+
     fit.status, fit.message = classify(fit, aic_weights(vals, r if method == "corrected" else 0.0), level=level)
     return fit

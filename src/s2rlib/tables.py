@@ -170,7 +170,7 @@ def forms_table(table: pd.DataFrame, m_target: int | None = None, *, metric: str
 
     The points are the means over trials at the number of source samples actually drawn
     (:func:`s2rlib.trial_stats.drawn_n`, as in the main fit), with their corrected covariance across n;
-    AIC = chi^2 + 2k as for the fit status (:func:`s2rlib.scaling.aic_table`), never per-trial points
+    AIC = chi^2 + 2k as for the fit status (:func:`s2rlib.aic.aic_table`), never per-trial points
     treated as independent.
     """
     m = main_m(table) if m_target is None else m_target
