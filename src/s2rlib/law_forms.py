@@ -104,7 +104,8 @@ def compare_forms(n, R, se=None, *, trials=None, ratio=0.0) -> pd.DataFrame:
     ``"pure power law"`` (D n^-alpha, 2), ``"exponential saturation"`` (C + D exp(-n/n0), 3; D, C >=
     0, profiled over log n0 with several refined starts) and ``"constant"`` (1). All are least
     squares in R; with ``se`` or ``trials`` the pure power law and the constant are fitted by weighted
-    least squares, exactly as :func:`s2rlib.aic.aic_table` fits them for the fit status. ``n``/``R`` may hold repeated n (e.g. one point per trial).
+    least squares, exactly as :func:`s2rlib.aic.aic_table` fits them for the fit status. ``n``/``R``
+    may hold repeated n (e.g. one point per trial).
 
     Returns one row per form (in that order) with columns ``form, n_params, n_points, rss, aic,
     aicc, delta_aic, extrap_error, params, status``: ``aic = N log(RSS/N) + 2k`` (Gaussian; RSS
