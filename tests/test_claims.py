@@ -96,6 +96,10 @@ def test_generator_on_constructed_tables():
     assert report.derived_table(fits["band_gap"])["answer"].eq(report.DASH).all()
     assert report.derived_table(fits["band_gap"])["status"].str.startswith("not printed").all()
     assert report.derived_table(fits["formation_enthalpy"])["answer"].ne(report.DASH).all()
+    # the page says it once, in words, for the fit that is not ok; nothing to say for the ok one
+    withheld = report.derived_withheld(fits["band_gap"])
+    assert f"`{fits['band_gap'].fit.status}`" in withheld and FitStatus(fits["band_gap"].fit.status).meaning in withheld
+    assert report.derived_withheld(fits["formation_enthalpy"]) is None
 
 
 # ------------------------------------------------------------------ hand-written claims

@@ -20,7 +20,7 @@ from .fit_cache import fit_case
 from .formatting import code
 from .selection import grids, m_values, main_m, select_grid
 from .tables import (
-    case_header_table, derived_table, ess_table, extrapolation_table, forms_table, gain_sentence, gain_table,
+    case_header_table, derived_table, derived_withheld, ess_table, extrapolation_table, forms_table, gain_sentence, gain_table,
     grid_tables, law_math, params_table, provenance_table, recipes_table, results_table, summary_table,
     two_way_table,
 )
@@ -148,6 +148,10 @@ class CasePage:
 
     def derived(self, targets=None, delta: float = 10000) -> None:
         if self._missing():
+            return
+        withheld = derived_withheld(self.fit, delta)
+        if withheld:
+            note(withheld, "note", "Derived numbers: not printed for this fit")
             return
         show(derived_table(self.fit, targets, delta), "Derived numbers, with corrected 90% intervals (printed only for an ok law)")
 

@@ -227,6 +227,25 @@ def derived_table(case_fit: CaseFit, targets: Iterable[float] | None = None, del
     return pd.DataFrame(rows)
 
 
+def derived_withheld(case_fit: CaseFit, delta: float = 10000) -> str | None:
+    """Why no number is derived from the law, in one paragraph; ``None`` when the fit is ``ok``.
+
+    The book shows this once instead of a table whose every row repeats the same reason.
+    """
+    status = case_fit.fit.status
+    if status == FitStatus.ok:
+        return None
+    try:
+        st = FitStatus(status)
+        why = f"the fit is {code(st.value)}: {st.meaning}; {st.reading}"
+    except ValueError:
+        why = f"no law was fitted ({status})"
+    return (f"The law would answer three questions: the database size needed for a target error, what the next "
+            f"{fmt_n(delta)} simulations buy, and the slope dR/dn at the largest n. None is printed here, because "
+            f"{why}. A number derived from a law the data do not identify would carry the fit's artefact, not "
+            f"the data (see the method chapter's status table).")
+
+
 def recipes_table(table: pd.DataFrame, m_target: int | None = None) -> pd.DataFrame:
     """How often validation chose each fine-tuning recipe, per n (counts of trials)."""
     m = main_m(table) if m_target is None else m_target
