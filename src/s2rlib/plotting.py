@@ -384,7 +384,7 @@ _FLOW_BOXES = (
     ("split", 0.50, 0.50, "split by material:\nm to train on,\n20% held out", "#fde7d3"),
     ("fine", 0.85, 0.50, "fine-tune on the\nm experiments", "#fde7d3"),
     ("test", 0.50, 0.14, "test error (MAE) on\nheld-out experiments", "#e3f1e0"),
-    ("fit", 0.15, 0.14, "fit R(n) = D n$^{-α}$ + C\nover every n and\nJ trials", "#e3f1e0"),
+    ("fit", 0.15, 0.14, "fit R(n) = D n$^{-α}$ + C\nover every n and\nT trials", "#e3f1e0"),
 )
 _FLOW_ARROWS = (("sim", "draw", ""), ("draw", "pre", ""), ("pre", "fine", "pretrained\nweights"),
                 ("exp", "split", ""), ("split", "fine", ""), ("split", "test", "test set"),
