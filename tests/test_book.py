@@ -115,3 +115,23 @@ def test_numbers_are_per_chapter(built_book):
     html = (built_book.html / "book" / "cases" / "formation_enthalpy.html").read_text()
     numbers = re.findall(r'<span class="caption-number">(?:Table|Fig\.) ([\d.]+)', html)
     assert numbers and all(re.fullmatch(r"\d+\.\d+", n) for n in numbers), numbers[:10]
+
+
+def test_two_way_caption_only_where_the_grid_has_two_m_and_one_final_box(built_book):
+    """A case whose table has a single m shows one sentence, not the two-way figure's caption over
+    nothing; the per-case box "Which tables are final" is on the intro only (the summary points to it)."""
+    from s2rlib.cases import get_case
+
+    have, _ = report.available_cases(built_book.results_root)
+    for case in have:
+        if not get_case(case).two_way:
+            continue
+        html = (built_book.html / "book" / "cases" / f"{case}.html").read_text()
+        table = report.select_grid(report.load_case_results(case, built_book.results_root, announce=False))
+        two = len([m for m in report.m_values(table) if m > 0]) >= 2
+        assert ("Two-way design. (a)" in html) == two, case
+        assert ("The two-way design is not run yet for this case" in html) == (not two), case
+    intro = (built_book.html / "book" / "intro.html").read_text()
+    summary = (built_book.html / "book" / "summary.html").read_text()
+    if "Which tables are final" in intro:
+        assert "Which tables are final" not in summary and "which provisional is stated once" in summary

@@ -86,9 +86,10 @@ def test_generator_on_constructed_tables():
         for s in findings.case_findings(cf):
             assert findings.check_gain_sentence(s, cf.gain) == [] or "status" in s
     glance = findings.glance_table(fits).set_index("case")
-    assert glance.loc["band gap", "pretraining on the largest n"] == "no detectable effect"
-    assert glance.loc["band gap", "alpha"] == "not identified"
-    assert glance.loc["formation enthalpy", "pretraining on the largest n"] == "lowers the error"
+    assert glance.loc["Band gap", "pretraining on the largest n"] == "no detectable effect"
+    assert glance.loc["Band gap", "scaling law"].endswith("alpha and C not identified")
+    assert glance.loc["Formation enthalpy", "pretraining on the largest n"] == "lowers the error"
+    assert glance.loc["Formation enthalpy", "scaling law"].startswith("`ok`: alpha = ")
     text = findings.conclusion(fits)
     assert "lowers the error detectably for formation enthalpy" in text
     assert "no detectable effect for band gap" in text
@@ -209,7 +210,7 @@ def test_equal_m_table_compares_cases_at_the_same_m():
     tab = findings.equal_m_table({"band_gap": helps, "chi": hurts})
     assert list(tab.columns) == ["case", "m = 100", "m = 300", "all experiments"]
     bg, chi = tab.iloc[0], tab.iloc[1]
-    assert bg["m = 300"] == "not run" and chi["all experiments"] == "not run"
+    assert bg["m = 300"] == "not run yet" and chi["all experiments"] == "not run yet"
     assert bg["m = 100"].endswith("at n = 10,000 (lower; 6 trials)") and chi["m = 300"].endswith("(higher; 6 trials)")
     # the number is the paired mean difference in % of the no-pretraining mean, computed here by hand
     sub = helps[(helps.metric == "mae") & (helps.m_target == -1)].pivot_table(index="n_source", columns="trial",

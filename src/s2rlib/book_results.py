@@ -7,6 +7,7 @@ directory upwards), or ``$S2R_RESULTS_ROOT/<case>/results.csv`` when that variab
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -89,6 +90,161 @@ def _short(value) -> str:
     return str(tuple(value)) if isinstance(value, list) else str(value)
 
 
+def case_words(case: str, *, start: bool = False) -> str:
+    """A case's name in words, as its chapter title says it ("formation enthalpy", "Flory–Huggins χ");
+    ``start``: capitalised to begin a sentence or a table cell."""
+    c = get_case(case)
+    words = str(c.prose.get("page", {}).get("title", c.title)).split(":")[0].strip() or c.name.replace("_", " ")
+    if not start and not c.property_name[:1].isupper():
+        words = words[:1].lower() + words[1:]
+    return words[:1].upper() + words[1:] if start else words
+
+
+def _m_words(ms) -> str:
+    names = ["all" if m == results.ALL_M else f"{int(m):,}" for m in ms]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+@dataclass(frozen=True)
+class GridState:
+    """Where a case's committed results stand against its default grid, read from the table's rows.
+
+    ``state`` is ``"final"`` (today's recipe, the case file's trials, every m line of the case file
+    complete), ``"partly final"`` (today's recipe and trials, some m lines complete, the others still to
+    run) or ``"provisional"`` (another recipe, other trials, or no m line complete).
+    """
+
+    case: str
+    recipe: str  # "default" (today's transfer.Recipe()), "first" (the recipe study's first step), "earlier", "mixed"
+    trials: tuple[int, int]  # fewest and most trials per point
+    default_trials: int
+    withheld: bool | None  # test materials' simulations withheld from pretraining (None: not known / mixed)
+    complete_ms: tuple[int, ...]  # the case file's m whose every default n was run
+    missing_ms: tuple[int, ...]  # the case file's m with points still to run
+    differences: tuple[str, ...]  # what differs from the default grid, in detail (:func:`grid_currency`)
+
+    @property
+    def state(self) -> str:
+        if self.recipe != "default" or self.trials != (self.default_trials, self.default_trials) or not self.complete_ms:
+            return "provisional"
+        return "partly final" if self.missing_ms else "final"
+
+    def _trial_words(self) -> str:
+        lo, hi = self.trials
+        return f"{hi} trials" if lo == hi else f"{lo} to {hi} trials"
+
+    def tag(self) -> str:
+        """The short form of :meth:`words`, for a table cell."""
+        if self.state == "final":
+            return f"final ({self._trial_words()})"
+        if self.state == "partly final":
+            done = "m = all" if self.complete_ms == (results.ALL_M,) else f"m = {_m_words(self.complete_ms)}"
+            return f"final at {done} ({self._trial_words()}); m = {_m_words(self.missing_ms)} still to run"
+        return self.words().replace("the first recipe", "first recipe").replace("an earlier recipe", "earlier recipe"
+                                                                                ).replace(" from pretraining", "")
+
+    def words(self) -> str:
+        """One phrase for a table cell or a sentence: final, partly final (which m) or provisional (why)."""
+        if self.state == "final":
+            ms = self.complete_ms
+            return (f"final: today's recipe, {self._trial_words()}, "
+                    f"{'every m (' + _m_words(ms) + ')' if len(ms) > 1 else 'm = ' + _m_words(ms)}")
+        if self.state == "partly final":
+            done = "all experiments (m = all)" if self.complete_ms == (results.ALL_M,) else f"m = {_m_words(self.complete_ms)}"
+            return (f"final for {done}, {self._trial_words()}; m = {_m_words(self.missing_ms)} still to run")
+        why = {"first": "the first recipe", "earlier": "an earlier recipe", "mixed": "rows from several recipes",
+               "default": "today's recipe"}[self.recipe]
+        parts = [why, self._trial_words() + ("" if self.trials[1] == self.default_trials else
+                                             f" (not {self.default_trials})")]
+        if self.withheld is False:
+            parts.append("test materials' simulations not withheld from pretraining")
+        if not self.complete_ms:
+            parts.append("no m complete")
+        return "provisional: " + ", ".join(parts)
+
+
+def _recipe_kind(recorded: list[dict]) -> str:
+    from .recipe_study import V1
+    from .transfer import Recipe
+
+    now, first = Recipe().to_dict(), Recipe(**V1).to_dict()
+    if all(r == now for r in recorded):
+        return "default"
+    # a field added later (a candidate's l2sp) takes its default: Recipe.from_dict fills it in
+    if all(r and all(first.get(k) == Recipe.from_dict({k: v}).to_dict()[k] for k, v in r.items()) for r in recorded):
+        return "first"
+    return "mixed" if len(recorded) > 1 else "earlier"
+
+
+def _withheld(table: pd.DataFrame, recorded: list[dict]) -> bool | None:
+    """Whether the test materials' simulations were withheld from pretraining: the recipe's field where
+    it was recorded, else read from the rows (at the largest n, fewer source samples drawn than asked)."""
+    flags = {r.get("withhold_test_sources") for r in recorded}
+    if None not in flags:
+        return flags.pop() if len(flags) == 1 else None
+    if len(flags) > 1:
+        return None
+    used = table[table["metric"] == "n_source_used"]
+    if used.empty:
+        return None
+    top = used[used["n_source"] == used["n_source"].max()]
+    return bool(top["value"].mean() < float(top["n_source"].iloc[0]) - 0.5)
+
+
+def grid_state(case: str, table: pd.DataFrame) -> GridState:
+    """The :class:`GridState` of a case's results table (one grid)."""
+    import json
+
+    c = get_case(case)
+    recorded = [json.loads(r) for r in sorted({json.dumps(json.loads(str(p)).get("recipe", {}), sort_keys=True)
+                                              for p in table["params"].unique()})]
+    per_point = table.groupby(["n_source", "m_target"])["trial"].nunique()
+    trials = (int(per_point.min()), int(per_point.max())) if len(per_point) else (0, 0)
+    ms = sorted({results.ALL_M if m is None else int(m) for m in c.default_ms}, key=lambda m: (m == results.ALL_M, m))
+    missing = _n_missing(c, table, ms)
+    return GridState(case=c.name, recipe=_recipe_kind(recorded), trials=trials, default_trials=int(c.default_trials),
+                     withheld=_withheld(table, recorded), complete_ms=tuple(m for m in ms if m not in missing),
+                     missing_ms=tuple(m for m in ms if m in missing), differences=tuple(grid_currency(case, table)))
+
+
+def _n_missing(c, table: pd.DataFrame, ms) -> dict[int, int]:
+    """{m: number of the case file's n sizes without a point at m} ("all" = any n above the numeric ones)."""
+    numeric = [int(n) for n in c.default_ns if n != "all"]
+    out = {}
+    for m in ms:
+        run = set(table.loc[table["m_target"] == m, "n_source"].astype(int))
+        lost = sum(n not in run for n in numeric)
+        lost += int("all" in c.default_ns and not any(n > max(numeric, default=0) for n in run))
+        if lost:
+            out[m] = lost
+    return out
+
+
+def states_markdown(states) -> str:
+    """``{case: GridState or None}`` as a Markdown list in words, cases with the same words on one line."""
+    groups: dict[str, list[str]] = {}
+    for c, st in states.items():
+        words = "no results yet" if st is None else st.words()
+        groups.setdefault(words, []).append(case_words(c, start=not groups.get(words)))
+    return "\n".join(f"* **{_join(cs)}**: {w}." for w, cs in groups.items())
+
+
+def grid_states_markdown(root: str | Path | None = None, cases=None) -> str:
+    """Per case, in words, whether its committed results table is final or provisional (the method
+    chapter's box, kept equal to the committed results by a test)."""
+    from .selection import select_grid
+
+    states = {}
+    for c in (BOOK_CASES if cases is None else cases):
+        table = load_case_results(c, root, announce=False)
+        states[c] = None if table is None else grid_state(c, select_grid(table))
+    return states_markdown(states)
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def grid_currency(case: str, table: pd.DataFrame) -> list[str]:
     """How a case's results differ from what its default grid would compute today, in words (empty
     when they are the default grid): another training recipe than ``transfer.Recipe()`` (the fields
@@ -127,17 +283,9 @@ def grid_currency(case: str, table: pd.DataFrame) -> list[str]:
     elif hi != c.default_trials:
         out.append(f"{hi} trials per point instead of the case file's {c.default_trials}")
     ms = {results.ALL_M if m is None else int(m) for m in c.default_ms}
-    n_sizes = len(c.default_ns)
-    numeric = [int(n) for n in c.default_ns if n != "all"]
-
-    def n_missing(m) -> int:  # default sizes without a point at m ("all" = any n above the numeric ones)
-        run = set(table.loc[table["m_target"] == m, "n_source"].astype(int))
-        lost = sum(n not in run for n in numeric)
-        return lost + int("all" in c.default_ns and not any(n > max(numeric, default=0) for n in run))
-
-    missing = {m: k for m in ms if (k := n_missing(m))}
+    missing = _n_missing(c, table, ms)
     if missing:
-        parts = [f"{k} of {n_sizes} at {'all experiments' if m == results.ALL_M else f'm = {m}'}"
+        parts = [f"{k} of {len(c.default_ns)} at {'all experiments' if m == results.ALL_M else f'm = {m}'}"
                  for m, k in sorted(missing.items(), key=lambda x: (x[0] == results.ALL_M, x[0]))]
         out.append(f"grid points not run yet: {', '.join(parts)}")
     return out

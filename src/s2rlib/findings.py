@@ -39,10 +39,6 @@ def _f():
     return report
 
 
-def _case_name(case: str) -> str:
-    return case.replace("_", " ")
-
-
 def _units(units: str) -> str:
     return "" if not units or units == "dimensionless" else f" {_f().pretty_units(units)}"
 
@@ -101,7 +97,7 @@ class Finding:
         rel, rlo, rhi = self.relative
         pct = f"{int(round(g.level * 100))}%"
         absolute = f"{f.fmt_signed(g.mean)}{u}, {pct} interval {f.fmt_ci(g.lo, g.hi)}"
-        tail = f"paired over {g.trials} trials, corrected for overlapping re-splits"
+        tail = f"paired over {g.trials} trials"  # the page says once how the interval is corrected
         if self.verdict == "unknown":
             return (f"Pretraining {self.where()} changes the error by {f.fmt_signed(g.mean)}{u} "
                     f"(no interval: fewer than two trials).")
@@ -174,8 +170,14 @@ def case_findings(cf: CaseFit, fits_by_m: Mapping[int, CaseFit] | None = None) -
     return out
 
 
-def glance_table(fits: Mapping[str, CaseFit]) -> pd.DataFrame:
-    """Findings at a glance: per case, the gain at the largest n in words and numbers, and the law's status."""
+def glance_table(fits: Mapping[str, CaseFit], states: Mapping | None = None) -> pd.DataFrame:
+    """Findings at a glance: per case (named in words), whether its table is final or provisional
+    (``states``: :class:`s2rlib.book_results.GridState` by case, read from its rows), the gain at the
+    largest n in words and numbers, and the law's status with alpha and C where it is identified.
+
+    Five columns, so that the table fits the text column of the book."""
+    from .book_results import case_words
+
     f = _f()
     rows = []
     for case, cf in fits.items():
@@ -183,38 +185,44 @@ def glance_table(fits: Mapping[str, CaseFit]) -> pd.DataFrame:
         rel, rlo, rhi = fd.relative
         words = {"lowers": "lowers the error", "raises": "raises the error",
                  "no_effect": "no detectable effect", "unknown": "unknown (one trial)"}[fd.verdict]
-        rows.append({
-            "case": _case_name(case), "trials": str(fd.trials), "largest n": f.fmt_n(fd.gain.n),
+        identified = fd.status in (FitStatus.ok, FitStatus.C_at_bound)
+        law = (f"`{fd.status.value}`: {fd.alpha_text()}; {fd.c_text()}" if identified
+               else f"`{fd.status.value}`: alpha and C not identified")
+        row = {"case": case_words(case, start=True)}
+        if states is not None:
+            st = states.get(case)
+            row["results"] = st.tag() if st is not None else f.DASH
+        row.update({
             "pretraining on the largest n": words,
-            "gain vs no pretraining [90% CI]": (f"{_signed_pct(rel)} [{_signed_pct(rlo)}, {_signed_pct(rhi)}]"
+            "gain vs no pretraining [90% CI]": (f"{_signed_pct(rel)} [{_signed_pct(rlo)}, {_signed_pct(rhi)}] at "
+                                                f"n = {f.fmt_n(fd.gain.n)}"
                                                 if np.isfinite(rlo) else f.DASH),
-            "scaling law": f"`{fd.status.value}`",
-            "alpha": (fd.alpha_text().removeprefix("alpha = ")
-                      if fd.status in (FitStatus.ok, FitStatus.C_at_bound) else "not identified"),
-            "C": fd.c_text().removeprefix("C = ").removeprefix("C ") if fd.status in (
-                FitStatus.ok, FitStatus.C_at_bound) else "not identified",
+            "scaling law": law,
         })
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
-#: the experimental sizes every built-in case runs (its case file's ``ms``), compared across cases
+#: the experimental sizes every built-in case's grid is designed to run (its case file's ``ms``), compared across cases
 EQUAL_MS = (100, 300, ALL_M)
 
 
 def equal_m_table(tables: Mapping[str, pd.DataFrame], ms=EQUAL_MS, level: float = CI_LEVEL) -> pd.DataFrame:
     """Cases compared at equal experimental data: per case (rows) and m (columns), the paired gain of
     the largest database over none, in percent of the no-pretraining error, with its corrected
-    interval and the verdict's word; "not run" where the grid lacks that m, n = 0 or an n > 0."""
+    interval and the verdict's word; "not run yet" where the grid lacks that m, n = 0 or an n > 0."""
+    from .book_results import case_words
+
     f = _f()
     rows = []
     for case, table in tables.items():
-        row = {"case": _case_name(case)}
+        row = {"case": case_words(case, start=True)}
         for m in ms:
             col = "all experiments" if m == ALL_M else f"m = {f.fmt_n(m)}"
             mat = trial_matrix(for_fit(table), "mae", m) if (table["m_target"] == m).any() else None
             g = paired_gain(mat, mat.index.max(), 0, level=level) if mat is not None and len(mat) else None
             if g is None or 0 not in mat.index or g.n == 0:
-                row[col] = "not run"
+                row[col] = "not run yet"
                 continue
             if not np.isfinite(g.lo):
                 row[col] = f"{g.trials} trial(s): no interval"
@@ -227,12 +235,20 @@ def equal_m_table(tables: Mapping[str, pd.DataFrame], ms=EQUAL_MS, level: float 
     return pd.DataFrame(rows)
 
 
-def conclusion(fits: Mapping[str, CaseFit]) -> str:
-    """One paragraph over all cases, from the verdicts and statuses."""
+def conclusion(fits: Mapping[str, CaseFit], states: Mapping | None = None) -> str:
+    """One paragraph over all cases, from the verdicts and statuses; a case whose table is provisional
+    (``states``: :class:`s2rlib.book_results.GridState` by case) is marked so."""
+    from .book_results import case_words
+
     fds = {c: finding(cf) for c, cf in fits.items()}
     if not fds:
         return "No case has results yet."
-    by = {v: [_case_name(c) for c, fd in fds.items() if fd.verdict == v] for v in ("lowers", "raises", "no_effect")}
+
+    def name(c: str) -> str:
+        st = (states or {}).get(c)
+        return case_words(c) + (" (provisional)" if st is not None and st.state == "provisional" else "")
+
+    by = {v: [name(c) for c, fd in fds.items() if fd.verdict == v] for v in ("lowers", "raises", "no_effect")}
     parts = []
     if by["lowers"]:
         parts.append(f"Pretraining on the largest database lowers the error detectably for {_join(by['lowers'])}")
@@ -243,8 +259,8 @@ def conclusion(fits: Mapping[str, CaseFit]) -> str:
         parts.append(f"{'it raises' if parts else 'Pretraining on the largest database raises'} the error for "
                      f"{_join(by['raises'])}")
     text = "; ".join(parts)
-    text = text[0].upper() + text[1:] + " (paired gains with 90% intervals corrected for overlapping re-splits)."
-    ok = [_case_name(c) for c, fd in fds.items() if fd.status == FitStatus.ok]
+    text = text[0].upper() + text[1:] + " (paired gains with 90% intervals)."
+    ok = [name(c) for c, fd in fds.items() if fd.status == FitStatus.ok]
     if ok:
         text += f" The law R(n) = D n^-alpha + C is identified for {_join(ok)}."
     else:

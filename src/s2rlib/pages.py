@@ -11,8 +11,8 @@ from functools import cached_property
 from pathlib import Path
 
 from . import findings, results
-from .book_results import (N_BOOT, N_BOOT_PER_M, effective_m, grid_currency, load_case_results, missing_message,
-                           results_path)
+from .book_results import (N_BOOT, N_BOOT_PER_M, effective_m, grid_state, load_case_results, missing_message,
+                           results_path, states_markdown)
 from .cases import get_case
 from .cases import names as case_names
 from .display import note, show, show_figure, show_markdown
@@ -20,7 +20,7 @@ from .fit_cache import fit_case
 from .formatting import code
 from .selection import grids, m_values, main_m, select_grid
 from .tables import (
-    case_header_table, derived_table, derived_withheld, ess_table, extrapolation_table, forms_table, gain_sentence, gain_table,
+    case_header_table, derived_table, derived_withheld, ess_table, ess_withheld, extrapolation_table, forms_table, gain_sentence, gain_table,
     grid_tables, law_math, params_table, provenance_table, recipes_table, results_table, summary_table,
     two_way_table,
 )
@@ -86,10 +86,13 @@ class CasePage:
         if not self.available:
             note(missing_message(self.case.name, self.root), "warning", "Results missing")
         show(case_header_table(self.case.name, self.table, self.root))
-        if self.available and (differs := grid_currency(self.case.name, self.table)):
-            note("These results are not yet the case's default grid: " + "; ".join(differs) + ". The chapter "
-                 "reads what was run; `s2r grid " + self.case.name + "` computes the default grid's missing "
-                 "points (see the rerun chapter).", "warning", "Not the default grid")
+        if self.available and (st := grid_state(self.case.name, self.table)).state != "final":
+            title = {"partly final": "Final for some m, others still to run",
+                     "provisional": "Provisional: not the default grid"}[st.state]
+            detail = "; ".join(st.differences)
+            note(f"These results are {st.words()}. In detail: {detail}. The chapter reads what was run; "
+                 f"`s2r grid {self.case.name}` computes the default grid's missing points (see the rerun chapter).",
+                 "note" if st.state == "partly final" else "warning", title)
         if self.all_grids is not None and len(self.all_grids) > 1:
             g = self.all_grids
             others = ", ".join(f"{code(r.grid)} ({r.rows:,} rows)" for r in g.iloc[1:].itertuples())
@@ -121,7 +124,7 @@ class CasePage:
     def params(self) -> None:
         if self._missing():
             return
-        show(params_table(self.fit), "Fitted parameters of R(n) = D n^-alpha + C (90% intervals corrected for overlapping re-splits)")
+        show(params_table(self.fit), "Fitted parameters of R(n) = D n^-alpha + C (90% intervals)")
 
     def points(self) -> None:
         if self._missing():
@@ -187,29 +190,60 @@ class CasePage:
         show_markdown("\n".join(f"* {s}" for s in findings.case_findings(self.fit, by_m)))
 
     # ---- the two-way design
-    def two_way_figure(self) -> None:
+    def two_way_intro(self) -> None:
+        """What the two-way section shows, or one sentence saying the two-way design is not run yet."""
         if self._missing():
             return
         if not self.two_way:
-            show_markdown("*This table has a single experimental size m: no two-way design to show.*")
+            st = grid_state(self.case.name, self.table)
+            run = ", ".join("all" if m == results.ALL_M else f"{m:,}" for m in m_values(self.table))
+            todo = [m for m in st.missing_ms if m != results.ALL_M]
+            later = (f" the points at m = {', '.join(f'{m:,}' for m in todo)} are still to run, and this section "
+                     f"fills in once they have" if todo else " the case file lists no second m")
+            show_markdown(f"The two-way design is not run yet for this case: its results have one experimental "
+                          f"size (m = {run}), so how the value of simulations depends on m cannot be read here;"
+                          f"{later}.")
+            return
+        show_markdown(f"One law per experimental size $m$ (the main figure above is the one with all experimental "
+                      f"data; the other sizes' intervals come from {self.n_boot_per_m:,} interval draws each, instead "
+                      f"of {self.n_boot:,}, to keep the build quick). Panel (a) shows the error curves; panels (b) and "
+                      f"(c) how the exponent $\\alpha$ and the transfer gap $C$ change with $m$. Hollow markers are fits "
+                      f"whose status is not `ok`; where no floor is resolved, panel (c) shows only the upper bound of "
+                      f"$C$ (a bar from 0 capped by ▽).")
+
+    def two_way_figure(self) -> None:
+        """The two-way figure; nothing at all with a single m (the page's figure caption goes with it)."""
+        if not self.available or not self.two_way:
             return
         from . import plotting
 
         show_figure(plotting.two_way_figure(self.fits_by_m, m_all=effective_m(self.table)))
 
     def two_way_params(self) -> None:
-        if self._missing() or not self.two_way:
+        if not self.available or not self.two_way:
             return
         show(two_way_table(self.fits_by_m), "The law fitted separately for each experimental size m")
 
     def equivalent_sample_size(self, n_boot: int = 200) -> None:
-        if self._missing():
+        """The ESS with its explanation; where no row is supported, one paragraph says why instead of a table."""
+        if not self.available or not self.two_way:
             return
-        if not self.two_way:
-            show_markdown("*Needs at least two experimental sizes m.*")
-            return
-        show(ess_table(self.table, n_boot=n_boot, fits=self.fits_by_m),
-             "Equivalent sample size: simulations that buy the error drop of one more experimental sample")
+        sims = self.case.prose.get("page", {}).get("simulations", "simulated samples")
+        show_markdown(f"**Equivalent sample size.** How many {sims} buy the same error reduction as one more "
+                      f"experimental sample, at each $(n, m)$: the ratio of the slopes $\\partial R/\\partial m$ and "
+                      f"$\\partial R/\\partial n$, each taken from the law fitted along that axis. A large number means "
+                      f"experiments are precious relative to simulations at that point of the design.")
+        df = ess_table(self.table, n_boot=n_boot, fits=self.fits_by_m)
+        withheld = ess_withheld(df, self.fits_by_m)
+        if df is not None and withheld:
+            printed = ~df["simulations per experimental sample"].str.startswith("not printed")
+            if not printed.any():
+                note(withheld, "note", "Equivalent sample size: not printed for this grid")
+                return
+            df = df[printed].reset_index(drop=True)
+        show(df, "Equivalent sample size: simulations that buy the error drop of one more experimental sample")
+        if withheld:
+            show_markdown(withheld)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -248,7 +282,8 @@ class SummaryPage:
         return {c: select_grid(t) for c in self.have
                 if (t := load_case_results(c, self.root, announce=False)) is not None}
 
-    def status(self) -> None:
+    def status(self, pointer: bool = False) -> None:
+        """Missing cases, and whether each table is final (``pointer``: one line that points at the intro's box)."""
         if self.missing:
             listed = ", ".join(code(c) for c in self.missing)
             note(f"No results yet for {listed}; this chapter compares the {len(self.fits)} case(s) that have "
@@ -256,11 +291,23 @@ class SummaryPage:
                  "Some cases are missing")
         if not self.fits:
             show_markdown("*No case has results yet: nothing to compare.*")
-        stale = [c for c, t in self.tables.items() if grid_currency(c, t)]
-        if stale:
-            note(f"The results of {', '.join(code(c) for c in stale)} are not yet their default grid (an earlier "
-                 "recipe, fewer trials or points not run; each chapter says which). Compare them with care: "
-                 "the rows below may come from different training recipes.", "warning", "Not every grid is current")
+        states = self.states
+        if pointer:
+            if any(st.state != "final" for st in states.values()):
+                show_markdown("*Not every table here is final: which are final and which provisional is stated once, "
+                              "under {doc}`Findings at a glance <intro>`.*")
+            return
+        if any(st.state != "final" for st in states.values()):
+            note("Per case, whether its results table is the final grid (today's recipe, the case file's trials "
+                 "and experimental sizes m), read from the table's rows:\n\n" + states_markdown(states) + "\n\nA provisional "
+                 "table is compared with care: its recipe and trials are not the others'. Each chapter says what "
+                 "differs in detail; `s2r grid <case>` computes the missing points.", "warning",
+                 "Which tables are final")
+
+    @cached_property
+    def states(self) -> dict:
+        """Each case's :class:`s2rlib.book_results.GridState` (final, partly final, provisional)."""
+        return {c: grid_state(c, t) for c, t in self.tables.items()}
 
     def table(self, delta: float = 10000) -> None:
         if not self.fits:
@@ -281,19 +328,19 @@ class SummaryPage:
     def conclusion(self) -> None:
         """The cross-case conclusion in words, generated from the verdicts and statuses."""
         if self.fits:
-            show_markdown(findings.conclusion(self.fits))
+            show_markdown(findings.conclusion(self.fits, self.states))
 
     def equal_m(self) -> None:
         """The cases compared at equal experimental data (m = 100, 300 and all)."""
         if self.tables:
             show(findings.equal_m_table(self.tables),
                  "At equal experimental data: the error with the largest database against none, in % of the "
-                 "error without pretraining (paired over trials; 90% intervals corrected for overlapping re-splits)")
+                 "error without pretraining (paired over trials; 90% intervals)")
 
     def glance(self) -> None:
         """Findings at a glance: per case, the gain at the largest n in words and the law's status."""
         if not self.fits:
             return
-        show(findings.glance_table(self.fits),
+        show(findings.glance_table(self.fits, self.states),
              "Findings at a glance: pretraining on the largest database against none, paired over trials "
-             "(90% intervals corrected for overlapping re-splits)")
+             "(90% intervals)")

@@ -134,7 +134,8 @@ def gain_table(case_fit: CaseFit, level: float = CI_LEVEL) -> pd.DataFrame:
                      "value": fmt_pct(100 * g.mean / b, signed=True) if np.isfinite(g.mean) else DASH,
                      pct: fmt_pct_ci(100 * g.lo / b, 100 * g.hi / b)})
     rows.append({"quantity": "paired trials", "value": str(g.trials),
-                 pct: f"corrected t: se × √(1/J + n_test/n_pool), n_test/n_pool = {fmt(g.ratio, 2)}"})
+                 pct: f"corrected t: half width t × s √(1/J + n_test/n_pool), s = SD of the J = {g.trials} paired "
+                      f"differences, n_test/n_pool = {fmt(g.ratio, 2)}"})
     return pd.DataFrame(rows)
 
 
@@ -395,6 +396,36 @@ def ess_table(table: pd.DataFrame, *, n_boot: int = 200, fits: Mapping[int, Case
         "dR/dm from": df["method"].map(code), "status (n, m)": [f"{status_cell(a)}, {status_cell(b)}"
                                                                for a, b in zip(df["fit_status_n"], df["fit_status_m"])],
     })
+
+
+def ess_withheld(ess: pd.DataFrame | None, fits: Mapping[int, CaseFit]) -> str | None:
+    """Why the equivalent sample size is not printed at some m, once per status instead of once per row
+    (``ess``: :func:`ess_table`'s rows); ``None`` when every row is printed."""
+    if ess is None or not len(ess):
+        return None
+    by_cell = {fmt_n(m): m for m in fits}  # the table's m cells, as fmt_n wrote them
+    ms = list(dict.fromkeys(by_cell.get(str(cell), cell) for cell in ess["m"]))
+    status = {m: str(fits[m].fit.status.value if hasattr(fits[m].fit.status, "value") else fits[m].fit.status)
+              if m in fits else "no fit" for m in ms}
+    bad = {m: s for m, s in status.items() if s != FitStatus.ok.value}
+    if not bad:
+        return None
+    groups: dict[str, list[int]] = {}
+    for m, s in bad.items():
+        groups.setdefault(s, []).append(m)
+
+    def why(s: str) -> str:
+        try:
+            return f"{code(s)} ({FitStatus(s).meaning})"
+        except ValueError:
+            return s
+
+    ms_words = "; ".join(f"at m = {', '.join(fmt_n(m) for m in g)} it is {why(s)}" for s, g in groups.items())
+    every = len(bad) == len(ms)
+    return (f"{'No' if every else 'For the other m, no'} equivalent sample size is printed: it divides two slopes of "
+            f"the law in n, which is read only where that law is `ok`, and {ms_words}."
+            + (" A ratio of slopes of a law the data do not identify would carry the fit's artefact, not the data."
+               if every else ""))
 
 
 SUMMARY_PARTS = {

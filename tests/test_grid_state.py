@@ -1,0 +1,184 @@
+"""Whether a case's committed table is final or provisional (s2rlib.book_results.grid_state), and the
+book's pieces that depend on it: the glance table, the method chapter's box, the two-way section of a
+case with a single m, the equivalent sample size without a supported row, the interval's formula."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from s2rlib import findings, report, results
+from s2rlib.book_results import grid_state, grid_states_markdown, case_words
+from s2rlib.cases import builtin_names, get_case
+from s2rlib.recipe_study import V1
+from s2rlib.transfer import Recipe
+from synthetic import synthetic_table
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _no_fit_cache(monkeypatch):
+    monkeypatch.setenv(report.FIT_CACHE_ENV, "off")
+
+
+def _grid(case, *, ms=(-1,), trials=20, recipe=None, withheld=True, law=None):
+    """A table of the case file's n sizes at ``ms`` with ``recipe`` recorded in every row; with
+    ``withheld`` the largest n draws fewer source samples than asked (the test materials' ones held back)."""
+    c = get_case(case)
+    ns = [n if n != "all" else 50_000 for n in c.default_ns]
+    t = synthetic_table(case, ns=ns, ms=ms, trials=trials, law=law)
+    params = json.loads(t["params"].iloc[0])
+    t["params"] = json.dumps({**params, "recipe": Recipe().to_dict() if recipe is None else recipe})
+    used = (t["metric"] == "n_source_used") & (t["n_source"] == max(ns))
+    t.loc[used, "value"] = 40_000 if withheld else 50_000
+    return t
+
+
+def _first_recipe_as_recorded():
+    """The first recipe as the first grids recorded it: before loss, nonneg, withhold_test_sources and
+    y_scale existed, candidates without l2sp."""
+    d = Recipe(**V1).to_dict()
+    for k in ("loss", "nonneg", "withhold_test_sources", "y_scale"):
+        d.pop(k)
+    d["candidates"] = [{k: v for k, v in c.items() if k != "l2sp"} for c in d["candidates"]]
+    return d
+
+
+def test_a_first_recipe_five_trial_grid_is_provisional_and_says_why():
+    st = grid_state("formation_enthalpy", _grid("formation_enthalpy", trials=5, recipe=_first_recipe_as_recorded(),
+                                                withheld=False))
+    assert st.state == "provisional" and st.recipe == "first" and st.withheld is False
+    assert st.words() == ("provisional: the first recipe, 5 trials (not 20), test materials' simulations not "
+                          "withheld from pretraining")
+    # the same rows with the simulations withheld: that clause goes, the rest stays
+    st = grid_state("formation_enthalpy", _grid("formation_enthalpy", trials=5, recipe=_first_recipe_as_recorded()))
+    assert st.withheld is True and st.words() == "provisional: the first recipe, 5 trials (not 20)"
+
+
+def test_todays_recipe_with_every_m_is_final_and_with_one_m_partly_final():
+    full = grid_state("chi", _grid("chi", ms=(50, 100, 300, -1)))
+    assert full.state == "final" and full.differences == ()
+    assert full.words() == "final: today's recipe, 20 trials, every m (50, 100, 300 and all)"
+    one = grid_state("polymer_density", _grid("polymer_density"))
+    assert one.state == "partly final" and one.complete_ms == (results.ALL_M,) and one.missing_ms == (100, 300, 1000)
+    assert one.words() == "final for all experiments (m = all), 20 trials; m = 100, 300 and 1,000 still to run"
+    # the recipe field, where recorded, says whether the test materials' simulations were withheld
+    assert grid_state("chi", _grid("chi", recipe={**Recipe().to_dict(), "withhold_test_sources": False})).withheld is False
+
+
+def test_glance_table_marks_provisional_and_final_cases_in_words():
+    tables = {"formation_enthalpy": _grid("formation_enthalpy", trials=5, recipe=_first_recipe_as_recorded(),
+                                          withheld=False),
+              "chi": _grid("chi", ms=(50, 100, 300, -1))}
+    fits = {c: report.fit_case(t, n_boot=50) for c, t in tables.items()}
+    states = {c: grid_state(c, t) for c, t in tables.items()}
+    glance = findings.glance_table(fits, states).set_index("case")
+    assert list(glance.index) == ["Formation enthalpy", "Flory–Huggins χ"]  # names in words, not file names
+    assert glance.loc["Formation enthalpy", "results"].startswith("provisional: first recipe, 5 trials")
+    assert "not withheld" in glance.loc["Formation enthalpy", "results"]
+    assert glance.loc["Flory–Huggins χ", "results"] == "final (20 trials)"
+    assert len(glance.columns) <= 5  # it has to fit the text column at 1,280 px
+    # the conclusion marks the provisional case
+    assert "formation enthalpy (provisional)" in findings.conclusion(fits, states)
+
+
+def test_case_words():
+    assert case_words("chi") == "Flory–Huggins χ" and case_words("band_gap") == "band gap"
+    assert case_words("band_gap", start=True) == "Band gap"
+
+
+def test_a_single_m_case_page_has_one_sentence_and_no_two_way_caption_or_ess(tmp_path, capsys):
+    t = _grid("polymer_density")
+    results.write_atomic(t, tmp_path / "polymer_density" / "results.csv")
+    page = report.CasePage("polymer_density", tmp_path, n_boot=30, n_boot_per_m=20)
+    assert not page.two_way
+    page.two_way_intro()
+    intro = capsys.readouterr().out.strip()
+    assert intro.startswith("The two-way design is not run yet for this case") and "m = 100, 300, 1,000" in intro
+    assert intro.count(". ") == 0  # one sentence
+    for piece in (page.two_way_figure, page.two_way_params, page.equivalent_sample_size):
+        piece()
+    assert capsys.readouterr().out == ""  # nothing that a figure caption could wrap
+    # the page template: the figure's cell is one that prints nothing with a single m
+    text = (REPO / "book" / "cases" / "polymer_density.md").read_text()
+    section = text[text.index("## The two-way design"):text.index("## Recipes chosen by validation")]
+    assert "### Equivalent sample size" not in section and "One law per experimental size" not in section
+    assert section.index("page.two_way_intro()") < section.index("page.two_way_figure()")
+
+
+def test_ess_without_a_supported_row_is_one_paragraph(tmp_path, capsys):
+    flat = (0.0, 0.3, 0.40, 0.40, 0.01)  # no fall with n at any m: no law is ok
+    t = _grid("chi", ms=(50, 100, 300, -1), trials=6, law=flat)
+    results.write_atomic(t, tmp_path / "chi" / "results.csv")
+    page = report.CasePage("chi", tmp_path, n_boot=30, n_boot_per_m=20)
+    assert page.two_way and all(cf.fit.status != "ok" for cf in page.fits_by_m.values())
+    page.equivalent_sample_size(n_boot=10)
+    out = capsys.readouterr().out
+    assert "How many COSMO-RS samples buy" in out  # the case file's word for its simulations
+    assert "Equivalent sample size: not printed" in out and "No equivalent sample size is printed" in out
+    assert "not printed: law in n" not in out and "|" not in out  # no table, no row-by-row repetition
+    # each status is named once, with the m it applies to
+    for status in {str(cf.fit.status.value) for m, cf in page.fits_by_m.items() if m > 0}:
+        assert out.count(f"`{status}`") == 1
+
+
+def test_every_builtin_case_is_designed_for_the_equal_m_sizes():
+    for c in builtin_names():
+        ms = {results.ALL_M if m is None else m for m in get_case(c).default_ms}
+        assert set(findings.EQUAL_MS) <= ms, c
+
+
+# ------------------------------------------------------------------ the committed tables and the book's words
+
+
+def test_method_box_states_per_case_which_recipe_made_the_committed_tables():
+    text = (REPO / "book" / "method.md").read_text()
+    start, end = "<!-- committed grids: generated from s2rlib.book_results.grid_states_markdown -->", \
+        "<!-- end committed grids -->"
+    box = text[text.index(start) + len(start):text.index(end)].strip()
+    expected = grid_states_markdown(REPO / "results")
+    assert box == expected, ("book/method.md's box is not the committed tables' state; paste:\n" + expected)
+
+
+def test_polymer_density_page_says_the_test_polymers_are_withheld_only_if_they_are():
+    text = get_case("polymer_density").prose["page"]["intro"]
+    table = report.load_case_results("polymer_density", REPO / "results", announce=False)
+    if table is None:
+        pytest.skip("no committed polymer density results")
+    st = grid_state("polymer_density", report.select_grid(table))
+    assert ("withholds from pretraining" in text) == (st.withheld is True)
+    assert "the simulation has seen the same chemistry" not in text
+
+
+def test_interval_formula_in_the_book_is_the_codes():
+    """The corrected interval: variance (1/J + n_test/n_pool) s^2 (trial_stats.paired_gain), with J the
+    number of trials everywhere; the ratio the book quotes is the committed tables' own."""
+    from s2rlib.trial_stats import paired_gain, test_train_ratio, trial_matrix
+
+    method = (REPO / "book" / "method.md").read_text()
+    exercises = (REPO / "book" / "exercises.md").read_text()
+    glossary = (REPO / "book" / "glossary.md").read_text()
+    for name, text in (("method", method), ("exercises", exercises), ("glossary", glossary)):
+        assert "n_\\text{train}" not in text, name
+        assert not re.search(r"1/T\b|\\sqrt\{T\}|\bT trials\b", text), name
+    assert "\\frac{n_\\text{test}}{n_\\text{pool}}" in method and "(1/J + n_\\text{test}/n_\\text{pool})" in exercises
+    table = report.load_case_results("chi", REPO / "results", announce=False)
+    if table is not None:
+        r = test_train_ratio(table)
+        assert f"{r:.2f}" in method and f"{r:.2f}" in exercises
+    # the code: half width = t_{J-1} * sd(differences) * sqrt(1/J + ratio)
+    from scipy import stats
+
+    t = synthetic_table("band_gap", ns=(0, 1000), trials=7)
+    mat = trial_matrix(t)
+    g = paired_gain(mat, 1000, 0)
+    d = (mat.loc[1000] - mat.loc[0]).to_numpy()
+    r = mat.attrs["test_train_ratio"]
+    assert r == pytest.approx(250 / 1000)  # n_test / (n_train + n_val): the pool, not the training rows
+    half = stats.t.ppf(0.95, 6) * d.std(ddof=1) * np.sqrt(1 / 7 + r)
+    assert (g.hi - g.lo) / 2 == pytest.approx(half)
