@@ -105,21 +105,42 @@ def test_statuses_are_line_styles_not_legend_labels(fits, chi_fits):
     plotting.close(fig)
 
 
-def test_summary_error_bars_are_the_promised_90_percent_intervals(fits):
+def test_summary_error_bars_are_the_paired_gain_intervals_as_a_ratio_to_n0(fits):
+    """The bars are the corrected 90% interval of the paired gain MAE(n) - MAE(0) (the gain tables'
+    interval) as a ratio to the baseline, computed here from the table's rows by hand."""
     fig = plotting.summary_figure(fits)
     ax = fig.axes[0]
-    cf = fits["formation_enthalpy"]
-    t = stats.t.ppf(0.5 + CI_LEVEL / 2, cf.trials - 1)
-    pos = cf.mean[cf.mean.index > 0]
-    corr = np.sqrt(1 + cf.trials * cf.ratio)  # the corrected t interval of every case figure
-    expected = t * corr * cf.sem.reindex(pos.index).to_numpy() / cf.baseline  # half widths / baseline
-    container = ax.containers[0]  # the first case drawn
-    segments = container.lines[2][0].get_segments()
-    halves = np.array([(seg[1][1] - seg[0][1]) / 2 for seg in segments])
-    np.testing.assert_allclose(halves, expected, rtol=1e-6)
-    # and not +-1 SEM, which is what it drew before
-    assert not np.allclose(halves, cf.sem.reindex(pos.index).to_numpy() / cf.baseline)
+    table = synthetic_table("formation_enthalpy", trials=5)
+    mae = table[table["metric"] == "mae"].pivot_table(index="n_source", columns="trial", values="value")
+    sizes = table[table["metric"].isin(["n_test", "n_train", "n_val"])].pivot_table(
+        index=["n_source", "trial"], columns="metric", values="value")
+    r = float((sizes["n_test"] / (sizes["n_train"] + sizes["n_val"])).mean())
+    base = mae.loc[0].to_numpy()
+    b = base.mean()
+    lo, hi = [], []
+    for n in mae.index[mae.index > 0]:
+        d = mae.loc[n].to_numpy() - base
+        J = len(d)
+        half = stats.t.ppf(0.5 + CI_LEVEL / 2, J - 1) * d.std(ddof=1) * np.sqrt(1 / J + r)
+        lo.append(1 + (d.mean() - half) / b)
+        hi.append(1 + (d.mean() + half) / b)
+    segments = ax.containers[0].lines[2][0].get_segments()  # the first case drawn
+    np.testing.assert_allclose([seg[0][1] for seg in segments], lo, rtol=1e-9)
+    np.testing.assert_allclose([seg[1][1] for seg in segments], hi, rtol=1e-9)
     plotting.close(fig)
+
+
+def test_tick_labels_share_their_decimals():
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([1, 2], [1.0, 1.15])
+    ax.set_ylim(0.98, 1.17)
+    ax.yaxis.set_major_formatter(plotting.TickLabels())
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert len({len(t.partition(".")[2]) for t in labels}) == 1 and "1.00" in " ".join(labels), labels
+    plt.close(fig)
 
 
 def test_law_label_never_prints_an_unresolved_floor_as_zero():

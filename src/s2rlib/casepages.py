@@ -68,7 +68,8 @@ def default_figure_alt(case: Case) -> str:
     """The scaling figure's alt text, built from the property and its units."""
     return (f"Log-log plot of the {_quantity(case)} against the number n of simulated samples used for pretraining. "
             f"Dots are means over trials with 90% error bars; a curve (solid when the fit status is ok, dotted "
-            f"otherwise) is the fitted law with a shaded 90% band; a dashed horizontal line with a grey band is the "
+            f"otherwise) is the fitted law with a shaded 90% band, or a flat dotted line without a band where the "
+            f"data show no fall with n; a dashed horizontal line with a grey band is the "
             f"error without pretraining. Dots below the dashed line mean pretraining helped.")
 
 
@@ -79,7 +80,8 @@ def default_two_way_figure_alt(case: Case) -> str:
             f"training size m ({ms}), with fitted curves (dotted when the fit status is not ok) and dashed "
             f"no-pretraining lines. Bottom left: the fitted exponent alpha against m; bottom right: the transfer gap "
             f"C against m, each with 90% intervals; hollow markers are fits whose status is not ok; a downward "
-            f"triangle capping a bar from 0 is the upper bound of a C that is not resolved.")
+            f"triangle capping a bar from 0 is the upper bound of a C that is not resolved; an upward triangle "
+            f"cuts an alpha interval that runs on to the search bound 3.")
 
 
 def _bullets(items: list[str]) -> str:

@@ -33,6 +33,32 @@ VERDICT_WORDS = {
 }
 
 
+#: statuses under which the data show no fall with n: the book shows the constant, never a law
+CONSTANT_STATUSES = (FitStatus.constant_preferred, FitStatus.no_decrease)
+#: statuses under which alpha and C are printed as numbers (C as an upper bound when no floor is
+#: resolved); under every other status every table says "not identified"
+IDENTIFIED_STATUSES = (FitStatus.ok, FitStatus.C_at_bound)
+NOT_IDENTIFIED = "not identified"
+
+
+def shows_constant(fit) -> bool:
+    """Whether a fit's status says the error does not fall with n (a constant fits as well)."""
+    return fit.status in CONSTANT_STATUSES
+
+
+def identifies_parameters(status) -> bool:
+    """Whether alpha and C of a fit with this status are printed as numbers (else "not identified")."""
+    return status in IDENTIFIED_STATUSES
+
+
+def fitted_constant(fit) -> float:
+    """The constant the book shows when the error does not fall with n: the mean of the trial means
+    over the fitted n > 0 (the least-squares constant; for ``no_decrease`` the fit's own C)."""
+    R = np.asarray(getattr(fit, "R", []), dtype=float)
+    R = R[np.isfinite(R)]
+    return float(R.mean()) if len(R) else float(getattr(fit, "C", math.nan))
+
+
 def _f():
     from . import report  # lazy: report imports this module
 

@@ -418,12 +418,16 @@ def normalised_curve(case_fit: CaseFit) -> pd.DataFrame:
     """Mean error per n divided by a reference, for the cross-case figure.
 
     The reference is the n = 0 baseline when it was run, else the mean error at the smallest n > 0.
-    Returns a DataFrame with columns ``case, n, mean, sem, norm, norm_lo, norm_hi, law, reference``:
-    ``norm = mean / ref``, ``norm_lo/hi = (mean -+ sem) / ref``, ``law`` = the fitted law at n divided
+    Returns a DataFrame with columns ``case, n, mean, sem, norm, norm_lo, norm_hi, interval, law,
+    reference``: ``norm = mean / ref``; ``norm_lo/hi`` the 90% interval of that ratio: with a
+    baseline, the paired gain's corrected interval (``1 + gain_lo / baseline``, ``1 + gain_hi /
+    baseline``; :attr:`s2rlib.trial_stats.CaseFit.gains`, the interval of the gain tables), else the
+    corrected interval of the mean (:meth:`~s2rlib.trial_stats.CaseFit.mean_interval`) divided by
+    ref; ``interval`` says which (``"paired"`` or ``"mean"``); ``law`` = the fitted law at n divided
     by ref (NaN at n = 0 or for an unusable fit), ``reference`` = ``"baseline"`` or ``"n_min"``. The
     n = 0 row (if any) is kept (norm = 1); drop it for a log-n axis.
     """
-    cols = ["case", "n", "mean", "sem", "norm", "norm_lo", "norm_hi", "law", "reference"]
+    cols = ["case", "n", "mean", "sem", "norm", "norm_lo", "norm_hi", "interval", "law", "reference"]
     mean = getattr(case_fit, "mean", None)
     if not isinstance(mean, pd.Series) or mean.empty:
         return pd.DataFrame(columns=cols)
@@ -444,7 +448,15 @@ def normalised_curve(case_fit: CaseFit) -> pd.DataFrame:
     if _usable(fit):
         good = np.isfinite(n) & (n > 0)
         law[good] = _law(n[good], fit.D, fit.alpha, fit.C)
+    gains = getattr(case_fit, "gains", None) or {}
+    lo, hi, kind = np.full(len(n), np.nan), np.full(len(n), np.nan), np.full(len(n), "mean", dtype=object)
+    for i, key in enumerate(mean.index):
+        g = gains.get(key) if reference == "baseline" else None
+        if g is not None and np.isfinite(g.lo):
+            lo[i], hi[i], kind[i] = 1 + g.lo / baseline, 1 + g.hi / baseline, "paired"
+        elif hasattr(case_fit, "mean_interval") and np.isfinite(ref) and ref:
+            lo[i], hi[i] = (v / ref for v in case_fit.mean_interval(key))
     with np.errstate(divide="ignore", invalid="ignore"):
         df = pd.DataFrame(dict(case=getattr(case_fit, "case", "?"), n=n, mean=m, sem=s, norm=m / ref,
-                               norm_lo=(m - s) / ref, norm_hi=(m + s) / ref, law=law / ref, reference=reference))
+                               norm_lo=lo, norm_hi=hi, interval=kind, law=law / ref, reference=reference))
     return df[cols].sort_values("n", kind="stable").reset_index(drop=True)

@@ -146,8 +146,12 @@ class CasePage:
     def forms(self) -> None:
         if self._missing():
             return
-        show(forms_table(self.table, self.main_m, metric=self.metric),
-             "Alternative functional forms, fitted to the trial means (AIC with the means' corrected covariance; lower is better)")
+        show(forms_table(self.table, self.main_m, metric=self.metric, fit=self.fit),
+             "Alternative functional forms, fitted to the trial means. RSS is the plain sum of squared residuals; "
+             "AIC (lower is better) weights them by the means' corrected covariance across n, which counts the "
+             "fall between n (the same trials at every n) more than the common level, so a lower RSS can "
+             "come with a higher AIC. Status: the law's is the main fit's (AIC and 90% intervals); the other "
+             "forms' say what their point fit alone shows")
 
     def derived(self, targets=None, delta: float = 10000) -> None:
         if self._missing():

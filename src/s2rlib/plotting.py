@@ -20,13 +20,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+from matplotlib.ticker import Formatter, LogLocator, NullFormatter
 from scipy import stats
 
+from . import findings
 from .cases import builtin_names
 from .cases import names as case_names
 from .insights import normalised_curve
-from .scaling import CI_LEVEL
+from .scaling import ALPHA_BOUNDS, CI_LEVEL
 from .trial_stats import CaseFit
 from .results import ALL_M
 
@@ -119,17 +120,24 @@ def law_band(case_fit: CaseFit, n: np.ndarray, level: float = CI_LEVEL) -> tuple
 
 
 def law_label(case_fit: CaseFit, units: str | None = None) -> str:
-    """The fitted law as a legend entry (the status is not a label: see :func:`law_style`)."""
+    """The fitted law as a legend entry (the status is not a label: see :func:`law_style`).
+
+    The rules of :func:`s2rlib.tables.law_text`: a fit that shows no fall with n is the constant
+    it reduces to, an unresolved floor is ``+ C (C < x)``, and only an ``ok`` fit is called a law.
+    """
     f = case_fit.fit
     if not f.usable:
         return "no law fitted"
-    if f.status == "no_decrease" or f.D <= 0:  # the best "law" is a flat line: say so
-        return f"no fall with n: best fit a constant, {f.D + f.C if f.D > 0 else f.C:.3g}"
+    if findings.shows_constant(f) or f.D <= 0:  # the best "law" is a flat line: say so
+        why = "no fall with n" if (f.status == "no_decrease" or f.D <= 0) else "no fall with n detected"
+        return f"{why}: a constant, {findings.fitted_constant(f):.3g}"
+    name = {"ok": "fitted law", "C_at_bound": "fitted law, no floor resolved",
+            "alpha_at_bound": "fitted curve, α at its bound"}.get(str(f.status), "fitted curve, not identified")
     if f.floor_at_bound():  # the floor is only bounded from above: never print it as "+ 0"
         hi = f.ci()["C"][1]
         bound = f"C < {hi:.3g}" if np.isfinite(hi) else "no floor resolved"
-        return f"fitted law: {f.D:.3g} n$^{{-{f.alpha:.3g}}}$ + C ({bound})"
-    return f"fitted law: {f.D:.3g} n$^{{-{f.alpha:.3g}}}$ + {f.C:.3g}"
+        return f"{name}: {f.D:.3g} n$^{{-{f.alpha:.3g}}}$ + C ({bound})"
+    return f"{name}: {f.D:.3g} n$^{{-{f.alpha:.3g}}}$ + {f.C:.3g}"
 
 
 def law_style(case_fit: CaseFit) -> str:
@@ -147,6 +155,31 @@ def _g(v, _pos=None) -> str:
     return f"{v:.3g}"
 
 
+class TickLabels(Formatter):
+    """Plain tick labels with one number of decimals per axis: ``1.00, 1.05, 1.10`` and ``0.050, 0.054``,
+    never ``1, 1.05, 1.1`` side by side.
+
+    The decimals are the most any visible tick needs at 3 significant figures. Where the visible
+    ticks span a decade or more (a log axis over several decades) each keeps its own (``0.01, 0.1, 1``).
+    """
+
+    def __call__(self, x, pos=None) -> str:
+        decimals = getattr(self, "_decimals", None)
+        return _g(x) if decimals is None else f"{x:.{decimals}f}"
+
+    def set_locs(self, locs) -> None:
+        self.locs = locs
+        lo, hi = sorted(self.axis.get_view_interval()) if self.axis is not None else (-np.inf, np.inf)
+        vis = [float(v) for v in locs if lo - 1e-12 * abs(lo) <= v <= hi + 1e-12 * abs(hi) and v != 0]
+        self._decimals = None
+        if not vis or "e" in "".join(_g(v) for v in vis):
+            return
+        pos = [abs(v) for v in vis]
+        if min(vis) > 0 and max(pos) / min(pos) >= 10:
+            return
+        self._decimals = max(len(_g(v).partition(".")[2]) for v in vis)
+
+
 def label_log_y(ax) -> None:
     """Readable tick labels on a log y axis that spans less than a few decades.
 
@@ -159,13 +192,13 @@ def label_log_y(ax) -> None:
         return
     decades = np.log10(hi / lo)
     if decades > 2.5:  # powers of ten, written as plain numbers like every other axis of the book
-        ax.yaxis.set_major_formatter(FuncFormatter(_g))
+        ax.yaxis.set_major_formatter(TickLabels())
         return
     subs = tuple(np.arange(1.0, 10.0, 0.5)) if decades < 0.25 else \
         (1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0) if decades < 0.6 else \
         (1.0, 2.0, 3.0, 4.0, 5.0, 7.0) if decades < 1.3 else (1.0, 2.0, 5.0)
     ax.yaxis.set_major_locator(LogLocator(base=10, subs=subs))
-    ax.yaxis.set_major_formatter(FuncFormatter(_g))
+    ax.yaxis.set_major_formatter(TickLabels())
     ax.yaxis.set_minor_locator(LogLocator(base=10, subs=np.arange(1, 10) / 1.0))
     ax.yaxis.set_minor_formatter(NullFormatter())
 
@@ -181,6 +214,8 @@ def legend_below(fig, ax, ncols: int = 2, **kw) -> None:
     """The legend under the axes, outside the data (constrained layout makes room for it)."""
     handles, labels = ax.get_legend_handles_labels()
     if handles:
+        if max(len(lab.replace("$", "")) for lab in labels) > 90 // ncols:  # long entries: one per row
+            ncols = 1
         fig.legend(handles, labels, loc="outside lower center", ncols=ncols, frameon=False, **kw)
 
 
@@ -194,7 +229,7 @@ def _n_range(case_fit: CaseFit) -> tuple[float, float] | None:
 
 def scaling_figure(case_fit: CaseFit, ax=None, *, color=None, title: str | None = None, show_band: bool = True,
                    show_baseline: bool = True, label: str | None = None, legend: bool = True,
-                   level: float = CI_LEVEL):
+                   level: float = CI_LEVEL, marker: str = "o"):
     """Test error vs n (log-log) with trial means, the fitted law, its 90% band and the n = 0 baseline.
 
     ``case_fit`` is a :class:`s2rlib.trial_stats.CaseFit`; error bars are the 90% t-interval of the
@@ -218,18 +253,22 @@ def scaling_figure(case_fit: CaseFit, ax=None, *, color=None, title: str | None 
             ax.axhspan(case_fit.baseline - b_half, case_fit.baseline + b_half, color=BASELINE_COLOR, alpha=0.12, lw=0)
     if nr is not None:
         f = case_fit.fit
-        if f.usable:
+        if f.usable and findings.shows_constant(f):  # no fall with n: the constant, without a law's band
+            ax.plot([nr[0], nr[1]], [findings.fitted_constant(f)] * 2, color=color, lw=2, ls=law_style(case_fit),
+                    label=law_label(case_fit) if label is None else label)
+        elif f.usable:
             grid = np.geomspace(nr[0], nr[1], 200)
             if show_band:
                 band = law_band(case_fit, grid, level)
                 if band is not None:
                     ax.fill_between(grid, band[0], band[1], color=color, alpha=0.2, lw=0,
-                                    label=f"{int(round(level * 100))}% band of the law")
+                                    label=f"{int(round(level * 100))}% band of the "
+                                          + ("law" if f.status == "ok" else "fitted curve"))
             ax.plot(grid, f.predict(grid), color=color, lw=2, ls=law_style(case_fit),
                     label=law_label(case_fit) if label is None else label)
         yerr = half.to_numpy(dtype=float)
         yerr = None if not np.isfinite(yerr).any() else np.where(np.isfinite(yerr), yerr, 0.0)
-        ax.errorbar(pos.index.to_numpy(dtype=float), pos.to_numpy(dtype=float), yerr=yerr, fmt="o", ms=6,
+        ax.errorbar(pos.index.to_numpy(dtype=float), pos.to_numpy(dtype=float), yerr=yerr, fmt=marker, ms=6,
                     color=color, mec="white", mew=0.8, capsize=3, lw=1.2, zorder=5,
                     label=f"mean of {case_fit.trials} trials ({int(round(level * 100))}% CI)")
         ax.set_xlim(nr[0] / 1.6, nr[1] * 1.6)
@@ -252,13 +291,16 @@ def _as_list(case_fits) -> list[CaseFit]:
 
 
 def summary_figure(case_fits: Sequence[CaseFit] | Mapping[str, CaseFit], ax=None, level: float = CI_LEVEL):
-    """Every case's mean error divided by its n = 0 baseline vs n (log-log), with the fitted laws.
+    """Every case's mean error divided by its n = 0 baseline vs n (log n axis, linear ratio axis), with the laws.
 
     A value below 1 means pretraining on n simulations beats learning from experiment alone; the
-    dashed line at 1 is every case's baseline. Error bars are the corrected 90% t intervals of the
-    means over trials (as in every case figure), divided by the baseline. Laws are solid when the fit's status
-    is ``ok``, dotted otherwise. A case without an n = 0 run is divided by its error at the smallest
-    n instead (said in the legend).
+    dashed line at 1 is every case's baseline. Error bars are the 90% intervals of the paired gain
+    error(n) - error(0) over the same trials, corrected for overlapping re-splits, as a ratio to the
+    baseline (``1 + gain / baseline``; the interval of the gain tables, :func:`s2rlib.insights.normalised_curve`):
+    a bar that stays below 1 is a detectable gain. Laws are solid when the fit's status is ``ok``,
+    dotted otherwise; a case whose data show no fall with n (a constant fits as well) has no line. A
+    case without an n = 0 run is divided by its error at the smallest n instead (said in the legend;
+    its bars are then the corrected intervals of the means).
     """
     fig, ax = _new_ax(ax, figsize=(DISPLAY_WIDTH_IN, 5.0))
     fits = _as_list(case_fits)
@@ -274,25 +316,40 @@ def summary_figure(case_fits: Sequence[CaseFit] | Mapping[str, CaseFit], ax=None
         ref = str(df["reference"].iloc[0])
         name = pretty_case(cf.case) + ("" if ref == "baseline" else " (÷ error at smallest n)")
         ref_value = (df["mean"] / df["norm"]).to_numpy(dtype=float)
-        half = _half_width(pd.Series(df["sem"].to_numpy(dtype=float)), cf.trials, level,
-                           getattr(cf, "ratio", 0.0)).to_numpy() / ref_value
-        yerr = np.where(np.isfinite(half), half, 0.0)
+        norm = df["norm"].to_numpy(dtype=float)
+        lo, hi = df["norm_lo"].to_numpy(dtype=float), df["norm_hi"].to_numpy(dtype=float)
+        # the paired gain's interval as a ratio to n = 0 (insights.normalised_curve): asymmetric bars
+        yerr = np.vstack([np.where(np.isfinite(lo), np.maximum(norm - lo, 0.0), 0.0),
+                          np.where(np.isfinite(hi), np.maximum(hi - norm, 0.0), 0.0)])
         dodge = 10 ** (0.03 * (i - (len(fits) - 1) / 2))  # cases side by side at a shared n, not on top
-        ax.errorbar(df["n"] * dodge, df["norm"], yerr=yerr, fmt="o", ms=5, color=color, mec="white", mew=0.7,
+        ax.errorbar(df["n"] * dodge, norm, yerr=yerr, fmt="o", ms=5, color=color, mec="white", mew=0.7,
                     capsize=2, lw=1, zorder=5, label=name)
-        if cf.fit.usable and df["law"].notna().any():
+        if cf.fit.usable and df["law"].notna().any() and not findings.shows_constant(cf.fit):
             grid = np.geomspace(df["n"].min(), df["n"].max(), 200)
             ref_value = float(pd.Series(ref_value).dropna().iloc[0])
             ax.plot(grid, cf.fit.predict(grid) / ref_value, color=color, lw=1.8, ls=law_style(cf))
     _log_axes(ax)
     ax.set_xlabel(N_LABEL)
     ax.set_yscale("linear")  # ratios near 1: a linear axis reads directly as "x% below the baseline"
-    ax.yaxis.set_major_formatter(FuncFormatter(_g))
+    ax.yaxis.set_major_formatter(TickLabels())
     ax.set_ylabel("test MAE / MAE without pretraining")
     ax.set_title("All case studies, each relative to its own baseline")
     if any_points:
         legend_below(fig, ax, ncols=3)
     return fig
+
+
+#: the experimental sizes m of a two-way figure: well-separated colour-blind-safe hues (m = 50 and
+#: m = 100 must not be two shades of one green) and a marker each, so that they differ in grey too
+_M_COLORS = [sns.color_palette("colorblind")[i] for i in (0, 1, 2, 4, 3, 5, 8, 9)]
+_M_MARKERS = ("o", "s", "^", "D", "P", "X", "h", "*")
+#: dash patterns of the n = 0 lines, one per m (two baselines at nearly the same error stay apart)
+_BASELINE_DASHES = ((6, 2), (2, 2), (6, 2, 2, 2), (10, 3), (3, 1, 1, 1))
+
+
+def m_styles(k: int) -> tuple[list, list[str]]:
+    """Colours and markers of ``k`` experimental sizes m (in order, smallest first, "all" last)."""
+    return [_M_COLORS[i % len(_M_COLORS)] for i in range(k)], [_M_MARKERS[i % len(_M_MARKERS)] for i in range(k)]
 
 
 def _m_position(m: int, m_all: float | None) -> float:
@@ -315,22 +372,22 @@ def two_way_figure(fits_by_m: Mapping[int, CaseFit], *, m_all: float | None = No
     ax_a = fig.add_subplot(gs[1, 0])
     ax_c = fig.add_subplot(gs[1, 1])
     ms = sorted(fits_by_m, key=lambda m: (m == ALL_M, m))
-    colors = sns.color_palette("crest", max(len(ms), 2))
+    colors, markers = m_styles(len(ms))
     units = next(iter(fits_by_m.values())).units if fits_by_m else ""
     rows = []
-    for color, m in zip(colors, ms):
+    for color, marker, dash, m in zip(colors, markers, _BASELINE_DASHES * len(ms), ms):
         cf = fits_by_m[m]
         name = "all" if m == ALL_M else str(m)
         scaling_figure(cf, ax=ax, color=color, show_band=False, show_baseline=False, legend=False,
-                       label=f"m = {name}")
+                       label=f"m = {name}", marker=marker)
         if np.isfinite(cf.baseline):
             nr = _n_range(cf)
             if nr is not None:
-                ax.hlines(cf.baseline, nr[0] / 1.6, nr[1] * 1.6, color=color, lw=1, ls="--", alpha=0.8)
+                ax.hlines(cf.baseline, nr[0] / 1.6, nr[1] * 1.6, color=color, lw=1.3, linestyles=[(0, dash)])
         if m == ALL_M and m_all is None:
             continue
         ci = cf.fit.ci(level)
-        rows.append(dict(m=_m_position(m, m_all), label=name, color=color, status=cf.fit.status,
+        rows.append(dict(m=_m_position(m, m_all), label=name, color=color, marker=marker, status=cf.fit.status,
                          alpha=cf.fit.alpha, alpha_lo=ci["alpha"][0], alpha_hi=ci["alpha"][1],
                          C=cf.fit.C, C_lo=ci["C"][0], C_hi=ci["C"][1],
                          C_upper=cf.fit.floor_at_bound(level) and np.isfinite(ci["C"][1])))
@@ -346,6 +403,7 @@ def two_way_figure(fits_by_m: Mapping[int, CaseFit], *, m_all: float | None = No
     df = pd.DataFrame(rows)
     for axis, key, title in ((ax_a, "alpha", "(b) exponent α vs m"), (ax_c, "C", "(c) transfer gap C vs m")):
         if not df.empty:
+            top = _alpha_clip(df) if key == "alpha" else None
             for _, r in df.iterrows():
                 v, lo, hi = r[key], r[f"{key}_lo"], r[f"{key}_hi"]
                 if not np.isfinite(v):
@@ -354,12 +412,20 @@ def two_way_figure(fits_by_m: Mapping[int, CaseFit], *, m_all: float | None = No
                     axis.vlines(r["m"], 0, hi, color=r["color"], lw=1.5)
                     axis.plot([r["m"]], [hi], marker="v", ms=8, color=r["color"], mfc="white", mec=r["color"])
                     continue
+                clipped = top is not None and np.isfinite(hi) and hi > top
+                if clipped:  # an interval that runs to the search bound: drawn up to the clip, with an arrow
+                    axis.vlines(r["m"], max(lo, 0.0) if np.isfinite(lo) else v, top, color=r["color"], lw=1.2)
+                    axis.plot([r["m"]], [top], marker="^", ms=8, color=r["color"], clip_on=False, zorder=6)
+                    axis.annotate(f"to {hi:.3g}", (r["m"], top), xytext=(6, -2), textcoords="offset points",
+                                  ha="left", va="top", fontsize=MIN_FONT_PT, color=r["color"])
                 err = None
-                if np.isfinite(lo) and np.isfinite(hi):
+                if np.isfinite(lo) and np.isfinite(hi) and not clipped:
                     err = np.array([[max(v - lo, 0.0)], [max(hi - v, 0.0)]])
                 ax_kw = dict(mfc=r["color"] if r["status"] == "ok" else "white")
-                axis.errorbar([r["m"]], [v], yerr=err, fmt="o", ms=7, color=r["color"], mec=r["color"], capsize=3,
-                              **ax_kw)
+                axis.errorbar([r["m"]], [v], yerr=err, fmt=r["marker"], ms=7, color=r["color"], mec=r["color"],
+                              capsize=3, **ax_kw)
+            if top is not None:
+                axis.set_ylim(0, top)
             good = df[np.isfinite(df[key]) & ~(df["C_upper"] if key == "C" else False)]
             axis.plot(good["m"], good[key], color="0.6", lw=1, zorder=0)
             axis.set_xscale("log")
@@ -373,6 +439,18 @@ def two_way_figure(fits_by_m: Mapping[int, CaseFit], *, m_all: float | None = No
     ax_a.set_ylabel("α")
     ax_c.set_ylabel(metric_label(units).replace("test MAE", "C"))
     return fig
+
+
+def _alpha_clip(df: pd.DataFrame) -> float | None:
+    """Top of panel (b) when an alpha interval runs to the search bound and would squash the others:
+    1.25 x the largest alpha or interval end below the bound (None: nothing to clip)."""
+    hi = df["alpha_hi"].to_numpy(dtype=float)
+    bound = 0.99 * ALPHA_BOUNDS[1]
+    if not (np.isfinite(hi) & (hi >= bound)).any():
+        return None
+    keep = np.concatenate([df["alpha"].to_numpy(dtype=float), hi[np.isfinite(hi) & (hi < bound)]])
+    keep = keep[np.isfinite(keep)]
+    return float(1.25 * keep.max()) if len(keep) and keep.max() > 0 else None
 
 
 #: the method as a reader follows it: (key, x, y, text, colour) of each box, in axes units

@@ -256,7 +256,9 @@ def fit_law(n, R, *, loss: str = "linear", alpha_bounds=ALPHA_BOUNDS, weights=No
             i = int(np.argmin(prof))
             a_lo, a_hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
             res = optimize.minimize_scalar(profile, bounds=(a_lo, a_hi), method="bounded", options={"xatol": 1e-6})
-            alpha = float(res.x) if res.fun <= prof[i] else float(grid[i])
+            # a tie keeps the grid point: on a flat profile (D = 0, alpha undefined) that is the search
+            # bound itself, 0.001, not wherever the bounded search stopped inside the first grid step
+            alpha = float(res.x) if res.fun < prof[i] else float(grid[i])
             D, C, rss = _nnls_dc((n / scale) ** (-alpha), Rs, ws)
             rss = rss * w_scale * w_scale
             if loss == "log":
@@ -362,7 +364,7 @@ def fit_many(n, R, alpha_bounds=ALPHA_BOUNDS) -> np.ndarray:
         D, C, r = solve(u[None, :] ** (-alpha[:, None]))
         gbest = grid[i]
         Dg, Cg, rg = solve(u[None, :] ** (-gbest[:, None]))
-        use_g = rg < r
+        use_g = rg <= r  # a tie keeps the grid point (a flat profile reports the bound, as fit_law does)
         alpha, D, C = np.where(use_g, gbest, alpha), np.where(use_g, Dg, D), np.where(use_g, Cg, C)
         out[good] = np.stack([D * rs * scale**alpha, alpha, C * rs], axis=1)
     return out

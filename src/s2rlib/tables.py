@@ -48,11 +48,33 @@ def m_name(m) -> str:
     return "all" if int(m) == results.ALL_M else fmt_n(m)
 
 
+def _constant_words(fit: scaling.Fit) -> str:
+    return ("the best fit has D = 0: the error does not fall with n" if fit.status == FitStatus.no_decrease
+            else "a constant fits the trial means as well as the law")
+
+
+def _floor_bound(fit: scaling.Fit) -> float | None:
+    """The upper bound of a floor that is not resolved (``C < x``); None when C is an estimate."""
+    return fit.ci()["C"][1] if fit.floor_at_bound() else None
+
+
 def law_text(fit: scaling.Fit, units: str = "") -> str:
-    """The fitted law in words, e.g. ``R(n) = 0.9 n^-0.45 + 0.08 eV/atom``."""
+    """The fitted law in words, e.g. ``R(n) = 0.9 n^-0.45 + 0.08 eV/atom``.
+
+    As every display of a law: a fit whose data show no fall with n (``constant_preferred``,
+    ``no_decrease``) is the constant it reduces to, never ``D n^-alpha + C``; a floor that is not
+    resolved is ``+ C, C < x``, never ``+ 0``.
+    """
     if not fit.usable:
         return f"no law ({fit.status})"
     u = "" if not units or units == "dimensionless" else f" {pretty_units(units)}"
+    if findings.shows_constant(fit):
+        return (f"no scaling law: R(n) ≈ {fmt(findings.fitted_constant(fit))}{u}, the mean over n > 0 "
+                f"({_constant_words(fit)})")
+    hi = _floor_bound(fit)
+    if hi is not None:
+        bound = f"C < {fmt(hi)}{u}" if np.isfinite(hi) else "no floor resolved"
+        return f"R(n) = {fmt(fit.D)} n^-{fmt(fit.alpha)} + C, {bound}"
     return f"R(n) = {fmt(fit.D)} n^-{fmt(fit.alpha)} + {fmt(fit.C)}{u}"
 
 
@@ -66,11 +88,19 @@ def _tex(x, sig: int = 3) -> str:
 
 
 def law_math(fit: scaling.Fit, units: str = "") -> str:
-    """The fitted law as MyST inline math (``$R(n) = ...$``) followed by the units."""
+    """The fitted law as MyST inline math (``$R(n) = ...$``) followed by the units (rules of :func:`law_text`)."""
     if not fit.usable:
         return f"no law ({fit.status})"
     u = "" if not units or units == "dimensionless" else f" {pretty_units(units)}"
-    return f"$R(n) = {_tex(fit.D)}\\,n^{{-{_tex(fit.alpha)}}} + {_tex(fit.C)}${u}"
+    if findings.shows_constant(fit):
+        return (f"No scaling law: $R(n) \\approx {_tex(findings.fitted_constant(fit))}${u}, the mean over "
+                f"n > 0 ({_constant_words(fit)})")
+    law = f"R(n) = {_tex(fit.D)}\\,n^{{-{_tex(fit.alpha)}}}"
+    hi = _floor_bound(fit)
+    if hi is not None:
+        bound = f" with $C < {_tex(hi)}${u}" if np.isfinite(hi) else " (no floor resolved)"
+        return f"${law} + C${bound}"
+    return f"${law} + {_tex(fit.C)}${u}"
 
 
 def params_table(case_fit: CaseFit, level: float = CI_LEVEL) -> pd.DataFrame:
@@ -79,8 +109,10 @@ def params_table(case_fit: CaseFit, level: float = CI_LEVEL) -> pd.DataFrame:
     ci = f.ci(level)
     u = units_suffix(case_fit.units)
     pct = f"{int(round(level * 100))}% CI"
-    c_est, c_ci = (f"< {fmt(ci['C'][1])}", "upper bound only: C at its bound 0") if f.floor_at_bound(level) else \
-        (fmt(f.C), fmt_ci(*ci["C"]))
+    c_zero = f.usable and f.C <= 1e-9 * max(float(np.nanmax(f.R)) if len(f.R) else 1.0, 1e-300)
+    c_est, c_ci = (f"< {fmt(ci['C'][1])}", "upper bound only: " + ("C at its bound 0" if c_zero else
+                                                                    "its interval reaches the bound 0")) \
+        if f.floor_at_bound(level) else (fmt(f.C), fmt_ci(*ci["C"]))
     rows = [
         {"quantity": "D", "meaning": "amplitude: how much error pretraining can remove", "estimate": fmt(f.D),
          pct: fmt_ci(*ci["D"])},
@@ -166,13 +198,23 @@ def extrapolation_table(table: pd.DataFrame, m_target: int | None = None, *, met
     ])
 
 
-def forms_table(table: pd.DataFrame, m_target: int | None = None, *, metric: str = "mae") -> pd.DataFrame:
+def forms_table(table: pd.DataFrame, m_target: int | None = None, *, metric: str = "mae",
+                fit: CaseFit | None = None) -> pd.DataFrame:
     """Power law + floor against simpler forms, on the trial means (``law_forms.compare_forms``).
 
     The points are the means over trials at the number of source samples actually drawn
     (:func:`s2rlib.trial_stats.drawn_n`, as in the main fit), with their corrected covariance across n;
     AIC = chi^2 + 2k as for the fit status (:func:`s2rlib.aic.aic_table`), never per-trial points
-    treated as independent.
+    treated as independent. RSS is the plain (unweighted) sum of squared residuals of the means, so a
+    form can have the lower RSS and still the higher AIC: chi^2 weights the residuals by the inverse
+    covariance of the paired means, which counts the fall *between* n (the same trials at every n)
+    far more than the common level that the spread between trials hides.
+
+    ``status`` is what each form's point fit alone shows (a search bound reached, no decrease): it
+    has no intervals. With ``fit`` (the chapter's main :class:`~s2rlib.trial_stats.CaseFit` at the
+    same m) the law's row shows the main fit's status instead, which also weighs AIC and the 90%
+    intervals (e.g. a point fit with C = 0 is ``C_at_bound``, while its alpha interval reaching 3
+    makes the main fit ``alpha_at_bound``): the same law never has two statuses on one page.
     """
     m = main_m(table) if m_target is None else m_target
     mat = trial_stats.trial_matrix(for_fit(table), metric, m)
@@ -180,11 +222,15 @@ def forms_table(table: pd.DataFrame, m_target: int | None = None, *, metric: str
     vals = mat.to_numpy(dtype=float)
     df = compare_forms(mat.index.to_numpy(dtype=float), mat.mean(axis=1).to_numpy(dtype=float),
                        trials=vals if mat.shape[1] > 1 else None, ratio=mat.attrs.get("test_train_ratio", 0.0))
+    status = df["status"].map(status_cell)
+    if fit is not None:
+        status = status.where(df["form"] != "power law + floor", status_cell(fit.fit.status) + " (main fit)")
     out = pd.DataFrame({
-        "form": df["form"], "parameters": df["n_params"].astype(str), "RSS": df["rss"].map(lambda v: fmt(v, 3)),
-        "AIC": df["aic"].map(lambda v: fmt(v, 4)), "ΔAIC": df["delta_aic"].map(lambda v: fmt(v, 3)),
+        "form": df["form"], "parameters": df["n_params"].astype(str),
+        "RSS (unweighted)": df["rss"].map(lambda v: fmt(v, 3)),
+        "AIC (corrected covariance)": df["aic"].map(lambda v: fmt(v, 4)), "ΔAIC": df["delta_aic"].map(lambda v: fmt(v, 3)),
         "error extrapolating to the largest n": df["extrap_error"].map(lambda v: fmt(v, 2)),
-        "status": df["status"].map(status_cell),
+        "status (point fit)" if fit is None else "status": status,
     })
     return out
 
@@ -448,16 +494,19 @@ def summary_table(case_fits: Iterable[CaseFit], delta: float = 10000, level: flo
         base = r.get("baseline", np.nan)
         units = pretty_units(r.get("units") or "")
         gain = r.get("gain", np.nan)
+        named = findings.identifies_parameters(r.get("status"))  # else alpha and C are "not identified"
         rows.append({
             "case": cf.case.replace("_", " ") + (f" ({units})" if units and units != "dimensionless" else ""),
             "trials": str(r.get("trials")),
             "largest n": fmt_n(r.get("n_max")), "baseline MAE (n = 0)": fmt(base),
             "gain at largest n [90% CI]": f"{fmt_signed(gain)} {fmt_ci(r.get('gain_lo'), r.get('gain_hi'))}",
             "relative gain": fmt_pct(100 * gain / base, signed=True) if np.isfinite(base) and base else DASH,
-            "alpha [90% CI]": f"{fmt(r.get('alpha'))} {fmt_ci(r.get('alpha_lo'), r.get('alpha_hi'))}",
-            "C [90% CI]": (f"< {fmt(r.get('C_hi'))} (no floor resolved)" if r.get("C_upper_only")
+            "alpha [90% CI]": (f"{fmt(r.get('alpha'))} {fmt_ci(r.get('alpha_lo'), r.get('alpha_hi'))}" if named
+                               else findings.NOT_IDENTIFIED),
+            "C [90% CI]": (findings.NOT_IDENTIFIED if not named else
+                           f"< {fmt(r.get('C_hi'))} (no floor resolved)" if r.get("C_upper_only")
                            else f"{fmt(r.get('C'))} {fmt_ci(r.get('C_lo'), r.get('C_hi'))}"),
-            "C / baseline": (DASH if not (np.isfinite(base) and base) else
+            "C / baseline": (DASH if not (named and np.isfinite(base) and base) else
                              f"< {fmt(r.get('C_hi', np.nan) / base, 2)}" if r.get("C_upper_only")
                              else fmt(r.get("C", np.nan) / base, 2)),
             f"next {fmt_n(delta)} simulations buy [90% CI]":

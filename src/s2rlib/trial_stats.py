@@ -17,7 +17,7 @@ The corrected intervals (Nadeau & Bengio 2003) are explained in :mod:`s2rlib.sca
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -162,6 +162,9 @@ class CaseFit:
     gain: Gain  # paired MAE(n_max) - MAE(0) over trials, corrected interval
     units: str = ""
     ratio: float = 0.0  # n_test / n_pool of the rows (the Nadeau-Bengio correction)
+    #: per n > 0: the paired gain MAE(n) - MAE(0) over the same trials, with its corrected interval
+    #: (what the cross-case figure draws as a ratio to the baseline); empty without an n = 0 run
+    gains: dict = field(default_factory=dict)
 
     def mean_interval(self, n, level: float = CI_LEVEL) -> tuple[float, float]:
         """Corrected t interval of the mean error at n (``sem * sqrt(1 + J ratio)``, J - 1 df)."""
@@ -178,8 +181,10 @@ def fit_table(table: pd.DataFrame, *, metric: str = "mae", m_target: int | None 
     fit = bootstrap_fit(mat, n_boot=n_boot, loss=loss)
     n_max = mat.index.max() if len(mat) else np.nan
     baseline = float(mat.loc[0].mean()) if 0 in mat.index else float("nan")
+    gains = {n: paired_gain(mat, n, 0) for n in mat.index if n > 0} if 0 in mat.index else {}
     return CaseFit(case, m, fit, mat.mean(axis=1), mat.sem(axis=1), mat.shape[1], baseline,
-                   paired_gain(mat, n_max, 0), units, ratio=float(mat.attrs.get("test_train_ratio", 0.0)))
+                   paired_gain(mat, n_max, 0), units, ratio=float(mat.attrs.get("test_train_ratio", 0.0)),
+                   gains=gains)
 
 
 def describe(cf: CaseFit) -> str:
