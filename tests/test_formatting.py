@@ -58,6 +58,23 @@ def test_recipe_words():
     assert F.recipe_words("full_lr1e-3") == "whole network, learning rate 0.001"
     assert F.recipe_words("head_lr3e-3") == "last layer only, learning rate 0.003"
     assert F.recipe_words("something_new") == "`something_new`"
+    assert F.recipe_words("body1e-4_head1e-3") == "slow body: learning rate 0.0001 for the body, 0.001 for the last layer"
+    assert F.recipe_words("l2sp1e-3_lr3e-4") == ("whole network, learning rate 0.0003, pulled toward the pretrained "
+                                                 "weights (L2-SP 0.001)")
+
+
+def test_every_candidate_of_the_code_reads_in_words_with_its_own_rates():
+    """Table headers name fine-tuning candidates in words: every candidate the code defines (today's
+    default and the recipe study's) has words, and they state its own learning rates and L2-SP weight."""
+    from s2rlib import recipe_study, transfer
+
+    for c in {*transfer.Recipe().candidates, *recipe_study.V1_CANDIDATES, *recipe_study.FT_CANDIDATES}:
+        words = F.recipe_words(c.name)
+        assert "`" not in words and "_" not in words, c.name
+        numbers = {float(x) for x in re.findall(r"\d+(?:\.\d+)?", words)}
+        assert c.head_lr in numbers and (c.body_lr in (0, c.head_lr) or c.body_lr in numbers), (c, words)
+        assert (c.l2sp in numbers) == bool(c.l2sp), (c, words)
+        assert ("last layer only" in words) == (c.body_lr == 0), (c, words)
 
 
 def test_report_reexports_the_one_format():

@@ -50,14 +50,26 @@ def show(df: pd.DataFrame | None, caption: str | None = None, index: bool = Fals
         return
     table = to_markdown(df, index=index)
     if caption:
-        table = f"```{{table}} {caption}\n:class: s2r-table\n\n{table}\n```"
+        table = directive("table", caption, table, ":class: s2r-table")
     show_markdown(table)
+
+
+def directive(name: str, argument: str, body: str, options: str = "") -> str:
+    """A MyST directive as a colon fence (``:::{name} argument``), longer than any colon run in ``body``.
+
+    Not a backtick fence: CommonMark does not open a backtick fence whose info string holds a
+    backtick, so a caption or title with inline code (`` `source` ``) would print as raw text.
+    """
+    runs = [len(line) - len(line.lstrip(":")) for line in body.splitlines() if line.startswith(":::")]
+    fence = ":" * max([3, *(r + 1 for r in runs)])
+    head = f"{fence}{{{name}}} {argument}".rstrip()
+    lines = [head, *([options] if options else []), "", body, fence]
+    return "\n".join(lines)
 
 
 def note(text: str, kind: str = "note", title: str | None = None) -> None:
     """Display a MyST admonition (``note``, ``warning``, ``important``...)."""
-    head = f"```{{admonition}} {title}\n:class: {kind}\n" if title else f"```{{{kind}}}\n"
-    show_markdown(f"{head}{text}\n```")
+    show_markdown(directive("admonition", title, text, f":class: {kind}") if title else directive(kind, "", text))
 
 
 def show_figure(fig) -> None:

@@ -174,24 +174,36 @@ def units_suffix(units: str) -> str:
     return "" if not units or units == "dimensionless" else f" ({pretty_units(units)})"
 
 
-_RECIPE = re.compile(r"^(?P<part>full|head)_lr(?P<lr>[0-9.eE+-]+)$")
-_PART = {"full": "whole network", "head": "last layer only"}
+_NUM = r"[0-9.]+(?:[eE][+-]?[0-9]+)?"
+#: fine-tuning candidate codes (``transfer.Candidate.name``, ``recipe_study``'s candidates) and their words
+_RECIPES = (
+    (re.compile(rf"^full_lr(?P<lr>{_NUM})$"), "whole network, learning rate {lr}"),
+    (re.compile(rf"^head_lr(?P<lr>{_NUM})$"), "last layer only, learning rate {lr}"),
+    (re.compile(rf"^body(?P<body>{_NUM})_head(?P<head>{_NUM})$"),
+     "slow body: learning rate {body} for the body, {head} for the last layer"),
+    (re.compile(rf"^l2sp(?P<l2sp>{_NUM})_lr(?P<lr>{_NUM})$"),
+     "whole network, learning rate {lr}, pulled toward the pretrained weights (L2-SP {l2sp})"),
+)
+
+
+def _plain(number: str) -> str:
+    try:
+        return f"{float(number):.10f}".rstrip("0").rstrip(".")
+    except ValueError:
+        return number
 
 
 def recipe_words(name) -> str:
-    """A fine-tuning recipe code in words: ``full_lr1e-3`` -> ``whole network, learning rate 0.001``.
+    """A fine-tuning candidate's code in words: ``full_lr1e-3`` -> ``whole network, learning rate 0.001``,
+    ``body1e-4_head1e-3`` -> ``slow body: learning rate 0.0001 for the body, 0.001 for the last layer``.
 
     Codes of other forms are returned unchanged (in code font), so a new recipe is never hidden.
     """
     text = str(name)
-    m = _RECIPE.match(text)
-    if not m:
-        return code(text)
-    try:
-        lr = f"{float(m['lr']):.10f}".rstrip("0").rstrip(".")
-    except ValueError:
-        lr = m["lr"]
-    return f"{_PART[m['part']]}, learning rate {lr}"
+    for pattern, words in _RECIPES:
+        if m := pattern.match(text):
+            return words.format(**{k: _plain(v) for k, v in m.groupdict().items()})
+    return code(text)
 
 
 __all__ = ["DASH", "MINUS", "DERIVED_SIG", "round_sig", "fmt", "fmt_derived", "fmt_n", "fmt_ci", "fmt_signed",

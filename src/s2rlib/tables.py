@@ -552,25 +552,43 @@ def grid_command(case: str, width: int = 78) -> str:
 
 
 def grid_cost_table(root=None, cases: Iterable[str] = BOOK_CASES) -> pd.DataFrame:
-    """Per case: the default grid's size and the compute time measured when its results were made.
+    """Per case: the default grid, what the committed table holds of it, and what those points cost.
 
-    Times are the sums of the per-point wall times recorded in ``results/<case>/results.csv``
-    (papermill adds about 4 s per point); a case without results says so.
+    The default grid is the case file's (points and trials). The committed table is described by
+    its own rows: the recipe (today's ``transfer.Recipe()`` or an earlier one), its trials per point,
+    and how many of the default points it holds. Its time is the sum of those points' recorded
+    ``wall_s`` (in-kernel compute, all trials of a point; papermill adds about 4 s per point), so
+    minutes are never set beside another grid's point count or trials.
     """
+    from .transfer import Recipe
+
+    today = json.dumps(Recipe().to_dict(), sort_keys=True)
     rows = []
     for case in cases:
         c = get_case(case)
-        ms = len(c.default_ms)
-        points = len(c.default_ns) * ms
-        row = {"case": case.replace("_", " "), "grid points (n × m)": f"{len(c.default_ns)} × {ms} = {points}",
-               "trials per point": str(c.default_trials)}
+        points = len(c.default_ns) * len(c.default_ms)
+        row = {"case": case.replace("_", " "),
+               "default grid (case file)": f"{len(c.default_ns)} n × {len(c.default_ms)} m = {points} points, "
+                                           f"{c.default_trials} trials each"}
         table = load_case_results(case, root, announce=False)
         if table is None:
-            row |= {"measured time, whole grid": "no results yet", "slowest point": DASH}
-        else:
-            g = select_grid(table)
-            per_point = g.drop_duplicates(["n_source", "m_target", "params_id"])["wall_s"].astype(float)
-            row |= {"measured time, whole grid": f"{per_point.sum() / 60:.1f} min ({g['trial'].nunique()} trials)",
-                    "slowest point": f"{per_point.max():.0f} s"}
+            rows.append(row | {"committed table": "no results yet", "measured time of its points": DASH,
+                               "slowest point": DASH})
+            continue
+        g = select_grid(table)
+        recipes = {json.dumps(json.loads(str(p)).get("recipe", {}), sort_keys=True) for p in g["params"].unique()}
+        recipe = "today's recipe" if recipes == {today} else "an earlier recipe"
+        per_point = g.drop_duplicates(["n_source", "m_target"])[["n_source", "m_target", "wall_s"]]
+        trials = g.groupby(["n_source", "m_target"])["trial"].nunique()
+        t_lo, t_hi = int(trials.min()), int(trials.max())
+        t_text = f"{t_hi}" if t_lo == t_hi else f"{t_lo}–{t_hi}"
+        ms = sorted({int(m) for m in per_point["m_target"]}, key=lambda m: (m == ALL_M, m))
+        m_text = ", ".join("all" if m == ALL_M else fmt_n(m) for m in ms)
+        held = len(per_point)
+        extent = f"all {points} points" if held >= points else f"{held} of {points} points (m = {m_text})"
+        wall = per_point["wall_s"].astype(float)
+        row |= {"committed table": f"{recipe}, {t_text} trials; {extent}",
+                "measured time of its points": f"{wall.sum() / 60:.1f} min ({held} points × {t_text} trials)",
+                "slowest point": f"{wall.max():.0f} s ({t_text} trials)"}
         rows.append(row)
     return pd.DataFrame(rows)
