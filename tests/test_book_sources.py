@@ -86,3 +86,38 @@ def test_executed_examples_ran_the_current_notebooks_without_errors():
     # the classroom recipe the examples ran is the one the rerun chapter gives
     assert json.dumps(mod.CLASSROOM_RECIPE) in (REPO / "book" / "rerun.md").read_text()
     assert json.dumps(mod.CLASSROOM_RECIPE) in (REPO / "book" / "notebooks.md").read_text()
+
+
+def _grid_commands():
+    """Every `s2r grid` command line written in the book's pages (continuation lines joined)."""
+    import re
+
+    for path in sorted((REPO / "book").rglob("*.md")):
+        text = re.sub(r"\\\n\s*", " ", path.read_text())
+        for line in text.splitlines():
+            if "s2r grid " in line and line.lstrip().startswith("s2r grid"):
+                yield path.name, line.split("#")[0].strip()
+
+
+def test_book_grid_commands_of_small_grids_give_ms_and_never_write_into_the_books_results():
+    """A small grid (its own --ns or --trials) of a built-in case whose default grid varies m must say
+    --ms, or it silently runs every default m (4x the points); no example writes into results/<case>/."""
+    from s2rlib import cases
+
+    commands = list(_grid_commands())
+    assert any("formation_enthalpy" in c and "--trials 2" in c for _, c in commands), "the classroom run is gone"
+    for page, cmd in commands:
+        words = cmd.split()
+        case = words[2]
+        out = words[words.index("--out") + 1] if "--out" in words else ""
+        assert not out.startswith("results/"), (page, cmd)
+        if case in cases.builtin_names() and cases.get_case(case).two_way and ("--ns" in words or "--trials" in words):
+            assert "--ms" in words, (page, cmd)
+
+
+def test_glossary_names_todays_fine_tuning_candidates():
+    from s2rlib import transfer
+
+    text = (REPO / "book" / "glossary.md").read_text()
+    for c in transfer.Recipe().candidates:
+        assert f"`{c.name}`" in text, c.name
