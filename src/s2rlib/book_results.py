@@ -15,6 +15,7 @@ import pandas as pd
 from . import results
 from .cases import builtin_names, get_case
 from .display import note
+from .errors import ParameterError
 from .fit_cache import N_BOOT, fit_case  # N_BOOT: bootstrap draws of a chapter's main fit
 from .selection import m_values
 from .trial_stats import CaseFit
@@ -93,7 +94,11 @@ def _short(value) -> str:
 def case_words(case: str, *, start: bool = False) -> str:
     """A case's name in words, as its chapter title says it ("formation enthalpy", "Flory–Huggins χ");
     ``start``: capitalised to begin a sentence or a table cell."""
-    c = get_case(case)
+    try:
+        c = get_case(case)
+    except ParameterError:  # a table of a case not registered here: its name is all there is
+        words = case.replace("_", " ")
+        return words[:1].upper() + words[1:] if start else words
     words = str(c.prose.get("page", {}).get("title", c.title)).split(":")[0].strip() or c.name.replace("_", " ")
     if not start and not c.property_name[:1].isupper():
         words = words[:1].lower() + words[1:]

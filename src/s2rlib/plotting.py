@@ -168,7 +168,6 @@ class TickLabels(Formatter):
         return _g(x) if decimals is None else f"{x:.{decimals}f}"
 
     def set_locs(self, locs) -> None:
-        self.locs = locs
         lo, hi = sorted(self.axis.get_view_interval()) if self.axis is not None else (-np.inf, np.inf)
         vis = [float(v) for v in locs if lo - 1e-12 * abs(lo) <= v <= hi + 1e-12 * abs(hi) and v != 0]
         self._decimals = None
