@@ -182,3 +182,18 @@ def test_interval_formula_in_the_book_is_the_codes():
     assert r == pytest.approx(250 / 1000)  # n_test / (n_train + n_val): the pool, not the training rows
     half = stats.t.ppf(0.95, 6) * d.std(ddof=1) * np.sqrt(1 / 7 + r)
     assert (g.hi - g.lo) / 2 == pytest.approx(half)
+
+
+def test_one_m_beside_all_is_already_a_two_way_page(tmp_path, capsys):
+    """Polymer density's next state (m = 100 landed beside all): two curves and the two-way section, not
+    the sentence that says the design has one experimental size."""
+    t = _grid("polymer_density", ms=(100, -1), trials=6, law=(0.3, 0.3, 0.4, 0.5, 0.01))
+    results.write_atomic(t, tmp_path / "polymer_density" / "results.csv")
+    page = report.CasePage("polymer_density", tmp_path, n_boot=30, n_boot_per_m=20)
+    assert page.two_way
+    page.two_way_intro()
+    out = capsys.readouterr().out
+    assert out.startswith("One law per experimental size") and "not run yet" not in out
+    page.two_way_figure()  # draws (two curves) without raising
+    page.equivalent_sample_size(n_boot=10)
+    assert "Equivalent sample size" in capsys.readouterr().out

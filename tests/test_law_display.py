@@ -136,3 +136,22 @@ def test_forms_table_gives_the_law_the_main_fit_status_and_names_its_columns():
     assert plain.set_index("form").loc["power law + floor", "status (point fit)"] == f"`{point}`"
     other = with_fit.set_index("form").drop(index="power law + floor")["status"]
     assert not other.str.contains("main fit").any()
+
+
+
+def test_a_floor_unresolved_by_aic_alone_is_reported_as_an_upper_bound():
+    """C_at_bound also when a pure power law fits as well by AIC while C's interval stays above 0: the
+    law is then written with "C < x" (FitStatus.C_at_bound.reading), never as an estimate."""
+    import dataclasses
+
+    rng = np.random.default_rng(3)
+    ns = np.array([100, 300, 1000, 3000, 10000, 30000], float)
+    fit = scaling.fit_law(ns, 0.5 * ns ** -0.3 + 0.05 + rng.normal(0, 0.002, len(ns)))
+    assert fit.usable and not fit.floor_at_bound() and fit.C > 0.01  # the point fit sees a floor
+    assert not dataclasses.replace(fit, status="ok").floor_unresolved()
+    flagged = dataclasses.replace(fit, status=scaling.FitStatus.C_at_bound.value)
+    assert flagged.floor_unresolved()
+    from s2rlib.formatting import fmt
+
+    assert "+ C" in tables.law_text(flagged) and f"+ {fmt(fit.C)}" not in tables.law_text(flagged)
+    assert f"+ {fmt(fit.C)}" in tables.law_text(dataclasses.replace(fit, status="ok"))

@@ -181,7 +181,7 @@ def finding(cf: CaseFit, level: float = CI_LEVEL) -> Finding:
     return Finding(case=cf.case, m_target=int(cf.m_target), units=cf.units, trials=int(cf.trials),
                    baseline=float(cf.baseline), gain=cf.gain, status=FitStatus(f.status),
                    alpha=float(f.alpha), alpha_lo=ci["alpha"][0], alpha_hi=ci["alpha"][1],
-                   C=float(f.C), C_lo=ci["C"][0], C_hi=ci["C"][1], C_upper_only=bool(f.floor_at_bound(level)))
+                   C=float(f.C), C_lo=ci["C"][0], C_hi=ci["C"][1], C_upper_only=bool(f.floor_unresolved(level)))
 
 
 def case_findings(cf: CaseFit, fits_by_m: Mapping[int, CaseFit] | None = None) -> list[str]:

@@ -397,7 +397,7 @@ def summary_row(case_fit: CaseFit, *, units: str | None = None, n_now: float | N
         for k in ("D", "alpha", "C"):
             row[k] = row[f"{k}_lo"] = row[f"{k}_hi"] = _nan()
     row["status"] = _fit_status(fit)
-    row["C_upper_only"] = bool(usable and fit.floor_at_bound(level))
+    row["C_upper_only"] = bool(usable and fit.floor_unresolved(level))
     row["supported"] = bool(usable and fit.ok)
     try:
         row["boot_ok"] = float(fit.boot_ok_fraction())

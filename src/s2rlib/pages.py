@@ -72,7 +72,7 @@ class CasePage:
 
     @property
     def two_way(self) -> bool:
-        return self.available and len([m for m in m_values(self.table) if m != results.ALL_M]) >= 2
+        return self.available and len(m_values(self.table)) >= 2  # e.g. m = 100 and all: two curves, one ESS
 
     def _missing(self) -> bool:
         if not self.available:

@@ -133,7 +133,7 @@ def law_label(case_fit: CaseFit, units: str | None = None) -> str:
         return f"{why}: a constant, {findings.fitted_constant(f):.3g}"
     name = {"ok": "fitted law", "C_at_bound": "fitted law, no floor resolved",
             "alpha_at_bound": "fitted curve, α at its bound"}.get(str(f.status), "fitted curve, not identified")
-    if f.floor_at_bound():  # the floor is only bounded from above: never print it as "+ 0"
+    if f.floor_unresolved():  # the floor is only bounded from above: never print it as "+ 0"
         hi = f.ci()["C"][1]
         bound = f"C < {hi:.3g}" if np.isfinite(hi) else "no floor resolved"
         return f"{name}: {f.D:.3g} n$^{{-{f.alpha:.3g}}}$ + C ({bound})"
@@ -343,7 +343,7 @@ def summary_figure(case_fits: Sequence[CaseFit] | Mapping[str, CaseFit], ax=None
 _M_COLORS = [sns.color_palette("colorblind")[i] for i in (0, 1, 2, 4, 3, 5, 8, 9)]
 _M_MARKERS = ("o", "s", "^", "D", "P", "X", "h", "*")
 #: dash patterns of the n = 0 lines, one per m (two baselines at nearly the same error stay apart)
-_BASELINE_DASHES = ((6, 2), (2, 2), (6, 2, 2, 2), (10, 3), (3, 1, 1, 1))
+_BASELINE_DASHES = ((6, 2), (10, 3), (6, 2, 2, 2), (12, 3, 3, 3), (8, 2, 2, 2, 2, 2))  # all dashed, never dotted
 
 
 def m_styles(k: int) -> tuple[list, list[str]]:
@@ -389,7 +389,7 @@ def two_way_figure(fits_by_m: Mapping[int, CaseFit], *, m_all: float | None = No
         rows.append(dict(m=_m_position(m, m_all), label=name, color=color, marker=marker, status=cf.fit.status,
                          alpha=cf.fit.alpha, alpha_lo=ci["alpha"][0], alpha_hi=ci["alpha"][1],
                          C=cf.fit.C, C_lo=ci["C"][0], C_hi=ci["C"][1],
-                         C_upper=cf.fit.floor_at_bound(level) and np.isfinite(ci["C"][1])))
+                         C_upper=cf.fit.floor_unresolved(level) and np.isfinite(ci["C"][1])))
     label_log_y(ax)
     ax.set_title("", loc="center")
     ax.set_title("(a) error vs n for each m (dashed: n = 0)", loc="left")
@@ -461,7 +461,7 @@ _FLOW_BOXES = (
     ("split", 0.50, 0.50, "split by material:\nm to train on,\n20% held out", "#fde7d3"),
     ("fine", 0.85, 0.50, "fine-tune on the\nm experiments", "#fde7d3"),
     ("test", 0.50, 0.14, "test error (MAE) on\nheld-out experiments", "#e3f1e0"),
-    ("fit", 0.15, 0.14, "fit R(n) = D n$^{-α}$ + C\nover every n and\nT trials", "#e3f1e0"),
+    ("fit", 0.15, 0.14, "fit R(n) = D n$^{-α}$ + C\nover every n and\nJ trials", "#e3f1e0"),
 )
 _FLOW_ARROWS = (("sim", "draw", ""), ("draw", "pre", ""), ("pre", "fine", "pretrained\nweights"),
                 ("exp", "split", ""), ("split", "fine", ""), ("split", "test", "test set"),

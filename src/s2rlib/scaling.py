@@ -193,6 +193,12 @@ class Fit:
         tiny = 1e-9 * max(float(np.nanmax(self.R)) if len(self.R) else 1.0, 1e-300)
         return bool(self.C <= tiny or (np.isfinite(lo) and lo <= tiny))
 
+    def floor_unresolved(self, level: float = CI_LEVEL) -> bool:
+        """Whether the book reports C as an upper bound only, ``C < hi``: C at its bound (see
+        :meth:`floor_at_bound`) or status ``C_at_bound`` for any reason (also when a pure power law fits
+        as well by AIC while C's interval stays above 0)."""
+        return bool(self.usable and (self.status == FitStatus.C_at_bound or self.floor_at_bound(level)))
+
     def boot_ok_fraction(self) -> float:
         if self.boot is None or len(self.boot) == 0:
             return float("nan")

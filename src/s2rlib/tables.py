@@ -55,7 +55,7 @@ def _constant_words(fit: scaling.Fit) -> str:
 
 def _floor_bound(fit: scaling.Fit) -> float | None:
     """The upper bound of a floor that is not resolved (``C < x``); None when C is an estimate."""
-    return fit.ci()["C"][1] if fit.floor_at_bound() else None
+    return fit.ci()["C"][1] if fit.floor_unresolved() else None
 
 
 def law_text(fit: scaling.Fit, units: str = "") -> str:
@@ -110,9 +110,10 @@ def params_table(case_fit: CaseFit, level: float = CI_LEVEL) -> pd.DataFrame:
     u = units_suffix(case_fit.units)
     pct = f"{int(round(level * 100))}% CI"
     c_zero = f.usable and f.C <= 1e-9 * max(float(np.nanmax(f.R)) if len(f.R) else 1.0, 1e-300)
-    c_est, c_ci = (f"< {fmt(ci['C'][1])}", "upper bound only: " + ("C at its bound 0" if c_zero else
-                                                                    "its interval reaches the bound 0")) \
-        if f.floor_at_bound(level) else (fmt(f.C), fmt_ci(*ci["C"]))
+    why = ("C at its bound 0" if c_zero else "its interval reaches the bound 0" if f.floor_at_bound(level)
+           else "a pure power law (C = 0) fits as well by AIC")
+    c_est, c_ci = (f"< {fmt(ci['C'][1])}", f"upper bound only: {why}") if f.floor_unresolved(level) \
+        else (fmt(f.C), fmt_ci(*ci["C"]))
     rows = [
         {"quantity": "D", "meaning": "amplitude: how much error pretraining can remove", "estimate": fmt(f.D),
          pct: fmt_ci(*ci["D"])},
@@ -412,7 +413,7 @@ def two_way_table(fits: Mapping[int, CaseFit], level: float = CI_LEVEL) -> pd.Da
     rows = []
     for m, cf in fits.items():
         ci = cf.fit.ci(level)
-        floor = cf.fit.floor_at_bound(level)
+        floor = cf.fit.floor_unresolved(level)
         rows.append({"m": m_name(m), "trials": str(cf.trials), "baseline (n = 0)": fmt(cf.baseline),
                      "alpha": fmt(cf.fit.alpha), f"alpha {pct}": fmt_ci(*ci["alpha"]),
                      "C": f"< {fmt(ci['C'][1])}" if floor else fmt(cf.fit.C),
@@ -468,8 +469,8 @@ def ess_withheld(ess: pd.DataFrame | None, fits: Mapping[int, CaseFit]) -> str |
 
     ms_words = "; ".join(f"at m = {', '.join(fmt_n(m) for m in g)} it is {why(s)}" for s, g in groups.items())
     every = len(bad) == len(ms)
-    return (f"{'No' if every else 'For the other m, no'} equivalent sample size is printed: it divides two slopes of "
-            f"the law in n, which is read only where that law is `ok`, and {ms_words}."
+    return (f"{'No' if every else 'For the other m, no'} equivalent sample size is printed: it divides the error's slope in m "
+            f"by the law's slope in n, which is read only where the law in n is `ok`, and {ms_words}."
             + (" A ratio of slopes of a law the data do not identify would carry the fit's artefact, not the data."
                if every else ""))
 

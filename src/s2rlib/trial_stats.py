@@ -193,7 +193,7 @@ def describe(cf: CaseFit) -> str:
     lines = [f"{cf.case} (m = {'all' if cf.m_target == ALL_M else cf.m_target}, {cf.trials} trials): status {f.status}"]
     if f.usable:
         for k in ("D", "alpha", "C"):
-            if k == "C" and f.floor_at_bound():
+            if k == "C" and f.floor_unresolved():
                 lines.append(f"  C     < {ci['C'][1]:.4g}  (90% upper bound; no floor resolved)")
                 continue
             lines.append(f"  {k:5s} = {getattr(f, k):.4g}  90% CI [{ci[k][0]:.4g}, {ci[k][1]:.4g}]")
