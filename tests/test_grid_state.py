@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from s2rlib import findings, report, results
+from s2rlib import book_results, findings, report, results
 from s2rlib.book_results import grid_state, grid_states_markdown, case_words
 from s2rlib.cases import builtin_names, get_case
 from s2rlib.recipe_study import V1
@@ -197,3 +197,14 @@ def test_one_m_beside_all_is_already_a_two_way_page(tmp_path, capsys):
     page.two_way_figure()  # draws (two curves) without raising
     page.equivalent_sample_size(n_boot=10)
     assert "Equivalent sample size" in capsys.readouterr().out
+
+
+def test_a_params_cell_that_is_not_json_names_the_case_file_and_row():
+    from s2rlib.errors import ParameterError
+
+    t = _grid("polymer_density")
+    t.loc[t.index[7], "params"] = "{not json"
+    with pytest.raises(ParameterError, match=r"polymer_density: row 7 of .*results\.csv has a 'params' cell"):
+        book_results.grid_state("polymer_density", t)
+    with pytest.raises(ParameterError, match="no 'params' column"):
+        book_results.grid_state("polymer_density", t.drop(columns="params"))

@@ -196,13 +196,33 @@ def _withheld(table: pd.DataFrame, recorded: list[dict]) -> bool | None:
     return bool(top["value"].mean() < float(top["n_source"].iloc[0]) - 0.5)
 
 
-def grid_state(case: str, table: pd.DataFrame) -> GridState:
-    """The :class:`GridState` of a case's results table (one grid)."""
+def recorded_recipes(case: str, table: pd.DataFrame) -> list[dict]:
+    """The distinct training recipes recorded in a results table's ``params`` column (JSON per row);
+    a ParameterError names the case, its results file and the row when a cell is not a JSON object."""
     import json
 
+    if "params" not in table.columns:
+        raise ParameterError(f"{case}: the results table ({results_path(case)}) has no 'params' column; "
+                             f"columns: {list(table.columns)}")
+    out = set()
+    for i, p in table["params"].items():
+        try:
+            params = json.loads(str(p))
+        except json.JSONDecodeError as err:
+            params, why = None, str(err)
+        else:
+            why = f"a {type(params).__name__}"
+        if not isinstance(params, dict):
+            raise ParameterError(f"{case}: row {i} of {results_path(case)} has a 'params' cell that is not a JSON "
+                                 f"object ({why}): {str(p)[:80]!r}")
+        out.add(json.dumps(params.get("recipe", {}), sort_keys=True))
+    return [json.loads(r) for r in sorted(out)]
+
+
+def grid_state(case: str, table: pd.DataFrame) -> GridState:
+    """The :class:`GridState` of a case's results table (one grid)."""
     c = get_case(case)
-    recorded = [json.loads(r) for r in sorted({json.dumps(json.loads(str(p)).get("recipe", {}), sort_keys=True)
-                                              for p in table["params"].unique()})]
+    recorded = recorded_recipes(case, table)
     per_point = table.groupby(["n_source", "m_target"])["trial"].nunique()
     trials = (int(per_point.min()), int(per_point.max())) if len(per_point) else (0, 0)
     ms = sorted({results.ALL_M if m is None else int(m) for m in c.default_ms}, key=lambda m: (m == results.ALL_M, m))
@@ -261,7 +281,7 @@ def grid_currency(case: str, table: pd.DataFrame) -> list[str]:
     c = get_case(case)
     out = []
     now = Recipe().to_dict()
-    recipes = {json.dumps(json.loads(str(p)).get("recipe", {}), sort_keys=True) for p in table["params"].unique()}
+    recipes = {json.dumps(r, sort_keys=True) for r in recorded_recipes(case, table)}
     changed, unrecorded = {}, []
     for recorded in map(json.loads, sorted(recipes)):
         for k in now:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import findings, results, scaling, trial_stats
-from .book_results import BOOK_CASES, _rel, load_case_results, results_path
+from .book_results import BOOK_CASES, _rel, load_case_results, recorded_recipes, results_path
 from .cases import CASES, get_case
 from .ess import equivalent_sample_size
 from .formatting import (
@@ -577,7 +577,7 @@ def grid_cost_table(root=None, cases: Iterable[str] = BOOK_CASES) -> pd.DataFram
                                "slowest point": DASH})
             continue
         g = select_grid(table)
-        recipes = {json.dumps(json.loads(str(p)).get("recipe", {}), sort_keys=True) for p in g["params"].unique()}
+        recipes = {json.dumps(r, sort_keys=True) for r in recorded_recipes(case, g)}
         recipe = "today's recipe" if recipes == {today} else "an earlier recipe"
         per_point = g.drop_duplicates(["n_source", "m_target"])[["n_source", "m_target", "wall_s"]]
         trials = g.groupby(["n_source", "m_target"])["trial"].nunique()
