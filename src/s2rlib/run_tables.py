@@ -1,0 +1,195 @@
+"""What was run, for the book's tables: the grid (trials, seeds, split sizes), the provenance of
+every row, a case's header, its ``s2r grid`` command and what its committed points cost.
+
+Split out of :mod:`s2rlib.tables` (the results: fits, gains, derived numbers), which re-exports
+these names.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+
+import pandas as pd
+
+from .book_results import BOOK_CASES, _rel, load_case_results, recorded_recipes, results_path
+from .cases import get_case
+from .formatting import DASH, code, fmt, fmt_n
+from .results import ALL_M
+from .selection import grid_ids, m_values, select_grid
+
+
+def m_name(m) -> str:
+    return "all" if int(m) == ALL_M else fmt_n(m)
+
+def data_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The grid that was run: per (m, n), trials, seeds and the mean sizes of every data split."""
+    rows = []
+    sizes = ["n_train", "n_val", "n_test", "n_source_used"]
+    for (m, n), g in table.groupby(["m_target", "n_source"], sort=True):
+        row = {"m": m_name(m), "n": fmt_n(n), "trials": str(g["trial"].nunique()),
+               "seeds": f"{int(g['seed'].min())}–{int(g['seed'].max())}"}
+        for s in sizes:
+            v = g.loc[g["metric"] == s, "value"]
+            if len(v):
+                row[{"n_train": "exp. train", "n_val": "exp. validation", "n_test": "exp. test",
+                     "n_source_used": "simulations used"}[s]] = fmt_n(v.mean())
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    order = {m_name(m): i for i, m in enumerate(m_values(table))}
+    return df.sort_values("m", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
+
+
+def split_constant_columns(df: pd.DataFrame, keep: Iterable[str] = ("m", "n")) -> tuple[pd.DataFrame, dict]:
+    """``df`` without the columns whose value is the same in every row, and those values.
+
+    The grid table's trials, seeds and test size never change along n; a caption states them once
+    (:func:`constant_caption`) instead of repeating them in every row. Columns in ``keep`` stay.
+    """
+    const = {c: str(df[c].iloc[0]) for c in df.columns
+             if c not in keep and len(df) > 1 and df[c].astype(str).nunique() == 1}
+    return df.drop(columns=list(const)), const
+
+
+def grid_tables(table: pd.DataFrame) -> list[tuple[pd.DataFrame, str]]:
+    """The grid that was run, compacted: (table, caption) pairs for :func:`show`.
+
+    Columns that never change go into the caption; in a two-way grid, columns that depend only on
+    m (the experimental split sizes) get one row per m and columns that depend only on n (the
+    simulations drawn) one row per n, instead of one row per (n, m).
+    """
+    full, const = split_constant_columns(data_table(table))
+    same = constant_caption(const)
+    title = "The grid that was run: mean sizes of the data splits" + (f" ({same})" if same else "")
+    if full["m"].nunique() < 2:
+        return [(full.drop(columns="m"), title.replace("splits (", f"splits (m = {full['m'].iloc[0]}; ", 1)
+                 if same else title + f" (m = {full['m'].iloc[0]})")]
+    rest = [c for c in full.columns if c not in ("m", "n")]
+    by_m = [c for c in rest if (full.groupby("m", sort=False)[c].nunique() == 1).all()]
+    by_n = [c for c in rest if c not in by_m and (full.groupby("n", sort=False)[c].nunique() == 1).all()]
+    both = [c for c in rest if c not in by_m and c not in by_n]
+    out = []
+    if by_m:
+        out.append((full[["m", *by_m]].drop_duplicates("m").reset_index(drop=True),
+                    title + "; per experimental size m"))
+    if by_n:
+        out.append((full[["n", *by_n]].drop_duplicates("n").reset_index(drop=True),
+                    "Simulated samples drawn per n (the same for every m)"))
+    if both:
+        out.append((full[["m", "n", *both]], "Sizes that vary with both n and m"))
+    ns = ", ".join(full["n"].drop_duplicates())
+    out[0] = (out[0][0], out[0][1] + f"; every m was run at n = {ns}")
+    return out
+
+
+def constant_caption(const: Mapping[str, str]) -> str:
+    """``"the same at every point: trials 5, seeds 0–4"`` (empty when nothing is constant)."""
+    return "" if not const else "the same at every point: " + ", ".join(f"{k} {v}" for k, v in const.items())
+
+
+def provenance_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Where the numbers come from, one column per grid: params_ids, sizes, seeds, data hash, code, time."""
+    cols = {}
+    for gid, g in table.assign(_grid=grid_ids(table)).groupby("_grid", sort=False):
+        try:
+            params = json.loads(g["params"].iloc[0])
+        except (TypeError, ValueError):
+            params = {}
+        recipe = params.get("recipe", {}) if isinstance(params, dict) else {}
+        recipe_text = ", ".join(f"{k}={v}" for k, v in sorted(recipe.items())
+                                if k in ("pretrain_epochs", "pretrain_max_steps", "pretrain_min_steps",
+                                         "finetune_max_epochs", "patience_epochs", "hidden", "pretrain_lr"))
+        shas = sorted(g["data_sha256"].astype(str).unique())
+        versions = sorted(g["code_version"].astype(str).unique())
+        per_point = g.drop_duplicates(["n_source", "m_target", "params_id"])["wall_s"].astype(float)
+        pids = sorted(g["params_id"].astype(str).unique())
+        col = {} if pids == [gid] else {"params_id as written (older tables)": ", ".join(code(p) for p in pids)}
+        cols[f"params_id {code(gid)}"] = col | {
+            "experimental sizes m": ", ".join(m_name(m) for m in sorted(g["m_target"].unique(),
+                                                                          key=lambda m: (m == ALL_M, m))),
+            "source sizes n": ", ".join(fmt_n(n) for n in sorted(g["n_source"].unique())),
+            "trials": str(g["trial"].nunique()),
+            "seeds (seed + t)": f"{int(g['seed'].min())}–{int(g['seed'].max())}",
+            "recipe (main settings)": recipe_text or DASH,
+            "data sha256": " ".join(code(s) for s in shas),
+            "code version": ", ".join(code(v) for v in versions),
+            "rows": f"{len(g):,}",
+            "compute time (sum over grid points)": f"{per_point.sum() / 60:.1f} min",
+        }
+    df = pd.DataFrame(cols)
+    df.insert(0, "", df.index)
+    return df.reset_index(drop=True)
+
+
+def case_header_table(case: str, table: pd.DataFrame | None, root=None) -> pd.DataFrame:
+    """What is transferred to what, in which units, and where this chapter's numbers come from."""
+    c = get_case(case)
+    rows = [("source (computational)", c.source), ("target (experimental)", c.target), ("property units", c.units),
+            ("results table", code(_rel(results_path(case, root))))]
+    if table is not None:
+        rows.append(("rows in the table", f"{len(table):,}"))
+    if c.notes:
+        rows.append(("notes", c.notes))
+    return pd.DataFrame(rows, columns=["", "this case"])
+
+
+def grid_command(case: str, width: int = 78) -> str:
+    """The ``s2r grid`` command of a case's default grid (as :mod:`s2rlib.cases` defines it),
+    wrapped with ``\\`` continuations to at most ``width`` characters per line."""
+    c = get_case(case)
+    parts = [f"s2r grid {c.name}", "--ns " + ",".join(str(n) for n in c.default_ns)]
+    ms = [m for m in c.default_ms if m is not None]
+    if ms:
+        parts.append("--ms " + ",".join([str(m) for m in ms] + (["all"] if None in c.default_ms else [])))
+    parts.append(f"--trials {c.default_trials}")
+    lines, line = [], parts[0]
+    for part in parts[1:]:
+        if len(line) + 1 + len(part) + 2 > width:
+            lines.append(line + " \\")
+            line = "    " + part
+        else:
+            line += " " + part
+    return "\n".join(lines + [line])
+
+
+def grid_cost_table(root=None, cases: Iterable[str] = BOOK_CASES) -> pd.DataFrame:
+    """Per case: the default grid, what the committed table holds of it, and what those points cost.
+
+    The default grid is the case file's (points and trials). The committed table is described by
+    its own rows: the recipe (today's ``transfer.Recipe()`` or an earlier one), its trials per point,
+    and how many of the default points it holds. Its time is the sum of those points' recorded
+    ``wall_s`` (in-kernel compute, all trials of a point; papermill adds about 4 s per point), so
+    minutes are never set beside another grid's point count or trials.
+    """
+    from .transfer import Recipe
+
+    today = json.dumps(Recipe().to_dict(), sort_keys=True)
+    rows = []
+    for case in cases:
+        c = get_case(case)
+        points = len(c.default_ns) * len(c.default_ms)
+        row = {"case": case.replace("_", " "),
+               "default grid (case file)": f"{len(c.default_ns)} n × {len(c.default_ms)} m = {points} points, "
+                                           f"{c.default_trials} trials each"}
+        table = load_case_results(case, root, announce=False)
+        if table is None:
+            rows.append(row | {"committed table": "no results yet", "measured time of its points": DASH,
+                               "slowest point": DASH})
+            continue
+        g = select_grid(table)
+        recipes = {json.dumps(r, sort_keys=True) for r in recorded_recipes(case, g)}
+        recipe = "today's recipe" if recipes == {today} else "an earlier recipe"
+        per_point = g.drop_duplicates(["n_source", "m_target"])[["n_source", "m_target", "wall_s"]]
+        trials = g.groupby(["n_source", "m_target"])["trial"].nunique()
+        t_lo, t_hi = int(trials.min()), int(trials.max())
+        t_text = f"{t_hi}" if t_lo == t_hi else f"{t_lo}–{t_hi}"
+        ms = sorted({int(m) for m in per_point["m_target"]}, key=lambda m: (m == ALL_M, m))
+        m_text = ", ".join("all" if m == ALL_M else fmt_n(m) for m in ms)
+        held = len(per_point)
+        extent = f"all {points} points" if held >= points else f"{held} of {points} points (m = {m_text})"
+        wall = per_point["wall_s"].astype(float)
+        row |= {"committed table": f"{recipe}, {t_text} trials; {extent}",
+                "measured time of its points": f"{wall.sum() / 60:.1f} min ({held} points × {t_text} trials)",
+                "slowest point": f"{wall.max():.0f} s ({t_text} trials)"}
+        rows.append(row)
+    return pd.DataFrame(rows)
