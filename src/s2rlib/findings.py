@@ -211,7 +211,7 @@ def glance_table(fits: Mapping[str, CaseFit], states: Mapping | None = None) -> 
         rel, rlo, rhi = fd.relative
         words = {"lowers": "lowers the error", "raises": "raises the error",
                  "no_effect": "no detectable effect", "unknown": "unknown (one trial)"}[fd.verdict]
-        identified = fd.status in (FitStatus.ok, FitStatus.C_at_bound)
+        identified = identifies_parameters(fd.status)
         law = (f"`{fd.status.value}`: {fd.alpha_text()}; {fd.c_text()}" if identified
                else f"`{fd.status.value}`: alpha and C not identified")
         row = {"case": case_words(case, start=True)}
