@@ -1,6 +1,7 @@
 """benchmarks/bench_grid.py: the committed report is the script's rendering of the committed raw numbers,
 and the script runs end to end (tiny sizes)."""
 
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -61,3 +62,42 @@ def test_step_benchmark_runs_at_tiny_sizes(tmp_path):
     res = json.loads((tmp_path / "step.json").read_text())
     for r in res["shapes"].values():
         assert set(r["ms_per_step"]) == {"before", "allocator", "both"} and min(r["ms_per_step"].values()) > 0
+
+
+def _classroom():
+    spec = importlib.util.spec_from_file_location("classroom_run", REPO / "benchmarks" / "classroom_run.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_classroom_commands_are_read_from_the_page_and_a_broken_block_is_refused(tmp_path):
+    mod = _classroom()
+    cmds = mod.page_commands()
+    assert [c.split()[:2] for c in cmds] == [["s2r", "grid"], ["s2r", "fit"]]
+    assert "\\" not in cmds[0] and "--ms all" in cmds[0] and "--out /tmp/classroom" in cmds[0]
+    page = tmp_path / "page.md"
+    page.write_text("(classroom-run)=\n```bash\nrm -rf /tmp\n```\n")
+    with pytest.raises(ValueError, match="only 's2r' commands"):
+        mod.page_commands(page)
+    page.write_text("# no label\n")
+    with pytest.raises(ValueError, match="classroom-run"):
+        mod.page_commands(page)
+
+
+@pytest.mark.slow
+def test_classroom_run_times_a_page_block_end_to_end(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("(classroom-run)=\n## x\n\n```bash\nsource .venv/bin/activate\n"
+                    "s2r grid formation_enthalpy --ns 0,100 --ms all --trials 2 \\\n"
+                    f"    --recipe '{json.dumps(TINY)}' \\\n    --out /tmp/classroom\n"
+                    "s2r fit formation_enthalpy --results /tmp/classroom/results.csv --n-boot 20\n```\n")
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "classroom_run.py"), "--page", str(page),
+                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=900, cwd=REPO)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    rec = json.loads((tmp_path / "classroom.json").read_text())
+    assert [p["n_source"] for p in rec["points"]] == [0, 100] and rec["trials"] == 2
+    assert rec["total_seconds"] == pytest.approx(sum(c["seconds"] for c in rec["commands"]), abs=0.2)
+    assert rec["total_seconds"] > sum(p["wall_s"] for p in rec["points"])  # start-up, descriptors, fit on top
+    assert "formation_enthalpy (m = all, 2 trials)" in rec["commands"][1]["stdout_tail"]
+    assert "/tmp/classroom/" not in rec["commands"][1]["stdout_tail"]  # a fresh directory, never the demo's

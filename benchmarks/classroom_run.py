@@ -1,0 +1,96 @@
+"""Times the book's classroom run as a whole, cold, exactly as ``book/rerun.md`` prints it.
+
+The commands are read from the ``bash`` block under ``(classroom-run)=`` in ``book/rerun.md`` (so the
+timing is of what a lecturer copies), run one after the other with fresh caches (descriptors and
+pretrained networks are computed as on a lecture laptop's first run) and a fresh output directory in
+place of ``/tmp/classroom``. The result, ``benchmarks/classroom.json``, holds the machine, the commands,
+the wall time of each command and of each grid point (``wall_s`` from the rows), and the grid's rows
+(``classroom_results.csv``). ``tests/test_book_sources.py`` checks that the rerun page's measured
+minutes are this file's.
+
+Run on a quiet machine (``uptime``: the 1-minute load should be well under the CPU count)::
+
+    .venv/bin/python benchmarks/classroom_run.py            # about 5-10 minutes on 2 cores
+    .venv/bin/python benchmarks/classroom_run.py --print    # the commands only, nothing run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import REPO, log, machine_facts  # noqa: E402
+
+PAGE = REPO / "book" / "rerun.md"
+DEMO_OUT = "/tmp/classroom"
+
+
+def page_commands(page: Path = PAGE) -> list[str]:
+    """The classroom block's commands, backslash continuations joined, ``source`` lines dropped."""
+    text = page.read_text()
+    if "(classroom-run)=" not in text:
+        raise ValueError(f"{page}: no '(classroom-run)=' label, so no classroom block to time")
+    block = re.search(r"```bash\n(.*?)```", text.split("(classroom-run)=", 1)[1], re.S)
+    if block is None:
+        raise ValueError(f"{page}: no ```bash block after the '(classroom-run)=' label")
+    joined = block.group(1).replace("\\\n", " ")
+    cmds = [" ".join(ln.split()) for ln in joined.splitlines() if ln.strip() and not ln.startswith("source ")]
+    if not cmds or not all(c.startswith("s2r ") for c in cmds):
+        raise ValueError(f"{page}: the classroom block should hold only 's2r' commands, got {cmds}")
+    return cmds
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=REPO / "benchmarks", help="where classroom.json goes")
+    ap.add_argument("--print", action="store_true", help="print the commands and stop")
+    ap.add_argument("--page", type=Path, default=PAGE, help="the page whose classroom block is run (tests)")
+    args = ap.parse_args(argv)
+    cmds = page_commands(args.page)
+    if args.print:
+        print("\n".join(cmds))
+        return 0
+    s2r = Path(sys.executable).with_name("s2r")
+    facts = machine_facts(threads=os.cpu_count() or 1)
+    with tempfile.TemporaryDirectory(prefix="s2r-classroom-") as tmp:
+        env = dict(os.environ, S2R_CACHE=f"{tmp}/cache", S2R_PRETRAIN_CACHE=f"{tmp}/cache/pretrained",
+                   S2R_FIT_CACHE="off")
+        out = f"{tmp}/classroom"
+        runs = []
+        for cmd in cmds:
+            argv_ = [str(s2r)] + shlex.split(cmd.replace(DEMO_OUT, out))[1:]
+            log(f"running: {cmd}")
+            t0 = time.perf_counter()
+            done = subprocess.run(argv_, cwd=REPO, env=env, capture_output=True, text=True)
+            seconds = time.perf_counter() - t0
+            if done.returncode:
+                sys.stderr.write(done.stdout[-4000:] + done.stderr[-4000:])
+                raise SystemExit(f"classroom command failed (exit {done.returncode}): {cmd}")
+            log(f"  {seconds:.1f} s")
+            runs.append({"command": cmd, "seconds": round(seconds, 1), "stdout_tail": done.stdout[-3000:]})
+        import pandas as pd
+
+        rows = pd.read_csv(f"{out}/results.csv")
+        shutil.copy(f"{out}/results.csv", args.out / "classroom_results.csv")
+    points = [{"n_source": int(n), "m_target": int(m), "wall_s": float(w)} for (n, m), w in
+              rows.groupby(["n_source", "m_target"])["wall_s"].first().items()]
+    record = {"machine": facts, "loadavg_end": list(os.getloadavg()), "commands": runs,
+              "total_seconds": round(sum(r["seconds"] for r in runs), 1), "points": points,
+              "trials": int(rows["trial"].nunique()) if "trial" in rows else None}
+    (args.out / "classroom.json").write_text(json.dumps(record, indent=1) + "\n")
+    log(f"classroom run: {record['total_seconds']:.0f} s in all -> {args.out / 'classroom.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
