@@ -77,6 +77,59 @@ def test_every_candidate_of_the_code_reads_in_words_with_its_own_rates():
         assert ("last layer only" in words) == (c.body_lr == 0), (c, words)
 
 
+def _committed_candidates() -> tuple[set, set]:
+    """(every fine-tuning candidate recorded in the committed results, as (name, body_lr, head_lr, l2sp);
+    every candidate code chosen in them): the results tables' ``params`` recipes and the recipe study's."""
+    import glob
+    import json
+
+    from s2rlib.book_results import repo_root
+
+    root = repo_root() / "results"
+    defined, chosen = set(), set()
+    for path in [*glob.glob(str(root / "*" / "results.csv")), *glob.glob(str(root / "grids-v2" / "*" / "points" / "*.csv")),
+                 *glob.glob(str(root / "recipe_study" / "*.csv"))]:
+        head = pd.read_csv(path, nrows=0).columns
+        col = "params" if "params" in head else "recipe"
+        df = pd.read_csv(path, usecols=[col, "selected_recipe"])
+        chosen |= set(df["selected_recipe"].dropna().astype(str))
+        for cell in df[col].dropna().unique():
+            recipe = json.loads(cell)
+            recipe = recipe.get("recipe", {}) if col == "params" else recipe
+            for c in recipe.get("candidates", []):
+                defined.add((c["name"], c["body_lr"], c["head_lr"], c.get("l2sp", 0.0)))
+    return defined, chosen
+
+
+def test_one_vocabulary_reads_every_candidate_the_code_and_the_committed_results_name():
+    """recipe_words is the one place a candidate code becomes words (the recipe chapter's "what it
+    trains" and the grid tables' headers): it must read every candidate the code defines and every
+    candidate recorded in results/ back to that candidate's own rates, so the words cannot drift from
+    the definitions. A new code form, or a name whose rates disagree with its definition, fails here."""
+    from s2rlib import recipe_report, recipe_study, transfer
+
+    defined, chosen = _committed_candidates()
+    assert len(defined) >= 7 and len(chosen) >= 4, (defined, chosen)  # the results were found and read
+    in_code = {*transfer.Recipe().candidates, *recipe_study.V1_CANDIDATES, *recipe_study.FT_CANDIDATES,
+               *recipe_study.WIDE_CANDIDATES}
+    for name, body_lr, head_lr, l2sp in defined | {(c.name, c.body_lr, c.head_lr, c.l2sp) for c in in_code}:
+        assert F.recipe_rates(name) == {"body_lr": body_lr, "head_lr": head_lr, "l2sp": l2sp}, name
+    for name in chosen | {d[0] for d in defined}:
+        words = F.recipe_words(name)
+        assert "`" not in words and "_" not in words, (name, words)
+    # the recipe chapter's candidate table says it with the same words
+    tab = pd.DataFrame({"candidate": ["head_lr1e-3", "l2sp1e-3_lr1e-3"], "val_mae": [0.2, 0.1], "mae": [0.3, 0.2],
+                        "chosen": [1, 3]})
+    shown = recipe_report.candidates_display(tab, trials=4)["what it trains"]
+    assert list(shown) == ["last layer only, learning rate 0.001",
+                           "whole network, learning rate 0.001, pulled toward the pretrained weights (L2-SP 0.001)"]
+
+
+def test_a_candidate_code_of_no_known_form_is_shown_as_code():
+    assert F.recipe_rates("full_lr") is None and F.recipe_rates("body1e-4") is None
+    assert F.recipe_words("body1e-4") == "`body1e-4`"
+
+
 def test_report_reexports_the_one_format():
     for name in ("fmt", "fmt_n", "fmt_ci", "fmt_signed", "pretty_units", "units_suffix", "code", "DASH"):
         assert getattr(report, name) is getattr(F, name), name

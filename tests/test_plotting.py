@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from s2rlib import plotting, report  # noqa: E402
+from s2rlib import flowchart, plotting, report  # noqa: E402
 from s2rlib.scaling import CI_LEVEL  # noqa: E402
 from synthetic import synthetic_table  # noqa: E402
 
@@ -50,7 +50,7 @@ def _figures(fits, chi_fits):
             "flat": plotting.scaling_figure(fits["polymer_density"]),
             "summary": plotting.summary_figure(fits),
             "two_way": plotting.two_way_figure(by_m, m_all=m_all),
-            "flowchart": plotting.method_flowchart()}
+            "flowchart": flowchart.method_flowchart()}
 
 
 def _texts(fig):

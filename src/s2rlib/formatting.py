@@ -175,36 +175,61 @@ def units_suffix(units: str) -> str:
 
 
 _NUM = r"[0-9.]+(?:[eE][+-]?[0-9]+)?"
-#: fine-tuning candidate codes (``transfer.Candidate.name``, ``recipe_study``'s candidates) and their words
-_RECIPES = (
-    (re.compile(rf"^full_lr(?P<lr>{_NUM})$"), "whole network, learning rate {lr}"),
-    (re.compile(rf"^head_lr(?P<lr>{_NUM})$"), "last layer only, learning rate {lr}"),
-    (re.compile(rf"^body(?P<body>{_NUM})_head(?P<head>{_NUM})$"),
-     "slow body: learning rate {body} for the body, {head} for the last layer"),
-    (re.compile(rf"^l2sp(?P<l2sp>{_NUM})_lr(?P<lr>{_NUM})$"),
-     "whole network, learning rate {lr}, pulled toward the pretrained weights (L2-SP {l2sp})"),
+#: the forms of a fine-tuning candidate's code (``transfer.Candidate.name``; the recipe study's candidates,
+#: ``selected_recipe`` in a results table): each names its learning rates and L2-SP weight
+_RECIPE_CODES = (
+    re.compile(rf"^full_lr(?P<lr>{_NUM})$"),
+    re.compile(rf"^head_lr(?P<head>{_NUM})$"),
+    re.compile(rf"^body(?P<body>{_NUM})_head(?P<head>{_NUM})$"),
+    re.compile(rf"^l2sp(?P<l2sp>{_NUM})_lr(?P<lr>{_NUM})$"),
 )
 
 
-def _plain(number: str) -> str:
+def _plain(number) -> str:
     try:
         return f"{float(number):.10f}".rstrip("0").rstrip(".")
     except ValueError:
-        return number
+        return str(number)
+
+
+def recipe_rates(name) -> dict[str, float] | None:
+    """A fine-tuning candidate's code read back into what it trains: ``{"body_lr", "head_lr", "l2sp"}``
+    (the fields of :class:`s2rlib.transfer.Candidate`); None for a code of no known form.
+
+    ``full_lr1e-3`` -> body and head at 0.001; ``head_lr1e-3`` -> body 0 (frozen), head 0.001;
+    ``body1e-4_head1e-3`` -> body 0.0001, head 0.001; ``l2sp1e-3_lr3e-4`` -> both 0.0003, L2-SP 0.001.
+    """
+    for pattern in _RECIPE_CODES:
+        if m := pattern.match(str(name)):
+            g = {k: float(v) for k, v in m.groupdict().items()}
+            lr = g.get("lr")
+            return {"body_lr": g.get("body", 0.0 if lr is None else lr), "head_lr": g.get("head", lr),
+                    "l2sp": g.get("l2sp", 0.0)}
+    return None
+
+
+def _rates_words(body_lr: float, head_lr: float, l2sp: float = 0.0) -> str:
+    """What a fine-tuning candidate trains, in words, from its learning rates and L2-SP weight."""
+    body, head = _plain(body_lr), _plain(head_lr)
+    if body_lr == 0:
+        text = f"last layer only, learning rate {head}"
+    elif body_lr == head_lr:
+        text = f"whole network, learning rate {head}"
+    else:
+        text = f"slow body: learning rate {body} for the body, {head} for the last layer"
+    return text + (f", pulled toward the pretrained weights (L2-SP {_plain(l2sp)})" if l2sp else "")
 
 
 def recipe_words(name) -> str:
-    """A fine-tuning candidate's code in words: ``full_lr1e-3`` -> ``whole network, learning rate 0.001``,
+    """A fine-tuning candidate's code in words (the one vocabulary of the book's tables):
+    ``full_lr1e-3`` -> ``whole network, learning rate 0.001``,
     ``body1e-4_head1e-3`` -> ``slow body: learning rate 0.0001 for the body, 0.001 for the last layer``.
 
     Codes of other forms are returned unchanged (in code font), so a new recipe is never hidden.
     """
-    text = str(name)
-    for pattern, words in _RECIPES:
-        if m := pattern.match(text):
-            return words.format(**{k: _plain(v) for k, v in m.groupdict().items()})
-    return code(text)
+    rates = recipe_rates(name)
+    return code(name) if rates is None else _rates_words(**rates)
 
 
 __all__ = ["DASH", "MINUS", "DERIVED_SIG", "round_sig", "fmt", "fmt_derived", "fmt_n", "fmt_ci", "fmt_signed",
-           "fmt_pct", "fmt_pct_ci", "code", "pretty_units", "units_suffix", "recipe_words"]
+           "fmt_pct", "fmt_pct_ci", "code", "pretty_units", "units_suffix", "recipe_rates", "recipe_words"]

@@ -19,7 +19,8 @@ import pandas as pd
 
 from . import recipe_study as rs
 from .cases import get_case
-from .report import DASH, fmt, fmt_ci, fmt_n, fmt_signed, note, results_root, show, show_markdown, units_suffix
+from .report import (DASH, fmt, fmt_ci, fmt_n, fmt_signed, note, recipe_words, results_root, show, show_markdown,
+                     units_suffix)
 from .trial_stats import Gain
 
 #: the cases the chapter shows, in order
@@ -112,26 +113,11 @@ def candidates_display(tab: pd.DataFrame, trials: int) -> pd.DataFrame:
     best_val = tab["val_mae"].min() if len(tab) else math.nan
     best_test = tab["mae"].min() if len(tab) else math.nan
     for r in tab.to_dict("records"):
-        rows.append({"candidate": f"`{r['candidate']}`", "what it trains": candidate_words(r["candidate"]),
+        rows.append({"candidate": f"`{r['candidate']}`", "what it trains": recipe_words(r["candidate"]),
                      "val MAE": fmt(r["val_mae"]) + (" (lowest)" if r["val_mae"] == best_val else ""),
                      "test MAE": fmt(r["mae"]) + (" (lowest)" if r["mae"] == best_test else ""),
                      "chosen by validation": f"{r['chosen']}/{trials}"})
     return pd.DataFrame(rows)
-
-
-def candidate_words(name: str) -> str:
-    """A fine-tuning candidate in words, from its definition in :mod:`s2rlib.recipe_study`."""
-    cands = {c.name: c for c in (*rs.V1_CANDIDATES, *rs.FT_CANDIDATES)}
-    c = cands.get(name)
-    if c is None:
-        return DASH
-    if c.body_lr == 0:
-        text = f"head only (body frozen), rate {fmt(c.head_lr)}"
-    elif c.body_lr == c.head_lr:
-        text = f"whole network, rate {fmt(c.head_lr)}"
-    else:
-        text = f"lower body rate {fmt(c.body_lr)}, head {fmt(c.head_lr)}"
-    return text + (f", L2-SP weight {fmt(c.l2sp)}" if c.l2sp else "")
 
 
 def paired_display(tab: pd.DataFrame, a: str, b: str, labels: tuple[str, str, str], count: str | None = None,

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
-from .book_results import BOOK_CASES, _rel, load_case_results, recorded_recipes, results_path
+from .book_results import BOOK_CASES, _rel, case_words, grid_state, load_case_results, results_path
 from .cases import get_case
 from .formatting import DASH, code, fmt, fmt_n
 from .results import ALL_M
@@ -156,19 +156,17 @@ def grid_cost_table(root=None, cases: Iterable[str] = BOOK_CASES) -> pd.DataFram
     """Per case: the default grid, what the committed table holds of it, and what those points cost.
 
     The default grid is the case file's (points and trials). The committed table is described by
-    its own rows: the recipe (today's ``transfer.Recipe()`` or an earlier one), its trials per point,
-    and how many of the default points it holds. Its time is the sum of those points' recorded
-    ``wall_s`` (in-kernel compute, all trials of a point; papermill adds about 4 s per point), so
-    minutes are never set beside another grid's point count or trials.
+    its :func:`~s2rlib.book_results.grid_state` (the recipe: today's ``transfer.Recipe()`` or an
+    earlier one; its trials per point; which of the case file's m are complete) and by the points it
+    holds. Its time is the sum of those points' recorded ``wall_s`` (in-kernel compute, all trials of
+    a point; papermill adds about 4 s per point), so minutes are never set beside another grid's
+    point count or trials.
     """
-    from .transfer import Recipe
-
-    today = json.dumps(Recipe().to_dict(), sort_keys=True)
     rows = []
     for case in cases:
         c = get_case(case)
         points = len(c.default_ns) * len(c.default_ms)
-        row = {"case": case.replace("_", " "),
+        row = {"case": case_words(case, start=True),
                "default grid (case file)": f"{len(c.default_ns)} n × {len(c.default_ms)} m = {points} points, "
                                            f"{c.default_trials} trials each"}
         table = load_case_results(case, root, announce=False)
@@ -177,16 +175,15 @@ def grid_cost_table(root=None, cases: Iterable[str] = BOOK_CASES) -> pd.DataFram
                                "slowest point": DASH})
             continue
         g = select_grid(table)
-        recipes = {json.dumps(r, sort_keys=True) for r in recorded_recipes(case, g)}
-        recipe = "today's recipe" if recipes == {today} else "an earlier recipe"
-        per_point = g.drop_duplicates(["n_source", "m_target"])[["n_source", "m_target", "wall_s"]]
-        trials = g.groupby(["n_source", "m_target"])["trial"].nunique()
-        t_lo, t_hi = int(trials.min()), int(trials.max())
+        st = grid_state(case, g)
+        recipe = "today's recipe" if st.recipe == "default" else "an earlier recipe"
+        t_lo, t_hi = st.trials
         t_text = f"{t_hi}" if t_lo == t_hi else f"{t_lo}–{t_hi}"
-        ms = sorted({int(m) for m in per_point["m_target"]}, key=lambda m: (m == ALL_M, m))
-        m_text = ", ".join("all" if m == ALL_M else fmt_n(m) for m in ms)
+        per_point = g.drop_duplicates(["n_source", "m_target"])[["n_source", "m_target", "wall_s"]]
         held = len(per_point)
-        extent = f"all {points} points" if held >= points else f"{held} of {points} points (m = {m_text})"
+        ms = sorted({int(m) for m in per_point["m_target"]}, key=lambda m: (m == ALL_M, m))
+        extent = (f"all {points} points" if not st.missing_ms else
+                  f"{held} of {points} points (m = {', '.join(m_name(m) for m in ms)})")
         wall = per_point["wall_s"].astype(float)
         row |= {"committed table": f"{recipe}, {t_text} trials; {extent}",
                 "measured time of its points": f"{wall.sum() / 60:.1f} min ({held} points × {t_text} trials)",

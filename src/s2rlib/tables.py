@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import findings, results, scaling, trial_stats
-from .book_results import BOOK_CASES, _rel, load_case_results, recorded_recipes, results_path
+from .book_results import BOOK_CASES, _rel, case_words, load_case_results, recorded_recipes, results_path
 from .cases import CASES, get_case
 from .ess import equivalent_sample_size
 from .formatting import (
@@ -398,7 +398,7 @@ def summary_table(case_fits: Iterable[CaseFit], delta: float = 10000, level: flo
         gain = r.get("gain", np.nan)
         named = findings.identifies_parameters(r.get("status"))  # else alpha and C are "not identified"
         rows.append({
-            "case": cf.case.replace("_", " ") + (f" ({units})" if units and units != "dimensionless" else ""),
+            "case": case_words(cf.case, start=True) + (f" ({units})" if units and units != "dimensionless" else ""),
             "trials": str(r.get("trials")),
             "largest n": fmt_n(r.get("n_max")), "baseline MAE (n = 0)": fmt(base),
             "gain at largest n [90% CI]": f"{fmt_signed(gain)} {fmt_ci(r.get('gain_lo'), r.get('gain_hi'))}",
