@@ -92,6 +92,24 @@ def test_case_words():
     assert case_words("band_gap", start=True) == "Band gap"
 
 
+def test_grid_cost_table_says_what_grid_state_says(tmp_path):
+    """The rerun chapter's cost table reads each case's grid_state: the recipe, the trials and whether
+    the case file's grid is complete come from there, and its rows are named in words."""
+    tables = {"formation_enthalpy": _grid("formation_enthalpy", trials=5, recipe=_first_recipe_as_recorded()),
+              "polymer_density": _grid("polymer_density"), "chi": _grid("chi", ms=(50, 100, 300, -1))}
+    tables["chi"]["wall_s"] = 60.0
+    for case, t in tables.items():
+        results.write_atomic(t, tmp_path / case / "results.csv")
+    cost = report.grid_cost_table(tmp_path).set_index("case")
+    assert list(cost.index) == [case_words(c, start=True) for c in book_results.BOOK_CASES]
+    assert cost.loc["Formation enthalpy", "committed table"] == "an earlier recipe, 5 trials; 8 of 32 points (m = all)"
+    assert cost.loc["Band gap", "committed table"] == "no results yet"
+    assert cost.loc["Polymer density", "committed table"] == "today's recipe, 20 trials; 7 of 28 points (m = all)"
+    assert cost.loc["Flory–Huggins χ", "committed table"] == "today's recipe, 20 trials; all 28 points"
+    assert cost.loc["Flory–Huggins χ", "measured time of its points"] == "28.0 min (28 points × 20 trials)"
+    assert cost.loc["Flory–Huggins χ", "slowest point"] == "60 s (20 trials)"
+
+
 def test_a_single_m_case_page_has_one_sentence_and_no_two_way_caption_or_ess(tmp_path, capsys):
     t = _grid("polymer_density")
     results.write_atomic(t, tmp_path / "polymer_density" / "results.csv")

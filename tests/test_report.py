@@ -143,6 +143,12 @@ def test_summary_and_two_way_figures(tmp_path):
     plt.close(fig)
     df = report.summary_table(fits.values())
     assert len(df) == 4 and df["status"].str.startswith("`").all()
+    from s2rlib.book_results import case_words
+
+    assert list(df["case"]) == [case_words(c, start=True) + (f" ({report.pretty_units(f.units)})"
+                                                             if f.units != "dimensionless" else "")
+                                for c, f in fits.items()]  # rows named as the chapters are, not by file name
+    assert "Flory–Huggins χ" in list(df["case"])
     chi = report.load_case_results("chi", tmp_path)
     by_m = report.fits_by_m(chi, n_boot=30)
     from s2rlib.cases import get_case
