@@ -70,22 +70,22 @@ def weighted_constant(R, w=None) -> float:
 
 def mean_covariance(vals: np.ndarray, ratio=0.0) -> np.ndarray:
     """The corrected covariance of the vector of trial means, ``f_i f_j S_ij`` (``S`` the trials'
-    sample covariance across the k grid points, ``f^2 = 1/T + ratio``: the scale matrix of
-    :func:`s2rlib.scaling.corrected_draws`; ``ratio = 0`` gives the plain covariance of a mean, ``S/T``). Trials with
+    sample covariance across the k grid points, ``f^2 = 1/J + ratio``: the scale matrix of
+    :func:`s2rlib.scaling.corrected_draws`; ``ratio = 0`` gives the plain covariance of a mean, ``S/J``). Trials with
     a missing value are left out (NaN when fewer than two are complete)."""
     vals = np.asarray(vals, dtype=float)
     vals = vals[:, np.isfinite(vals).all(axis=0)]
-    T = vals.shape[1]
-    f = np.sqrt(1 / max(T, 1) + np.maximum(np.broadcast_to(np.asarray(ratio, dtype=float), (len(vals),)), 0.0))
-    S = np.cov(vals) if T > 1 else np.full((len(vals), len(vals)), np.nan)
+    J = vals.shape[1]
+    f = np.sqrt(1 / max(J, 1) + np.maximum(np.broadcast_to(np.asarray(ratio, dtype=float), (len(vals),)), 0.0))
+    S = np.cov(vals) if J > 1 else np.full((len(vals), len(vals)), np.nan)
     return np.outer(f, f) * np.atleast_2d(S)
 
 
 def precision(cov: np.ndarray, trials: int) -> np.ndarray | None:
-    """An unbiased estimate of the inverse of a covariance estimated from ``trials`` trials:
-    ``(T - k - 2)/(T - 1) inv(cov)`` (the inverse of a sample covariance over-weights by
-    ``(T - 1)/(T - k - 2)``; Hartlap, Simon & Schneider 2007). None when the trials cannot support it
-    (``T <= k + 2``, or a singular or non-finite covariance): callers fall back to the diagonal."""
+    """An unbiased estimate of the inverse of a covariance estimated from ``trials`` = J trials:
+    ``(J - k - 2)/(J - 1) inv(cov)`` (the inverse of a sample covariance over-weights by
+    ``(J - 1)/(J - k - 2)``; Hartlap, Simon & Schneider 2007). None when the trials cannot support it
+    (``J <= k + 2``, or a singular or non-finite covariance): callers fall back to the diagonal."""
     cov = np.asarray(cov, dtype=float)
     k = len(cov)
     if k == 0 or trials - k - 2 < 1 or not np.isfinite(cov).all():
@@ -121,16 +121,16 @@ def aic_table(fit: Fit, weights) -> dict[str, float]:
 
 
 def aic_weights(vals: np.ndarray, ratio=0.0) -> np.ndarray:
-    """The weights :func:`aic_table` uses for trial means of ``vals`` (k points x T trials): the
+    """The weights :func:`aic_table` uses for trial means of ``vals`` (k points x J trials): the
     precision matrix of their corrected covariance when the trials support it, else ``1/se^2``."""
     vals = np.asarray(vals, dtype=float)
     cov = mean_covariance(vals, ratio)
     P = precision(cov, int(np.isfinite(vals).all(axis=0).sum()))
     if P is not None:
         return P
-    T = np.isfinite(vals).sum(axis=1)  # each point's own number of trials
+    J = np.isfinite(vals).sum(axis=1)  # each point's own number of trials
     with np.errstate(invalid="ignore", divide="ignore"):
         sd = np.nanstd(vals, axis=1, ddof=1) if vals.shape[1] > 1 else np.full(len(vals), np.nan)
-        se = sd * np.sqrt(1 / T + np.maximum(np.asarray(ratio, dtype=float), 0.0))
+        se = sd * np.sqrt(1 / J + np.maximum(np.asarray(ratio, dtype=float), 0.0))
     se = np.maximum(se, 1e-9 * max(float(np.nanmax(np.abs(vals))) if np.isfinite(vals).any() else 1.0, 1e-300))
     return 1 / se**2

@@ -121,12 +121,12 @@ def equivalent_sample_size(table: pd.DataFrame, metric: str = "mae", n_boot: int
             dn, dm, ess, meth_n, meth_m, st_n, st_m = _ess_grid(ns, ms, G)
             lo = np.full(G.shape, np.nan)
             hi = np.full(G.shape, np.nan)
-            T = vals.shape[2]
-            if n_boot and n_boot > 0 and T >= 2:
+            J = vals.shape[2]  # trials
+            if n_boot and n_boot > 0 and J >= 2:
                 rng = np.random.default_rng(seed)
                 # corrected draws of the cell means (scaling.corrected_draws), n_test/n_pool per m
                 ratios = np.array([trial_stats.test_train_ratio(two_way[two_way["case"] == case], int(m)) for m in ms])
-                flat = vals.reshape(len(ns) * len(ms), T)
+                flat = vals.reshape(len(ns) * len(ms), J)
                 means = scaling.corrected_draws(flat, np.tile(ratios, len(ns)), int(n_boot), rng)
                 draws = np.full((int(n_boot),) + G.shape, np.nan)
                 for b in range(int(n_boot)):

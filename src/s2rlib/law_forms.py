@@ -114,7 +114,7 @@ def compare_forms(n, R, se=None, *, trials=None, ratio=0.0) -> pd.DataFrame:
     measured R|`` at the largest n for the form refitted without the points at that n. Forms that
     cannot be fitted (too few points) get NaN numbers and a status.
 
-    With ``trials`` (k points x T trials, whose means ``R`` are, and ``ratio`` = n_test/n_pool) the
+    With ``trials`` (k points x J trials, whose means ``R`` are, and ``ratio`` = n_test/n_pool) the
     AIC is ``chi^2 + 2k`` with ``chi^2 = r' W r`` and ``W`` :func:`s2rlib.aic.aic_weights` of the
     points used (the held-out fit too): exactly the criterion :class:`s2rlib.scaling.FitStatus` uses,
     so this table and the fit status agree. With ``se`` (one standard error per point) ``W`` is

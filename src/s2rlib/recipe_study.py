@@ -362,7 +362,7 @@ def load_all(out_dir: str | Path) -> pd.DataFrame:
 
 
 def main(argv=None) -> None:
-    """``python -m s2rlib.recipe_study CASE [--trials T] [--out DIR] [--steps a,b]``."""
+    """``python -m s2rlib.recipe_study CASE [--trials J] [--out DIR] [--steps a,b]``."""
     import argparse
 
     from .cases import load_case

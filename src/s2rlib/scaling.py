@@ -383,20 +383,20 @@ def fit_many(n, R, alpha_bounds=ALPHA_BOUNDS) -> np.ndarray:
 def corrected_draws(vals: np.ndarray, ratio, n_boot: int, rng: np.random.Generator) -> np.ndarray:
     """(n_boot x k) draws of the vector of trial means under the Nadeau-Bengio corrected t model.
 
-    ``vals`` is (k x T): k grid points, T trials. Each draw is ``mean + sqrt(1/T + ratio) *
-    dev @ g / sqrt(T - 1) / sqrt(w)`` with ``dev`` the trials' deviations from their mean, ``g``
+    ``vals`` is (k x J): k grid points, J trials. Each draw is ``mean + sqrt(1/J + ratio) *
+    dev @ g / sqrt(J - 1) / sqrt(w)`` with ``dev`` the trials' deviations from their mean, ``g``
     standard normal (so the draw has the trials' covariance, scaled by the correction) and ``w`` a
-    chi-square(T - 1) / (T - 1) draw (so a linear combination is t-distributed with T - 1 df).
+    chi-square(J - 1) / (J - 1) draw (so a linear combination is t-distributed with J - 1 df).
     ``ratio`` is a number or one number per row (grid points with different split sizes).
     """
     vals = np.asarray(vals, dtype=float)
-    T = vals.shape[1]
+    J = vals.shape[1]
     mean = np.nanmean(vals, axis=1)
     dev = np.nan_to_num(vals - mean[:, None])
-    g = rng.standard_normal((n_boot, T))
-    w = rng.chisquare(T - 1, n_boot) / (T - 1)
-    factor = np.sqrt(1 / T + np.maximum(np.broadcast_to(np.asarray(ratio, dtype=float), mean.shape), 0.0))
-    return mean[None, :] + factor[None, :] * (g @ dev.T) / math.sqrt(T - 1) / np.sqrt(w)[:, None]
+    g = rng.standard_normal((n_boot, J))
+    w = rng.chisquare(J - 1, n_boot) / (J - 1)
+    factor = np.sqrt(1 / J + np.maximum(np.broadcast_to(np.asarray(ratio, dtype=float), mean.shape), 0.0))
+    return mean[None, :] + factor[None, :] * (g @ dev.T) / math.sqrt(J - 1) / np.sqrt(w)[:, None]
 
 
 def trial_bootstrap_draws(vals: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
@@ -405,8 +405,8 @@ def trial_bootstrap_draws(vals: np.ndarray, n_boot: int, rng: np.random.Generato
     It ignores what re-splits of one data set share and, with few trials, the t tail: its nominal
     90% intervals cover far less (``tests/test_coverage.py``).
     """
-    T = vals.shape[1]
-    return np.stack([np.nanmean(vals[:, rng.integers(0, T, T)], axis=1) for _ in range(n_boot)])
+    J = vals.shape[1]
+    return np.stack([np.nanmean(vals[:, rng.integers(0, J, J)], axis=1) for _ in range(n_boot)])
 
 
 def classify(fit: Fit, weights, *, level: float = CI_LEVEL) -> tuple[FitStatus, str]:
