@@ -2,8 +2,10 @@
 
 Every sentence here is computed from a :class:`s2rlib.trial_stats.CaseFit`: the paired gain at the
 largest n with its corrected 90% interval (:class:`s2rlib.trial_stats.Gain`), the law's status in
-words (:class:`s2rlib.scaling.FitStatus`), and alpha and C as the tables report them (C as an
-upper bound when the floor is at its bound). The verdict on the gain follows only from its
+words (:class:`s2rlib.scaling.FitStatus`), and alpha and C as every table shows them:
+:func:`shown_parameters` is the one place that decides, per fit status, which of D, alpha and C
+are printed as numbers (C as an upper bound when the floor is unresolved, alpha as a one-sided limit
+at a search bound) and which words replace the rest. The verdict on the gain follows only from its
 interval: *lowers* when the whole interval is below zero, *raises* when it is above, *no
 detectable effect* when it includes zero. :func:`check_gain_sentence` and :data:`CLAIM_RULES` are
 the other direction: they check a sentence (generated or hand-written) against the numbers it
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from . import formatting as _fmt
 from .scaling import CI_LEVEL, FitStatus
 from .trial_stats import CaseFit, Gain, paired_gain, trial_matrix
 from .results import ALL_M
@@ -35,10 +38,32 @@ VERDICT_WORDS = {
 
 #: statuses under which the data show no fall with n: the book shows the constant, never a law
 CONSTANT_STATUSES = (FitStatus.constant_preferred, FitStatus.no_decrease)
-#: statuses under which alpha and C are printed as numbers (C as an upper bound when no floor is
-#: resolved); under every other status every table says "not identified"
-IDENTIFIED_STATUSES = (FitStatus.ok, FitStatus.C_at_bound)
 NOT_IDENTIFIED = "not identified"
+NO_TREND = "no trend"
+NO_LAW = "no law fitted"
+ESTIMATE, BOUND, WORDS = "estimate", "bound", "words"
+
+#: Which of (D, alpha, C) every table prints under each fit status, and the words that replace the
+#: rest: ESTIMATE is the number with its interval (C becomes the upper bound "< x" whenever its floor
+#: is unresolved, :meth:`s2rlib.scaling.Fit.floor_unresolved`); BOUND is one-sided (C "< x"; alpha
+#: "≥ x" when its interval reaches the upper search bound, "≤ x" when it reaches the lower one, "not
+#: identified" when it reaches both); any other entry is the words printed instead of a number.
+#: ``alpha_at_bound`` depends on which bound alpha reaches (:class:`s2rlib.scaling.FitStatus`): at
+#: the upper one C is the level of the plateau and keeps its interval; at the lower one D and C trade off.
+PARAMETER_RULES: dict[str, tuple[str, str, str]] = {
+    "ok": (ESTIMATE, ESTIMATE, ESTIMATE),
+    "C_at_bound": (ESTIMATE, ESTIMATE, BOUND),
+    "alpha_at_bound (upper)": (NOT_IDENTIFIED, BOUND, ESTIMATE),
+    "alpha_at_bound (lower)": (NOT_IDENTIFIED, BOUND, NOT_IDENTIFIED),
+    "constant_preferred": (NO_TREND, NO_TREND, NOT_IDENTIFIED),
+    "no_decrease": (NO_TREND, NO_TREND, NOT_IDENTIFIED),
+    "unidentified": (NOT_IDENTIFIED,) * 3,
+    "too_few_points": (NO_LAW,) * 3,
+    "failed": (NO_LAW,) * 3,
+}
+#: statuses under which alpha is always an estimate and C an estimate or an upper bound
+IDENTIFIED_STATUSES = tuple(FitStatus(s) for s, rule in PARAMETER_RULES.items()
+                            if s in FitStatus.__members__ and rule[1:] in ((ESTIMATE, ESTIMATE), (ESTIMATE, BOUND)))
 
 
 def shows_constant(fit) -> bool:
@@ -47,8 +72,130 @@ def shows_constant(fit) -> bool:
 
 
 def identifies_parameters(status) -> bool:
-    """Whether alpha and C of a fit with this status are printed as numbers (else "not identified")."""
+    """Whether alpha of every fit with this status is an estimate and C an estimate or an upper bound
+    (what each table prints is :func:`shown_parameters`)."""
     return status in IDENTIFIED_STATUSES
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One parameter of the law as every table shows it (:func:`shown_parameters`).
+
+    ``value`` is the estimate cell (``0.123``, ``< 0.17``, ``≥ 0.016``, ``not identified``, ``no
+    trend``), ``interval`` the interval cell (``[0.1, 0.2]``, ``upper bound only``, ``–``), ``note``
+    why a bound is one-sided in a few words and ``detail`` at more length; ``number`` is the printed
+    number (the estimate or the bound; NaN for words), for columns derived from it."""
+
+    name: str
+    kind: str  # ESTIMATE, BOUND or WORDS
+    value: str
+    interval: str
+    note: str = ""
+    detail: str = ""
+    number: float = math.nan
+
+    @property
+    def printed(self) -> bool:
+        """Whether a number (an estimate or a one-sided bound) is printed."""
+        return self.kind != WORDS
+
+    def cell(self, units: str = "") -> str:
+        """Value and interval in one cell: ``0.12 [0.1, 0.15]``, ``< 0.17 (no floor resolved)``, ``no trend``."""
+        if self.kind == ESTIMATE:
+            return f"{self.value} {self.interval}{units}" if self.interval != _fmt.DASH else f"{self.value}{units}"
+        if self.kind == BOUND:
+            return f"{self.value}{units} ({self.note})" if self.note else f"{self.value}{units}"
+        return self.value
+
+    def clause(self, units: str = "") -> str:
+        """In a sentence: ``alpha = 0.12 [0.1, 0.15]``, ``C < 0.17 eV (no floor resolved)``, ``C: not identified``."""
+        if self.kind == ESTIMATE:
+            return f"{self.name} = {self.cell(units)}"
+        if self.kind == BOUND:
+            return f"{self.name} {self.cell(units)}"
+        return f"{self.name}: {self.value}"
+
+
+def _rule(status, alpha_reached: tuple[bool, bool]) -> tuple[str, str, str]:
+    key = str(getattr(status, "value", status))
+    if key == FitStatus.alpha_at_bound.value:
+        key += " (upper)" if alpha_reached == (False, True) else " (lower)"
+    return PARAMETER_RULES.get(key, (NOT_IDENTIFIED,) * 3)  # an unknown status never prints a number
+
+
+def shown_parameters(status, estimates: Mapping[str, float], intervals: Mapping[str, tuple[float, float]], *,
+                     floor_unresolved: bool = False, floor_why: str = "", level: float = CI_LEVEL
+                     ) -> dict[str, Shown]:
+    """How every table shows D, alpha and C of a fit with ``status`` (:data:`PARAMETER_RULES`).
+
+    ``estimates`` and ``intervals`` map ``"D"``, ``"alpha"``, ``"C"`` to the fitted value and its
+    interval at ``level``; ``floor_unresolved`` says that C is only bounded from above (``floor_why``:
+    why, in words). :func:`fit_parameters` fills them from a :class:`s2rlib.scaling.Fit`.
+    """
+    from .scaling import ALPHA_BOUNDS, alpha_bounds_reached
+
+    f = _fmt
+    pct = f"{int(round(level * 100))}%"
+    a, (a_lo, a_hi) = float(estimates.get("alpha", math.nan)), intervals.get("alpha", (math.nan, math.nan))
+    reached = alpha_bounds_reached(a, a_lo, a_hi)
+    out = {}
+    for name, rule in zip(("D", "alpha", "C"), _rule(status, reached)):
+        x = float(estimates.get(name, math.nan))
+        lo, hi = intervals.get(name, (math.nan, math.nan))
+        if rule == ESTIMATE and name == "C" and floor_unresolved:
+            rule = BOUND
+        if rule == ESTIMATE:
+            out[name] = Shown(name, ESTIMATE, f.fmt(x), f.fmt_ci(lo, hi), number=x)
+        elif rule == BOUND and name == "C":
+            why = floor_why or "no floor resolved"
+            out[name] = (Shown(name, BOUND, f"< {f.fmt(hi)}", "upper bound only", "no floor resolved", why, float(hi))
+                         if np.isfinite(hi) else Shown(name, WORDS, "no floor resolved", f.DASH, detail=why))
+        elif rule == BOUND and name == "alpha" and reached in ((False, True), (True, False)):
+            upper = reached[1]
+            limit = (a_lo if upper else a_hi) if np.isfinite(a_lo) and np.isfinite(a_hi) else a
+            note = f"its {pct} interval reaches the search bound {f.fmt(ALPHA_BOUNDS[1 if upper else 0])}"
+            out[name] = Shown(name, BOUND, f"{'≥' if upper else '≤'} {f.fmt(limit)}",
+                              "lower limit only" if upper else "upper limit only", note, note, float(limit))
+        else:
+            words = NOT_IDENTIFIED if rule in (ESTIMATE, BOUND) else rule
+            out[name] = Shown(name, WORDS, words, f.DASH)
+    return out
+
+
+def floor_why(fit, level: float = CI_LEVEL) -> str:
+    """Why C is only an upper bound, in words (for a fit whose floor is unresolved)."""
+    tiny = 1e-9 * max(float(np.nanmax(fit.R)) if len(fit.R) else 1.0, 1e-300)
+    if fit.usable and fit.C <= tiny:
+        return "C at its bound 0"
+    if fit.floor_at_bound(level):
+        return "its interval reaches the bound 0"
+    return "a pure power law (C = 0) fits as well by AIC"
+
+
+def fit_parameters(fit, level: float = CI_LEVEL) -> dict[str, Shown]:
+    """:func:`shown_parameters` of a :class:`s2rlib.scaling.Fit`: how every table shows its D, alpha and C."""
+    nan = (math.nan, math.nan)
+    ci = fit.ci(level) if fit.usable else {k: nan for k in ("D", "alpha", "C")}
+    unresolved = fit.floor_unresolved(level)
+    return shown_parameters(fit.status, {k: getattr(fit, k) for k in ("D", "alpha", "C")}, ci,
+                            floor_unresolved=unresolved, floor_why=floor_why(fit, level) if unresolved else "",
+                            level=level)
+
+
+def law_clauses(shown: Mapping[str, Shown], names=("alpha", "C"), units: str = "") -> str:
+    """The parameters ``names`` in words, printed numbers first: ``alpha = 0.3 [0.2, 0.4]; C < 0.1 eV (no
+    floor resolved)``, ``no trend in n; C not identified``, ``alpha and C not identified``."""
+    parts, words = [], {}
+    for k in names:
+        s = shown[k]
+        if s.printed:
+            parts.append(s.clause(units if k != "alpha" else ""))
+        else:
+            words.setdefault(s.value, []).append(k)
+    for w, ks in words.items():  # "no trend" and "no law fitted" are about the whole law, not one parameter
+        parts.append(f"{' and '.join(ks)} {w}" if w == NOT_IDENTIFIED else
+                     "no trend in n" if w == NO_TREND else w if w == NO_LAW else f"{' and '.join(ks)}: {w}")
+    return "; ".join(parts)
 
 
 def fitted_constant(fit) -> float:
@@ -137,20 +284,21 @@ class Finding:
         return (f"Pretraining {self.where()} has no detectable effect on the error: {size} "
                 f"({absolute}; the interval includes zero; {tail}).")
 
+    def shown(self) -> dict[str, Shown]:
+        """alpha and C as every table shows them under this status (:func:`shown_parameters`)."""
+        return shown_parameters(self.status, {"alpha": self.alpha, "C": self.C},
+                                {"alpha": (self.alpha_lo, self.alpha_hi), "C": (self.C_lo, self.C_hi)},
+                                floor_unresolved=self.C_upper_only)
+
     def c_text(self) -> str:
-        f = _f()
-        u = _units(self.units)
-        if not np.isfinite(self.C):
-            return "C: –"
-        if self.C_upper_only:
-            return f"C < {f.fmt(self.C_hi)}{u} (no floor resolved)"
-        return f"C = {f.fmt(self.C)} {f.fmt_ci(self.C_lo, self.C_hi)}{u}"
+        return self.shown()["C"].clause(_units(self.units))
 
     def alpha_text(self) -> str:
-        f = _f()
-        if not np.isfinite(self.alpha):
-            return "alpha: –"
-        return f"alpha = {f.fmt(self.alpha)} {f.fmt_ci(self.alpha_lo, self.alpha_hi)}"
+        return self.shown()["alpha"].clause()
+
+    def law_text(self) -> str:
+        """alpha and C in words, as the tables show them (:func:`law_clauses`)."""
+        return law_clauses(self.shown(), units=_units(self.units))
 
     def law_sentence(self) -> str:
         """The law's status in words, with alpha and C as the tables report them."""
@@ -165,10 +313,7 @@ class Finding:
             FitStatus.C_at_bound: "The scaling law has no resolved floor",
             FitStatus.unidentified: "The scaling law is not identified",
         }.get(st, "The scaling law")
-        numbers = f"{self.alpha_text()}; {self.c_text()}"
-        if st != FitStatus.ok:
-            numbers = f"as fitted, not estimates: {numbers}"
-        return f"{head} (status `{st.value}`: {st.meaning}); {numbers}."
+        return f"{head} (status `{st.value}`: {st.meaning}); {self.law_text()}."
 
     def sentences(self) -> list[str]:
         return [self.gain_sentence(), self.law_sentence()]
@@ -199,7 +344,8 @@ def case_findings(cf: CaseFit, fits_by_m: Mapping[int, CaseFit] | None = None) -
 def glance_table(fits: Mapping[str, CaseFit], states: Mapping | None = None) -> pd.DataFrame:
     """Findings at a glance: per case (named in words), whether its table is final or provisional
     (``states``: :class:`s2rlib.book_results.GridState` by case, read from its rows), the gain at the
-    largest n in words and numbers, and the law's status with alpha and C where it is identified.
+    largest n in words and numbers, and the law's status with alpha and C as every table shows them
+    (:func:`shown_parameters`: numbers only where the status identifies them).
 
     Five columns, so that the table fits the text column of the book."""
     from .book_results import case_words
@@ -211,9 +357,7 @@ def glance_table(fits: Mapping[str, CaseFit], states: Mapping | None = None) -> 
         rel, rlo, rhi = fd.relative
         words = {"lowers": "lowers the error", "raises": "raises the error",
                  "no_effect": "no detectable effect", "unknown": "unknown (one trial)"}[fd.verdict]
-        identified = identifies_parameters(fd.status)
-        law = (f"`{fd.status.value}`: {fd.alpha_text()}; {fd.c_text()}" if identified
-               else f"`{fd.status.value}`: alpha and C not identified")
+        law = f"`{fd.status.value}`: {fd.law_text()}"
         row = {"case": case_words(case, start=True)}
         if states is not None:
             st = states.get(case)

@@ -62,6 +62,18 @@ class FitStatus(ExplainedStatus):
 
     ``meaning`` says what happened, ``reading`` how to read the numbers. ``ok`` is the only status
     under which the book prints numbers derived from the law (required n, marginal value, ESS).
+    Which of D, alpha and C a table prints under each status, and the words that replace the others,
+    is decided in one place, :func:`s2rlib.findings.shown_parameters`, following ``reading``.
+
+    ``alpha_at_bound`` and C: the interval draws that put alpha at its bound put D and C elsewhere.
+    At the upper bound (a step: the error falls onto a plateau within the first step in n) C is the
+    plateau's level; its interval stays where it is when the bound on alpha is raised, while D's upper
+    end grows without limit (D ~ n_min^alpha). When the interval only reaches 3 from an interior
+    estimate (a slow fall with no floor and a fast fall onto a floor fit about equally well), C's
+    interval covers both and can reach 0 (on the chi grid at m = all it is [0, 0.17]); C is then
+    reported as ``C < x``, as for ``C_at_bound``. At the lower bound the law is
+    (D + C) - D alpha ln n over the measured n: only D + C and D alpha are pinned, and neither D nor
+    C is identified. ``tests/test_law_display.py`` checks both on synthetic curves.
     """
 
     ok = ("ok",
@@ -71,13 +83,17 @@ class FitStatus(ExplainedStatus):
     constant_preferred = ("constant_preferred",
                           "a constant fits the trial means as well as the law (AIC of the law not lower by 2): "
                           "these data show no detectable fall of the error with n",
-                          "read no scaling into the curve; D, alpha and C are not identified")
+                          "read no scaling into the curve: D and alpha show no trend, C is not identified")
     no_decrease = ("no_decrease", "D = 0: the error does not fall with n (flat or increasing)",
-                   "these data give no evidence that more simulations help")
+                   "these data give no evidence that more simulations help: D and alpha show no trend, C is "
+                   "not identified")
     alpha_at_bound = ("alpha_at_bound",
                       "alpha, or its 90% interval, reaches its search bound (0.001 or 3): over the measured n the "
-                      "curve is too flat or too steep to pin the exponent",
-                      "read alpha and D as limits, not estimates")
+                      "curve is too flat or too steep to pin the exponent, and D moves by orders of magnitude with it",
+                      "alpha is a one-sided limit (≥ x at the bound 3, ≤ x at 0.001); D is not identified. At 3 the "
+                      "error falls onto a plateau within the first step in n, and C, its level, keeps its interval "
+                      "(C < x when that reaches 0); at 0.001 the law is about (D + C) − D alpha ln n, so D and C "
+                      "trade off and C is not identified either")
     C_at_bound = ("C_at_bound",
                   "no floor is resolved: C = 0, its 90% interval reaches 0, or a pure power law (C = 0) fits "
                   "as well",
@@ -85,7 +101,7 @@ class FitStatus(ExplainedStatus):
     unidentified = ("unidentified",
                     "the law's point estimate has an interior optimum, but more than 20% of the interval draws "
                     "find no decrease, or the interval of D reaches 0: the trials do not pin the law down",
-                    "read D, alpha and C as unidentified")
+                    "D, alpha and C are not identified")
     too_few_points = ("too_few_points", "fewer than 4 distinct n > 0 with finite positive errors",
                       "no law is fitted")
     failed = ("failed", "the optimiser failed", "no law")
@@ -224,10 +240,17 @@ def _nnls_dc(x: np.ndarray, R: np.ndarray, w: np.ndarray) -> tuple[float, float,
     return float(D), float(C), float(rnorm**2)
 
 
-def _at_alpha_bound(alpha: float, bounds=ALPHA_BOUNDS) -> bool:
+def alpha_bounds_reached(*alphas: float, bounds=ALPHA_BOUNDS) -> tuple[bool, bool]:
+    """Whether any of ``alphas`` (an exponent, the ends of its interval; NaN is skipped) is at the lower
+    and at the upper search bound: within 1% of the log search range."""
     lo, hi = bounds
     span = math.log(hi / lo)
-    return bool(math.log(alpha / lo) < _BOUND_TOL * span or math.log(hi / alpha) < _BOUND_TOL * span)
+    a = np.asarray([x for x in alphas if np.isfinite(x) and x > 0], dtype=float)
+    return (bool((np.log(a / lo) < _BOUND_TOL * span).any()), bool((np.log(hi / a) < _BOUND_TOL * span).any()))
+
+
+def _at_alpha_bound(alpha: float, bounds=ALPHA_BOUNDS) -> bool:
+    return any(alpha_bounds_reached(alpha, bounds=bounds))
 
 
 def fit_law(n, R, *, loss: str = "linear", alpha_bounds=ALPHA_BOUNDS, weights=None) -> Fit:

@@ -104,23 +104,25 @@ def law_math(fit: scaling.Fit, units: str = "") -> str:
 
 
 def params_table(case_fit: CaseFit, level: float = CI_LEVEL) -> pd.DataFrame:
-    """The fitted D, alpha, C with their corrected intervals (C one-sided at its bound), status and diagnostics."""
+    """The fitted D, alpha, C with their corrected intervals, status and diagnostics.
+
+    Each of D, alpha, C is shown as :func:`s2rlib.findings.fit_parameters` decides for the fit's
+    status: an estimate with its interval, a one-sided bound (``< x``, ``≥ x``) with the reason in the
+    interval column, or the words that replace a number the data do not identify. The numbers
+    themselves stay on the fit (``case_fit.fit``; ``s2r fit`` prints them)."""
     f = case_fit.fit
-    ci = f.ci(level)
+    shown = findings.fit_parameters(f, level)
     u = units_suffix(case_fit.units)
     pct = f"{int(round(level * 100))}% CI"
-    c_zero = f.usable and f.C <= 1e-9 * max(float(np.nanmax(f.R)) if len(f.R) else 1.0, 1e-300)
-    why = ("C at its bound 0" if c_zero else "its interval reaches the bound 0" if f.floor_at_bound(level)
-           else "a pure power law (C = 0) fits as well by AIC")
-    c_est, c_ci = (f"< {fmt(ci['C'][1])}", f"upper bound only: {why}") if f.floor_unresolved(level) \
-        else (fmt(f.C), fmt_ci(*ci["C"]))
+
+    def cells(name: str) -> dict:
+        s = shown[name]
+        return {"estimate": s.value, pct: f"{s.interval}: {s.detail}" if s.kind == findings.BOUND else s.interval}
+
     rows = [
-        {"quantity": "D", "meaning": "amplitude: how much error pretraining can remove", "estimate": fmt(f.D),
-         pct: fmt_ci(*ci["D"])},
-        {"quantity": "alpha", "meaning": "scaling exponent: how fast the error falls with n", "estimate": fmt(f.alpha),
-         pct: fmt_ci(*ci["alpha"])},
-        {"quantity": f"C{u}", "meaning": "transfer gap: the error left with unlimited simulations",
-         "estimate": c_est, pct: c_ci},
+        {"quantity": "D", "meaning": "amplitude: how much error pretraining can remove", **cells("D")},
+        {"quantity": "alpha", "meaning": "scaling exponent: how fast the error falls with n", **cells("alpha")},
+        {"quantity": f"C{u}", "meaning": "transfer gap: the error left with unlimited simulations", **cells("C")},
         {"quantity": "fit status", "meaning": status_text(f.status), "estimate": status_cell(f.status), pct: ""},
         {"quantity": "AIC: constant − law", "meaning": f"on the trial means with their corrected covariance; the law "
          f"must win by ≥ {scaling.AIC_MARGIN:g}", "estimate": fmt(f.aic_vs_constant, 2), pct: ""},
@@ -309,16 +311,15 @@ def recipes_table(table: pd.DataFrame, m_target: int | None = None) -> pd.DataFr
 
 
 def two_way_table(fits: Mapping[int, CaseFit], level: float = CI_LEVEL) -> pd.DataFrame:
-    """Per experimental size m: baseline, the fitted alpha and C with intervals, and the fit status."""
+    """Per experimental size m: baseline, alpha and C with intervals where the fit's status identifies
+    them (:func:`s2rlib.findings.fit_parameters`; words or a one-sided bound elsewhere), and the status."""
     pct = f"{int(round(level * 100))}% CI"
     rows = []
     for m, cf in fits.items():
-        ci = cf.fit.ci(level)
-        floor = cf.fit.floor_unresolved(level)
+        shown = findings.fit_parameters(cf.fit, level)
         rows.append({"m": m_name(m), "trials": str(cf.trials), "baseline (n = 0)": fmt(cf.baseline),
-                     "alpha": fmt(cf.fit.alpha), f"alpha {pct}": fmt_ci(*ci["alpha"]),
-                     "C": f"< {fmt(ci['C'][1])}" if floor else fmt(cf.fit.C),
-                     f"C {pct}": "upper bound only" if floor else fmt_ci(*ci["C"]),
+                     "alpha": shown["alpha"].value, f"alpha {pct}": shown["alpha"].interval,
+                     "C": shown["C"].value, f"C {pct}": shown["C"].interval,
                      f"paired gain at largest n [{pct}]": f"{fmt_signed(cf.gain.mean)} {fmt_ci(cf.gain.lo, cf.gain.hi)}",
                      "status": status_cell(cf.fit.status)})
     return pd.DataFrame(rows)
@@ -396,21 +397,18 @@ def summary_table(case_fits: Iterable[CaseFit], delta: float = 10000, level: flo
         base = r.get("baseline", np.nan)
         units = pretty_units(r.get("units") or "")
         gain = r.get("gain", np.nan)
-        named = findings.identifies_parameters(r.get("status"))  # else alpha and C are "not identified"
+        shown = findings.fit_parameters(cf.fit, level)
+        c_shown = shown["C"]
         rows.append({
             "case": case_words(cf.case, start=True) + (f" ({units})" if units and units != "dimensionless" else ""),
             "trials": str(r.get("trials")),
             "largest n": fmt_n(r.get("n_max")), "baseline MAE (n = 0)": fmt(base),
             "gain at largest n [90% CI]": f"{fmt_signed(gain)} {fmt_ci(r.get('gain_lo'), r.get('gain_hi'))}",
             "relative gain": fmt_pct(100 * gain / base, signed=True) if np.isfinite(base) and base else DASH,
-            "alpha [90% CI]": (f"{fmt(r.get('alpha'))} {fmt_ci(r.get('alpha_lo'), r.get('alpha_hi'))}" if named
-                               else findings.NOT_IDENTIFIED),
-            "C [90% CI]": (findings.NOT_IDENTIFIED if not named else
-                           f"< {fmt(r.get('C_hi'))} (no floor resolved)" if r.get("C_upper_only")
-                           else f"{fmt(r.get('C'))} {fmt_ci(r.get('C_lo'), r.get('C_hi'))}"),
-            "C / baseline": (DASH if not (named and np.isfinite(base) and base) else
-                             f"< {fmt(r.get('C_hi', np.nan) / base, 2)}" if r.get("C_upper_only")
-                             else fmt(r.get("C", np.nan) / base, 2)),
+            "alpha [90% CI]": shown["alpha"].cell(),
+            "C [90% CI]": c_shown.cell(),
+            "C / baseline": (DASH if not (c_shown.printed and np.isfinite(base) and base) else
+                             f"{'< ' if c_shown.kind == findings.BOUND else ''}{fmt(c_shown.number / base, 2)}"),
             f"next {fmt_n(delta)} simulations buy [90% CI]":
                 (f"{fmt_derived(r.get('mgain'))} {fmt_ci(r.get('mgain_lo'), r.get('mgain_hi'), DERIVED_SIG)}"
                  if r.get("supported") else f"not printed: the law is `{r.get('status')}`"),

@@ -188,15 +188,24 @@ def fit_table(table: pd.DataFrame, *, metric: str = "mae", m_target: int | None 
 
 
 def describe(cf: CaseFit) -> str:
+    """The fit in plain text (``s2r fit``): the raw D, alpha, C with their intervals, each marked as the
+    book's tables show it when the status does not identify it (:func:`s2rlib.findings.fit_parameters`)."""
+    from .findings import ESTIMATE, fit_parameters  # findings builds on this module
+
     f = cf.fit
     ci = f.ci()
     lines = [f"{cf.case} (m = {'all' if cf.m_target == ALL_M else cf.m_target}, {cf.trials} trials): status {f.status}"]
     if f.usable:
+        shown = fit_parameters(f)
         for k in ("D", "alpha", "C"):
+            s = shown[k]
             if k == "C" and f.floor_unresolved():
-                lines.append(f"  C     < {ci['C'][1]:.4g}  (90% upper bound; no floor resolved)")
-                continue
-            lines.append(f"  {k:5s} = {getattr(f, k):.4g}  90% CI [{ci[k][0]:.4g}, {ci[k][1]:.4g}]")
+                line = f"  C     < {ci['C'][1]:.4g}  (90% upper bound; no floor resolved)"
+                mark = "" if s.printed else f"  (the tables show: {s.cell()})"
+            else:
+                line = f"  {k:5s} = {getattr(f, k):.4g}  90% CI [{ci[k][0]:.4g}, {ci[k][1]:.4g}]"
+                mark = "" if s.kind == ESTIMATE else f"  (as fitted; the tables show: {s.cell()})"
+            lines.append(line + mark)
     g = cf.gain
     lines.append(f"  n = 0 baseline: {cf.baseline:.4g}; paired gain at n = {g.n}: {g.mean:+.4g} "
                  f"[{g.lo:+.4g}, {g.hi:+.4g}] (corrected t, n_test/n_pool = {g.ratio:.2f})")
