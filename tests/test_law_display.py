@@ -147,7 +147,8 @@ def status_fits(ok_fit, floorless_fit, step_fit, slow_fit, constant_fit, flat_fi
     a wrong implementation would print being the ok fit's."""
     import dataclasses
 
-    unidentified = dataclasses.replace(ok_fit, fit=dataclasses.replace(ok_fit.fit, status=scaling.FitStatus.unidentified))
+    flagged = dataclasses.replace(ok_fit.fit, status=scaling.FitStatus.unidentified)
+    unidentified = dataclasses.replace(ok_fit, fit=flagged)
     few = _case_fit(_law(1, 0.5, 0.1, (10, 100, 1000)))
     assert few.fit.status == "too_few_points"
     assert floorless_fit.fit.status == "C_at_bound"

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import formatting as _fmt
+from .formatting import DASH, fmt, fmt_ci
 from .scaling import CI_LEVEL, FitStatus
 from .trial_stats import CaseFit, Gain, paired_gain, trial_matrix
 from .results import ALL_M
@@ -102,7 +102,7 @@ class Shown:
     def cell(self, units: str = "") -> str:
         """Value and interval in one cell: ``0.12 [0.1, 0.15]``, ``< 0.17 (no floor resolved)``, ``no trend``."""
         if self.kind == ESTIMATE:
-            return f"{self.value} {self.interval}{units}" if self.interval != _fmt.DASH else f"{self.value}{units}"
+            return f"{self.value} {self.interval}{units}" if self.interval != DASH else f"{self.value}{units}"
         if self.kind == BOUND:
             return f"{self.value}{units} ({self.note})" if self.note else f"{self.value}{units}"
         return self.value
@@ -134,7 +134,6 @@ def shown_parameters(status, estimates: Mapping[str, float], intervals: Mapping[
     """
     from .scaling import ALPHA_BOUNDS, alpha_bounds_reached
 
-    f = _fmt
     pct = f"{int(round(level * 100))}%"
     a, (a_lo, a_hi) = float(estimates.get("alpha", math.nan)), intervals.get("alpha", (math.nan, math.nan))
     reached = alpha_bounds_reached(a, a_lo, a_hi)
@@ -145,24 +144,24 @@ def shown_parameters(status, estimates: Mapping[str, float], intervals: Mapping[
         if rule == ESTIMATE and name == "C" and floor_unresolved:
             rule = BOUND
         if rule == ESTIMATE:
-            out[name] = Shown(name, ESTIMATE, f.fmt(x), f.fmt_ci(lo, hi), number=x)
+            out[name] = Shown(name, ESTIMATE, fmt(x), fmt_ci(lo, hi), number=x)
         elif rule == BOUND and name == "C":
             why = floor_why or "no floor resolved"
-            out[name] = (Shown(name, BOUND, f"< {f.fmt(hi)}", "upper bound only", "no floor resolved", why, float(hi))
-                         if np.isfinite(hi) else Shown(name, WORDS, "no floor resolved", f.DASH, detail=why))
+            out[name] = (Shown(name, BOUND, f"< {fmt(hi)}", "upper bound only", "no floor resolved", why, float(hi))
+                         if np.isfinite(hi) else Shown(name, WORDS, "no floor resolved", DASH, detail=why))
         elif rule == BOUND and name == "alpha" and reached in ((False, True), (True, False)):
             upper = reached[1]
             limit = (a_lo if upper else a_hi) if np.isfinite(a_lo) and np.isfinite(a_hi) else a
-            note = f"its {pct} interval reaches the search bound {f.fmt(ALPHA_BOUNDS[1 if upper else 0])}"
-            out[name] = Shown(name, BOUND, f"{'≥' if upper else '≤'} {f.fmt(limit)}",
+            note = f"its {pct} interval reaches the search bound {fmt(ALPHA_BOUNDS[1 if upper else 0])}"
+            out[name] = Shown(name, BOUND, f"{'≥' if upper else '≤'} {fmt(limit)}",
                               "lower limit only" if upper else "upper limit only", note, note, float(limit))
         else:
             words = NOT_IDENTIFIED if rule in (ESTIMATE, BOUND) else rule
-            out[name] = Shown(name, WORDS, words, f.DASH)
+            out[name] = Shown(name, WORDS, words, DASH)
     return out
 
 
-def floor_why(fit, level: float = CI_LEVEL) -> str:
+def floor_reason(fit, level: float = CI_LEVEL) -> str:
     """Why C is only an upper bound, in words (for a fit whose floor is unresolved)."""
     tiny = 1e-9 * max(float(np.nanmax(fit.R)) if len(fit.R) else 1.0, 1e-300)
     if fit.usable and fit.C <= tiny:
@@ -178,7 +177,7 @@ def fit_parameters(fit, level: float = CI_LEVEL) -> dict[str, Shown]:
     ci = fit.ci(level) if fit.usable else {k: nan for k in ("D", "alpha", "C")}
     unresolved = fit.floor_unresolved(level)
     return shown_parameters(fit.status, {k: getattr(fit, k) for k in ("D", "alpha", "C")}, ci,
-                            floor_unresolved=unresolved, floor_why=floor_why(fit, level) if unresolved else "",
+                            floor_unresolved=unresolved, floor_why=floor_reason(fit, level) if unresolved else "",
                             level=level)
 
 
