@@ -230,3 +230,15 @@ def test_equal_m_table_compares_cases_at_the_same_m():
     assert one["m = 100"].iloc[0] == "1 trial(s): no interval"
     flat = findings.equal_m_table({"x": synthetic_table("band_gap", ms=(100,), trials=6, law=(0.0, 0.3, 0.5, 0.5, 0.05))})
     assert flat["m = 100"].iloc[0].endswith("(no effect; 6 trials)")
+
+
+def test_size_words_and_the_old_lesson_sentences_are_caught(committed):
+    """"lowers the error a lot" says a size without the number; the chi gains do not shrink at every m."""
+    main, chi = committed
+    old = ("With few experiments pretraining lowers the error a lot (about -35% at m = 50 and -40% at m = 100). "
+           "The two-way design: the paired gain shrinks as $m$ grows.")
+    problems = findings.check_claims(old, main, chi)
+    assert any("a size in words" in p for p in problems), problems
+    rel = [abs(chi[m].relative[0]) for m in sorted(chi)]
+    assert any("must fall in size" in p for p in problems) == (not all(b < a for a, b in zip(rel, rel[1:]))), rel
+    assert findings.check_claims("Pretraining lowers the error by 35% [26%, 43%].", main, chi) == []

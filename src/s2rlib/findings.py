@@ -484,6 +484,12 @@ CLAIM_RULES = (
     ClaimRule(r"pretraining (always )?helps",
               lambda f, m: bool(f) and all(x.verdict == "lowers" for x in f.values()),
               "every case's gain interval must lie below zero"),
+    ClaimRule(r"\b(lowers|raises|reduces|cuts|improves|helps|hurts)( the( test)? error)? (a lot|a great deal|much|"
+              r"greatly|substantially|considerably|dramatically|hugely|massively|strongly)\b", lambda f, m: False,
+              "a size in words: write the measured change (the paired gain in % with its interval) instead"),
+    ClaimRule(r"paired gain shrinks as \$?m\$? grows",
+              lambda f, m: len(m) >= 2 and _decreasing([abs(m[k].relative[0]) for k in sorted(m)]),
+              "the chi gains at the largest n, in % of the baseline, must fall in size at every larger m"),
 )
 
 

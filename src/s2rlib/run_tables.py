@@ -190,3 +190,87 @@ def grid_cost_table(root=None, cases: Iterable[str] = BOOK_CASES) -> pd.DataFram
                 "slowest point": f"{wall.max():.0f} s ({t_text} trials)"}
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+#: where the final grids' finished points wait, under the results root, until a case's m = all line is
+#: complete and the case moves to ``results/<case>/`` (``results/grids-v2/README.md``)
+STAGED_DIR = "grids-v2"
+
+
+def _todays_rows(case: str, table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``table`` whose recorded recipe is today's ``transfer.Recipe()``."""
+    from .transfer import Recipe
+
+    recorded_recipes(case, table)  # a params cell that is not a JSON object: an error naming the row
+    today = Recipe().to_dict()
+    keep = {p for p in table["params"].astype(str).unique() if json.loads(p).get("recipe") == today}
+    return table[table["params"].astype(str).isin(keep)]
+
+
+def todays_point_times(root=None, cases: Iterable[str] = BOOK_CASES, m: int = ALL_M) -> pd.DataFrame:
+    """The recorded time of every grid point run with today's recipe at experimental size ``m``
+    (default: all), one row per point: case, where the rows are (relative to the checkout),
+    whether they are staged, n, trials and ``wall_s`` (in-kernel compute of all its trials).
+
+    The rows are read from the committed table ``results/<case>/results.csv``; where that holds no
+    point of today's recipe at ``m``, from the points staged in ``results/grids-v2/<case>/points/``
+    (:data:`STAGED_DIR`), so the times stay readable when a case moves from one to the other."""
+    from .book_results import results_root
+    from .results import merge_points
+
+    out = []
+    for case in cases:
+        sources = []
+        table = load_case_results(case, root, announce=False)
+        if table is not None:
+            sources.append((results_path(case, root), False, table))
+        staged = results_root(root) / STAGED_DIR / case / "points"
+        if staged.is_dir():
+            sources.append((staged, True, None))
+        for where, is_staged, rows in sources:
+            rows = merge_points(where) if rows is None else rows
+            rows = rows[(rows["case"] == case) & (rows["m_target"] == m)] if len(rows) else rows
+            rows = _todays_rows(case, rows) if len(rows) else rows
+            if not len(rows):
+                continue
+            trials = rows.groupby("n_source")["trial"].nunique()
+            per_point = rows.drop_duplicates("n_source").set_index("n_source")["wall_s"].astype(float)
+            for n, wall in per_point.sort_index().items():
+                out.append({"case": case, "where": _rel(where), "staged": is_staged, "n_source": int(n),
+                            "trials": int(trials[n]), "wall_s": float(wall)})
+            break  # the committed table when it has today's points, else the staged ones
+    return pd.DataFrame(out, columns=["case", "where", "staged", "n_source", "trials", "wall_s"])
+
+
+def _seconds(x: float) -> str:
+    return f"{x:,.0f} s"
+
+
+def point_times_sentence(root=None, cases: Iterable[str] = BOOK_CASES) -> str:
+    """The rerun chapter's sentence on what one grid point of today's recipe costs, per case, generated
+    from the ``wall_s`` of the rows (:func:`todays_point_times`), wherever those rows are."""
+    from .book_results import _join, case_words
+
+    cases = list(cases)
+    df = todays_point_times(root, cases)
+    parts = []
+    for case in cases:
+        g = df[df["case"] == case]
+        if not len(g):
+            continue
+        lo, hi = g["wall_s"].min(), g["wall_s"].max()
+        t_lo, t_hi = g["trials"].min(), g["trials"].max()
+        trials = f"{t_hi} trials" if t_lo == t_hi else f"{t_lo} to {t_hi} trials"
+        points = f"{len(g)} point{'s' if len(g) > 1 else ''} of {trials}"
+        span = _seconds(lo) if len(g) == 1 else f"{_seconds(lo).removesuffix(' s')}–{_seconds(hi)} each"
+        where = (f" (staged in `{g['where'].iloc[0]}/` until its m = all line is complete)" if g["staged"].iloc[0]
+                 else "")
+        parts.append(f"{case_words(case)}, {points}: {span}{where}")
+    missing = [case_words(c) for c in cases if not (df["case"] == c).any()]
+    if not parts:
+        return "No grid point of today's recipe has been run at $m$ = all yet, so none is timed."
+    text = ("Measured with today's recipe at $m$ = all (all experimental data), from the `wall_s` of the rows: "
+            + "; ".join(parts) + ".")
+    if missing:
+        text += f" No point of today's recipe at $m$ = all is recorded yet for {_join(missing)}."
+    return text

@@ -30,7 +30,7 @@ from .results import ALL_M
 from . import insights
 from .run_tables import (  # noqa: F401  (re-exported: the "what was run" tables live there)
     case_header_table, constant_caption, data_table, grid_command, grid_cost_table, grid_tables, m_name,
-    provenance_table, split_constant_columns,
+    point_times_sentence, provenance_table, split_constant_columns, todays_point_times,
 )
 
 

@@ -1,0 +1,225 @@
+"""Result numbers in the lecturer pages: generated from the rows, or recomputed here and compared.
+
+* book/rerun.md: the time of one grid point of today's recipe is generated from the rows' ``wall_s``
+  (:func:`s2rlib.run_tables.point_times_sentence`), read from ``results/<case>/`` or, while a case's
+  m = all line is incomplete, from ``results/grids-v2/<case>/points/``; on constructed tables here,
+  and on the committed rows against a computation straight from the CSV files;
+* book/lesson.md: the chi gains quoted in the lesson plan are the paired corrected gains at the
+  largest n (the helper the tables use), in % of the error without pretraining; the lesson's other
+  statements about the chi chapter (final grid, no law `ok`) are the committed table's;
+* book/exercises.md, exercise 8: what the solution says the chi two-way fits show (the baselines
+  fall with m, no floor resolved, the upper bound of C at m = 100 above the one at m = 50) is what
+  the chapter's own per-m fits give.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from s2rlib import book_results, findings, report, results
+from s2rlib.run_tables import STAGED_DIR, point_times_sentence, todays_point_times
+from s2rlib.scaling import FitStatus
+from s2rlib.trial_stats import paired_gain, trial_matrix
+from s2rlib.transfer import Recipe
+from synthetic import synthetic_table
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "results"
+
+
+# ------------------------------------------------------------------ rerun.md: the time of one point
+
+
+def _with_recipe(t: pd.DataFrame, recipe: dict, walls) -> pd.DataFrame:
+    """``t`` with ``recipe`` recorded in its params and ``walls[i]`` as the wall_s of its i-th n."""
+    t = t.copy()
+    params = json.loads(t["params"].iloc[0])
+    t["params"] = json.dumps({**params, "recipe": recipe})
+    ns = sorted(t["n_source"].unique())
+    t["wall_s"] = t["n_source"].map(dict(zip(ns, walls)))
+    return t
+
+
+def _stage(root: Path, case: str, t: pd.DataFrame) -> Path:
+    """Write ``t`` as the point files a grid leaves in ``<root>/grids-v2/<case>/points/``."""
+    points = root / STAGED_DIR / case / "points"
+    points.mkdir(parents=True)
+    for (n, m, pid), g in t.groupby(["n_source", "m_target", "params_id"]):
+        results.write_atomic(g, points / f"n{n:07d}_m{'all' if m == results.ALL_M else f'{m:05d}'}_{pid}.csv")
+    return points
+
+
+def _write(root: Path, case: str, t: pd.DataFrame) -> None:
+    (root / case).mkdir(parents=True, exist_ok=True)
+    results.write_atomic(t, root / case / "results.csv")
+
+
+def test_point_times_come_from_the_rows_wherever_they_are(tmp_path):
+    today = Recipe().to_dict()
+    ns = (0, 100, 300, 1000)
+    # chi: committed with today's recipe; its m = 100 points must not count (the sentence is about m = all)
+    chi = _with_recipe(synthetic_table("chi", ns=ns, ms=(100, -1), trials=20), today, [379.2, 551.0, 1379.1, 900.0])
+    chi.loc[chi["m_target"] == 100, "wall_s"] = 12.0
+    _write(tmp_path, "chi", chi)
+    # formation enthalpy: the committed table is an earlier recipe's; today's points are staged
+    _write(tmp_path, "formation_enthalpy", _with_recipe(synthetic_table("formation_enthalpy", ns=ns, trials=5),
+                                                        {"finetune_max_epochs": 5}, [20.0, 30.0, 40.0, 50.0]))
+    staged = _with_recipe(synthetic_table("formation_enthalpy", ns=ns[:3], trials=20, seed=1), today,
+                          [1520.2, 2134.7, 1746.1])
+    points = _stage(tmp_path, "formation_enthalpy", staged)
+    cases = ("formation_enthalpy", "band_gap", "chi")
+
+    text = point_times_sentence(tmp_path, cases)
+    assert "formation enthalpy, 3 points of 20 trials: 1,520–2,135 s each (staged in" in text
+    assert f"`{points}/`" in text
+    assert "Flory–Huggins χ, 4 points of 20 trials: 379–1,379 s each" in text and "12 s" not in text
+    assert "20–50 s" not in text  # the earlier recipe's times are not today's
+    assert text.endswith("No point of today's recipe at $m$ = all is recorded yet for band gap.")
+    df = todays_point_times(tmp_path, cases)
+    assert df.groupby("case")["staged"].all().to_dict() == {"chi": False, "formation_enthalpy": True}
+
+    # the grid finishes: the case moves to results/<case>/ and the sentence reads its rows there, even
+    # while the staged copies are still around (with other times, which must not be used)
+    _write(tmp_path, "formation_enthalpy", _with_recipe(staged, today, [1600.0, 2000.0, 1700.0]))
+    moved = point_times_sentence(tmp_path, cases)
+    assert "formation enthalpy, 3 points of 20 trials: 1,600–2,000 s each;" in moved and "staged" not in moved
+    # nothing of today's recipe anywhere: said so
+    assert point_times_sentence(tmp_path, ("band_gap",)) == (
+        "No grid point of today's recipe has been run at $m$ = all yet, so none is timed.")
+
+
+def _csv_point_times(case: str) -> tuple[int, float, float] | None:
+    """(points, fastest, slowest wall_s) of today's recipe at m = all, straight from the CSV files:
+    the committed table when it has such rows, else the staged point files."""
+    today = Recipe().to_dict()
+    for files in ([RESULTS / case / "results.csv"], sorted(glob.glob(str(RESULTS / STAGED_DIR / case / "points" / "*.csv")))):
+        frames = [pd.read_csv(f) for f in files if Path(f).is_file()]
+        if not frames:
+            continue
+        t = pd.concat(frames)
+        t = t[(t["m_target"] == -1) & t["params"].map(lambda p: json.loads(p).get("recipe") == today)]
+        if len(t):
+            wall = t.drop_duplicates("n_source")["wall_s"]
+            return len(wall), float(wall.min()), float(wall.max())
+    return None
+
+
+def test_rerun_page_generates_its_point_times_and_they_are_the_rows():
+    page = (REPO / "book" / "rerun.md").read_text()
+    assert "report.point_times_sentence()" in page
+    section = page.split("## The book's grids, and what they cost")[1].split("(classroom-run)=")[0]
+    prose = re.sub(r"```.*?```", "", section, flags=re.S)
+    assert not re.search(r"\d[\d,]*\s*(–\s*\d[\d,]*\s*)?(s|min|minutes) each", prose), \
+        "a hand-written time per point is back in the rerun page: it is generated from the rows"
+    if not RESULTS.is_dir():
+        pytest.skip("no committed results")
+    text = point_times_sentence(RESULTS)
+    found = 0
+    for case in book_results.BOOK_CASES:
+        got = _csv_point_times(case)
+        if got is None:
+            assert book_results.case_words(case) in text.split("recorded yet for")[-1], case
+            continue
+        k, lo, hi = got
+        found += 1
+        span = f"{lo:,.0f} s" if k == 1 else f"{lo:,.0f}–{hi:,.0f} s each"
+        assert f"{book_results.case_words(case)}, {k} point" in text and span in text, (case, span, text)
+    assert found, "no point of today's recipe in the committed results"
+
+
+# ------------------------------------------------------------------ lesson.md and exercise 8: chi
+
+
+@pytest.fixture(scope="module")
+def chi_table():
+    table = report.load_case_results("chi", RESULTS, announce=False) if RESULTS.is_dir() else None
+    if table is None:
+        pytest.skip("no committed chi results")
+    return report.select_grid(table)
+
+
+def _gain_pct(table: pd.DataFrame, m: int):
+    """The paired corrected gain at the largest n against n = 0 at ``m`` and it in % of the n = 0 error."""
+    mat = trial_matrix(report.for_fit(table), "mae", m)
+    g = paired_gain(mat, mat.index.max(), 0)
+    return g, 100 * g.mean / float(mat.loc[0].mean())
+
+
+def _lesson_row(start: str) -> str:
+    rows = [ln for ln in (REPO / "book" / "lesson.md").read_text().splitlines() if ln.startswith(f"| {start} |")]
+    assert len(rows) == 1, f"lesson plan row {start} not found"
+    return rows[0]
+
+
+def test_lesson_chi_gains_are_the_paired_gains(chi_table):
+    row = _lesson_row("0:35")
+    quoted = re.findall(r"by (\d+(?:\.\d+)?)% at \$m\$ = ([\d,]+)", row)
+    assert len(quoted) >= 2, row
+    pct = {}
+    for value, m in quoted:
+        g, p = _gain_pct(chi_table, int(m.replace(",", "")))
+        assert g.verdict == "lowers" and "lowers the error" in row, (m, g)
+        assert value + "%" == findings._pct(p), f"lesson says {value}% at m = {m}, the table gives {p:.3g}%"
+        pct[int(m.replace(",", ""))] = p
+    everything = re.search(r"by only (\d+(?:\.\d+)?)% with all of them", row)
+    assert everything, row
+    g, p_all = _gain_pct(chi_table, results.ALL_M)
+    assert g.verdict == "lowers" and everything.group(1) + "%" == findings._pct(p_all)
+    assert all(abs(p_all) < abs(p) for p in pct.values())  # "only"
+    # row 1:10: "larger with few experiments (m <= 100) than with all of them"
+    assert "larger with few experiments ($m \\le 100$) than with all of them" in _lesson_row("1:10")
+    small = [m for m in report.m_values(chi_table) if 0 < m <= 100]
+    assert small and all(abs(_gain_pct(chi_table, m)[1]) > abs(p_all) for m in small)
+
+
+@pytest.fixture(scope="module")
+def chi_fits():
+    """The chi chapter's own per-m fits (CasePage.fits_by_m: the page's bootstrap draws)."""
+    if not RESULTS.is_dir():
+        pytest.skip("no committed results")
+    page = report.CasePage("chi", RESULTS)
+    return page, {m: findings.finding(cf) for m, cf in page.fits_by_m.items()}
+
+
+def test_lesson_statements_about_the_chi_chapter_hold(chi_table, chi_fits):
+    row = _lesson_row("0:35")
+    st = book_results.grid_state("chi", chi_table)
+    assert "whose grid is final" in row and st.state == "final"
+    assert f"({st.trials[1]} trials per point)" in row and st.trials[0] == st.trials[1]
+    assert "none is printed, because no law's status is `ok`" in _lesson_row("1:10")
+    _, fds = chi_fits
+    assert all(fd.status != FitStatus.ok for fd in fds.values()), {m: fd.status for m, fd in fds.items()}
+
+
+def _exercise_8_solution() -> str:
+    text = (REPO / "book" / "exercises.md").read_text()
+    ex8 = text.split("## 8.")[1]
+    return re.sub(r"\s+", " ", ex8.split("```{dropdown} Solution")[1].split("```")[0])
+
+
+def test_exercise_8_solution_says_what_the_chi_fits_show(chi_fits):
+    sol = _exercise_8_solution()
+    page, fds = chi_fits
+    ms = sorted(fds, key=lambda m: (m == results.ALL_M, m))  # 50, 100, 300, then all
+    base = [page.fits_by_m[m].baseline for m in ms]
+    assert "the error itself falls with $m$ (compare the baselines at $n = 0$)" in sol
+    assert all(b < a for a, b in zip(base, base[1:])), dict(zip(ms, base))
+    assert "every fitted floor lies below the error at its $m$" in sol
+    for m in ms:
+        fit = page.fits_by_m[m].fit
+        assert fit.C < min(fit.R), (m, fit.C, min(fit.R))
+    assert "no $m$ resolves a floor (every $C$ is an upper bound)" in sol
+    assert all(fd.C_upper_only for fd in fds.values()), {m: fd.C_upper_only for m, fd in fds.items()}
+    said = re.search(r"the bound at \$m = (\d+)\$ is (above|below) the one at \$m = (\d+)\$", sol)
+    assert said and "do not even fall steadily with $m$" in sol, sol
+    a, word, b = int(said.group(1)), said.group(2), int(said.group(3))
+    ca, cb = fds[a].C_hi, fds[b].C_hi
+    assert (ca > cb) == (word == "above"), f"C < {ca:.3g} at m = {a}, C < {cb:.3g} at m = {b}"
+    bounds = [fds[m].C_hi for m in ms]
+    assert not all(y < x for x, y in zip(bounds, bounds[1:])), bounds  # "not steadily"
