@@ -223,3 +223,26 @@ def test_exercise_8_solution_says_what_the_chi_fits_show(chi_fits):
     assert (ca > cb) == (word == "above"), f"C < {ca:.3g} at m = {a}, C < {cb:.3g} at m = {b}"
     bounds = [fds[m].C_hi for m in ms]
     assert not all(y < x for x, y in zip(bounds, bounds[1:])), bounds  # "not steadily"
+
+
+# ------------------------------------------------------------------ recipes.md: the study's trials and candidates
+
+
+def test_recipe_chapter_counts_are_the_studys():
+    from s2rlib import recipe_study
+
+    text = re.sub(r"\s+", " ", (REPO / "book" / "recipes.md").read_text())
+    said = re.search(r"\((\w+) candidates for `finetune` and `nonneg`, (\w+) from `wide` on\)", text)
+    assert said, "the recipe chapter no longer says how many fine-tuning candidates each step has"
+    words = {"three": 3, "four": 4, "five": 5, "six": 6}
+    rec = recipe_study.recipes()
+    assert len(rec["finetune"].candidates) == len(rec["nonneg"].candidates) == words[said.group(1)]
+    later = [s.name for s in recipe_study.STEPS][[s.name for s in recipe_study.STEPS].index("wide"):]
+    assert {len(rec[s].candidates) for s in later} == {words[said.group(2)]}
+    trials = re.search(r"The trials are few \((\d+)\)", text)
+    assert trials
+    study = recipe_study.load_all(RESULTS / "recipe_study") if (RESULTS / "recipe_study").is_dir() else pd.DataFrame()
+    if study.empty:
+        pytest.skip("no committed recipe study")
+    per_point = study.groupby(["case", "step", "n_label"])["trial"].nunique()
+    assert set(per_point) == {int(trials.group(1))}, per_point.to_dict()
