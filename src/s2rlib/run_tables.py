@@ -263,7 +263,7 @@ def point_times_sentence(root=None, cases: Iterable[str] = BOOK_CASES) -> str:
         trials = f"{t_hi} trials" if t_lo == t_hi else f"{t_lo} to {t_hi} trials"
         points = f"{len(g)} point{'s' if len(g) > 1 else ''} of {trials}"
         span = _seconds(lo) if len(g) == 1 else f"{_seconds(lo).removesuffix(' s')}–{_seconds(hi)} each"
-        where = (f" (staged in `{g['where'].iloc[0]}/` until its m = all line is complete)" if g["staged"].iloc[0]
+        where = (f" (staged in `{g['where'].iloc[0]}/` until its $m$ = all line is complete)" if g["staged"].iloc[0]
                  else "")
         parts.append(f"{case_words(case)}, {points}: {span}{where}")
     missing = [case_words(c) for c in cases if not (df["case"] == c).any()]
