@@ -12,7 +12,9 @@ from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
-from .book_results import BOOK_CASES, _rel, case_words, grid_state, load_case_results, results_path
+from .book_results import (
+    BOOK_CASES, _rel, case_words, grid_state, load_case_results, recorded_recipes, results_path,
+)
 from .cases import get_case
 from .formatting import DASH, code, fmt, fmt_n
 from .results import ALL_M
@@ -249,7 +251,7 @@ def _seconds(x: float) -> str:
 def point_times_sentence(root=None, cases: Iterable[str] = BOOK_CASES) -> str:
     """The rerun chapter's sentence on what one grid point of today's recipe costs, per case, generated
     from the ``wall_s`` of the rows (:func:`todays_point_times`), wherever those rows are."""
-    from .book_results import _join, case_words
+    from .book_results import _join
 
     cases = list(cases)
     df = todays_point_times(root, cases)
