@@ -67,7 +67,7 @@ def test_law_sentence_says_what_is_not_identified():
     g = GAINS["no_effect"]
     text = _finding(g, FitStatus.constant_preferred, C_upper_only=True).law_sentence()
     assert "no scaling law" in text and "constant_preferred" in text
-    assert text.endswith("no trend in n; C not identified.")
+    assert text.endswith("no fall with n; C not identified.")
     assert not re.search(r"0\.4\b|0\.1\b|C < 0\.2", text), text
     ok = _finding(g).law_sentence()
     assert "identified" in ok and "alpha = 0.4 [0.2, 0.7]" in ok and "C = 0.1 [0, 0.2] eV" in ok
@@ -89,7 +89,7 @@ def test_generator_on_constructed_tables():
             assert findings.check_gain_sentence(s, cf.gain) == [] or "status" in s
     glance = findings.glance_table(fits).set_index("case")
     assert glance.loc["Band gap", "pretraining on the largest n"] == "no detectable effect"
-    assert glance.loc["Band gap", "scaling law"].endswith("no trend in n; C not identified")
+    assert glance.loc["Band gap", "scaling law"].endswith("no fall with n; C not identified")
     assert glance.loc["Formation enthalpy", "pretraining on the largest n"] == "lowers the error"
     assert glance.loc["Formation enthalpy", "scaling law"].startswith("`ok`: alpha = ")
     text = findings.conclusion(fits)

@@ -181,8 +181,8 @@ EXPECTED = {
     "C_at_bound": ("estimate", "estimate", "< "),
     "alpha_at_bound (upper)": ("not identified", "≥ ", "estimate"),  # C is the plateau's level
     "alpha_at_bound (lower)": ("not identified", "≤ ", "not identified"),  # D and C trade off
-    "constant_preferred": ("no trend", "no trend", "not identified"),
-    "no_decrease": ("no trend", "no trend", "not identified"),
+    "constant_preferred": ("no fall with n", "no fall with n", "not identified"),
+    "no_decrease": ("no fall with n", "no fall with n", "not identified"),
     "unidentified": ("not identified",) * 3,
     "too_few_points": ("no law fitted",) * 3,
 }
@@ -247,8 +247,8 @@ def test_every_table_shows_d_alpha_and_c_as_the_status_allows(status_fits, which
             wrong = fmt(getattr(f, name))  # the estimate a wrong implementation would print
             for text in texts:
                 assert not _number_in(wrong, text), (name, wrong, text)
-    if EXPECTED[status][1] in ("no trend", "not identified"):
-        assert ("no trend in n" if EXPECTED[status][1] == "no trend" else "alpha and C not identified") in glance
+    if EXPECTED[status][1] in ("no fall with n", "not identified"):
+        assert ("no fall with n" if EXPECTED[status][1] == "no fall with n" else "alpha and C not identified") in glance
 
 
 def test_the_raw_fit_stays_available_with_what_the_tables_show(constant_fit, step_fit):
@@ -256,7 +256,7 @@ def test_the_raw_fit_stays_available_with_what_the_tables_show(constant_fit, ste
     one the tables do not print how they show it instead."""
     text = trial_stats.describe(constant_fit)
     alpha_line = next(line for line in text.splitlines() if line.strip().startswith("alpha"))
-    assert f"{constant_fit.fit.alpha:.4g}" in alpha_line and "the tables show: no trend" in alpha_line
+    assert f"{constant_fit.fit.alpha:.4g}" in alpha_line and "the tables show: no fall with n" in alpha_line
     step = trial_stats.describe(step_fit).splitlines()
     d_line = next(line for line in step if line.strip().startswith("D "))
     c_line = next(line for line in step if line.strip().startswith("C "))
@@ -326,3 +326,19 @@ def test_a_floor_unresolved_by_aic_alone_is_reported_as_an_upper_bound():
 
     assert "+ C" in tables.law_text(flagged) and f"+ {fmt(fit.C)}" not in tables.law_text(flagged)
     assert f"+ {fmt(fit.C)}" in tables.law_text(dataclasses.replace(fit, status="ok"))
+
+
+def test_a_pure_power_law_as_good_leaves_the_floor_unresolved_under_alpha_at_bound_too():
+    """classify() decides alpha_at_bound before its pure-power-law test, so an alpha_at_bound fit whose C
+    interval stays above 0 may still not resolve a floor by AIC: C is then an upper bound there too."""
+    import dataclasses
+
+    rng = np.random.default_rng(3)
+    ns = np.array([100, 300, 1000, 3000, 10000, 30000], float)
+    fit = scaling.fit_law(ns, 0.5 * ns ** -0.3 + 0.05 + rng.normal(0, 0.002, len(ns)))
+    assert fit.usable and not fit.floor_at_bound()
+    at_bound = dataclasses.replace(fit, status=scaling.FitStatus.alpha_at_bound.value)
+    assert dataclasses.replace(at_bound, aic_vs_pure=0.5).floor_unresolved()
+    assert not dataclasses.replace(at_bound, aic_vs_pure=25.0).floor_unresolved()
+    assert findings.floor_reason(dataclasses.replace(at_bound, aic_vs_pure=0.5)) == \
+        "a pure power law (C = 0) fits as well by AIC"

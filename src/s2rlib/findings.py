@@ -39,7 +39,7 @@ VERDICT_WORDS = {
 #: statuses under which the data show no fall with n: the book shows the constant, never a law
 CONSTANT_STATUSES = (FitStatus.constant_preferred, FitStatus.no_decrease)
 NOT_IDENTIFIED = "not identified"
-NO_TREND = "no trend"
+NO_TREND = "no fall with n"
 NO_LAW = "no law fitted"
 ESTIMATE, BOUND, WORDS = "estimate", "bound", "words"
 
@@ -100,7 +100,7 @@ class Shown:
         return self.kind != WORDS
 
     def cell(self, units: str = "") -> str:
-        """Value and interval in one cell: ``0.12 [0.1, 0.15]``, ``< 0.17 (no floor resolved)``, ``no trend``."""
+        """Value and interval in one cell: ``0.12 [0.1, 0.15]``, ``< 0.17 (no floor resolved)``, ``no fall with n``."""
         if self.kind == ESTIMATE:
             return f"{self.value} {self.interval}{units}" if self.interval != DASH else f"{self.value}{units}"
         if self.kind == BOUND:
@@ -183,7 +183,7 @@ def fit_parameters(fit, level: float = CI_LEVEL) -> dict[str, Shown]:
 
 def law_clauses(shown: Mapping[str, Shown], names=("alpha", "C"), units: str = "") -> str:
     """The parameters ``names`` in words, printed numbers first: ``alpha = 0.3 [0.2, 0.4]; C < 0.1 eV (no
-    floor resolved)``, ``no trend in n; C not identified``, ``alpha and C not identified``."""
+    floor resolved)``, ``no fall with n; C not identified``, ``alpha and C not identified``."""
     parts, words = [], {}
     for k in names:
         s = shown[k]
@@ -191,9 +191,9 @@ def law_clauses(shown: Mapping[str, Shown], names=("alpha", "C"), units: str = "
             parts.append(s.clause(units if k != "alpha" else ""))
         else:
             words.setdefault(s.value, []).append(k)
-    for w, ks in words.items():  # "no trend" and "no law fitted" are about the whole law, not one parameter
+    for w, ks in words.items():  # "no fall with n" and "no law fitted" are about the whole law, not one parameter
         parts.append(f"{' and '.join(ks)} {w}" if w == NOT_IDENTIFIED else
-                     "no trend in n" if w == NO_TREND else w if w == NO_LAW else f"{' and '.join(ks)}: {w}")
+                     NO_TREND if w == NO_TREND else w if w == NO_LAW else f"{' and '.join(ks)}: {w}")
     return "; ".join(parts)
 
 

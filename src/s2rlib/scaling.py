@@ -83,16 +83,17 @@ class FitStatus(ExplainedStatus):
     constant_preferred = ("constant_preferred",
                           "a constant fits the trial means as well as the law (AIC of the law not lower by 2): "
                           "these data show no detectable fall of the error with n",
-                          "read no scaling into the curve: D and alpha show no trend, C is not identified")
+                          "read no scaling into the curve: D and alpha describe no fall with n, C is not identified")
     no_decrease = ("no_decrease", "D = 0: the error does not fall with n (flat or increasing)",
-                   "these data give no evidence that more simulations help: D and alpha show no trend, C is "
+                   "these data give no evidence that more simulations help: D and alpha describe no fall with n, C is "
                    "not identified")
     alpha_at_bound = ("alpha_at_bound",
                       "alpha, or its 90% interval, reaches its search bound (0.001 or 3): over the measured n the "
                       "curve is too flat or too steep to pin the exponent, and D moves by orders of magnitude with it",
-                      "alpha is a one-sided limit (≥ x at the bound 3, ≤ x at 0.001); D is not identified. At 3 the "
-                      "error falls onto a plateau within the first step in n, and C, its level, keeps its interval "
-                      "(C < x when that reaches 0); at 0.001 the law is about (D + C) − D alpha ln n, so D and C "
+                      "alpha is a one-sided limit (≥ x at the bound 3, ≤ x at 0.001); D is not identified. At 3 "
+                      "either the error falls onto a plateau within the first step in n, and C, its level, keeps its "
+                      "interval, or a slow fall with no floor and a fast fall onto one fit about equally well, and C's "
+                      "interval covers both (C < x when it reaches 0 or a pure power law fits as well); at 0.001 the law is about (D + C) − D alpha ln n, so D and C "
                       "trade off and C is not identified either")
     C_at_bound = ("C_at_bound",
                   "no floor is resolved: C = 0, its 90% interval reaches 0, or a pure power law (C = 0) fits "
@@ -211,9 +212,10 @@ class Fit:
 
     def floor_unresolved(self, level: float = CI_LEVEL) -> bool:
         """Whether the book reports C as an upper bound only, ``C < hi``: C at its bound (see
-        :meth:`floor_at_bound`) or status ``C_at_bound`` for any reason (also when a pure power law fits
-        as well by AIC while C's interval stays above 0)."""
-        return bool(self.usable and (self.status == FitStatus.C_at_bound or self.floor_at_bound(level)))
+        :meth:`floor_at_bound`), status ``C_at_bound`` for any reason, or a pure power law that fits as well
+        by AIC while C's interval stays above 0 (whatever the status: ``alpha_at_bound`` is decided first)."""
+        pure_as_good = np.isfinite(self.aic_vs_pure) and self.aic_vs_pure < AIC_MARGIN  # also under alpha_at_bound
+        return bool(self.usable and (self.status == FitStatus.C_at_bound or pure_as_good or self.floor_at_bound(level)))
 
     def boot_ok_fraction(self) -> float:
         if self.boot is None or len(self.boot) == 0:
