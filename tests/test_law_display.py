@@ -234,6 +234,8 @@ def test_every_table_shows_d_alpha_and_c_as_the_status_allows(status_fits, which
         if how == "estimate":
             assert row["90% CI"] == fmt_ci(*f.ci()[name])
         texts = [" ".join(row.astype(str))]
+        if f.usable and not findings.shows_constant(f):  # the law box and the legend follow the same rule
+            texts += [tables.law_text(f, cf.units), tables.law_math(f, cf.units), plotting.law_label(cf)]
         if name != "D":  # the other tables show alpha and C only
             assert two_way[name] == cell
             assert summary[f"{name} [90% CI]"] == one_cell

@@ -131,6 +131,9 @@ def law_label(case_fit: CaseFit, units: str | None = None) -> str:
     if findings.shows_constant(f) or f.D <= 0:  # the best "law" is a flat line: say so
         why = "no fall with n" if (f.status == "no_decrease" or f.D <= 0) else "no fall with n detected"
         return f"{why}: a constant, {findings.fitted_constant(f):.3g}"
+    if not findings.fit_parameters(f)["D"].printed:  # the tables print no law: neither does the legend
+        return "fitted curve, α at its bound: no law identified" if f.status == "alpha_at_bound" else \
+            "fitted curve: no law identified"
     name = {"ok": "fitted law", "C_at_bound": "fitted law, no floor resolved",
             "alpha_at_bound": "fitted curve, α at its bound"}.get(str(f.status), "fitted curve, not identified")
     if f.floor_unresolved():  # the floor is only bounded from above: never print it as "+ 0"

@@ -58,6 +58,15 @@ def _floor_bound(fit: scaling.Fit) -> float | None:
     return fit.ci()["C"][1] if fit.floor_unresolved() else None
 
 
+def _no_law_identified(fit: scaling.Fit, u: str) -> str | None:
+    """Where the fit does not identify D (``alpha_at_bound``, ``unidentified``): no law is written out,
+    only what every table prints (:func:`s2rlib.findings.fit_parameters`); None where D is identified."""
+    shown = findings.fit_parameters(fit)
+    if shown["D"].printed:
+        return None
+    return f"no law identified: {findings.law_clauses(shown, names=('alpha', 'C', 'D'), units=u)}"
+
+
 def law_text(fit: scaling.Fit, units: str = "") -> str:
     """The fitted law in words, e.g. ``R(n) = 0.9 n^-0.45 + 0.08 eV/atom``.
 
@@ -71,6 +80,9 @@ def law_text(fit: scaling.Fit, units: str = "") -> str:
     if findings.shows_constant(fit):
         return (f"no scaling law: R(n) ≈ {fmt(findings.fitted_constant(fit))}{u}, the mean over n > 0 "
                 f"({_constant_words(fit)})")
+    unidentified = _no_law_identified(fit, u)
+    if unidentified:
+        return unidentified
     hi = _floor_bound(fit)
     if hi is not None:
         bound = f"C < {fmt(hi)}{u}" if np.isfinite(hi) else "no floor resolved"
@@ -95,6 +107,9 @@ def law_math(fit: scaling.Fit, units: str = "") -> str:
     if findings.shows_constant(fit):
         return (f"No scaling law: $R(n) \\approx {_tex(findings.fitted_constant(fit))}${u}, the mean over "
                 f"n > 0 ({_constant_words(fit)})")
+    unidentified = _no_law_identified(fit, u)
+    if unidentified:
+        return unidentified[0].upper() + unidentified[1:]
     law = f"R(n) = {_tex(fit.D)}\\,n^{{-{_tex(fit.alpha)}}}"
     hi = _floor_bound(fit)
     if hi is not None:
