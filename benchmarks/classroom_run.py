@@ -5,7 +5,7 @@ timing is of what a lecturer copies), run one after the other with fresh caches 
 pretrained networks are computed as on a lecture laptop's first run) and a fresh output directory in
 place of ``/tmp/classroom``. The result, ``benchmarks/classroom.json``, holds the machine, the commands,
 the wall time of each command and of each grid point (``wall_s`` from the rows), and the grid's rows
-(``classroom_results.csv``). ``tests/test_book_sources.py`` checks that the rerun page's measured
+(``classroom_results.csv``). ``tests/test_benchmark.py`` checks that the rerun page's measured
 minutes are this file's.
 
 Run on a quiet machine (``uptime``: the 1-minute load should be well under the CPU count)::

@@ -344,3 +344,23 @@ def test_a_pure_power_law_as_good_leaves_the_floor_unresolved_under_alpha_at_bou
     assert not dataclasses.replace(at_bound, aic_vs_pure=25.0).floor_unresolved()
     assert findings.floor_reason(dataclasses.replace(at_bound, aic_vs_pure=0.5)) == \
         "a pure power law (C = 0) fits as well by AIC"
+
+
+def test_two_way_panels_draw_what_the_tables_print(ok_fit, constant_fit, step_fit):
+    """Panels b and c: an estimate is a marker; alpha as a one-sided limit is a bar without a marker; a
+    parameter the tables give in words is those words on the axis, never the fitted number."""
+    fig = plotting.two_way_figure({100: ok_fit, 300: constant_fit, 1000: step_fit})
+    ax_a, ax_c = fig.axes[1], fig.axes[2]
+
+    def marker_ys(ax, x):
+        return [float(y) for ln in ax.lines for xx, y in zip(ln.get_xdata(), ln.get_ydata())
+                if ln.get_marker() not in ("None", "", None, "_") and float(xx) == x]
+
+    assert marker_ys(ax_a, 100) == [pytest.approx(ok_fit.fit.alpha)]
+    assert marker_ys(ax_a, 300) == [] and marker_ys(ax_c, 300) == []  # constant: no alpha, no C
+    assert [t.get_text() for t in ax_a.texts if t.get_text() == "no fall with n"]
+    assert [t.get_text() for t in ax_c.texts if t.get_text() == "not identified"]
+    assert all(y != pytest.approx(step_fit.fit.alpha) for y in marker_ys(ax_a, 1000))  # "≥ x": no point
+    assert marker_ys(ax_c, 1000)  # C is measured at the upper alpha bound: drawn
+    import matplotlib.pyplot as plt
+    plt.close(fig)

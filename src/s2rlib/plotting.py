@@ -366,7 +366,9 @@ def two_way_figure(fits_by_m: Mapping[int, CaseFit], *, m_all: float | None = No
     number of experimental training + validation samples; without it the "all" fit is left out of
     panels b and c). Error bars in b and c are the 90% bootstrap intervals; hollow markers flag a
     fit whose status is not ``ok``; a C that is only bounded (no floor resolved) is drawn as a bar
-    from 0 to its upper bound, capped by a downward triangle, with no point estimate.
+    from 0 to its upper bound, capped by a downward triangle, with no point estimate. Panels b and c draw
+    what the tables print (:func:`s2rlib.findings.fit_parameters`): an alpha that is a one-sided limit is
+    its interval's bar without a point, and a parameter the tables give in words is those words.
     """
     fig = plt.figure(figsize=(DISPLAY_WIDTH_IN, 8.6), layout="constrained")
     gs = fig.add_gridspec(2, 2, height_ratios=[1.3, 1])
@@ -389,7 +391,10 @@ def two_way_figure(fits_by_m: Mapping[int, CaseFit], *, m_all: float | None = No
         if m == ALL_M and m_all is None:
             continue
         ci = cf.fit.ci(level)
+        shown = findings.fit_parameters(cf.fit, level)  # what the tables print: panels b and c draw the same
         rows.append(dict(m=_m_position(m, m_all), label=name, color=color, marker=marker, status=cf.fit.status,
+                         alpha_kind=shown["alpha"].kind, C_kind=shown["C"].kind,
+                         alpha_words=shown["alpha"].value, C_words=shown["C"].value,
                          alpha=cf.fit.alpha, alpha_lo=ci["alpha"][0], alpha_hi=ci["alpha"][1],
                          C=cf.fit.C, C_lo=ci["C"][0], C_hi=ci["C"][1],
                          C_upper=cf.fit.floor_unresolved(level) and np.isfinite(ci["C"][1])))
@@ -408,6 +413,11 @@ def two_way_figure(fits_by_m: Mapping[int, CaseFit], *, m_all: float | None = No
             top = _alpha_clip(df) if key == "alpha" else None
             for _, r in df.iterrows():
                 v, lo, hi = r[key], r[f"{key}_lo"], r[f"{key}_hi"]
+                if r[f"{key}_kind"] == findings.WORDS:  # the tables print words here: no point, the words
+                    axis.text(r["m"], 0.03, r[f"{key}_words"], rotation=90,
+                              transform=axis.get_xaxis_transform(), ha="center", va="bottom",
+                              fontsize=MIN_FONT_PT, color=r["color"])
+                    continue
                 if not np.isfinite(v):
                     continue
                 if key == "C" and r["C_upper"]:  # only "C < hi": a bar from 0 capped by a downward marker
@@ -420,6 +430,10 @@ def two_way_figure(fits_by_m: Mapping[int, CaseFit], *, m_all: float | None = No
                     axis.plot([r["m"]], [top], marker="^", ms=8, color=r["color"], clip_on=False, zorder=6)
                     axis.annotate(f"to {hi:.3g}", (r["m"], top), xytext=(6, -2), textcoords="offset points",
                                   ha="left", va="top", fontsize=MIN_FONT_PT, color=r["color"])
+                if key == "alpha" and r["alpha_kind"] == findings.BOUND:  # a one-sided limit: its bar, no point
+                    if not clipped and np.isfinite(lo) and np.isfinite(hi):
+                        axis.vlines(r["m"], lo, hi, color=r["color"], lw=1.2)
+                    continue
                 err = None
                 if np.isfinite(lo) and np.isfinite(hi) and not clipped:
                     err = np.array([[max(v - lo, 0.0)], [max(hi - v, 0.0)]])
@@ -428,7 +442,7 @@ def two_way_figure(fits_by_m: Mapping[int, CaseFit], *, m_all: float | None = No
                               capsize=3, **ax_kw)
             if top is not None:
                 axis.set_ylim(0, top)
-            good = df[np.isfinite(df[key]) & ~(df["C_upper"] if key == "C" else False)]
+            good = df[np.isfinite(df[key]) & (df[f"{key}_kind"] == findings.ESTIMATE) & ~(df["C_upper"] if key == "C" else False)]
             axis.plot(good["m"], good[key], color="0.6", lw=1, zorder=0)
             axis.set_xscale("log")
             ticks = df["m"].to_numpy(dtype=float)
