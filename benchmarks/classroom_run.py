@@ -61,6 +61,9 @@ def main(argv=None) -> int:
         print("\n".join(cmds))
         return 0
     s2r = Path(sys.executable).with_name("s2r")
+    if not s2r.exists():
+        raise SystemExit(f"no 's2r' beside {sys.executable}: run this with the project's environment, "
+                         ".venv/bin/python benchmarks/classroom_run.py")
     facts = machine_facts(threads=os.cpu_count() or 1)
     with tempfile.TemporaryDirectory(prefix="s2r-classroom-") as tmp:
         env = dict(os.environ, S2R_CACHE=f"{tmp}/cache", S2R_PRETRAIN_CACHE=f"{tmp}/cache/pretrained",
@@ -87,7 +90,10 @@ def main(argv=None) -> int:
     record = {"machine": facts, "loadavg_end": list(os.getloadavg()), "commands": runs,
               "total_seconds": round(sum(r["seconds"] for r in runs), 1), "points": points,
               "trials": int(rows["trial"].nunique()) if "trial" in rows else None}
-    (args.out / "classroom.json").write_text(json.dumps(record, indent=1) + "\n")
+    from s2rlib.atomic import atomic_write
+
+    with atomic_write(args.out / "classroom.json") as fh:  # a stopped run never leaves half a file
+        fh.write(json.dumps(record, indent=1) + "\n")
     log(f"classroom run: {record['total_seconds']:.0f} s in all -> {args.out / 'classroom.json'}")
     return 0
 

@@ -69,11 +69,13 @@ def test_pure_power_fit_recovers_known_parameters():
     assert abs(a - 0.37) < 1e-5 and abs(D - 2.5) < 1e-4
 
 
-def test_pure_power_fit_with_vanishing_weights_gives_no_amplitude_instead_of_dividing_by_zero():
+def test_pure_power_fit_with_vanishing_weights_is_unidentified_instead_of_dividing_by_zero():
     # 1/se^2 underflows to 0 when a point's spread overflows (a property test found a table with 1.34e163)
     n = np.geomspace(10, 3000, 4)
     D, a = aic_module.fit_pure_power(n, 0.4 * n ** -0.2, w=np.zeros(4))
-    assert D == 0.0 and np.isfinite(a)
+    assert np.isnan(D)  # no information: unidentified, never an arbitrary D = 0
+    D, a = aic_module.fit_pure_power(n, 0.4 * n ** -0.2, w=np.array([np.nan, 1.0, 1.0, 1.0]))
+    assert np.isnan(D)  # a NaN weight (a point with one trial has no se) is not hidden either
     D, a = aic_module.fit_pure_power(n, 0.4 * n ** -0.2, w=np.array([0.0, 1.0, 1.0, 1.0]))  # one dropped point
     assert abs(a - 0.2) < 1e-4 and abs(D - 0.4) < 1e-4
 

@@ -46,8 +46,8 @@ def fit_pure_power(n, R, w=None) -> tuple[float, float]:
     def solve(a):
         x = u ** (-a)
         Wx = W @ x if W.ndim == 2 else W * x
-        den = float(Wx @ x)  # 0 (or not finite) when the weights vanish, e.g. 1/se^2 of an overflowing se
-        D = max(float(Wx @ R) / den, 0.0) if np.isfinite(den) and den > 0 else 0.0
+        den = float(Wx @ x)  # 0 when the weights vanish (1/se^2 of an overflowing se): D is then unidentified
+        D = max(float(Wx @ R) / den, 0.0) if den != 0 else float("nan")  # a NaN weight stays NaN too
         return D, weighted_ss(D * x - R, W)
 
     lo, hi = ALPHA_BOUNDS

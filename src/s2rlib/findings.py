@@ -61,20 +61,9 @@ PARAMETER_RULES: dict[str, tuple[str, str, str]] = {
     "too_few_points": (NO_LAW,) * 3,
     "failed": (NO_LAW,) * 3,
 }
-#: statuses under which alpha is always an estimate and C an estimate or an upper bound
-IDENTIFIED_STATUSES = tuple(FitStatus(s) for s, rule in PARAMETER_RULES.items()
-                            if s in FitStatus.__members__ and rule[1:] in ((ESTIMATE, ESTIMATE), (ESTIMATE, BOUND)))
-
-
 def shows_constant(fit) -> bool:
     """Whether a fit's status says the error does not fall with n (a constant fits as well)."""
     return fit.status in CONSTANT_STATUSES
-
-
-def identifies_parameters(status) -> bool:
-    """Whether alpha of every fit with this status is an estimate and C an estimate or an upper bound
-    (what each table prints is :func:`shown_parameters`)."""
-    return status in IDENTIFIED_STATUSES
 
 
 @dataclass(frozen=True)
@@ -289,12 +278,6 @@ class Finding:
                                 {"alpha": (self.alpha_lo, self.alpha_hi), "C": (self.C_lo, self.C_hi)},
                                 floor_unresolved=self.C_upper_only)
 
-    def c_text(self) -> str:
-        return self.shown()["C"].clause(_units(self.units))
-
-    def alpha_text(self) -> str:
-        return self.shown()["alpha"].clause()
-
     def law_text(self) -> str:
         """alpha and C in words, as the tables show them (:func:`law_clauses`)."""
         return law_clauses(self.shown(), units=_units(self.units))
@@ -479,7 +462,7 @@ CLAIM_RULES = (
     ClaimRule(r"interior optimum: D, alpha and C are all identified", lambda f, m: False,
               "`ok` means more than an interior optimum (FitStatus.ok)"),
     ClaimRule(r"shrink, in general",
-              lambda f, m: len(m) >= 2 and _decreasing([m[k].C for k in sorted(m)]),
+              lambda f, m: len(m) >= 2 and _decreasing([m[k].C for k in sorted(m, key=lambda k: (k == ALL_M, k))]),
               "the chi table must show C falling as m grows"),
     ClaimRule(r"pretraining (always )?helps",
               lambda f, m: bool(f) and all(x.verdict == "lowers" for x in f.values()),
@@ -488,7 +471,7 @@ CLAIM_RULES = (
               r"greatly|substantially|considerably|dramatically|hugely|massively|strongly)\b", lambda f, m: False,
               "a size in words: write the measured change (the paired gain in % with its interval) instead"),
     ClaimRule(r"paired gain shrinks as \$?m\$? grows",
-              lambda f, m: len(m) >= 2 and _decreasing([abs(m[k].relative[0]) for k in sorted(m)]),
+              lambda f, m: len(m) >= 2 and _decreasing([abs(m[k].relative[0]) for k in sorted(m, key=lambda k: (k == ALL_M, k))]),
               "the chi gains at the largest n, in % of the baseline, must fall in size at every larger m"),
 )
 
