@@ -275,4 +275,6 @@ def point_times_sentence(root=None, cases: Iterable[str] = BOOK_CASES) -> str:
             + "; ".join(parts) + ".")
     if missing:
         text += f" No point of today's recipe at $m$ = all is recorded yet for {_join(missing)}."
+    if df["wall_s"].max() > 120:  # said only of times that exist (a live demonstration: a few minutes)
+        text += " Points like these are far too slow for a live demonstration, which is what the classroom run below is for."
     return text
