@@ -118,6 +118,9 @@ def test_rerun_page_generates_its_point_times_and_they_are_the_rows():
     prose = re.sub(r"```.*?```", "", section, flags=re.S)
     assert not re.search(r"\d[\d,]*\s*(–\s*\d[\d,]*\s*)?(s|min|minutes) each", prose), \
         "a hand-written time per point is back in the rerun page: it is generated from the rows"
+    whole = re.sub(r"```.*?```", "", page.split("(classroom-run)=")[0], flags=re.S)  # the classroom box: test_benchmark
+    assert not re.search(r"\btook\s+(about\s+)?\d[\d,.]*\s*(s|min|minutes)\b", whole), \
+        "a hand-written 'took N s' is back in the rerun page: grid times are generated from the rows"
     if not RESULTS.is_dir():
         pytest.skip("no committed results")
     text = point_times_sentence(RESULTS)
