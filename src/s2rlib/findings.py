@@ -61,6 +61,8 @@ PARAMETER_RULES: dict[str, tuple[str, str, str]] = {
     "too_few_points": (NO_LAW,) * 3,
     "failed": (NO_LAW,) * 3,
 }
+
+
 def shows_constant(fit) -> bool:
     """Whether a fit's status says the error does not fall with n (a constant fits as well)."""
     return fit.status in CONSTANT_STATUSES
