@@ -101,3 +101,21 @@ def test_classroom_run_times_a_page_block_end_to_end(tmp_path):
     assert rec["total_seconds"] > sum(p["wall_s"] for p in rec["points"])  # start-up, descriptors, fit on top
     assert "formation_enthalpy (m = all, 2 trials)" in rec["commands"][1]["stdout_tail"]
     assert "/tmp/classroom/" not in rec["commands"][1]["stdout_tail"]  # a fresh directory, never the demo's
+
+
+def test_the_measured_classroom_run_is_of_the_page_commands_and_the_pages_quote_it(tmp_path):
+    """``benchmarks/classroom.json`` timed exactly the commands the rerun page prints (a changed block needs
+    a new measurement), the page's box is generated from it, and the lesson plan quotes its minutes."""
+    from s2rlib import run_tables
+
+    rec = json.loads((REPO / "benchmarks" / "classroom.json").read_text())
+    assert [c["command"] for c in rec["commands"]] == _classroom().page_commands()
+    minutes = f"{rec['total_seconds'] / 60:.1f} minutes"
+    box = run_tables.classroom_box()
+    assert box.startswith("```{admonition} Measured") and f"**{minutes}**" in box
+    for p in rec["points"]:
+        assert f"{p['wall_s']:,.0f} s" in box
+    assert "$n$ = all:" in box and "$n$ = 95,118" not in box  # the whole database by name, as on the command line
+    assert "report.classroom_box()" in (REPO / "book" / "rerun.md").read_text()
+    assert f"**{minutes}**" in (REPO / "book" / "lesson.md").read_text()
+    assert "Not yet measured" in run_tables.classroom_box(tmp_path / "missing.json")

@@ -176,7 +176,7 @@ def _between(text: str, start: str, end: str) -> str:
 
 def test_method_status_tables_are_the_enums():
     text = (REPO / "book" / "method.md").read_text()
-    fit = _between(text, "<!-- status table: generated from s2rlib.scaling.FitStatus -->", "<!-- end status table -->")
+    fit = _between(text, "<!-- status table: generated from s2rlib.fit_status.FitStatus -->", "<!-- end status table -->")
     assert fit == report.to_markdown(FitStatus.table()).strip()
     der = _between(text, "<!-- derived status table: generated from s2rlib.insights.DerivedStatus -->",
                    "<!-- end derived status table -->")

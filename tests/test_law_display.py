@@ -342,7 +342,7 @@ def test_a_pure_power_law_as_good_leaves_the_floor_unresolved_under_alpha_at_bou
     at_bound = dataclasses.replace(fit, status=scaling.FitStatus.alpha_at_bound.value)
     assert dataclasses.replace(at_bound, aic_vs_pure=0.5).floor_unresolved()
     assert not dataclasses.replace(at_bound, aic_vs_pure=25.0).floor_unresolved()
-    assert findings.floor_reason(dataclasses.replace(at_bound, aic_vs_pure=0.5)) == \
+    assert dataclasses.replace(at_bound, aic_vs_pure=0.5).floor_reason() == \
         "a pure power law (C = 0) fits as well by AIC"
 
 

@@ -1,7 +1,7 @@
 """How much better the scaling law fits than simpler forms: AIC on trial means that are paired across n.
 
-The status of a fit (:func:`s2rlib.scaling.classify`) asks whether the law ``D n^-alpha + C`` beats a
-constant and a pure power law ``D n^-alpha`` by :data:`s2rlib.scaling.AIC_MARGIN` in AIC, and
+The status of a fit (:func:`s2rlib.fit_status.classify`) asks whether the law ``D n^-alpha + C`` beats a
+constant and a pure power law ``D n^-alpha`` by :data:`s2rlib.fit_status.AIC_MARGIN` in AIC, and
 :func:`s2rlib.law_forms.compare_forms` prints the same comparison. Both use this module:
 
 * the points are the trial means at each n, never the per-trial errors as if independent;
@@ -35,7 +35,7 @@ def fit_pure_power(n, R, w=None) -> tuple[float, float]:
     """The pure power law ``R = D n^-alpha``: (D, alpha) minimising ``r' W r`` with ``r = D n^-alpha - R``.
 
     ``w`` is a vector of weights (a diagonal W; default ones: least squares in R) or a full precision
-    matrix (generalised least squares). D >= 0 and alpha in :data:`s2rlib.scaling.ALPHA_BOUNDS`; D is solved exactly
+    matrix (generalised least squares). D >= 0 and alpha in :data:`s2rlib.fit_status.ALPHA_BOUNDS`; D is solved exactly
     for each alpha (variable projection), alpha on a log grid refined by a bounded scalar search.
     """
     n, R = np.asarray(n, dtype=float), np.asarray(R, dtype=float)

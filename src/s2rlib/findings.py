@@ -2,7 +2,7 @@
 
 Every sentence here is computed from a :class:`s2rlib.trial_stats.CaseFit`: the paired gain at the
 largest n with its corrected 90% interval (:class:`s2rlib.trial_stats.Gain`), the law's status in
-words (:class:`s2rlib.scaling.FitStatus`), and alpha and C as every table shows them:
+words (:class:`s2rlib.fit_status.FitStatus`), and alpha and C as every table shows them:
 :func:`shown_parameters` is the one place that decides, per fit status, which of D, alpha and C
 are printed as numbers (C as an upper bound when the floor is unresolved, alpha as a one-sided limit
 at a search bound) and which words replace the rest. The verdict on the gain follows only from its
@@ -48,7 +48,7 @@ ESTIMATE, BOUND, WORDS = "estimate", "bound", "words"
 #: is unresolved, :meth:`s2rlib.scaling.Fit.floor_unresolved`); BOUND is one-sided (C "< x"; alpha
 #: "≥ x" when its interval reaches the upper search bound, "≤ x" when it reaches the lower one, "not
 #: identified" when it reaches both); any other entry is the words printed instead of a number.
-#: ``alpha_at_bound`` depends on which bound alpha reaches (:class:`s2rlib.scaling.FitStatus`): at
+#: ``alpha_at_bound`` depends on which bound alpha reaches (:class:`s2rlib.fit_status.FitStatus`): at
 #: the upper one C is the level of the plateau and keeps its interval; at the lower one D and C trade off.
 PARAMETER_RULES: dict[str, tuple[str, str, str]] = {
     "ok": (ESTIMATE, ESTIMATE, ESTIMATE),
@@ -123,7 +123,7 @@ def shown_parameters(status, estimates: Mapping[str, float], intervals: Mapping[
     interval at ``level``; ``floor_unresolved`` says that C is only bounded from above (``floor_why``:
     why, in words). :func:`fit_parameters` fills them from a :class:`s2rlib.scaling.Fit`.
     """
-    from .scaling import ALPHA_BOUNDS, alpha_bounds_reached
+    from .fit_status import ALPHA_BOUNDS, alpha_bounds_reached
 
     pct = f"{int(round(level * 100))}%"
     a, (a_lo, a_hi) = float(estimates.get("alpha", math.nan)), intervals.get("alpha", (math.nan, math.nan))
@@ -152,23 +152,13 @@ def shown_parameters(status, estimates: Mapping[str, float], intervals: Mapping[
     return out
 
 
-def floor_reason(fit, level: float = CI_LEVEL) -> str:
-    """Why C is only an upper bound, in words (for a fit whose floor is unresolved)."""
-    tiny = 1e-9 * max(float(np.nanmax(fit.R)) if len(fit.R) else 1.0, 1e-300)
-    if fit.usable and fit.C <= tiny:
-        return "C at its bound 0"
-    if fit.floor_at_bound(level):
-        return "its interval reaches the bound 0"
-    return "a pure power law (C = 0) fits as well by AIC"
-
-
 def fit_parameters(fit, level: float = CI_LEVEL) -> dict[str, Shown]:
     """:func:`shown_parameters` of a :class:`s2rlib.scaling.Fit`: how every table shows its D, alpha and C."""
     nan = (math.nan, math.nan)
     ci = fit.ci(level) if fit.usable else {k: nan for k in ("D", "alpha", "C")}
     unresolved = fit.floor_unresolved(level)
     return shown_parameters(fit.status, {k: getattr(fit, k) for k in ("D", "alpha", "C")}, ci,
-                            floor_unresolved=unresolved, floor_why=floor_reason(fit, level) if unresolved else "",
+                            floor_unresolved=unresolved, floor_why=fit.floor_reason(level) if unresolved else "",
                             level=level)
 
 

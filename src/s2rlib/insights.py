@@ -32,7 +32,8 @@ import numpy as np
 import pandas as pd
 
 from . import scaling
-from .scaling import CI_LEVEL, ExplainedStatus, Fit, FitStatus
+from .fit_status import CI_LEVEL, ExplainedStatus, FitStatus
+from .scaling import Fit
 from .trial_stats import CaseFit
 
 MIN_DRAWS = scaling.MIN_DRAWS  # fewer usable draws than this -> NaN interval

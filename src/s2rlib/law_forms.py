@@ -116,7 +116,7 @@ def compare_forms(n, R, se=None, *, trials=None, ratio=0.0) -> pd.DataFrame:
 
     With ``trials`` (k points x J trials, whose means ``R`` are, and ``ratio`` = n_test/n_pool) the
     AIC is ``chi^2 + 2k`` with ``chi^2 = r' W r`` and ``W`` :func:`s2rlib.aic.aic_weights` of the
-    points used (the held-out fit too): exactly the criterion :class:`s2rlib.scaling.FitStatus` uses,
+    points used (the held-out fit too): exactly the criterion :class:`s2rlib.fit_status.FitStatus` uses,
     so this table and the fit status agree. With ``se`` (one standard error per point) ``W`` is
     ``1/se^2``. AICc is then NaN. Never pass per-trial points as ``R``: trials of one grid are not
     independent. Bad shapes raise a ValueError naming the argument.

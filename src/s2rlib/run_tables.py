@@ -278,3 +278,48 @@ def point_times_sentence(root=None, cases: Iterable[str] = BOOK_CASES) -> str:
     if df["wall_s"].max() > 120:  # said only of times that exist (a live demonstration: a few minutes)
         text += " Points like these are far too slow for a live demonstration, which is what the classroom run below is for."
     return text
+
+
+#: the measured classroom run (``benchmarks/classroom_run.py`` writes it)
+CLASSROOM_JSON = "benchmarks/classroom.json"
+
+
+def classroom_record(path=None) -> dict | None:
+    """The measured classroom run (``benchmarks/classroom.json``), or None when it has not been measured."""
+    from .book_results import repo_root
+
+    p = repo_root() / CLASSROOM_JSON if path is None else path
+    try:
+        with open(p) as fh:
+            return json.load(fh)
+    except FileNotFoundError:
+        return None
+
+
+def classroom_box(path=None) -> str:
+    """The rerun chapter's box on what the classroom run costs, generated from its measurement
+    (:data:`CLASSROOM_JSON`): the whole run, each command, each grid point, the machine."""
+    rec = classroom_record(path)
+    if rec is None:
+        return ("```{admonition} Not yet measured\n:class: warning\nThe classroom run has not been timed as a whole "
+                "(`benchmarks/classroom_run.py` does it): time it once on the lecture's laptop before the class.\n```")
+    total = float(rec["total_seconds"])
+    grid, fit = rec["commands"][0], rec["commands"][-1]
+    pts = sorted(rec["points"], key=lambda p: p["n_source"])
+    all_n = "all" in next((a for a in grid["command"].split("--ns ")[1:2]), "").split(" ")[0].split(",")
+    per_point = "; ".join(f"$n$ = {'all' if p is pts[-1] and all_n else fmt_n(p['n_source'])}: {p['wall_s']:,.0f} s" for p in pts)
+    machine = rec.get("machine", {})
+    lscpu = dict((k.strip(), v.strip()) for k, v in (ln.split(":", 1) for ln in machine.get("lscpu", []) if ":" in ln))
+    cpu, cores = lscpu.get("Model name", "an unnamed CPU"), lscpu.get("CPU(s)", "?")
+    load = machine.get("loadavg_start", [float("nan")])[0]
+    when = str(machine.get("date_utc", ""))[:10]
+    return (f"```{{admonition}} Measured: {total / 60:.1f} minutes for the whole block\n:class: tip\n"
+            f"The block above, run as printed with cold caches (the descriptors and pretrained networks computed as "
+            f"on a laptop's first run) by `benchmarks/classroom_run.py`{f' on {when}' if when else ''}, took "
+            f"**{total / 60:.1f} minutes** on {cpu} ({cores} cores), nothing else running "
+            f"(load average {load:.1f} at the start): `s2r grid` {grid['seconds']:,.0f} s, `s2r fit` "
+            f"{fit['seconds']:,.0f} s. Each point ({rec.get('trials', 2)} trials, the recipe's wall time in the kernel, "
+            f"without papermill's start-up): {per_point}. The first point also computes the descriptors. "
+            "A laptop differs: time it once there before the class (the descriptors are then cached). On a machine "
+            "shared with other jobs (load average 8–10) an earlier attempt took 56.6 minutes: use `--threads 1` "
+            "there.\n```")

@@ -24,7 +24,7 @@ freedom; ``n_test/n_pool`` is the mean ratio of the rows' own split sizes
   the corrected t interval itself. ``tests/test_coverage.py`` checks on synthetic grids with a shared
   component that nominal 90% intervals cover 85-95%, and that the plain bootstrap over trials does not.
 
-The status (:func:`classify`) compares the law with simpler forms by AIC on the trial means with
+The status (:func:`s2rlib.fit_status.classify`, with the status vocabulary) compares the law with simpler forms by AIC on the trial means with
 their corrected covariance across n (:mod:`s2rlib.aic`).
 """
 
@@ -32,89 +32,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from .fit_status import AIC_MARGIN, ALPHA_BOUNDS, CI_LEVEL, FitStatus, at_alpha_bound, classify
+
 MIN_POINTS = 4
-ALPHA_BOUNDS = (1e-3, 3.0)
-CI_LEVEL = 0.90
-AIC_MARGIN = 2.0  # the law must beat a constant and a pure power law by at least this much AIC
-UNIDENTIFIED_FRACTION = 0.2  # share of draws without a decrease above which D is not identified
-_BOUND_TOL = 0.01  # a value within 1% (of the log search range) of a bound is "at" the bound
-
-
-class ExplainedStatus(StrEnum):
-    """A status that carries its own explanation: members are ``(value, meaning, reading)``."""
-
-    def __new__(cls, value: str, meaning: str = "", reading: str = ""):
-        obj = str.__new__(cls, value)
-        obj._value_ = value
-        obj.meaning = meaning
-        obj.reading = reading
-        return obj
-
-
-class FitStatus(ExplainedStatus):
-    """What a fit of ``R(n) = D n^-alpha + C`` identifies; each member explains itself in words.
-
-    ``meaning`` says what happened, ``reading`` how to read the numbers. ``ok`` is the only status
-    under which the book prints numbers derived from the law (required n, marginal value, ESS).
-    Which of D, alpha and C a table prints under each status, and the words that replace the others,
-    is decided in one place, :func:`s2rlib.findings.shown_parameters`, following ``reading``.
-
-    ``alpha_at_bound`` and C: the interval draws that put alpha at its bound put D and C elsewhere.
-    At the upper bound (a step: the error falls onto a plateau within the first step in n) C is the
-    plateau's level; its interval stays where it is when the bound on alpha is raised, while D's upper
-    end grows without limit (D ~ n_min^alpha). When the interval only reaches 3 from an interior
-    estimate (a slow fall with no floor and a fast fall onto a floor fit about equally well), C's
-    interval covers both and can reach 0 (on the chi grid at m = all it is [0, 0.17]); C is then
-    reported as ``C < x``, as for ``C_at_bound``. At the lower bound the law is
-    (D + C) - D alpha ln n over the measured n: only D + C and D alpha are pinned, and neither D nor
-    C is identified. ``tests/test_law_display.py`` checks both on synthetic curves.
-    """
-
-    ok = ("ok",
-          "the law beats a constant and a pure power law by at least 2 in AIC (on the trial means with their "
-          "corrected covariance), and no 90% interval of D, alpha or C touches a search bound",
-          "D, alpha and C are estimates; numbers derived from the law are printed")
-    constant_preferred = ("constant_preferred",
-                          "a constant fits the trial means as well as the law (AIC of the law not lower by 2): "
-                          "these data show no detectable fall of the error with n",
-                          "read no scaling into the curve: D and alpha describe no fall with n, C is not identified")
-    no_decrease = ("no_decrease", "D = 0: the error does not fall with n (flat or increasing)",
-                   "these data give no evidence that more simulations help: D and alpha describe no fall with n, C is "
-                   "not identified")
-    alpha_at_bound = ("alpha_at_bound",
-                      "alpha, or its 90% interval, reaches its search bound (0.001 or 3): over the measured n the "
-                      "curve is too flat or too steep to pin the exponent, and D moves by orders of magnitude with it",
-                      "alpha is a one-sided limit (≥ x at the bound 3, ≤ x at 0.001); D is not identified. At 3 "
-                      "either the error falls onto a plateau within the first step in n, and C, its level, keeps its "
-                      "interval, or a slow fall with no floor and a fast fall onto one fit about equally well, and C's "
-                      "interval covers both (C < x when it reaches 0 or a pure power law fits as well); at 0.001 the law is about (D + C) − D alpha ln n, so D and C "
-                      "trade off and C is not identified either")
-    C_at_bound = ("C_at_bound",
-                  "no floor is resolved: C = 0, its 90% interval reaches 0, or a pure power law (C = 0) fits "
-                  "as well",
-                  "C is reported as an upper bound, C < x; the transfer gap is not measured")
-    unidentified = ("unidentified",
-                    "the law's point estimate has an interior optimum, but more than 20% of the interval draws "
-                    "find no decrease, or the interval of D reaches 0: the trials do not pin the law down",
-                    "D, alpha and C are not identified")
-    too_few_points = ("too_few_points", "fewer than 4 distinct n > 0 with finite positive errors",
-                      "no law is fitted")
-    failed = ("failed", "the optimiser failed", "no law")
-    n0_at_bound = ("n0_at_bound",
-                   "(exponential saturation only) the scale n0 sits at its search bound, 100 times beyond the "
-                   "measured n", "the form degenerates to a constant or a line over the measured n")
-
-    @classmethod
-    def table(cls) -> pd.DataFrame:
-        """The status table of the method chapter, generated from the members."""
-        return pd.DataFrame([{"status": f"`{s.value}`", "meaning": s.meaning, "how to read the numbers": s.reading}
-                             for s in cls])
 
 
 def interval(draws=None, *, mean=float("nan"), se=float("nan"), df: float = 0,
@@ -217,6 +142,15 @@ class Fit:
         pure_as_good = np.isfinite(self.aic_vs_pure) and self.aic_vs_pure < AIC_MARGIN  # also under alpha_at_bound
         return bool(self.usable and (self.status == FitStatus.C_at_bound or pure_as_good or self.floor_at_bound(level)))
 
+    def floor_reason(self, level: float = CI_LEVEL) -> str:
+        """Why C is only an upper bound, in words (for a fit whose floor is unresolved)."""
+        tiny = 1e-9 * max(float(np.nanmax(self.R)) if len(self.R) else 1.0, 1e-300)
+        if self.usable and self.C <= tiny:
+            return "C at its bound 0"
+        if self.floor_at_bound(level):
+            return "its interval reaches the bound 0"
+        return "a pure power law (C = 0) fits as well by AIC"
+
     def boot_ok_fraction(self) -> float:
         if self.boot is None or len(self.boot) == 0:
             return float("nan")
@@ -240,19 +174,6 @@ def _nnls_dc(x: np.ndarray, R: np.ndarray, w: np.ndarray) -> tuple[float, float,
     A = np.stack([x, np.ones_like(x)], axis=1) * w[:, None]
     (D, C), rnorm = optimize.nnls(A, R * w)
     return float(D), float(C), float(rnorm**2)
-
-
-def alpha_bounds_reached(*alphas: float, bounds=ALPHA_BOUNDS) -> tuple[bool, bool]:
-    """Whether any of ``alphas`` (an exponent, the ends of its interval; NaN is skipped) is at the lower
-    and at the upper search bound: within 1% of the log search range."""
-    lo, hi = bounds
-    span = math.log(hi / lo)
-    a = np.asarray([x for x in alphas if np.isfinite(x) and x > 0], dtype=float)
-    return (bool((np.log(a / lo) < _BOUND_TOL * span).any()), bool((np.log(hi / a) < _BOUND_TOL * span).any()))
-
-
-def _at_alpha_bound(alpha: float, bounds=ALPHA_BOUNDS) -> bool:
-    return any(alpha_bounds_reached(alpha, bounds=bounds))
 
 
 def fit_law(n, R, *, loss: str = "linear", alpha_bounds=ALPHA_BOUNDS, weights=None) -> Fit:
@@ -303,7 +224,7 @@ def fit_law(n, R, *, loss: str = "linear", alpha_bounds=ALPHA_BOUNDS, weights=No
                    message=f"{type(exc).__name__}: {exc}")
     if D <= 1e-12 * max(R.max(), 1e-300):
         status, msg = FitStatus.no_decrease, "D = 0: the error does not fall with n"
-    elif _at_alpha_bound(alpha, alpha_bounds):
+    elif at_alpha_bound(alpha, alpha_bounds):
         status, msg = FitStatus.alpha_at_bound, f"alpha = {alpha:.3g} at the search bound {alpha_bounds}"
     elif C <= 1e-12 * max(R.max(), 1e-300):
         status, msg = FitStatus.C_at_bound, "C = 0: no floor resolved; the law reduces to a pure power law"
@@ -432,36 +353,6 @@ def trial_bootstrap_draws(vals: np.ndarray, n_boot: int, rng: np.random.Generato
     """
     J = vals.shape[1]
     return np.stack([np.nanmean(vals[:, rng.integers(0, J, J)], axis=1) for _ in range(n_boot)])
-
-
-def classify(fit: Fit, weights, *, level: float = CI_LEVEL) -> tuple[FitStatus, str]:
-    """The full status of a fit with draws: AIC against simpler forms (``weights`` as in
-    :func:`s2rlib.aic.aic_table`), then the intervals against the bounds."""
-    if fit.status in (FitStatus.failed, FitStatus.too_few_points, FitStatus.no_decrease) or not fit.usable:
-        return fit.status, fit.message
-    from .aic import aic_table  # aic builds on this module's Fit and bounds
-
-    aic = aic_table(fit, weights)
-    fit.aic_vs_constant = aic["constant"] - aic["law"]
-    fit.aic_vs_pure = aic["pure power law"] - aic["law"]
-    if not np.isfinite(fit.aic_vs_constant) or fit.boot is None:
-        return FitStatus.unidentified, "one trial or no interval draws: nothing to judge the law by"
-    if fit.aic_vs_constant < AIC_MARGIN:
-        return FitStatus.constant_preferred, (f"AIC of a constant minus AIC of the law = {fit.aic_vs_constant:.2g} "
-                                              f"< {AIC_MARGIN:g}")
-    ci = fit.ci(level)
-    a_lo, a_hi = ci["alpha"]
-    if _at_alpha_bound(fit.alpha) or (np.isfinite(a_lo) and (_at_alpha_bound(a_lo) or _at_alpha_bound(a_hi))):
-        return FitStatus.alpha_at_bound, f"alpha {fit.alpha:.3g}, 90% interval [{a_lo:.3g}, {a_hi:.3g}]"
-    b = fit.boot[np.isfinite(fit.boot).all(axis=1)]
-    tiny = 1e-12 * max(float(np.max(fit.R)), 1e-300)
-    flat = float(np.mean(b[:, 0] <= tiny)) if len(b) else 1.0
-    if flat > min(UNIDENTIFIED_FRACTION, (1 - level) / 2):
-        return FitStatus.unidentified, f"{flat:.0%} of the interval draws find no decrease"
-    if fit.floor_at_bound(level) or fit.aic_vs_pure < AIC_MARGIN:
-        return FitStatus.C_at_bound, (f"C interval [{ci['C'][0]:.3g}, {ci['C'][1]:.3g}]; AIC of a pure power law "
-                                      f"minus AIC of the law = {fit.aic_vs_pure:.2g}")
-    return FitStatus.ok, ""
 
 
 def bootstrap_fit(mat: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0, loss: str = "linear",

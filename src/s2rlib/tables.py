@@ -29,13 +29,13 @@ from .results import ALL_M
 
 from . import insights
 from .run_tables import (  # noqa: F401  (re-exported: the "what was run" tables live there)
-    case_header_table, constant_caption, data_table, grid_command, grid_cost_table, grid_tables, m_name,
+    case_header_table, classroom_box, constant_caption, data_table, grid_command, grid_cost_table, grid_tables, m_name,
     point_times_sentence, provenance_table, split_constant_columns, todays_point_times,
 )
 
 
 def status_text(status) -> str:
-    """A fit status in words (:class:`s2rlib.scaling.FitStatus` carries its own explanation)."""
+    """A fit status in words (:class:`s2rlib.fit_status.FitStatus` carries its own explanation)."""
     try:
         return FitStatus(status).meaning
     except ValueError:
