@@ -49,7 +49,7 @@ class FitStatus(ExplainedStatus):
     plateau's level; its interval stays where it is when the bound on alpha is raised, while D's upper
     end grows without limit (D ~ n_min^alpha). When the interval only reaches 3 from an interior
     estimate (a slow fall with no floor and a fast fall onto a floor fit about equally well), C's
-    interval covers both and can reach 0 (on the chi grid at m = all it is [0, 0.17]); C is then
+    interval covers both and can reach 0; C is then
     reported as ``C < x``, as for ``C_at_bound``. At the lower bound the law is
     (D + C) - D alpha ln n over the measured n: only D + C and D alpha are pinned, and neither D nor
     C is identified. ``tests/test_law_display.py`` checks both on synthetic curves.
