@@ -132,8 +132,11 @@ class Fit:
         if not self.usable:
             return False
         lo = self.ci(level)["C"][0]
-        tiny = 1e-9 * max(float(np.nanmax(self.R)) if len(self.R) else 1.0, 1e-300)
-        return bool(self.C <= tiny or (np.isfinite(lo) and lo <= tiny))
+        return bool(self.C <= self._zero_C() or (np.isfinite(lo) and lo <= self._zero_C()))
+
+    def _zero_C(self) -> float:
+        """The level below which C counts as 0 (its bound): 1e-9 of the largest error."""
+        return 1e-9 * max(float(np.nanmax(self.R)) if len(self.R) else 1.0, 1e-300)
 
     def floor_unresolved(self, level: float = CI_LEVEL) -> bool:
         """Whether the book reports C as an upper bound only, ``C < hi``: C at its bound (see
@@ -144,8 +147,7 @@ class Fit:
 
     def floor_reason(self, level: float = CI_LEVEL) -> str:
         """Why C is only an upper bound, in words (for a fit whose floor is unresolved)."""
-        tiny = 1e-9 * max(float(np.nanmax(self.R)) if len(self.R) else 1.0, 1e-300)
-        if self.usable and self.C <= tiny:
+        if self.usable and self.C <= self._zero_C():
             return "C at its bound 0"
         if self.floor_at_bound(level):
             return "its interval reaches the bound 0"
