@@ -55,6 +55,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks", help="where classroom.json goes")
     ap.add_argument("--print", action="store_true", help="print the commands and stop")
     ap.add_argument("--page", type=Path, default=PAGE, help="the page whose classroom block is run (tests)")
+    ap.add_argument("--allow-dirty", action="store_true",
+                    help="measure a checkout with uncommitted changes (the record says so); for tests")
     args = ap.parse_args(argv)
     cmds = page_commands(args.page)
     if args.print:
@@ -65,6 +67,9 @@ def main(argv=None) -> int:
         raise SystemExit(f"no 's2r' beside {sys.executable}: run this with the project's environment, "
                          ".venv/bin/python benchmarks/classroom_run.py")
     facts = machine_facts(threads=os.cpu_count() or 1)
+    if facts["git"].endswith("-dirty") and not args.allow_dirty:
+        raise SystemExit(f"the checkout has uncommitted changes ({facts['git']}): commit first, so the measurement "
+                         "names the code it timed (or pass --allow-dirty)")
     with tempfile.TemporaryDirectory(prefix="s2r-classroom-") as tmp:
         env = dict(os.environ, S2R_CACHE=f"{tmp}/cache", S2R_PRETRAIN_CACHE=f"{tmp}/cache/pretrained",
                    S2R_FIT_CACHE="off")
@@ -88,6 +93,7 @@ def main(argv=None) -> int:
     points = [{"n_source": int(n), "m_target": int(m), "wall_s": float(w)} for (n, m), w in
               rows.groupby(["n_source", "m_target"])["wall_s"].first().items()]
     record = {"machine": facts, "loadavg_end": list(os.getloadavg()), "commands": runs,
+              "data_mirror": bool(os.environ.get("S2R_DATA_MIRROR")),  # True: the data were read locally, not downloaded
               "total_seconds": round(sum(r["seconds"] for r in runs), 1), "points": points,
               "trials": int(rows["trial"].nunique()) if "trial" in rows else None}
     from s2rlib.atomic import atomic_write

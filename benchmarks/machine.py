@@ -46,7 +46,8 @@ def machine_facts(threads: int) -> dict:
     return {
         "date_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
         "hostname": platform.node(), "python": platform.python_version(), "platform": platform.platform(),
-        "nproc": str(os.cpu_count()),  # not `nproc`, which follows OMP_NUM_THREADS "lscpu": lines, "memory": mem.split(":", 1)[-1].strip(),
+        # the CPUs this process may use (the `nproc` command would follow OMP_NUM_THREADS instead)
+        "nproc": str(len(os.sched_getaffinity(0))), "lscpu": lines, "memory": mem.split(":", 1)[-1].strip(),
         "torch": torch.__version__, "torch_threads": threads, "torch_default_threads": torch.get_num_threads(),
         "mkldnn": bool(torch.backends.mkldnn.is_available()), "mkl": bool(torch.backends.mkl.is_available()),
         "git": run(["git", "-C", str(REPO), "describe", "--always", "--dirty"]),

@@ -3,6 +3,7 @@ and the script runs end to end (tiny sizes)."""
 
 import importlib.util
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -93,7 +94,8 @@ def test_classroom_run_times_a_page_block_end_to_end(tmp_path):
                     f"    --recipe '{json.dumps(TINY)}' \\\n    --out /tmp/classroom\n"
                     "s2r fit formation_enthalpy --results /tmp/classroom/results.csv --n-boot 20\n```\n")
     done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "classroom_run.py"), "--page", str(page),
-                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=900, cwd=REPO)
+                           "--out", str(tmp_path), "--allow-dirty"], capture_output=True, text=True, timeout=900,
+                          cwd=REPO)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     rec = json.loads((tmp_path / "classroom.json").read_text())
     assert [p["n_source"] for p in rec["points"]] == [0, 100] and rec["trials"] == 2
@@ -113,9 +115,28 @@ def test_the_measured_classroom_run_is_of_the_page_commands_and_the_pages_quote_
     minutes = f"{rec['total_seconds'] / 60:.1f} minutes"
     box = run_tables.classroom_box()
     assert box.startswith("```{admonition} Measured") and f"**{minutes}**" in box
-    for p in rec["points"]:
-        assert f"{p['wall_s']:,.0f} s" in box
-    assert "$n$ = all:" in box and "$n$ = 95,118" not in box  # the whole database by name, as on the command line
+    pts = sorted(rec["points"], key=lambda p: p["n_source"])
+    labels = ["0", "100", "1,000", "10,000", "all"]  # the whole database by name, as on the command line
+    assert [p["n_source"] for p in pts][:4] == [0, 100, 1000, 10000] and len(pts) == 5
+    assert f"$n$ = " + ", ".join(f"{lab}: {p['wall_s']:,.0f} s" for lab, p in zip(labels, pts)) in box
+    assert "unnamed" not in box and f"({rec['machine']['nproc']} CPUs)" in box
+    assert not rec["machine"]["git"].endswith("-dirty")  # the measurement names the code it timed
     assert "report.classroom_box()" in (REPO / "book" / "rerun.md").read_text()
     assert f"**{minutes}**" in (REPO / "book" / "lesson.md").read_text()
     assert "Not yet measured" in run_tables.classroom_box(tmp_path / "missing.json")
+    # another spelling of the sizes still names the whole database, and missing machine facts are left out
+    other = dict(rec, machine={}, commands=[dict(rec["commands"][0], command=rec["commands"][0]["command"].replace(
+        "--ns ", "--ns=")), rec["commands"][1]])
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    box = run_tables.classroom_box(tmp_path / "other.json")
+    assert f"all: {pts[-1]['wall_s']:,.0f} s" in box and " CPUs" not in box and "load average" not in box
+
+
+def test_machine_facts_name_the_cpu_and_count_the_usable_cpus(monkeypatch):
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from machine import machine_facts
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the `nproc` command would report 1 here
+    facts = machine_facts(threads=1)
+    assert {"lscpu", "memory", "nproc", "git"} <= set(facts)
+    assert int(facts["nproc"]) == len(os.sched_getaffinity(0))

@@ -344,6 +344,7 @@ def test_a_pure_power_law_as_good_leaves_the_floor_unresolved_under_alpha_at_bou
     assert not dataclasses.replace(at_bound, aic_vs_pure=25.0).floor_unresolved()
     assert dataclasses.replace(at_bound, aic_vs_pure=0.5).floor_reason() == \
         "a pure power law (C = 0) fits as well by AIC"
+    assert dataclasses.replace(at_bound, aic_vs_pure=25.0).floor_reason() == ""  # a resolved floor has no reason
 
 
 def test_two_way_panels_draw_what_the_tables_print(ok_fit, constant_fit, step_fit):

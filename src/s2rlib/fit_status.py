@@ -18,6 +18,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from .scaling import Fit
 
+MIN_POINTS = 4  # distinct n > 0 a law of three parameters needs
 ALPHA_BOUNDS = (1e-3, 3.0)
 CI_LEVEL = 0.90
 AIC_MARGIN = 2.0  # the law must beat a constant and a pure power law by at least this much AIC
@@ -82,7 +83,7 @@ class FitStatus(ExplainedStatus):
                     "the law's point estimate has an interior optimum, but more than 20% of the interval draws "
                     "find no decrease, or the interval of D reaches 0: the trials do not pin the law down",
                     "D, alpha and C are not identified")
-    too_few_points = ("too_few_points", "fewer than 4 distinct n > 0 with finite positive errors",
+    too_few_points = ("too_few_points", f"fewer than {MIN_POINTS} distinct n > 0 with finite positive errors",
                       "no law is fitted")
     failed = ("failed", "the optimiser failed", "no law")
     n0_at_bound = ("n0_at_bound",
@@ -115,7 +116,7 @@ def classify(fit: Fit, weights, *, level: float = CI_LEVEL) -> tuple[FitStatus, 
     :func:`s2rlib.aic.aic_table`), then the intervals against the bounds."""
     if fit.status in (FitStatus.failed, FitStatus.too_few_points, FitStatus.no_decrease) or not fit.usable:
         return fit.status, fit.message
-    from .aic import aic_table  # aic builds on this module's Fit and bounds
+    from .aic import aic_table  # here, not at the top: aic imports scaling, which imports this module
 
     aic = aic_table(fit, weights)
     fit.aic_vs_constant = aic["constant"] - aic["law"]

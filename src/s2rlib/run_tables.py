@@ -296,9 +296,24 @@ def classroom_record(path=None) -> dict | None:
         return None
 
 
+def _ns_of(command: str) -> list[str]:
+    """The ``--ns`` sizes of an ``s2r grid`` command line, as written (``--ns a,b`` or ``--ns=a,b``)."""
+    import shlex
+
+    words = shlex.split(command)
+    for i, w in enumerate(words):
+        if w == "--ns" and i + 1 < len(words):
+            return words[i + 1].split(",")
+        if w.startswith("--ns="):
+            return w.removeprefix("--ns=").split(",")
+    return []
+
+
 def classroom_box(path=None) -> str:
     """The rerun chapter's box on what the classroom run costs, generated from its measurement
     (:data:`CLASSROOM_JSON`): the whole run, each command, each grid point, the machine."""
+    import re
+
     rec = classroom_record(path)
     if rec is None:
         return ("```{admonition} Not yet measured\n:class: warning\nThe classroom run has not been timed as a whole "
@@ -306,20 +321,35 @@ def classroom_box(path=None) -> str:
     total = float(rec["total_seconds"])
     grid, fit = rec["commands"][0], rec["commands"][-1]
     pts = sorted(rec["points"], key=lambda p: p["n_source"])
-    all_n = "all" in next((a for a in grid["command"].split("--ns ")[1:2]), "").split(" ")[0].split(",")
-    per_point = "; ".join(f"$n$ = {'all' if p is pts[-1] and all_n else fmt_n(p['n_source'])}: {p['wall_s']:,.0f} s" for p in pts)
-    machine = rec.get("machine", {})
+    all_n = "all" in _ns_of(grid["command"])
+    per_point = ", ".join(f"{'all' if p is pts[-1] and all_n else fmt_n(p['n_source'])}: {p['wall_s']:,.0f} s"
+                          for p in pts)
+    machine = rec.get("machine") or {}
     lscpu = dict((k.strip(), v.strip()) for k, v in (ln.split(":", 1) for ln in machine.get("lscpu", []) if ":" in ln))
-    cpu, cores = lscpu.get("Model name", "an unnamed CPU"), lscpu.get("CPU(s)", "?")
-    load = machine.get("loadavg_start", [float("nan")])[0]
+    where = ""
+    if "Model name" in lscpu:
+        cpus = lscpu.get("CPU(s)", "")
+        load = (machine.get("loadavg_start") or [float("nan")])[0]
+        busy = cpus.isdigit() and load > 0.25 * int(cpus)  # the benchmarks' rule for a busy machine
+        where = (f" on {lscpu['Model name']}{f' ({cpus} CPUs)' if cpus else ''}, "
+                 f"{'a busy machine' if busy else 'a quiet machine'} (load average {load:.1f} at the start)")
     when = str(machine.get("date_utc", ""))[:10]
+    commit = machine.get("git", "")
+    ran = re.search(r"already done, ([0-9.]+) s", grid.get("stdout_tail", ""))
+    steps = ""
+    if ran:
+        run_s = float(ran.group(1))
+        before = float(grid["seconds"]) - run_s
+        each = (run_s - sum(p["wall_s"] for p in pts)) / len(pts)
+        steps = (f" ({before:,.0f} s to load the data and compute the descriptors before the first point, then "
+                 f"{len(pts)} points, each about {each:,.0f} s to start its notebook and load its data plus the "
+                 "training below)")
+    mirror = "the data read from the local mirror, " if rec.get("data_mirror") else ""
     return (f"```{{admonition}} Measured: {total / 60:.1f} minutes for the whole block\n:class: tip\n"
-            f"The block above, run as printed with cold caches (the descriptors and pretrained networks computed as "
-            f"on a laptop's first run) by `benchmarks/classroom_run.py`{f' on {when}' if when else ''}, took "
-            f"**{total / 60:.1f} minutes** on {cpu} ({cores} cores), nothing else running "
-            f"(load average {load:.1f} at the start): `s2r grid` {grid['seconds']:,.0f} s, `s2r fit` "
-            f"{fit['seconds']:,.0f} s. Each point ({rec.get('trials', 2)} trials, the recipe's wall time in the kernel, "
-            f"without papermill's start-up): {per_point}. The first point also computes the descriptors. "
-            "A laptop differs: time it once there before the class (the descriptors are then cached). On a machine "
-            "shared with other jobs (load average 8–10) an earlier attempt took 56.6 minutes: use `--threads 1` "
-            "there.\n```")
+            f"The block above, run as printed by `benchmarks/classroom_run.py`{f' on {when}' if when else ''}"
+            f"{f' (code {commit})' if commit else ''} with empty caches ({mirror}descriptors and pretrained networks "
+            f"computed afresh, as on a laptop's first run), took **{total / 60:.1f} minutes**{where}: `s2r grid` "
+            f"{grid['seconds']:,.0f} s{steps}, `s2r fit` {fit['seconds']:,.0f} s. Training time of each point "
+            f"({rec.get('trials', 2)} trials; $n$ = {per_point}). $n$ = 0 trains no network on the database, so it is "
+            "the quickest. A laptop differs: time the block once there before the class (the descriptors are then "
+            "cached).\n```")

@@ -37,10 +37,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from .fit_status import AIC_MARGIN, ALPHA_BOUNDS, CI_LEVEL, FitStatus, at_alpha_bound, classify
-
-MIN_POINTS = 4
-
+# defined in fit_status (what a fit identifies) and used here; ``scaling.FitStatus`` etc. keep working
+from .fit_status import AIC_MARGIN, ALPHA_BOUNDS, CI_LEVEL, MIN_POINTS, FitStatus, at_alpha_bound, classify
 
 def interval(draws=None, *, mean=float("nan"), se=float("nan"), df: float = 0,
              level: float = CI_LEVEL) -> tuple[float, float]:
@@ -146,7 +144,9 @@ class Fit:
         return bool(self.usable and (self.status == FitStatus.C_at_bound or pure_as_good or self.floor_at_bound(level)))
 
     def floor_reason(self, level: float = CI_LEVEL) -> str:
-        """Why C is only an upper bound, in words (for a fit whose floor is unresolved)."""
+        """Why C is only an upper bound, in words; "" for a fit whose floor is resolved."""
+        if not self.floor_unresolved(level):
+            return ""
         if self.usable and self.C <= self._zero_C():
             return "C at its bound 0"
         if self.floor_at_bound(level):
