@@ -250,3 +250,22 @@ def test_recipe_chapter_counts_are_the_studys():
         pytest.skip("no committed recipe study")
     per_point = study.groupby(["case", "step", "n_label"])["trial"].nunique()
     assert set(per_point) == {int(trials.group(1))}, per_point.to_dict()
+
+
+def test_readme_grid_minutes_are_the_committed_rows_wall_s():
+    """The README's per-case grid sizes and minutes are the committed tables' own (points, trials, sum of
+    the points' ``wall_s``), so a moved or grown case cannot leave a stale figure behind."""
+    import pandas as pd
+
+    text = " ".join((REPO / "README.md").read_text().split())
+    claims = re.findall(r"\*\*(Chi|Polymer density|Formation enthalpy|Band gap)[^*]*\*\* \((\d+) points, (\d+) trials "
+                        r"each; ([\d,]+) minutes of `wall_s`(?:[^()]*?, (\d+) of them for the m = all points)?", text)
+    assert {c[0] for c in claims} >= {"Chi", "Polymer density"}, claims
+    for name, points, trials, minutes, all_minutes in claims:
+        case = name.lower().replace(" ", "_")
+        t = pd.read_csv(REPO / "results" / case / "results.csv")
+        per_point = t.drop_duplicates(["n_source", "m_target"])
+        assert (len(per_point), t["trial"].nunique()) == (int(points), int(trials)), name
+        assert round(per_point["wall_s"].sum() / 60) == int(minutes.replace(",", "")), name
+        if all_minutes:
+            assert round(per_point.loc[per_point["m_target"] == -1, "wall_s"].sum() / 60) == int(all_minutes), name
