@@ -365,3 +365,18 @@ def test_two_way_panels_draw_what_the_tables_print(ok_fit, constant_fit, step_fi
     assert marker_ys(ax_c, 1000)  # C is measured at the upper alpha bound: drawn
     import matplotlib.pyplot as plt
     plt.close(fig)
+
+
+def test_a_floor_at_zero_in_every_draw_is_words_never_less_than_zero():
+    """Formation enthalpy's final grid: C = 0 in the fit and in every interval draw. "C < 0" would be false
+    (C >= 0 by construction); the tables say "no floor resolved" and why."""
+    shown = findings.shown_parameters("C_at_bound", {"D": 0.12, "alpha": 0.03, "C": 0.0},
+                                      {"D": (0.107, 0.131), "alpha": (0.021, 0.038), "C": (0.0, 0.0)},
+                                      floor_unresolved=True, floor_why="C at its bound 0")
+    c = shown["C"]
+    assert (c.kind, c.value, c.cell()) == (findings.WORDS, "no floor resolved", "no floor resolved")
+    assert "throughout its 90% interval" in c.detail and "<" not in c.cell()
+    above = findings.shown_parameters("C_at_bound", {"D": 0.12, "alpha": 0.03, "C": 0.0},
+                                      {"D": (0.107, 0.131), "alpha": (0.021, 0.038), "C": (0.0, 0.02)},
+                                      floor_unresolved=True)["C"]
+    assert above.cell().startswith("< 0.02")

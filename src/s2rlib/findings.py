@@ -138,8 +138,10 @@ def shown_parameters(status, estimates: Mapping[str, float], intervals: Mapping[
             out[name] = Shown(name, ESTIMATE, fmt(x), fmt_ci(lo, hi), number=x)
         elif rule == BOUND and name == "C":
             why = floor_why or "no floor resolved"
+            if np.isfinite(hi) and hi <= 0:  # every draw puts C at its bound: "C < 0" would say nothing true
+                why = f"C = 0 in the fit and throughout its {pct} interval"
             out[name] = (Shown(name, BOUND, f"< {fmt(hi)}", "upper bound only", "no floor resolved", why, float(hi))
-                         if np.isfinite(hi) else Shown(name, WORDS, "no floor resolved", DASH, detail=why))
+                         if np.isfinite(hi) and hi > 0 else Shown(name, WORDS, "no floor resolved", DASH, detail=why))
         elif rule == BOUND and name == "alpha" and reached in ((False, True), (True, False)):
             upper = reached[1]
             limit = (a_lo if upper else a_hi) if np.isfinite(a_lo) and np.isfinite(a_hi) else a

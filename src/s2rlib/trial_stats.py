@@ -200,7 +200,8 @@ def describe(cf: CaseFit) -> str:
         for k in ("D", "alpha", "C"):
             s = shown[k]
             if k == "C" and f.floor_unresolved():
-                line = f"  C     < {ci['C'][1]:.4g}  (90% upper bound; no floor resolved)"
+                line = (f"  C     < {ci['C'][1]:.4g}  (90% upper bound; no floor resolved)" if ci["C"][1] > 0 else
+                        "  C     = 0 in the fit and throughout its 90% interval (no floor resolved)")
                 mark = "" if s.printed else f"  (the tables show: {s.cell()})"
             else:
                 line = f"  {k:5s} = {getattr(f, k):.4g}  90% CI [{ci[k][0]:.4g}, {ci[k][1]:.4g}]"
