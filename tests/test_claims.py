@@ -242,3 +242,33 @@ def test_size_words_and_the_old_lesson_sentences_are_caught(committed):
     rel = [abs(chi[m].relative[0]) for m in sorted(chi)]
     assert any("must fall in size" in p for p in problems) == (not all(b < a for a, b in zip(rel, rel[1:]))), rel
     assert findings.check_claims("Pretraining lowers the error by 35% [26%, 43%].", main, chi) == []
+
+
+def test_extrapolation_and_forms_sentences_say_what_the_numbers_say():
+    """The law's extrapolation check and the best form by AIC in 'What this case shows': inside/outside
+    and the direction come from the interval, the form from the lowest AIC; nothing without numbers."""
+    import pandas as pd
+
+    from s2rlib.insights import ExtrapolationCheck
+
+    def check(measured, lo=0.0845, hi=0.0947):
+        return ExtrapolationCheck(94777, 30000, 0.0898, lo, hi, measured, 0.001, 0.0898 - measured,
+                                  (0.0898 - measured) / measured, lo <= measured <= hi, "C_at_bound", 6)
+
+    below = findings.extrapolation_sentence(check(0.0776), "eV/atom")
+    assert "outside" in below and "falls faster" in below and "0.0776 eV/atom" in below and "n = 30,000" in below
+    above = findings.extrapolation_sentence(check(0.1), "eV/atom")
+    assert "outside" in above and "falls less" in above
+    inside = findings.extrapolation_sentence(check(0.09), "dimensionless")
+    assert "lies inside" in inside and "dimensionless" not in inside and "falls" not in inside.split("lies")[1]
+    assert findings.extrapolation_sentence(check(0.09, lo=float("nan"))) == ""
+    forms = pd.DataFrame({"form": ["power law + floor", "pure power law", "exponential saturation", "constant"],
+                          "aic": [24.7, 20.0, 7.8, 33.0], "delta_aic": [16.9, 12.2, 0.0, 25.2]})
+    assert findings.forms_sentence(forms) == ("By AIC on the trial means (corrected covariance), an exponential "
+                                              "saturation describes the curve better than the law (the law's AIC "
+                                              "is higher by 17).")
+    assert findings.forms_sentence(forms.assign(aic=[1.0, 20.0, 7.8, 33.0])) == ""  # the law is best: nothing
+    # the case findings: no extrapolation sentence for a law that describes no fall
+    flat = trial_stats.fit_table(synthetic_table("band_gap", law=(0.0, 0.3, 0.40, 0.40, 0.01), trials=6), n_boot=50)
+    assert flat.fit.status in ("constant_preferred", "no_decrease")
+    assert not any("Held out" in s for s in findings.case_findings(flat, check=check(0.09), forms=forms))

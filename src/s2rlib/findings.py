@@ -305,10 +305,47 @@ def finding(cf: CaseFit, level: float = CI_LEVEL) -> Finding:
                    C=float(f.C), C_lo=ci["C"][0], C_hi=ci["C"][1], C_upper_only=bool(f.floor_unresolved(level)))
 
 
-def case_findings(cf: CaseFit, fits_by_m: Mapping[int, CaseFit] | None = None) -> list[str]:
-    """'What this case shows': the gain and the law at all data, and the gain at the smallest m if run."""
+def extrapolation_sentence(check, units: str = "") -> str:
+    """The extrapolation check in one sentence (``check``: :class:`s2rlib.insights.ExtrapolationCheck`);
+    "" when the reduced fit gives no interval. Outside the interval, it says in which direction."""
+    if not (np.isfinite(check.lo) and np.isfinite(check.hi) and np.isfinite(check.measured)):
+        return ""
+    u = _units(units)
+    text = (f"Held out, the largest database tests the law: fitted up to n = {check.n_fit_max:,.0f}, it predicts "
+            f"{fmt(check.predicted)}{u} {fmt_ci(check.lo, check.hi)} at n = {check.n_max:,.0f}; the measured error, "
+            f"{fmt(check.measured)}{u}, lies {'inside' if check.within_interval else 'outside'} that interval")
+    if not check.within_interval:
+        text += (", below it: the error falls faster at the largest n than the fitted law allows"
+                 if check.measured < check.lo else ", above it: the error falls less than the fitted law predicts")
+    return text + "."
+
+
+def forms_sentence(forms: pd.DataFrame) -> str:
+    """Which form describes the trial means best by AIC, when it is not the law (``forms``: the frame of
+    :func:`s2rlib.law_forms.compare_forms`); "" when the law is best or the AICs are not finite."""
+    ok = forms[np.isfinite(forms["aic"].astype(float))]
+    if not len(ok):
+        return ""
+    best = ok.loc[ok["aic"].astype(float).idxmin()]
+    law = ok[ok["form"] == "power law + floor"]
+    if best["form"] == "power law + floor" or not len(law):
+        return ""
+    gap = float(law["delta_aic"].iloc[0])
+    article = "an" if str(best["form"])[0] in "aeiou" else "a"
+    return (f"By AIC on the trial means (corrected covariance), {article} {best['form']} describes the curve better than the law (the law's AIC is higher by {fmt(gap, 2)}).")
+
+
+def case_findings(cf: CaseFit, fits_by_m: Mapping[int, CaseFit] | None = None, *, check=None,
+                  forms: pd.DataFrame | None = None) -> list[str]:
+    """'What this case shows': the gain and the law at all data, the law's extrapolation check and the best
+    form by AIC when given (``check``, ``forms``), and the gain at the smallest m if run."""
     main = finding(cf)
     out = main.sentences()
+    falls = main.status not in (FitStatus.no_decrease, FitStatus.constant_preferred, FitStatus.too_few_points,
+                                FitStatus.failed)  # a law that describes no fall has nothing to extrapolate
+    extra = [extrapolation_sentence(check, cf.units) if check is not None and falls else "",
+             forms_sentence(forms) if forms is not None else ""]
+    out += [x for x in extra if x]
     if fits_by_m:
         ms = sorted(m for m in fits_by_m if m > 0)
         if ms:

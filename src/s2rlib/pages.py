@@ -20,7 +20,7 @@ from .fit_cache import fit_case
 from .formatting import code
 from .selection import grids, m_values, main_m, select_grid
 from .tables import (
-    case_header_table, derived_table, derived_withheld, ess_table, ess_withheld, extrapolation_table, forms_table, gain_sentence, gain_table,
+    case_header_table, derived_table, derived_withheld, ess_table, ess_withheld, extrapolation_of, extrapolation_table, forms_of, forms_table, gain_sentence, gain_table,
     grid_tables, law_math, params_table, provenance_table, recipes_table, results_table, summary_table,
     two_way_table,
 )
@@ -191,7 +191,9 @@ class CasePage:
         if self._missing():
             return
         by_m = self.fits_by_m if self.two_way else None
-        show_markdown("\n".join(f"* {s}" for s in findings.case_findings(self.fit, by_m)))
+        check = extrapolation_of(self.table, self.main_m, metric=self.metric)
+        forms = forms_of(self.table, self.main_m, metric=self.metric)
+        show_markdown("\n".join(f"* {s}" for s in findings.case_findings(self.fit, by_m, check=check, forms=forms)))
 
     # ---- the two-way design
     def two_way_intro(self) -> None:

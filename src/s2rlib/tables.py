@@ -194,11 +194,28 @@ def gain_sentence(case_fit: CaseFit) -> str:
     return findings.finding(case_fit).gain_sentence()
 
 
+def _main_matrix(table: pd.DataFrame, m_target: int | None, metric: str) -> pd.DataFrame:
+    """The (n x trial) matrix of the grid's fit at ``m_target`` (default: the chapter's main m)."""
+    return trial_stats.trial_matrix(for_fit(table), metric, main_m(table) if m_target is None else m_target)
+
+
+def extrapolation_of(table: pd.DataFrame, m_target: int | None = None, *, metric: str = "mae"):
+    """The law fitted without the largest n, predicting it (:func:`s2rlib.insights.extrapolation_check`)."""
+    return insights.extrapolation_check(_main_matrix(table, m_target, metric))
+
+
+def forms_of(table: pd.DataFrame, m_target: int | None = None, *, metric: str = "mae") -> pd.DataFrame:
+    """The law against simpler forms on the trial means at n > 0 (:func:`s2rlib.law_forms.compare_forms`)."""
+    mat = _main_matrix(table, m_target, metric)
+    mat = mat[mat.index > 0]
+    vals = mat.to_numpy(dtype=float)
+    return compare_forms(mat.index.to_numpy(dtype=float), mat.mean(axis=1).to_numpy(dtype=float),
+                         trials=vals if mat.shape[1] > 1 else None, ratio=mat.attrs.get("test_train_ratio", 0.0))
+
+
 def extrapolation_table(table: pd.DataFrame, m_target: int | None = None, *, metric: str = "mae") -> pd.DataFrame | None:
     """Fit without the largest n, predict it, compare with the measurement (``insights.extrapolation_check``)."""
-    m = main_m(table) if m_target is None else m_target
-    mat = trial_stats.trial_matrix(for_fit(table), metric, m)
-    r = insights.extrapolation_check(mat)
+    r = extrapolation_of(table, m_target, metric=metric)
     case = str(table["case"].iloc[0])
     u = units_suffix(CASES[case].units if case in CASES else "")
     verdict = ("inside" if r.within_interval else "outside") if np.isfinite(r.lo) else DASH
@@ -234,12 +251,7 @@ def forms_table(table: pd.DataFrame, m_target: int | None = None, *, metric: str
     intervals (e.g. a point fit with C = 0 is ``C_at_bound``, while its alpha interval reaching 3
     makes the main fit ``alpha_at_bound``): the same law never has two statuses on one page.
     """
-    m = main_m(table) if m_target is None else m_target
-    mat = trial_stats.trial_matrix(for_fit(table), metric, m)
-    mat = mat[mat.index > 0]
-    vals = mat.to_numpy(dtype=float)
-    df = compare_forms(mat.index.to_numpy(dtype=float), mat.mean(axis=1).to_numpy(dtype=float),
-                       trials=vals if mat.shape[1] > 1 else None, ratio=mat.attrs.get("test_train_ratio", 0.0))
+    df = forms_of(table, m_target, metric=metric)
     status = df["status"].map(status_cell)
     if fit is not None:
         status = status.where(df["form"] != "power law + floor", status_cell(fit.fit.status) + " (main fit)")
