@@ -246,29 +246,40 @@ def test_size_words_and_the_old_lesson_sentences_are_caught(committed):
 
 def test_extrapolation_and_forms_sentences_say_what_the_numbers_say():
     """The law's extrapolation check and the best form by AIC in 'What this case shows': inside/outside
-    and the direction come from the interval, the form from the lowest AIC; nothing without numbers."""
+    and the direction come from the interval and the measured mean's standard error, the form from the
+    lowest AIC by the AIC margin; nothing without numbers, nothing for a law that describes no fall."""
     import pandas as pd
 
     from s2rlib.insights import ExtrapolationCheck
 
-    def check(measured, lo=0.0845, hi=0.0947):
-        return ExtrapolationCheck(94777, 30000, 0.0898, lo, hi, measured, 0.001, 0.0898 - measured,
-                                  (0.0898 - measured) / measured, lo <= measured <= hi, "C_at_bound", 6)
+    def check(measured, lo=0.0845, hi=0.0947, sem=0.001, status="C_at_bound"):
+        return ExtrapolationCheck(94777, 30000, 0.0898, lo, hi, measured, sem, 0.0898 - measured,
+                                  (0.0898 - measured) / measured, lo <= measured <= hi, status, 6)
 
     below = findings.extrapolation_sentence(check(0.0776), "eV/atom")
-    assert "outside" in below and "falls faster" in below and "0.0776 eV/atom" in below and "n = 30,000" in below
-    above = findings.extrapolation_sentence(check(0.1), "eV/atom")
-    assert "outside" in above and "falls less" in above
+    assert "below that interval" in below and "lower than the law fitted up to n = 30,000 predicts" in below
+    assert "0.0776 eV/atom ± 0.001" in below
+    assert "above that interval" in findings.extrapolation_sentence(check(0.1), "eV/atom")
     inside = findings.extrapolation_sentence(check(0.09), "dimensionless")
-    assert "lies inside" in inside and "dimensionless" not in inside and "falls" not in inside.split("lies")[1]
+    assert inside.endswith(", inside that interval.") and "dimensionless" not in inside
+    assert findings.extrapolation_sentence(check(0.0835)).endswith("at the edge of that interval.")  # 1 SE out
     assert findings.extrapolation_sentence(check(0.09, lo=float("nan"))) == ""
+    assert findings.extrapolation_sentence(check(0.0776, status="no_decrease")) == ""  # the held-out fit is flat
     forms = pd.DataFrame({"form": ["power law + floor", "pure power law", "exponential saturation", "constant"],
                           "aic": [24.7, 20.0, 7.8, 33.0], "delta_aic": [16.9, 12.2, 0.0, 25.2]})
-    assert findings.forms_sentence(forms) == ("By AIC on the trial means (corrected covariance), an exponential "
-                                              "saturation describes the curve better than the law (the law's AIC "
-                                              "is higher by 17).")
+    assert findings.forms_sentence(forms) == (
+        "By AIC on the trial means (corrected covariance), an exponential saturation fits better than the law "
+        "(the law's AIC is higher by 17; the table of functional forms gives every form).")
     assert findings.forms_sentence(forms.assign(aic=[1.0, 20.0, 7.8, 33.0])) == ""  # the law is best: nothing
-    # the case findings: no extrapolation sentence for a law that describes no fall
+    assert findings.forms_sentence(forms.assign(aic=[8.5, 20.0, 7.8, 33.0])) == ""  # within the AIC margin
+    nan_aic = forms.assign(aic=[24.7, float("nan"), float("nan"), 20.0])
+    assert "a constant fits better" in findings.forms_sentence(nan_aic) and "by 4.7" in findings.forms_sentence(nan_aic)
+    # in the case findings: both sentences for a law that is written out, no extrapolation for a flat one
+    falling = trial_stats.fit_table(synthetic_table("band_gap", law=(0.5, 0.4, 0.05, 0.40, 0.002), trials=6),
+                                    n_boot=100)
+    assert findings.fit_parameters(falling.fit)["D"].printed, falling.fit.status
+    said = findings.case_findings(falling, check=check(0.0776), forms=forms)
+    assert any(x.startswith("Held out") for x in said) and any(x.startswith("By AIC") for x in said)
     flat = trial_stats.fit_table(synthetic_table("band_gap", law=(0.0, 0.3, 0.40, 0.40, 0.01), trials=6), n_boot=50)
     assert flat.fit.status in ("constant_preferred", "no_decrease")
-    assert not any("Held out" in s for s in findings.case_findings(flat, check=check(0.09), forms=forms))
+    assert not any("Held out" in x for x in findings.case_findings(flat, check=check(0.09), forms=forms))

@@ -380,3 +380,24 @@ def test_a_floor_at_zero_in_every_draw_is_words_never_less_than_zero():
                                       {"D": (0.107, 0.131), "alpha": (0.021, 0.038), "C": (0.0, 0.02)},
                                       floor_unresolved=True)["C"]
     assert above.cell().startswith("< 0.02")
+
+
+def test_law_box_legend_and_s2r_fit_never_say_C_below_zero():
+    """The same fit in the law box (law_text, law_math), the figure legend and ``s2r fit``: with C = 0 in
+    every interval draw, each says "no floor resolved"; with a positive upper end, "C < x"."""
+    import dataclasses
+
+    ns = np.array([100, 300, 1000, 3000, 10000, 30000], float)
+    fit = scaling.fit_law(ns, 0.12 * ns ** -0.03)
+    rng = np.random.default_rng(0)
+    boot = np.column_stack([rng.normal(0.12, 0.005, 400), rng.normal(0.03, 0.004, 400), np.zeros(400)])
+    at_zero = dataclasses.replace(fit, status=scaling.FitStatus.C_at_bound, boot=boot, method="corrected")
+    assert at_zero.floor_unresolved() and not np.isfinite(at_zero.C_upper())
+    cf = trial_stats.CaseFit("formation_enthalpy", -1, at_zero, pd.Series(0.1, index=ns), pd.Series(0.001, index=ns),
+                             20, 0.1, None, "eV/atom")
+    for text in (tables.law_text(at_zero, "eV/atom"), tables.law_math(at_zero, "eV/atom"), plotting.law_label(cf)):
+        assert "no floor resolved" in text and "< 0" not in text and "C <" not in text, text
+    assert "C     = 0 in the fit and throughout its 90% interval" in trial_stats.describe(
+        dataclasses.replace(cf, gain=trial_stats.Gain(30000, -0.01, -0.02, -0.005, 20)))
+    above = dataclasses.replace(at_zero, boot=np.column_stack([boot[:, :2], np.linspace(0, 0.02, 400)]))
+    assert tables.law_text(above, "eV/atom").endswith(f"C < {fmt(above.ci()['C'][1])} eV/atom")

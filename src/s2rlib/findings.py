@@ -154,10 +154,22 @@ def shown_parameters(status, estimates: Mapping[str, float], intervals: Mapping[
     return out
 
 
+def _display_ci(fit, level: float = CI_LEVEL) -> dict[str, tuple[float, float]]:
+    """The intervals of D, alpha, C as displays read them: C's is (0, 0) when its upper end sits at C's
+    bound 0 within the fit's zero level (:meth:`s2rlib.scaling.Fit.C_upper`), so that it reads "no floor
+    resolved", never "C < 0" or "C < 1e-06"."""
+    nan = (math.nan, math.nan)
+    if not fit.usable:
+        return {k: nan for k in ("D", "alpha", "C")}
+    ci = fit.ci(level)
+    if fit.floor_unresolved(level) and np.isfinite(ci["C"][1]) and not np.isfinite(fit.C_upper(level)):
+        ci = {**ci, "C": (0.0, 0.0)}
+    return ci
+
+
 def fit_parameters(fit, level: float = CI_LEVEL) -> dict[str, Shown]:
     """:func:`shown_parameters` of a :class:`s2rlib.scaling.Fit`: how every table shows its D, alpha and C."""
-    nan = (math.nan, math.nan)
-    ci = fit.ci(level) if fit.usable else {k: nan for k in ("D", "alpha", "C")}
+    ci = _display_ci(fit, level)
     unresolved = fit.floor_unresolved(level)
     return shown_parameters(fit.status, {k: getattr(fit, k) for k in ("D", "alpha", "C")}, ci,
                             floor_unresolved=unresolved, floor_why=fit.floor_reason(level) if unresolved else "",
@@ -298,41 +310,59 @@ class Finding:
 def finding(cf: CaseFit, level: float = CI_LEVEL) -> Finding:
     """The :class:`Finding` of one fitted case."""
     f = cf.fit
-    ci = f.ci(level) if f.usable else {k: (math.nan, math.nan) for k in ("D", "alpha", "C")}
+    ci = _display_ci(f, level)
     return Finding(case=cf.case, m_target=int(cf.m_target), units=cf.units, trials=int(cf.trials),
                    baseline=float(cf.baseline), gain=cf.gain, status=FitStatus(f.status),
                    alpha=float(f.alpha), alpha_lo=ci["alpha"][0], alpha_hi=ci["alpha"][1],
                    C=float(f.C), C_lo=ci["C"][0], C_hi=ci["C"][1], C_upper_only=bool(f.floor_unresolved(level)))
 
 
+#: reduced-fit statuses under which the extrapolation check has no law to test
+_NO_LAW_TO_EXTRAPOLATE = ("no_decrease", "constant_preferred", "too_few_points", "failed", "bad_input", "unidentified")
+
+
 def extrapolation_sentence(check, units: str = "") -> str:
     """The extrapolation check in one sentence (``check``: :class:`s2rlib.insights.ExtrapolationCheck`);
-    "" when the reduced fit gives no interval. Outside the interval, it says in which direction."""
-    if not (np.isfinite(check.lo) and np.isfinite(check.hi) and np.isfinite(check.measured)):
+    "" when the reduced fit gives no interval or describes no fall. The interval is that of the fitted mean
+    curve; a measurement beyond it by less than 1.645 standard errors of the measured mean is "at the edge"."""
+    if str(check.status) in _NO_LAW_TO_EXTRAPOLATE or not (
+            np.isfinite(check.lo) and np.isfinite(check.hi) and np.isfinite(check.measured)):
         return ""
     u = _units(units)
+    sem = check.measured_sem if np.isfinite(check.measured_sem) else 0.0
+    beyond = max(check.lo - check.measured, check.measured - check.hi)  # > 0: outside the interval
     text = (f"Held out, the largest database tests the law: fitted up to n = {check.n_fit_max:,.0f}, it predicts "
-            f"{fmt(check.predicted)}{u} {fmt_ci(check.lo, check.hi)} at n = {check.n_max:,.0f}; the measured error, "
-            f"{fmt(check.measured)}{u}, lies {'inside' if check.within_interval else 'outside'} that interval")
-    if not check.within_interval:
-        text += (", below it: the error falls faster at the largest n than the fitted law allows"
-                 if check.measured < check.lo else ", above it: the error falls less than the fitted law predicts")
-    return text + "."
+            f"{fmt(check.predicted)}{u} {fmt_ci(check.lo, check.hi)} at n = {check.n_max:,.0f}; the measured error "
+            f"is {fmt(check.measured)}{u} ± {fmt(sem, 2)} (standard error)")
+    if beyond <= 0:
+        return text + ", inside that interval."
+    if beyond <= 1.645 * sem:
+        return text + ", at the edge of that interval."
+    if check.measured < check.lo:
+        return text + (f", below that interval: the error at the largest n is lower than the law fitted up to "
+                       f"n = {check.n_fit_max:,.0f} predicts.")
+    return text + (f", above that interval: the error at the largest n is higher than the law fitted up to "
+                   f"n = {check.n_fit_max:,.0f} predicts.")
 
 
 def forms_sentence(forms: pd.DataFrame) -> str:
-    """Which form describes the trial means best by AIC, when it is not the law (``forms``: the frame of
-    :func:`s2rlib.law_forms.compare_forms`); "" when the law is best or the AICs are not finite."""
-    ok = forms[np.isfinite(forms["aic"].astype(float))]
-    if not len(ok):
-        return ""
-    best = ok.loc[ok["aic"].astype(float).idxmin()]
+    """Which form fits the trial means best by AIC, when it is not the law (``forms``: the frame of
+    :func:`s2rlib.law_forms.compare_forms`); "" when the law is best, no AIC is finite, or the best form wins
+    by less than :data:`s2rlib.fit_status.AIC_MARGIN`."""
+    from .fit_status import AIC_MARGIN
+
+    aic = pd.to_numeric(forms["aic"], errors="coerce")
+    ok = forms[np.isfinite(aic)]
     law = ok[ok["form"] == "power law + floor"]
-    if best["form"] == "power law + floor" or not len(law):
+    if not len(ok) or not len(law):
         return ""
-    gap = float(law["delta_aic"].iloc[0])
+    best = ok.loc[aic[np.isfinite(aic)].idxmin()]
+    gap = float(aic[law.index[0]] - aic[best.name])
+    if best["form"] == "power law + floor" or gap < AIC_MARGIN:
+        return ""
     article = "an" if str(best["form"])[0] in "aeiou" else "a"
-    return (f"By AIC on the trial means (corrected covariance), {article} {best['form']} describes the curve better than the law (the law's AIC is higher by {fmt(gap, 2)}).")
+    return (f"By AIC on the trial means (corrected covariance), {article} {best['form']} fits better than the law "
+            f"(the law's AIC is higher by {fmt(gap, 2)}; the table of functional forms gives every form).")
 
 
 def case_findings(cf: CaseFit, fits_by_m: Mapping[int, CaseFit] | None = None, *, check=None,
@@ -341,8 +371,7 @@ def case_findings(cf: CaseFit, fits_by_m: Mapping[int, CaseFit] | None = None, *
     form by AIC when given (``check``, ``forms``), and the gain at the smallest m if run."""
     main = finding(cf)
     out = main.sentences()
-    falls = main.status not in (FitStatus.no_decrease, FitStatus.constant_preferred, FitStatus.too_few_points,
-                                FitStatus.failed)  # a law that describes no fall has nothing to extrapolate
+    falls = fit_parameters(cf.fit)["D"].printed and not shows_constant(cf.fit)  # a law is written out
     extra = [extrapolation_sentence(check, cf.units) if check is not None and falls else "",
              forms_sentence(forms) if forms is not None else ""]
     out += [x for x in extra if x]

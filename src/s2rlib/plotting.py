@@ -137,7 +137,7 @@ def law_label(case_fit: CaseFit, units: str | None = None) -> str:
     name = {"ok": "fitted law", "C_at_bound": "fitted law, no floor resolved",
             "alpha_at_bound": "fitted curve, α at its bound"}.get(str(f.status), "fitted curve, not identified")
     if f.floor_unresolved():  # the floor is only bounded from above: never print it as "+ 0"
-        hi = f.ci()["C"][1]
+        hi = f.C_upper()
         bound = f"C < {hi:.3g}" if np.isfinite(hi) else "no floor resolved"
         return f"{name}: {f.D:.3g} n$^{{-{f.alpha:.3g}}}$ + C ({bound})"
     return f"{name}: {f.D:.3g} n$^{{-{f.alpha:.3g}}}$ + {f.C:.3g}"

@@ -132,6 +132,13 @@ class Fit:
         lo = self.ci(level)["C"][0]
         return bool(self.C <= self._zero_C() or (np.isfinite(lo) and lo <= self._zero_C()))
 
+    def C_upper(self, level: float = CI_LEVEL) -> float:
+        """The printable upper bound of a floor that is not resolved (``C < x``): the upper end of C's
+        interval; NaN where there is none or where it sits at C's bound 0 (every draw puts C at 0: "C < 0"
+        would say nothing true)."""
+        hi = self.ci(level)["C"][1] if self.usable else float("nan")
+        return float(hi) if np.isfinite(hi) and hi > self._zero_C() else float("nan")
+
     def _zero_C(self) -> float:
         """The level below which C counts as 0 (its bound): 1e-9 of the largest error."""
         return 1e-9 * max(float(np.nanmax(self.R)) if len(self.R) else 1.0, 1e-300)

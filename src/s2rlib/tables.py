@@ -55,7 +55,7 @@ def _constant_words(fit: scaling.Fit) -> str:
 
 def _floor_bound(fit: scaling.Fit) -> float | None:
     """The upper bound of a floor that is not resolved (``C < x``); None when C is an estimate."""
-    return fit.ci()["C"][1] if fit.floor_unresolved() else None
+    return fit.C_upper() if fit.floor_unresolved() else None  # NaN: C = 0 throughout, "no floor resolved"
 
 
 def _no_law_identified(fit: scaling.Fit, u: str) -> str | None:

@@ -200,8 +200,10 @@ def describe(cf: CaseFit) -> str:
         for k in ("D", "alpha", "C"):
             s = shown[k]
             if k == "C" and f.floor_unresolved():
-                line = (f"  C     < {ci['C'][1]:.4g}  (90% upper bound; no floor resolved)" if ci["C"][1] > 0 else
-                        "  C     = 0 in the fit and throughout its 90% interval (no floor resolved)")
+                hi = f.C_upper()
+                line = (f"  C     < {hi:.4g}  (90% upper bound; no floor resolved)" if np.isfinite(hi) else
+                        "  C     = 0 in the fit and throughout its 90% interval (no floor resolved)"
+                        if np.isfinite(ci["C"][1]) else "  C     no floor resolved (no interval)")
                 mark = "" if s.printed else f"  (the tables show: {s.cell()})"
             else:
                 line = f"  {k:5s} = {getattr(f, k):.4g}  90% CI [{ci[k][0]:.4g}, {ci[k][1]:.4g}]"
