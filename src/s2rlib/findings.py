@@ -301,7 +301,9 @@ class Finding:
             FitStatus.C_at_bound: "The scaling law has no resolved floor",
             FitStatus.unidentified: "The scaling law is not identified",
         }.get(st, "The scaling law")
-        return f"{head} (status `{st.value}`: {st.meaning}); {self.law_text()}."
+        shown = self.shown()
+        names = ("alpha",) if st == FitStatus.C_at_bound and not shown["C"].printed else ("alpha", "C")
+        return f"{head} (status `{st.value}`: {st.meaning}); {law_clauses(shown, names=names, units=_units(self.units))}."
 
     def sentences(self) -> list[str]:
         return [self.gain_sentence(), self.law_sentence()]
