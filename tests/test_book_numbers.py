@@ -269,3 +269,25 @@ def test_readme_grid_minutes_are_the_committed_rows_wall_s():
         assert round(per_point["wall_s"].sum() / 60) == int(minutes.replace(",", "")), name
         if all_minutes:
             assert round(per_point.loc[per_point["m_target"] == -1, "wall_s"].sum() / 60) == int(all_minutes), name
+
+
+def test_method_page_states_the_pretraining_schedule_of_todays_recipe():
+    """The method page's pretraining-length paragraph is today's Recipe: epochs, batch, minimum steps, the n
+    where the minimum stops binding, and the steps on the whole formation-enthalpy database (its rows)."""
+    import math
+
+    import pandas as pd
+
+    from s2rlib.transfer import Recipe
+
+    r = Recipe()
+    text = " ".join((REPO / "book" / "method.md").read_text().split())
+    assert r.pretrain_max_steps is None
+    assert (f"pretrains for {r.pretrain_epochs} epochs over the $n$ samples, in batches of {r.pretrain_batch}, "
+            f"and for at least {r.pretrain_min_steps:,} steps") in text
+    knee = r.pretrain_min_steps * r.pretrain_batch / r.pretrain_epochs
+    assert f"Below $n \\approx$ {round(knee, -3):,.0f} every $n$ therefore gets the same {r.pretrain_min_steps:,}" in text
+    t = pd.read_csv(REPO / "results" / "formation_enthalpy" / "results.csv")
+    steps = t.loc[t["n_source"] == t["n_source"].max(), "params"].map(lambda p: json.loads(p)["pretrain_steps"])
+    assert f"about {round(steps.median(), -2):,.0f} on the whole formation-enthalpy database" in text
+    assert r.pretrain_steps(int(t["n_source"].max())) == r.pretrain_epochs * math.ceil(t["n_source"].max() / 512)
