@@ -121,3 +121,13 @@ def test_glossary_names_todays_fine_tuning_candidates():
     text = (REPO / "book" / "glossary.md").read_text()
     for c in transfer.Recipe().candidates:
         assert f"`{c.name}`" in text, c.name
+
+
+def test_readme_layout_names_every_library_module():
+    """README's map of ``src/s2rlib/`` is where a newcomer looks first: a module missing from it is hidden."""
+    text = (REPO / "README.md").read_text()
+    layout = text[text.index("src/s2rlib/ "):text.index("notebooks/ ")]
+    modules = sorted(p.stem for p in (REPO / "src" / "s2rlib").glob("*.py") if p.stem != "__init__")
+    missing = [m for m in modules if f" {m} " not in layout.replace("\n", " ").replace(",", " ")]
+    assert not missing, f"README's layout block does not name: {missing}"
+    assert len(modules) > 40  # the glob found the package

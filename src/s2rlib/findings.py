@@ -7,35 +7,27 @@ words (:class:`s2rlib.fit_status.FitStatus`), and alpha and C as every table sho
 are printed as numbers (C as an upper bound when the floor is unresolved, alpha as a one-sided limit
 at a search bound) and which words replace the rest. The verdict on the gain follows only from its
 interval: *lowers* when the whole interval is below zero, *raises* when it is above, *no
-detectable effect* when it includes zero. :func:`check_gain_sentence` and :data:`CLAIM_RULES` are
-the other direction: they check a sentence (generated or hand-written) against the numbers it
-stands on, and ``tests/test_claims.py`` runs them over the generator and over README.md and book/.
+detectable effect* when it includes zero. :mod:`s2rlib.claims` is the other direction: it checks a
+sentence (generated or hand-written) against the numbers it stands on, and ``tests/test_claims.py``
+runs it over the generator and over README.md and book/ (its names stay importable from here).
 """
 
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from .claims import CLAIM_RULES, VERDICT_WORDS, ClaimRule, check_claims, check_gain_sentence  # noqa: F401  (findings.X keeps working)
 from .formatting import DASH, fmt, fmt_ci
 from .law_check_sentences import extrapolation_sentence, forms_sentence  # noqa: F401  (findings.X keeps working)
 from .scaling import CI_LEVEL, FitStatus
 from .trial_stats import CaseFit, Gain, paired_gain, trial_matrix
 from .results import ALL_M
 from .selection import for_fit
-
-#: words a gain sentence may use for each verdict (and that other verdicts must not use)
-VERDICT_WORDS = {
-    "lowers": ("lowers the error", "lowers the test error", "helps", "improves"),
-    "raises": ("raises the error", "raises the test error", "negative transfer", "hurts"),
-    "no_effect": ("no detectable effect",),
-}
-
 
 #: statuses under which the data show no fall with n: the book shows the constant, never a law
 CONSTANT_STATUSES = (FitStatus.constant_preferred, FitStatus.no_decrease)
@@ -438,70 +430,3 @@ def conclusion(fits: Mapping[str, CaseFit], states: Mapping | None = None) -> st
 
 def _join(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
-# ---------------------------------------------------------------------------------------------
-# checking sentences against the numbers
-
-
-def check_gain_sentence(sentence: str, gain: Gain) -> list[str]:
-    """Problems with a sentence about a paired gain: words that its interval does not support."""
-    text = sentence.lower()
-    problems = []
-    for verdict, words in VERDICT_WORDS.items():
-        for w in words:
-            if re.search(rf"(?<!no )\b{re.escape(w)}\b", text) and verdict != gain.verdict:
-                problems.append(f"says {w!r} but the interval [{gain.lo:.4g}, {gain.hi:.4g}] means "
-                                f"{gain.verdict!r}")
-    return problems
-
-
-@dataclass(frozen=True)
-class ClaimRule:
-    """A phrase that hand-written text may use only when the fitted numbers support it."""
-
-    pattern: str
-    holds: Callable[[Mapping[str, Finding], Mapping[int, Finding]], bool]
-    why: str
-
-
-CLAIM_RULES = (
-    ClaimRule(r"(error|it) follows a power law with a floor",
-              lambda f, m: bool(f) and all(x.status == FitStatus.ok for x in f.values()),
-              "every main fit must have status `ok` (floor resolved)"),
-    ClaimRule(r"larger exponent gains more",
-              lambda f, m: sum(x.status == FitStatus.ok for x in f.values()) >= 2,
-              "comparing exponents needs at least two identified laws"),
-    ClaimRule(r"transfer gap is below what these data can see", lambda f, m: False,
-              "a floor at its bound is an upper bound (C < x), not a statement about the gap"),
-    ClaimRule(r"interior optimum: D, alpha and C are all identified", lambda f, m: False,
-              "`ok` means more than an interior optimum (FitStatus.ok)"),
-    ClaimRule(r"shrink, in general",
-              lambda f, m: len(m) >= 2 and _decreasing([m[k].C for k in sorted(m, key=lambda k: (k == ALL_M, k))]),
-              "the chi table must show C falling as m grows"),
-    ClaimRule(r"pretraining (always )?helps",
-              lambda f, m: bool(f) and all(x.verdict == "lowers" for x in f.values()),
-              "every case's gain interval must lie below zero"),
-    ClaimRule(r"\b(lowers|raises|reduces|cuts|improves|helps|hurts)( the( test)? error)? (a lot|a great deal|much|"
-              r"greatly|substantially|considerably|dramatically|hugely|massively|strongly)\b", lambda f, m: False,
-              "a size in words: write the measured change (the paired gain in % with its interval) instead"),
-    ClaimRule(r"paired gain shrinks as \$?m\$? grows",
-              lambda f, m: len(m) >= 2 and _decreasing([abs(m[k].relative[0]) for k in sorted(m, key=lambda k: (k == ALL_M, k))]),
-              "the chi gains at the largest n, in % of the baseline, must fall in size at every larger m"),
-)
-
-
-def _decreasing(xs) -> bool:
-    xs = [x for x in xs if np.isfinite(x)]
-    return len(xs) >= 2 and all(b < a for a, b in zip(xs, xs[1:]))
-
-
-def check_claims(text: str, main: Mapping[str, Finding], chi_by_m: Mapping[int, Finding] | None = None) -> list[str]:
-    """Sentences of ``text`` that use a phrase of :data:`CLAIM_RULES` the numbers do not support."""
-    problems = []
-    flat = re.sub(r"\s+", " ", text)
-    for rule in CLAIM_RULES:
-        for hit in re.finditer(rule.pattern, flat, flags=re.IGNORECASE):
-            if not rule.holds(main, chi_by_m or {}):
-                problems.append(f"{flat[max(0, hit.start() - 60):hit.end() + 20]!r}: {rule.why}")
-    return problems
