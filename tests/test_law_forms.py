@@ -59,6 +59,7 @@ def test_forms_table_reports_the_same_aic_as_the_fit_status():
         df = law_forms.compare_forms(n, R, **kwargs).set_index("form")["aic"]
         for form in ("constant", "pure power law"):
             assert abs((df[form] - df["power law + floor"]) - (aic[form] - aic["law"])) < 1e-6 * abs(aic[form])
+        assert abs(df["power law + floor"] - aic["law"]) < 1e-6 * abs(aic["law"])  # the law too: one weighted fit
 
 
 def test_pure_power_fit_recovers_known_parameters():
@@ -106,3 +107,39 @@ def test_compare_forms_names_the_bad_argument():
         law_forms.compare_forms([1, 2, 3], [0.3, 0.2, 0.1], se=[0.1, 0.1])
     with pytest.raises(ValueError, match="trials has 2 rows"):
         law_forms.compare_forms([1, 2, 3], [0.3, 0.2, 0.1], trials=np.ones((2, 5)))
+
+
+def test_law_gls_recovers_known_parameters_under_a_full_precision_matrix():
+    n = np.geomspace(10, 1e5, 8)
+    A = np.random.default_rng(7).standard_normal((8, 8))
+    W = A @ A.T + 8 * np.eye(8)  # a dense positive-definite precision matrix
+    D, a, C = aic_module.fit_law_gls(n, 0.9 * n ** -0.45 + 0.07, W)
+    assert abs(a - 0.45) < 1e-4 and abs(D - 0.9) < 1e-3 and abs(C - 0.07) < 1e-5
+    assert np.isnan(aic_module.fit_law_gls(n, 0.9 * n ** -0.45, np.zeros(8))[0])  # no information: NaN
+
+
+def test_the_law_is_scored_at_its_weighted_optimum_so_the_forms_stay_nested():
+    """The unweighted fit follows a wild first point that the weights discount; scored at that
+    estimate, the law would lose to a pure power law by more than its extra parameter costs (2), which
+    a nested form cannot honestly do. Scored at its weighted optimum it is never worse than the pure
+    power law (C = 0) or the constant (D = 0) in chi^2."""
+    from s2rlib import scaling
+
+    n = np.array([10, 30, 100, 300, 1000, 3000, 10000], dtype=float)
+    R = 0.5 * n ** -0.3 + 0.02
+    R[0] += 0.2  # a first point far off the curve, with a huge standard error
+    se = np.array([0.5, 0.001, 0.001, 0.001, 0.001, 0.001, 0.001])
+    fit = scaling.fit_law(n, R)
+    W = 1 / se**2
+    unweighted_ss = aic_module.weighted_ss(fit.predict(n) - R, W)
+    D, a, C = aic_module.fit_law_gls(n, R, W)
+    gls_ss = aic_module.weighted_ss(D * n ** -a + C - R, W)
+    assert gls_ss < 0.01 * unweighted_ss  # the weighted optimum fits the trusted points
+    assert abs(a - 0.3) < 0.01 and abs(C - 0.02) < 0.002
+    table = aic_module.aic_table(fit, W)
+    assert abs(table["law"] - (gls_ss + 6)) < 1e-6 * table["law"]
+    assert table["law"] - 2 <= table["pure power law"] + 1e-9 and table["law"] - 4 <= table["constant"] + 1e-9
+    assert unweighted_ss + 6 > table["pure power law"] + 2  # what scoring the unweighted estimate would have said
+    rows = law_forms.compare_forms(n, R, se=se).set_index("form")
+    assert abs(rows.loc["power law + floor", "aic"] - table["law"]) < 1e-6 * table["law"]
+    assert "alpha=0.3" in rows.loc["power law + floor", "params"]

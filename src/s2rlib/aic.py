@@ -11,13 +11,17 @@ constant and a pure power law ``D n^-alpha`` by :data:`s2rlib.fit_status.AIC_MAR
   A&A 464, 399, 2007). Each trial is one split used at every n, so a hard split raises a whole
   curve: the covariance sees a fall within the trials that the spread between them hides. With too
   few trials for the covariance the weights are ``1/se^2``;
-* the constant and the pure power law are fitted by the same weighted least squares
-  (:func:`weighted_constant`, :func:`fit_pure_power`), ``chi^2 = r' W r`` (:func:`weighted_ss`).
+* every form is fitted by the weighted least squares it is scored by, ``chi^2 = r' W r``
+  (:func:`weighted_ss`): the constant (:func:`weighted_constant`), the pure power law
+  (:func:`fit_pure_power`) and the law itself (:func:`fit_law_gls`). Scoring the law at its unweighted
+  point estimate (the one the tables print) while its rivals are fitted under ``W`` would overstate the
+  law's chi^2 and tilt the status towards a constant or a pure power law.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import scipy.linalg
 from scipy import optimize
 
 from .scaling import ALPHA_BOUNDS, Fit
@@ -58,6 +62,57 @@ def fit_pure_power(n, R, w=None) -> tuple[float, float]:
                                    method="bounded", options={"xatol": 1e-7})
     a = float(res.x) if res.fun <= prof[i] else float(grid[i])
     return solve(a)[0] * scale**a, a
+
+
+def whitener(w, size: int) -> np.ndarray:
+    """A matrix ``L'`` with ``L L' = W`` (``w`` a weight vector or a precision matrix; default ones), so that
+    ``r' W r = |L' r|^2``: least squares on ``L' A`` and ``L' R`` is generalised least squares under ``W``.
+    A precision matrix that is not numerically positive definite is whitened through its eigenvalues,
+    negative ones clipped at 0."""
+    if w is None:
+        return np.eye(size)
+    W = np.asarray(w, dtype=float)
+    if W.ndim == 1:
+        return np.diag(np.sqrt(np.maximum(W, 0.0)))
+    try:
+        return scipy.linalg.cholesky(W, lower=True).T
+    except np.linalg.LinAlgError:
+        vals, vecs = np.linalg.eigh((W + W.T) / 2)
+        return (vecs * np.sqrt(np.maximum(vals, 0.0))).T
+
+
+def fit_law_gls(n, R, w=None) -> tuple[float, float, float]:
+    """The law ``R = D n^-alpha + C``: (D, alpha, C) minimising ``r' W r`` (generalised least squares).
+
+    D, C >= 0 and alpha in :data:`s2rlib.fit_status.ALPHA_BOUNDS`, as :func:`s2rlib.scaling.fit_law`;
+    for each alpha, D and C are solved exactly (NNLS on the whitened problem, :func:`whitener`), alpha
+    on a log grid refined by a bounded scalar search, as :func:`fit_pure_power`. NaN when the weights
+    carry no information.
+    """
+    n, R = np.asarray(n, dtype=float), np.asarray(R, dtype=float)
+    if w is not None and not np.isfinite(np.asarray(w, dtype=float)).all():
+        return (float("nan"),) * 3
+    Lt = whitener(w, len(R))
+    if not np.any(Lt):
+        return (float("nan"),) * 3
+    scale = float(n.min())
+    u = n / scale
+    y = Lt @ R
+
+    def solve(a):
+        A = Lt @ np.stack([u ** (-a), np.ones_like(u)], axis=1)
+        (D, C), rnorm = optimize.nnls(A, y)
+        return float(D), float(C), float(rnorm**2)
+
+    lo, hi = ALPHA_BOUNDS
+    grid = np.geomspace(lo, hi, 200)
+    prof = np.array([solve(a)[2] for a in grid])
+    i = int(np.argmin(prof))
+    res = optimize.minimize_scalar(lambda a: solve(a)[2], bounds=(grid[max(i - 1, 0)], grid[min(i + 1, 199)]),
+                                   method="bounded", options={"xatol": 1e-7})
+    a = float(res.x) if res.fun <= prof[i] else float(grid[i])
+    D, C, _ = solve(a)
+    return D * scale**a, a, C
 
 
 def weighted_constant(R, w=None) -> float:
@@ -106,18 +161,23 @@ def aic_table(fit: Fit, weights) -> dict[str, float]:
     matrix of the means (:func:`precision`: the trials are paired across n, so a per-trial offset moves
     every mean together and only their differences measure the fall of the curve), or, when the
     trials are too few to estimate it, a vector ``1/se_n^2`` of corrected standard errors (the points
-    then treated as independent). The law is the fit's own point estimate; the constant and the pure
-    power law are fitted by the same weighted least squares.
+    then treated as independent). All three forms are fitted by that weighted least squares (the law
+    by :func:`fit_law_gls`; its chi^2 is the smallest of that fit, the table's unweighted point estimate
+    and the two nested forms, so the comparison stays nested).
     """
     n, R = np.asarray(fit.n, dtype=float), np.asarray(fit.R, dtype=float)
     W = np.asarray(weights, dtype=float)
     if len(n) == 0 or not fit.usable or len(W) != len(n) or not np.isfinite(W).all():
         return {"law": np.nan, "constant": np.nan, "pure power law": np.nan}
-    law = weighted_ss(fit.predict(n) - R, W) + 2 * 3
-    const = weighted_ss(R - weighted_constant(R, W), W) + 2 * 1
+    const_ss = weighted_ss(R - weighted_constant(R, W), W)
     D, a = fit_pure_power(n, R, W)
-    pure = weighted_ss(D * n ** (-a) - R, W) + 2 * 2
-    return {"law": law, "constant": const, "pure power law": pure}
+    pure_ss = weighted_ss(D * n ** (-a) - R, W)
+    Dg, ag, Cg = fit_law_gls(n, R, W)
+    # the law's minimum under W; every other candidate is a point of the law too (its unweighted
+    # estimate, the pure power law at C = 0, the constant at D = 0), so the minimum is never above them
+    law_ss = min((x for x in (weighted_ss(Dg * n ** (-ag) + Cg - R, W), weighted_ss(fit.predict(n) - R, W),
+                              pure_ss, const_ss) if np.isfinite(x)), default=float("nan"))
+    return {"law": law_ss + 2 * 3, "constant": const_ss + 2 * 1, "pure power law": pure_ss + 2 * 2}
 
 
 def aic_weights(vals: np.ndarray, ratio=0.0) -> np.ndarray:

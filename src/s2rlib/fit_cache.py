@@ -1,7 +1,7 @@
 """Fitted laws cached on disk: a fit (with its bootstrap, the slow part) is computed once per table.
 
 The cache key hashes everything a fit depends on (the rows, the settings, the source of
-:mod:`s2rlib.scaling`, :mod:`s2rlib.aic` and :mod:`s2rlib.trial_stats`), so a changed table or
+:mod:`s2rlib.scaling`, :mod:`s2rlib.fit_status`, :mod:`s2rlib.aic` and :mod:`s2rlib.trial_stats`), so a changed table or
 fitting code is always refitted. An entry that does not load as a :class:`~s2rlib.trial_stats.CaseFit` of the same case and
 m is named in a warning, set aside as ``*.damaged`` and refitted, never used. ``$S2R_FIT_CACHE`` chooses the directory
 (``off`` disables the cache), else ``$S2R_CACHE/fits``, else ``~/.cache/s2rlib/fits``.
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import aic, scaling, trial_stats
+from . import aic, fit_status, scaling, trial_stats
 from .atomic import atomic_write, set_aside
 from .cases import CASES
 from .datasets import refuse_root
@@ -53,7 +53,7 @@ def _fit_key(table: pd.DataFrame, m: int, metric: str, n_boot: int, loss: str, u
     sub = table[(table["metric"] == metric) & (table["m_target"] == m)]
     h.update(sub[["n_source", "m_target", "trial", "value", "params_id"]].to_csv(index=False).encode())
     h.update(json.dumps([m, metric, n_boot, loss, units, pd.__version__, np.__version__]).encode())
-    for module in (scaling, aic, trial_stats):
+    for module in (scaling, fit_status, aic, trial_stats):
         h.update(Path(module.__file__).read_bytes())
     return h.hexdigest()[:32]
 

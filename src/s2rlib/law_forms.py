@@ -16,6 +16,7 @@ import pandas as pd
 from scipy import optimize
 
 from . import aic, scaling
+from .fit_status import ALPHA_BOUNDS, MIN_POINTS, at_alpha_bound
 
 __all__ = ["FORMS", "compare_forms"]
 
@@ -24,11 +25,21 @@ FORMS = ("power law + floor", "pure power law", "exponential saturation", "const
 _N_PARAMS = {"power law + floor": 3, "pure power law": 2, "exponential saturation": 3, "constant": 1}
 
 
-def _fit_power_floor(n, R):
-    f = scaling.fit_law(n, R)
-    if not f.usable:
-        return None, f.status
-    return (lambda x, f=f: f.predict(x)), f.status, f"D={f.D:.4g}, alpha={f.alpha:.4g}, C={f.C:.4g}"
+def _fit_power_floor(n, R, w=None):
+    """D n^-alpha + C: :func:`s2rlib.scaling.fit_law` unweighted, :func:`s2rlib.aic.fit_law_gls` under weights."""
+    if w is None:
+        f = scaling.fit_law(n, R)
+        if not f.usable:
+            return None, f.status
+        return (lambda x, f=f: f.predict(x)), f.status, f"D={f.D:.4g}, alpha={f.alpha:.4g}, C={f.C:.4g}"
+    if len(np.unique(n)) < MIN_POINTS:
+        return None, "too_few_points"
+    D, a, C = aic.fit_law_gls(n, R, w)
+    if not np.isfinite(D):
+        return None, "unidentified"
+    status = "no_decrease" if D <= 1e-12 * max(R.max(), 1e-300) else (
+        "alpha_at_bound" if at_alpha_bound(a) else ("C_at_bound" if C <= 1e-12 * max(R.max(), 1e-300) else "ok"))
+    return (lambda x, D=D, a=a, C=C: D * np.asarray(x, float) ** (-a) + C), status, f"D={D:.4g}, alpha={a:.4g}, C={C:.4g}"
 
 
 def _fit_pure_power(n, R, w=None):
@@ -36,21 +47,24 @@ def _fit_pure_power(n, R, w=None):
     if len(np.unique(n)) < 3:
         return None, "too_few_points"
     D, a = aic.fit_pure_power(n, R, w)
-    lo, hi = scaling.ALPHA_BOUNDS
+    lo, hi = ALPHA_BOUNDS
     status = "ok" if 1.01 * lo < a < 0.99 * hi else "alpha_at_bound"
     return (lambda x, D=D, a=a: D * np.asarray(x, float) ** (-a)), status, f"D={D:.4g}, alpha={a:.4g}"
 
 
-def _fit_exp_saturation(n, R):
-    """R = C + D exp(-n / n0), D, C >= 0: profile over log n0 (NNLS in D, C), refined from several starts."""
+def _fit_exp_saturation(n, R, w=None):
+    """R = C + D exp(-n / n0), D, C >= 0: profile over log n0 (NNLS in D, C; generalised least squares
+    under the weights ``w``, :func:`s2rlib.aic.whitener`), refined from several starts."""
     if len(np.unique(n)) < 4:
         return None, "too_few_points"
     lo_l, hi_l = math.log(n.min() / 100), math.log(n.max() * 100)
+    Lt = aic.whitener(w, len(R))
+    y = Lt @ R
 
     def solve(ln0):
         x = np.exp(-n / math.exp(ln0))
-        A = np.stack([x, np.ones_like(x)], axis=1)
-        (D, C), rnorm = optimize.nnls(A, R)
+        A = Lt @ np.stack([x, np.ones_like(x)], axis=1)
+        (D, C), rnorm = optimize.nnls(A, y)
         return float(D), float(C), float(rnorm**2)
 
     grid = np.linspace(lo_l, hi_l, 200)
@@ -79,17 +93,16 @@ def _fit_constant(n, R, w=None):
     return (lambda x, c=c: np.full(np.shape(x), c, dtype=float)), "ok", f"C={c:.4g}"
 
 
-#: forms fitted by weighted least squares when weights are given (standard errors, or the trials'
-#: covariance), as :func:`s2rlib.aic.aic_table` does for the fit status; the law itself is fitted unweighted
-#: there too (the point estimate every table prints), and so is the exponential saturation
-_WEIGHTED = ("pure power law", "constant")
+#: every form is fitted by weighted least squares when weights are given (standard errors, or the
+#: trials' covariance), the criterion it is scored by, as :func:`s2rlib.aic.aic_table` does for the fit
+#: status; without weights, by least squares in R (the law by :func:`s2rlib.scaling.fit_law`)
 _FITTERS = {"power law + floor": _fit_power_floor, "pure power law": _fit_pure_power,
             "exponential saturation": _fit_exp_saturation, "constant": _fit_constant}
 
 
 def _safe_fit(form, n, R, w=None):
     try:
-        res = _FITTERS[form](n, R, w) if form in _WEIGHTED else _FITTERS[form](n, R)
+        res = _FITTERS[form](n, R, w)
     except Exception as exc:  # noqa: BLE001 - a form that cannot be fitted is a NaN row
         return None, f"failed: {exc}", ""
     if res[0] is None:
@@ -103,8 +116,9 @@ def compare_forms(n, R, se=None, *, trials=None, ratio=0.0) -> pd.DataFrame:
     Forms: ``"power law + floor"`` (D n^-alpha + C via :func:`s2rlib.scaling.fit_law`, 3 params),
     ``"pure power law"`` (D n^-alpha, 2), ``"exponential saturation"`` (C + D exp(-n/n0), 3; D, C >=
     0, profiled over log n0 with several refined starts) and ``"constant"`` (1). All are least
-    squares in R; with ``se`` or ``trials`` the pure power law and the constant are fitted by weighted
-    least squares, exactly as :func:`s2rlib.aic.aic_table` fits them for the fit status. ``n``/``R``
+    squares in R; with ``se`` or ``trials`` every form is fitted by the weighted least squares it is
+    scored by, as :func:`s2rlib.aic.aic_table` fits them for the fit status (the law row then shows its
+    weighted fit, which can differ from the unweighted estimate the chapter's tables print). ``n``/``R``
     may hold repeated n (e.g. one point per trial).
 
     Returns one row per form (in that order) with columns ``form, n_params, n_points, rss, aic,
