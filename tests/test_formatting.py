@@ -217,3 +217,21 @@ def test_round_sig():
     assert F.round_sig(888838, 2) == 890000
     assert F.round_sig(0.0012345, 3) == pytest.approx(0.00123)
     assert math.isnan(F.round_sig(float("nan"), 2))
+
+
+def test_a_rounded_value_keeps_its_trailing_zeros():
+    """0.09999 at 3 figures is 0.100: "0.1" would read as one figure of precision."""
+    from s2rlib.formatting import fmt
+
+    assert [fmt(0.09999), fmt(-0.09999), fmt(1.9999), fmt(0.0010001), fmt(0.09999, 2)] == \
+        ["0.100", "−0.100", "2.00", "0.00100", "0.10"]
+    assert [fmt(0.25), fmt(2.0), fmt(0.1), fmt(1234.4), fmt(99.99)] == ["0.25", "2", "0.1", "1,230", "100"]
+
+
+def test_the_formatting_examples_in_the_docstrings_hold():
+    import doctest
+
+    from s2rlib import formatting
+
+    result = doctest.testmod(formatting)
+    assert result.attempted >= 2 and result.failed == 0

@@ -56,8 +56,11 @@ def _sci(x: float, sig: int) -> str:
 def fmt(x, sig: int = 3) -> str:
     """A number for a table: ``sig`` significant figures, ``–`` for NaN/None, ``∞`` for infinity.
 
-    >>> fmt(0.123456), fmt(-0.0), fmt(-0.0001), fmt(1234567.0), fmt(3.8e-08)
-    ('0.123', '0', '−0.0001', '1.23×10⁶', '3.80×10⁻⁸')
+    A value that rounding changed keeps its trailing zeros, so the digits shown say how precise it is
+    (0.09999 is "0.100", never "0.1"); an exact short value stays short (0.25 is "0.25", 2.0 is "2").
+
+    >>> fmt(0.123456), fmt(-0.0), fmt(-0.0001), fmt(1234567.0), fmt(3.8e-08), fmt(0.09999), fmt(0.25)
+    ('0.123', '0', '−0.0001', '1.23×10⁶', '3.80×10⁻⁸', '0.100', '0.25')
     """
     v = _float(x)
     if v is None:
@@ -72,10 +75,12 @@ def fmt(x, sig: int = 3) -> str:
         if abs(v) < 1e-12:  # numerically zero
             return "0"
         return _sci(v, sig)
-    v = round_sig(v, sig)
-    if v == 0:
+    rounded = round_sig(v, sig)
+    if rounded == 0:
         return "0"
-    text = f"{v:.{sig}g}" if abs(v) < 10**sig else f"{v:,.0f}"
+    keep_zeros = "#" if rounded != v and abs(rounded) < 10 ** (sig - 1) else ""  # 0.09999 -> 0.100
+    v = rounded
+    text = f"{v:{keep_zeros}.{sig}g}".rstrip(".") if abs(v) < 10**sig else f"{v:,.0f}"
     if "e" in text:  # e.g. 1e+03 from .3g at exactly 10**sig
         text = f"{v:,.0f}"
     return _minus(text)
