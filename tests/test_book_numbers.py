@@ -66,7 +66,11 @@ def test_point_times_come_from_the_rows_wherever_they_are(tmp_path):
     # chi: committed with today's recipe; its m = 100 points must not count (the sentence is about m = all)
     chi = _with_recipe(synthetic_table("chi", ns=ns, ms=(100, -1), trials=20), today, [379.2, 551.0, 1379.1, 900.0])
     chi.loc[chi["m_target"] == 100, "wall_s"] = 12.0
-    _write(tmp_path, "chi", chi)
+    # a second, smaller grid of today's recipe in the same table (another trial count): its times never mix in
+    rerun = _with_recipe(synthetic_table("chi", ns=ns, trials=3, seed=2), today, [7.0, 8.0, 9.0, 10.0])
+    rerun["params"] = rerun["params"].map(lambda p: json.dumps({**json.loads(p), "trials": 3}))
+    rerun["params_id"] = "rerun3"
+    _write(tmp_path, "chi", pd.concat([rerun, chi], ignore_index=True))
     # formation enthalpy: the committed table is an earlier recipe's; today's points are staged
     _write(tmp_path, "formation_enthalpy", _with_recipe(synthetic_table("formation_enthalpy", ns=ns, trials=5),
                                                         {"finetune_max_epochs": 5}, [20.0, 30.0, 40.0, 50.0]))
@@ -79,6 +83,7 @@ def test_point_times_come_from_the_rows_wherever_they_are(tmp_path):
     assert "formation enthalpy, 3 points of 20 trials: 1,520–2,135 s each (staged in" in text
     assert f"`{points}/`" in text
     assert "Flory–Huggins χ, 4 points of 20 trials: 379–1,379 s each" in text and "12 s" not in text
+    assert "7 s" not in text and "3 trials" not in text
     assert "20–50 s" not in text  # the earlier recipe's times are not today's
     assert text.endswith("No point of today's recipe at $m$ = all is recorded yet for band gap. Points like these "
                          "are far too slow for a live demonstration, which is what the classroom run below is for.")

@@ -235,6 +235,7 @@ def todays_point_times(root=None, cases: Iterable[str] = BOOK_CASES, m: int = AL
             rows = _todays_rows(case, rows) if len(rows) else rows
             if not len(rows):
                 continue
+            rows = select_grid(rows)  # one grid: two runs of today's recipe (other trials, seeds) never mix
             trials = rows.groupby("n_source")["trial"].nunique()
             per_point = rows.drop_duplicates("n_source").set_index("n_source")["wall_s"].astype(float)
             for n, wall in per_point.sort_index().items():
