@@ -4,6 +4,7 @@ and the script runs end to end (tiny sizes)."""
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -130,6 +131,34 @@ def test_the_measured_classroom_run_is_of_the_page_commands_and_the_pages_quote_
     (tmp_path / "other.json").write_text(json.dumps(other))
     box = run_tables.classroom_box(tmp_path / "other.json")
     assert f"all: {pts[-1]['wall_s']:,.0f} s" in box and " CPUs" not in box and "load average" not in box
+
+
+def _duration(seconds: float) -> str:
+    s = round(seconds)
+    return f"{s} s" if s < 60 else f"{s // 60} min {s % 60} s"
+
+
+def test_the_own_case_example_is_timed_as_printed_and_the_page_quotes_the_measurement():
+    """"Your own case study" quotes the worked example's times and what ``new-case`` reports: both come
+    from ``benchmarks/own_case_example.json``, a run of exactly the page's commands on a clean commit."""
+    page = REPO / "book" / "own_case.md"
+    rec = json.loads((REPO / "benchmarks" / "own_case_example.json").read_text())
+    assert [c["command"] for c in rec["commands"]] == _classroom().page_commands(page, "own-case-example")
+    assert not rec["machine"]["git"].endswith("-dirty")
+    text = " ".join(page.read_text().split())
+    quoted = ", ".join(f"**{_duration(c['seconds'])}**" for c in rec["commands"])
+    times = re.search(r"the three commands took (\*\*[^*]+\*\*), (\*\*[^*]+\*\*) \([^)]*\) and (\*\*[^*]+\*\*)", text)
+    assert times and ", ".join(times.groups()) == quoted, (times and times.groups(), quoted)
+    load = rec["machine"]["loadavg_start"][0]
+    assert f"load average {load:.1f} at the start" in text
+    lscpu = dict(ln.split(":", 1) for ln in rec["machine"]["lscpu"] if ":" in ln)
+    assert lscpu["Model name"].strip().split()[1] in text  # the CPU the page names (EPYC, Xeon)
+    made = rec["commands"][0]["stdout_tail"]
+    src = re.search(r"source: \S+ \(([\d,]+) rows, ([\d,]+) compositions\)", made).groups()
+    tgt = re.search(r"target: \S+ \([\d,]+ rows, ([\d,]+) compositions\)", made).group(1)
+    assert (f"reports {src[0]} source rows merged into {src[1]} compositions and {tgt} experimental compositions"
+            in text)
+    assert rec["trials"] == 2 and len(rec["points"]) == 3  # "three grid points of two trials"
 
 
 def test_machine_facts_name_the_cpu_and_count_the_usable_cpus(monkeypatch):
