@@ -272,6 +272,20 @@ def test_extrapolation_and_forms_sentences_say_what_the_numbers_say():
         "(the law's AIC is higher by 17; the table of functional forms gives every form).")
     assert findings.forms_sentence(forms.assign(aic=[1.0, 20.0, 7.8, 33.0])) == ""  # the law is best: nothing
     assert findings.forms_sentence(forms.assign(aic=[8.5, 20.0, 7.8, 33.0])) == ""  # within the AIC margin
+    # the winning saturation's scale n0 against the largest n: beyond it, the curve is not flattening in the data
+    sat = forms.assign(values=[{}, {}, {"D": 0.0356, "n0": 116809.0, "C": 0.0625}, {}])
+    sat.attrs["n_max"] = 94777.0
+    beyond = findings.forms_sentence(sat, "eV/atom")
+    assert beyond.endswith("Its scale n0 ≈ 120,000 lies beyond the largest n measured (94,777): in that form the fall "
+                           "per added simulation shrinks only slowly: at the largest n it is still 44% of its initial "
+                           "rate, so the curve is not flattening within the data, and the level it would reach "
+                           "(C = 0.0625 eV/atom) lies beyond them."), beyond
+    sat.loc[2, "values"]["n0"] = 20000.0
+    within = findings.forms_sentence(sat, "eV/atom")
+    assert "n0 ≈ 20,000 is within the measured range" in within and "levels off at about 0.0625 eV/atom" in within
+    assert "1% of the initial rate" in within  # exp(-94777/20000) = 0.9%
+    # a law with C = 0 under the weighted fit ties the pure power law at exactly the parameter's cost: not "better"
+    assert findings.forms_sentence(forms.assign(aic=[22.0, 20.0, 30.0, 33.0])) == ""
     nan_aic = forms.assign(aic=[24.7, float("nan"), float("nan"), 20.0])
     assert "a constant fits better" in findings.forms_sentence(nan_aic) and "by 4.7" in findings.forms_sentence(nan_aic)
     # in the case findings: both sentences for a law that is written out, no extrapolation for a flat one

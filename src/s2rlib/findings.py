@@ -320,7 +320,7 @@ def case_findings(cf: CaseFit, fits_by_m: Mapping[int, CaseFit] | None = None, *
     out = main.sentences()
     falls = fit_parameters(cf.fit)["D"].printed and not shows_constant(cf.fit)  # a law is written out
     extra = [extrapolation_sentence(check, cf.units) if check is not None and falls else "",
-             forms_sentence(forms) if forms is not None else ""]
+             forms_sentence(forms, cf.units) if forms is not None else ""]
     out += [x for x in extra if x]
     if fits_by_m:
         ms = sorted(m for m in fits_by_m if m > 0)

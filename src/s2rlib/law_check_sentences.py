@@ -5,11 +5,13 @@ when it is not the law. :func:`s2rlib.findings.case_findings` adds them to a cha
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
 from .fit_status import AIC_MARGIN
-from .formatting import fmt, fmt_ci, pretty_units
+from .formatting import fmt, fmt_ci, fmt_n, pretty_units
 
 
 #: reduced-fit statuses under which the extrapolation check has no law to test
@@ -40,10 +42,11 @@ def extrapolation_sentence(check, units: str = "") -> str:
                    f"n = {check.n_fit_max:,.0f} predicts.")
 
 
-def forms_sentence(forms: pd.DataFrame) -> str:
+def forms_sentence(forms: pd.DataFrame, units: str = "") -> str:
     """Which form fits the trial means best by AIC, when it is not the law (``forms``: the frame of
     :func:`s2rlib.law_forms.compare_forms`); "" when the law is best, no AIC is finite, or the best form wins
-    by less than :data:`s2rlib.fit_status.AIC_MARGIN`."""
+    by less than :data:`s2rlib.fit_status.AIC_MARGIN`. When the winner is the exponential saturation, what
+    its scale n0 says against the largest n measured (``forms.attrs["n_max"]``) follows."""
     aic = pd.to_numeric(forms["aic"], errors="coerce")
     ok = forms[np.isfinite(aic)]
     law = ok[ok["form"] == "power law + floor"]
@@ -51,8 +54,29 @@ def forms_sentence(forms: pd.DataFrame) -> str:
         return ""
     best = ok.loc[aic[np.isfinite(aic)].idxmin()]
     gap = float(aic[law.index[0]] - aic[best.name])
-    if best["form"] == "power law + floor" or gap < AIC_MARGIN:
+    if best["form"] == "power law + floor" or gap < AIC_MARGIN + 1e-6:  # a law with C = 0 ties the pure form at 2
         return ""
     article = "an" if str(best["form"])[0] in "aeiou" else "a"
-    return (f"By AIC on the trial means (corrected covariance), {article} {best['form']} fits better than the law "
+    text = (f"By AIC on the trial means (corrected covariance), {article} {best['form']} fits better than the law "
             f"(the law's AIC is higher by {fmt(gap, 2)}; the table of functional forms gives every form).")
+    return text + _saturation_scale(best, forms.attrs.get("n_max", np.nan), units)
+
+
+def _saturation_scale(best, n_max: float, units: str) -> str:
+    """For an exponential saturation C + D exp(-n/n0): where its scale n0 lies against the largest n."""
+    values = best.get("values") if hasattr(best, "get") else None
+    if best["form"] != "exponential saturation" or not isinstance(values, dict) or not np.isfinite(n_max):
+        return ""
+    n0, C = float(values.get("n0", np.nan)), float(values.get("C", np.nan))
+    if not (np.isfinite(n0) and np.isfinite(C)):
+        return ""
+    u = "" if not units or units == "dimensionless" else f" {pretty_units(units)}"
+    rate = math.exp(-n_max / n0)  # the fall per added simulation at n_max, relative to that at n = 0
+    if n0 > n_max:
+        return (f" Its scale n0 ≈ {fmt_n(n0, 2)} lies beyond the largest n measured ({fmt_n(n_max)}): in that form "
+                f"the fall per added simulation shrinks only slowly: at the largest n it is still {rate:.0%} of its "
+                f"initial rate, so the curve is not flattening within the data, and the level it "
+                f"would reach (C = {fmt(C)}{u}) lies beyond them.")
+    return (f" Its scale n0 ≈ {fmt_n(n0, 2)} is within the measured range (largest n {fmt_n(n_max)}): in that form "
+            f"the error levels off at about {fmt(C)}{u} within a few times n0 (at the largest n the fall per added "
+            f"simulation is {rate:.0%} of the initial rate).")

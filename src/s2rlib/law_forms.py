@@ -31,7 +31,7 @@ def _fit_power_floor(n, R, w=None):
         f = scaling.fit_law(n, R)
         if not f.usable:
             return None, f.status
-        return (lambda x, f=f: f.predict(x)), f.status, f"D={f.D:.4g}, alpha={f.alpha:.4g}, C={f.C:.4g}"
+        return (lambda x, f=f: f.predict(x)), f.status, {"D": f.D, "alpha": f.alpha, "C": f.C}
     if len(np.unique(n)) < MIN_POINTS:
         return None, "too_few_points"
     D, a, C = aic.fit_law_gls(n, R, w)
@@ -39,7 +39,7 @@ def _fit_power_floor(n, R, w=None):
         return None, "unidentified"
     status = "no_decrease" if D <= 1e-12 * max(R.max(), 1e-300) else (
         "alpha_at_bound" if at_alpha_bound(a) else ("C_at_bound" if C <= 1e-12 * max(R.max(), 1e-300) else "ok"))
-    return (lambda x, D=D, a=a, C=C: D * np.asarray(x, float) ** (-a) + C), status, f"D={D:.4g}, alpha={a:.4g}, C={C:.4g}"
+    return (lambda x, D=D, a=a, C=C: D * np.asarray(x, float) ** (-a) + C), status, {"D": D, "alpha": a, "C": C}
 
 
 def _fit_pure_power(n, R, w=None):
@@ -49,7 +49,7 @@ def _fit_pure_power(n, R, w=None):
     D, a = aic.fit_pure_power(n, R, w)
     lo, hi = ALPHA_BOUNDS
     status = "ok" if 1.01 * lo < a < 0.99 * hi else "alpha_at_bound"
-    return (lambda x, D=D, a=a: D * np.asarray(x, float) ** (-a)), status, f"D={D:.4g}, alpha={a:.4g}"
+    return (lambda x, D=D, a=a: D * np.asarray(x, float) ** (-a)), status, {"D": D, "alpha": a}
 
 
 def _fit_exp_saturation(n, R, w=None):
@@ -83,14 +83,14 @@ def _fit_exp_saturation(n, R, w=None):
     at_bound = best_l - lo_l < 0.01 * (hi_l - lo_l) or hi_l - best_l < 0.01 * (hi_l - lo_l)
     status = "no_decrease" if D <= 1e-12 * max(R.max(), 1e-300) else ("n0_at_bound" if at_bound else "ok")
     return ((lambda x, D=D, n0=n0, C=C: C + D * np.exp(-np.asarray(x, float) / n0)), status,
-            f"D={D:.4g}, n0={n0:.4g}, C={C:.4g}")
+            {"D": D, "n0": n0, "C": C})
 
 
 def _fit_constant(n, R, w=None):
     if len(R) < 1:
         return None, "too_few_points"
     c = aic.weighted_constant(R, w)
-    return (lambda x, c=c: np.full(np.shape(x), c, dtype=float)), "ok", f"C={c:.4g}"
+    return (lambda x, c=c: np.full(np.shape(x), c, dtype=float)), "ok", {"C": c}
 
 
 #: every form is fitted by weighted least squares when weights are given (standard errors, or the
@@ -104,9 +104,9 @@ def _safe_fit(form, n, R, w=None):
     try:
         res = _FITTERS[form](n, R, w)
     except Exception as exc:  # noqa: BLE001 - a form that cannot be fitted is a NaN row
-        return None, f"failed: {exc}", ""
+        return None, f"failed: {exc}", {}
     if res[0] is None:
-        return None, res[1], ""
+        return None, res[1], {}
     return res
 
 
@@ -122,7 +122,8 @@ def compare_forms(n, R, se=None, *, trials=None, ratio=0.0) -> pd.DataFrame:
     may hold repeated n (e.g. one point per trial).
 
     Returns one row per form (in that order) with columns ``form, n_params, n_points, rss, aic,
-    aicc, delta_aic, extrap_error, params, status``: ``aic = N log(RSS/N) + 2k`` (Gaussian; RSS
+    aicc, delta_aic, extrap_error, params, values, status`` (``params`` the fitted parameters in words,
+    ``values`` the same as a dict; ``attrs["n_max"]`` is the largest n): ``aic = N log(RSS/N) + 2k`` (Gaussian; RSS
     floored at ``N (1e-12 max R)^2`` so exact fits stay finite), ``aicc = aic + 2k(k+1)/(N-k-1)``
     (NaN when N <= k+1), ``delta_aic = aic - min(aic)``; ``extrap_error`` is ``|prediction - mean
     measured R|`` at the largest n for the form refitted without the points at that n. Forms that
@@ -175,13 +176,14 @@ def compare_forms(n, R, se=None, *, trials=None, ratio=0.0) -> pd.DataFrame:
     for form in FORMS:
         k = _N_PARAMS[form]
         row = dict(form=form, n_params=k, n_points=N, rss=math.nan, aic=math.nan, aicc=math.nan, delta_aic=math.nan,
-                   extrap_error=math.nan, params="", status="too_few_points")
+                   extrap_error=math.nan, params="", values={}, status="too_few_points")
         if N > k:
             pred, status, params = _safe_fit(form, n, R, w)
             row["status"] = status
             if pred is not None:
                 rss = float(np.sum((pred(n) - R) ** 2))
-                row["rss"], row["params"] = rss, params
+                row["rss"], row["values"] = rss, params
+                row["params"] = ", ".join(f"{k}={v:.4g}" for k, v in params.items())
                 if w is not None:
                     row["aic"] = aic.weighted_ss(pred(n) - R, w) + 2 * k
                 else:
@@ -194,6 +196,7 @@ def compare_forms(n, R, se=None, *, trials=None, ratio=0.0) -> pd.DataFrame:
                 row["extrap_error"] = float(abs(float(pred_h(np.array([n_top]))[0]) - R[~held].mean()))
         rows.append(row)
     df = pd.DataFrame(rows)
+    df.attrs["n_max"] = float(n_top)
     if df["aic"].notna().any():
         df["delta_aic"] = df["aic"] - df["aic"].min()
     return df
