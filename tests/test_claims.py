@@ -70,7 +70,7 @@ def test_law_sentence_says_what_is_not_identified():
     assert text.endswith("no fall with n; C not identified.")
     assert not re.search(r"0\.4\b|0\.1\b|C < 0\.2", text), text
     ok = _finding(g).law_sentence()
-    assert "identified" in ok and "alpha = 0.4 [0.2, 0.7]" in ok and "C = 0.1 [0, 0.2] eV" in ok
+    assert "identified" in ok and "alpha = 0.400 [0.200, 0.700]" in ok and "C = 0.100 [0, 0.200] eV" in ok
 
 
 def test_generator_on_constructed_tables():

@@ -50,7 +50,7 @@ def test_percentages_never_negative_zero_or_scientific():
 def test_signed_and_intervals():
     assert F.fmt_signed(0.0123) == "+0.0123"
     assert F.fmt_signed(-0.0) == "0"
-    assert F.fmt_ci(-0.0, 0.5) == "[0, 0.5]"  # never "[..., -0]"
+    assert F.fmt_ci(-0.0, 0.5) == "[0, 0.500]"  # never "[..., -0]"
     assert F.fmt_ci(float("nan"), 1) == F.DASH
 
 
@@ -220,12 +220,14 @@ def test_round_sig():
 
 
 def test_a_rounded_value_keeps_its_trailing_zeros():
-    """0.09999 at 3 figures is 0.100: "0.1" would read as one figure of precision."""
+    """0.09999 at 3 figures is 0.100: "0.1" would read as one figure of precision. Every number that is not
+    whole shows all its figures, so both ends of an interval read alike; a whole number stays short."""
     from s2rlib.formatting import fmt
 
     assert [fmt(0.09999), fmt(-0.09999), fmt(1.9999), fmt(0.0010001), fmt(0.09999, 2)] == \
         ["0.100", "−0.100", "2.00", "0.00100", "0.10"]
-    assert [fmt(0.25), fmt(2.0), fmt(0.1), fmt(1234.4), fmt(99.99)] == ["0.25", "2", "0.1", "1,230", "100"]
+    assert [fmt(0.25), fmt(2.0), fmt(0.1), fmt(1234.4), fmt(99.99)] == ["0.250", "2", "0.100", "1,230", "100"]
+    assert [fmt(0.000997, 2), fmt(0.000994, 2)] == ["0.0010", "9.9×10⁻⁴"]  # the threshold reads the rounded value
 
 
 def test_the_formatting_examples_in_the_docstrings_hold():

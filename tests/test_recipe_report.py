@@ -97,7 +97,7 @@ def test_differences_are_rounded_to_what_their_interval_resolves():
     assert recipe_report.fmt_diff(8.55e-5, -0.00841, 0.00858) == ("+0.0001", "[−0.0084, +0.0086]")
     assert recipe_report.fmt_diff(-0.013, -0.0254, -0.000484) == ("−0.013", "[−0.025, −0.0005]")
     assert recipe_report.fmt_diff(0.0, -0.004, 0.004) == ("0.0000", "[−0.0040, +0.0040]")  # 0 carries no sign
-    assert recipe_report.fmt_diff(0.3, math.nan, math.nan)[0] == "+0.3"
+    assert recipe_report.fmt_diff(0.3, math.nan, math.nan)[0] == "+0.300"
 
 
 def test_chosen_step_without_a_step_at_n_all_is_a_clear_error(table):
@@ -146,7 +146,7 @@ def test_conclusion_follows_validation_and_the_intervals(table):
         return hits[0]
 
     assert sents[0].startswith("Validation chose step `nonneg`")
-    assert "0.3 eV" in sents[0] and "next lowest `wide` 0.35 eV" in sents[0]
+    assert "0.300 eV" in sents[0] and "next lowest `wide` 0.350 eV" in sents[0]
     # nonneg vs v1 at n = all on test: per trial [-0.1, -0.15, 0.05, 0] -> interval includes zero
     d, lo, hi, J = recipe_study.step_difference(table, "nonneg", "v1")
     assert (d, lo, hi) == pytest.approx(nb([-0.1, -0.15, 0.05, 0.0])) and J == 4
@@ -201,7 +201,7 @@ def test_displays_render_without_exceptions(table, tmp_path, capsys):
             assert "`finetune` is compared with `v1`" in out and "3 changes together" in out
             assert "simulation better" in out
             # clipping rows only where clipping changed an error (nonneg, wide), never v1 or finetune
-            assert "| `nonneg` | all | 0.8 " in out and "| `v1`     | 0   | 1 " not in out
+            assert "| `nonneg` | all | 0.800 " in out and "| `v1`     | 0   | 1 " not in out
             assert "| `wide`     | `nonneg`" in out
         assert "Not run for formation enthalpy yet" in out if subset else True
 

@@ -36,6 +36,7 @@ The format (every key but the ``[page]``/``[notebook]`` prose is required; see t
     figure_alt = "Log-log plot of ..."    # the scaling figure's alt text
     two_way_figure_alt = "Three panels."  # the two-way figure's alt text (cases with several ms)
     caveats = false                       # a "Materials caveats" section (s2rlib.caveats): built-ins only
+    sensitivity = ["lookup"]              # protocol variants shown at the largest n (s2rlib.sensitivity)
     [notebook]                            # the grid notebook: title, intro, data paragraphs
 """
 
@@ -126,7 +127,8 @@ PAGE_STRINGS = ("title", "intro", "simulations", "figure_alt", "two_way_figure_a
 
 def check_page(page, location: str) -> None:
     """The ``[page]`` table: strings, ``objectives`` a list of non-empty strings, ``caveats`` a bool (whether
-    the case is one :mod:`s2rlib.caveats` knows is checked when the page is rendered)."""
+    the case is one :mod:`s2rlib.caveats` knows is checked when the page is rendered), ``sensitivity`` a
+    list of variant names of :mod:`s2rlib.sensitivity`."""
     if not isinstance(page, dict):
         raise ParameterError(f"case file {location}: `page` must be a table ([page]), not {type(page).__name__}")
     for key in PAGE_STRINGS:
@@ -140,6 +142,13 @@ def check_page(page, location: str) -> None:
     if "caveats" in page:
         if not isinstance(page["caveats"], bool):
             raise ParameterError(f"case file {location}: [page] caveats={page['caveats']!r}: expected true or false")
+    if "sensitivity" in page:
+        from .sensitivity import VARIANTS
+
+        sens = page["sensitivity"]
+        if not (isinstance(sens, list) and all(isinstance(v, str) and v in VARIANTS for v in sens)):
+            raise ParameterError(f"case file {location}: [page] sensitivity={sens!r}: expected a list of protocol "
+                                 f"variants of s2rlib.sensitivity, from {sorted(VARIANTS)}")
 
 
 def read_builtin() -> list[tuple[dict, str]]:

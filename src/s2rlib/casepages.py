@@ -113,6 +113,7 @@ def _prose(case: Case) -> dict:
         "two_way_figure_alt": json.dumps(page.get("two_way_figure_alt", default_two_way_figure_alt(case)),
                                          ensure_ascii=False),
         "caveats": bool(page.get("caveats", False)),
+        "sensitivity": bool(page.get("sensitivity")),
         "notebook_title": nb.get("title", case.title), "notebook_intro": nb.get("intro", default_intro).rstrip("\n"),
         "notebook_data": nb.get("data", default_data).rstrip("\n"),
         "check": bool(check), "check_module": module, "check_function": function,

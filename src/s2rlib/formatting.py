@@ -56,11 +56,12 @@ def _sci(x: float, sig: int) -> str:
 def fmt(x, sig: int = 3) -> str:
     """A number for a table: ``sig`` significant figures, ``–`` for NaN/None, ``∞`` for infinity.
 
-    A value that rounding changed keeps its trailing zeros, so the digits shown say how precise it is
-    (0.09999 is "0.100", never "0.1"); an exact short value stays short (0.25 is "0.25", 2.0 is "2").
+    Every number that is not a whole number shows all ``sig`` figures, trailing zeros included, so the
+    digits shown say how precise it is and both ends of an interval read alike (0.09999 is "0.100",
+    never "0.1"; 0.25 is "0.250"); a whole number stays short (2.0 is "2").
 
     >>> fmt(0.123456), fmt(-0.0), fmt(-0.0001), fmt(1234567.0), fmt(3.8e-08), fmt(0.09999), fmt(0.25)
-    ('0.123', '0', '−0.0001', '1.23×10⁶', '3.80×10⁻⁸', '0.100', '0.25')
+    ('0.123', '0', '−0.000100', '1.23×10⁶', '3.80×10⁻⁸', '0.100', '0.250')
     """
     v = _float(x)
     if v is None:
@@ -71,14 +72,14 @@ def fmt(x, sig: int = 3) -> str:
         return "∞" if v > 0 else MINUS + "∞"
     if v == 0:
         return "0"
-    if abs(v) >= 10 ** (sig + 2) or abs(v) < 10 ** -(sig + 1):
-        if abs(v) < 1e-12:  # numerically zero
-            return "0"
+    if abs(v) < 1e-12:  # numerically zero
+        return "0"
+    rounded = round_sig(v, sig)  # the threshold reads the rounded value: 0.000997 at 2 figures is 0.0010
+    if abs(rounded) >= 10 ** (sig + 2) or abs(rounded) < 10 ** -(sig + 1):
         return _sci(v, sig)
-    rounded = round_sig(v, sig)
     if rounded == 0:
         return "0"
-    keep_zeros = "#" if rounded != v and abs(rounded) < 10 ** (sig - 1) else ""  # 0.09999 -> 0.100
+    keep_zeros = "#" if v != int(v) and abs(rounded) < 10 ** (sig - 1) else ""  # 0.09999 -> 0.100
     v = rounded
     text = f"{v:{keep_zeros}.{sig}g}".rstrip(".") if abs(v) < 10**sig else f"{v:,.0f}"
     if "e" in text:  # e.g. 1e+03 from .3g at exactly 10**sig

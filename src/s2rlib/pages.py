@@ -10,12 +10,13 @@ from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
 
-from . import findings, results
+from . import findings, results, sensitivity
 from .book_results import (N_BOOT, N_BOOT_PER_M, effective_m, grid_state, load_case_results, missing_message,
                            results_path, states_markdown)
 from .cases import get_case
 from .cases import names as case_names
 from .display import note, show, show_figure, show_markdown
+from .errors import ParameterError
 from .fit_cache import fit_case
 from .formatting import code
 from .selection import grids, m_values, main_m, select_grid
@@ -193,7 +194,43 @@ class CasePage:
         by_m = self.fits_by_m if self.two_way else None
         check = extrapolation_of(self.table, self.main_m, metric=self.metric)
         forms = forms_of(self.table, self.main_m, metric=self.metric)
-        show_markdown("\n".join(f"* {s}" for s in findings.case_findings(self.fit, by_m, check=check, forms=forms)))
+        lines = findings.case_findings(self.fit, by_m, check=check, forms=forms)
+        lines += [sensitivity.sentence(c, self.case.units) for c in self.sensitivity_comparisons[0]]
+        show_markdown("\n".join(f"* {s}" for s in lines))
+
+    # ---- protocol sensitivity
+    @cached_property
+    def sensitivity_comparisons(self) -> tuple[list, list[str]]:
+        """(the comparisons of the case file's sensitivity variants that were run, a line on each that was
+        not or cannot be paired with this chapter's grid)."""
+        done, notes = [], []
+        if not self.available:
+            return done, notes
+        for name in self.case.prose["page"].get("sensitivity", []):
+            rows = sensitivity.load_variant(self.case.name, name, self.root)
+            if rows is None:
+                notes.append(f"{sensitivity.VARIANTS[name].title}: not run yet; "
+                             f"`{sensitivity.command(self.case.name, name)}` runs it on the grid's commit.")
+                continue
+            try:
+                done.append(sensitivity.compare(self.table, rows, name, m=results.ALL_M, metric=self.metric))
+            except ParameterError as err:
+                notes.append(f"{sensitivity.VARIANTS[name].title}: not paired with this chapter's grid ({err}).")
+        return done, notes
+
+    def sensitivity(self) -> None:
+        """The protocol-sensitivity table and its sentences (:mod:`s2rlib.sensitivity`)."""
+        if self._missing():
+            return
+        done, notes = self.sensitivity_comparisons
+        if done:
+            show(sensitivity.table(done, self.case.units),
+                 f"The largest grid point (n = {done[0].n:,}, all experimental data) under each protocol, every "
+                 "trial paired with the chapter's grid (same seeds, splits and source draws); intervals are corrected "
+                 "90% intervals of the paired differences")
+            show_markdown("\n".join(f"* {sensitivity.sentence(c, self.case.units)}" for c in done))
+        if notes:
+            note("\n".join(f"* {x}" for x in notes), "note", "Sensitivity runs not shown")
 
     # ---- the two-way design
     def two_way_intro(self) -> None:

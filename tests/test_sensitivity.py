@@ -1,0 +1,123 @@
+"""Protocol sensitivity: a variant's point pairs with the chapter's grid trial by trial, and says what it means."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from s2rlib import claims, results, sensitivity
+from s2rlib.errors import ParameterError
+from synthetic import synthetic_table
+
+N = 10000
+
+
+def _variant_rows(main: pd.DataFrame, overrides: dict, shift, n: int = N) -> pd.DataFrame:
+    """The main grid's rows at n with the recipe changed and the test error moved by ``shift`` per trial."""
+    v = main[main["n_source"] == n].copy()
+    params = json.loads(v["params"].iloc[0])
+    params["recipe"] = {**params["recipe"], **overrides}
+    v["params"] = json.dumps(params, sort_keys=True)
+    v["params_id"] = results.params_id(params)
+    mae = v["metric"] == "mae"
+    v.loc[mae, "value"] = v.loc[mae, "value"].to_numpy() + np.asarray(shift)[v.loc[mae, "trial"].to_numpy()]
+    return v
+
+
+def test_a_known_shift_is_recovered_paired_and_put_in_words():
+    main = synthetic_table("formation_enthalpy", ns=(0, 100, 1000, N), trials=20)
+    rng = np.random.default_rng(1)
+    shift = 0.02 + 0.002 * rng.standard_normal(20)  # capping the steps raises every trial's error by ~0.02
+    c = sensitivity.compare(main, _variant_rows(main, {"pretrain_max_steps": 1000}, shift), "fixed_steps")
+    assert c.n == N and c.trials == 20
+    assert c.difference.mean == pytest.approx(shift.mean(), abs=1e-12)  # the per-trial noise of the grid cancels
+    assert c.difference.lo < shift.mean() < c.difference.hi and c.difference.verdict == "raises"
+    assert c.gain_variant.mean == pytest.approx(c.gain_default.mean + shift.mean(), abs=1e-12)
+    assert c.share == pytest.approx(shift.mean() / c.gain_default.mean) and c.gain_default.verdict == "lowers"
+    text = sensitivity.sentence(c, "eV/atom")
+    assert f"of the default gain at this n comes from the extra pretraining steps" in text
+    assert f"about {abs(c.share):.0%}" in text and "the change raises the error" in text
+    assert claims.check_gain_sentence(text, c.difference) == []
+    tab = sensitivity.table([c], "eV/atom")
+    assert list(tab["protocol"].str.split(":").str[0]) == ["default (the chapter's grid)", "fixed pretraining compute"]
+
+
+def test_no_shift_is_no_detectable_effect_and_lookup_adds_to_the_gain():
+    main = synthetic_table("formation_enthalpy", ns=(0, 1000, N), trials=20, seed=3)
+    rng = np.random.default_rng(2)
+    flat = sensitivity.compare(main, _variant_rows(main, {"pretrain_max_steps": 1000}, 0.001 * rng.standard_normal(20)),
+                               "fixed_steps")
+    assert flat.difference.verdict == "no_effect"
+    text = sensitivity.sentence(flat)
+    assert "no detectable effect" in text and claims.check_gain_sentence(text, flat.difference) == []
+    look = sensitivity.compare(main, _variant_rows(main, {"withhold_test_sources": False}, np.full(20, -0.01)), "lookup")
+    words = sensitivity.sentence(look, "eV/atom")
+    assert look.difference.verdict == "lowers" and "the change lowers the error" in words
+    assert "overstates what transfer gives for a new material" in words
+
+
+def test_a_variant_that_is_not_the_grid_with_one_change_is_refused():
+    main = synthetic_table("formation_enthalpy", ns=(0, 1000, N), trials=6)
+    two = _variant_rows(main, {"pretrain_max_steps": 1000, "pretrain_epochs": 5}, np.zeros(6))
+    with pytest.raises(ParameterError, match=r"differs .* in \['pretrain_epochs'\]"):
+        sensitivity.compare(main, two, "fixed_steps")
+    reseeded = _variant_rows(main, {"pretrain_max_steps": 1000}, np.zeros(6))
+    reseeded["seed"] += 100
+    with pytest.raises(ParameterError, match="seeds are not the grid's"):
+        sensitivity.compare(main, reseeded, "fixed_steps")
+    other_code = _variant_rows(main, {"pretrain_max_steps": 1000}, np.zeros(6)).assign(code_version="0.1.0+gother")
+    with pytest.raises(ParameterError, match="ran on other code .*gother.* rerun it on the grid's commit"):
+        sensitivity.compare(main, other_code, "fixed_steps")
+    elsewhere = _variant_rows(main, {"pretrain_max_steps": 1000}, np.zeros(6)).assign(n_source=5000)
+    with pytest.raises(ParameterError, match="no n = 0 or n = 5,000"):
+        sensitivity.compare(main, elsewhere, "fixed_steps")
+    with pytest.raises(ParameterError, match="unknown sensitivity variant 'bigger'"):
+        sensitivity.compare(main, two, "bigger")
+
+
+def test_variant_rows_are_read_from_their_directory_and_the_command_writes_there(tmp_path):
+    assert sensitivity.load_variant("formation_enthalpy", "lookup", tmp_path) is None
+    main = synthetic_table("formation_enthalpy", ns=(0, N), trials=4)
+    rows = _variant_rows(main, {"withhold_test_sources": False}, np.zeros(4))
+    d = sensitivity.variant_dir("formation_enthalpy", "lookup", tmp_path)
+    results.write_atomic(rows, d / "results.csv")
+    assert len(sensitivity.load_variant("formation_enthalpy", "lookup", tmp_path)) == len(rows)
+    cmd = sensitivity.command("formation_enthalpy", "lookup")
+    assert cmd.endswith("--out results/sensitivity/formation_enthalpy/lookup")
+    assert "'{\"withhold_test_sources\": false}'" in cmd and "--ns all --ms all --trials 20" in cmd
+
+
+def test_case_files_may_name_only_known_variants():
+    from s2rlib import casefile
+
+    casefile.check_page({"sensitivity": ["lookup", "fixed_steps"]}, "mine.toml")
+    for bad in (["bigger"], "lookup", [1]):
+        with pytest.raises(ParameterError, match=r"mine.toml: \[page\] sensitivity=.*expected a list of protocol"):
+            casefile.check_page({"sensitivity": bad}, "mine.toml")
+
+
+def test_the_chapter_shows_a_paired_variant_and_says_why_another_is_not_shown(tmp_path, capsys):
+    from s2rlib import report
+
+    main = synthetic_table("formation_enthalpy", ns=(0, 100, 300, 1000, 3000, N), trials=8)
+    results.write_atomic(main, tmp_path / "formation_enthalpy" / "results.csv")
+    fixed = _variant_rows(main, {"pretrain_max_steps": 1000}, np.full(8, 0.03))
+    results.write_atomic(fixed, sensitivity.variant_dir("formation_enthalpy", "fixed_steps", tmp_path) / "results.csv")
+    page = report.CasePage("formation_enthalpy", tmp_path, n_boot=30)
+    page.sensitivity()
+    out = capsys.readouterr().out
+    assert "fixed pretraining compute: pretraining capped at 1,000 steps" in out
+    assert re.search(r"\| fixed pretraining compute: [^|]+\|[^|]+\|[^|]+\| \+0\.030 \[\+0\.030, \+0\.030\] +\| 8 +\|", out), out
+    assert "the change raises the error" in out
+    assert "look-up protocol: not run yet" in out and "--out results/sensitivity/formation_enthalpy/lookup" in out
+    page.findings()
+    assert "With the fixed pretraining compute" in capsys.readouterr().out  # in "What this case shows" too
+    # a variant run on another grid (other seeds) is named, not paired and not shown
+    lookup = _variant_rows(main, {"withhold_test_sources": False}, np.zeros(8)).assign(seed=lambda t: t["seed"] + 50)
+    results.write_atomic(lookup, sensitivity.variant_dir("formation_enthalpy", "lookup", tmp_path) / "results.csv")
+    report.CasePage("formation_enthalpy", tmp_path, n_boot=30).sensitivity()
+    assert "look-up protocol: not paired with this chapter's grid" in capsys.readouterr().out
