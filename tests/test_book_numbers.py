@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 
 from s2rlib import book_results, findings, report, results
+from s2rlib.cases import get_case
 from s2rlib.run_tables import STAGED_DIR, point_times_sentence, todays_point_times
 from s2rlib.scaling import FitStatus
 from s2rlib.trial_stats import paired_gain, trial_matrix
@@ -274,6 +275,24 @@ def test_readme_grid_minutes_are_the_committed_rows_wall_s():
         assert round(per_point["wall_s"].sum() / 60) == int(minutes.replace(",", "")), name
         if all_minutes:
             assert round(per_point.loc[per_point["m_target"] == -1, "wall_s"].sum() / 60) == int(all_minutes), name
+
+
+def test_readme_staged_band_gap_points_are_the_staged_files():
+    """"Band gap's line has started: k of 8 points staged ... (n = 0: x minutes; ...)": the staged point
+    files' own count, sizes and ``wall_s``; the sentence goes when the case moves to results/band_gap/."""
+    import pandas as pd
+
+    text = " ".join((REPO / "README.md").read_text().split())
+    said = re.search(r"Band gap's line has started: (\d+) of (\d+) points staged in `results/grids-v2/` \(([^)]*)\)", text)
+    staged = sorted((RESULTS / STAGED_DIR / "band_gap" / "points").glob("*.csv"))
+    if said is None:
+        assert not staged, "points are staged but README does not say so"
+        return
+    assert int(said.group(1)) == len(staged) and int(said.group(2)) == len(get_case("band_gap").default_ns)
+    rows = pd.concat(pd.read_csv(f) for f in staged).drop_duplicates("n_source").sort_values("n_source")
+    quoted = re.findall(r"n = ([\d,]+): (\d+) minutes", said.group(3))
+    assert [(int(n.replace(",", "")), int(m)) for n, m in quoted] == \
+        [(int(n), round(w / 60)) for n, w in zip(rows["n_source"], rows["wall_s"])]
 
 
 def test_method_page_states_the_pretraining_schedule_of_todays_recipe():
