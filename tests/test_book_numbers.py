@@ -315,3 +315,24 @@ def test_method_page_states_the_pretraining_schedule_of_todays_recipe():
     steps = t.loc[t["n_source"] == t["n_source"].max(), "params"].map(lambda p: json.loads(p)["pretrain_steps"])
     assert f"about {round(steps.median(), -2):,.0f} on the whole formation-enthalpy database" in text
     assert r.pretrain_steps(int(t["n_source"].max())) == r.pretrain_epochs * math.ceil(t["n_source"].max() / 512)
+
+
+def test_readme_recipe_and_thread_figures_are_the_measured_ones():
+    """README's "lowered the test MAE against the first recipe from a to b" (per case, the recipe study's
+    mean test MAE at n = all of the first step and of the step validation chose) and its threads-vs-workers
+    speed-up (``benchmarks/results.json``, part d)."""
+    from s2rlib import recipe_study
+
+    text = " ".join((REPO / "README.md").read_text().split())
+    study = recipe_study.load_all(RESULTS / "recipe_study")
+    chosen, _ = recipe_study.chosen_step_overall(study)
+    mae = study[(study["metric"] == "mae") & (study["n_label"] == "all")].groupby(["case", "step"])["value"].mean()
+    said = re.search(r"lowered the test MAE against the first recipe from ([\d.]+) to ([\d.]+) eV \(band gap\) and "
+                     r"from ([\d.]+) to ([\d.]+) eV/atom \(formation enthalpy\)", text)
+    assert said, "README's recipe-study sentence changed: update this test"
+    expect = [mae[("band_gap", "v1")], mae[("band_gap", chosen)], mae[("formation_enthalpy", "v1")],
+              mae[("formation_enthalpy", chosen)]]
+    assert [float(x) for x in said.groups()] == [round(float(v), 3) for v in expect], (said.groups(), expect)
+    d = json.loads((REPO / "benchmarks" / "results.json").read_text())["d"]
+    assert d["faster"] == "sequential_2threads"
+    assert f"2 threads with one worker was {1 / d['ratio_seq_over_par']:.1f}x faster than" in text

@@ -109,10 +109,13 @@ def test_nominal_90_percent_intervals_cover_85_to_95_percent(coverage, quantity)
 
 
 def test_uncorrected_methods_under_cover(coverage):
-    """The plain t interval of the gain and the bootstrap over trials ignore what re-splits share."""
+    """The plain t interval of the gain and the bootstrap over trials ignore what re-splits share: on
+    these grids they cover "about half the time", as the method page says (0.51 and 0.46 when written)."""
     rates, _, _ = coverage
-    assert rates["gain_plain"] < 0.75, rates
-    assert rates["C_trial_bootstrap"] < 0.80, rates
+    method = " ".join((Path(__file__).resolve().parents[1] / "book" / "method.md").read_text().split())
+    assert "the plain $t$ interval and the bootstrap over trials cover about half the time" in method
+    assert 0.35 <= rates["gain_plain"] <= 0.65, rates
+    assert 0.35 <= rates["C_trial_bootstrap"] <= 0.65, rates
 
 
 def test_the_synthetic_law_is_identified_in_most_replications(coverage):
