@@ -24,7 +24,8 @@ import numpy as np
 import scipy.linalg
 from scipy import optimize
 
-from .scaling import ALPHA_BOUNDS, Fit
+from .fit_status import ALPHA_BOUNDS
+from .scaling import Fit
 
 
 def weighted_ss(r, weights) -> float:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from . import scaling, trial_stats
 from .insights import law_slope
-from .scaling import CI_LEVEL
+from .fit_status import CI_LEVEL, MIN_POINTS
 
 __all__ = ["equivalent_sample_size"]
 
@@ -53,7 +53,7 @@ def _ess_grid(ns: np.ndarray, ms: np.ndarray, G: np.ndarray):
     for j in range(len(ms)):
         dn[:, j], meth_n[:, j], st_n[:, j] = _slopes_along(ns, G[:, j])
     for i in range(len(ns)):
-        if len(ms) >= scaling.MIN_POINTS:
+        if len(ms) >= MIN_POINTS:
             dm[i, :], meth_m[i, :], st_m[i, :] = _slopes_along(ms, G[i, :])
         else:
             dm[i, :] = _fd_slope(ms, G[i, :])
@@ -77,7 +77,7 @@ def equivalent_sample_size(table: pd.DataFrame, metric: str = "mae", n_boot: int
       points of each m (``method_n = "law"``), or log-scale finite differences in n when that fit is
       unusable (``"finite_difference"``);
     * ``dR/dm`` from the same law in m, ``E m^-beta + F``, fitted across the m values at each n
-      (``method = "law"``), or — with fewer than ``scaling.MIN_POINTS`` distinct m or an unusable
+      (``method = "law"``), or — with fewer than ``fit_status.MIN_POINTS`` distinct m or an unusable
       fit — log-scale finite differences between neighbouring m (``method = "finite_difference"``;
       second-order, one-sided at the ends).
 

@@ -24,7 +24,7 @@ import pandas as pd
 from .claims import CLAIM_RULES, VERDICT_WORDS, ClaimRule, check_claims, check_gain_sentence  # noqa: F401  (findings.X keeps working)
 from .formatting import DASH, fmt, fmt_ci
 from .law_check_sentences import extrapolation_sentence, forms_sentence  # noqa: F401  (findings.X keeps working)
-from .scaling import CI_LEVEL, FitStatus
+from .fit_status import CI_LEVEL, FitStatus
 from .trial_stats import CaseFit, Gain, paired_gain, trial_matrix
 from .results import ALL_M
 from .selection import for_fit

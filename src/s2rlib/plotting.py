@@ -27,7 +27,7 @@ from . import findings
 from .cases import builtin_names
 from .cases import names as case_names
 from .insights import normalised_curve
-from .scaling import ALPHA_BOUNDS, CI_LEVEL
+from .fit_status import ALPHA_BOUNDS, CI_LEVEL
 from .trial_stats import CaseFit
 from .results import ALL_M
 

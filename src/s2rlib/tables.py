@@ -22,7 +22,7 @@ from .formatting import (
     recipe_words, units_suffix,
 )
 from .law_forms import compare_forms
-from .scaling import CI_LEVEL, FitStatus
+from .fit_status import AIC_MARGIN, CI_LEVEL, FitStatus
 from .selection import for_fit, grid_ids, m_values, main_m, select_grid
 from .trial_stats import CaseFit
 from .results import ALL_M
@@ -140,8 +140,8 @@ def params_table(case_fit: CaseFit, level: float = CI_LEVEL) -> pd.DataFrame:
         {"quantity": f"C{u}", "meaning": "transfer gap: the error left with unlimited simulations", **cells("C")},
         {"quantity": "fit status", "meaning": status_text(f.status), "estimate": status_cell(f.status), pct: ""},
         {"quantity": "AIC: constant − law", "meaning": f"on the trial means with their corrected covariance; the law "
-         f"must win by ≥ {scaling.AIC_MARGIN:g}", "estimate": fmt(f.aic_vs_constant, 2), pct: ""},
-        {"quantity": "AIC: pure power law − law", "meaning": f"the floor C must win by ≥ {scaling.AIC_MARGIN:g}",
+         f"must win by ≥ {AIC_MARGIN:g}", "estimate": fmt(f.aic_vs_constant, 2), pct: ""},
+        {"quantity": "AIC: pure power law − law", "meaning": f"the floor C must win by ≥ {AIC_MARGIN:g}",
          "estimate": fmt(f.aic_vs_pure, 2), pct: ""},
         {"quantity": "points fitted", "meaning": "distinct n > 0 (each the mean over trials)",
          "estimate": str(f.n_points), pct: ""},

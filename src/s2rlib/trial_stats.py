@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 from .results import ALL_M
-from .scaling import CI_LEVEL, Fit, bootstrap_fit, interval
+from .fit_status import CI_LEVEL
+from .scaling import Fit, bootstrap_fit, interval
 
 __all__ = ["trial_matrix", "drawn_n", "test_train_ratio", "Gain", "paired_gain", "CaseFit", "fit_table", "describe"]
 
