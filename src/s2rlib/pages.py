@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
 
-from . import findings, results, sensitivity
+from . import findings, results, sensitivity, simulation_predictor
 from .book_results import (N_BOOT, N_BOOT_PER_M, effective_m, grid_state, load_case_results, missing_message,
                            results_path, states_markdown)
 from .cases import get_case
@@ -138,6 +138,20 @@ class CasePage:
         show(gain_table(self.fit), "Baseline and paired gain at the largest n")
         show_markdown(gain_sentence(self.fit))
 
+    def simulation_baseline(self) -> None:
+        """The network against the simulation itself with a linear correction (:mod:`s2rlib.simulation_predictor`)."""
+        if self._missing():
+            return
+        rows = simulation_predictor.compare(self.table, self.main_m)
+        if not rows:
+            note("These rows do not record the simulation baseline (rows written before it, or a case whose "
+                 "experimental materials have no matched simulation).", "note", "No simulation baseline")
+            return
+        show(simulation_predictor.table(rows, self.case.units),
+             "The network against the simulation with a linear correction, on the test materials that have a "
+             "simulation (means over trials; the difference is paired per trial, with its corrected 90% interval)")
+        show_markdown(simulation_predictor.sentence(rows, self.case.units))
+
     def extrapolation(self) -> None:
         if self._missing():
             return
@@ -196,6 +210,8 @@ class CasePage:
         forms = forms_of(self.table, self.main_m, metric=self.metric)
         lines = findings.case_findings(self.fit, by_m, check=check, forms=forms)
         lines += [sensitivity.sentence(c, self.case.units) for c in self.sensitivity_comparisons[0]]
+        versus = simulation_predictor.sentence(simulation_predictor.compare(self.table, self.main_m), self.case.units)
+        lines += [versus] if versus else []
         show_markdown("\n".join(f"* {s}" for s in lines))
 
     # ---- protocol sensitivity
