@@ -56,3 +56,18 @@ def test_the_simulation_can_win_and_rows_without_it_give_nothing():
     assert all(r.verdict == "simulation" for r in rows) and "the simulation is better" in sp.sentence(rows)
     assert sp.compare(synthetic_table("band_gap", ns=(0, 1000), trials=4)) == []
     assert sp.sentence([]) == ""
+
+
+def test_the_summary_compares_every_case_with_its_simulation(tmp_path, capsys):
+    from s2rlib import report, results
+
+    fe = _with_simulation(synthetic_table("formation_enthalpy", ns=(0, 100, 1000, 10000), trials=6), 0.13,
+                          lambda n: -0.03 if n else -0.01)
+    results.write_atomic(fe, tmp_path / "formation_enthalpy" / "results.csv")
+    results.write_atomic(synthetic_table("band_gap", ns=(0, 100, 1000, 10000), trials=6),
+                         tmp_path / "band_gap" / "results.csv")
+    report.SummaryPage(tmp_path, n_boot=20, cases=["formation_enthalpy", "band_gap"]).simulation_baseline()
+    out = capsys.readouterr().out
+    fe_row = next(line for line in out.splitlines() if line.startswith("| Formation enthalpy"))
+    assert "eV/atom (−0.030 [" in fe_row and "at n = 10,000" in fe_row and "(−0.010 [" in fe_row
+    assert next(line for line in out.splitlines() if line.startswith("| Band gap")).count("not recorded") == 1

@@ -396,6 +396,15 @@ class SummaryPage:
                  "At equal experimental data: the error with the largest database against none, in % of the "
                  "error without pretraining (paired over trials; 90% intervals)")
 
+    def simulation_baseline(self) -> None:
+        """Every case's network against the simulation itself with a linear correction."""
+        if self.tables:
+            units = {c: get_case(c).units for c in self.tables}
+            show(simulation_predictor.cases_table(self.tables, units),
+                 "Against the database itself: the simulated value with a linear correction fitted on the training "
+                 "split, and the network on the same test materials (in brackets: network − simulation, paired over "
+                 "trials, 90% intervals; negative means the network's error is lower)")
+
     def glance(self) -> None:
         """Findings at a glance: per case, the gain at the largest n in words and the law's status."""
         if not self.fits:

@@ -18,7 +18,7 @@ from .formatting import fmt, fmt_n, fmt_signed, pretty_units
 from .results import ALL_M
 from .trial_stats import Gain, drawn_n, paired_gain, test_train_ratio
 
-__all__ = ["Versus", "compare", "table", "sentence"]
+__all__ = ["Versus", "compare", "table", "sentence", "cases_table"]
 
 
 @dataclass(frozen=True)
@@ -97,3 +97,28 @@ def sentence(rows: list[Versus], units: str = "") -> str:
     if zero is not None and zero is not top:
         text += "; " + _clause(zero, u)
     return text + "."
+
+
+def cases_table(tables, units: dict | None = None) -> pd.DataFrame:
+    """Across cases (``tables``: case -> one grid's rows): at no pretraining and at the largest n, the network
+    against the simulation on the same test materials; a case without the baseline says so."""
+    from .book_results import case_words
+
+    out = []
+    for case, t in tables.items():
+        rows = compare(t)
+        u = (units or {}).get(case, "")
+        u = "" if not u or u == "dimensionless" else f" {pretty_units(u)}"
+        if not rows:
+            out.append({"case": case_words(case, start=True), "simulation + linear correction": "not recorded",
+                        "network, n = 0": "", "network, largest n": ""})
+            continue
+        zero = next((r for r in rows if r.n == 0), None)
+        top = max(rows, key=lambda r: r.n)
+
+        def cell(r):
+            return (f"{fmt(r.network)}{u} ({fmt_signed(r.difference.mean, 2)} [{fmt_signed(r.difference.lo, 2)}, "
+                    f"{fmt_signed(r.difference.hi, 2)}])") if r is not None else ""
+        out.append({"case": case_words(case, start=True), "simulation + linear correction": f"{fmt(top.simulation)}{u}",
+                    "network, n = 0": cell(zero), "network, largest n": f"{cell(top)} at n = {fmt_n(top.n)}"})
+    return pd.DataFrame(out)
