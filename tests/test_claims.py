@@ -276,14 +276,19 @@ def test_extrapolation_and_forms_sentences_say_what_the_numbers_say():
     sat = forms.assign(values=[{}, {}, {"D": 0.0356, "n0": 116809.0, "C": 0.0625}, {}])
     sat.attrs["n_max"] = 94777.0
     beyond = findings.forms_sentence(sat, "eV/atom")
-    assert beyond.endswith("Its scale n0 ≈ 120,000 lies beyond the largest n measured (94,777): in that form the fall "
-                           "per added simulation shrinks only slowly: at the largest n it is still 44% of its initial "
-                           "rate, so the curve is not flattening within the data, and the level it would reach "
-                           "(C = 0.0625 eV/atom) lies beyond them."), beyond
+    assert beyond.endswith("Its scale n0 ≈ 120,000 lies beyond the largest n measured (94,777); in that form the fall "
+                           "per added simulation has slowed only to 44% of its initial rate at the largest n, and the "
+                           "level it would approach (0.0625 eV/atom, a point fit without an interval) is an "
+                           "extrapolation beyond the data."), beyond
     sat.loc[2, "values"]["n0"] = 20000.0
     within = findings.forms_sentence(sat, "eV/atom")
     assert "n0 ≈ 20,000 is within the measured range" in within and "levels off at about 0.0625 eV/atom" in within
-    assert "1% of the initial rate" in within  # exp(-94777/20000) = 0.9%
+    assert "1% of its initial rate" in within  # exp(-94777/20000) = 0.9%
+    sat.loc[2, "values"]["n0"] = 30.0
+    sat.attrs["n_min"] = 100.0
+    assert findings.forms_sentence(sat).endswith("Its scale n0 ≈ 30 is below the smallest n measured (100); over the "
+                                                 "measured range that form is effectively a constant at about 0.0625, "
+                                                 "a point fit without an interval.")
     # a law with C = 0 under the weighted fit ties the pure power law at exactly the parameter's cost: not "better"
     assert findings.forms_sentence(forms.assign(aic=[22.0, 20.0, 30.0, 33.0])) == ""
     nan_aic = forms.assign(aic=[24.7, float("nan"), float("nan"), 20.0])

@@ -51,6 +51,7 @@ def test_signed_and_intervals():
     assert F.fmt_signed(0.0123) == "+0.0123"
     assert F.fmt_signed(-0.0) == "0"
     assert F.fmt_ci(-0.0, 0.5) == "[0, 0.500]"  # never "[..., -0]"
+    assert F.fmt_ci(1.0, 1.5) == "[1.00, 1.50]" and F.fmt_ci(1.0, 2.0) == "[1, 2]" and F.fmt_ci(-2.0, 0.25) == "[−2.00, 0.250]"
     assert F.fmt_ci(float("nan"), 1) == F.DASH
 
 

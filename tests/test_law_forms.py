@@ -1,6 +1,7 @@
 """The law against competing functional forms: each form wins on data drawn from it; too few points give NaN rows."""
 
 import numpy as np
+import pytest
 
 from s2rlib import aic as aic_module
 from s2rlib import law_forms
@@ -143,3 +144,29 @@ def test_the_law_is_scored_at_its_weighted_optimum_so_the_forms_stay_nested():
     rows = law_forms.compare_forms(n, R, se=se).set_index("form")
     assert abs(rows.loc["power law + floor", "aic"] - table["law"]) < 1e-6 * table["law"]
     assert "alpha=0.3" in rows.loc["power law + floor", "params"]
+
+
+def test_law_gls_finds_the_weighted_optimum_on_noisy_points():
+    """Noisy points and a dense precision matrix: the truth no longer minimises r'Wr, so a wrong whitening
+    (L instead of L') finds another point. The GLS fit must match a general optimiser run from many starts."""
+    from scipy import optimize
+
+    rng = np.random.default_rng(11)
+    n = np.geomspace(30, 1e5, 8)
+    A = rng.standard_normal((8, 8))
+    W = A @ A.T + 2 * np.eye(8)
+    R = 0.6 * n ** -0.35 + 0.05 + 0.004 * rng.standard_normal(8)
+    D, a, C = aic_module.fit_law_gls(n, R, W)
+    got = aic_module.weighted_ss(D * n ** -a + C - R, W)
+
+    def chi2(p):
+        return aic_module.weighted_ss(p[0] * n ** -p[1] + p[2] - R, W)
+
+    best = min(optimize.minimize(chi2, x0, bounds=[(0, None), (1e-3, 3), (0, None)], method="L-BFGS-B").fun
+               for x0 in ([0.1, 0.1, 0.0], [1.0, 0.5, 0.05], [5.0, 1.0, 0.1], [0.5, 0.3, 0.02], [0.01, 2.0, 0.08]))
+    assert got <= best * (1 + 1e-6) + 1e-12, (got, best)
+    unweighted = optimize.least_squares(lambda p: p[0] * n ** -p[1] + p[2] - R, [0.5, 0.3, 0.05],
+                                        bounds=([0, 1e-3, 0], [np.inf, 3, np.inf])).x
+    assert got < chi2(unweighted)  # the weights matter: the unweighted fit is not the weighted optimum
+    chi, params = aic_module.law_fit_weighted(n, R, W, start=unweighted)
+    assert chi == pytest.approx(got) and params == pytest.approx((D, a, C))

@@ -116,6 +116,21 @@ def fit_law_gls(n, R, w=None) -> tuple[float, float, float]:
     return D * scale**a, a, C
 
 
+def law_fit_weighted(n, R, w=None, start=None) -> tuple[float, tuple[float, float, float]]:
+    """The law's smallest ``r' W r`` and its (D, alpha, C): the best of :func:`fit_law_gls`, ``start`` (e.g.
+    the unweighted estimate the tables print), the pure power law (C = 0) and the constant (D = 0, C >= 0),
+    each of which is a point of the law, so the law is never scored above the forms it contains."""
+    n, R = np.asarray(n, dtype=float), np.asarray(R, dtype=float)
+    W = np.ones_like(R) if w is None else np.asarray(w, dtype=float)
+    D, a = fit_pure_power(n, R, W)
+    cands = [fit_law_gls(n, R, W), (D, a, 0.0), (0.0, 1.0, max(weighted_constant(R, W), 0.0))]
+    if start is not None:
+        cands.append(tuple(float(x) for x in start))
+    scored = [(weighted_ss(Dc * n ** (-ac) + Cc - R, W), (Dc, ac, Cc)) for Dc, ac, Cc in cands]
+    scored = [x for x in scored if np.isfinite(x[0])]
+    return min(scored, key=lambda x: x[0]) if scored else (float("nan"), (float("nan"),) * 3)
+
+
 def weighted_constant(R, w=None) -> float:
     """The constant minimising ``r' W r`` (``w`` a weight vector or a precision matrix; default ones)."""
     R = np.asarray(R, dtype=float)
@@ -163,7 +178,7 @@ def aic_table(fit: Fit, weights) -> dict[str, float]:
     every mean together and only their differences measure the fall of the curve), or, when the
     trials are too few to estimate it, a vector ``1/se_n^2`` of corrected standard errors (the points
     then treated as independent). All three forms are fitted by that weighted least squares (the law
-    by :func:`fit_law_gls`; its chi^2 is the smallest of that fit, the table's unweighted point estimate
+    by :func:`law_fit_weighted`: the smallest chi^2 of its GLS fit, the table's unweighted point estimate
     and the two nested forms, so the comparison stays nested).
     """
     n, R = np.asarray(fit.n, dtype=float), np.asarray(fit.R, dtype=float)
@@ -173,11 +188,7 @@ def aic_table(fit: Fit, weights) -> dict[str, float]:
     const_ss = weighted_ss(R - weighted_constant(R, W), W)
     D, a = fit_pure_power(n, R, W)
     pure_ss = weighted_ss(D * n ** (-a) - R, W)
-    Dg, ag, Cg = fit_law_gls(n, R, W)
-    # the law's minimum under W; every other candidate is a point of the law too (its unweighted
-    # estimate, the pure power law at C = 0, the constant at D = 0), so the minimum is never above them
-    law_ss = min((x for x in (weighted_ss(Dg * n ** (-ag) + Cg - R, W), weighted_ss(fit.predict(n) - R, W),
-                              pure_ss, const_ss) if np.isfinite(x)), default=float("nan"))
+    law_ss, _ = law_fit_weighted(n, R, W, start=(fit.D, fit.alpha, fit.C))
     return {"law": law_ss + 2 * 3, "constant": const_ss + 2 * 1, "pure power law": pure_ss + 2 * 2}
 
 

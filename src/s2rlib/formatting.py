@@ -53,12 +53,13 @@ def _sci(x: float, sig: int) -> str:
     return _minus(f"{mant}×10{str(int(exp)).translate(_SUPERSCRIPT)}")
 
 
-def fmt(x, sig: int = 3) -> str:
+def fmt(x, sig: int = 3, zeros: bool | None = None) -> str:
     """A number for a table: ``sig`` significant figures, ``–`` for NaN/None, ``∞`` for infinity.
 
     Every number that is not a whole number shows all ``sig`` figures, trailing zeros included, so the
     digits shown say how precise it is and both ends of an interval read alike (0.09999 is "0.100",
-    never "0.1"; 0.25 is "0.250"); a whole number stays short (2.0 is "2").
+    never "0.1"; 0.25 is "0.250"); a whole number stays short (2.0 is "2") unless ``zeros`` is True
+    (:func:`fmt_ci` asks for it when the other end of the interval has decimals: "[1.00, 1.50]").
 
     >>> fmt(0.123456), fmt(-0.0), fmt(-0.0001), fmt(1234567.0), fmt(3.8e-08), fmt(0.09999), fmt(0.25)
     ('0.123', '0', '−0.000100', '1.23×10⁶', '3.80×10⁻⁸', '0.100', '0.250')
@@ -79,7 +80,8 @@ def fmt(x, sig: int = 3) -> str:
         return _sci(v, sig)
     if rounded == 0:
         return "0"
-    keep_zeros = "#" if v != int(v) and abs(rounded) < 10 ** (sig - 1) else ""  # 0.09999 -> 0.100
+    whole = v == int(v) if zeros is None else not zeros
+    keep_zeros = "#" if not whole and abs(rounded) < 10 ** (sig - 1) else ""  # 0.09999 -> 0.100
     v = rounded
     text = f"{v:{keep_zeros}.{sig}g}".rstrip(".") if abs(v) < 10**sig else f"{v:,.0f}"
     if "e" in text:  # e.g. 1e+03 from .3g at exactly 10**sig
@@ -122,7 +124,10 @@ def fmt_ci(lo, hi, sig: int = 3, n: bool = False) -> str:
         return DASH
     if n:
         return f"[{fmt_n(a, sig)}, {fmt_n(b, sig)}]"
-    return f"[{fmt(a, sig)}, {fmt(b, sig)}]"
+    ends = [fmt(a, sig), fmt(b, sig)]
+    if any("." in e for e in ends):  # both ends read alike: [1.00, 1.50], never [1, 1.50]
+        ends = [fmt(x, sig, zeros=True) if "." not in e and "×" not in e else e for x, e in zip((a, b), ends)]
+    return f"[{ends[0]}, {ends[1]}]"
 
 
 def fmt_signed(x, sig: int = 3) -> str:

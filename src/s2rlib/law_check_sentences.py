@@ -59,11 +59,16 @@ def forms_sentence(forms: pd.DataFrame, units: str = "") -> str:
     article = "an" if str(best["form"])[0] in "aeiou" else "a"
     text = (f"By AIC on the trial means (corrected covariance), {article} {best['form']} fits better than the law "
             f"(the law's AIC is higher by {fmt(gap, 2)}; the table of functional forms gives every form).")
-    return text + _saturation_scale(best, forms.attrs.get("n_max", np.nan), units)
+    return text + _saturation_scale(best, forms.attrs.get("n_max", np.nan), units, forms.attrs.get("n_min", np.nan))
 
 
-def _saturation_scale(best, n_max: float, units: str) -> str:
-    """For an exponential saturation C + D exp(-n/n0): where its scale n0 lies against the largest n."""
+def _rate(x: float) -> str:
+    return f"{x:.0%}" if x >= 0.005 else "under 1%"
+
+
+def _saturation_scale(best, n_max: float, units: str, n_min: float = float("nan")) -> str:
+    """For an exponential saturation C + D exp(-n/n0): where its scale n0 lies against the measured n.
+    n0 and C are the point fit's (the forms table has no intervals), and the words say so."""
     values = best.get("values") if hasattr(best, "get") else None
     if best["form"] != "exponential saturation" or not isinstance(values, dict) or not np.isfinite(n_max):
         return ""
@@ -72,11 +77,14 @@ def _saturation_scale(best, n_max: float, units: str) -> str:
         return ""
     u = "" if not units or units == "dimensionless" else f" {pretty_units(units)}"
     rate = math.exp(-n_max / n0)  # the fall per added simulation at n_max, relative to that at n = 0
+    level = f"{fmt(C)}{u}, a point fit without an interval"
     if n0 > n_max:
-        return (f" Its scale n0 ≈ {fmt_n(n0, 2)} lies beyond the largest n measured ({fmt_n(n_max)}): in that form "
-                f"the fall per added simulation shrinks only slowly: at the largest n it is still {rate:.0%} of its "
-                f"initial rate, so the curve is not flattening within the data, and the level it "
-                f"would reach (C = {fmt(C)}{u}) lies beyond them.")
-    return (f" Its scale n0 ≈ {fmt_n(n0, 2)} is within the measured range (largest n {fmt_n(n_max)}): in that form "
-            f"the error levels off at about {fmt(C)}{u} within a few times n0 (at the largest n the fall per added "
-            f"simulation is {rate:.0%} of the initial rate).")
+        return (f" Its scale n0 ≈ {fmt_n(n0, 2)} lies beyond the largest n measured ({fmt_n(n_max)}); in that form the "
+                f"fall per added simulation has slowed only to {_rate(rate)} of its initial rate at the largest n, and "
+                f"the level it would approach ({level}) is an extrapolation beyond the data.")
+    if np.isfinite(n_min) and n0 < n_min:
+        return (f" Its scale n0 ≈ {fmt_n(n0, 2)} is below the smallest n measured ({fmt_n(n_min)}); over the measured "
+                f"range that form is effectively a constant at about {level}.")
+    return (f" Its scale n0 ≈ {fmt_n(n0, 2)} is within the measured range (largest n {fmt_n(n_max)}); in that form "
+            f"the error levels off at about {level}, within a few times n0 (at the largest n the fall per added "
+            f"simulation is {_rate(rate)} of its initial rate).")

@@ -26,7 +26,7 @@ _N_PARAMS = {"power law + floor": 3, "pure power law": 2, "exponential saturatio
 
 
 def _fit_power_floor(n, R, w=None):
-    """D n^-alpha + C: :func:`s2rlib.scaling.fit_law` unweighted, :func:`s2rlib.aic.fit_law_gls` under weights."""
+    """D n^-alpha + C: :func:`s2rlib.scaling.fit_law` unweighted, :func:`s2rlib.aic.law_fit_weighted` under weights."""
     if w is None:
         f = scaling.fit_law(n, R)
         if not f.usable:
@@ -34,7 +34,7 @@ def _fit_power_floor(n, R, w=None):
         return (lambda x, f=f: f.predict(x)), f.status, {"D": f.D, "alpha": f.alpha, "C": f.C}
     if len(np.unique(n)) < MIN_POINTS:
         return None, "too_few_points"
-    D, a, C = aic.fit_law_gls(n, R, w)
+    _, (D, a, C) = aic.law_fit_weighted(n, R, w)  # the same weighted fit as the fit status (aic.aic_table)
     if not np.isfinite(D):
         return None, "unidentified"
     status = "no_decrease" if D <= 1e-12 * max(R.max(), 1e-300) else (
@@ -123,7 +123,7 @@ def compare_forms(n, R, se=None, *, trials=None, ratio=0.0) -> pd.DataFrame:
 
     Returns one row per form (in that order) with columns ``form, n_params, n_points, rss, aic,
     aicc, delta_aic, extrap_error, params, values, status`` (``params`` the fitted parameters in words,
-    ``values`` the same as a dict; ``attrs["n_max"]`` is the largest n): ``aic = N log(RSS/N) + 2k`` (Gaussian; RSS
+    ``values`` the same as a dict; ``attrs["n_min"]``, ``attrs["n_max"]`` the smallest and largest n): ``aic = N log(RSS/N) + 2k`` (Gaussian; RSS
     floored at ``N (1e-12 max R)^2`` so exact fits stay finite), ``aicc = aic + 2k(k+1)/(N-k-1)``
     (NaN when N <= k+1), ``delta_aic = aic - min(aic)``; ``extrap_error`` is ``|prediction - mean
     measured R|`` at the largest n for the form refitted without the points at that n. Forms that
@@ -197,6 +197,7 @@ def compare_forms(n, R, se=None, *, trials=None, ratio=0.0) -> pd.DataFrame:
         rows.append(row)
     df = pd.DataFrame(rows)
     df.attrs["n_max"] = float(n_top)
+    df.attrs["n_min"] = float(n.min()) if N else math.nan
     if df["aic"].notna().any():
         df["delta_aic"] = df["aic"] - df["aic"].min()
     return df

@@ -165,7 +165,9 @@ class CasePage:
              "Alternative functional forms, fitted to the trial means. RSS is the plain sum of squared residuals; "
              "AIC (lower is better) weights them by the means' corrected covariance across n, which counts the "
              "fall between n (the same trials at every n) more than the common level, so a lower RSS can "
-             "come with a higher AIC. Status: the law's is the main fit's (AIC and 90% intervals); the other "
+             "come with a higher AIC. Every form is fitted by that weighted least squares, the law too (its \"weighted fit\", "
+             "so its extrapolation error can differ from the extrapolation check above, which refits the unweighted "
+             "law). Status: the law's is the main fit's (AIC and 90% intervals); the other "
              "forms' say what their point fit alone shows")
 
     def derived(self, targets=None, delta: float = 10000) -> None:
@@ -222,11 +224,14 @@ class CasePage:
         done, notes = [], []
         if not self.available:
             return done, notes
+        final_recipe = grid_state(self.case.name, self.table).recipe == "default"
         for name in self.case.prose["page"].get("sensitivity", []):
             rows = sensitivity.load_variant(self.case.name, name, self.root)
             if rows is None:
                 notes.append(f"{sensitivity.VARIANTS[name].title}: not run yet; "
-                             f"`{sensitivity.command(self.case.name, name)}` runs it on the grid's commit.")
+                             + (f"`{sensitivity.command(self.case.name, name)}` runs it, on the grid's commit."
+                                if final_recipe else "it is run on this case's final grid (today's recipe), once that "
+                                "grid is committed: this chapter's table is an earlier recipe's."))
                 continue
             try:
                 done.append(sensitivity.compare(self.table, rows, name, m=results.ALL_M, metric=self.metric))
@@ -245,6 +250,7 @@ class CasePage:
                  "trial paired with the chapter's grid (same seeds, splits and source draws); intervals are corrected "
                  "90% intervals of the paired differences")
             show_markdown("\n".join(f"* {sensitivity.sentence(c, self.case.units)}" for c in done))
+        show_markdown(sensitivity.grid_protocol(self.table, self.main_m))
         if notes:
             note("\n".join(f"* {x}" for x in notes), "note", "Sensitivity runs not shown")
 

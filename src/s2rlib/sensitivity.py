@@ -33,9 +33,10 @@ from .errors import ParameterError
 from .formatting import DASH, fmt, fmt_ci, fmt_signed, pretty_units
 from .results import ALL_M, merge_points
 from .selection import select_grid
-from .trial_stats import Gain, paired_gain, test_train_ratio
+from .trial_stats import Gain, drawn_n, paired_gain, test_train_ratio
 
-__all__ = ["VARIANTS", "Variant", "Comparison", "variant_dir", "load_variant", "command", "compare", "sentence"]
+__all__ = ["VARIANTS", "Variant", "Comparison", "variant_dir", "load_variant", "command", "compare", "sentence",
+           "grid_protocol"]
 
 SENSITIVITY_DIR = "sensitivity"
 
@@ -49,10 +50,16 @@ class Variant:
     title: str
     words: str
     question: str
-    #: what a detected change means, with ``{share}`` the change as a share of the default gain
+    #: what a detected change means; ``{share}`` is the change as a share of the default gain
     if_lowers: str = ""
     if_raises: str = ""
+    #: what a change larger than the whole default gain means (only where ``{share}`` is used)
+    beyond_gain: str = ""
 
+
+#: the steps the smallest databases get under today's recipe (``Recipe().pretrain_min_steps``, checked by a
+#: test) and the n below which every database gets them (``pretrain_min_steps * pretrain_batch / pretrain_epochs``)
+FIXED_STEPS, FIXED_STEPS_UP_TO = 1000, 17000
 
 VARIANTS: dict[str, Variant] = {
     "lookup": Variant(
@@ -61,14 +68,16 @@ VARIANTS: dict[str, Variant] = {
         "how much of the gain comes from having seen the simulation of the material being tested",
         if_lowers="seeing the test materials' own simulations adds {share} of the default gain on top of it: a "
                   "benchmark that lets them in overstates what transfer gives for a new material",
-        if_raises="seeing the test materials' own simulations does not help here"),
+        if_raises="seeing the test materials' own simulations makes the error worse here"),
     "fixed_steps": Variant(
-        "fixed_steps", {"pretrain_max_steps": 1000}, "fixed pretraining compute",
-        "pretraining capped at 1,000 steps, the number every n up to about 17,000 gets",
+        "fixed_steps", {"pretrain_max_steps": FIXED_STEPS}, "fixed pretraining compute",
+        f"pretraining capped at {FIXED_STEPS:,} steps, the number every n up to about {FIXED_STEPS_UP_TO:,} gets",
         "how much of the gain at the largest n comes from more pretraining steps rather than more data",
         if_lowers="the default schedule's extra steps at this n cost accuracy rather than buy it",
-        if_raises="about {share} of the default gain at this n comes from the extra pretraining steps, and the rest "
-                  "from the extra data"),
+        if_raises="about {share} of the default gain at this n depends on the extra pretraining steps; the rest is "
+                  "what pretraining on this many samples gives at fixed compute",
+        beyond_gain="capped, pretraining on this many samples is worse than none: the whole gain depends on the extra "
+                    "steps"),
 }
 
 
@@ -115,11 +124,23 @@ class Comparison:
     gain_variant: Gain  # variant(n) - baseline
     difference: Gain  # variant(n) - default(n)
 
+    n_default: int = 0  # source samples actually drawn at n by the default protocol (mean over trials)
+    n_changed: int = 0  # ... and by the variant (the look-up protocol draws the withheld ones too)
+
     @property
     def share(self) -> float:
         """The difference as a fraction of the default gain (NaN unless the default gain is detected)."""
         g = self.gain_default
         return self.difference.mean / g.mean if g.verdict == "lowers" and g.mean else float("nan")
+
+    @property
+    def share_range(self) -> tuple[float, float]:
+        """The ends of the difference's interval as fractions of the default gain (sorted; NaN as :attr:`share`)."""
+        g = self.gain_default
+        if not (g.verdict == "lowers" and g.mean):
+            return float("nan"), float("nan")
+        a, b = self.difference.lo / g.mean, self.difference.hi / g.mean
+        return min(a, b), max(a, b)
 
 
 def _recipe(rows: pd.DataFrame) -> dict:
@@ -140,6 +161,9 @@ def compare(main: pd.DataFrame, changed: pd.DataFrame, variant: str, *, m: int =
     v = _variant(variant)
     main = select_grid(main[main["m_target"] == m])
     changed = changed[changed["m_target"] == m]
+    if not changed.empty and len(select_grid(changed)) < len(changed):
+        raise ParameterError(f"sensitivity {v.name}: the variant's rows hold {changed['params_id'].nunique()} runs "
+                             f"({', '.join(sorted(changed['params_id'].astype(str).unique()))}); keep one")
     if changed.empty or main.empty:
         raise ParameterError(f"sensitivity {v.name}: no rows at m = {'all' if m == ALL_M else m} "
                              f"({len(main)} in the grid, {len(changed)} in the variant)")
@@ -158,12 +182,15 @@ def compare(main: pd.DataFrame, changed: pd.DataFrame, variant: str, *, m: int =
     mm, mc = (t[t["metric"] == metric] for t in (main, changed))
     if n not in set(mm["n_source"]) or 0 not in set(mm["n_source"]):
         raise ParameterError(f"sensitivity {v.name}: the grid has no n = 0 or n = {n:,} at this m to pair with")
-    seeds_main = mm.drop_duplicates("trial").set_index("trial")["seed"]
+    if mc.groupby(["n_source", "trial"]).size().max() > 1:
+        raise ParameterError(f"sensitivity {v.name}: a trial of the variant has rows of several runs (the same trial "
+                             "twice, or several seeds): keep one run")
+    seeds_main = mm[mm["n_source"] == n].drop_duplicates("trial").set_index("trial")["seed"]
     seeds_var = mc[mc["n_source"] == n].drop_duplicates("trial").set_index("trial")["seed"]
-    common = seeds_var.index.intersection(seeds_main.index)
-    if len(common) < len(seeds_var) or not (seeds_main[common] == seeds_var[common]).all():
-        raise ParameterError(f"sensitivity {v.name}: trials {sorted(set(seeds_var.index) - set(common))} or their "
-                             "seeds are not the grid's: its trials would not be paired")
+    if sorted(seeds_var.index) != sorted(seeds_main.index) or not (seeds_main[seeds_var.index] == seeds_var).all():
+        raise ParameterError(f"sensitivity {v.name}: its trials {sorted(seeds_var.index)} or their seeds are not the "
+                             f"grid's ({len(seeds_main)} trials at n = {n:,}): every trial must be paired")
+    common = list(seeds_main.index)
 
     def row(t, n_):
         return t[t["n_source"] == n_].groupby("trial")["value"].mean()
@@ -172,7 +199,9 @@ def compare(main: pd.DataFrame, changed: pd.DataFrame, variant: str, *, m: int =
     ratio = test_train_ratio(main, m)
     g_def, g_var, diff = (replace(paired_gain(mat, a, b, ratio=ratio), n=n) for a, b in ((1, 0), (2, 0), (2, 1)))
     means = mat.mean(axis=1)
-    return Comparison(v, n, int(diff.trials), float(means[0]), float(means[1]), float(means[2]), g_def, g_var, diff)
+    drawn = [int(round(drawn_n(t).get(n, n))) for t in (main, changed)]
+    return Comparison(v, n, int(diff.trials), float(means[0]), float(means[1]), float(means[2]), g_def, g_var, diff,
+                      n_default=drawn[0], n_changed=drawn[1])
 
 
 def table(comparisons: list[Comparison], units: str = "") -> pd.DataFrame:
@@ -196,22 +225,56 @@ def _signed_ci(g: Gain) -> str:
     return f"[{fmt_signed(g.lo, 2)}, {fmt_signed(g.hi, 2)}]" if np.isfinite(g.lo) and np.isfinite(g.hi) else DASH
 
 
+def _pct(x: float) -> str:
+    return f"{abs(x):.0%}" if abs(x) >= 0.005 else "under 1%"
+
+
 def sentence(c: Comparison, units: str = "") -> str:
     """What one variant shows, in words whose verdict follows from the difference's interval."""
     u = "" if not units or units == "dimensionless" else f" {pretty_units(units)}"
     d = c.difference
-    head = (f"With the {c.variant.title} ({c.variant.words}) the error at n = {c.n:,} is {fmt(c.changed)}{u} against "
-            f"{fmt(c.default)}{u} by default, a change of {fmt_signed(d.mean, 2)}{u} {_signed_ci(d)} "
-            f"over {c.trials} paired trials")
+    drawn = (f" ({c.n_changed:,} samples drawn instead of {c.n_default:,})" if c.n_changed and c.n_default
+             and c.n_changed != c.n_default else "")
+    head = (f"With the {c.variant.title} ({c.variant.words}) the error at the largest n is {fmt(c.changed)}{u}{drawn} "
+            f"against {fmt(c.default)}{u} by default (n = {c.n_default or c.n:,}), a change of {fmt_signed(d.mean, 2)}{u} "
+            f"{_signed_ci(d)} over {c.trials} paired trials")
+    lo, hi = c.share_range
     if d.verdict == "no_effect":
-        return head + f": no detectable effect, so this change does not explain the gain ({c.variant.question})."
+        allows = (f"; the interval allows a change of up to {_pct(max(abs(lo), abs(hi)))} of the default gain"
+                  if np.isfinite(lo) else "")
+        return head + f": no detectable effect{allows} ({c.variant.question})."
     if d.verdict == "unknown":
         return head + "."
     direction = "lowers" if d.verdict == "lowers" else "raises"
     meaning = c.variant.if_lowers if direction == "lowers" else c.variant.if_raises
-    share = c.share
     if "{share}" in meaning:
+        share = c.share
         if not np.isfinite(share):  # no detected default gain to take a share of
             return head + f": the change {direction} the error."
-        meaning = meaning.format(share=f"{abs(share):.0%}")
+        if abs(share) > 1 and c.variant.beyond_gain:
+            meaning = c.variant.beyond_gain
+        else:
+            a, b = sorted((abs(lo), abs(hi)))
+            meaning = meaning.format(share=f"{_pct(share)} ({_pct(a)} to {_pct(b)})")
     return head + f": the change {direction} the error; {meaning}." if meaning else head + f": the change {direction} the error."
+
+
+def grid_protocol(main: pd.DataFrame, m: int = ALL_M) -> str:
+    """What the chapter's own grid does on the two counts the variants change, read from its rows: whether
+    the test materials' simulations were withheld from pretraining, and the pretraining steps along n."""
+    sub = main[main["m_target"] == m]
+    steps = sub.assign(steps=sub["params"].map(lambda p: json.loads(p).get("pretrain_steps"))).groupby(
+        "n_source")["steps"].median().dropna()  # the steps vary a little with the samples each trial draws
+    steps = steps[steps.index > 0].sort_index()
+    recipe = _recipe(sub) if len(sub) else {}
+    withheld = recipe.get("withhold_test_sources")
+    if withheld is None:  # rows written before the field: read it from what was drawn at the largest n
+        drawn = drawn_n(sub)
+        top = max(drawn) if drawn else None
+        withheld = top is not None and drawn[top] < top - 0.5
+    parts = [f"In this chapter's grid the test materials' simulations are "
+             f"{'withheld from' if withheld else 'allowed into'} pretraining"]
+    if len(steps):
+        parts.append(f"pretraining runs {int(steps.iloc[0]):,} steps at n = {int(steps.index[0]):,} and "
+                     f"{int(steps.iloc[-1]):,} at the largest n")
+    return "; ".join(parts) + "."

@@ -139,8 +139,9 @@ def params_table(case_fit: CaseFit, level: float = CI_LEVEL) -> pd.DataFrame:
         {"quantity": "alpha", "meaning": "scaling exponent: how fast the error falls with n", **cells("alpha")},
         {"quantity": f"C{u}", "meaning": "transfer gap: the error left with unlimited simulations", **cells("C")},
         {"quantity": "fit status", "meaning": status_text(f.status), "estimate": status_cell(f.status), pct: ""},
-        {"quantity": "AIC: constant − law", "meaning": f"on the trial means with their corrected covariance; the law "
-         f"must win by ≥ {AIC_MARGIN:g}", "estimate": fmt(f.aic_vs_constant, 2), pct: ""},
+        {"quantity": "AIC: constant − law", "meaning": f"on the trial means with their corrected covariance, each form "
+         f"fitted by that weighted least squares (the law too, so its D, alpha, C differ a little from those above); "
+         f"the law must win by ≥ {AIC_MARGIN:g}", "estimate": fmt(f.aic_vs_constant, 2), pct: ""},
         {"quantity": "AIC: pure power law − law", "meaning": f"the floor C must win by ≥ {AIC_MARGIN:g}",
          "estimate": fmt(f.aic_vs_pure, 2), pct: ""},
         {"quantity": "points fitted", "meaning": "distinct n > 0 (each the mean over trials)",
@@ -240,7 +241,8 @@ def forms_table(table: pd.DataFrame, m_target: int | None = None, *, metric: str
     The points are the means over trials at the number of source samples actually drawn
     (:func:`s2rlib.trial_stats.drawn_n`, as in the main fit), with their corrected covariance across n;
     AIC = chi^2 + 2k as for the fit status (:func:`s2rlib.aic.aic_table`), never per-trial points
-    treated as independent. RSS is the plain (unweighted) sum of squared residuals of the means, so a
+    treated as independent; every form, the law included (its row says "weighted fit"), is fitted by that
+    weighted least squares. RSS is the plain (unweighted) sum of squared residuals of the means, so a
     form can have the lower RSS and still the higher AIC: chi^2 weights the residuals by the inverse
     covariance of the paired means, which counts the fall *between* n (the same trials at every n)
     far more than the common level that the spread between trials hides.
@@ -255,8 +257,9 @@ def forms_table(table: pd.DataFrame, m_target: int | None = None, *, metric: str
     status = df["status"].map(status_cell)
     if fit is not None:
         status = status.where(df["form"] != "power law + floor", status_cell(fit.fit.status) + " (main fit)")
+    weighted = df["aic"].notna().any() and df["aicc"].isna().all()  # the AIC of chi^2 under the trials' covariance
     out = pd.DataFrame({
-        "form": df["form"], "parameters": df["n_params"].astype(str),
+        "form": df["form"].where(~(weighted & (df["form"] == "power law + floor")), "power law + floor (weighted fit)"), "parameters": df["n_params"].astype(str),
         "RSS (unweighted)": df["rss"].map(lambda v: fmt(v, 3)),
         "AIC (corrected covariance)": df["aic"].map(lambda v: fmt(v, 4)), "ΔAIC": df["delta_aic"].map(lambda v: fmt(v, 3)),
         "error extrapolating to the largest n": df["extrap_error"].map(lambda v: fmt(v, 2)),
