@@ -11,6 +11,7 @@ import pytest
 
 from s2rlib import claims, results, sensitivity
 from s2rlib.errors import ParameterError
+from s2rlib.formatting import fmt, fmt_signed
 from synthetic import synthetic_table
 
 N = 10000
@@ -46,7 +47,9 @@ def test_a_known_shift_is_recovered_paired_and_put_in_words():
             "fixed compute.") in text
     assert claims.check_gain_sentence(text, c.difference) == []
     tab = sensitivity.table([c], "eV/atom")
-    assert list(tab["protocol"].str.split(":").str[0]) == ["default (the chapter's grid)", "fixed pretraining compute"]
+    row = tab.iloc[0]
+    assert row["protocol"].startswith("fixed pretraining compute:") and row["n"] == "10,000" and row["trials"] == "20"
+    assert row["MAE, changed (eV/atom)"] == fmt(c.changed) and row["change [90% CI]"].startswith(fmt_signed(c.difference.mean, 2))
 
 
 def test_no_shift_is_no_detectable_effect_and_lookup_adds_to_the_gain():
@@ -115,7 +118,8 @@ def test_the_chapter_shows_a_paired_variant_and_says_why_another_is_not_shown(tm
     page.sensitivity()
     out = capsys.readouterr().out
     assert "fixed pretraining compute: pretraining capped at 1,000 steps" in out
-    assert re.search(r"\| fixed pretraining compute: [^|]+\|[^|]+\|[^|]+\| \+0\.030 \[\+0\.030, \+0\.030\] +\| 8 +\|", out), out
+    assert re.search(r"\| fixed pretraining compute: [^|]+\|[^|]+\|[^|]+\|[^|]+\| \+0\.030 \[\+0\.030, \+0\.030\] +\|"
+                     r"[^|]+\|[^|]+\| 8 +\|", out), out
     assert "the change raises the error" in out
     assert "look-up protocol: not run yet; it is run on this case's final grid" in out  # a synthetic recipe: not today's
     assert "In this chapter's grid the test materials' simulations are" in out
@@ -174,3 +178,19 @@ def test_the_grid_protocol_is_read_from_its_rows():
                                             "largest n.")
     t["params"] = t["params"].map(lambda p: json.dumps({**json.loads(p), "recipe": {}}))  # not recorded: drawn n says
     assert "allowed into pretraining" in sensitivity.grid_protocol(t)
+
+
+def test_the_more_steps_variant_reruns_n_10000_with_the_steps_of_the_whole_database():
+    from pathlib import Path
+
+    t = pd.read_csv(Path(__file__).resolve().parents[1] / "results" / "formation_enthalpy" / "results.csv")
+    top = t[t["n_source"] == t["n_source"].max()]["params"].map(lambda p: json.loads(p)["pretrain_steps"])
+    assert round(top.median(), -2) == sensitivity.LONG_STEPS  # "about what the whole database gets"
+    v = sensitivity.VARIANTS["more_steps"]
+    assert v.n == 10000 and f"{sensitivity.LONG_STEPS:,} steps" in v.words
+    assert "--ns 10000 " in sensitivity.command("formation_enthalpy", "more_steps")
+    main = synthetic_table("formation_enthalpy", ns=(0, 1000, N), trials=10)
+    c = sensitivity.compare(main, _variant_rows(main, {"pretrain_min_steps": 5600}, np.full(10, -0.004)), "more_steps")
+    text = sensitivity.sentence(c)
+    assert "the error at n = 10,000 is" in text and "largest" not in text
+    assert "compute alone buys part of the gain" in text

@@ -246,9 +246,9 @@ class CasePage:
         done, notes = self.sensitivity_comparisons
         if done:
             show(sensitivity.table(done, self.case.units),
-                 f"The largest grid point (n = {done[0].n:,}, all experimental data) under each protocol, every "
-                 "trial paired with the chapter's grid (same seeds, splits and source draws); intervals are corrected "
-                 "90% intervals of the paired differences")
+                 "Grid points (all experimental data) rerun with one change each, every trial paired with the "
+                 "chapter's grid (same seeds, splits and source draws); n is the number of samples the default draws; "
+                 "intervals are corrected 90% intervals of the paired differences")
             show_markdown("\n".join(f"* {sensitivity.sentence(c, self.case.units)}" for c in done))
         show_markdown(sensitivity.grid_protocol(self.table, self.main_m))
         if notes:
