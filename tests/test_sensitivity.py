@@ -125,6 +125,8 @@ def test_the_chapter_shows_a_paired_variant_and_says_why_another_is_not_shown(tm
     assert "In this chapter's grid the test materials' simulations are" in out
     page.findings()
     assert "With the fixed pretraining compute" in capsys.readouterr().out  # in "What this case shows" too
+    report.SummaryPage(tmp_path, n_boot=30, cases=["formation_enthalpy"]).sensitivity()  # the intro and summary
+    assert "* **Formation enthalpy**: With the fixed pretraining compute" in capsys.readouterr().out
     # a variant run on another grid (other seeds) is named, not paired and not shown
     lookup = _variant_rows(main, {"withhold_test_sources": False}, np.zeros(8)).assign(seed=lambda t: t["seed"] + 50)
     results.write_atomic(lookup, sensitivity.variant_dir("formation_enthalpy", "lookup", tmp_path) / "results.csv")

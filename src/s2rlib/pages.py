@@ -11,8 +11,8 @@ from functools import cached_property
 from pathlib import Path
 
 from . import findings, results, sensitivity, simulation_predictor
-from .book_results import (N_BOOT, N_BOOT_PER_M, effective_m, grid_state, load_case_results, missing_message,
-                           results_path, states_markdown)
+from .book_results import (N_BOOT, N_BOOT_PER_M, case_words, effective_m, grid_state, load_case_results,
+                           missing_message, results_path, states_markdown)
 from .cases import get_case
 from .cases import names as case_names
 from .display import note, show, show_figure, show_markdown
@@ -394,6 +394,18 @@ class SummaryPage:
         """The cross-case conclusion in words, generated from the verdicts and statuses."""
         if self.fits:
             show_markdown(findings.conclusion(self.fits, self.states))
+
+    def sensitivity(self) -> None:
+        """What the gain is made of: every case's protocol variants that were run, in its chapter's words."""
+        lines = []
+        for c in self.have:
+            page = CasePage(c, self.root)
+            units = page.case.units
+            lines += [f"* **{case_words(c, start=True)}**: {sensitivity.sentence(x, units)}"
+                      for x in page.sensitivity_comparisons[0]]
+        if lines:
+            show_markdown("**What the gain is made of.** Grid points rerun with one change of the protocol, trial "
+                          "by trial paired with the grid (each chapter's section of that name):\n\n" + "\n".join(lines))
 
     def equal_m(self) -> None:
         """The cases compared at equal experimental data (m = 100, 300 and all)."""
