@@ -336,3 +336,20 @@ def test_readme_recipe_and_thread_figures_are_the_measured_ones():
     d = json.loads((REPO / "benchmarks" / "results.json").read_text())["d"]
     assert d["faster"] == "sequential_2threads"
     assert f"2 threads with one worker was {1 / d['ratio_seq_over_par']:.1f}x faster than" in text
+
+
+def test_readme_sensitivity_sentence_is_the_paired_comparison():
+    """README's fixed-compute sentence: the variant's and the default's errors and the share of the gain
+    (with its range) are those :func:`s2rlib.sensitivity.compare` computes from the committed rows."""
+    from s2rlib import sensitivity
+
+    text = " ".join((REPO / "README.md").read_text().split())
+    said = re.search(r"Rerun at n = all with pretraining capped at ([\d,]+) steps \(`results/sensitivity/`, paired per "
+                     r"trial\), its error is ([\d.]+) instead of ([\d.]+) eV/atom: about (\d+)% \((\d+)% to (\d+)%\)", text)
+    assert said, "README's sensitivity sentence changed: update this test"
+    main = pd.read_csv(RESULTS / "formation_enthalpy" / "results.csv")
+    c = sensitivity.compare(main, sensitivity.load_variant("formation_enthalpy", "fixed_steps"), "fixed_steps")
+    lo, hi = sorted(abs(x) for x in c.share_range)
+    assert int(said.group(1).replace(",", "")) == sensitivity.FIXED_STEPS
+    assert said.group(2, 3) == (f"{c.changed:.4f}", f"{c.default:.4f}")
+    assert [int(x) for x in said.group(4, 5, 6)] == [round(100 * abs(c.share)), round(100 * lo), round(100 * hi)]
