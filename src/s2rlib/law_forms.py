@@ -36,7 +36,7 @@ def _fit_power_floor(n, R, w=None):
         return None, "too_few_points"
     _, (D, a, C) = aic.law_fit_weighted(n, R, w)  # the same weighted fit as the fit status (aic.aic_table)
     if not np.isfinite(D):
-        return None, "unidentified"
+        return None, "failed: the weights carry no information (a weight is missing or every weight is 0)"
     status = "no_decrease" if D <= 1e-12 * max(R.max(), 1e-300) else (
         "alpha_at_bound" if at_alpha_bound(a) else ("C_at_bound" if C <= 1e-12 * max(R.max(), 1e-300) else "ok"))
     return (lambda x, D=D, a=a, C=C: D * np.asarray(x, float) ** (-a) + C), status, {"D": D, "alpha": a, "C": C}
@@ -58,6 +58,8 @@ def _fit_exp_saturation(n, R, w=None):
     if len(np.unique(n)) < 4:
         return None, "too_few_points"
     lo_l, hi_l = math.log(n.min() / 100), math.log(n.max() * 100)
+    if w is not None and not np.isfinite(np.asarray(w, dtype=float)).all():
+        return None, "failed: the weights carry no information (a weight is missing or every weight is 0)"
     Lt = aic.whitener(w, len(R))
     y = Lt @ R
 
