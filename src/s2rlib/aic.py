@@ -55,14 +55,20 @@ def fit_pure_power(n, R, w=None) -> tuple[float, float]:
         D = max(float(Wx @ R) / den, 0.0) if den != 0 else float("nan")  # a NaN weight stays NaN too
         return D, weighted_ss(D * x - R, W)
 
+    a = _profile_alpha(lambda a: solve(a)[1])
+    return solve(a)[0] * scale**a, a
+
+
+def _profile_alpha(chi2) -> float:
+    """The alpha in :data:`s2rlib.fit_status.ALPHA_BOUNDS` minimising ``chi2(alpha)`` (the other parameters
+    solved exactly for each alpha): a log grid of 200, refined by a bounded scalar search around its best."""
     lo, hi = ALPHA_BOUNDS
     grid = np.geomspace(lo, hi, 200)
-    prof = np.array([solve(a)[1] for a in grid])
+    prof = np.array([chi2(a) for a in grid])
     i = int(np.argmin(prof))
-    res = optimize.minimize_scalar(lambda a: solve(a)[1], bounds=(grid[max(i - 1, 0)], grid[min(i + 1, 199)]),
+    res = optimize.minimize_scalar(chi2, bounds=(grid[max(i - 1, 0)], grid[min(i + 1, 199)]),
                                    method="bounded", options={"xatol": 1e-7})
-    a = float(res.x) if res.fun <= prof[i] else float(grid[i])
-    return solve(a)[0] * scale**a, a
+    return float(res.x) if res.fun <= prof[i] else float(grid[i])
 
 
 def whitener(w, size: int) -> np.ndarray:
@@ -105,13 +111,7 @@ def fit_law_gls(n, R, w=None) -> tuple[float, float, float]:
         (D, C), rnorm = optimize.nnls(A, y)
         return float(D), float(C), float(rnorm**2)
 
-    lo, hi = ALPHA_BOUNDS
-    grid = np.geomspace(lo, hi, 200)
-    prof = np.array([solve(a)[2] for a in grid])
-    i = int(np.argmin(prof))
-    res = optimize.minimize_scalar(lambda a: solve(a)[2], bounds=(grid[max(i - 1, 0)], grid[min(i + 1, 199)]),
-                                   method="bounded", options={"xatol": 1e-7})
-    a = float(res.x) if res.fun <= prof[i] else float(grid[i])
+    a = _profile_alpha(lambda a: solve(a)[2])
     D, C, _ = solve(a)
     return D * scale**a, a, C
 
