@@ -353,3 +353,29 @@ def test_readme_sensitivity_sentence_is_the_paired_comparison():
     assert int(said.group(1).replace(",", "")) == sensitivity.FIXED_STEPS
     assert said.group(2, 3) == (f"{c.changed:.4f}", f"{c.default:.4f}")
     assert [int(x) for x in said.group(4, 5, 6)] == [round(100 * abs(c.share)), round(100 * lo), round(100 * hi)]
+
+
+def test_exercise_9_uses_the_committed_sensitivity_numbers():
+    """Exercise 9 quotes formation enthalpy's errors (default, capped, no pretraining at n = all; default at
+    n = 10,000) and the share of the gain with its interval: each is recomputed from the committed rows."""
+    from s2rlib import sensitivity
+
+    text = " ".join((REPO / "book" / "exercises.md").read_text().split())
+    ex = text[text.index("## 9. Data or compute?"):]
+    main = pd.read_csv(RESULTS / "formation_enthalpy" / "results.csv")
+    c = sensitivity.compare(main, sensitivity.load_variant("formation_enthalpy", "fixed_steps"), "fixed_steps")
+    mat = trial_matrix(main, "mae", -1)
+    assert (f"error {c.default:.4f} eV/atom by default, {c.changed:.4f} eV/atom capped, and {c.baseline:.4f} eV/atom "
+            "without pretraining") in ex
+    assert f"The default error at $n$ = 10,000 (1,000 steps) is {mat.loc[10000].mean():.4f} eV/atom" in ex
+    assert Recipe().pretrain_steps(10000) == 1000 and sensitivity.FIXED_STEPS == 1000
+    gain, rise = c.default - c.baseline, c.changed - c.default
+    assert f"$0.0776 - 0.1000 = {gain:.4f}$".replace("-0.", "-0.") in ex.replace("−", "-")
+    assert f"$0.0938 - 0.0776 = {rise:.4f}$" in ex and f"\\approx {round(100 * rise / -gain)}\\%$" in ex
+    lo, hi = sorted(abs(x) for x in c.share_range)
+    assert f"runs from {round(100 * lo)}% to {round(100 * hi)}%" in ex
+    assert f"only from {mat.loc[10000].mean():.4f} to {c.changed:.4f}" in ex
+    capped = trial_matrix(sensitivity.load_variant("formation_enthalpy", "fixed_steps"), "mae", -1).iloc[0]
+    pair = pd.DataFrame({0: mat.loc[10000], 1: capped}).T
+    d = paired_gain(pair, 1, 0, ratio=mat.attrs["test_train_ratio"])
+    assert d.verdict == "no_effect" and "a 90% interval that includes zero" in ex, d
