@@ -196,3 +196,15 @@ def test_the_more_steps_variant_reruns_n_10000_with_the_steps_of_the_whole_datab
     text = sensitivity.sentence(c)
     assert "the error at n = 10,000 is" in text and "largest" not in text
     assert "compute alone buys part of the gain" in text
+
+
+def test_the_sensitivity_readme_lists_the_variants_as_defined():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "results" / "sensitivity" / "README.md").read_text()
+    rows = re.findall(r"\| `(\w+)/(\w+)/` \| ([^|]+) \| `([^`]+)` \| n = ([\d,]+|all), m = all, (\d+) trials \|", text)
+    assert {r[1] for r in rows} == {"fixed_steps", "more_steps", "lookup"}, rows
+    for case, name, title, change, n, trials in rows:
+        v = sensitivity.VARIANTS[name]
+        assert (title.strip(), json.loads(change), n) == (v.title, v.overrides, "all" if v.n is None else f"{v.n:,}")
+        assert f"--trials {trials}" in sensitivity.command(case, name)
