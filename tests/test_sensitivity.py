@@ -125,6 +125,13 @@ def test_the_chapter_shows_a_paired_variant_and_says_why_another_is_not_shown(tm
     assert "In this chapter's grid the test materials' simulations are" in out
     page.findings()
     assert "With the fixed pretraining compute" in capsys.readouterr().out  # in "What this case shows" too
+    from s2rlib import plotting
+
+    fig = plotting.sensitivity_figure(page.fit, page.sensitivity_comparisons[0])
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert any(lab.startswith("fixed pretraining compute (paired change") for lab in labels)
+    assert any(lab.startswith("no pretraining (n = 0)") for lab in labels)
+    page.sensitivity_figure()  # on the page: shown once, closed
     report.SummaryPage(tmp_path, n_boot=30, cases=["formation_enthalpy"]).sensitivity()  # the intro and summary
     assert "* **Formation enthalpy**: With the fixed pretraining compute" in capsys.readouterr().out
     # a variant run on another grid (other seeds) is named, not paired and not shown

@@ -28,6 +28,7 @@ from .cases import builtin_names
 from .cases import names as case_names
 from .insights import normalised_curve
 from .fit_status import ALPHA_BOUNDS, CI_LEVEL
+from .formatting import fmt
 from .trial_stats import CaseFit
 from .results import ALL_M
 
@@ -130,7 +131,7 @@ def law_label(case_fit: CaseFit, units: str | None = None) -> str:
         return "no law fitted"
     if findings.shows_constant(f) or f.D <= 0:  # the best "law" is a flat line: say so
         why = "no fall with n" if (f.status == "no_decrease" or f.D <= 0) else "no fall with n detected"
-        return f"{why}: a constant, {findings.fitted_constant(f):.3g}"
+        return f"{why}: a constant, {fmt(findings.fitted_constant(f))}"
     if not findings.fit_parameters(f)["D"].printed:  # the tables print no law: neither does the legend
         return "fitted curve, α at its bound: no law identified" if f.status == "alpha_at_bound" else \
             "fitted curve: no law identified"
@@ -138,9 +139,9 @@ def law_label(case_fit: CaseFit, units: str | None = None) -> str:
             "alpha_at_bound": "fitted curve, α at its bound"}.get(str(f.status), "fitted curve, not identified")
     if f.floor_unresolved():  # the floor is only bounded from above: never print it as "+ 0"
         hi = f.C_upper()
-        bound = f"C < {hi:.3g}" if np.isfinite(hi) else "no floor resolved"
-        return f"{name}: {f.D:.3g} n$^{{-{f.alpha:.3g}}}$ + C ({bound})"
-    return f"{name}: {f.D:.3g} n$^{{-{f.alpha:.3g}}}$ + {f.C:.3g}"
+        bound = f"C < {fmt(hi)}" if np.isfinite(hi) else "no floor resolved"
+        return f"{name}: {fmt(f.D)} n$^{{-{fmt(f.alpha)}}}$ + C ({bound})"
+    return f"{name}: {fmt(f.D)} n$^{{-{fmt(f.alpha)}}}$ + {fmt(f.C)}"
 
 
 def law_style(case_fit: CaseFit) -> str:
@@ -250,7 +251,7 @@ def scaling_figure(case_fit: CaseFit, ax=None, *, color=None, title: str | None 
                                      getattr(case_fit, "ratio", 0.0)).iloc[0]) \
             if 0 in case_fit.sem.index else float("nan")
         ax.axhline(case_fit.baseline, color=BASELINE_COLOR, lw=1.4, ls="--",
-                   label=f"no pretraining (n = 0): {case_fit.baseline:.3g}")
+                   label=f"no pretraining (n = 0): {fmt(case_fit.baseline)}")
         if np.isfinite(b_half) and b_half > 0:
             ax.axhspan(case_fit.baseline - b_half, case_fit.baseline + b_half, color=BASELINE_COLOR, alpha=0.12, lw=0)
     if nr is not None:
@@ -283,6 +284,41 @@ def scaling_figure(case_fit: CaseFit, ax=None, *, color=None, title: str | None 
     label_log_y(ax)
     if legend:
         legend_below(fig, ax)
+    return fig
+
+
+#: marker per sensitivity variant (s2rlib.sensitivity.VARIANTS)
+VARIANT_MARKERS = {"fixed_steps": "v", "more_steps": "^", "lookup": "D"}
+
+
+def sensitivity_figure(case_fit: CaseFit, comparisons, level: float = CI_LEVEL):
+    """The default grid's trial means against n (log-log, joined by a thin line, no law) with each protocol
+    variant (:class:`s2rlib.sensitivity.Comparison`) as a marker at its n. A variant's bar is the default
+    mean there plus the 90% interval of the paired change: what the change does, trial by trial."""
+    fig, ax = _new_ax(None)
+    color = case_color(case_fit.case)
+    pos = _positive(case_fit.mean.dropna())
+    half = _half_width(case_fit.sem.reindex(pos.index), case_fit.trials, level, getattr(case_fit, "ratio", 0.0))
+    if np.isfinite(case_fit.baseline):
+        ax.axhline(case_fit.baseline, color=BASELINE_COLOR, lw=1.4, ls="--",
+                   label=f"no pretraining (n = 0): {fmt(case_fit.baseline)}")
+    ax.errorbar(pos.index.to_numpy(dtype=float), pos.to_numpy(dtype=float), yerr=half.to_numpy(dtype=float),
+                fmt="o-", ms=6, lw=1.0, color=color, mec="white", mew=0.8, capsize=3, zorder=4,
+                label=f"default protocol, mean of {case_fit.trials} trials ({int(round(level * 100))}% CI)")
+    for i, c in enumerate(comparisons):
+        d = c.difference
+        x = float(c.n_default or c.n)
+        lo, hi = c.default + d.lo, c.default + d.hi
+        ax.errorbar([x * (1.08 + 0.06 * i)], [c.changed], yerr=[[max(c.changed - lo, 0)], [max(hi - c.changed, 0)]],
+                    fmt=VARIANT_MARKERS.get(c.variant.name, "s"), ms=8, color=sns.color_palette("dark")[i + 1],
+                    mec="white", mew=0.8, capsize=3, zorder=5, label=f"{c.variant.title} (paired change, "
+                    f"{int(round(level * 100))}% CI)")
+    _log_axes(ax)
+    ax.set_xlabel(N_LABEL)
+    ax.set_ylabel(metric_label(case_fit.units))
+    ax.set_title(f"{pretty_case(case_fit.case)}: one protocol change at a time")
+    label_log_y(ax)
+    legend_below(fig, ax, ncols=1)
     return fig
 
 
