@@ -251,6 +251,8 @@ class CasePage:
                  "intervals are corrected 90% intervals of the paired differences")
             show_markdown("\n".join(f"* {sensitivity.sentence(c, self.case.units)}" for c in done))
         show_markdown(sensitivity.grid_protocol(self.table, self.main_m))
+        if notes:
+            note("\n".join(f"* {x}" for x in notes), "note", "Sensitivity runs not shown")
 
     def sensitivity_figure(self) -> None:
         """The default curve with each rerun grid point as a marker (:func:`s2rlib.plotting.sensitivity_figure`)."""
@@ -260,8 +262,6 @@ class CasePage:
         from . import plotting
 
         show_figure(plotting.sensitivity_figure(self.fit, done))
-        if notes:
-            note("\n".join(f"* {x}" for x in notes), "note", "Sensitivity runs not shown")
 
     # ---- the two-way design
     def two_way_intro(self) -> None:
