@@ -17,6 +17,23 @@ def fmt_s(s: float) -> str:
     return f"{s:,.1f} s" if s < 600 else f"{s / 60:,.1f} min"
 
 
+def recipe_changes(measured: dict | None) -> list[str]:
+    """How a recorded recipe differs from today's ``transfer.Recipe()``: "field old → new" per field
+    (candidates by name); empty when it is today's or was not recorded."""
+    if not measured:
+        return []
+    from s2rlib.transfer import Recipe
+
+    now = Recipe().to_dict()
+
+    def short(k, v):
+        return ", ".join(c["name"] for c in v) if k == "candidates" else json.dumps(v)
+
+    return [f"`{k}` {short(k, measured.get(k))} → {short(k, now[k])}" for k in sorted(now)
+            if k in measured and measured[k] != now[k]] + [f"`{k}` (not recorded)" for k in sorted(now)
+                                                            if k not in measured]
+
+
 def render(res: dict) -> str:
     f, cfg = res["machine"], res["config"]
     L = ["# Grid speed benchmark", "",
@@ -41,6 +58,10 @@ def render(res: dict) -> str:
           f"| code | `{f['git']}` |", ""]
     L += ["Recipe for (a) and (b) (`transfer.Recipe` with these overrides; `{}` = the default recipe): "
           f"`{json.dumps(cfg['recipe_overrides'])}`, {cfg['trials']} trials.", ""]
+    stale = recipe_changes(cfg.get("recipe"))
+    if stale:
+        L += ["> **Not today's recipe:** the recipe measured here differs from today's `transfer.Recipe()` in "
+              + "; ".join(stale) + ". The ratios below describe that recipe; rerun the script to measure today's.", ""]
 
     if "a" in res:
         a = res["a"]

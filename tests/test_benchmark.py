@@ -169,3 +169,21 @@ def test_machine_facts_name_the_cpu_and_count_the_usable_cpus(monkeypatch):
     facts = machine_facts(threads=1)
     assert {"lscpu", "memory", "nproc", "git"} <= set(facts)
     assert int(facts["nproc"]) == len(os.sched_getaffinity(0))
+
+
+def test_the_speed_report_says_when_it_measured_another_recipe_than_todays():
+    """REPORT.md is rendered from results.json: when the recipe measured there is not today's Recipe(), a
+    reader must be told before reading its ratios (and told nothing when it is)."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import grid_report
+
+    from s2rlib.transfer import Recipe
+
+    res = json.loads((REPO / "benchmarks" / "results.json").read_text())
+    report = (REPO / "benchmarks" / "REPORT.md").read_text()
+    stale = res["config"].get("recipe") != Recipe().to_dict()
+    assert ("**Not today's recipe:**" in report) == stale
+    today = dict(res, config=dict(res["config"], recipe=Recipe().to_dict()))
+    assert "Not today's recipe" not in grid_report.render(today)
+    older = dict(res, config=dict(res["config"], recipe={**Recipe().to_dict(), "hidden": [128, 128, 64]}))
+    assert "`hidden` [128, 128, 64] → [512, 512, 256]" in grid_report.render(older)
