@@ -24,6 +24,7 @@ import pytest
 
 from s2rlib import book_results, findings, report, results
 from s2rlib.cases import get_case
+from s2rlib.formatting import fmt
 from s2rlib.run_tables import STAGED_DIR, point_times_sentence, todays_point_times
 from s2rlib.scaling import FitStatus
 from s2rlib.trial_stats import paired_gain, trial_matrix
@@ -353,6 +354,9 @@ def test_readme_sensitivity_sentence_is_the_paired_comparison():
     assert int(said.group(1).replace(",", "")) == sensitivity.FIXED_STEPS
     assert said.group(2, 3) == (f"{c.changed:.4f}", f"{c.default:.4f}")
     assert [int(x) for x in said.group(4, 5, 6)] == [round(100 * abs(c.share)), round(100 * lo), round(100 * hi)]
+    assert c.same_compute.verdict == "no_effect" and c.n_small == 10000 and c.same_steps == sensitivity.FIXED_STEPS
+    assert (f"at the same {c.same_steps:,} steps the whole database makes no detectable difference against "
+            f"n = {c.n_small:,}") in text
 
 
 def test_exercise_9_uses_the_committed_sensitivity_numbers():
@@ -365,13 +369,15 @@ def test_exercise_9_uses_the_committed_sensitivity_numbers():
     main = pd.read_csv(RESULTS / "formation_enthalpy" / "results.csv")
     c = sensitivity.compare(main, sensitivity.load_variant("formation_enthalpy", "fixed_steps"), "fixed_steps")
     mat = trial_matrix(main, "mae", -1)
-    assert (f"error {c.default:.4f} eV/atom by default, {c.changed:.4f} eV/atom capped, and {c.baseline:.4f} eV/atom "
-            "without pretraining") in ex
+    assert (f"the mean errors over the 20 trials are {c.default:.4f} eV/atom by default and {c.changed:.4f} eV/atom "
+            "capped") in ex
+    assert (f"and {c.baseline:.4f} eV/atom without pretraining (its baseline table rounds it to "
+            f"{fmt(c.baseline)})") in ex
     assert f"The default error at $n$ = 10,000 (1,000 steps) is {mat.loc[10000].mean():.4f} eV/atom" in ex
     assert Recipe().pretrain_steps(10000) == 1000 and sensitivity.FIXED_STEPS == 1000
     gain, rise = c.default - c.baseline, c.changed - c.default
-    assert f"$0.0776 - 0.1000 = {gain:.4f}$".replace("-0.", "-0.") in ex.replace("−", "-")
-    assert f"$0.0938 - 0.0776 = {rise:.4f}$" in ex and f"\\approx {round(100 * rise / -gain)}\\%$" in ex
+    assert f"${c.default:.4f} - {c.baseline:.4f} = {gain:.4f}$" in ex
+    assert f"${c.changed:.4f} - {c.default:.4f} = {rise:.4f}$" in ex and f"\\approx {round(100 * rise / -gain)}\\%$" in ex
     lo, hi = sorted(abs(x) for x in c.share_range)
     assert f"runs from {round(100 * lo)}% to {round(100 * hi)}%" in ex
     assert f"only from {mat.loc[10000].mean():.4f} to {c.changed:.4f}" in ex
@@ -379,3 +385,5 @@ def test_exercise_9_uses_the_committed_sensitivity_numbers():
     pair = pd.DataFrame({0: mat.loc[10000], 1: capped}).T
     d = paired_gain(pair, 1, 0, ratio=mat.attrs["test_train_ratio"])
     assert d.verdict == "no_effect" and "a 90% interval that includes zero" in ex, d
+    assert c.same_compute is not None and c.same_compute.mean == pytest.approx(d.mean)  # the chapter's own pairing
+    assert f"allows up to about {max(abs(d.lo), abs(d.hi)):.3f} eV/atom either way" in ex

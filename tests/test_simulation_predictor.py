@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -39,6 +41,9 @@ def test_the_difference_is_paired_per_trial_and_put_in_words():
     assert top.difference.mean == pytest.approx(-0.04, abs=0.001) and top.verdict == "network"
     assert top.difference.hi - top.difference.lo < 0.005  # the split effect (sd 0.01) cancels in the pairing
     assert zero.verdict == "neither" and top.materials == 200 and top.test == 250
+    from s2rlib.trial_stats import test_train_ratio
+
+    assert top.difference.ratio == pytest.approx(test_train_ratio(t)) and top.difference.ratio > 0  # corrected
     text = sp.sentence(rows, "eV/atom")
     assert text.startswith("On the 200 of 250 test materials that have a simulation, the simulation itself with a "
                            f"linear correction fitted on the training split has an MAE of {fmt(top.simulation)} eV/atom")
@@ -69,5 +74,6 @@ def test_the_summary_compares_every_case_with_its_simulation(tmp_path, capsys):
     report.SummaryPage(tmp_path, n_boot=20, cases=["formation_enthalpy", "band_gap"]).simulation_baseline()
     out = capsys.readouterr().out
     fe_row = next(line for line in out.splitlines() if line.startswith("| Formation enthalpy"))
-    assert "eV/atom (−0.030 [" in fe_row and "at n = 10,000" in fe_row and "(−0.010 [" in fe_row
+    assert re.search(r"eV/atom \(−0\.030\d* \[", fe_row) and "at n = 10,000" in fe_row, fe_row
+    assert re.search(r"\(−0\.010\d* \[", fe_row) and "| 200 of 250 " in fe_row
     assert next(line for line in out.splitlines() if line.startswith("| Band gap")).count("not recorded") == 1

@@ -47,3 +47,23 @@ def test_gain_ratio_at_small_m_uses_the_pool_not_m():
     # with an explicit n_pool metric, that is used
     extra = t[(t.metric == "n_test") & (t.m_target == 50)].assign(metric="n_pool", value=2000.0)
     assert trial_stats.test_train_ratio(pd.concat([t, extra]), 50) == pytest.approx(250 / 2000)
+
+
+def test_fieller_interval_of_a_paired_ratio_covers_90_percent_and_is_unbounded_without_a_gain():
+    """paired_ratio (the share of a gain a protocol change accounts for): on independent paired trials
+    (ratio = 0, so the plain paired model is right), the nominal 90% interval covers the true ratio of
+    means 85-95% of the time; when the denominator's interval includes 0 the ratio has no interval."""
+    from s2rlib.trial_stats import paired_ratio
+
+    rng = np.random.default_rng(7)
+    hits, reps, J = 0, 1000, 20
+    for _ in range(reps):
+        gain = -0.02 + 0.012 * rng.standard_normal(J)
+        change = -0.6 * gain + 0.004 * rng.standard_normal(J)  # correlated with the gain, true ratio -0.6
+        est, lo, hi = paired_ratio(change, gain)
+        hits += lo <= -0.6 <= hi
+    assert 0.85 <= hits / reps <= 0.95, hits / reps
+    est, lo, hi = paired_ratio(0.01 + 0.001 * rng.standard_normal(J), 0.001 * rng.standard_normal(J) + 0.0001)
+    assert np.isnan(lo) and np.isnan(hi)
+    wider = paired_ratio(change, gain, ratio=0.25)
+    assert wider[2] - wider[1] > paired_ratio(change, gain)[2] - paired_ratio(change, gain)[1]  # NB widens it

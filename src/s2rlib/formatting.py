@@ -139,6 +139,24 @@ def fmt_signed(x, sig: int = 3) -> str:
     return s
 
 
+def fmt_diff(mean: float, lo: float, hi: float) -> tuple[str, str]:
+    """A paired difference and its interval, all three with the decimals that the interval's
+    half-width resolves (two significant digits of it): ``("+0.0001", "[−0.0084, +0.0086]")``."""
+    if not math.isfinite(mean):
+        return DASH, DASH
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
+        return fmt_signed(mean), fmt_ci(lo, hi)
+    dec = min(max(0, 1 - math.floor(math.log10((hi - lo) / 2))), 6)  # a zero-width interval: 6 decimals at most
+
+    def f(x):
+        d = dec
+        if x != 0 and float(f"{x:.{d}f}") == 0:  # a bound that is not 0 never prints as "−0.000":
+            d = -math.floor(math.log10(abs(x)))  # its first significant digit shows which side of 0
+        return f"{x:+.{d}f}".replace("-", "−") if x != 0 else f"{0:.{d}f}"
+
+    return f(mean), f"[{f(lo)}, {f(hi)}]"
+
+
 def fmt_pct(x, sig: int = DERIVED_SIG, signed: bool = False) -> str:
     """A percentage (``x`` already in percent): ``sig`` significant figures, never ``-0%`` or ``1e-08%``.
 

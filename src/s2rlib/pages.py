@@ -211,6 +211,8 @@ class CasePage:
         check = extrapolation_of(self.table, self.main_m, metric=self.metric)
         forms = forms_of(self.table, self.main_m, metric=self.metric)
         lines = findings.case_findings(self.fit, by_m, check=check, forms=forms)
+        steps = sensitivity.steps_sentence(self.table, self.main_m)
+        lines += [steps] if steps else []
         lines += [sensitivity.sentence(c, self.case.units) for c in self.sensitivity_comparisons[0]]
         versus = simulation_predictor.sentence(simulation_predictor.compare(self.table, self.main_m), self.case.units)
         lines += [versus] if versus else []

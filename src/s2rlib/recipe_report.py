@@ -21,6 +21,7 @@ from . import recipe_study as rs
 from .cases import get_case
 from .report import (DASH, fmt, fmt_ci, fmt_n, fmt_signed, note, recipe_words, results_root, show, show_markdown,
                      units_suffix)
+from .formatting import fmt_diff  # noqa: F401  (recipe_report.fmt_diff keeps working)
 from .trial_stats import Gain
 
 #: the cases the chapter shows, in order
@@ -46,24 +47,6 @@ def verdict(mean: float, lo: float, hi: float, trials: int = 0) -> str:
 #: words for a difference "simulation − network"
 SIM_WORDS = {"lowers": "simulation better", "raises": "network better", "no_effect": "no detectable difference",
              "unknown": "unknown"}
-
-
-def fmt_diff(mean: float, lo: float, hi: float) -> tuple[str, str]:
-    """A paired difference and its interval, all three with the decimals that the interval's
-    half-width resolves (two significant digits of it): ``("+0.0001", "[−0.0084, +0.0086]")``."""
-    if not np.isfinite(mean):
-        return DASH, DASH
-    if not (np.isfinite(lo) and np.isfinite(hi)) or hi <= lo:
-        return fmt_signed(mean), fmt_ci(lo, hi)
-    dec = max(0, 1 - math.floor(math.log10((hi - lo) / 2)))
-
-    def f(x):
-        d = dec
-        if x != 0 and float(f"{x:.{d}f}") == 0:  # a bound that is not 0 never prints as "−0.000":
-            d = -math.floor(math.log10(abs(x)))  # its first significant digit shows which side of 0
-        return f"{x:+.{d}f}".replace("-", "−") if x != 0 else f"{0:.{d}f}"
-
-    return f(mean), f"[{f(lo)}, {f(hi)}]"
 
 
 def effect_cell(mean: float, lo: float, hi: float, words: dict = VERDICT_TEXT) -> str:

@@ -30,10 +30,10 @@ import numpy as np
 import pandas as pd
 
 from .errors import ParameterError
-from .formatting import DASH, fmt, fmt_ci, fmt_signed, pretty_units
+from .formatting import fmt, fmt_ci, fmt_diff, pretty_units
 from .results import ALL_M, merge_points
 from .selection import select_grid
-from .trial_stats import Gain, drawn_n, paired_gain, test_train_ratio
+from .trial_stats import Gain, drawn_n, paired_gain, paired_ratio, test_train_ratio
 
 __all__ = ["VARIANTS", "Variant", "Comparison", "variant_dir", "load_variant", "command", "compare", "sentence",
            "grid_protocol"]
@@ -57,14 +57,16 @@ class Variant:
     beyond_gain: str = ""
     #: the grid point it reruns: None = the largest n
     n: int | None = None
+    #: the article before the title in a sentence ("the look-up protocol", "fixed pretraining compute")
+    article: str = ""
 
 
 #: the steps the smallest databases get under today's recipe (``Recipe().pretrain_min_steps``, checked by a
 #: test) and the n below which every database gets them (``pretrain_min_steps * pretrain_batch / pretrain_epochs``)
 FIXED_STEPS, FIXED_STEPS_UP_TO = 1000, 17000
-#: about the steps the whole formation-enthalpy database gets under today's recipe (30 epochs of ~94,800
-#: samples in batches of 512; checked by a test against the committed rows)
-LONG_STEPS = 5600
+#: the steps the whole formation-enthalpy database gets under today's recipe (30 epochs of ~94,777 samples in
+#: batches of 512: 30 x 186; checked by a test against the committed rows)
+LONG_STEPS = 5580
 
 VARIANTS: dict[str, Variant] = {
     "lookup": Variant(
@@ -73,19 +75,18 @@ VARIANTS: dict[str, Variant] = {
         "how much of the gain comes from having seen the simulation of the material being tested",
         if_lowers="seeing the test materials' own simulations adds {share} of the default gain on top of it: a "
                   "benchmark that lets them in overstates what transfer gives for a new material",
-        if_raises="seeing the test materials' own simulations makes the error worse here"),
+        if_raises="seeing the test materials' own simulations makes the error worse here", article="the "),
     "fixed_steps": Variant(
         "fixed_steps", {"pretrain_max_steps": FIXED_STEPS}, "fixed pretraining compute",
         f"pretraining capped at {FIXED_STEPS:,} steps, the number every n up to about {FIXED_STEPS_UP_TO:,} gets",
         "how much of the gain at the largest n comes from more pretraining steps rather than more data",
         if_lowers="the default schedule's extra steps at this n cost accuracy rather than buy it",
-        if_raises="about {share} of the default gain at this n depends on the extra pretraining steps; the rest is "
-                  "what pretraining on this many samples gives at fixed compute",
+        if_raises="about {share} of the default gain at this n depends on the extra pretraining steps",
         beyond_gain="capped, pretraining on this many samples is worse than none: the whole gain depends on the extra "
                     "steps"),
     "more_steps": Variant(
         "more_steps", {"pretrain_min_steps": LONG_STEPS}, "more pretraining compute",
-        f"pretraining lengthened to {LONG_STEPS:,} steps, about what the whole database gets",
+        f"pretraining lengthened to {LONG_STEPS:,} steps, what the whole database gets",
         "whether the extra steps help without the extra data (the other half of the fixed-compute comparison)",
         if_lowers="more steps help even on this smaller database: compute alone buys part of the gain",
         if_raises="more steps on this smaller database make the error worse: the extra steps help only together with "
@@ -138,21 +139,29 @@ class Comparison:
 
     n_default: int = 0  # source samples actually drawn at n by the default protocol (mean over trials)
     n_changed: int = 0  # ... and by the variant (the look-up protocol draws the withheld ones too)
+    #: the difference as a fraction of the default gain, with Fieller's interval over the paired trials
+    #: (:func:`s2rlib.trial_stats.paired_ratio`); NaN unless the default gain is detected
+    share_est: float = float("nan")
+    share_lo: float = float("nan")
+    share_hi: float = float("nan")
+    #: more data at equal pretraining steps: error(larger n) - error(smaller n), paired, where the grid has
+    #: another n whose default schedule gives the variant's steps (None otherwise)
+    same_compute: Gain | None = None
+    same_steps: int = 0
+    n_small: int = 0
+    n_large: int = 0
 
     @property
     def share(self) -> float:
         """The difference as a fraction of the default gain (NaN unless the default gain is detected)."""
-        g = self.gain_default
-        return self.difference.mean / g.mean if g.verdict == "lowers" and g.mean else float("nan")
+        return self.share_est if self.gain_default.verdict == "lowers" else float("nan")
 
     @property
     def share_range(self) -> tuple[float, float]:
-        """The ends of the difference's interval as fractions of the default gain (sorted; NaN as :attr:`share`)."""
-        g = self.gain_default
-        if not (g.verdict == "lowers" and g.mean):
+        """Fieller's interval of :attr:`share` (NaN as :attr:`share`, or when the gain's interval is too wide)."""
+        if self.gain_default.verdict != "lowers":
             return float("nan"), float("nan")
-        a, b = self.difference.lo / g.mean, self.difference.hi / g.mean
-        return min(a, b), max(a, b)
+        return self.share_lo, self.share_hi
 
 
 def _recipe(rows: pd.DataFrame) -> dict:
@@ -186,6 +195,10 @@ def compare(main: pd.DataFrame, changed: pd.DataFrame, variant: str, *, m: int =
         raise ParameterError(f"sensitivity {v.name}: the variant's recipe differs from the grid's with "
                              f"{v.overrides} in {diff}: it is not the same protocol with one change")
     n = int(changed["n_source"].max())
+    declared = v.n if v.n is not None else int(main["n_source"].max())
+    if n != declared:
+        raise ParameterError(f"sensitivity {v.name}: the variant's rows are at n = {n:,}, but it reruns n = "
+                             f"{declared:,} ({'the largest n' if v.n is None else 'its declared point'})")
     for col, what in (("code_version", "code"), ("data_sha256", "data")):
         a, b = set(main[main["n_source"] == n][col].astype(str)), set(changed[col].astype(str))
         if a and a != b:
@@ -212,8 +225,28 @@ def compare(main: pd.DataFrame, changed: pd.DataFrame, variant: str, *, m: int =
     g_def, g_var, diff = (replace(paired_gain(mat, a, b, ratio=ratio), n=n) for a, b in ((1, 0), (2, 0), (2, 1)))
     means = mat.mean(axis=1)
     drawn = [int(round(drawn_n(t).get(n, n))) for t in (main, changed)]
-    return Comparison(v, n, int(diff.trials), float(means[0]), float(means[1]), float(means[2]), g_def, g_var, diff,
-                      n_default=drawn[0], n_changed=drawn[1])
+    share = paired_ratio(mat.loc[2] - mat.loc[1], mat.loc[1] - mat.loc[0], ratio)
+    out = Comparison(v, n, int(diff.trials), float(means[0]), float(means[1]), float(means[2]), g_def, g_var, diff,
+                     n_default=drawn[0], n_changed=drawn[1], share_est=share[0], share_lo=min(share[1:]),
+                     share_hi=max(share[1:]))
+    # more data at equal compute: the grid's other n whose default schedule gives the variant's steps
+    steps_main, steps_var = _steps_by_n(main), _steps_by_n(changed).get(n)
+    same = [k for k, s in steps_main.items() if k not in (0, n) and steps_var is not None and s == steps_var]
+    if same:
+        other = max(same)
+        mat3 = pd.DataFrame({"variant": mat.loc[2], "other": row(mm, other)}).T
+        big, small = ("variant", "other") if n > other else ("other", "variant")
+        g = paired_gain(mat3.rename(index={big: 1, small: 0}), 1, 0, ratio=ratio)
+        n_other = int(round(drawn_n(main).get(other, other)))
+        sizes = sorted([(n, drawn[1]), (other, n_other)])
+        out = replace(out, same_compute=g, same_steps=int(steps_var), n_small=sizes[0][1], n_large=sizes[1][1])
+    return out
+
+
+def _steps_by_n(rows: pd.DataFrame) -> dict[int, float]:
+    """The pretraining steps of each n (median over trials, from the rows' params)."""
+    steps = rows["params"].map(lambda p: json.loads(p).get("pretrain_steps"))
+    return {int(k): float(v) for k, v in rows.assign(steps=steps).groupby("n_source")["steps"].median().dropna().items()}
 
 
 def table(comparisons: list[Comparison], units: str = "") -> pd.DataFrame:
@@ -227,18 +260,35 @@ def table(comparisons: list[Comparison], units: str = "") -> pd.DataFrame:
     return pd.DataFrame([{
         "protocol": f"{c.variant.title}: {c.variant.words}", "n": f"{c.n_default or c.n:,}",
         f"MAE, default{u}": fmt(c.default), f"MAE, changed{u}": fmt(c.changed),
-        "change [90% CI]": f"{fmt_signed(c.difference.mean, 2)} {_signed_ci(c.difference)}",
+        "change [90% CI]": _diff(c.difference),
         "gain vs n = 0: default": gain(c.gain_default), "gain vs n = 0: changed": gain(c.gain_variant),
         "trials": str(c.trials),
     } for c in comparisons])
 
 
-def _signed_ci(g: Gain) -> str:
-    return f"[{fmt_signed(g.lo, 2)}, {fmt_signed(g.hi, 2)}]" if np.isfinite(g.lo) and np.isfinite(g.hi) else DASH
+def _diff(g: Gain, u: str = "") -> str:
+    """A paired difference with its interval, to the decimals the interval resolves: "+0.016 eV [+0.012, +0.021]"."""
+    mean, ci = fmt_diff(g.mean, g.lo, g.hi)
+    return f"{mean}{u} {ci}"
 
 
 def _pct(x: float) -> str:
     return f"{abs(x):.0%}" if abs(x) >= 0.005 else "under 1%"
+
+
+def _same_compute(c: Comparison, u: str) -> str:
+    """More data at equal pretraining steps, when the grid has the other n at the variant's steps."""
+    g = c.same_compute
+    if g is None or not np.isfinite(g.mean):
+        return ""
+    what = {"lowers": "the larger database is better even at equal compute",
+            "raises": "the larger database is worse at equal compute",
+            "no_effect": "the data alone make no detectable difference"}.get(g.verdict, "")
+    allows = ""
+    if g.verdict == "no_effect" and c.gain_default.verdict == "lowers" and c.gain_default.mean:
+        allows = f" (the interval allows up to {_pct(max(abs(g.lo), abs(g.hi)) / abs(c.gain_default.mean))} of the default gain)"
+    return (f" At the same {c.same_steps:,} pretraining steps, n = {c.n_large:,} against n = {c.n_small:,} changes the "
+            f"error by {_diff(g, u)}: {what}{allows}.")
 
 
 def sentence(c: Comparison, units: str = "") -> str:
@@ -248,28 +298,31 @@ def sentence(c: Comparison, units: str = "") -> str:
     drawn = (f" ({c.n_changed:,} samples drawn instead of {c.n_default:,})" if c.n_changed and c.n_default
              and c.n_changed != c.n_default else "")
     at = "at the largest n" if c.variant.n is None else f"at n = {c.n_default or c.n:,}"
-    head = (f"With the {c.variant.title} ({c.variant.words}) the error {at} is {fmt(c.changed)}{u}{drawn} "
-            f"against {fmt(c.default)}{u} by default{f' (n = {c.n_default or c.n:,})' if c.variant.n is None else ''}, a change of {fmt_signed(d.mean, 2)}{u} "
-            f"{_signed_ci(d)} over {c.trials} paired trials")
+    head = (f"With {c.variant.article}{c.variant.title} ({c.variant.words}) the error {at} is {fmt(c.changed)}{u}{drawn} "
+            f"against {fmt(c.default)}{u} by default{f' (n = {c.n_default or c.n:,})' if c.variant.n is None else ''}, "
+            f"a change of {_diff(d, u)} over {c.trials} paired trials")
     lo, hi = c.share_range
+    tail = _same_compute(c, u)
     if d.verdict == "no_effect":
-        allows = (f"; the interval allows a change of up to {_pct(max(abs(lo), abs(hi)))} of the default gain"
-                  if np.isfinite(lo) else "")
-        return head + f": no detectable effect{allows} ({c.variant.question})."
+        allows = (f"; the interval allows a change of up to {_pct(max(abs(d.lo), abs(d.hi)) / abs(c.gain_default.mean))} "
+                  "of the default gain" if c.gain_default.verdict == "lowers" and c.gain_default.mean else "")
+        return head + f": no detectable effect{allows} ({c.variant.question})." + tail
     if d.verdict == "unknown":
-        return head + "."
+        return head + "." + tail
     direction = "lowers" if d.verdict == "lowers" else "raises"
     meaning = c.variant.if_lowers if direction == "lowers" else c.variant.if_raises
     if "{share}" in meaning:
         share = c.share
         if not np.isfinite(share):  # no detected default gain to take a share of
-            return head + f": the change {direction} the error."
+            return head + f": the change {direction} the error." + tail
         if abs(share) > 1 and c.variant.beyond_gain:
             meaning = c.variant.beyond_gain
         else:
-            a, b = sorted((abs(lo), abs(hi)))
-            meaning = meaning.format(share=f"{_pct(share)} ({_pct(a)} to {_pct(b)})")
-    return head + f": the change {direction} the error; {meaning}." if meaning else head + f": the change {direction} the error."
+            rng = (f" ({_pct(min(abs(lo), abs(hi)))} to {_pct(max(abs(lo), abs(hi)))})"
+                   if np.isfinite(lo) and np.isfinite(hi) and lo * hi > 0 else "")
+            meaning = meaning.format(share=f"{_pct(share)}{rng}")
+    text = head + f": the change {direction} the error; {meaning}." if meaning else head + f": the change {direction} the error."
+    return text + tail
 
 
 def grid_protocol(main: pd.DataFrame, m: int = ALL_M) -> str:
@@ -287,7 +340,27 @@ def grid_protocol(main: pd.DataFrame, m: int = ALL_M) -> str:
         withheld = top is not None and drawn[top] < top - 0.5
     parts = [f"In this chapter's grid the test materials' simulations are "
              f"{'withheld from' if withheld else 'allowed into'} pretraining"]
-    if len(steps):
+    if len(steps) and steps.nunique() == 1:
+        parts.append(f"pretraining runs {int(steps.iloc[0]):,} steps at every n > 0")
+    elif len(steps):
         parts.append(f"pretraining runs {int(steps.iloc[0]):,} steps at n = {int(steps.index[0]):,} and "
                      f"{int(steps.iloc[-1]):,} at the largest n")
     return "; ".join(parts) + "."
+
+
+def steps_sentence(main: pd.DataFrame, m: int = ALL_M) -> str:
+    """When the pretraining steps change along the grid's n > 0 (a schedule in epochs with a floor), one
+    sentence that says so, with the steps per n: the law's n axis then measures data and compute together.
+    "" when every n > 0 gets the same steps (or none are recorded)."""
+    sub = main[main["m_target"] == m]
+    steps = {n: s for n, s in _steps_by_n(sub).items() if n > 0}
+    if len(set(steps.values())) < 2:
+        return ""
+    drawn = drawn_n(sub)
+    groups: dict[float, list[int]] = {}
+    for n in sorted(steps):
+        groups.setdefault(steps[n], []).append(int(round(drawn.get(n, n))))
+    parts = [f"{int(s):,} at n ≤ {max(ns):,}" if len(ns) > 1 else f"{int(s):,} at n = {ns[0]:,}"
+             for s, ns in sorted(groups.items(), key=lambda kv: min(kv[1]))]
+    return ("Along this grid the pretraining steps grow with n (" + ", ".join(parts[:-1]) + f" and {parts[-1]}), so "
+            "the law's n axis measures more data and more pretraining compute together.")

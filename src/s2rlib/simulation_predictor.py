@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from .formatting import fmt, fmt_n, fmt_signed, pretty_units
+from .formatting import fmt, fmt_diff, fmt_n, pretty_units
 from .results import ALL_M
 from .trial_stats import Gain, drawn_n, paired_gain, test_train_ratio
 
@@ -68,15 +68,15 @@ def table(rows: list[Versus], units: str = "") -> pd.DataFrame:
     u = "" if not units or units == "dimensionless" else f" ({pretty_units(units)})"
     return pd.DataFrame([{
         "n": fmt_n(r.n), f"network MAE{u}": fmt(r.network), f"simulation + linear correction{u}": fmt(r.simulation),
-        "network − simulation [90% CI]": (f"{fmt_signed(r.difference.mean, 2)} [{fmt_signed(r.difference.lo, 2)}, "
-                                          f"{fmt_signed(r.difference.hi, 2)}]"),
+        "network − simulation [90% CI]": " ".join(fmt_diff(r.difference.mean, r.difference.lo, r.difference.hi)),
         "test materials with a simulation": f"{r.materials:,.0f} of {r.test:,.0f}" if np.isfinite(r.test)
         else f"{r.materials:,.0f}",
     } for r in rows])
 
 
 def _clause(r: Versus, u: str) -> str:
-    d = f"{fmt_signed(r.difference.mean, 2)}{u} [{fmt_signed(r.difference.lo, 2)}, {fmt_signed(r.difference.hi, 2)}]"
+    mean, ci = fmt_diff(r.difference.mean, r.difference.lo, r.difference.hi)
+    d = f"{mean}{u} {ci}"
     where = "without pretraining (n = 0)" if r.n == 0 else f"pretrained on n = {r.n:,}"
     verdict = {"network": "the network is better", "simulation": "the simulation is better",
                "neither": "no detectable difference"}.get(r.verdict, "no interval")
@@ -110,15 +110,17 @@ def cases_table(tables, units: dict | None = None) -> pd.DataFrame:
         u = (units or {}).get(case, "")
         u = "" if not u or u == "dimensionless" else f" {pretty_units(u)}"
         if not rows:
-            out.append({"case": case_words(case, start=True), "simulation + linear correction": "not recorded",
-                        "network, n = 0": "", "network, largest n": ""})
+            out.append({"case": case_words(case, start=True), "test materials with a simulation": "",
+                        "simulation + linear correction": "not recorded", "network, n = 0": "", "network, largest n": ""})
             continue
         zero = next((r for r in rows if r.n == 0), None)
         top = max(rows, key=lambda r: r.n)
 
         def cell(r):
-            return (f"{fmt(r.network)}{u} ({fmt_signed(r.difference.mean, 2)} [{fmt_signed(r.difference.lo, 2)}, "
-                    f"{fmt_signed(r.difference.hi, 2)}])") if r is not None else ""
-        out.append({"case": case_words(case, start=True), "simulation + linear correction": f"{fmt(top.simulation)}{u}",
+            return f"{fmt(r.network)}{u} ({' '.join(fmt_diff(r.difference.mean, r.difference.lo, r.difference.hi))})" \
+                if r is not None else ""
+        of = f" of {top.test:,.0f}" if np.isfinite(top.test) else ""
+        out.append({"case": case_words(case, start=True), "test materials with a simulation": f"{top.materials:,.0f}{of}",
+                    "simulation + linear correction": f"{fmt(top.simulation)}{u}",
                     "network, n = 0": cell(zero), "network, largest n": f"{cell(top)} at n = {fmt_n(top.n)}"})
     return pd.DataFrame(out)

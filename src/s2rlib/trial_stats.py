@@ -149,6 +149,36 @@ def paired_gain(mat: pd.DataFrame, n_a, n_b=0, level: float = CI_LEVEL, ratio: f
     return Gain(int(n_a), float(d.mean()), lo, hi, J, se=se, ratio=r, level=level)
 
 
+def paired_ratio(num, den, ratio: float = 0.0, level: float = CI_LEVEL) -> tuple[float, float, float]:
+    """Fieller's interval for the ratio of two paired means, mean(num) / mean(den), over the same trials.
+
+    Solves ``(n̄ - R d̄)^2 = t^2 f (s_nn - 2 R s_nd + R^2 s_dd)`` for R, with the trials' sample
+    (co)variances and ``f = 1/J + ratio`` (the Nadeau-Bengio factor of :func:`paired_gain`; ``ratio = 0``
+    gives the plain paired interval). Returns (estimate, lo, hi); the ends are NaN when the denominator's
+    own interval includes zero (the ratio is then unbounded) or with fewer than two trials.
+    """
+    x, y = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    J = len(x)
+    est = float(x.mean() / y.mean()) if J and y.mean() != 0 else float("nan")
+    if J < 2:
+        return est, float("nan"), float("nan")
+    from scipy import stats
+
+    t2 = float(stats.t.ppf(0.5 + level / 2, J - 1)) ** 2
+    f = 1 / J + max(float(ratio), 0.0)
+    c = np.cov(x, y, ddof=1)
+    a = y.mean() ** 2 - t2 * f * c[1, 1]
+    b = x.mean() * y.mean() - t2 * f * c[0, 1]
+    cc = x.mean() ** 2 - t2 * f * c[0, 0]
+    disc = b * b - a * cc
+    if a <= 0 or disc < 0:
+        return est, float("nan"), float("nan")
+    r = math.sqrt(disc)
+    return est, float((b - r) / a), float((b + r) / a)
+
+
 @dataclass
 class CaseFit:
     """Everything the book shows for one case (and one m): the law, baseline, gain, checks."""
