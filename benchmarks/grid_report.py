@@ -29,9 +29,9 @@ def recipe_changes(measured: dict | None) -> list[str]:
     def short(k, v):
         return ", ".join(c["name"] for c in v) if k == "candidates" else json.dumps(v)
 
-    return [f"`{k}` {short(k, measured.get(k))} → {short(k, now[k])}" for k in sorted(now)
-            if k in measured and measured[k] != now[k]] + [f"`{k}` (not recorded)" for k in sorted(now)
-                                                            if k not in measured]
+    return ([f"`{k}` {short(k, measured.get(k))} → {short(k, now[k])}" for k in sorted(now)
+             if k in measured and measured[k] != now[k]] + [f"`{k}` (not recorded)" for k in sorted(now) if k not in measured]
+            + [f"`{k}` (no longer a field)" for k in sorted(measured) if k not in now])
 
 
 def render(res: dict) -> str:

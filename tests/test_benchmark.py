@@ -171,10 +171,10 @@ def test_machine_facts_name_the_cpu_and_count_the_usable_cpus(monkeypatch):
     assert int(facts["nproc"]) == len(os.sched_getaffinity(0))
 
 
-def test_the_speed_report_says_when_it_measured_another_recipe_than_todays():
+def test_the_speed_report_says_when_it_measured_another_recipe_than_todays(monkeypatch):
     """REPORT.md is rendered from results.json: when the recipe measured there is not today's Recipe(), a
     reader must be told before reading its ratios (and told nothing when it is)."""
-    sys.path.insert(0, str(REPO / "benchmarks"))
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
     import grid_report
 
     from s2rlib.transfer import Recipe
@@ -187,3 +187,5 @@ def test_the_speed_report_says_when_it_measured_another_recipe_than_todays():
     assert "Not today's recipe" not in grid_report.render(today)
     older = dict(res, config=dict(res["config"], recipe={**Recipe().to_dict(), "hidden": [128, 128, 64]}))
     assert "`hidden` [128, 128, 64] → [512, 512, 256]" in grid_report.render(older)
+    gone = dict(res, config=dict(res["config"], recipe={**Recipe().to_dict(), "warmup": 3}))
+    assert "`warmup` (no longer a field)" in grid_report.render(gone)
