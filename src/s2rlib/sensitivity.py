@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ParameterError
-from .formatting import fmt, fmt_ci, fmt_diff, pretty_units
+from .formatting import fmt, fmt_diff, pretty_units
 from .results import ALL_M, merge_points
 from .selection import select_grid
 from .trial_stats import Gain, drawn_n, paired_gain, paired_ratio, test_train_ratio
@@ -255,7 +255,7 @@ def table(comparisons: list[Comparison], units: str = "") -> pd.DataFrame:
     u = "" if not units or units == "dimensionless" else f" ({pretty_units(units)})"
 
     def gain(g: Gain) -> str:
-        return f"{fmt(g.mean, 2)} {fmt_ci(g.lo, g.hi, 2)}"
+        return _diff(g)
 
     return pd.DataFrame([{
         "protocol": f"{c.variant.title}: {c.variant.words}", "n": f"{c.n_default or c.n:,}",
