@@ -357,6 +357,10 @@ def test_readme_sensitivity_sentence_is_the_paired_comparison():
     assert c.same_compute.verdict == "no_effect" and c.n_small == 10000 and c.same_steps == sensitivity.FIXED_STEPS
     assert (f"at the same {c.same_steps:,} steps the whole database makes no detectable difference against "
             f"n = {c.n_small:,}") in text
+    more = sensitivity.compare(main, sensitivity.load_variant("formation_enthalpy", "more_steps"), "more_steps")
+    g = more.same_compute
+    assert g.verdict == "lowers" and more.n_small == c.n_small
+    assert (f"while at {more.same_steps:,} steps it beats n = {more.n_small:,} by {abs(g.mean):.4f} eV/atom" in text)
 
 
 def test_exercise_9_uses_the_committed_sensitivity_numbers():
