@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .claims import CLAIM_RULES, VERDICT_WORDS, ClaimRule, check_claims, check_gain_sentence  # noqa: F401  (findings.X keeps working)
-from .formatting import DASH, fmt, fmt_ci
+from .formatting import DASH, fmt, fmt_ci, units_after
 from .law_check_sentences import extrapolation_sentence, forms_sentence  # noqa: F401  (findings.X keeps working)
 from .fit_status import CI_LEVEL, FitStatus
 from .trial_stats import CaseFit, Gain, paired_gain, trial_matrix
@@ -200,7 +200,7 @@ def _f():
 
 
 def _units(units: str) -> str:
-    return "" if not units or units == "dimensionless" else f" {_f().pretty_units(units)}"
+    return units_after(units)
 
 
 def _pct(x: float) -> str:

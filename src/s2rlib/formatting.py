@@ -198,6 +198,11 @@ def pretty_units(units: str) -> str:
     return (units or "").replace("^3", "³").replace("^2", "²").replace("^-1", "⁻¹")
 
 
+def units_after(units: str) -> str:
+    """`` eV`` after a number in a sentence; nothing for a dimensionless property."""
+    return "" if not units or units == "dimensionless" else f" {pretty_units(units)}"
+
+
 def units_suffix(units: str) -> str:
     """`` (eV)`` after a column name; nothing for a dimensionless property."""
     return "" if not units or units == "dimensionless" else f" ({pretty_units(units)})"

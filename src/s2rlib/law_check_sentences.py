@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .fit_status import AIC_MARGIN
-from .formatting import fmt, fmt_ci, fmt_n, pretty_units
+from .formatting import fmt, fmt_ci, fmt_n, units_after
 
 
 #: reduced-fit statuses under which the extrapolation check has no law to test
@@ -25,7 +25,7 @@ def extrapolation_sentence(check, units: str = "") -> str:
     if str(check.status) in _NO_LAW_TO_EXTRAPOLATE or not (
             np.isfinite(check.lo) and np.isfinite(check.hi) and np.isfinite(check.measured)):
         return ""
-    u = "" if not units or units == "dimensionless" else f" {pretty_units(units)}"
+    u = units_after(units)
     sem = check.measured_sem if np.isfinite(check.measured_sem) else 0.0
     beyond = max(check.lo - check.measured, check.measured - check.hi)  # > 0: outside the interval
     text = (f"Held out, the largest database tests the law: fitted up to n = {check.n_fit_max:,.0f}, it predicts "
@@ -75,7 +75,7 @@ def _saturation_scale(best, n_max: float, units: str, n_min: float = float("nan"
     n0, C = float(values.get("n0", np.nan)), float(values.get("C", np.nan))
     if not (np.isfinite(n0) and np.isfinite(C)):
         return ""
-    u = "" if not units or units == "dimensionless" else f" {pretty_units(units)}"
+    u = units_after(units)
     rate = math.exp(-n_max / n0)  # the fall per added simulation at n_max, relative to that at n = 0
     level = f"{fmt(C)}{u}, a point fit without an interval"
     if n0 > n_max:

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ParameterError
-from .formatting import fmt, fmt_diff, pretty_units
+from .formatting import fmt, fmt_diff, units_after, units_suffix
 from .results import ALL_M, merge_points
 from .selection import select_grid
 from .trial_stats import Gain, drawn_n, paired_gain, paired_ratio, test_train_ratio
@@ -252,7 +252,7 @@ def _steps_by_n(rows: pd.DataFrame) -> dict[int, float]:
 def table(comparisons: list[Comparison], units: str = "") -> pd.DataFrame:
     """One row per variant: its n, the error by default and with the change, the paired change, and the gain
     against no pretraining both ways."""
-    u = "" if not units or units == "dimensionless" else f" ({pretty_units(units)})"
+    u = units_suffix(units)
 
     def gain(g: Gain) -> str:
         return _diff(g)
@@ -293,7 +293,7 @@ def _same_compute(c: Comparison, u: str) -> str:
 
 def sentence(c: Comparison, units: str = "") -> str:
     """What one variant shows, in words whose verdict follows from the difference's interval."""
-    u = "" if not units or units == "dimensionless" else f" {pretty_units(units)}"
+    u = units_after(units)
     d = c.difference
     drawn = (f" ({c.n_changed:,} samples drawn instead of {c.n_default:,})" if c.n_changed and c.n_default
              and c.n_changed != c.n_default else "")

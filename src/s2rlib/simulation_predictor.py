@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from .formatting import fmt, fmt_diff, fmt_n, pretty_units
+from .formatting import fmt, fmt_diff, fmt_n, units_after, units_suffix
 from .results import ALL_M
 from .trial_stats import Gain, drawn_n, paired_gain, test_train_ratio
 
@@ -65,7 +65,7 @@ def compare(table: pd.DataFrame, m: int = ALL_M) -> list[Versus]:
 
 def table(rows: list[Versus], units: str = "") -> pd.DataFrame:
     """One row per n: the network and the simulation on the same test materials, and their paired difference."""
-    u = "" if not units or units == "dimensionless" else f" ({pretty_units(units)})"
+    u = units_suffix(units)
     return pd.DataFrame([{
         "n": fmt_n(r.n), f"network MAE{u}": fmt(r.network), f"simulation + linear correction{u}": fmt(r.simulation),
         "network − simulation [90% CI]": " ".join(fmt_diff(r.difference.mean, r.difference.lo, r.difference.hi)),
@@ -87,7 +87,7 @@ def sentence(rows: list[Versus], units: str = "") -> str:
     """The comparison at n = 0 and at the largest n in one sentence; "" without a simulation baseline."""
     if not rows:
         return ""
-    u = "" if not units or units == "dimensionless" else f" {pretty_units(units)}"
+    u = units_after(units)
     top = max(rows, key=lambda r: r.n)
     zero = next((r for r in rows if r.n == 0), None)
     of = f" of {top.test:,.0f}" if np.isfinite(top.test) else ""
@@ -108,7 +108,7 @@ def cases_table(tables, units: dict | None = None) -> pd.DataFrame:
     for case, t in tables.items():
         rows = compare(t)
         u = (units or {}).get(case, "")
-        u = "" if not u or u == "dimensionless" else f" {pretty_units(u)}"
+        u = units_after(u)
         if not rows:
             out.append({"case": case_words(case, start=True), "test materials with a simulation": "",
                         "simulation + linear correction": "not recorded", "network, n = 0": "", "network, largest n": ""})

@@ -19,7 +19,7 @@ from .cases import CASES, get_case
 from .ess import equivalent_sample_size
 from .formatting import (
     DASH, DERIVED_SIG, code, fmt, fmt_ci, fmt_derived, fmt_n, fmt_pct, fmt_pct_ci, fmt_signed, pretty_units,
-    recipe_words, units_suffix,
+    recipe_words, units_after, units_suffix,
 )
 from .law_forms import compare_forms
 from .fit_status import AIC_MARGIN, CI_LEVEL, FitStatus
@@ -76,7 +76,7 @@ def law_text(fit: scaling.Fit, units: str = "") -> str:
     """
     if not fit.usable:
         return f"no law ({fit.status})"
-    u = "" if not units or units == "dimensionless" else f" {pretty_units(units)}"
+    u = units_after(units)
     if findings.shows_constant(fit):
         return (f"no scaling law: R(n) ≈ {fmt(findings.fitted_constant(fit))}{u}, the mean over n > 0 "
                 f"({_constant_words(fit)})")
@@ -103,7 +103,7 @@ def law_math(fit: scaling.Fit, units: str = "") -> str:
     """The fitted law as MyST inline math (``$R(n) = ...$``) followed by the units (rules of :func:`law_text`)."""
     if not fit.usable:
         return f"no law ({fit.status})"
-    u = "" if not units or units == "dimensionless" else f" {pretty_units(units)}"
+    u = units_after(units)
     if findings.shows_constant(fit):
         return (f"No scaling law: $R(n) \\approx {_tex(findings.fitted_constant(fit))}${u}, the mean over "
                 f"n > 0 ({_constant_words(fit)})")
