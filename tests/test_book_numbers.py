@@ -322,18 +322,26 @@ def test_readme_recipe_and_thread_figures_are_the_measured_ones():
     """README's "lowered the test MAE against the first recipe from a to b" (per case, the recipe study's
     mean test MAE at n = all of the first step and of the step validation chose) and its threads-vs-workers
     speed-up (``benchmarks/results.json``, part d)."""
-    from s2rlib import recipe_study
+    from s2rlib import recipe_report, recipe_study
+    from s2rlib.formatting import fmt_diff
 
     text = " ".join((REPO / "README.md").read_text().split())
     study = recipe_study.load_all(RESULTS / "recipe_study")
     chosen, _ = recipe_study.chosen_step_overall(study)
     mae = study[(study["metric"] == "mae") & (study["n_label"] == "all")].groupby(["case", "step"])["value"].mean()
-    said = re.search(r"lowered the test MAE against the first recipe from ([\d.]+) to ([\d.]+) eV \(band gap\) and "
-                     r"from ([\d.]+) to ([\d.]+) eV/atom \(formation enthalpy\)", text)
+    said = re.search(r"against the first recipe, the test MAE went from ([\d.]+) to ([\d.]+) eV for band gap \(paired "
+                     r"over (\d+) trials: (\S+) (\[[^]]+\]) eV, a detectable gain\) and from ([\d.]+) to ([\d.]+) "
+                     r"eV/atom for formation enthalpy \((\S+) (\[[^]]+\]) eV/atom: not detectable with (\d+) trials\)",
+                     text)
     assert said, "README's recipe-study sentence changed: update this test"
     expect = [mae[("band_gap", "v1")], mae[("band_gap", chosen)], mae[("formation_enthalpy", "v1")],
               mae[("formation_enthalpy", chosen)]]
-    assert [float(x) for x in said.groups()] == [round(float(v), 3) for v in expect], (said.groups(), expect)
+    assert [float(x) for x in said.group(1, 2, 6, 7)] == [round(float(v), 3) for v in expect], (said.groups(), expect)
+    for case, (g_mean, g_ci, g_trials), verdict in (("band_gap", said.group(4, 5, 3), "lowers"),
+                                                    ("formation_enthalpy", said.group(8, 9, 10), "no_effect")):
+        d, lo, hi, trials = recipe_study.step_difference(study[study["case"] == case], chosen, "v1")
+        assert (g_mean, g_ci) == fmt_diff(d, lo, hi) and int(g_trials) == trials, case
+        assert recipe_report.verdict(d, lo, hi, trials) == verdict, case
     d = json.loads((REPO / "benchmarks" / "results.json").read_text())["d"]
     assert d["faster"] == "sequential_2threads"
     assert f"2 threads with one worker was {1 / d['ratio_seq_over_par']:.1f}x faster than" in text

@@ -60,6 +60,10 @@ def test_checker_flags_words_the_interval_does_not_support():
     assert findings.check_gain_sentence("Pretraining clearly helps here.", g)
     assert findings.check_gain_sentence("Pretraining has no detectable effect.", GAINS["lowers"])
     assert findings.check_gain_sentence("Pretraining has no detectable effect.", g) == []
+    # past tense too: "it lowered the test error" is the same claim
+    assert findings.check_gain_sentence("At n = all it lowered the test error from 0.41 to 0.38.", g)
+    assert findings.check_gain_sentence("Pretraining hurt here.", g)
+    assert findings.check_gain_sentence("The change was not detectable.", GAINS["raises"])
 
 
 def test_law_sentence_says_what_is_not_identified():

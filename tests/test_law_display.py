@@ -399,6 +399,11 @@ def test_law_box_legend_and_s2r_fit_never_say_C_below_zero():
                              20, 0.1, None, "eV/atom")
     for text in (tables.law_text(at_zero, "eV/atom"), tables.law_math(at_zero, "eV/atom"), plotting.law_label(cf)):
         assert "no floor resolved" in text and "< 0" not in text and "C <" not in text, text
+        assert "+ C" not in text and "+ 0" not in text, text  # no symbolic floor in a fitted law either
+    # the derived-numbers note says what this fit prints, not the status table's generic "C < x"
+    withheld = tables.derived_withheld(cf)
+    assert "C < x" not in withheld and "C: no floor resolved" in withheld, withheld
+    assert f"alpha = {fmt(at_zero.alpha)} [" in withheld and "] eV/atom" in withheld, withheld
     assert "C     = 0 in the fit and throughout its 90% interval" in trial_stats.describe(
         dataclasses.replace(cf, gain=trial_stats.Gain(30000, -0.01, -0.02, -0.005, 20)))
     above = dataclasses.replace(at_zero, boot=np.column_stack([boot[:, :2], np.linspace(0, 0.02, 400)]))

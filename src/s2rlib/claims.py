@@ -26,13 +26,12 @@ if TYPE_CHECKING:
 
 #: words a gain sentence may use for each verdict (and that other verdicts must not use)
 VERDICT_WORDS = {
-    "lowers": ("lowers the error", "lowers the test error", "helps", "improves"),
-    "raises": ("raises the error", "raises the test error", "negative transfer", "hurts"),
-    "no_effect": ("no detectable effect",),
+    "lowers": ("lowers the error", "lowers the test error", "lowered the error", "lowered the test error", "helps",
+               "helped", "improves", "improved"),
+    "raises": ("raises the error", "raises the test error", "raised the error", "raised the test error",
+               "negative transfer", "hurts", "hurt"),
+    "no_effect": ("no detectable effect", "not detectable", "no detectable difference"),
 }
-
-
-
 
 
 def check_gain_sentence(sentence: str, gain: Gain) -> list[str]:

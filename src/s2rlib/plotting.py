@@ -29,6 +29,7 @@ from .cases import names as case_names
 from .insights import normalised_curve
 from .fit_status import CI_LEVEL
 from .formatting import fmt
+from .tables import NO_FLOOR, law_parts
 from .trial_stats import CaseFit
 from .results import ALL_M
 
@@ -123,25 +124,25 @@ def law_band(case_fit: CaseFit, n: np.ndarray, level: float = CI_LEVEL) -> tuple
 def law_label(case_fit: CaseFit, units: str | None = None) -> str:
     """The fitted law as a legend entry (the status is not a label: see :func:`law_style`).
 
-    The rules of :func:`s2rlib.tables.law_text`: a fit that shows no fall with n is the constant
-    it reduces to, an unresolved floor is ``+ C (C < x)``, and only an ``ok`` fit is called a law.
+    The decision of :func:`s2rlib.tables.law_parts`: a fit that shows no fall with n is the constant
+    it reduces to, an unresolved floor is ``+ C (C < x)`` or no floor at all, and only an ``ok`` fit
+    is called a law.
     """
     f = case_fit.fit
-    if not f.usable:
+    p = law_parts(f)
+    if p.kind == "none":
         return "no law fitted"
-    if findings.shows_constant(f) or f.D <= 0:  # the best "law" is a flat line: say so
+    if p.kind == "constant":  # the best "law" is a flat line: say so
         why = "no fall with n" if (f.status == "no_decrease" or f.D <= 0) else "no fall with n detected"
-        return f"{why}: a constant, {fmt(findings.fitted_constant(f))}"
-    if not findings.fit_parameters(f)["D"].printed:  # the tables print no law: neither does the legend
+        return f"{why}: a constant, {fmt(p.value)}"
+    if p.kind == "unidentified":  # the tables print no law: neither does the legend
         return "fitted curve, α at its bound: no law identified" if f.status == "alpha_at_bound" else \
             "fitted curve: no law identified"
-    name = {"ok": "fitted law", "C_at_bound": "fitted law, no floor resolved",
+    name = {"ok": "fitted law", "C_at_bound": f"fitted law, {NO_FLOOR}",
             "alpha_at_bound": "fitted curve, α at its bound"}.get(str(f.status), "fitted curve, not identified")
-    if f.floor_unresolved():  # the floor is only bounded from above: never print it as "+ 0"
-        hi = f.C_upper()
-        bound = f"C < {fmt(hi)}" if np.isfinite(hi) else "no floor resolved"
-        return f"{name}: {fmt(f.D)} n$^{{-{fmt(f.alpha)}}}$ + C ({bound})"
-    return f"{name}: {fmt(f.D)} n$^{{-{fmt(f.alpha)}}}$ + {fmt(f.C)}"
+    law = f"{name}: {fmt(p.D)} n$^{{-{fmt(p.alpha)}}}$"
+    return {"bound": f"{law} + C (C < {fmt(p.value)})", "zero": f"{law} ({NO_FLOOR})",
+            "unknown": f"{law} + C ({NO_FLOOR})"}.get(p.floor, f"{law} + {fmt(p.value)}")
 
 
 def law_style(case_fit: CaseFit) -> str:

@@ -56,7 +56,8 @@ STEPS: tuple[Step, ...] = (
     Step("v1", "the first recipe: 128-128-64 network, squared-error loss, 4 fine-tuning candidates, "
                "patience = the whole 400-epoch budget, pretraining capped at 20,000 steps", V1),
     Step("l1", "absolute-error (L1) loss, the metric's own loss, in pretraining and fine-tuning", dict(loss="l1")),
-    Step("protocol", "one pretraining length at every n: 30 epochs of batch 512, no step cap",
+    Step("protocol", "no step cap: 30 epochs of batch 512 and at least 1,000 steps, so every n above "
+                     "about 17,000 gets 30 epochs (the first recipe capped them at 20,000 steps)",
          dict(pretrain_epochs=30, pretrain_batch=512, pretrain_max_steps=None)),
     Step("finetune", "early stopping after 50 stale epochs; candidates add a lower body rate and "
                      "L2-SP (a pull toward the pretrained weights)",

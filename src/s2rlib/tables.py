@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -53,10 +54,6 @@ def _constant_words(fit: scaling.Fit) -> str:
             else "a constant fits the trial means as well as the law")
 
 
-def _floor_bound(fit: scaling.Fit) -> float | None:
-    """The upper bound of a floor that is not resolved (``C < x``); None when C is an estimate."""
-    return fit.C_upper() if fit.floor_unresolved() else None  # NaN: C = 0 throughout, "no floor resolved"
-
 
 def _no_law_identified(fit: scaling.Fit, u: str) -> str | None:
     """Where the fit does not identify D (``alpha_at_bound``, ``unidentified``): no law is written out,
@@ -67,27 +64,65 @@ def _no_law_identified(fit: scaling.Fit, u: str) -> str | None:
     return f"no law identified: {findings.law_clauses(shown, names=('alpha', 'C', 'D'), units=u)}"
 
 
+#: a floor that is zero throughout its interval, in words (never "+ 0", never "C < 0")
+NO_FLOOR = "no floor resolved"
+ZERO_FLOOR = f"{NO_FLOOR}: C = 0 throughout its 90% interval"
+
+
+@dataclass(frozen=True)
+class LawParts:
+    """What a display of a fitted law shows, decided once for the law box, the figure legend and
+    ``s2r fit`` (:func:`law_parts`).
+
+    ``kind`` is ``none`` (no law fitted), ``constant`` (the data show no fall with n: the constant
+    ``value``), ``unidentified`` (D is not identified: ``words`` say what is printed) or ``law``
+    (D n^-alpha plus a floor: ``floor`` = ``value`` for an estimate C, ``bound`` for ``C < value``,
+    ``zero`` when C is 0 throughout its interval, ``unknown`` when C is not resolved and has no interval).
+    """
+
+    kind: str
+    words: str = ""
+    value: float = float("nan")
+    D: float = float("nan")
+    alpha: float = float("nan")
+    floor: str = "value"
+
+
+def law_parts(fit: scaling.Fit, units: str = "") -> LawParts:
+    """The display decision for a fitted law (rules in :class:`LawParts`)."""
+    if not fit.usable:
+        return LawParts("none", words=f"no law ({fit.status})")
+    if findings.shows_constant(fit) or fit.D <= 0:
+        return LawParts("constant", words=_constant_words(fit), value=findings.fitted_constant(fit))
+    unidentified = _no_law_identified(fit, units_after(units))
+    if unidentified:
+        return LawParts("unidentified", words=unidentified)
+    if fit.floor_unresolved():
+        hi = fit.C_upper()
+        floor = "bound" if np.isfinite(hi) else "zero" if np.isfinite(fit.ci()["C"][1]) else "unknown"
+        return LawParts("law", D=fit.D, alpha=fit.alpha, floor=floor, value=hi)
+    return LawParts("law", D=fit.D, alpha=fit.alpha, value=fit.C)
+
+
 def law_text(fit: scaling.Fit, units: str = "") -> str:
     """The fitted law in words, e.g. ``R(n) = 0.9 n^-0.45 + 0.08 eV/atom``.
 
-    As every display of a law: a fit whose data show no fall with n (``constant_preferred``,
-    ``no_decrease``) is the constant it reduces to, never ``D n^-alpha + C``; a floor that is not
-    resolved is ``+ C, C < x``, never ``+ 0``.
+    As every display of a law (:func:`law_parts`): a fit whose data show no fall with n
+    (``constant_preferred``, ``no_decrease``) is the constant it reduces to, never ``D n^-alpha + C``;
+    a floor that is not resolved is ``+ C, C < x``, or no floor at all when C is 0 throughout its
+    interval; never ``+ 0``.
     """
-    if not fit.usable:
-        return f"no law ({fit.status})"
-    u = units_after(units)
-    if findings.shows_constant(fit):
-        return (f"no scaling law: R(n) ≈ {fmt(findings.fitted_constant(fit))}{u}, the mean over n > 0 "
-                f"({_constant_words(fit)})")
-    unidentified = _no_law_identified(fit, u)
-    if unidentified:
-        return unidentified
-    hi = _floor_bound(fit)
-    if hi is not None:
-        bound = f"C < {fmt(hi)}{u}" if np.isfinite(hi) else "no floor resolved"
-        return f"R(n) = {fmt(fit.D)} n^-{fmt(fit.alpha)} + C, {bound}"
-    return f"R(n) = {fmt(fit.D)} n^-{fmt(fit.alpha)} + {fmt(fit.C)}{u}"
+    p, u = law_parts(fit, units), units_after(units)
+    if p.kind == "none":
+        return p.words
+    if p.kind == "constant":
+        return f"no scaling law: R(n) ≈ {fmt(p.value)}{u}, the mean over n > 0 ({p.words})"
+    if p.kind == "unidentified":
+        return p.words
+    law = f"R(n) = {fmt(p.D)} n^-{fmt(p.alpha)}"
+    return {"bound": f"{law} + C, C < {fmt(p.value)}{u}", "zero": f"{law}, {ZERO_FLOOR}",
+            "unknown": f"{law} + C, {NO_FLOOR}"}.get(
+        p.floor, f"{law} + {fmt(p.value)}{u}")
 
 
 def _tex(x, sig: int = 3) -> str:
@@ -100,22 +135,18 @@ def _tex(x, sig: int = 3) -> str:
 
 
 def law_math(fit: scaling.Fit, units: str = "") -> str:
-    """The fitted law as MyST inline math (``$R(n) = ...$``) followed by the units (rules of :func:`law_text`)."""
-    if not fit.usable:
-        return f"no law ({fit.status})"
-    u = units_after(units)
-    if findings.shows_constant(fit):
-        return (f"No scaling law: $R(n) \\approx {_tex(findings.fitted_constant(fit))}${u}, the mean over "
-                f"n > 0 ({_constant_words(fit)})")
-    unidentified = _no_law_identified(fit, u)
-    if unidentified:
-        return unidentified[0].upper() + unidentified[1:]
-    law = f"R(n) = {_tex(fit.D)}\\,n^{{-{_tex(fit.alpha)}}}"
-    hi = _floor_bound(fit)
-    if hi is not None:
-        bound = f" with $C < {_tex(hi)}${u}" if np.isfinite(hi) else " (no floor resolved)"
-        return f"${law} + C${bound}"
-    return f"${law} + {_tex(fit.C)}${u}"
+    """The fitted law as MyST inline math (``$R(n) = ...$``) followed by the units (rules of :func:`law_parts`)."""
+    p, u = law_parts(fit, units), units_after(units)
+    if p.kind == "none":
+        return p.words
+    if p.kind == "constant":
+        return f"No scaling law: $R(n) \\approx {_tex(p.value)}${u}, the mean over n > 0 ({p.words})"
+    if p.kind == "unidentified":
+        return p.words[0].upper() + p.words[1:]
+    law = f"R(n) = {_tex(p.D)}\\,n^{{-{_tex(p.alpha)}}}"
+    return {"bound": f"${law} + C$ with $C < {_tex(p.value)}${u}", "zero": f"${law}$ ({ZERO_FLOOR})",
+            "unknown": f"${law} + C$ ({NO_FLOOR})"}.get(
+        p.floor, f"${law} + {_tex(p.value)}${u}")
 
 
 def params_table(case_fit: CaseFit, level: float = CI_LEVEL) -> pd.DataFrame:
@@ -317,7 +348,9 @@ def derived_withheld(case_fit: CaseFit, delta: float = 10000) -> str | None:
         return None
     try:
         st = FitStatus(status)
-        why = f"the fit is {code(st.value)}: {st.meaning}; {st.reading}"
+        shown = findings.law_clauses(findings.fit_parameters(case_fit.fit), names=("alpha", "C", "D"),
+                                     units=units_after(case_fit.units))
+        why = f"the fit is {code(st.value)}: {st.meaning} (as this page prints it: {shown})"
     except ValueError:
         why = f"no law was fitted ({status})"
     return (f"The law would answer three questions: the database size needed for a target error, what the next "

@@ -65,7 +65,7 @@ class Recipe:
     #: a floor on pretraining steps, so that a small draw is not under-trained (n < 17,000 at batch 512
     #: gets more than ``pretrain_epochs`` epochs)
     pretrain_min_steps: int = 1000
-    #: a cap on pretraining steps; None = every n gets ``pretrain_epochs`` epochs (one protocol along n)
+    #: a cap on pretraining steps; None = no cap: every n above the floor gets ``pretrain_epochs`` epochs
     pretrain_max_steps: int | None = None
     #: training loss, pretraining and fine-tuning: "mse", "l1" (the metric is MAE) or "huber"
     loss: str = "l1"
