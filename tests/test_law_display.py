@@ -408,3 +408,30 @@ def test_law_box_legend_and_s2r_fit_never_say_C_below_zero():
         dataclasses.replace(cf, gain=trial_stats.Gain(30000, -0.01, -0.02, -0.005, 20)))
     above = dataclasses.replace(at_zero, boot=np.column_stack([boot[:, :2], np.linspace(0, 0.02, 400)]))
     assert tables.law_text(above, "eV/atom").endswith(f"C < {fmt(above.ci()['C'][1])} eV/atom")
+
+
+def test_points_table_compares_the_means_with_what_the_law_box_shows(constant_fit):
+    """Under constant_preferred the points table's column is the constant (the mean of the trial means over
+    n > 0), not the law the page set aside; the residual sentence counts signs and misses against it."""
+    f = constant_fit
+    tab = tables.results_table(f)
+    assert "constant" in tab.columns and "law" not in tab.columns
+    const = findings.fitted_constant(f.fit)
+    assert set(tab["constant"].iloc[1:]) == {fmt(const)}
+    text = tables.residual_sentence(f)
+    signs = ["+" if m > const else "−" for n, m in f.mean.items() if n > 0]
+    assert f"mean − constant from small to large n: {' '.join(signs)}" in text, text
+    assert "does not follow" not in text
+
+
+def test_residual_sentence_flags_a_shape_the_law_cannot_follow():
+    """A sharp drop at the largest n (exponential saturation, tiny noise): a power law with a floor misses
+    more means than chance allows, and the sentence says its shape does not follow them."""
+    rng = np.random.default_rng(0)
+    ns = np.array([100, 300, 1000, 3000, 10000, 30000, 95000])
+    means = 0.10 - 0.025 * (1 - np.exp(-ns / 40000))
+    cf = _case_fit(pd.DataFrame(means[:, None] + 0.0003 * rng.standard_normal((len(ns), 20)), index=ns))
+    assert cf.fit.usable
+    text = tables.residual_sentence(cf)
+    missed = int(re.search(r"outside the 90% interval of (\d+) of the 7 means", text).group(1))
+    assert missed >= 3 and "its shape does not follow these points" in text, text

@@ -297,7 +297,8 @@ def extrapolation_check(mat: pd.DataFrame, *, holdout: int = 1, n_boot: int = 20
     allowed and ignored). The reduced fit is :func:`s2rlib.scaling.bootstrap_fit` on the n > 0 rows
     except the ``holdout`` largest ones; ``lo``/``hi`` is the percentile interval of its bootstrap
     predictions at ``n_max`` (the uncertainty of the fitted *mean* curve; compare with
-    ``measured_sem`` for the noise of the measured mean).
+    ``measured_sem`` for the noise of the measured mean: its corrected standard error,
+    ``sd * sqrt(1/J + ratio)`` as for every interval of the book, ``ratio`` = ``mat.attrs["test_train_ratio"]``).
 
     Returns an :class:`ExtrapolationCheck` (n_max, n_fit_max, predicted, lo, hi, measured, measured_sem, error,
     rel_error, within_interval, status, n_points) with ``error = predicted - measured`` (signed; > 0: the law
@@ -326,13 +327,14 @@ def extrapolation_check(mat: pd.DataFrame, *, holdout: int = 1, n_boot: int = 20
     row = pos.loc[n_max].astype(float)
     out["n_max"] = float(n_max)
     out["measured"] = float(row.mean())
-    out["measured_sem"] = float(row.sem()) if row.notna().sum() > 1 else _nan()
+    ratio = float(getattr(mat, "attrs", {}).get("test_train_ratio", 0.0))
+    J = int(row.notna().sum())
+    out["measured_sem"] = float(row.std() * np.sqrt(1 / J + ratio)) if J > 1 else _nan()  # corrected, as the mean's CI
     reduced = pos.iloc[:-holdout]
     out["n_fit_max"] = float(reduced.index.max())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        fit = scaling.bootstrap_fit(reduced, n_boot=int(n_boot), seed=seed, loss=loss,
-                                    ratio=float(getattr(mat, "attrs", {}).get("test_train_ratio", 0.0)))
+        fit = scaling.bootstrap_fit(reduced, n_boot=int(n_boot), seed=seed, loss=loss, ratio=ratio)
     out["status"] = fit.status
     out["n_points"] = int(fit.n_points)
     if not fit.usable:

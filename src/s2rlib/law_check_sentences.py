@@ -15,14 +15,15 @@ from .formatting import fmt, fmt_ci, fmt_n, units_after
 
 
 #: reduced-fit statuses under which the extrapolation check has no law to test
-_NO_LAW_TO_EXTRAPOLATE = ("no_decrease", "constant_preferred", "too_few_points", "failed", "bad_input", "unidentified")
+NO_LAW_TO_EXTRAPOLATE = ("no_decrease", "constant_preferred", "too_few_points", "failed", "bad_input", "unidentified")
 
 
 def extrapolation_sentence(check, units: str = "") -> str:
     """The extrapolation check in one sentence (``check``: :class:`s2rlib.insights.ExtrapolationCheck`);
     "" when the reduced fit gives no interval or describes no fall. The interval is that of the fitted mean
-    curve; a measurement beyond it by less than 1.645 standard errors of the measured mean is "at the edge"."""
-    if str(check.status) in _NO_LAW_TO_EXTRAPOLATE or not (
+    curve; a measurement beyond it by less than 1.645 corrected standard errors of the measured mean is "at the
+    edge"."""
+    if str(check.status) in NO_LAW_TO_EXTRAPOLATE or not (
             np.isfinite(check.lo) and np.isfinite(check.hi) and np.isfinite(check.measured)):
         return ""
     u = units_after(units)
@@ -30,7 +31,7 @@ def extrapolation_sentence(check, units: str = "") -> str:
     beyond = max(check.lo - check.measured, check.measured - check.hi)  # > 0: outside the interval
     text = (f"Held out, the largest database tests the law: fitted up to n = {check.n_fit_max:,.0f}, it predicts "
             f"{fmt(check.predicted)}{u} {fmt_ci(check.lo, check.hi)} at n = {check.n_max:,.0f}; the measured error "
-            f"is {fmt(check.measured)}{u} ± {fmt(sem, 2)} (standard error)")
+            f"is {fmt(check.measured)}{u} ± {fmt(sem, 2)} (corrected standard error)")
     if beyond <= 0:
         return text + ", inside that interval."
     if beyond <= 1.645 * sem:

@@ -22,7 +22,7 @@ from .formatting import code
 from .selection import grids, m_values, main_m, select_grid
 from .tables import (
     case_header_table, derived_table, derived_withheld, ess_table, ess_withheld, extrapolation_of, extrapolation_table, forms_of, forms_table, gain_sentence, gain_table,
-    grid_tables, law_math, params_table, provenance_table, recipes_table, results_table, summary_table,
+    grid_tables, law_math, params_table, residual_sentence, provenance_table, recipes_table, results_table, summary_table,
     two_way_table,
 )
 from .trial_stats import CaseFit
@@ -130,7 +130,9 @@ class CasePage:
     def points(self) -> None:
         if self._missing():
             return
-        show(results_table(self.fit), "Mean test error per n, and the fitted law at the same n")
+        show(results_table(self.fit), "Mean test error per n, and the fitted law (or the constant the page shows "
+                                      "in its place) at the same n")
+        show_markdown(residual_sentence(self.fit))
 
     def baseline_gain(self) -> None:
         if self._missing():

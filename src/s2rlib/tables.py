@@ -8,7 +8,7 @@ statuses in code font; :func:`s2rlib.display.show` renders a table. Also the fit
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +22,7 @@ from .formatting import (
     DASH, DERIVED_SIG, code, fmt, fmt_ci, fmt_derived, fmt_n, fmt_pct, fmt_pct_ci, fmt_signed, pretty_units,
     recipe_words, units_after, units_suffix,
 )
+from .law_check_sentences import NO_LAW_TO_EXTRAPOLATE
 from .law_forms import compare_forms
 from .fit_status import AIC_MARGIN, CI_LEVEL, FitStatus
 from .selection import for_fit, grid_ids, m_values, main_m, select_grid
@@ -184,17 +185,56 @@ def params_table(case_fit: CaseFit, level: float = CI_LEVEL) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def results_table(case_fit: CaseFit, level: float = CI_LEVEL) -> pd.DataFrame:
-    """Per n: trials, mean test error with its interval, the law's value and the residual."""
-    u = units_suffix(case_fit.units)
+def _curve(case_fit: CaseFit) -> tuple[str, Callable[[float], float]]:
+    """What the points table compares the means with, named as the law box names it (:func:`law_parts`):
+    the law, the constant a fit with no fall in n reduces to, or the fitted curve of an unidentified law."""
     f = case_fit.fit
+    p = law_parts(f)
+    if p.kind == "none":
+        return "law", lambda n: float("nan")
+    if p.kind == "constant":
+        return "constant", lambda n: p.value
+    return ("law" if p.kind == "law" else "fitted curve"), lambda n: float(f.predict(float(n)))
+
+
+def results_table(case_fit: CaseFit, level: float = CI_LEVEL) -> pd.DataFrame:
+    """Per n: trials, mean test error with its interval, the law's value and the residual (against the
+    constant where the page shows the fit as a constant)."""
+    u = units_suffix(case_fit.units)
+    name, curve = _curve(case_fit)
     rows = []
     for n, mean in case_fit.mean.items():
-        law = f.predict(float(n)) if (f.usable and n > 0) else float("nan")
+        law = curve(n) if n > 0 else float("nan")
         rows.append({"n": "0 (no pretraining)" if n == 0 else fmt_n(n), f"mean MAE{u}": fmt(mean),
                      f"{int(round(level * 100))}% CI of the mean": fmt_ci(*case_fit.mean_interval(n, level)),
-                     "law": fmt(law), "mean − law": fmt_signed(mean - law, 2) if np.isfinite(law) else DASH})
+                     name: fmt(law), f"mean − {name}": fmt_signed(mean - law, 2) if np.isfinite(law) else DASH})
     return pd.DataFrame(rows)
+
+
+def residual_sentence(case_fit: CaseFit, level: float = CI_LEVEL) -> str:
+    """The residuals of the points table in words: their signs from small to large n, and how many means
+    the curve misses by more than the mean's corrected interval (about 1 in 10 by chance at 90%)."""
+    name, curve = _curve(case_fit)
+    signs, outside, total = [], 0, 0
+    for n, mean in case_fit.mean.items():
+        c = curve(n) if n > 0 else float("nan")
+        if not (np.isfinite(c) and np.isfinite(mean)):
+            continue
+        total += 1
+        signs.append("+" if mean > c else "−")
+        lo, hi = case_fit.mean_interval(n, level)
+        outside += int(np.isfinite(lo) and not lo <= c <= hi)
+    if total == 0:
+        return ""
+    pct = int(round(level * 100))
+    runs = 1 + sum(a != b for a, b in zip(signs, signs[1:]))
+    text = (f"Signs of mean − {name} from small to large n: {' '.join(signs)} ({runs} run{'s' if runs != 1 else ''} "
+            f"over {total} points). The {name} lies outside the {pct}% interval of {outside} of the {total} means")
+    expect = (1 - level) * total
+    if outside > max(1.0, 2 * expect):
+        return text + (f", more than the {fmt(expect, 2)} expected by chance: its shape does not follow these "
+                       f"points.")
+    return text + f" ({fmt(expect, 2)} expected by chance)."
 
 
 def gain_table(case_fit: CaseFit, level: float = CI_LEVEL) -> pd.DataFrame:
@@ -250,14 +290,17 @@ def extrapolation_table(table: pd.DataFrame, m_target: int | None = None, *, met
     r = extrapolation_of(table, m_target, metric=metric)
     case = str(table["case"].iloc[0])
     u = units_suffix(CASES[case].units if case in CASES else "")
-    verdict = ("inside" if r.within_interval else "outside") if np.isfinite(r.lo) else DASH
+    if str(r.status) in NO_LAW_TO_EXTRAPOLATE:
+        verdict = f"no law to test (the reduced fit is {status_cell(r.status)})"
+    else:
+        verdict = ("inside" if r.within_interval else "outside") if np.isfinite(r.lo) else DASH
     return pd.DataFrame([
         {"quantity": "held-out n (the largest)", "value": fmt_n(r.n_max), "detail": ""},
         {"quantity": "law fitted up to n", "value": fmt_n(r.n_fit_max),
          "detail": f"status {status_cell(r.status)}, {r.n_points} points"},
         {"quantity": f"predicted MAE{u}", "value": fmt(r.predicted),
          "detail": f"90% CI {fmt_ci(r.lo, r.hi)}"},
-        {"quantity": f"measured MAE{u}", "value": fmt(r.measured), "detail": f"± {fmt(r.measured_sem, 2)} (SEM)"},
+        {"quantity": f"measured MAE{u}", "value": fmt(r.measured), "detail": f"± {fmt(r.measured_sem, 2)} (corrected standard error)"},
         {"quantity": "prediction − measurement", "value": fmt_signed(r.error, 2),
          "detail": (f"{fmt_pct(100 * r.rel_error, signed=True)} of the measurement"
                     if np.isfinite(r.rel_error) else "")},
