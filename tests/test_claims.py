@@ -306,3 +306,28 @@ def test_extrapolation_and_forms_sentences_say_what_the_numbers_say():
     flat = trial_stats.fit_table(synthetic_table("band_gap", law=(0.0, 0.3, 0.40, 0.40, 0.01), trials=6), n_boot=50)
     assert flat.fit.status in ("constant_preferred", "no_decrease")
     assert not any("Held out" in x for x in findings.case_findings(flat, check=check(0.09), forms=forms))
+
+
+def test_an_exponent_is_flagged_where_the_law_fails_its_checks():
+    """glance and summary say "but <form> fits better" beside a printed alpha when the law's shape fails a
+    check (law_check_sentences.shape_words on a saturating curve), and nothing beside an unprinted one."""
+    from s2rlib import law_check_sentences, tables
+
+    ns = (0, 100, 300, 1000, 3000, 10000, 30000, 95000)
+    sat = synthetic_table("formation_enthalpy", ns=ns, trials=20, law=(0.0, 0.3, 0.08, 0.08, 0.002))
+    curve = 0.10 - 0.025 * (1 - np.exp(-np.asarray(ns, float) / 40000))  # exponential saturation, not a power law
+    mae = sat["metric"] == "mae"
+    noise = np.random.default_rng(0).normal(0, 0.0003, int(mae.sum()))
+    sat.loc[mae, "value"] = [curve[ns.index(n)] + e for n, e in zip(sat.loc[mae, "n_source"], noise)]
+    shape = law_check_sentences.shape_words(tables.extrapolation_of(sat), tables.forms_of(sat))
+    assert "exponential saturation fits better" in shape, shape
+    cf = trial_stats.fit_table(sat, n_boot=200, units="eV/atom")
+    flat = trial_stats.fit_table(synthetic_table("band_gap", ns=ns[:-1], trials=5, law=(0.0, 0.3, 0.4, 0.4, 0.01)),
+                                 n_boot=200, units="eV")
+    fits, shapes = {"formation_enthalpy": cf, "band_gap": flat}, {"formation_enthalpy": shape, "band_gap": "x"}
+    glance = findings.glance_table(fits, shapes=shapes).set_index("case")["scaling law"]
+    law_tab = tables.summary_table(fits.values(), part="law", shapes=shapes).set_index("status")["the law's shape"]
+    assert findings.finding(cf).shown()["alpha"].printed, cf.fit.status  # a curve that falls: alpha is printed
+    assert glance["Formation enthalpy"].endswith(f"; but {shape}")
+    assert law_tab[f"`{cf.fit.status}`"] == shape
+    assert "but" not in glance["Band gap"] and law_tab[f"`{flat.fit.status}`"] == report.DASH

@@ -330,11 +330,15 @@ def case_findings(cf: CaseFit, fits_by_m: Mapping[int, CaseFit] | None = None, *
     return out
 
 
-def glance_table(fits: Mapping[str, CaseFit], states: Mapping | None = None) -> pd.DataFrame:
+def glance_table(fits: Mapping[str, CaseFit], states: Mapping | None = None,
+                 shapes: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Findings at a glance: per case (named in words), whether its table is final or provisional
     (``states``: :class:`s2rlib.book_results.GridState` by case, read from its rows), the gain at the
     largest n in words and numbers, and the law's status with alpha and C as every table shows them
-    (:func:`shown_parameters`: numbers only where the status identifies them).
+    (:func:`shown_parameters`: numbers only where the status identifies them). Where alpha is printed
+    and the law's shape fails a check (``shapes``: :func:`s2rlib.law_check_sentences.shape_words` by
+    case), the cell says so: an exponent of a curve that another form fits better describes the
+    measured range, not a law to extrapolate.
 
     Five columns, so that the table fits the text column of the book."""
     from .book_results import case_words
@@ -347,6 +351,9 @@ def glance_table(fits: Mapping[str, CaseFit], states: Mapping | None = None) -> 
         words = {"lowers": "lowers the error", "raises": "raises the error",
                  "no_effect": "no detectable effect", "unknown": "unknown (one trial)"}[fd.verdict]
         law = f"`{fd.status.value}`: {fd.law_text()}"
+        shape = (shapes or {}).get(case, "")
+        if shape and fd.shown()["alpha"].printed:
+            law += f"; but {shape}"
         row = {"case": case_words(case, start=True)}
         if states is not None:
             st = states.get(case)

@@ -43,19 +43,49 @@ def extrapolation_sentence(check, units: str = "") -> str:
                    f"n = {check.n_fit_max:,.0f} predicts.")
 
 
+def better_form(forms: pd.DataFrame) -> tuple[pd.Series | None, float]:
+    """The form that beats the law by AIC by at least :data:`s2rlib.fit_status.AIC_MARGIN` (its row of the
+    frame of :func:`s2rlib.law_forms.compare_forms`) and the law's AIC minus its; ``(None, nan)`` when the
+    law is best or within the margin, or no AIC is finite."""
+    aic = pd.to_numeric(forms["aic"], errors="coerce")
+    ok = forms[np.isfinite(aic)]
+    law = ok[ok["form"] == "power law + floor"]
+    if not len(ok) or not len(law):
+        return None, math.nan
+    best = ok.loc[aic[np.isfinite(aic)].idxmin()]
+    gap = float(aic[law.index[0]] - aic[best.name])
+    if best["form"] == "power law + floor" or gap < AIC_MARGIN + 1e-6:  # a law with C = 0 ties the pure form at 2
+        return None, math.nan
+    return best, gap
+
+
+def shape_words(check, forms: pd.DataFrame | None) -> str:
+    """Where the law's shape fails its two checks, in a few words for a summary cell: another form fits
+    better by AIC (:func:`better_form`), the held-out largest n lies beyond the law's interval by more than
+    1.645 corrected standard errors (:func:`extrapolation_sentence`'s "below"/"above"); "" when it passes
+    both, or when the checks have no law to test."""
+    parts = []
+    if forms is not None:
+        best, gap = better_form(forms)
+        if best is not None:
+            parts.append(f"{best['form']} fits better (AIC lower by {fmt(gap, 2)})")
+    if check is not None and str(check.status) not in NO_LAW_TO_EXTRAPOLATE and np.isfinite(check.lo) \
+            and np.isfinite(check.hi) and np.isfinite(check.measured):
+        sem = check.measured_sem if np.isfinite(check.measured_sem) else 0.0
+        if check.measured < check.lo - 1.645 * sem:
+            parts.append("held out, the largest n is below the law's prediction")
+        elif check.measured > check.hi + 1.645 * sem:
+            parts.append("held out, the largest n is above the law's prediction")
+    return "; ".join(parts)
+
+
 def forms_sentence(forms: pd.DataFrame, units: str = "") -> str:
     """Which form fits the trial means best by AIC, when it is not the law (``forms``: the frame of
     :func:`s2rlib.law_forms.compare_forms`); "" when the law is best, no AIC is finite, or the best form wins
     by less than :data:`s2rlib.fit_status.AIC_MARGIN`. When the winner is the exponential saturation, what
     its scale n0 says against the largest n measured (``forms.attrs["n_max"]``) follows."""
-    aic = pd.to_numeric(forms["aic"], errors="coerce")
-    ok = forms[np.isfinite(aic)]
-    law = ok[ok["form"] == "power law + floor"]
-    if not len(ok) or not len(law):
-        return ""
-    best = ok.loc[aic[np.isfinite(aic)].idxmin()]
-    gap = float(aic[law.index[0]] - aic[best.name])
-    if best["form"] == "power law + floor" or gap < AIC_MARGIN + 1e-6:  # a law with C = 0 ties the pure form at 2
+    best, gap = better_form(forms)
+    if best is None:
         return ""
     article = "an" if str(best["form"])[0] in "aeiou" else "a"
     text = (f"By AIC on the trial means (corrected covariance), {article} {best['form']} fits better than the law "

@@ -20,6 +20,7 @@ from .errors import ParameterError
 from .fit_cache import fit_case
 from .formatting import code
 from .selection import grids, m_values, main_m, select_grid
+from .law_check_sentences import shape_words
 from .tables import (
     case_header_table, derived_table, derived_withheld, ess_table, ess_withheld, extrapolation_of, extrapolation_table, forms_of, forms_table, gain_sentence, gain_table,
     grid_tables, law_math, params_table, residual_sentence, provenance_table, recipes_table, results_table, summary_table,
@@ -360,6 +361,16 @@ class SummaryPage:
         return {c: select_grid(t) for c in self.have
                 if (t := load_case_results(c, self.root, announce=False)) is not None}
 
+    @cached_property
+    def shapes(self) -> dict:
+        """Per case, where its law's shape fails the chapter's two checks, in words ("" where it passes:
+        :func:`s2rlib.law_check_sentences.shape_words`, from the same tables as the chapters)."""
+        out = {}
+        for c, t in self.tables.items():
+            m = self.fits[c].m_target if c in self.fits else None
+            out[c] = shape_words(extrapolation_of(t, m), forms_of(t, m))
+        return out
+
     def status(self, pointer: bool = False) -> None:
         """Missing cases, and whether each table is final (``pointer``: one line that points at the intro's box)."""
         if self.missing:
@@ -392,7 +403,7 @@ class SummaryPage:
             return
         show(summary_table(self.fits.values(), delta=delta, part="gain"),
              "Does pretraining help? The largest database against no pretraining, paired over trials")
-        show(summary_table(self.fits.values(), delta=delta, part="law"),
+        show(summary_table(self.fits.values(), delta=delta, part="law", shapes=self.shapes),
              "The fitted laws side by side (all experimental data; corrected 90% intervals; errors in each "
              "case's units)")
 
@@ -440,6 +451,6 @@ class SummaryPage:
         """Findings at a glance: per case, the gain at the largest n in words and the law's status."""
         if not self.fits:
             return
-        show(findings.glance_table(self.fits, self.states),
+        show(findings.glance_table(self.fits, self.states, self.shapes),
              "Findings at a glance: pretraining on the largest database against none, paired over trials "
              "(90% intervals)")

@@ -486,16 +486,18 @@ def ess_withheld(ess: pd.DataFrame | None, fits: Mapping[int, CaseFit]) -> str |
 SUMMARY_PARTS = {
     "gain": ["case", "trials", "largest n", "baseline MAE (n = 0)", "gain at largest n [90% CI]", "relative gain",
              "status"],
-    "law": ["case", "status", "alpha [90% CI]", "C [90% CI]", "C / baseline",
+    "law": ["case", "status", "alpha [90% CI]", "C [90% CI]", "C / baseline", "the law's shape",
             "next {delta} simulations buy [90% CI]"],
 }
 
 
 def summary_table(case_fits: Iterable[CaseFit], delta: float = 10000, level: float = CI_LEVEL,
-                  part: str | None = None) -> pd.DataFrame:
+                  part: str | None = None, shapes: Mapping[str, str] | None = None) -> pd.DataFrame:
     """The cross-case table: baseline, gain at the largest n, the law with intervals, its status.
 
     ``part`` selects a narrower view: ``"gain"`` (does pretraining help?) or ``"law"`` (the laws).
+    ``shapes`` (by case, :func:`s2rlib.law_check_sentences.shape_words`) fills "the law's shape": the
+    checks it fails, "passes both checks", or a dash where no exponent is printed (or none was given).
     """
     rows = []
     for cf in case_fits:
@@ -515,6 +517,8 @@ def summary_table(case_fits: Iterable[CaseFit], delta: float = 10000, level: flo
             "C [90% CI]": c_shown.cell(),
             "C / baseline": (DASH if not (c_shown.printed and np.isfinite(base) and base) else
                              f"{'< ' if c_shown.kind == findings.BOUND else ''}{fmt(c_shown.number / base, 2)}"),
+            "the law's shape": (DASH if shapes is None or cf.case not in shapes or not shown["alpha"].printed
+                                else shapes[cf.case] or "passes both checks"),
             f"next {fmt_n(delta)} simulations buy [90% CI]":
                 (f"{fmt_derived(r.get('mgain'))} {fmt_ci(r.get('mgain_lo'), r.get('mgain_hi'), DERIVED_SIG)}"
                  if r.get("supported") else f"not printed: the law is `{r.get('status')}`"),
