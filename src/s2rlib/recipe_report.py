@@ -44,8 +44,8 @@ def verdict(mean: float, lo: float, hi: float, trials: int = 0) -> str:
     return Gain(n=math.nan, mean=mean, lo=lo, hi=hi, trials=trials).verdict
 
 
-#: words for a difference "simulation − network"
-SIM_WORDS = {"lowers": "simulation better", "raises": "network better", "no_effect": "no detectable difference",
+#: words for a difference "network − simulation" (negative: the network's error is lower)
+SIM_WORDS = {"lowers": "network better", "raises": "simulation better", "no_effect": "no detectable difference",
              "unknown": "unknown"}
 
 
@@ -182,12 +182,13 @@ def conclusion_sentences(df: pd.DataFrame, units: str = "", steps=rs.STEPS) -> l
     if len(sim):
         s = sim.iloc[0]
         v = verdict(s["diff"], s["diff_lo"], s["diff_hi"], int(s["trials"]))
-        words = {"lowers": "the simulation with a linear correction predicts better than the network",
-                 "raises": "the network predicts better than the simulation with a linear correction",
+        words = {"lowers": "the network predicts better than the simulation with a linear correction",
+                 "raises": "the simulation with a linear correction predicts better than the network",
                  "no_effect": "the simulation with a linear correction and the network show no detectable "
                               "difference", "unknown": "the comparison has no interval"}[v]
         out.append(f"On the test materials that have a simulation (about {fmt_n(s['n_test_sim'])} per trial), "
-                   f"{words}: MAE {fmt(s['sim_mae'])} against {fmt(s['mae_on_sim'])}{u}, difference "
+                   f"{words}: MAE {fmt(s['mae_on_sim'])} (network) against {fmt(s['sim_mae'])}{u} (simulation), "
+                   f"difference network − simulation "
                    f"{fmt_diff(s['diff'], s['diff_lo'], s['diff_hi'])[0]}, 90% interval "
                    f"{fmt_diff(s['diff'], s['diff_lo'], s['diff_hi'])[1]}.")
     test_best = str(tab.loc[tab["mae_all"].idxmin(), "step"])
@@ -323,8 +324,8 @@ class RecipePage:
         if tab.empty:
             show_markdown("*No test material has a simulation in these runs.*")
             return
-        show(paired_display(tab, "sim_mae", "mae_on_sim",
-                            ("simulation + linear correction", "network", "simulation − network [90% CI]"),
+        show(paired_display(tab, "mae_on_sim", "sim_mae",
+                            ("network", "simulation + linear correction", "network − simulation [90% CI]"),
                             count="n_test_sim", words=SIM_WORDS),
              f"The simulation as the predictor against the network, on the same test materials, "
              f"{case.replace('_', ' ')}: MAE{units_suffix(self.units(case))}")

@@ -285,10 +285,11 @@ def clipping_table(df: pd.DataFrame, steps=STEPS, level: float = 0.9) -> pd.Data
 
 
 def simulation_table(df: pd.DataFrame, steps=STEPS, level: float = 0.9) -> pd.DataFrame:
-    """The simulation as the predictor (linear-corrected simulated value, ``sim_mae``) against the
-    model on the same test materials (``mae_on_sim``): ``diff`` = sim_mae - mae_on_sim, negative when
-    the simulation predicts better than the network."""
-    return paired_metrics_table(df, "sim_mae", "mae_on_sim", steps, level, count="n_test_sim")
+    """The network on the test materials that have a simulation (``mae_on_sim``) against the simulation as
+    the predictor there (linear-corrected simulated value, ``sim_mae``): ``diff`` = mae_on_sim - sim_mae,
+    negative when the network predicts better; the convention of the case chapters
+    (:mod:`s2rlib.simulation_predictor`: network − simulation)."""
+    return paired_metrics_table(df, "mae_on_sim", "sim_mae", steps, level, count="n_test_sim")
 
 
 def cost_table(df: pd.DataFrame, steps=STEPS) -> pd.DataFrame:
