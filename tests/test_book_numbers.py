@@ -399,3 +399,16 @@ def test_exercise_9_uses_the_committed_sensitivity_numbers():
     assert d.verdict == "no_effect" and "a 90% interval that includes zero" in ex, d
     assert c.same_compute is not None and c.same_compute.mean == pytest.approx(d.mean)  # the chapter's own pairing
     assert f"allows up to about {max(abs(d.lo), abs(d.hi)):.3f} eV/atom either way" in ex
+
+
+def test_readme_conclusion_is_the_generated_one():
+    """README's "In one paragraph" is :func:`s2rlib.findings.conclusion` over the committed tables, as the
+    summary chapter prints it (same fits, same grid states)."""
+    from s2rlib import findings
+    from s2rlib.pages import SummaryPage
+
+    text = " ".join((REPO / "README.md").read_text().split())
+    said = re.search(r"\*\*In one paragraph\*\* \([^)]*\): (.*?) \* \*\*The default recipe", text)
+    assert said, "README's one-paragraph conclusion is gone or moved: update this test"
+    page = SummaryPage(RESULTS)
+    assert said.group(1).strip() == " ".join(findings.conclusion(page.fits, page.states).split())
