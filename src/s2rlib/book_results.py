@@ -16,6 +16,7 @@ from . import results
 from .cases import builtin_names, get_case
 from .display import note
 from .errors import ParameterError
+from .formatting import join_words
 from .fit_cache import N_BOOT, fit_case  # N_BOOT: bootstrap draws of a chapter's main fit
 from .selection import m_values
 from .trial_stats import CaseFit
@@ -251,7 +252,7 @@ def states_markdown(states) -> str:
     for c, st in states.items():
         words = "no results yet" if st is None else st.words()
         groups.setdefault(words, []).append(case_words(c, start=not groups.get(words)))
-    return "\n".join(f"* **{_join(cs)}**: {w}." for w, cs in groups.items())
+    return "\n".join(f"* **{join_words(cs)}**: {w}." for w, cs in groups.items())
 
 
 def grid_states_markdown(root: str | Path | None = None, cases=None) -> str:
@@ -264,10 +265,6 @@ def grid_states_markdown(root: str | Path | None = None, cases=None) -> str:
         table = load_case_results(c, root, announce=False)
         states[c] = None if table is None else grid_state(c, select_grid(table))
     return states_markdown(states)
-
-
-def _join(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def grid_currency(case: str, table: pd.DataFrame) -> list[str]:

@@ -169,7 +169,8 @@ def sentences(cav: dict) -> list[str]:
                    f"{fmt(fe['threshold'])} eV/atom between MP and experiment"
                    + (": " + ", ".join(f"{o['formula']} ({fmt(o['experiment'])} measured, {fmt(o['mp'])} MP)"
                                        for o in fe["outliers"]) + "." if n_out else ".")
-                   + (f" That is at least {fe['threshold'] / fe['median_abs_difference']:.0f} times the median "
+                   + (f" That is more than {math.floor(fe['threshold'] / fe['median_abs_difference']):.0f} times "
+                      f"the median "
                       f"disagreement ({fmt(fe['median_abs_difference'])} eV/atom), more than DFT error explains: a "
                       "mismatched phase or entry is likelier. These rows "
                       "stay in the data (no row is dropped after seeing the results)." if n_out else ""))

@@ -128,14 +128,6 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def mirror_dir() -> Path | None:
     """The local mirror directory from ``$S2R_DATA_MIRROR`` (None when unset)."""
     value = os.environ.get(MIRROR_ENV)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .claims import CLAIM_RULES, VERDICT_WORDS, ClaimRule, check_claims, check_gain_sentence  # noqa: F401  (findings.X keeps working)
-from .formatting import DASH, fmt, fmt_ci, units_after
+from .formatting import DASH, fmt, fmt_ci, fmt_n, fmt_signed, join_words, units_after
 from .law_check_sentences import extrapolation_sentence, forms_sentence  # noqa: F401  (findings.X keeps working)
 from .fit_status import CI_LEVEL, FitStatus
 from .trial_stats import CaseFit, Gain, paired_gain, trial_matrix
@@ -193,16 +193,6 @@ def fitted_constant(fit) -> float:
     return float(R.mean()) if len(R) else float(getattr(fit, "C", math.nan))
 
 
-def _f():
-    from . import report  # lazy: report imports this module
-
-    return report
-
-
-def _units(units: str) -> str:
-    return units_after(units)
-
-
 def _pct(x: float) -> str:
     return f"{abs(x):.0f}%" if abs(x) >= 9.5 else f"{abs(x):.1f}%"
 
@@ -244,22 +234,21 @@ class Finding:
         return (100 * self.gain.mean / b, 100 * self.gain.lo / b, 100 * self.gain.hi / b)
 
     def where(self) -> str:
-        m = "" if self.m_target == ALL_M else f" with m = {_f().fmt_n(self.m_target)} experimental samples"
-        return f"on n = {_f().fmt_n(self.gain.n)} simulations{m}"
+        m = "" if self.m_target == ALL_M else f" with m = {fmt_n(self.m_target)} experimental samples"
+        return f"on n = {fmt_n(self.gain.n)} simulations{m}"
 
     def gain_sentence(self) -> str:
         """The paired gain at the largest n in words, with its corrected interval."""
-        f = _f()
         g = self.gain
-        u = _units(self.units)
+        u = units_after(self.units)
         if not np.isfinite(g.mean):
             return "The paired gain cannot be computed: the grid lacks n = 0 or the largest n."
         rel, rlo, rhi = self.relative
         pct = f"{int(round(g.level * 100))}%"
-        absolute = f"{f.fmt_signed(g.mean)}{u}, {pct} interval {f.fmt_ci(g.lo, g.hi)}"
+        absolute = f"{fmt_signed(g.mean)}{u}, {pct} interval {fmt_ci(g.lo, g.hi)}"
         tail = f"paired over {g.trials} trials"  # the page says once how the interval is corrected
         if self.verdict == "unknown":
-            return (f"Pretraining {self.where()} changes the error by {f.fmt_signed(g.mean)}{u} "
+            return (f"Pretraining {self.where()} changes the error by {fmt_signed(g.mean)}{u} "
                     f"(no interval: fewer than two trials).")
         if self.verdict == "lowers":
             size = (f" by {_pct(rel)} [{_pct(rhi)}, {_pct(rlo)}]" if np.isfinite(rel) else "")
@@ -279,7 +268,7 @@ class Finding:
 
     def law_text(self) -> str:
         """alpha and C in words, as the tables show them (:func:`law_clauses`)."""
-        return law_clauses(self.shown(), units=_units(self.units))
+        return law_clauses(self.shown(), units=units_after(self.units))
 
     def law_sentence(self) -> str:
         """The law's status in words, with alpha and C as the tables report them."""
@@ -296,7 +285,7 @@ class Finding:
         }.get(st, "The scaling law")
         shown = self.shown()
         names = ("alpha",) if st == FitStatus.C_at_bound and not shown["C"].printed else ("alpha", "C")
-        return f"{head} (status `{st.value}`: {st.meaning}); {law_clauses(shown, names=names, units=_units(self.units))}."
+        return f"{head} (status `{st.value}`: {st.meaning}); {law_clauses(shown, names=names, units=units_after(self.units))}."
 
     def sentences(self) -> list[str]:
         return [self.gain_sentence(), self.law_sentence()]
@@ -343,7 +332,6 @@ def glance_table(fits: Mapping[str, CaseFit], states: Mapping | None = None,
     Five columns, so that the table fits the text column of the book."""
     from .book_results import case_words
 
-    f = _f()
     rows = []
     for case, cf in fits.items():
         fd = finding(cf)
@@ -357,12 +345,12 @@ def glance_table(fits: Mapping[str, CaseFit], states: Mapping | None = None,
         row = {"case": case_words(case, start=True)}
         if states is not None:
             st = states.get(case)
-            row["results"] = st.tag() if st is not None else f.DASH
+            row["results"] = st.tag() if st is not None else DASH
         row.update({
             "pretraining on the largest n": words,
             "gain vs no pretraining [90% CI]": (f"{_signed_pct(rel)} [{_signed_pct(rlo)}, {_signed_pct(rhi)}] at "
-                                                f"n = {f.fmt_n(fd.gain.n)}"
-                                                if np.isfinite(rlo) else f.DASH),
+                                                f"n = {fmt_n(fd.gain.n)}"
+                                                if np.isfinite(rlo) else DASH),
             "scaling law": law,
         })
         rows.append(row)
@@ -379,12 +367,11 @@ def equal_m_table(tables: Mapping[str, pd.DataFrame], ms=EQUAL_MS, level: float 
     interval and the verdict's word; "not run yet" where the grid lacks that m, n = 0 or an n > 0."""
     from .book_results import case_words
 
-    f = _f()
     rows = []
     for case, table in tables.items():
         row = {"case": case_words(case, start=True)}
         for m in ms:
-            col = "all experiments" if m == ALL_M else f"m = {f.fmt_n(m)}"
+            col = "all experiments" if m == ALL_M else f"m = {fmt_n(m)}"
             mat = trial_matrix(for_fit(table), "mae", m) if (table["m_target"] == m).any() else None
             g = paired_gain(mat, mat.index.max(), 0, level=level) if mat is not None and len(mat) else None
             if g is None or 0 not in mat.index or g.n == 0:
@@ -396,7 +383,7 @@ def equal_m_table(tables: Mapping[str, pd.DataFrame], ms=EQUAL_MS, level: float 
             b = float(mat.loc[0].mean())
             word = {"lowers": "lower", "raises": "higher", "no_effect": "no effect"}[g.verdict]
             row[col] = (f"{_signed_pct(100 * g.mean / b)} [{_signed_pct(100 * g.lo / b)}, "
-                        f"{_signed_pct(100 * g.hi / b)}] at n = {f.fmt_n(g.n)} ({word}; {g.trials} trials)")
+                        f"{_signed_pct(100 * g.hi / b)}] at n = {fmt_n(g.n)} ({word}; {g.trials} trials)")
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -417,23 +404,19 @@ def conclusion(fits: Mapping[str, CaseFit], states: Mapping | None = None) -> st
     by = {v: [name(c) for c, fd in fds.items() if fd.verdict == v] for v in ("lowers", "raises", "no_effect")}
     parts = []
     if by["lowers"]:
-        parts.append(f"Pretraining on the largest database lowers the error detectably for {_join(by['lowers'])}")
+        parts.append(f"Pretraining on the largest database lowers the error detectably for {join_words(by['lowers'])}")
     if by["no_effect"]:
         parts.append(f"{'it has' if parts else 'Pretraining on the largest database has'} no detectable effect "
-                     f"for {_join(by['no_effect'])}")
+                     f"for {join_words(by['no_effect'])}")
     if by["raises"]:
         parts.append(f"{'it raises' if parts else 'Pretraining on the largest database raises'} the error for "
-                     f"{_join(by['raises'])}")
+                     f"{join_words(by['raises'])}")
     text = "; ".join(parts)
     text = text[0].upper() + text[1:] + " (paired gains with 90% intervals)."
     ok = [name(c) for c, fd in fds.items() if fd.status == FitStatus.ok]
     if ok:
-        text += f" The law R(n) = D n^-alpha + C is identified for {_join(ok)}."
+        text += f" The law R(n) = D n^-alpha + C is identified for {join_words(ok)}."
     else:
         text += (" For no case do the data identify the law R(n) = D n^-alpha + C (none has status `ok`), so "
                  "no exponent or floor is compared across cases.")
     return text
-
-
-def _join(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

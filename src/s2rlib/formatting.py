@@ -267,3 +267,8 @@ def recipe_words(name) -> str:
 
 __all__ = ["DASH", "MINUS", "DERIVED_SIG", "round_sig", "fmt", "fmt_derived", "fmt_n", "fmt_ci", "fmt_signed",
            "fmt_pct", "fmt_pct_ci", "code", "pretty_units", "units_suffix", "recipe_rates", "recipe_words"]
+
+
+def join_words(items: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

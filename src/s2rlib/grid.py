@@ -242,7 +242,8 @@ def run_grid(points: list[GridPoint], *, workers: int = 1, scheduler: str | None
     """
     t0 = time.perf_counter()
     if not points:
-        raise ParameterError("empty grid")
+        raise ParameterError("run_grid got no grid points: pass at least one n and one m (grid.plan builds them "
+                             "from a case file's [grid] ns and ms)")
     out_dir = Path(points[0].out_dir)
     todo = [p for p in points if not p.done()]  # done() sets damaged point files aside
     skipped = [str(p.point_path) for p in points if p not in todo]

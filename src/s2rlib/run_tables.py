@@ -16,7 +16,7 @@ from .book_results import (
     BOOK_CASES, _rel, case_words, grid_state, load_case_results, recorded_recipes, results_path,
 )
 from .cases import get_case
-from .formatting import DASH, code, fmt, fmt_n
+from .formatting import DASH, code, fmt, fmt_n, join_words
 from .results import ALL_M
 from .selection import grid_ids, m_values, select_grid
 
@@ -252,8 +252,6 @@ def _seconds(x: float) -> str:
 def point_times_sentence(root=None, cases: Iterable[str] = BOOK_CASES) -> str:
     """The rerun chapter's sentence on what one grid point of today's recipe costs, per case, generated
     from the ``wall_s`` of the rows (:func:`todays_point_times`), wherever those rows are."""
-    from .book_results import _join
-
     cases = list(cases)
     df = todays_point_times(root, cases)
     parts = []
@@ -275,7 +273,7 @@ def point_times_sentence(root=None, cases: Iterable[str] = BOOK_CASES) -> str:
     text = ("Measured with today's recipe at $m$ = all (all experimental data), from the `wall_s` of the rows: "
             + "; ".join(parts) + ".")
     if missing:
-        text += f" No point of today's recipe at $m$ = all is recorded yet for {_join(missing)}."
+        text += f" No point of today's recipe at $m$ = all is recorded yet for {join_words(missing)}."
     if df["wall_s"].max() > 120:  # said only of times that exist (a live demonstration: a few minutes)
         text += " Points like these are far too slow for a live demonstration, which is what the classroom run below is for."
     return text

@@ -41,8 +41,10 @@ def trial_matrix(table: pd.DataFrame, metric: str = "mae", m_target: int = ALL_M
     """
     sub = table[(table["metric"] == metric) & (table["m_target"] == m_target)]
     if "params_id" in sub and sub["params_id"].nunique() > 1:
-        raise ValueError(f"results mix {sub['params_id'].nunique()} parameter sets {sorted(sub['params_id'].unique())}; "
-                         "select one params_id before fitting")
+        case = ", ".join(sorted(sub["case"].astype(str).unique())) if "case" in sub else "?"
+        raise ValueError(f"results of case {case} at m_target = {m_target}, metric {metric!r}, mix "
+                         f"{sub['params_id'].nunique()} parameter sets (params_id {sorted(sub['params_id'].unique())}): "
+                         "select one grid before fitting (selection.select_grid, or s2r fit --grid)")
     mat = sub.pivot_table(index="n_source", columns="trial", values="value", aggfunc="mean").sort_index()
     # the law is fitted at the mean number of source samples actually drawn
     n_used = drawn_n(table[table["m_target"] == m_target])
