@@ -313,9 +313,12 @@ def grid_currency(case: str, table: pd.DataFrame) -> list[str]:
     return out
 
 
-def fits_by_m(table: pd.DataFrame, *, metric: str = "mae", n_boot: int = N_BOOT) -> dict[int, CaseFit]:
-    """One fit per experimental size m in the table (the two-way design)."""
-    return {m: fit_case(table, m, metric=metric, n_boot=n_boot) for m in m_values(table)}
+def fits_by_m(table: pd.DataFrame, *, metric: str = "mae", n_boot: int = N_BOOT,
+              main: CaseFit | None = None) -> dict[int, CaseFit]:
+    """One fit per experimental size m in the table (the two-way design); ``main``, an existing fit of one
+    of those m (a chapter's main fit, with more bootstrap draws), is used as it is for its m."""
+    return {m: main if main is not None and int(main.m_target) == m else fit_case(table, m, metric=metric, n_boot=n_boot)
+            for m in m_values(table)}
 
 
 def effective_m(table: pd.DataFrame, m_target: int = results.ALL_M) -> float:

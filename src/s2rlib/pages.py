@@ -12,6 +12,7 @@ from pathlib import Path
 
 from . import findings, results, sensitivity, simulation_predictor
 from .book_results import (N_BOOT, N_BOOT_PER_M, case_words, effective_m, grid_state, load_case_results,
+                           fits_by_m as fit_every_m,
                            missing_message, results_path, states_markdown)
 from .cases import get_case
 from .cases import names as case_names
@@ -66,11 +67,7 @@ class CasePage:
 
     @cached_property
     def fits_by_m(self) -> dict[int, CaseFit]:
-        out = {}
-        for m in m_values(self.table):
-            out[m] = self.fit if m == self.main_m else fit_case(self.table, m, metric=self.metric,
-                                                                n_boot=self.n_boot_per_m)
-        return out
+        return fit_every_m(self.table, metric=self.metric, n_boot=self.n_boot_per_m, main=self.fit)
 
     @property
     def two_way(self) -> bool:
