@@ -256,10 +256,10 @@ def test_every_table_shows_d_alpha_and_c_as_the_status_allows(status_fits, which
 def test_the_raw_fit_stays_available_with_what_the_tables_show(constant_fit, step_fit):
     """``s2r fit`` (trial_stats.describe) keeps the fitted numbers, machine-readable, and says beside each
     one the tables do not print how they show it instead."""
-    text = trial_stats.describe(constant_fit)
+    text = findings.describe_fit(constant_fit)
     alpha_line = next(line for line in text.splitlines() if line.strip().startswith("alpha"))
     assert f"{constant_fit.fit.alpha:.4g}" in alpha_line and "the tables show: no fall with n" in alpha_line
-    step = trial_stats.describe(step_fit).splitlines()
+    step = findings.describe_fit(step_fit).splitlines()
     d_line = next(line for line in step if line.strip().startswith("D "))
     c_line = next(line for line in step if line.strip().startswith("C "))
     assert "the tables show: not identified" in d_line and "the tables show" not in c_line
@@ -404,7 +404,7 @@ def test_law_box_legend_and_s2r_fit_never_say_C_below_zero():
     withheld = tables.derived_withheld(cf)
     assert "C < x" not in withheld and "C: no floor resolved" in withheld, withheld
     assert f"alpha = {fmt(at_zero.alpha)} [" in withheld and "] eV/atom" in withheld, withheld
-    assert "C     = 0 in the fit and throughout its 90% interval" in trial_stats.describe(
+    assert "C     = 0 in the fit and throughout its 90% interval" in findings.describe_fit(
         dataclasses.replace(cf, gain=trial_stats.Gain(30000, -0.01, -0.02, -0.005, 20)))
     above = dataclasses.replace(at_zero, boot=np.column_stack([boot[:, :2], np.linspace(0, 0.02, 400)]))
     assert tables.law_text(above, "eV/atom").endswith(f"C < {fmt(above.ci()['C'][1])} eV/atom")

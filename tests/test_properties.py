@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from s2rlib import insights, law_forms, results, scaling, trial_stats
+from s2rlib import findings, insights, law_forms, results, scaling, trial_stats
 from s2rlib.features import composition, molecules
 
 SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -119,7 +119,7 @@ def test_fit_table_and_insights_never_raise_on_degenerate_tables(data):
         warnings.simplefilter("ignore", RuntimeWarning)
         cf = trial_stats.fit_table(table, n_boot=15)
         assert cf.fit.status in STATUSES
-        assert isinstance(trial_stats.describe(cf), str)
+        assert isinstance(findings.describe_fit(cf), str)
         row = insights.summary_row(cf)
         assert row["status"] == cf.fit.status
         insights.normalised_curve(cf)

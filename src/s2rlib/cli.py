@@ -131,7 +131,7 @@ def _non_finite(table, metric: str, path: Path):
 
 
 def cmd_fit(args) -> int:
-    from . import fit_cache, results, selection, trial_stats
+    from . import findings, fit_cache, results, selection
 
     path = Path(args.results or Path("results") / args.case / "results.csv")
     case = get_case(args.case).name
@@ -165,7 +165,7 @@ def cmd_fit(args) -> int:
                              f"{['all' if v == results.ALL_M else v for v in selection.m_values(table)]}")
     table = _non_finite(table, args.metric, path)
     fit = fit_cache.fit_case(table, m, metric=args.metric, n_boot=n_boot)
-    print(trial_stats.describe(fit).replace("[nan, nan]", "[no interval: fewer than 2 paired trials]"))
+    print(findings.describe_fit(fit).replace("[nan, nan]", "[no interval: fewer than 2 paired trials]"))
     print(f"  grid {selection.grid_ids(table).iloc[0]}, {args.metric} from {path}")
     return 0
 

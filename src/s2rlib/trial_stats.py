@@ -218,31 +218,3 @@ def fit_table(table: pd.DataFrame, *, metric: str = "mae", m_target: int | None 
     return CaseFit(case, m, fit, mat.mean(axis=1), mat.sem(axis=1), mat.shape[1], baseline,
                    paired_gain(mat, n_max, 0), units, ratio=float(mat.attrs.get("test_train_ratio", 0.0)),
                    gains=gains)
-
-
-def describe(cf: CaseFit) -> str:
-    """The fit in plain text (``s2r fit``): the raw D, alpha, C with their intervals, each marked as the
-    book's tables show it when the status does not identify it (:func:`s2rlib.findings.fit_parameters`)."""
-    from .findings import ESTIMATE, fit_parameters  # findings builds on this module
-
-    f = cf.fit
-    ci = f.ci()
-    lines = [f"{cf.case} (m = {'all' if cf.m_target == ALL_M else cf.m_target}, {cf.trials} trials): status {f.status}"]
-    if f.usable:
-        shown = fit_parameters(f)
-        for k in ("D", "alpha", "C"):
-            s = shown[k]
-            if k == "C" and f.floor_unresolved():
-                hi = f.C_upper()
-                line = (f"  C     < {hi:.4g}  (90% upper bound; no floor resolved)" if np.isfinite(hi) else
-                        "  C     = 0 in the fit and throughout its 90% interval (no floor resolved)"
-                        if np.isfinite(ci["C"][1]) else "  C     no floor resolved (no interval)")
-                mark = "" if s.printed else f"  (the tables show: {s.cell()})"
-            else:
-                line = f"  {k:5s} = {getattr(f, k):.4g}  90% CI [{ci[k][0]:.4g}, {ci[k][1]:.4g}]"
-                mark = "" if s.kind == ESTIMATE else f"  (as fitted; the tables show: {s.cell()})"
-            lines.append(line + mark)
-    g = cf.gain
-    lines.append(f"  n = 0 baseline: {cf.baseline:.4g}; paired gain at n = {g.n}: {g.mean:+.4g} "
-                 f"[{g.lo:+.4g}, {g.hi:+.4g}] (corrected t, n_test/n_pool = {g.ratio:.2f})")
-    return "\n".join(lines)
