@@ -114,13 +114,15 @@ def at_alpha_bound(alpha: float, bounds=ALPHA_BOUNDS) -> bool:
 def classify(fit: Fit, weights, *, level: float = CI_LEVEL) -> tuple[FitStatus, str]:
     """The full status of a fit with draws: AIC against simpler forms (``weights`` as in
     :func:`s2rlib.aic.aic_table`), then the intervals against the bounds."""
-    if fit.status in (FitStatus.failed, FitStatus.too_few_points, FitStatus.no_decrease) or not fit.usable:
+    if fit.status in (FitStatus.failed, FitStatus.too_few_points) or not fit.usable:
         return fit.status, fit.message
     from .aic import aic_table  # here, not at the top: aic imports scaling, which imports this module
 
     aic = aic_table(fit, weights)
     fit.aic_vs_constant = aic["constant"] - aic["law"]
     fit.aic_vs_pure = aic["pure power law"] - aic["law"]
+    if fit.status == FitStatus.no_decrease:  # D = 0: the AICs are printed (the law's extra parameters cost), no more
+        return fit.status, fit.message
     if not np.isfinite(fit.aic_vs_constant) or fit.boot is None:
         return FitStatus.unidentified, "one trial or no interval draws: nothing to judge the law by"
     if fit.aic_vs_constant < AIC_MARGIN:
