@@ -21,6 +21,7 @@ from pathlib import Path
 
 from .cases import CASES, Case, get_case
 from .errors import ParameterError
+from .formatting import pretty_units
 from .atomic import atomic_write
 
 _BLOCK = re.compile(r"\{\{([#^])(\w+)\}\}\n?(.*?)\{\{/\2\}\}\n?", re.S)
@@ -60,7 +61,7 @@ def default_objectives(case: Case) -> list[str]:
 
 
 def _quantity(case: Case) -> str:
-    units = "" if case.units in ("", "dimensionless", "-") else f" in {case.units}"
+    units = "" if case.units in ("", "dimensionless", "-") else f" in {pretty_units(case.units)}"
     return f"{case.property_name} test MAE{units}"
 
 
@@ -100,7 +101,7 @@ def _prose(case: Case) -> dict:
     check = nb.get("check", "")
     module, _, function = check.partition(":")
     default_intro = (f"This case transfers **{case.source}** (computational) to **{case.target}** "
-                     f"(experimental): the property is {case.property_name}, in {case.units}; the experimental "
+                     f"(experimental): the property is {case.property_name}, in {pretty_units(case.units)}; the experimental "
                      f"split is by {case.grouping}.")
     default_data = (f"* **Source (computational):** {case.source}.\n* **Target (experimental):** {case.target}.\n"
                     f"* **Kind:** {case.kind}; groups: {case.grouping}.")
