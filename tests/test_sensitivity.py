@@ -69,7 +69,8 @@ def test_no_shift_is_no_detectable_effect_and_lookup_adds_to_the_gain():
 def test_a_variant_that_is_not_the_grid_with_one_change_is_refused():
     main = synthetic_table("formation_enthalpy", ns=(0, 1000, N), trials=6)
     two = _variant_rows(main, {"pretrain_max_steps": 1000, "pretrain_epochs": 5}, np.zeros(6))
-    with pytest.raises(ParameterError, match=r"differs .* in \['pretrain_epochs'\]"):
+    with pytest.raises(ParameterError, match=r"^sensitivity fixed_steps of formation_enthalpy \(results/sensitivity/"
+                                             r"formation_enthalpy/fixed_steps\): .*differs .* in \['pretrain_epochs'\]"):
         sensitivity.compare(main, two, "fixed_steps")
     reseeded = _variant_rows(main, {"pretrain_max_steps": 1000}, np.zeros(6))
     reseeded["seed"] += 100

@@ -31,7 +31,7 @@ import pandas as pd
 
 from .errors import ParameterError
 from .formatting import fmt, fmt_diff, units_after, units_suffix
-from .results import ALL_M, merge_points
+from .results import ALL_M, load_results, merge_points
 from .selection import select_grid
 from .trial_stats import Gain, drawn_n, paired_gain, paired_ratio, test_train_ratio
 
@@ -114,10 +114,11 @@ def command(case: str, variant: str, trials: int = 20) -> str:
 
 
 def load_variant(case: str, variant: str, root=None) -> pd.DataFrame | None:
-    """A variant's rows: its ``results.csv``, else its finished point files; None when neither exists."""
+    """A variant's rows: its ``results.csv`` (verified, repaired from its points when damaged or stale:
+    :func:`s2rlib.results.load_results`), else its finished point files; None when neither exists."""
     d = variant_dir(case, variant, root)
     if (d / "results.csv").is_file():
-        return pd.read_csv(d / "results.csv")
+        return load_results(d / "results.csv")
     if (d / "points").is_dir() and any((d / "points").glob("*.csv")):
         return merge_points(d / "points")
     return None
@@ -180,40 +181,42 @@ def compare(main: pd.DataFrame, changed: pd.DataFrame, variant: str, *, m: int =
     the main grid's seeds, and the main grid must hold n = 0 and the variant's n at ``m``.
     """
     v = _variant(variant)
+    case = ", ".join(sorted(changed["case"].astype(str).unique())) if "case" in changed and len(changed) else "?"
+    where = f"sensitivity {v.name} of {case} (results/{SENSITIVITY_DIR}/{case}/{v.name})"
     main = select_grid(main[main["m_target"] == m])
     changed = changed[changed["m_target"] == m]
     if not changed.empty and len(select_grid(changed)) < len(changed):
-        raise ParameterError(f"sensitivity {v.name}: the variant's rows hold {changed['params_id'].nunique()} runs "
+        raise ParameterError(f"{where}: the variant's rows hold {changed['params_id'].nunique()} runs "
                              f"({', '.join(sorted(changed['params_id'].astype(str).unique()))}); keep one")
     if changed.empty or main.empty:
-        raise ParameterError(f"sensitivity {v.name}: no rows at m = {'all' if m == ALL_M else m} "
+        raise ParameterError(f"{where}: no rows at m = {'all' if m == ALL_M else m} "
                              f"({len(main)} in the grid, {len(changed)} in the variant)")
     expected = {**_recipe(main), **v.overrides}
     got = _recipe(changed)
     if got != expected:
         diff = sorted(k for k in set(got) | set(expected) if got.get(k) != expected.get(k))
-        raise ParameterError(f"sensitivity {v.name}: the variant's recipe differs from the grid's with "
+        raise ParameterError(f"{where}: the variant's recipe differs from the grid's with "
                              f"{v.overrides} in {diff}: it is not the same protocol with one change")
     n = int(changed["n_source"].max())
     declared = v.n if v.n is not None else int(main["n_source"].max())
     if n != declared:
-        raise ParameterError(f"sensitivity {v.name}: the variant's rows are at n = {n:,}, but it reruns n = "
+        raise ParameterError(f"{where}: the variant's rows are at n = {n:,}, but it reruns n = "
                              f"{declared:,} ({'the largest n' if v.n is None else 'its declared point'})")
     for col, what in (("code_version", "code"), ("data_sha256", "data")):
         a, b = set(main[main["n_source"] == n][col].astype(str)), set(changed[col].astype(str))
         if a and a != b:
-            raise ParameterError(f"sensitivity {v.name}: the variant ran on other {what} ({', '.join(sorted(b))}) than "
+            raise ParameterError(f"{where}: the variant ran on other {what} ({', '.join(sorted(b))}) than "
                                  f"the grid's point at n = {n:,} ({', '.join(sorted(a))}): rerun it on the grid's commit")
     mm, mc = (t[t["metric"] == metric] for t in (main, changed))
     if n not in set(mm["n_source"]) or 0 not in set(mm["n_source"]):
-        raise ParameterError(f"sensitivity {v.name}: the grid has no n = 0 or n = {n:,} at this m to pair with")
+        raise ParameterError(f"{where}: the grid has no n = 0 or n = {n:,} at this m to pair with")
     if mc.groupby(["n_source", "trial"]).size().max() > 1:
-        raise ParameterError(f"sensitivity {v.name}: a trial of the variant has rows of several runs (the same trial "
+        raise ParameterError(f"{where}: a trial of the variant has rows of several runs (the same trial "
                              "twice, or several seeds): keep one run")
     seeds_main = mm[mm["n_source"] == n].drop_duplicates("trial").set_index("trial")["seed"]
     seeds_var = mc[mc["n_source"] == n].drop_duplicates("trial").set_index("trial")["seed"]
     if sorted(seeds_var.index) != sorted(seeds_main.index) or not (seeds_main[seeds_var.index] == seeds_var).all():
-        raise ParameterError(f"sensitivity {v.name}: its trials {sorted(seeds_var.index)} or their seeds are not the "
+        raise ParameterError(f"{where}: its trials {sorted(seeds_var.index)} or their seeds are not the "
                              f"grid's ({len(seeds_main)} trials at n = {n:,}): every trial must be paired")
     common = list(seeds_main.index)
 
@@ -254,14 +257,11 @@ def table(comparisons: list[Comparison], units: str = "") -> pd.DataFrame:
     against no pretraining both ways."""
     u = units_suffix(units)
 
-    def gain(g: Gain) -> str:
-        return _diff(g)
-
     return pd.DataFrame([{
         "protocol": f"{c.variant.title}: {c.variant.words}", "n": f"{c.n_default or c.n:,}",
         f"MAE, default{u}": fmt(c.default), f"MAE, changed{u}": fmt(c.changed),
         "change [90% CI]": _diff(c.difference),
-        "gain vs n = 0: default": gain(c.gain_default), "gain vs n = 0: changed": gain(c.gain_variant),
+        "gain vs n = 0: default": _diff(c.gain_default), "gain vs n = 0: changed": _diff(c.gain_variant),
         "trials": str(c.trials),
     } for c in comparisons])
 
@@ -272,7 +272,8 @@ def _diff(g: Gain, u: str = "") -> str:
     return f"{mean}{u} {ci}"
 
 
-def _pct(x: float) -> str:
+def _share(x: float) -> str:
+    """A fraction as a percentage of the gain: 0.72 -> 72%; below 0.5%, "under 1%"."""
     return f"{abs(x):.0%}" if abs(x) >= 0.005 else "under 1%"
 
 
@@ -286,7 +287,7 @@ def _same_compute(c: Comparison, u: str) -> str:
             "no_effect": "the data alone make no detectable difference"}.get(g.verdict, "")
     allows = ""
     if g.verdict == "no_effect" and c.gain_default.verdict == "lowers" and c.gain_default.mean:
-        allows = f" (the interval allows up to {_pct(max(abs(g.lo), abs(g.hi)) / abs(c.gain_default.mean))} of the default gain)"
+        allows = f" (the interval allows up to {_share(max(abs(g.lo), abs(g.hi)) / abs(c.gain_default.mean))} of the default gain)"
     return (f" At the same {c.same_steps:,} pretraining steps, n = {c.n_large:,} against n = {c.n_small:,} changes the "
             f"error by {_diff(g, u)}: {what}{allows}.")
 
@@ -304,7 +305,7 @@ def sentence(c: Comparison, units: str = "") -> str:
     lo, hi = c.share_range
     tail = _same_compute(c, u)
     if d.verdict == "no_effect":
-        allows = (f"; the interval allows a change of up to {_pct(max(abs(d.lo), abs(d.hi)) / abs(c.gain_default.mean))} "
+        allows = (f"; the interval allows a change of up to {_share(max(abs(d.lo), abs(d.hi)) / abs(c.gain_default.mean))} "
                   "of the default gain" if c.gain_default.verdict == "lowers" and c.gain_default.mean else "")
         return head + f": no detectable effect{allows} ({c.variant.question})." + tail
     if d.verdict == "unknown":
@@ -318,9 +319,9 @@ def sentence(c: Comparison, units: str = "") -> str:
         if abs(share) > 1 and c.variant.beyond_gain:
             meaning = c.variant.beyond_gain
         else:
-            rng = (f" ({_pct(min(abs(lo), abs(hi)))} to {_pct(max(abs(lo), abs(hi)))})"
+            rng = (f" ({_share(min(abs(lo), abs(hi)))} to {_share(max(abs(lo), abs(hi)))})"
                    if np.isfinite(lo) and np.isfinite(hi) and lo * hi > 0 else "")
-            meaning = meaning.format(share=f"{_pct(share)}{rng}")
+            meaning = meaning.format(share=f"{_share(share)}{rng}")
     text = head + f": the change {direction} the error; {meaning}." if meaning else head + f": the change {direction} the error."
     return text + tail
 
@@ -329,9 +330,8 @@ def grid_protocol(main: pd.DataFrame, m: int = ALL_M) -> str:
     """What the chapter's own grid does on the two counts the variants change, read from its rows: whether
     the test materials' simulations were withheld from pretraining, and the pretraining steps along n."""
     sub = main[main["m_target"] == m]
-    steps = sub.assign(steps=sub["params"].map(lambda p: json.loads(p).get("pretrain_steps"))).groupby(
-        "n_source")["steps"].median().dropna()  # the steps vary a little with the samples each trial draws
-    steps = steps[steps.index > 0].sort_index()
+    by_n = _steps_by_n(sub) if len(sub) else {}  # the steps vary a little with the samples each trial draws
+    steps = pd.Series({n: v for n, v in by_n.items() if n > 0}, dtype=float).sort_index()
     recipe = _recipe(sub) if len(sub) else {}
     withheld = recipe.get("withhold_test_sources")
     if withheld is None:  # rows written before the field: read it from what was drawn at the largest n
