@@ -131,3 +131,17 @@ def test_readme_layout_names_every_library_module():
     missing = [m for m in modules if f" {m} " not in layout.replace("\n", " ").replace(",", " ")]
     assert not missing, f"README's layout block does not name: {missing}"
     assert len(modules) > 40  # the glob found the package
+
+
+def test_glossary_bootstrap_counts_are_the_codes():
+    """The glossary's refit counts are the defaults the book's fits use."""
+    import inspect
+
+    from s2rlib import book_results, ess, fit_cache, insights
+
+    text = " ".join((REPO / "book" / "glossary.md").read_text().split())
+    ext = inspect.signature(insights.extrapolation_check).parameters["n_boot"].default
+    es = inspect.signature(ess.equivalent_sample_size).parameters["n_boot"].default
+    assert ext == es
+    assert (f"{fit_cache.N_BOOT:,} refits for a chapter's main fit, {book_results.N_BOOT_PER_M:,} for each experimental "
+            f"size $m$ of the two-way design, {ext:,} for the extrapolation check and the equivalent sample size") in text

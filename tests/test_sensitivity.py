@@ -227,3 +227,14 @@ def test_a_grid_whose_steps_grow_with_n_says_so_and_a_fixed_one_does_not():
     t["params"] = t["params"].map(lambda p: json.dumps({**json.loads(p), "pretrain_steps": 1000}))
     assert sensitivity.steps_sentence(t) == ""
     assert "at every n > 0" in sensitivity.grid_protocol(t)
+
+
+def test_a_chapter_introduces_only_the_variants_its_case_file_declares():
+    """Every variant has its words on the page (casepages.VARIANT_TEXT), and a chapter's intro names only its own:
+    band gap (fixed_steps, lookup) never describes the more-steps rerun it does not have."""
+    from s2rlib import casepages
+
+    assert set(casepages.VARIANT_TEXT) == set(sensitivity.VARIANTS)
+    two = casepages.sensitivity_text(["fixed_steps", "lookup"])
+    assert "look-up protocol" in two and "Fixed" in two and "More pretraining compute" not in " ".join(two.split())
+    assert "More pretraining compute" in " ".join(casepages.sensitivity_text(list(sensitivity.VARIANTS)).split())

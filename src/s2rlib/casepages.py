@@ -114,12 +114,36 @@ def _prose(case: Case) -> dict:
         "two_way_figure_alt": json.dumps(page.get("two_way_figure_alt", default_two_way_figure_alt(case)),
                                          ensure_ascii=False),
         "caveats": bool(page.get("caveats", False)),
-        "sensitivity": bool(page.get("sensitivity")),
+        "sensitivity": bool(page.get("sensitivity")), "sensitivity_text": sensitivity_text(page.get("sensitivity", [])),
         "notebook_title": nb.get("title", case.title), "notebook_intro": nb.get("intro", default_intro).rstrip("\n"),
         "notebook_data": nb.get("data", default_data).rstrip("\n"),
         "check": bool(check), "check_module": module, "check_function": function,
         "check_title": nb.get("check_title", ""), "check_text": nb.get("check_text", "").rstrip("\n"),
     }
+
+
+#: what each protocol variant changes, for the intro of a chapter's "What the gain is made of"
+VARIANT_TEXT = {
+    "lookup": "The {term}`look-up protocol` lets the test materials' own simulations into pretraining, which "
+              "today's recipe withholds: the difference is what having seen the very material's simulation adds, "
+              "which a benchmark that allows it would count as transfer.",
+    "fixed_steps": "*Fixed pretraining compute* caps pretraining at the number of steps the smallest databases get "
+                   "({doc}`../method`): the larger databases get more, and the difference separates more data from "
+                   "more compute.",
+    "more_steps": "*More pretraining compute* gives a smaller database the steps of the whole one, the other half of "
+                  "that comparison.",
+}
+
+
+def sensitivity_text(variants: list[str]) -> str:
+    """The intro of "What the gain is made of" for the variants a case file declares (only those)."""
+    import textwrap
+
+    text = " ".join(["A grid point run again with one thing changed, on the same commit with the same seeds, so every "
+                     "trial keeps its splits and its source draws and the change is measured trial by trial."]
+                    + [VARIANT_TEXT[v] for v in variants if v in VARIANT_TEXT]
+                    + ["What this chapter's own grid does on those counts is stated below."])
+    return textwrap.fill(text, width=100, break_long_words=False, break_on_hyphens=False)
 
 
 def notebook_text(case: Case | str) -> str:
