@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .claims import CLAIM_RULES, VERDICT_WORDS, ClaimRule, check_claims, check_gain_sentence  # noqa: F401  (findings.X keeps working)
-from .formatting import DASH, fmt, fmt_ci, fmt_n, fmt_signed, join_words, units_after
+from .formatting import DASH, fmt, fmt_ci, fmt_diff, fmt_n, fmt_signed, join_words, units_after
 from .law_check_sentences import extrapolation_sentence, forms_sentence  # noqa: F401  (findings.X keeps working)
 from .fit_status import CI_LEVEL, FitStatus
 from .trial_stats import CaseFit, Gain, paired_gain, trial_matrix
@@ -245,7 +245,8 @@ class Finding:
             return "The paired gain cannot be computed: the grid lacks n = 0 or the largest n."
         rel, rlo, rhi = self.relative
         pct = f"{int(round(g.level * 100))}%"
-        absolute = f"{fmt_signed(g.mean)}{u}, {pct} interval {fmt_ci(g.lo, g.hi)}"
+        mean, ci = fmt_diff(g.mean, g.lo, g.hi)
+        absolute = f"{mean}{u}, {pct} interval {ci}"
         tail = f"paired over {g.trials} trials"  # the page says once how the interval is corrected
         if self.verdict == "unknown":
             return (f"Pretraining {self.where()} changes the error by {fmt_signed(g.mean)}{u} "

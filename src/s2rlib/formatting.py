@@ -157,6 +157,12 @@ def fmt_diff(mean: float, lo: float, hi: float) -> tuple[str, str]:
     return f(mean), f"[{f(lo)}, {f(hi)}]"
 
 
+def fmt_diff_cell(mean: float, lo: float, hi: float) -> str:
+    """:func:`fmt_diff` in one table cell, ``+0.016 [+0.012, +0.021]``; a dash without a value."""
+    m, ci = fmt_diff(mean, lo, hi)
+    return DASH if m == DASH else f"{m} {ci}"
+
+
 def fmt_pct(x, sig: int = DERIVED_SIG, signed: bool = False) -> str:
     """A percentage (``x`` already in percent): ``sig`` significant figures, never ``-0%`` or ``1e-08%``.
 

@@ -19,7 +19,7 @@ from .book_results import BOOK_CASES, _rel, case_words, load_case_results, recor
 from .cases import CASES, get_case
 from .ess import equivalent_sample_size
 from .formatting import (
-    DASH, DERIVED_SIG, code, fmt, fmt_ci, fmt_derived, fmt_n, fmt_pct, fmt_pct_ci, fmt_signed, pretty_units,
+    DASH, DERIVED_SIG, code, fmt, fmt_ci, fmt_derived, fmt_diff, fmt_diff_cell, fmt_n, fmt_pct, fmt_pct_ci, fmt_signed, pretty_units,
     recipe_words, units_after, units_suffix,
 )
 from .law_check_sentences import NO_LAW_TO_EXTRAPOLATE
@@ -249,7 +249,7 @@ def gain_table(case_fit: CaseFit, level: float = CI_LEVEL) -> pd.DataFrame:
         rows.append({"quantity": f"MAE at the largest n = {fmt_n(n_max)}{u}", "value": fmt(case_fit.mean.loc[n_max]),
                      pct: fmt_ci(*case_fit.mean_interval(n_max, level))})
     rows.append({"quantity": f"paired gain MAE(n = {fmt_n(n_max) if n_max is not None else '?'}) − MAE(0){u}",
-                 "value": fmt_signed(g.mean), pct: fmt_ci(g.lo, g.hi)})
+                 "value": fmt_diff(g.mean, g.lo, g.hi)[0], pct: fmt_diff(g.mean, g.lo, g.hi)[1]})
     if np.isfinite(case_fit.baseline) and case_fit.baseline:
         b = case_fit.baseline
         rows.append({"quantity": "relative gain (gain / baseline)",
@@ -426,7 +426,7 @@ def two_way_table(fits: Mapping[int, CaseFit], level: float = CI_LEVEL) -> pd.Da
         rows.append({"m": m_name(m), "trials": str(cf.trials), "baseline (n = 0)": fmt(cf.baseline),
                      "alpha": shown["alpha"].value, f"alpha {pct}": shown["alpha"].interval,
                      "C": shown["C"].value, f"C {pct}": shown["C"].interval,
-                     f"paired gain at largest n [{pct}]": f"{fmt_signed(cf.gain.mean)} {fmt_ci(cf.gain.lo, cf.gain.hi)}",
+                     f"paired gain at largest n [{pct}]": fmt_diff_cell(cf.gain.mean, cf.gain.lo, cf.gain.hi),
                      "status": status_cell(cf.fit.status)})
     return pd.DataFrame(rows)
 
@@ -511,7 +511,7 @@ def summary_table(case_fits: Iterable[CaseFit], delta: float = 10000, level: flo
             "case": case_words(cf.case, start=True) + (f" ({units})" if units and units != "dimensionless" else ""),
             "trials": str(r.get("trials")),
             "largest n": fmt_n(r.get("n_max")), "baseline MAE (n = 0)": fmt(base),
-            "gain at largest n [90% CI]": f"{fmt_signed(gain)} {fmt_ci(r.get('gain_lo'), r.get('gain_hi'))}",
+            "gain at largest n [90% CI]": fmt_diff_cell(gain, r.get("gain_lo", np.nan), r.get("gain_hi", np.nan)),
             "relative gain": fmt_pct(100 * gain / base, signed=True) if np.isfinite(base) and base else DASH,
             "alpha [90% CI]": shown["alpha"].cell(),
             "C [90% CI]": c_shown.cell(),
