@@ -323,7 +323,11 @@ def main(argv=None) -> int:
     import torch
 
     from s2rlib import validation
+    from s2rlib.pretrain_cache import PRETRAIN_CACHE_ENV
 
+    # every path computes its own pretraining: a cached network (one per n, reused across m by the grid) would
+    # time a disk read, not training (the cache's own saving is the pretraining share of a point at the next m)
+    os.environ[PRETRAIN_CACHE_ENV] = "off"
     torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True)  # as the case notebooks run
     recipe = validation.validate_recipe(json.loads(args.recipe))
@@ -331,7 +335,7 @@ def main(argv=None) -> int:
            "config": {"command": " ".join([Path(sys.executable).name, *sys.argv]) if argv is None else str(argv),
                       "quick": args.quick, "ns": args.ns, "trials": args.trials, "naive_trials": args.naive_trials,
                       "recipe_overrides": json.loads(args.recipe), "recipe": recipe.to_dict(), "threads": args.threads,
-                      "parts": args.parts}}
+                      "parts": args.parts, "pretrain_cache": "off"}}
     log(f"machine: {res['machine']['nproc']} CPUs, load {res['machine']['loadavg_start']}, torch {torch.__version__}")
     if res["machine"]["loadavg_start"][0] > 0.25 * float(res["machine"]["nproc"] or 1):
         log("WARNING: the machine is busy; the report will say so (rerun on a quiet machine for numbers to quote)")

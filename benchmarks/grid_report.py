@@ -57,7 +57,9 @@ def render(res: dict) -> str:
           f"| load average at end | {', '.join(f'{x:.2f}' for x in res.get('loadavg_end', []))} |",
           f"| code | `{f['git']}` |", ""]
     L += ["Recipe for (a) and (b) (`transfer.Recipe` with these overrides; `{}` = the default recipe): "
-          f"`{json.dumps(cfg['recipe_overrides'])}`, {cfg['trials']} trials.", ""]
+          f"`{json.dumps(cfg['recipe_overrides'])}`, {cfg['trials']} trials."
+          + (" The pretrained-network cache is off: every path pretrains (the grid reuses one pretraining per n "
+             "across the experimental sizes m)." if cfg.get("pretrain_cache") == "off" else ""), ""]
     stale = recipe_changes(cfg.get("recipe"))
     if stale:
         L += ["> **Not today's recipe:** the recipe measured here differs from today's `transfer.Recipe()` in "
