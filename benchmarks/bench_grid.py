@@ -290,6 +290,16 @@ def threads_vs_processes(args, tmp: Path) -> dict:
 
 
 # -------------------------------------------------------------------------------------------- main
+def wait_for_quiet(limit_s: float) -> None:
+    """Wait (at most ``limit_s``) until the 1-minute load average is at most a quarter of the CPUs: the
+    report's own test for a quiet machine, which lags a job that has just ended by a minute or two."""
+    cpus = len(os.sched_getaffinity(0))
+    t0 = time.monotonic()
+    while os.getloadavg()[0] > 0.25 * cpus and time.monotonic() - t0 < limit_s:
+        time.sleep(5)
+    log(f"load average {os.getloadavg()[0]:.2f} after waiting {time.monotonic() - t0:.0f} s for a quiet machine")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="small sizes and a reduced recipe (a few minutes)")
@@ -308,6 +318,9 @@ def main(argv=None) -> int:
     p.add_argument("--parts", default="abcd", help="which measurements to run, e.g. 'ab'")
     p.add_argument("--out", default=str(HERE), help="directory for results.json and REPORT.md")
     p.add_argument("--report-only", action="store_true", help="re-render REPORT.md from results.json")
+    p.add_argument("--quiet-wait", type=float, default=300,
+                   help="seconds to wait at most for the 1-minute load average to fall to a quarter of the CPUs "
+                        "(it lags: a job that just ended still shows)")
     args = p.parse_args(argv)
     out = Path(args.out)
     if args.report_only:
@@ -330,6 +343,7 @@ def main(argv=None) -> int:
     os.environ[PRETRAIN_CACHE_ENV] = "off"
     torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True)  # as the case notebooks run
+    wait_for_quiet(args.quiet_wait)
     recipe = validation.validate_recipe(json.loads(args.recipe))
     res = {"machine": machine_facts(args.threads),
            "config": {"command": " ".join([Path(sys.executable).name, *sys.argv]) if argv is None else str(argv),
