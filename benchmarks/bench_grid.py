@@ -241,28 +241,39 @@ results.write_atomic(table, {out!r})
 
 
 def default_grid_time(overhead: float) -> dict:
-    """The default grid's compute time from a finished results table (wall_s = in-kernel run_trials time)."""
+    """The default grids' compute time so far: every finished point of today's ``Recipe()`` (committed in
+    ``results/<case>/points`` or staged in ``results/grids-v2/<case>/points``), summed over the book's cases
+    (wall_s = in-kernel run_trials time), against the papermill overhead of as many points."""
     from s2rlib import results
+    from s2rlib.book_results import BOOK_CASES
     from s2rlib.cases import get_case
     from s2rlib.transfer import Recipe
 
-    for case in (CASE, "formation_enthalpy"):
-        points_dir = REPO / "results" / case / "points"
-        if not any(points_dir.glob("*.csv")):
-            continue
-        table = results.merge_points(points_dir)  # the point files: a grid still running counts too
-        biggest = table.groupby("params_id")["n_source"].nunique().idxmax()  # the grid with most points
-        table = table[table.params_id == biggest]
-        per_point = table.groupby(["m_target", "n_source"])["wall_s"].first()
-        n_points = len(per_point)
-        compute = float(per_point.sum())
-        params = json.loads(table.params.iloc[0])
-        return {"source": str(points_dir.relative_to(REPO)), "case": case, "params_id": biggest, "points": n_points,
-                "default_points": len(get_case(case).default_ns) * len(get_case(case).default_ms),
-                "trials": params.get("trials"), "threads": params.get("threads"),
-                "recipe_is_default": params.get("recipe") == Recipe().to_dict(), "compute_s": compute,
-                "overhead_s": overhead * n_points, "overhead_fraction": overhead * n_points / (compute + overhead * n_points)}
-    return {"source": None}
+    today = Recipe().to_dict()
+    points, compute, default_points, used, trials, threads = 0, 0.0, 0, [], set(), set()
+    for case in BOOK_CASES:
+        default_points += len(get_case(case).default_ns) * len(get_case(case).default_ms)
+        for points_dir in (REPO / "results" / case / "points", REPO / "results" / "grids-v2" / case / "points"):
+            if not any(points_dir.glob("*.csv")):
+                continue
+            table = results.merge_points(points_dir)  # the point files: a grid still running counts too
+            table = table[table["params"].map(lambda p: json.loads(p).get("recipe") == today)]
+            if table.empty:
+                continue
+            per_point = table.groupby(["m_target", "n_source"])["wall_s"].first()
+            points += len(per_point)
+            compute += float(per_point.sum())
+            used.append(str(points_dir.relative_to(REPO)))
+            for p in table["params"].drop_duplicates():
+                trials.add(json.loads(p).get("trials"))
+                threads.add(json.loads(p).get("threads"))
+    if not points:
+        return {"source": None}
+    join = lambda xs: ", ".join(str(x) for x in sorted(xs, key=str))  # noqa: E731
+    return {"source": join(used), "case": "the book's cases", "params_id": None, "points": points,
+            "default_points": default_points, "trials": join(trials), "threads": join(threads),
+            "recipe_is_default": True, "compute_s": compute, "overhead_s": overhead * points,
+            "overhead_fraction": overhead * points / (compute + overhead * points)}
 
 
 # ------------------------------------------------------------------------------------------- (d)

@@ -144,8 +144,9 @@ def render(res: dict) -> str:
               "notebook's cells one by one, rendering their outputs, writing the executed notebook).", ""]
         g = c["default_grid"]
         if g.get("source"):
-            L += [f"Against a default grid: the {g['points']} finished point(s) (of {g['default_points']}) in "
-                  f"`{g['source']}` ({g['case']}, {g['trials']} trials, {g['threads']} thread(s), "
+            L += [f"Against the default grids: the {g['points']} finished point(s) (of {g['default_points']}) in "
+                  f"{', '.join(f'`{x}`' for x in g['source'].split(', '))} ({g['case']}, {g['trials']} trials, "
+                  f"{g['threads']} thread(s), "
                   f"{'default' if g['recipe_is_default'] else 'non-default'} recipe) took {fmt_s(g['compute_s'])} "
                   f"of in-kernel compute (the points' `wall_s`); {g['points']} x {c['overhead_per_point_s']:.1f} s = "
                   f"{fmt_s(g['overhead_s'])} of papermill overhead is **{100 * g['overhead_fraction']:.1f} %** of "

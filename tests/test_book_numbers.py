@@ -412,3 +412,21 @@ def test_readme_conclusion_is_the_generated_one():
     assert said, "README's one-paragraph conclusion is gone or moved: update this test"
     page = SummaryPage(RESULTS)
     assert said.group(1).strip() == " ".join(findings.conclusion(page.fits, page.states).split())
+
+
+def test_readme_speed_figures_are_the_benchmarks():
+    """README's speed bullet quotes benchmarks/results.json (the run REPORT.md renders)."""
+    r = json.loads((REPO / "benchmarks" / "results.json").read_text())
+    text = " ".join((REPO / "README.md").read_text().split())
+    a, point = r["a"], r["a"]["points"][0]
+    loop10 = next(x for x in r["b"]["pretrain_loop"] if x["members"] == 10)
+    ceiling = r["b"]["ceiling"]["matmul_1024"]
+    g = r["c"]["default_grid"]
+    assert r["config"]["recipe_overrides"] == {} and r["config"]["trials"] == 10 and point["n_label"] == "1000"
+    assert (f"the batched fast path took {a['fast_total_s'] / 60:.1f} minutes against {a['naive_total_s'] / 60:.1f} for "
+            f"one network at a time, **{a['speedup_total']:.2f}x**") in text
+    assert f"runs at **{100 * loop10['gflops'] / ceiling:.0f}%** of a {ceiling:.0f} GFLOP/s matmul ceiling" in text
+    assert f"{100 * point['gflops_end_to_end'] / ceiling:.0f}% end to end" in text
+    assert (f"Papermill adds {r['c']['overhead_per_point_s']:.1f} s per point, **{100 * g['overhead_fraction']:.1f}%** of "
+            f"the {g['compute_s'] / 60:.0f} minutes that the {g['points']} finished final points (of "
+            f"{g['default_points']}) took") in text
