@@ -50,7 +50,11 @@ def test_the_difference_is_paired_per_trial_and_put_in_words():
     assert top.simulation == pytest.approx(0.13, abs=0.005)
     assert "the network pretrained on n = 9,650 has" in text and ": the network is better;" in text
     assert "the network without pretraining (n = 0) has" in text and text.endswith("no detectable difference.")
-    assert claims.check_gain_sentence(text, top.difference) == []
+    network_clause, zero_clause = [c for c in text.split("; ") if "the network " in c][-2:]
+    assert "9,650" in network_clause and "(n = 0)" in zero_clause  # each comparison in its own clause
+    assert claims.check_gain_sentence(network_clause, top.difference) == []
+    assert claims.check_gain_sentence(zero_clause, zero.difference) == []
+    assert claims.check_gain_sentence(zero_clause, top.difference) != []  # the checker does see the words
     tab = sp.table(rows, "eV/atom")
     assert list(tab["n"]) == ["0", "1,000", "9,650"] and tab["test materials with a simulation"].iloc[0] == "200 of 250"
 
