@@ -411,7 +411,7 @@ def test_readme_conclusion_is_the_generated_one():
     said = re.search(r"\*\*In one paragraph\*\* \([^)]*\): (.*?) \* \*\*The default recipe", text)
     assert said, "README's one-paragraph conclusion is gone or moved: update this test"
     page = SummaryPage(RESULTS)
-    assert said.group(1).strip() == " ".join(findings.conclusion(page.fits, page.states).split())
+    assert said.group(1).strip() == " ".join(findings.conclusion(page.fits, page.states, page.tables).split())
 
 
 def test_readme_speed_figures_are_the_benchmarks():

@@ -109,6 +109,36 @@ def test_generator_on_constructed_tables():
     assert report.derived_withheld(fits["formation_enthalpy"]) is None
 
 
+def test_scarce_data_sentence_says_each_cases_verdict_at_equal_m():
+    """The conclusion's sentence at m = 100: every case named under the verdict of its own paired gain at
+    m = 100, with the percentage the equal-m table prints; "every case" only when all lower the error; a
+    case without m = 100 is named as not run."""
+    ns = (0, 100, 300, 1000, 3000, 10000, 30000)
+    law = synthetic_table("formation_enthalpy", ns=ns, ms=(100, -1), trials=20, law=(0.9, 0.45, 0.080, 0.21, 0.003))
+    flat = synthetic_table("band_gap", ns=ns, ms=(100, -1), trials=20, law=(0.0, 0.30, 0.40, 0.40, 0.010))
+    only_all = synthetic_table("chi", ns=ns, trials=20)
+    tables = {"formation_enthalpy": law, "band_gap": flat, "chi": only_all}
+    text = findings.scarce_data_sentence(tables)
+    cells = findings.equal_m_table(tables).set_index("case")["m = 100"]
+    fe_pct, bg_pct = (cells[c].split(" [")[0] for c in ("Formation enthalpy", "Band gap"))
+    assert text.startswith("With only 100 experiments (m = 100; gains in % of the error without pretraining)")
+    assert f"lowers the error detectably for formation enthalpy {fe_pct}" in text and "every case" not in text
+    assert f"has no detectable effect for band gap {bg_pct}" in text
+    assert text.endswith("Flory–Huggins χ has not run m = 100 yet.")
+    # each clause agrees with its own case's gain (the claims checker reads them one by one)
+    for clause, case in ((text.split(";")[1], "formation_enthalpy"), (text.split(";")[2], "band_gap")):
+        g = findings._equal_m_gain(tables[case], 100)[0]
+        assert findings.check_gain_sentence(clause, g) == [], clause
+    # both lower: "every case", ordered by the size of the gain
+    steep = synthetic_table("band_gap", ns=ns, ms=(100,), trials=20, law=(0.5, 0.30, 0.10, 0.40, 0.005))
+    both = findings.scarce_data_sentence({"band_gap": steep, "formation_enthalpy": law})
+    assert "lowers the error detectably for every case: " in both
+    assert findings.scarce_data_sentence({"chi": only_all}) == ""
+    # the conclusion carries it only when given the tables
+    fits = {c: trial_stats.fit_table(t, n_boot=100, units="eV") for c, t in tables.items() if c != "chi"}
+    assert text in findings.conclusion(fits, tables=tables) and "100 experiments" not in findings.conclusion(fits)
+
+
 # ------------------------------------------------------------------ hand-written claims
 
 

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from s2rlib import book_results, findings, report, results
@@ -67,6 +68,15 @@ def test_todays_recipe_with_every_m_is_final_and_with_one_m_partly_final():
     one = grid_state("polymer_density", _grid("polymer_density"))
     assert one.state == "partly final" and one.complete_ms == (results.ALL_M,) and one.missing_ms == (100, 300, 1000)
     assert one.words() == "final for all experiments (m = all), 20 trials; m = 100, 300 and 1,000 still to run"
+    # an m line with some of its points run says how many; the untouched ones are still to run
+    full_line = _grid("band_gap")
+    some = _grid("band_gap", ms=(100,))
+    part = pd.concat([full_line, some[some["n_source"] <= 3000]])
+    st = grid_state("band_gap", part)
+    assert st.state == "partly final" and st.missing_ms == (100, 300, 1000) and st.partly_run == ((100, 5),)
+    assert st.words() == ("final for all experiments (m = all), 20 trials; m = 100 has 5 of 8 points, "
+                          "m = 300 and 1,000 still to run")
+    assert st.tag() == "final at m = all (20 trials); m = 100 has 5 of 8 points, m = 300 and 1,000 still to run"
     # the recipe field, where recorded, says whether the test materials' simulations were withheld
     assert grid_state("chi", _grid("chi", recipe={**Recipe().to_dict(), "withhold_test_sources": False})).withheld is False
 

@@ -128,6 +128,8 @@ class GridState:
     complete_ms: tuple[int, ...]  # the case file's m whose every default n was run
     missing_ms: tuple[int, ...]  # the case file's m with points still to run
     differences: tuple[str, ...]  # what differs from the default grid, in detail (:func:`grid_currency`)
+    partly_run: tuple[tuple[int, int], ...] = ()  # (m, points run) for a missing m that has some of its points
+    default_points: int = 0  # the case file's n sizes, the points of one complete m line
 
     @property
     def state(self) -> str:
@@ -139,13 +141,23 @@ class GridState:
         lo, hi = self.trials
         return f"{hi} trials" if lo == hi else f"{lo} to {hi} trials"
 
+    def _todo_words(self) -> str:
+        """The m lines still to run, those with some points first: "m = 100 has 7 of 8 points, m = 300 and
+        1,000 still to run"."""
+        run = dict(self.partly_run)
+        parts = [f"m = {_m_words([m])} has {run[m]} of {self.default_points} points" for m in self.missing_ms if m in run]
+        untouched = [m for m in self.missing_ms if m not in run]
+        if untouched:
+            parts.append(f"m = {_m_words(untouched)} still to run")
+        return ", ".join(parts)
+
     def tag(self) -> str:
         """The short form of :meth:`words`, for a table cell."""
         if self.state == "final":
             return f"final ({self._trial_words()})"
         if self.state == "partly final":
             done = "m = all" if self.complete_ms == (results.ALL_M,) else f"m = {_m_words(self.complete_ms)}"
-            return f"final at {done} ({self._trial_words()}); m = {_m_words(self.missing_ms)} still to run"
+            return f"final at {done} ({self._trial_words()}); {self._todo_words()}"
         return self.words().replace("the first recipe", "first recipe").replace("an earlier recipe", "earlier recipe"
                                                                                 ).replace(" from pretraining", "")
 
@@ -157,7 +169,7 @@ class GridState:
                     f"{'every m (' + _m_words(ms) + ')' if len(ms) > 1 else 'm = ' + _m_words(ms)}")
         if self.state == "partly final":
             done = "all experiments (m = all)" if self.complete_ms == (results.ALL_M,) else f"m = {_m_words(self.complete_ms)}"
-            return (f"final for {done}, {self._trial_words()}; m = {_m_words(self.missing_ms)} still to run")
+            return f"final for {done}, {self._trial_words()}; {self._todo_words()}"
         why = {"first": "the first recipe", "earlier": "an earlier recipe", "mixed": "rows from several recipes",
                "default": "today's recipe"}[self.recipe]
         parts = [why, self._trial_words() + ("" if self.trials[1] == self.default_trials else
@@ -228,9 +240,12 @@ def grid_state(case: str, table: pd.DataFrame) -> GridState:
     trials = (int(per_point.min()), int(per_point.max())) if len(per_point) else (0, 0)
     ms = sorted({results.ALL_M if m is None else int(m) for m in c.default_ms}, key=lambda m: (m == results.ALL_M, m))
     missing = _n_missing(c, table, ms)
+    total = len(c.default_ns)
     return GridState(case=c.name, recipe=_recipe_kind(recorded), trials=trials, default_trials=int(c.default_trials),
                      withheld=_withheld(table, recorded), complete_ms=tuple(m for m in ms if m not in missing),
-                     missing_ms=tuple(m for m in ms if m in missing), differences=tuple(grid_currency(case, table)))
+                     missing_ms=tuple(m for m in ms if m in missing), differences=tuple(grid_currency(case, table)),
+                     partly_run=tuple((m, total - missing[m]) for m in ms if 0 < missing.get(m, 0) < total),
+                     default_points=total)
 
 
 def _n_missing(c, table: pd.DataFrame, ms) -> dict[int, int]:

@@ -414,7 +414,7 @@ class SummaryPage:
     def conclusion(self) -> None:
         """The cross-case conclusion in words, generated from the verdicts and statuses."""
         if self.fits:
-            show_markdown(findings.conclusion(self.fits, self.states))
+            show_markdown(findings.conclusion(self.fits, self.states, self.tables))
 
     def sensitivity(self) -> None:
         """What the gain is made of: every case's protocol variants that were run, in its chapter's words."""
