@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from s2rlib import findings, insights, report, scaling, trial_stats
+from s2rlib import equal_m, findings, insights, report, scaling, trial_stats
+from s2rlib.formatting import signed_pct
 from s2rlib.scaling import FitStatus
 from s2rlib.trial_stats import Gain
 from synthetic import synthetic_table
@@ -118,8 +119,8 @@ def test_scarce_data_sentence_says_each_cases_verdict_at_equal_m():
     flat = synthetic_table("band_gap", ns=ns, ms=(100, -1), trials=20, law=(0.0, 0.30, 0.40, 0.40, 0.010))
     only_all = synthetic_table("chi", ns=ns, trials=20)
     tables = {"formation_enthalpy": law, "band_gap": flat, "chi": only_all}
-    text = findings.scarce_data_sentence(tables)
-    cells = findings.equal_m_table(tables).set_index("case")["m = 100"]
+    text = equal_m.scarce_data_sentence(tables)
+    cells = equal_m.equal_m_table(tables).set_index("case")["m = 100"]
     fe_pct, bg_pct = (cells[c].split(" [")[0] for c in ("Formation enthalpy", "Band gap"))
     assert text.startswith("With only 100 experiments (m = 100; gains in % of the error without pretraining)")
     assert f"lowers the error detectably for formation enthalpy {fe_pct}" in text and "every case" not in text
@@ -127,13 +128,13 @@ def test_scarce_data_sentence_says_each_cases_verdict_at_equal_m():
     assert text.endswith("Flory–Huggins χ has not run m = 100 yet.")
     # each clause agrees with its own case's gain (the claims checker reads them one by one)
     for clause, case in ((text.split(";")[1], "formation_enthalpy"), (text.split(";")[2], "band_gap")):
-        g = findings._equal_m_gain(tables[case], 100)[0]
+        g = equal_m.gain_at_m(tables[case], 100)[0]
         assert findings.check_gain_sentence(clause, g) == [], clause
     # both lower: "every case", ordered by the size of the gain
     steep = synthetic_table("band_gap", ns=ns, ms=(100,), trials=20, law=(0.5, 0.30, 0.10, 0.40, 0.005))
-    both = findings.scarce_data_sentence({"band_gap": steep, "formation_enthalpy": law})
+    both = equal_m.scarce_data_sentence({"band_gap": steep, "formation_enthalpy": law})
     assert "lowers the error detectably for every case: " in both
-    assert findings.scarce_data_sentence({"chi": only_all}) == ""
+    assert equal_m.scarce_data_sentence({"chi": only_all}) == ""
     # the conclusion carries it only when given the tables
     fits = {c: trial_stats.fit_table(t, n_boot=100, units="eV") for c, t in tables.items() if c != "chi"}
     assert text in findings.conclusion(fits, tables=tables) and "100 experiments" not in findings.conclusion(fits)
@@ -243,7 +244,7 @@ def test_equal_m_table_compares_cases_at_the_same_m():
 
     helps = synthetic_table("band_gap", ms=(100, -1), trials=6, law=(0.6, 0.3, 0.2, 0.5, 0.004))
     hurts = synthetic_table("chi", ms=(100, 300), trials=6, law=(0.1, 0.3, 0.6, 0.5, 0.004))
-    tab = findings.equal_m_table({"band_gap": helps, "chi": hurts})
+    tab = equal_m.equal_m_table({"band_gap": helps, "chi": hurts})
     assert list(tab.columns) == ["case", "m = 100", "m = 300", "all experiments"]
     bg, chi = tab.iloc[0], tab.iloc[1]
     assert bg["m = 300"] == "not run yet" and chi["all experiments"] == "not run yet"
@@ -258,11 +259,11 @@ def test_equal_m_table_compares_cases_at_the_same_m():
     from s2rlib.trial_stats import paired_gain, trial_matrix
 
     g = paired_gain(trial_matrix(helps, "mae", -1), 10000, 0)
-    assert f"[{findings._signed_pct(100 * g.lo / base)}, {findings._signed_pct(100 * g.hi / base)}]" in bg["all experiments"]
+    assert f"[{signed_pct(100 * g.lo / base)}, {signed_pct(100 * g.hi / base)}]" in bg["all experiments"]
     # one trial: no interval, said so; an effect inside the noise: "no effect"
-    one = findings.equal_m_table({"x": synthetic_table("band_gap", ms=(100,), trials=1)})
+    one = equal_m.equal_m_table({"x": synthetic_table("band_gap", ms=(100,), trials=1)})
     assert one["m = 100"].iloc[0] == "1 trial(s): no interval"
-    flat = findings.equal_m_table({"x": synthetic_table("band_gap", ms=(100,), trials=6, law=(0.0, 0.3, 0.5, 0.5, 0.05))})
+    flat = equal_m.equal_m_table({"x": synthetic_table("band_gap", ms=(100,), trials=6, law=(0.0, 0.3, 0.5, 0.5, 0.05))})
     assert flat["m = 100"].iloc[0].endswith("(no effect; 6 trials)")
 
 

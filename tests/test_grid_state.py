@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from s2rlib import book_results, findings, report, results
+from s2rlib import book_results, equal_m, findings, report, results
 from s2rlib.book_results import grid_state, grid_states_markdown, case_words
 from s2rlib.cases import builtin_names, get_case
 from s2rlib.recipe_study import V1
@@ -158,7 +158,7 @@ def test_ess_without_a_supported_row_is_one_paragraph(tmp_path, capsys):
 def test_every_builtin_case_is_designed_for_the_equal_m_sizes():
     for c in builtin_names():
         ms = {results.ALL_M if m is None else m for m in get_case(c).default_ms}
-        assert set(findings.EQUAL_MS) <= ms, c
+        assert set(equal_m.EQUAL_MS) <= ms, c
 
 
 # ------------------------------------------------------------------ the committed tables and the book's words

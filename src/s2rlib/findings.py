@@ -21,8 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from . import equal_m
 from .claims import CLAIM_RULES, VERDICT_WORDS, ClaimRule, check_claims, check_gain_sentence  # noqa: F401  (findings.X keeps working)
-from .formatting import DASH, fmt, fmt_ci, fmt_diff, fmt_n, fmt_signed, join_words, units_after
+from .formatting import DASH, fmt, fmt_ci, fmt_diff, fmt_n, fmt_signed, join_words, signed_pct, units_after
 from .law_check_sentences import extrapolation_sentence, forms_sentence  # noqa: F401  (findings.X keeps working)
 from .fit_status import CI_LEVEL, FitStatus
 from .trial_stats import CaseFit, Gain, paired_gain, trial_matrix
@@ -197,11 +198,6 @@ def _pct(x: float) -> str:
     return f"{abs(x):.0f}%" if abs(x) >= 9.5 else f"{abs(x):.1f}%"
 
 
-def _signed_pct(x: float) -> str:
-    s = f"{x:+.0f}%" if abs(x) >= 9.5 else f"{x:+.1f}%"
-    return s.replace("-", "−")
-
-
 @dataclass(frozen=True)
 class Finding:
     """What one case (one m) shows: the gain at the largest n and the law, as the tables report them."""
@@ -257,7 +253,7 @@ class Finding:
         if self.verdict == "raises":
             size = (f" by {_pct(rel)} [{_pct(rlo)}, {_pct(rhi)}]" if np.isfinite(rel) else "")
             return f"Pretraining {self.where()} raises the error{size} ({absolute}; {tail})."
-        size = f"{_signed_pct(rel)} [{_signed_pct(rlo)}, {_signed_pct(rhi)}]" if np.isfinite(rel) else absolute
+        size = f"{signed_pct(rel)} [{signed_pct(rlo)}, {signed_pct(rhi)}]" if np.isfinite(rel) else absolute
         return (f"Pretraining {self.where()} has no detectable effect on the error: {size} "
                 f"({absolute}; the interval includes zero; {tail}).")
 
@@ -349,7 +345,7 @@ def glance_table(fits: Mapping[str, CaseFit], states: Mapping | None = None,
             row["results"] = st.tag() if st is not None else DASH
         row.update({
             "pretraining on the largest n": words,
-            "gain vs no pretraining [90% CI]": (f"{_signed_pct(rel)} [{_signed_pct(rlo)}, {_signed_pct(rhi)}] at "
+            "gain vs no pretraining [90% CI]": (f"{signed_pct(rel)} [{signed_pct(rlo)}, {signed_pct(rhi)}] at "
                                                 f"n = {fmt_n(fd.gain.n)}"
                                                 if np.isfinite(rlo) else DASH),
             "scaling law": law,
@@ -358,86 +354,11 @@ def glance_table(fits: Mapping[str, CaseFit], states: Mapping | None = None,
     return pd.DataFrame(rows)
 
 
-#: the experimental sizes every built-in case's grid is designed to run (its case file's ``ms``), compared across cases
-EQUAL_MS = (100, 300, ALL_M)
-
-
-def _equal_m_gain(table: pd.DataFrame, m: int, level: float = CI_LEVEL):
-    """The paired gain of the largest database over none at experimental size ``m`` and the mean error
-    without pretraining, or None where the grid lacks that m, n = 0 or an n > 0."""
-    mat = trial_matrix(for_fit(table), "mae", m) if (table["m_target"] == m).any() else None
-    g = paired_gain(mat, mat.index.max(), 0, level=level) if mat is not None and len(mat) else None
-    if g is None or 0 not in mat.index or g.n == 0:
-        return None
-    return g, float(mat.loc[0].mean())
-
-
-def equal_m_table(tables: Mapping[str, pd.DataFrame], ms=EQUAL_MS, level: float = CI_LEVEL) -> pd.DataFrame:
-    """Cases compared at equal experimental data: per case (rows) and m (columns), the paired gain of
-    the largest database over none, in percent of the no-pretraining error, with its corrected
-    interval and the verdict's word; "not run yet" where the grid lacks that m, n = 0 or an n > 0."""
-    from .book_results import case_words
-
-    rows = []
-    for case, table in tables.items():
-        row = {"case": case_words(case, start=True)}
-        for m in ms:
-            col = "all experiments" if m == ALL_M else f"m = {fmt_n(m)}"
-            got = _equal_m_gain(table, m, level)
-            if got is None:
-                row[col] = "not run yet"
-                continue
-            g, b = got
-            if not np.isfinite(g.lo):
-                row[col] = f"{g.trials} trial(s): no interval"
-                continue
-            word = {"lowers": "lower", "raises": "higher", "no_effect": "no effect"}[g.verdict]
-            row[col] = (f"{_signed_pct(100 * g.mean / b)} [{_signed_pct(100 * g.lo / b)}, "
-                        f"{_signed_pct(100 * g.hi / b)}] at n = {fmt_n(g.n)} ({word}; {g.trials} trials)")
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def scarce_data_sentence(tables: Mapping[str, pd.DataFrame], m: int = EQUAL_MS[0], level: float = CI_LEVEL) -> str:
-    """Where experiments are scarce: per verdict, the cases whose gain of the largest database over none
-    at experimental size ``m`` (paired, corrected interval) lowers, raises or leaves the error, with the
-    gain in % of the error without pretraining; "" when no case has run that m."""
-    from .book_results import case_words
-
-    gains = {}
-    for case, table in tables.items():
-        got = _equal_m_gain(table, m, level)
-        if got is not None and np.isfinite(got[0].lo):
-            gains[case] = got
-    if not gains:
-        return ""
-
-    def named(cases):
-        ordered = sorted(cases, key=lambda c: gains[c][0].mean / gains[c][1])
-        return join_words([f"{case_words(c)} {_signed_pct(100 * gains[c][0].mean / gains[c][1])}" for c in ordered])
-
-    by = {v: [c for c, (g, _) in gains.items() if g.verdict == v] for v in ("lowers", "raises", "no_effect")}
-    every = len(gains) > 1 and len(by["lowers"]) == len(gains)
-    parts = []
-    if by["lowers"]:
-        parts.append(f"lowers the error detectably for {'every case: ' if every else ''}{named(by['lowers'])}")
-    if by["no_effect"]:
-        parts.append(f"has no detectable effect for {named(by['no_effect'])}")
-    if by["raises"]:
-        parts.append(f"raises the error for {named(by['raises'])}")
-    missing = [case_words(c) for c in tables if c not in gains]
-    text = (f"With only {fmt_n(m)} experiments (m = {fmt_n(m)}; gains in % of the error without pretraining), "
-            "the largest database " + "; it ".join(parts))
-    if missing:
-        text += f"; {join_words(missing)} {'has' if len(missing) == 1 else 'have'} not run m = {fmt_n(m)} yet"
-    return text + "."
-
-
 def conclusion(fits: Mapping[str, CaseFit], states: Mapping | None = None,
                tables: Mapping[str, pd.DataFrame] | None = None) -> str:
     """One paragraph over all cases, from the verdicts and statuses; a case whose table is provisional
     (``states``: :class:`s2rlib.book_results.GridState` by case) is marked so. With ``tables`` (the
-    cases' results), the gains where experiments are scarce follow (:func:`scarce_data_sentence`)."""
+    cases' results), the gains where experiments are scarce follow (:func:`s2rlib.equal_m.scarce_data_sentence`)."""
     from .book_results import case_words
 
     fds = {c: finding(cf) for c, cf in fits.items()}
@@ -460,7 +381,7 @@ def conclusion(fits: Mapping[str, CaseFit], states: Mapping | None = None,
                      f"{join_words(by['raises'])}")
     text = "; ".join(parts)
     text = text[0].upper() + text[1:] + " (paired gains with 90% intervals)."
-    scarce = scarce_data_sentence(tables) if tables else ""
+    scarce = equal_m.scarce_data_sentence(tables) if tables else ""
     if scarce:
         text += " " + scarce
     ok = [name(c) for c, fd in fds.items() if fd.status == FitStatus.ok]

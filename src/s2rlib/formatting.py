@@ -163,6 +163,16 @@ def fmt_diff_cell(mean: float, lo: float, hi: float) -> str:
     return DASH if m == DASH else f"{m} {ci}"
 
 
+def signed_pct(x: float) -> str:
+    """A signed percentage for a gain in % of a baseline: whole percent from 9.5% on, one decimal below.
+
+    >>> signed_pct(-60.2), signed_pct(3.04), signed_pct(-2.06)
+    ('−60%', '+3.0%', '−2.1%')
+    """
+    s = f"{x:+.0f}%" if abs(x) >= 9.5 else f"{x:+.1f}%"
+    return s.replace("-", "−")
+
+
 def fmt_pct(x, sig: int = DERIVED_SIG, signed: bool = False) -> str:
     """A percentage (``x`` already in percent): ``sig`` significant figures, never ``-0%`` or ``1e-08%``.
 

@@ -17,6 +17,7 @@ from .book_results import (N_BOOT, N_BOOT_PER_M, case_words, effective_m, grid_s
 from .cases import get_case
 from .cases import names as case_names
 from .display import note, show, show_figure, show_markdown
+from .equal_m import equal_m_table
 from .errors import ParameterError
 from .fit_cache import fit_case
 from .formatting import code
@@ -431,7 +432,7 @@ class SummaryPage:
     def equal_m(self) -> None:
         """The cases compared at equal experimental data (m = 100, 300 and all)."""
         if self.tables:
-            show(findings.equal_m_table(self.tables),
+            show(equal_m_table(self.tables),
                  "At equal experimental data: the error with the largest database against none, in % of the "
                  "error without pretraining (paired over trials; 90% intervals)")
 

@@ -29,7 +29,7 @@ from .cases import names as case_names
 from .insights import normalised_curve
 from .fit_status import CI_LEVEL
 from .formatting import fmt
-from .tables import NO_FLOOR, law_parts
+from .law_display import NO_FLOOR, law_parts
 from .trial_stats import CaseFit
 from .results import ALL_M
 
@@ -124,7 +124,7 @@ def law_band(case_fit: CaseFit, n: np.ndarray, level: float = CI_LEVEL) -> tuple
 def law_label(case_fit: CaseFit, units: str | None = None) -> str:
     """The fitted law as a legend entry (the status is not a label: see :func:`law_style`).
 
-    The decision of :func:`s2rlib.tables.law_parts`: a fit that shows no fall with n is the constant
+    The decision of :func:`s2rlib.law_display.law_parts`: a fit that shows no fall with n is the constant
     it reduces to, an unresolved floor is ``+ C (C < x)`` or no floor at all, and only an ``ok`` fit
     is called a law.
     """
