@@ -155,3 +155,36 @@ def test_ensemble_member_init_does_not_depend_on_ensemble():
     assert torch.equal(a.weights[0][1], b.weights[0][0])
     c = a.select([2, 2, 0])
     assert torch.equal(c.weights[1][0], a.weights[1][2]) and c.n_members == 3
+
+
+def test_bf16_training_is_used_and_lands_near_fp32():
+    """precision="bf16" runs the training steps' products in bfloat16 (emulated on a CPU without it, so
+    this checks the arithmetic, not the speed): the trials differ from fp32 (the setting reaches the
+    steps) yet land close to them, and pretraining still helps as much. fp32 stays unrecorded in the
+    recipe's dict (the final grids' hashes and recorded recipes are unchanged); bf16 is recorded."""
+    data = synthetic_case(2, n_target=120)
+    recipe = transfer.Recipe(hidden=(64, 32), pretrain_epochs=20, pretrain_min_steps=300, finetune_max_epochs=60,
+                             patience_epochs=10, finetune_batch=32)
+    half = transfer.Recipe.from_dict({**recipe.to_dict(), "precision": "bf16"})
+    runs = {(p, n): _metric(transfer.run_trials(data, n, trials=4, seed=0, recipe=r, progress=False), "mae")
+            for p, r in (("fp32", recipe), ("bf16", half)) for n in (0, 2000)}
+    for n in (0, 2000):
+        fp, bf = runs["fp32", n].to_numpy(), runs["bf16", n].to_numpy()
+        assert not np.array_equal(fp, bf), n
+        assert abs(bf.mean() - fp.mean()) < 0.05 * fp.mean(), (n, fp, bf)
+    gain = {p: runs[p, 2000].mean() / runs[p, 0].mean() for p in ("fp32", "bf16")}
+    assert gain["bf16"] < 0.88 and abs(gain["bf16"] - gain["fp32"]) < 0.05, gain
+    assert "precision" not in recipe.to_dict() and half.to_dict()["precision"] == "bf16"
+    assert transfer.Recipe.from_dict(recipe.to_dict()) == recipe
+
+
+def test_bf16_is_refused_with_the_reason_on_a_cpu_without_it(monkeypatch):
+    from s2rlib import validation
+    from s2rlib.errors import ParameterError
+
+    monkeypatch.setattr(validation, "bf16_native", lambda: False)
+    with pytest.raises(ParameterError, match=r"recipe.precision='bf16': this CPU has no native bfloat16.*use \"fp32\""):
+        validation.validate_recipe({"precision": "bf16"})
+    with pytest.raises(ParameterError, match=r"recipe.precision='fp16': expected one of \['fp32', 'bf16'\]"):
+        validation.validate_recipe({"precision": "fp16"})
+    assert validation.validate_recipe({}).precision == "fp32"

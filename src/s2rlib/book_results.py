@@ -322,7 +322,7 @@ def grid_currency(case: str, table: pd.DataFrame) -> list[str]:
     ms = {results.ALL_M if m is None else int(m) for m in c.default_ms}
     missing = _n_missing(c, table, ms)
     if missing:
-        parts = [f"{k} of {len(c.default_ns)} at {'all experiments' if m == results.ALL_M else f'm = {m}'}"
+        parts = [f"{k} of {len(c.default_ns)} at {'all experiments' if m == results.ALL_M else f'm = {m:,}'}"
                  for m, k in sorted(missing.items(), key=lambda x: (x[0] == results.ALL_M, x[0]))]
         out.append(f"grid points not run yet: {', '.join(parts)}")
     return out

@@ -18,6 +18,7 @@ a-time reference, equal up to float rounding).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -91,11 +92,22 @@ class Recipe:
     )
     test_fraction: float = 0.2
     val_fraction: float = 0.2
+    #: arithmetic of the training steps' matrix products: "fp32", or "bf16" (``torch.autocast``: bfloat16
+    #: products, fp32 weights, optimiser and loss; validation and test predictions stay fp32). bf16 pays
+    #: only on a CPU with native bfloat16 (AVX512-BF16 or AMX); ``benchmarks/PRECISION.md`` measures it
+    precision: str = "fp32"
+
+    #: fields recorded only when they differ from this value: they were added after the final grids
+    #: ran, so those grids' recorded recipes (and their point files' hashes) stay today's recipe
+    RECORDED_IF_NOT = {"precision": "fp32"}
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["hidden"] = list(self.hidden)
         d["candidates"] = [asdict(c) for c in self.candidates]
+        for k, v in self.RECORDED_IF_NOT.items():
+            if d[k] == v:
+                del d[k]
         return d
 
     @classmethod
@@ -343,6 +355,26 @@ def simulation_baseline(data: CaseData, tr: np.ndarray, te: np.ndarray, pred_all
             "mae_on_sim": float(np.abs(pred_all[te_ok] - y).mean()), "n_test_sim": float(len(te_ok))}
 
 
+PRECISIONS = ("fp32", "bf16")
+
+
+def bf16_native() -> bool:
+    """Whether this CPU computes bfloat16 products natively (oneDNN's check: AVX512-BF16 or AMX)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def training_precision(precision: str):
+    """The context of a training step's forward pass: fp32 as written, or bf16 autocast."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    if precision == "bf16":
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    raise ParameterError(f"recipe parameter precision={precision!r}: expected one of {', '.join(PRECISIONS)}")
+
+
 def _pretrain(model, X, Y, draws, rngs, steps, recipe, progress=None):
     """Pretrain each member on its own source draw; Y is (E, N_source) standardised per member."""
     E = model.n_members
@@ -352,7 +384,8 @@ def _pretrain(model, X, Y, draws, rngs, steps, recipe, progress=None):
     bar = tqdm(range(steps), desc=progress, leave=False, disable=progress is None, mininterval=2.0)
     for step in bar:
         rows = _batches(draws, rngs, recipe.pretrain_batch)
-        pred = model(X[rows])
+        with training_precision(recipe.precision):
+            pred = model(X[rows]).float()
         _loss(pred, Y[member, rows], recipe.loss).backward()
         opt.step(0.5 * (1 + math.cos(math.pi * step / steps)))
 
@@ -399,7 +432,8 @@ def _finetune(model, X, Y, tr_idx, va_idx, rngs, body, head, recipe, l2sp=None, 
         step += 1
         rows = _batches([tr_idx[e] for e in active.tolist()], [rngs[e] for e in active.tolist()],
                         recipe.finetune_batch)
-        pred = net(X[rows])
+        with training_precision(recipe.precision):
+            pred = net(X[rows]).float()
         _loss(pred, Y[active.view(-1, 1), rows], recipe.loss).backward()
         opt.step()
         bar.update()
