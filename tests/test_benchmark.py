@@ -66,6 +66,34 @@ def test_step_benchmark_runs_at_tiny_sizes(tmp_path):
         assert set(r["ms_per_step"]) == {"before", "allocator", "both"} and min(r["ms_per_step"].values()) > 0
 
 
+def test_committed_precision_report_is_rendered_from_precision_json(tmp_path):
+    shutil.copy(REPO / "benchmarks" / "precision.json", tmp_path / "precision.json")
+    subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_precision.py"), "--report-only", "--out",
+                    str(tmp_path)], check=True, timeout=120, capture_output=True)
+    assert (tmp_path / "PRECISION.md").read_text() == (REPO / "benchmarks" / "PRECISION.md").read_text()
+
+
+@pytest.mark.slow
+def test_precision_benchmark_runs_at_tiny_sizes_and_its_numbers_are_its_trials(tmp_path):
+    """The quick run end to end; the speed-up is the ratio of the two arms' times and the paired
+    difference is the mean of the per-trial differences, both as rendered."""
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_precision.py"), "--quick", "--steps", "1",
+                           "--repeats", "1", "--out", str(tmp_path)], capture_output=True, text=True, timeout=600,
+                          cwd=REPO)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    res = json.loads((tmp_path / "precision.json").read_text())
+    a = res["a"]
+    fp, bf = a["runs"]["fp32"], a["runs"]["bf16"]
+    assert len(fp["mae"]) == len(bf["mae"]) == 3 and fp["mae"] != bf["mae"]
+    assert a["speedup"] == pytest.approx(fp["wall_s"] / bf["wall_s"])
+    diffs = [b - f for f, b in zip(fp["mae"], bf["mae"])]
+    assert a["difference"]["mean"] == pytest.approx(sum(diffs) / 3)
+    assert a["difference"]["lo"] < a["difference"]["mean"] < a["difference"]["hi"]
+    report = (tmp_path / "PRECISION.md").read_text()
+    assert f"**{a['difference']['mean']:+.4f} eV**" in report and f"**{a['speedup']:.2f}x**" in report
+    assert set(res["b"]) == {"pretrain", "fine-tune"}
+
+
 def _classroom():
     spec = importlib.util.spec_from_file_location("classroom_run", REPO / "benchmarks" / "classroom_run.py")
     mod = importlib.util.module_from_spec(spec)

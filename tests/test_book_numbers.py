@@ -414,6 +414,26 @@ def test_readme_conclusion_is_the_generated_one():
     assert said.group(1).strip() == " ".join(findings.conclusion(page.fits, page.states, page.tables).split())
 
 
+def test_readme_bf16_figures_are_the_precision_benchmark():
+    """README's bf16 bullet quotes benchmarks/precision.json, and its reason to keep the grids in fp32 holds:
+    the paired interval of bf16 - fp32 is wider than band gap's whole gain at m = all."""
+    r = json.loads((REPO / "benchmarks" / "precision.json").read_text())
+    text = " ".join((REPO / "README.md").read_text().split())
+    a, d = r["a"], r["a"]["difference"]
+    fp, bf = a["runs"]["fp32"], a["runs"]["bf16"]
+    steps = {k: v["ms_per_step"]["fp32"] / v["ms_per_step"]["bf16"] for k, v in r["b"].items()}
+    assert r["overrides"] == {} and r["bf16_native"] and (a["n"], a["trials"]) == (1000, 10)
+    signed = lambda x: f"{x:+.4f}".replace("-", "−")
+    assert (f"took {bf['wall_s'] / 60:.1f} instead of {fp['wall_s'] / 60:.1f} minutes, **{a['speedup']:.2f}x** (a "
+            f"pretraining step {steps['pretrain']:.2f}x, a fine-tuning step {steps['fine-tune']:.2f}x)") in text
+    assert f"moved by {signed(d['mean'])} eV [{signed(d['lo'])}, {signed(d['hi'])}]" in text
+    assert d["verdict"] == "no_effect" and "no detectable difference with 10 trials" in text
+    from s2rlib.pages import SummaryPage
+
+    gain = SummaryPage(RESULTS).fits["band_gap"].gain
+    assert d["hi"] - d["lo"] > abs(gain.mean), "README says the bf16 interval is wider than band gap's gain"
+
+
 def test_readme_speed_figures_are_the_benchmarks():
     """README's speed bullet quotes benchmarks/results.json (the run REPORT.md renders)."""
     r = json.loads((REPO / "benchmarks" / "results.json").read_text())
