@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import glob
 import json
+import math
 import re
 from pathlib import Path
 
@@ -276,6 +277,19 @@ def test_readme_grid_minutes_are_the_committed_rows_wall_s():
         assert round(per_point["wall_s"].sum() / 60) == int(minutes.replace(",", "")), name
         if all_minutes:
             assert round(per_point.loc[per_point["m_target"] == -1, "wall_s"].sum() / 60) == int(all_minutes), name
+    # "a-b minutes a point there" (the m = all points) and "x minutes a point at m = M" (the other lines)
+    for name, lo, hi in re.findall(r"\*\*(Chi|Polymer density|Formation enthalpy|Band gap)[^*]*\*\* \([^()]*?(\d+)-(\d+) "
+                                   r"minutes a point there", text):
+        t = pd.read_csv(REPO / "results" / name.lower().replace(" ", "_") / "results.csv")
+        at_all = t.drop_duplicates(["n_source", "m_target"]).query("m_target == -1")["wall_s"] / 60
+        assert (int(lo), int(hi)) == (math.floor(at_all.min()), math.ceil(at_all.max())), name
+    said = re.search(r"\*\*Band gap[^*]*\*\* \([^()]*reuse the pretrained networks: ([^)]*)\)", text)
+    if said:
+        t = pd.read_csv(REPO / "results" / "band_gap" / "results.csv").drop_duplicates(["n_source", "m_target"])
+        per_m = (t[t["m_target"] != -1].groupby("m_target")["wall_s"].mean() / 60).round(1)
+        quoted = {int(m.replace(",", "")): float(x) for x, m in re.findall(r"([\d.]+) minutes a point at m = ([\d,]+)",
+                                                                         said.group(1))}
+        assert quoted == per_m.to_dict()
 
 
 def test_readme_staged_band_gap_points_are_the_staged_files():

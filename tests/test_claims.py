@@ -134,6 +134,16 @@ def test_scarce_data_sentence_says_each_cases_verdict_at_equal_m():
     steep = synthetic_table("band_gap", ns=ns, ms=(100,), trials=20, law=(0.5, 0.30, 0.10, 0.40, 0.005))
     both = equal_m.scarce_data_sentence({"band_gap": steep, "formation_enthalpy": law})
     assert "lowers the error detectably for every case: " in both
+    # not "every case" while a case has not run m = 100; a one-trial case has no interval, and says so
+    three = equal_m.scarce_data_sentence({"band_gap": steep, "formation_enthalpy": law, "chi": only_all})
+    assert "every case" not in three and three.endswith("Flory–Huggins χ has not run m = 100 yet.")
+    one_trial = synthetic_table("polymer_density", ns=ns, ms=(100,), trials=1)
+    few = equal_m.scarce_data_sentence({"band_gap": steep, "formation_enthalpy": law, "polymer_density": one_trial})
+    assert "every case" not in few and few.endswith("polymer density has too few trials at m = 100 for an interval.")
+    # a partly run m line: the gain is at the largest n run so far, and the sentence names it
+    part = law[(law["m_target"] == -1) | (law["n_source"] <= 3000)]
+    partial = equal_m.scarce_data_sentence({"formation_enthalpy": part})
+    assert "formation enthalpy −" in partial and "(at n = 3,000, the largest run at m = 100 so far)" in partial
     assert equal_m.scarce_data_sentence({"chi": only_all}) == ""
     # the conclusion carries it only when given the tables
     fits = {c: trial_stats.fit_table(t, n_boot=100, units="eV") for c, t in tables.items() if c != "chi"}

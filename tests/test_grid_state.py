@@ -81,6 +81,16 @@ def test_todays_recipe_with_every_m_is_final_and_with_one_m_partly_final():
     assert grid_state("chi", _grid("chi", recipe={**Recipe().to_dict(), "withhold_test_sources": False})).withheld is False
 
 
+def test_a_field_recorded_only_when_not_default_compares_as_its_default():
+    """precision is recorded only when not fp32 (the final grids predate it): a recipe that records
+    "fp32" explicitly is today's, and a bf16 grid says in its box what differs."""
+    explicit = grid_state("chi", _grid("chi", ms=(50, 100, 300, -1), recipe={**Recipe().to_dict(), "precision": "fp32"}))
+    assert explicit.recipe == "default" and explicit.state == "final"
+    bf16 = grid_state("chi", _grid("chi", ms=(50, 100, 300, -1), recipe=Recipe(precision="bf16").to_dict()))
+    assert bf16.state == "provisional" and any("precision bf16 → fp32" in d for d in bf16.differences), bf16.differences
+    assert not any("did not exist yet" in d for d in bf16.differences)
+
+
 def test_glance_table_marks_provisional_and_final_cases_in_words():
     tables = {"formation_enthalpy": _grid("formation_enthalpy", trials=5, recipe=_first_recipe_as_recorded(),
                                           withheld=False),

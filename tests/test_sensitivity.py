@@ -84,6 +84,10 @@ def test_a_variant_that_is_not_the_grid_with_one_change_is_refused():
         sensitivity.compare(main, elsewhere, "fixed_steps")
     with pytest.raises(ParameterError, match="unknown sensitivity variant 'bigger'"):
         sensitivity.compare(main, two, "bigger")
+    # a bf16 rerun of an fp32 grid changes two things (README says it is refused)
+    half = _variant_rows(main, {"pretrain_max_steps": 1000, "precision": "bf16"}, np.zeros(6))
+    with pytest.raises(ParameterError, match=r"differs .* in \['precision'\]"):
+        sensitivity.compare(main, half, "fixed_steps")
 
 
 def test_variant_rows_are_read_from_their_directory_and_the_command_writes_there(tmp_path):

@@ -183,7 +183,7 @@ def test_bf16_is_refused_with_the_reason_on_a_cpu_without_it(monkeypatch):
     from s2rlib.errors import ParameterError
 
     monkeypatch.setattr(validation, "bf16_native", lambda: False)
-    with pytest.raises(ParameterError, match=r"recipe.precision='bf16': this CPU has no native bfloat16.*use \"fp32\""):
+    with pytest.raises(ParameterError, match=r"recipe.precision=.bf16.: this CPU has no bfloat16 instructions.*use \"fp32\""):
         validation.validate_recipe({"precision": "bf16"})
     with pytest.raises(ParameterError, match=r"recipe.precision='fp16': expected one of \['fp32', 'bf16'\]"):
         validation.validate_recipe({"precision": "fp16"})

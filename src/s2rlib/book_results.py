@@ -181,15 +181,24 @@ class GridState:
         return "provisional: " + ", ".join(parts)
 
 
+def _full_recipe(recorded: dict) -> dict:
+    """A recorded recipe with the fields that are recorded only when not at their value
+    (``Recipe.RECORDED_IF_NOT``, e.g. ``precision`` fp32) filled in, so recipes compare field by field."""
+    from .transfer import Recipe
+
+    return {**Recipe.RECORDED_IF_NOT, **recorded}
+
+
 def _recipe_kind(recorded: list[dict]) -> str:
     from .recipe_study import V1
     from .transfer import Recipe
 
-    now, first = Recipe().to_dict(), Recipe(**V1).to_dict()
-    if all(r == now for r in recorded):
+    now, first = _full_recipe(Recipe().to_dict()), _full_recipe(Recipe(**V1).to_dict())
+    if all(_full_recipe(r) == now for r in recorded):
         return "default"
     # a field added later (a candidate's l2sp) takes its default: Recipe.from_dict fills it in
-    if all(r and all(first.get(k) == Recipe.from_dict({k: v}).to_dict()[k] for k, v in r.items()) for r in recorded):
+    if all(r and all(first.get(k) == _full_recipe(Recipe.from_dict({k: v}).to_dict())[k] for k, v in r.items())
+           for r in recorded):
         return "first"
     return "mixed" if len(recorded) > 1 else "earlier"
 
@@ -292,8 +301,8 @@ def grid_currency(case: str, table: pd.DataFrame) -> list[str]:
 
     c = get_case(case)
     out = []
-    now = Recipe().to_dict()
-    recipes = {json.dumps(r, sort_keys=True) for r in recorded_recipes(case, table)}
+    now = _full_recipe(Recipe().to_dict())
+    recipes = {json.dumps(_full_recipe(r), sort_keys=True) for r in recorded_recipes(case, table)}
     changed, unrecorded = {}, []
     for recorded in map(json.loads, sorted(recipes)):
         for k in now:

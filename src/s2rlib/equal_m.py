@@ -61,20 +61,28 @@ def scarce_data_sentence(tables: Mapping[str, pd.DataFrame], m: int = EQUAL_MS[0
     gain in % of the error without pretraining; "" when no case has run that m."""
     from .book_results import case_words
 
-    gains = {}
+    gains, no_interval = {}, []
     for case, table in tables.items():
         got = gain_at_m(table, m, level)
         if got is not None and np.isfinite(got[0].lo):
             gains[case] = got
+        elif got is not None:
+            no_interval.append(case)
     if not gains:
         return ""
+    # the largest n of a case, as its trial matrices index it (the drawn n), over every m it ran
+    largest = {c: max(trial_matrix(for_fit(t), "mae", mm).index.max() for mm in t["m_target"].unique())
+               for c, t in tables.items() if c in gains}
 
     def named(cases):
         ordered = sorted(cases, key=lambda c: gains[c][0].mean / gains[c][1])
-        return join_words([f"{case_words(c)} {signed_pct(100 * gains[c][0].mean / gains[c][1])}" for c in ordered])
+        return join_words([f"{case_words(c)} {signed_pct(100 * gains[c][0].mean / gains[c][1])}"
+                           + ("" if gains[c][0].n >= largest[c] else f" (at n = {fmt_n(gains[c][0].n)}, the largest "
+                                                                     f"run at m = {fmt_n(m)} so far)")
+                           for c in ordered])
 
     by = {v: [c for c, (g, _) in gains.items() if g.verdict == v] for v in ("lowers", "raises", "no_effect")}
-    every = len(gains) > 1 and len(by["lowers"]) == len(gains)
+    every = len(tables) > 1 and len(by["lowers"]) == len(tables)
     parts = []
     if by["lowers"]:
         parts.append(f"lowers the error detectably for {'every case: ' if every else ''}{named(by['lowers'])}")
@@ -82,9 +90,12 @@ def scarce_data_sentence(tables: Mapping[str, pd.DataFrame], m: int = EQUAL_MS[0
         parts.append(f"has no detectable effect for {named(by['no_effect'])}")
     if by["raises"]:
         parts.append(f"raises the error for {named(by['raises'])}")
-    missing = [case_words(c) for c in tables if c not in gains]
     text = (f"With only {fmt_n(m)} experiments (m = {fmt_n(m)}; gains in % of the error without pretraining), "
             "the largest database " + "; it ".join(parts))
+    if no_interval:
+        text += f"; {join_words([case_words(c) for c in no_interval])} {'has' if len(no_interval) == 1 else 'have'} " \
+                "too few trials at m = " + fmt_n(m) + " for an interval"
+    missing = [case_words(c) for c in tables if c not in gains and c not in no_interval]
     if missing:
         text += f"; {join_words(missing)} {'has' if len(missing) == 1 else 'have'} not run m = {fmt_n(m)} yet"
     return text + "."

@@ -26,9 +26,8 @@ from .claims import CLAIM_RULES, VERDICT_WORDS, ClaimRule, check_claims, check_g
 from .formatting import DASH, fmt, fmt_ci, fmt_diff, fmt_n, fmt_signed, join_words, signed_pct, units_after
 from .law_check_sentences import extrapolation_sentence, forms_sentence  # noqa: F401  (findings.X keeps working)
 from .fit_status import CI_LEVEL, FitStatus
-from .trial_stats import CaseFit, Gain, paired_gain, trial_matrix
+from .trial_stats import CaseFit, Gain
 from .results import ALL_M
-from .selection import for_fit
 
 #: statuses under which the data show no fall with n: the book shows the constant, never a law
 CONSTANT_STATUSES = (FitStatus.constant_preferred, FitStatus.no_decrease)
@@ -372,15 +371,14 @@ def conclusion(fits: Mapping[str, CaseFit], states: Mapping | None = None,
     by = {v: [name(c) for c, fd in fds.items() if fd.verdict == v] for v in ("lowers", "raises", "no_effect")}
     parts = []
     if by["lowers"]:
-        parts.append(f"Pretraining on the largest database lowers the error detectably for {join_words(by['lowers'])}")
+        parts.append(f"pretraining on the largest database lowers the error detectably for {join_words(by['lowers'])}")
     if by["no_effect"]:
-        parts.append(f"{'it has' if parts else 'Pretraining on the largest database has'} no detectable effect "
+        parts.append(f"{'it has' if parts else 'pretraining on the largest database has'} no detectable effect "
                      f"for {join_words(by['no_effect'])}")
     if by["raises"]:
-        parts.append(f"{'it raises' if parts else 'Pretraining on the largest database raises'} the error for "
+        parts.append(f"{'it raises' if parts else 'pretraining on the largest database raises'} the error for "
                      f"{join_words(by['raises'])}")
-    text = "; ".join(parts)
-    text = text[0].upper() + text[1:] + " (paired gains with 90% intervals)."
+    text = "With all experimental data (m = all), " + "; ".join(parts) + " (paired gains with 90% intervals)."
     scarce = equal_m.scarce_data_sentence(tables) if tables else ""
     if scarce:
         text += " " + scarce

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -31,7 +30,7 @@ from .results import ALL_M
 
 from . import insights
 from .law_display import (  # noqa: F401  (re-exported: how a law is shown lives there)
-    NO_FLOOR, ZERO_FLOOR, LawParts, _tex, law_math, law_parts, law_text, status_cell, status_text,
+    NO_FLOOR, ZERO_FLOOR, LawParts, law_math, law_parts, law_text, status_cell, status_text,
 )
 from .run_tables import (  # noqa: F401  (re-exported: the "what was run" tables live there)
     case_header_table, classroom_box, constant_caption, data_table, grid_command, grid_cost_table, grid_tables, m_name,

@@ -21,7 +21,10 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from types import MappingProxyType
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -99,7 +102,7 @@ class Recipe:
 
     #: fields recorded only when they differ from this value: they were added after the final grids
     #: ran, so those grids' recorded recipes (and their point files' hashes) stay today's recipe
-    RECORDED_IF_NOT = {"precision": "fp32"}
+    RECORDED_IF_NOT: ClassVar[Mapping[str, object]] = MappingProxyType({"precision": "fp32"})
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -359,9 +362,10 @@ PRECISIONS = ("fp32", "bf16")
 
 
 def bf16_native() -> bool:
-    """Whether this CPU computes bfloat16 products natively (oneDNN's check: AVX512-BF16 or AMX)."""
+    """Whether this CPU has bfloat16 instructions (AVX512-BF16 or AMX tiles); oneDNN's own check
+    (``torch.ops.mkldnn._is_mkldnn_bf16_supported``) only asks for AVX-512, which emulates bf16 slowly."""
     try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
     except (AttributeError, RuntimeError):
         return False
 

@@ -123,9 +123,9 @@ def validate_recipe(overrides: dict | None) -> Recipe:
         if getattr(recipe, name) not in allowed:
             raise ParameterError(f"parameter recipe.{name}={getattr(recipe, name)!r}: expected one of {list(allowed)}")
     if recipe.precision == "bf16" and not bf16_native():
-        raise ParameterError("parameter recipe.precision='bf16': this CPU has no native bfloat16 arithmetic "
-                             "(AVX512-BF16 or AMX; torch.ops.mkldnn._is_mkldnn_bf16_supported() is False), so bf16 "
-                             "would be emulated and slower than fp32; use \"fp32\" here")
+        raise ParameterError("parameter recipe.precision='bf16': this CPU has no bfloat16 instructions "
+                             "(neither AVX512-BF16 nor AMX), so bf16 would be emulated and slower than fp32; use "
+                             "\"fp32\" here")
     if not isinstance(recipe.withhold_test_sources, bool):
         raise ParameterError(f"parameter recipe.withhold_test_sources={recipe.withhold_test_sources!r}: "
                              f"expected true or false")
