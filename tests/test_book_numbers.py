@@ -361,6 +361,25 @@ def test_readme_recipe_and_thread_figures_are_the_measured_ones():
     assert f"2 threads with one worker was {1 / d['ratio_seq_over_par']:.1f}x faster than" in text
 
 
+def test_readme_band_gap_lookup_sentence_is_the_paired_comparison():
+    """README's band-gap look-up sentence is :func:`s2rlib.sensitivity.compare` over the committed rows, and
+    it says "has not run yet" only of a variant whose directory is absent."""
+    from s2rlib import sensitivity
+    from s2rlib.formatting import fmt_diff
+
+    text = " ".join((REPO / "README.md").read_text().split())
+    said = re.search(r"band gap's look-up rerun \((\d+) trials, n = all\) changes its error by (\S+) eV (\[[^\]]+\]), "
+                     r"(no detectable effect|lower|higher)", text)
+    assert said, "README's band-gap look-up sentence changed: update this test"
+    main = pd.read_csv(RESULTS / "band_gap" / "results.csv")
+    c = sensitivity.compare(main, sensitivity.load_variant("band_gap", "lookup"), "lookup")
+    d = c.difference
+    assert (said.group(2), said.group(3)) == fmt_diff(d.mean, d.lo, d.hi) and int(said.group(1)) == d.trials
+    assert {"no_effect": "no detectable effect", "lowers": "lower", "raises": "higher"}[d.verdict] == said.group(4)
+    if "fixed-pretraining rerun has not run yet" in text:
+        assert sensitivity.load_variant("band_gap", "fixed_steps") is None
+
+
 def test_readme_sensitivity_sentence_is_the_paired_comparison():
     """README's fixed-compute sentence: the variant's and the default's errors and the share of the gain
     (with its range) are those :func:`s2rlib.sensitivity.compare` computes from the committed rows."""
