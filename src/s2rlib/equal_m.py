@@ -71,15 +71,17 @@ def scarce_data_sentence(tables: Mapping[str, pd.DataFrame], m: int = EQUAL_MS[0
     if not gains:
         return ""
     # the largest n of a case, as its trial matrices index it (the drawn n), over every m it ran
-    largest = {c: max(trial_matrix(for_fit(t), "mae", mm).index.max() for mm in t["m_target"].unique())
-               for c, t in tables.items() if c in gains}
+    largest = {}
+    for c in gains:
+        fitted = for_fit(tables[c])
+        largest[c] = max(trial_matrix(fitted, "mae", mm).index.max() for mm in fitted["m_target"].unique())
+    pct = {c: 100 * g.mean / base for c, (g, base) in gains.items()}  # the gain in % of the error without pretraining
 
     def named(cases):
-        ordered = sorted(cases, key=lambda c: gains[c][0].mean / gains[c][1])
-        return join_words([f"{case_words(c)} {signed_pct(100 * gains[c][0].mean / gains[c][1])}"
+        return join_words([f"{case_words(c)} {signed_pct(pct[c])}"
                            + ("" if gains[c][0].n >= largest[c] else f" (at n = {fmt_n(gains[c][0].n)}, the largest "
                                                                      f"run at m = {fmt_n(m)} so far)")
-                           for c in ordered])
+                           for c in sorted(cases, key=pct.get)])
 
     by = {v: [c for c, (g, _) in gains.items() if g.verdict == v] for v in ("lowers", "raises", "no_effect")}
     every = len(tables) > 1 and len(by["lowers"]) == len(tables)
