@@ -73,22 +73,24 @@ def _against(row) -> str:
     return f"`{row['against']}`" + (f" (+ {', '.join(f'`{c}`' for c in skipped)} not run)" if skipped else "")
 
 
-def ablation_display(tab: pd.DataFrame) -> pd.DataFrame:
-    """The ablation table (:func:`s2rlib.recipe_study.ablation_table`) as display strings."""
-    rows = []
+def ablation_display(tab: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ablation table (:func:`s2rlib.recipe_study.ablation_table`) as display strings, in two tables
+    that fit the text column: the errors of each step, and its effects."""
+    errors, effects = [], []
     for r in tab.to_dict("records"):
-        rows.append({
-            "step": f"`{r['step']}`", "compared with": _against(r),
-            "val MAE n=0": fmt(r["val_mae_n0"]), "val MAE n=all": fmt(r["val_mae_all"]),
-            "test MAE n=0": fmt(r["mae_n0"]), "test MAE n=all": fmt(r["mae_all"]),
+        step = f"`{r['step']}`"
+        errors.append({"step": step, "val MAE n=0": fmt(r["val_mae_n0"]), "val MAE n=all": fmt(r["val_mae_all"]),
+                       "test MAE n=0": fmt(r["mae_n0"]), "test MAE n=all": fmt(r["mae_all"]),
+                       "trials": str(r["trials"])})
+        effects.append({
+            "step": step, "compared with": _against(r),
             "transfer gain n=all − n=0 [90% CI]": effect_cell(r["gain"], r["gain_lo"], r["gain_hi"]),
             "effect vs compared step, n=all [90% CI]": effect_cell(r.get("effect_all", math.nan),
                                                                    r.get("effect_lo", math.nan),
                                                                    r.get("effect_hi", math.nan)),
             "chosen most (n=all)": f"`{r['chosen_most']}` ({r['chosen_count']}/{r['trials']})" if r["chosen_most"] else DASH,
-            "trials": str(r["trials"]),
         })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(errors), pd.DataFrame(effects)
 
 
 def candidates_display(tab: pd.DataFrame, trials: int) -> pd.DataFrame:
@@ -268,8 +270,11 @@ class RecipePage:
             show_markdown(f"*No step of {case.replace('_', ' ')} has run at n = all yet "
                           f"({missing_text(df)}).*")
             return
-        show(ablation_display(tab), f"Ablation, {case.replace('_', ' ')}: mean MAE{units_suffix(self.units(case))} "
-                                    f"and paired differences with Nadeau-Bengio corrected 90% intervals")
+        errors, effects = ablation_display(tab)
+        name = case.replace("_", " ")
+        show(errors, f"Ablation, {name}: mean validation and test MAE{units_suffix(self.units(case))} of each step")
+        show(effects, f"Ablation, {name}: each step's transfer gain and effect, paired differences with "
+                      f"Nadeau-Bengio corrected 90% intervals, and the candidate chosen most")
         skipped = [r for r in tab.to_dict("records") if len(r["changes"]) > 1]
         text = missing_text(df)
         lines = []

@@ -1,0 +1,296 @@
+"""The compute floor of the book's default grids: the fewest floating-point operations their recipe needs,
+counted from the committed rows, at the matmul ceiling measured in the same run.
+
+Speed work can only make a grid run closer to the ceiling or compute less. This script answers how far
+the first can go: if every training step ran at the fastest matrix-product rate this machine reaches
+(``torch.matmul`` 1024^3, fp32 and, on a CPU with native bfloat16, bf16), how many minutes would the
+committed grids (``results/<case>/results.csv``) still take?
+
+What is counted (``training_flops``), per grid point, from its rows and its recorded recipe:
+
+* **pretraining**, exactly: ``pretrain_steps`` (recorded) x ``pretrain_batch`` x trials x
+  ``EnsembleMLP.flops_per_sample()`` (forward + backward). It is counted once per n, because one
+  pretraining per (n, trial) serves every m (``s2rlib.pretrain_cache``); the report also gives the
+  count with one pretraining per point, as a grid without that cache would run.
+* **fine-tuning, a lower bound**: every trial fine-tunes ``len(recipe.candidates)`` members; a member
+  stops ``patience_epochs`` epochs after its best one (or at ``finetune_max_epochs``). For the candidate
+  validation chose, the rows record that best step, so its steps are exact; for the others only the
+  floor ``patience_epochs`` epochs is known. Each step trains ``finetune_batch`` rows.
+* Validation and test predictions (forward only, a few percent more) are not counted, so the floor is
+  a lower bound of the work, and the minutes a lower bound of the time.
+
+It also reads ``results.json`` (``bench_grid.py``) for what the same bound says of the fast path: the
+naive path's training rate, and what a 5x faster fast path would need.
+
+Writes ``floor.json`` and renders ``FLOOR.md`` from it (``--report-only`` re-renders)::
+
+    .venv/bin/python benchmarks/floor.py        # ~1 minute: loads the cases, measures the ceilings
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from machine import REPO, best_rate, log, machine_facts, matmul_gflops  # noqa: E402
+
+GOAL_MIN = 60  # issue "Speed for the paper-grade protocol": all default grids in an hour
+GOAL_FAST_PATH = 5.0
+
+
+def flops_per_sample(d_in: int, hidden) -> int:
+    """Forward + backward FLOPs of one sample through one member, as ``EnsembleMLP.flops_per_sample``."""
+    from s2rlib.models import EnsembleMLP
+
+    return EnsembleMLP([0], d_in, tuple(hidden)).flops_per_sample()
+
+
+def training_flops(*, d_in: int, recipe, pretrain_steps: int, trials: int, n_train, best_step) -> dict:
+    """Training FLOPs of one grid point: pretraining (exact) and fine-tuning (a lower bound).
+
+    ``n_train`` and ``best_step`` are per trial: the experimental training rows and the step at which the
+    chosen candidate's validation error was best (``finetune_best_step``). Returns FLOPs and the
+    underlying step counts (``finetune_steps``: fine-tuning steps summed over trials and candidates).
+    """
+    fps = flops_per_sample(d_in, recipe.hidden)
+    n_train = np.asarray(n_train, dtype=np.int64)
+    best_step = np.asarray(best_step, dtype=np.int64)
+    if n_train.shape != (trials,) or best_step.shape != (trials,):
+        raise ValueError(f"expected n_train and best_step for each of the {trials} trials, got "
+                         f"{n_train.shape} and {best_step.shape}")
+    spe = -(-n_train // recipe.finetune_batch)  # steps per epoch, as transfer._finetune
+    cap = recipe.finetune_max_epochs * spe
+    patience = recipe.patience_epochs * spe
+    chosen = np.minimum(best_step + patience, cap)  # exact: it stopped `patience` epochs after its best
+    others = (len(recipe.candidates) - 1) * np.minimum(patience, cap)  # at least: its best is no earlier than 0
+    ft_steps = int((chosen + others).sum())
+    return {"flops_per_sample": fps, "pretrain_steps": int(pretrain_steps),
+            "pretrain": float(pretrain_steps) * recipe.pretrain_batch * trials * fps,
+            "finetune_steps": ft_steps, "finetune_lower": float(ft_steps) * recipe.finetune_batch * fps,
+            # not a bound, a scale: every candidate stopping when the chosen one did
+            "finetune_if_alike": float(len(recipe.candidates) * chosen.sum()) * recipe.finetune_batch * fps}
+
+
+def grid_floor(table, d_in: int) -> dict:
+    """Per point and in sum, the training FLOPs of one case's committed table (one recipe per table)."""
+    from s2rlib.transfer import Recipe
+
+    settings = {json.dumps({"recipe": p["recipe"], "trials": p["trials"]}, sort_keys=True)
+                for p in map(json.loads, table["params"].drop_duplicates())}
+    if len(settings) != 1:
+        raise ValueError(f"expected one recipe and trial count per table, found {len(settings)}")
+    p = json.loads(settings.pop())
+    recipe, trials = Recipe.from_dict(p["recipe"]), int(p["trials"])
+    points, pretrained = [], set()
+    for (n, m), rows in table.groupby(["n_source", "m_target"], sort=True):
+        per = rows.pivot_table(index="trial", columns="metric", values="value")
+        pp = json.loads(rows["params"].iloc[0])
+        f = training_flops(d_in=d_in, recipe=recipe, pretrain_steps=pp["pretrain_steps"], trials=trials,
+                           n_train=per["n_train"].to_numpy(), best_step=per["finetune_best_step"].to_numpy())
+        f.update(n=int(n), m=int(m), wall_s=float(rows["wall_s"].iloc[0]),
+                 pretrain_counted=f["pretrain"] if n not in pretrained else 0.0)
+        pretrained.add(n)
+        points.append(f)
+    return {"trials": trials, "points": points, "recipe_is_default": recipe == Recipe(),
+            "pretrain_once": sum(q["pretrain_counted"] for q in points),
+            "pretrain_per_point": sum(q["pretrain"] for q in points),
+            "finetune_lower": sum(q["finetune_lower"] for q in points),
+            "finetune_if_alike": sum(q["finetune_if_alike"] for q in points),
+            "wall_s": sum(q["wall_s"] for q in points)}
+
+
+def bf16_matmul_gflops(size: int, seconds: float) -> float:
+    import torch
+
+    a, b = torch.randn(size, size, dtype=torch.bfloat16), torch.randn(size, size, dtype=torch.bfloat16)
+    return best_rate(lambda: torch.matmul(a, b), 2 * size**3, seconds)
+
+
+def measure(args) -> dict:
+    import pandas as pd
+    import torch
+
+    from s2rlib.book_results import BOOK_CASES
+    from s2rlib.cases import load_case
+    from s2rlib.transfer import bf16_native
+
+    torch.set_num_threads(args.threads)
+    res = {"command": " ".join(["python benchmarks/floor.py"] + (args.argv or [])),
+           "machine": machine_facts(args.threads), "threads": args.threads, "bf16_native": bf16_native()}
+    log("ceilings")
+    res["ceiling_gflops"] = {"fp32": matmul_gflops(1024, args.ceiling_seconds)}
+    if res["bf16_native"]:
+        res["ceiling_gflops"]["bf16"] = bf16_matmul_gflops(1024, args.ceiling_seconds)
+    res["cases"] = {}
+    for case in BOOK_CASES:
+        path = REPO / "results" / case / "results.csv"
+        table = pd.read_csv(path)
+        data = load_case(case)
+        shas = set(table["data_sha256"])
+        if shas != {data.data_sha256}:
+            raise SystemExit(f"{path}: data_sha256 {sorted(shas)} is not the data loaded today "
+                             f"({data.data_sha256}); the feature width may differ")
+        log(f"{case}: {len(table)} rows")
+        res["cases"][case] = {"table": str(path.relative_to(REPO)), "d_in": int(data.X_source.shape[1]),
+                              **grid_floor(table, int(data.X_source.shape[1]))}
+    bench = HERE / "results.json"
+    if bench.exists():
+        a = json.loads(bench.read_text())
+        pt = a["a"]["points"][0]
+        res["fast_path"] = {"n": pt["n"], "flops": pt["flops"], "naive_train_s": pt["naive_train_s_scaled"],
+                            "fast_train_s": pt["fast_train_s"], "ceiling_gflops": a["b"]["ceiling"]["matmul_1024"],
+                            "date_utc": a["machine"]["date_utc"]}
+    prec = HERE / "precision.json"
+    if prec.exists():
+        pr = json.loads(prec.read_text())
+        res["bf16_point"] = {"speedup": pr["a"]["speedup"], "n": pr["a"]["n"], "trials": pr["a"]["trials"]}
+    res["machine"]["loadavg_end"] = list(__import__("os").getloadavg())
+    return res
+
+
+# ---------------------------------------------------------------------------------------------- report
+def summary(res: dict) -> dict:
+    """The report's headline numbers (minutes at the ceiling), shared by FLOOR.md and the README test."""
+    ceil = res["ceiling_gflops"]
+    once = sum(c["pretrain_once"] + c["finetune_lower"] for c in res["cases"].values())
+    per_point = sum(c["pretrain_per_point"] + c["finetune_lower"] for c in res["cases"].values())
+    out = {"flops": once, "flops_without_reuse": per_point,
+           "floor_min": {k: once / (v * 1e9) / 60 for k, v in ceil.items()},
+           "wall_min": sum(c["wall_s"] for c in res["cases"].values()) / 60,
+           "pretrain_share": sum(c["pretrain_once"] for c in res["cases"].values()) / once}
+    alike = sum(c["pretrain_once"] + c["finetune_if_alike"] for c in res["cases"].values())
+    out["alike_min"] = alike / (ceil["fp32"] * 1e9) / 60
+    out["ceiling_needed_x"] = out["floor_min"]["fp32"] / GOAL_MIN
+    if "fast_path" in res:
+        fp = res["fast_path"]
+        naive = fp["flops"] / fp["naive_train_s"] / 1e9
+        out["naive_gflops"] = naive
+        out["naive_share"] = naive / fp["ceiling_gflops"]
+        out["fast_needed_share"] = GOAL_FAST_PATH * out["naive_share"]
+    return out
+
+
+def readme_sentence(res: dict) -> str:
+    """README's compute-floor bullet, generated from ``floor.json`` (``tests/test_floor.py`` checks README)."""
+    s, ceil = summary(res), res["ceiling_gflops"]
+    out = (f"counted from the committed rows, the four default grids' training needs at least {_t(s['flops'])} TFLOP "
+           "(pretraining exactly, once per n; fine-tuning a lower bound). At this machine's "
+           f"{ceil['fp32']:.0f} GFLOP/s fp32 matmul ceiling that is **{_m(s['floor_min']['fp32'])} minutes** even at "
+           f"100% efficiency, {s['ceiling_needed_x']:.1f}x the 60-minute goal")
+    if "bf16" in ceil:
+        out += f"; at its {ceil['bf16']:.0f} GFLOP/s bf16 ceiling, {_m(s['floor_min']['bf16'])} minutes"
+    out += f". The grids took {_m(s['wall_min'])} minutes."
+    if "fast_needed_share" in s:
+        out += (f" A fast path 5x faster than one network at a time would have to run at "
+                f"{100 * s['fast_needed_share']:.0f}% of the matmul ceiling measured beside it (`REPORT.md`).")
+    return out
+
+
+def _t(flops: float) -> str:
+    return f"{flops / 1e12:,.0f}"
+
+
+def _m(minutes: float) -> str:
+    return f"{minutes:,.0f}" if minutes >= 10 else f"{minutes:,.1f}"
+
+
+def _bf16_words(res: dict, s: dict) -> str:
+    ceil, floor_bf = res["ceiling_gflops"], s["floor_min"]["bf16"]
+    words = f"At the bf16 ceiling the floor is {_m(floor_bf)} minutes"
+    if floor_bf >= GOAL_MIN:
+        return words + ", still above the goal."
+    words += (f": within the goal only if training ran at {100 * floor_bf / GOAL_MIN:.0f}% or more of the bf16 "
+              f"ceiling, which is {ceil['bf16'] / ceil['fp32']:.1f}x the fp32 one")
+    if "bf16_point" in res:
+        b = res["bf16_point"]
+        words += (f"; the bf16 grid point of `PRECISION.md` (band gap n = {b['n']:,}, {b['trials']} trials) ran "
+                  f"{b['speedup']:.2f}x faster than fp32, not {ceil['bf16'] / ceil['fp32']:.1f}x")
+    return words + ". bf16 is also not the validated recipe (see `PRECISION.md`)."
+
+
+def render(res: dict) -> str:
+    s, f, ceil = summary(res), res["machine"], res["ceiling_gflops"]
+    cpu = next((ln.split(":", 1)[1].strip() for ln in f["lscpu"] if ln.startswith("Model name")), "?")
+    L = ["# The compute floor of the default grids", "",
+         f"Generated by `benchmarks/floor.py` on {f['date_utc']} UTC from the committed tables — do not edit by "
+         "hand; rerun the script (`--report-only` re-renders from `floor.json`).", "",
+         f"Machine: {cpu}, {f['nproc']} CPUs, torch {f['torch']}, {res['threads']} torch threads (as the grids), "
+         f"code `{f['git']}`, load average at start {f['loadavg_start'][0]:.2f}.", "",
+         "Ceilings (best of 5 bursts, `torch.matmul` 1024^3): "
+         + ", ".join(f"{k} **{v:,.0f} GFLOP/s**" for k, v in ceil.items())
+         + ("" if "bf16" in ceil else " (no native bfloat16 on this CPU: no bf16 ceiling)") + ".", "",
+         "Training FLOPs from the rows (see the script's docstring): pretraining exact, counted once per n "
+         "(one pretraining per n serves every m); fine-tuning a lower bound (the chosen candidate's steps "
+         "exact, the other candidates' at least `patience_epochs` epochs); validation and test not counted. "
+         "Floor = FLOPs / ceiling: the minutes if every step ran at the fastest matrix-product rate. The measured "
+         "minutes are the points' `wall_s`: some ran beside other work, and a point can have pretrained again "
+         "(the pretrained-network cache keys on the CPU model, and the project's machine changes between sessions).",
+         "",
+         "| case | points | trials | d_in | pretraining TFLOP | fine-tuning TFLOP (≥) | floor, fp32 (min) "
+         + ("| floor, bf16 (min) " if "bf16" in ceil else "") + "| measured (min, `wall_s`) | measured / floor |",
+         "|---|---|---|---|---|---|---|" + ("---|" if "bf16" in ceil else "") + "---|---|"]
+    for case, c in res["cases"].items():
+        flops = c["pretrain_once"] + c["finetune_lower"]
+        fl = {k: flops / (v * 1e9) / 60 for k, v in ceil.items()}
+        L.append(f"| {case} | {len(c['points'])} | {c['trials']} | {c['d_in']} | {_t(c['pretrain_once'])} | "
+                 f"{_t(c['finetune_lower'])} | {_m(fl['fp32'])} | " + (f"{_m(fl['bf16'])} | " if "bf16" in ceil else "")
+                 + f"{_m(c['wall_s'] / 60)} | {c['wall_s'] / 60 / fl['fp32']:.1f} |")
+    L.append(f"| **all** | {sum(len(c['points']) for c in res['cases'].values())} | | | "
+             f"{_t(sum(c['pretrain_once'] for c in res['cases'].values()))} | "
+             f"{_t(sum(c['finetune_lower'] for c in res['cases'].values()))} | **{_m(s['floor_min']['fp32'])}** | "
+             + (f"**{_m(s['floor_min']['bf16'])}** | " if "bf16" in ceil else "")
+             + f"{_m(s['wall_min'])} | {s['wall_min'] / s['floor_min']['fp32']:.1f} |")
+    L += ["", f"**The 60-minute goal.** At the fp32 ceiling the committed grids need at least "
+          f"**{_m(s['floor_min']['fp32'])} minutes** of training alone, {s['ceiling_needed_x']:.1f}x the goal: "
+          f"a machine would need a matrix-product rate {s['ceiling_needed_x']:.1f}x this one's to meet it even at 100% "
+          "efficiency. " + (_bf16_words(res, s) if "bf16" in ceil else ""),
+          "", "The fine-tuning count is a lower bound because the rows record only the chosen candidate's stopping "
+          "step. If the other candidates had stopped when the chosen one did, fine-tuning would be "
+          f"{_t(sum(c['finetune_if_alike'] for c in res['cases'].values()))} TFLOP and the fp32 floor "
+          f"{_m(s['alike_min'])} minutes (a scale, not a bound).",
+          "", f"Pretraining is {100 * s['pretrain_share']:.0f}% of the floor's FLOPs. One pretraining per n "
+          f"for every m saves {100 * (1 - s['flops'] / s['flops_without_reuse']):.0f}% of the grids' FLOPs "
+          f"({_t(s['flops_without_reuse'])} TFLOP with one pretraining per point, {_t(s['flops'])} with one per n)."]
+    if "fast_path" in res:
+        fp = res["fast_path"]
+        L += ["", f"**The 5x fast-path goal.** In `REPORT.md` ({fp['date_utc']} UTC, band gap n = {fp['n']:,}) the "
+              f"naive path (one network at a time) trained at {s['naive_gflops']:.0f} GFLOP/s, "
+              f"{100 * s['naive_share']:.0f}% of that run's {fp['ceiling_gflops']:.0f} GFLOP/s ceiling, on the same "
+              f"work as the fast path. A fast path 5x faster on the same work would run at "
+              f"{100 * s['fast_needed_share']:.0f}% of the ceiling: out of reach at this width. Only computing less "
+              "(fewer candidates, shorter patience, fewer trials) could make a 5x, and each of those changes the "
+              "recipe that validation chose."]
+    return "\n".join(L) + "\n"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(HERE))
+    ap.add_argument("--threads", type=int, default=2, help="torch threads for the ceilings (the grids used 2)")
+    ap.add_argument("--ceiling-seconds", type=float, default=3.0)
+    ap.add_argument("--report-only", action="store_true")
+    args = ap.parse_args(argv)
+    args.argv = argv if argv is not None else sys.argv[1:]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if not args.report_only:
+        t0 = time.perf_counter()
+        res = measure(args)
+        res["seconds"] = time.perf_counter() - t0
+        (out / "floor.json").write_text(json.dumps(res, indent=1))
+    res = json.loads((out / "floor.json").read_text())
+    (out / "FLOOR.md").write_text(render(res))
+    log(f"wrote {out / 'FLOOR.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,145 @@
+"""benchmarks/floor.py: the training FLOPs it counts from a point's rows are the FLOPs training ran (exactly
+where no member stops early, at most otherwise), pretraining counts once per n, and the committed report
+is the rendering of the committed raw numbers."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import floor  # noqa: E402
+from machine import FlopCounter  # noqa: E402
+from test_transfer import synthetic_case  # noqa: E402
+
+from s2rlib import transfer  # noqa: E402
+from s2rlib.results import ALL_M  # noqa: E402
+
+#: fine-tuning patience = its whole budget: every member trains exactly finetune_max_epochs epochs
+NO_EARLY_STOP = transfer.Recipe(hidden=(16, 8), pretrain_epochs=2, pretrain_min_steps=7, finetune_batch=32,
+                                finetune_max_epochs=6, patience_epochs=6)
+EARLY_STOP = transfer.Recipe(hidden=(16, 8), pretrain_epochs=2, pretrain_min_steps=7, finetune_batch=32,
+                             finetune_max_epochs=150, patience_epochs=3)
+#: the same with the one candidate validation then always chooses: its stopping step is on record
+ONE_CANDIDATE = transfer.Recipe(**{**EARLY_STOP.__dict__, "candidates": EARLY_STOP.candidates[:1]})
+
+
+@pytest.fixture(autouse=True)
+def _no_pretrain_cache(monkeypatch):
+    monkeypatch.setenv("S2R_PRETRAIN_CACHE", "off")
+
+
+def _run(data, n, recipe, trials=3, m=ALL_M):
+    with FlopCounter() as counted:
+        rows = transfer.run_trials(data, n, trials=trials, seed=5, recipe=recipe, m=m, progress=False)
+    return rows, counted
+
+
+def _floor_of(rows, recipe, d_in, trials=3):
+    per = rows.pivot_table(index="trial", columns="metric", values="value")
+    return floor.training_flops(d_in=d_in, recipe=recipe, pretrain_steps=rows.attrs["pretrain_steps"],
+                                trials=trials, n_train=per["n_train"].to_numpy(),
+                                best_step=per["finetune_best_step"].to_numpy())
+
+
+@pytest.mark.parametrize("n", [0, 400])
+def test_training_flops_are_exactly_the_trained_samples_when_no_member_stops_early(n):
+    data = synthetic_case()
+    rows, counted = _run(data, n, NO_EARLY_STOP)
+    f = _floor_of(rows, NO_EARLY_STOP, data.X_source.shape[1])
+    assert f["flops_per_sample"] == 6 * (8 * 16 + 16 * 8 + 8 * 1)
+    assert (f["pretrain"] > 0) == (n > 0)
+    assert f["pretrain"] + f["finetune_lower"] == pytest.approx(counted.train_samples * f["flops_per_sample"],
+                                                                 rel=1e-12)
+
+
+def test_the_chosen_candidates_steps_are_exact_when_members_stop_early():
+    data = synthetic_case(1)
+    rows, counted = _run(data, 400, ONE_CANDIDATE)
+    f = _floor_of(rows, ONE_CANDIDATE, data.X_source.shape[1])
+    best = rows[rows.metric == "finetune_best_step"]["value"]
+    steps_per_epoch = np.ceil(rows[rows.metric == "n_train"]["value"].to_numpy() / 32)
+    assert (best > 0).all() and (best.to_numpy() + 3 * steps_per_epoch < 150 * steps_per_epoch).any(), \
+        "every member must improve and one stop early, or the test would not exercise best_step + patience"
+    assert f["pretrain"] + f["finetune_lower"] == pytest.approx(counted.train_samples * f["flops_per_sample"],
+                                                                 rel=1e-12)
+
+
+def test_training_flops_are_a_lower_bound_when_the_other_candidates_stop_early():
+    data = synthetic_case(1)
+    rows, counted = _run(data, 400, EARLY_STOP)
+    f = _floor_of(rows, EARLY_STOP, data.X_source.shape[1])
+    trained = counted.train_samples * f["flops_per_sample"]
+    assert f["pretrain"] + f["finetune_lower"] <= trained
+    # the bound holds all of pretraining and the chosen candidates' steps
+    chosen = _floor_of(rows, ONE_CANDIDATE, data.X_source.shape[1])
+    assert f["pretrain"] + f["finetune_lower"] > chosen["pretrain"] + chosen["finetune_lower"]
+
+
+def test_wrong_per_trial_inputs_are_refused():
+    with pytest.raises(ValueError, match="each of the 3 trials"):
+        floor.training_flops(d_in=4, recipe=EARLY_STOP, pretrain_steps=7, trials=3, n_train=[10, 10],
+                             best_step=[0, 0, 0])
+
+
+def _table(rows, n, m):
+    params = json.dumps({"recipe": NO_EARLY_STOP.to_dict(), "trials": 3, "m_target": m,
+                         "pretrain_steps": rows.attrs["pretrain_steps"]})
+    return rows.assign(n_source=n, m_target=m, params=params, wall_s=rows.attrs["wall_s"])
+
+
+def test_pretraining_counts_once_per_n_across_m_and_the_sums_add_up():
+    data = synthetic_case(2)
+    a, _ = _run(data, 400, NO_EARLY_STOP, m=ALL_M)
+    b, _ = _run(data, 400, NO_EARLY_STOP, m=40)
+    c, _ = _run(data, 0, NO_EARLY_STOP, m=40)
+    table = pd.concat([_table(a, 400, ALL_M), _table(b, 400, 40), _table(c, 0, 40)])
+    g = floor.grid_floor(table, data.X_source.shape[1])
+    one = _floor_of(a, NO_EARLY_STOP, data.X_source.shape[1])
+    assert g["pretrain_once"] == pytest.approx(one["pretrain"])
+    assert g["pretrain_per_point"] == pytest.approx(2 * one["pretrain"])
+    assert g["finetune_lower"] == pytest.approx(sum(p["finetune_lower"] for p in g["points"]))
+    assert [(p["n"], p["m"]) for p in g["points"]] == [(0, 40), (400, ALL_M), (400, 40)]
+    small = next(p for p in g["points"] if p["m"] == 40 and p["n"] == 400)
+    assert small["finetune_lower"] < one["finetune_lower"]  # fewer training rows, shorter epochs
+
+
+def test_a_table_that_mixes_recipes_is_refused():
+    data = synthetic_case(3)
+    a, _ = _run(data, 0, NO_EARLY_STOP)
+    mixed = pd.concat([_table(a, 0, ALL_M), _table(a, 0, 40).assign(params=json.dumps(
+        {"recipe": EARLY_STOP.to_dict(), "trials": 3, "m_target": 40, "pretrain_steps": 0}))])
+    with pytest.raises(ValueError, match="one recipe and trial count"):
+        floor.grid_floor(mixed, data.X_source.shape[1])
+
+
+def test_committed_floor_report_is_rendered_from_floor_json(tmp_path):
+    shutil.copy(REPO / "benchmarks" / "floor.json", tmp_path / "floor.json")
+    subprocess.run([sys.executable, str(REPO / "benchmarks" / "floor.py"), "--report-only", "--out", str(tmp_path)],
+                   check=True, timeout=120)
+    assert (tmp_path / "FLOOR.md").read_text() == (REPO / "benchmarks" / "FLOOR.md").read_text(), \
+        "benchmarks/FLOOR.md differs from the rendering of floor.json: rerun benchmarks/floor.py"
+
+
+def test_committed_floor_counts_the_committed_tables():
+    res = json.loads((REPO / "benchmarks" / "floor.json").read_text())
+    for case, c in res["cases"].items():
+        table = pd.read_csv(REPO / c["table"])
+        assert len(c["points"]) == table.groupby(["n_source", "m_target"]).ngroups, case
+        assert c["wall_s"] == pytest.approx(table.groupby(["n_source", "m_target"])["wall_s"].first().sum()), case
+        assert set(table["data_sha256"]) and c["recipe_is_default"], case
+    s = floor.summary(res)
+    assert s["floor_min"]["fp32"] == pytest.approx(s["flops"] / res["ceiling_gflops"]["fp32"] / 1e9 / 60)
+
+
+def test_readme_quotes_the_committed_floor():
+    res = json.loads((REPO / "benchmarks" / "floor.json").read_text())
+    text = " ".join((REPO / "README.md").read_text().split())
+    assert "**Compute floor** (`benchmarks/FLOOR.md`): " + floor.readme_sentence(res) in text
