@@ -363,7 +363,7 @@ def test_readme_recipe_and_thread_figures_are_the_measured_ones():
 
 def test_readme_band_gap_lookup_sentence_is_the_paired_comparison():
     """README's band-gap look-up sentence is :func:`s2rlib.sensitivity.compare` over the committed rows, and
-    it says "has not run yet" only of a variant whose directory is absent."""
+    so is its fixed-pretraining clause, and "not detected" is said of band gap's gain only while it is not."""
     from s2rlib import sensitivity
     from s2rlib.formatting import fmt_diff
 
@@ -376,8 +376,15 @@ def test_readme_band_gap_lookup_sentence_is_the_paired_comparison():
     d = c.difference
     assert (said.group(2), said.group(3)) == fmt_diff(d.mean, d.lo, d.hi) and int(said.group(1)) == d.trials
     assert {"no_effect": "no detectable effect", "lowers": "lower", "raises": "higher"}[d.verdict] == said.group(4)
-    if "fixed-pretraining rerun has not run yet" in text:
-        assert sensitivity.load_variant("band_gap", "fixed_steps") is None
+    fixed = re.search(r"its fixed-pretraining rerun \(pretraining capped at ([\d,]+) steps\) by (\S+) eV (\[[^\]]+\]), "
+                      r"(no detectable effect|lower|higher)", text)
+    assert fixed, "README's band-gap fixed-pretraining clause changed: update this test"
+    f = sensitivity.compare(main, sensitivity.load_variant("band_gap", "fixed_steps"), "fixed_steps")
+    assert int(fixed.group(1).replace(",", "")) == sensitivity.FIXED_STEPS and f.trials == d.trials
+    assert (fixed.group(2), fixed.group(3)) == fmt_diff(f.difference.mean, f.difference.lo, f.difference.hi)
+    assert {"no_effect": "no detectable effect", "lowers": "lower", "raises": "higher"}[f.difference.verdict] == fixed.group(4)
+    if "band gap's gain at n = all is itself not detected" in text:
+        assert f.gain_default.verdict == "no_effect" and c.gain_default.verdict == "no_effect"
 
 
 def test_readme_sensitivity_sentence_is_the_paired_comparison():

@@ -307,7 +307,9 @@ def sentence(c: Comparison, units: str = "") -> str:
     if d.verdict == "no_effect":
         allows = (f"; the interval allows a change of up to {_share(max(abs(d.lo), abs(d.hi)) / abs(c.gain_default.mean))} "
                   "of the default gain" if c.gain_default.verdict == "lowers" and c.gain_default.mean else "")
-        return head + f": no detectable effect{allows} ({c.variant.question})." + tail
+        if c.gain_default.verdict != "lowers" and "{share}" in c.variant.if_raises:
+            allows = "; the default gain over n = 0 is itself not detected, so there is no gain to split"
+        return head + f": no detectable effect{allows} (the question it asks: {c.variant.question})." + tail
     if d.verdict == "unknown":
         return head + "." + tail
     direction = "lowers" if d.verdict == "lowers" else "raises"
