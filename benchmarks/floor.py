@@ -285,6 +285,7 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         res = measure(args)
         res["seconds"] = time.perf_counter() - t0
+        res["summary"] = summary(res)  # the headline numbers, for the book (s2rlib.run_tables.floor_sentence)
         (out / "floor.json").write_text(json.dumps(res, indent=1))
     res = json.loads((out / "floor.json").read_text())
     (out / "FLOOR.md").write_text(render(res))

@@ -143,3 +143,17 @@ def test_readme_quotes_the_committed_floor():
     res = json.loads((REPO / "benchmarks" / "floor.json").read_text())
     text = " ".join((REPO / "README.md").read_text().split())
     assert "**Compute floor** (`benchmarks/FLOOR.md`): " + floor.readme_sentence(res) in text
+
+
+def test_the_rerun_page_sentence_is_the_committed_floor(tmp_path):
+    """The book's sentence (``run_tables.floor_sentence``) reads the summary floor.py stored, which is the summary
+    of the stored counts; without a floor.json it says nothing."""
+    from s2rlib import run_tables
+
+    res = json.loads((REPO / "benchmarks" / "floor.json").read_text())
+    s = floor.summary(res)
+    assert json.loads(json.dumps(s)) == res["summary"]
+    text = run_tables.floor_sentence()
+    assert f"{s['flops'] / 1e12:,.0f} TFLOP, which is **{s['floor_min']['fp32']:,.0f} minutes**" in text
+    assert f"The committed points took {s['wall_min']:,.0f} minutes" in text
+    assert run_tables.floor_sentence(tmp_path / "absent.json") == ""

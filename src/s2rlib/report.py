@@ -38,7 +38,7 @@ from .selection import PER_POINT_KEYS, _grid_key, for_fit, grid_ids, grids, m_va
 from .tables import (
     SUMMARY_PARTS, case_header_table, constant_caption, data_table, derived_table, derived_withheld, ess_table, ess_withheld,
     classroom_box, extrapolation_table, forms_table, gain_sentence, gain_table, grid_command, grid_cost_table, grid_tables, insights,
-    law_math, law_text, m_name, params_table, point_times_sentence, provenance_table, recipes_table, results_table, split_constant_columns,
+    floor_sentence, law_math, law_text, m_name, params_table, point_times_sentence, provenance_table, recipes_table, results_table, split_constant_columns,
     status_cell, status_text, summary_table, todays_point_times, two_way_table,
 )
 from .trial_stats import CaseFit

@@ -295,6 +295,32 @@ def classroom_record(path=None) -> dict | None:
         return None
 
 
+#: the compute floor of the committed grids (``benchmarks/floor.py`` writes it)
+FLOOR_JSON = "benchmarks/floor.json"
+
+
+def floor_sentence(path=None) -> str:
+    """What the committed default grids cost at the least: their training FLOPs over the measured matmul
+    ceiling (:data:`FLOOR_JSON`, its ``summary``), beside the minutes they took. Empty when not measured."""
+    from .book_results import repo_root
+
+    p = repo_root() / FLOOR_JSON if path is None else path
+    try:
+        with open(p) as fh:
+            rec = json.load(fh)
+    except FileNotFoundError:
+        return ""
+    s, ceil = rec["summary"], rec["ceiling_gflops"]
+    bf16 = (f" (bfloat16, which the measuring CPU has natively, would lower the floor to {s['floor_min']['bf16']:,.0f} minutes at "
+            f"its {ceil['bf16']:,.0f} GFLOP/s ceiling, but it is not the validated recipe)" if "bf16" in ceil else "")
+    return (f"From scratch, these grids cost at least their training's floating-point work: counted from the "
+            f"committed rows (`benchmarks/floor.py`), {s['flops'] / 1e12:,.0f} TFLOP, which is "
+            f"**{s['floor_min']['fp32']:,.0f} minutes** at this machine's fp32 matrix-product ceiling of "
+            f"{ceil['fp32']:,.0f} GFLOP/s even if every step ran at that rate{bf16}. The committed points took "
+            f"{s['wall_min']:,.0f} minutes, partly beside other work. Regenerating them is hours of training on two cores; "
+            "`benchmarks/FLOOR.md` gives the count per case.")
+
+
 def _ns_of(command: str) -> list[str]:
     """The ``--ns`` sizes of an ``s2r grid`` command line, as written (``--ns a,b`` or ``--ns=a,b``)."""
     import shlex

@@ -34,7 +34,7 @@ from .law_display import (  # noqa: F401  (re-exported: how a law is shown lives
 )
 from .run_tables import (  # noqa: F401  (re-exported: the "what was run" tables live there)
     case_header_table, classroom_box, constant_caption, data_table, grid_command, grid_cost_table, grid_tables, m_name,
-    point_times_sentence, provenance_table, split_constant_columns, todays_point_times,
+    floor_sentence, point_times_sentence, provenance_table, split_constant_columns, todays_point_times,
 )
 
 
