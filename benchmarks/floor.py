@@ -12,10 +12,11 @@ What is counted (``training_flops``), per grid point, from its rows and its reco
   ``EnsembleMLP.flops_per_sample()`` (forward + backward). It is counted once per n, because one
   pretraining per (n, trial) serves every m (``s2rlib.pretrain_cache``); the report also gives the
   count with one pretraining per point, as a grid without that cache would run.
-* **fine-tuning, a lower bound**: every trial fine-tunes ``len(recipe.candidates)`` members; a member
-  stops ``patience_epochs`` epochs after its best one (or at ``finetune_max_epochs``). For the candidate
-  validation chose, the rows record that best step, so its steps are exact; for the others only the
-  floor ``patience_epochs`` epochs is known. Each step trains ``finetune_batch`` rows.
+* **fine-tuning**, exactly where the rows record every candidate's steps (``finetune_steps``, written
+  since 2026-12-03), else a lower bound: every trial fine-tunes ``len(recipe.candidates)`` members; a
+  member stops ``patience_epochs`` epochs after its best one (or at ``finetune_max_epochs``). For the
+  candidate validation chose, the rows record that best step, so its steps are exact; for the others
+  only the floor ``patience_epochs`` epochs is known. Each step trains ``finetune_batch`` rows.
 * Validation and test predictions (forward only, a few percent more) are not counted, so the floor is
   a lower bound of the work, and the minutes a lower bound of the time.
 
@@ -53,12 +54,14 @@ def flops_per_sample(d_in: int, hidden) -> int:
     return EnsembleMLP([0], d_in, tuple(hidden)).flops_per_sample()
 
 
-def training_flops(*, d_in: int, recipe, pretrain_steps: int, trials: int, n_train, best_step) -> dict:
-    """Training FLOPs of one grid point: pretraining (exact) and fine-tuning (a lower bound).
+def training_flops(*, d_in: int, recipe, pretrain_steps: int, trials: int, n_train, best_step,
+                   finetune_steps=None) -> dict:
+    """Training FLOPs of one grid point: pretraining (exact) and fine-tuning (a lower bound, or exact).
 
     ``n_train`` and ``best_step`` are per trial: the experimental training rows and the step at which the
-    chosen candidate's validation error was best (``finetune_best_step``). Returns FLOPs and the
-    underlying step counts (``finetune_steps``: fine-tuning steps summed over trials and candidates).
+    chosen candidate's validation error was best (``finetune_best_step``). ``finetune_steps`` (per trial,
+    all candidates' steps; rows written since that metric exists) makes the fine-tuning count exact.
+    Returns FLOPs and the underlying step counts (``finetune_steps``: summed over trials and candidates).
     """
     fps = flops_per_sample(d_in, recipe.hidden)
     n_train = np.asarray(n_train, dtype=np.int64)
@@ -71,10 +74,16 @@ def training_flops(*, d_in: int, recipe, pretrain_steps: int, trials: int, n_tra
     patience = recipe.patience_epochs * spe
     chosen = np.minimum(best_step + patience, cap)  # exact: it stopped `patience` epochs after its best
     others = (len(recipe.candidates) - 1) * np.minimum(patience, cap)  # at least: its best is no earlier than 0
-    ft_steps = int((chosen + others).sum())
-    return {"flops_per_sample": fps, "pretrain_steps": int(pretrain_steps),
+    ft_steps, exact = int((chosen + others).sum()), False
+    if finetune_steps is not None:
+        recorded = np.asarray(finetune_steps, dtype=np.int64)
+        if recorded.shape != (trials,) or (recorded < chosen + others).any():
+            raise ValueError(f"recorded finetune_steps {recorded.tolist()} are not {trials} per-trial counts at least "
+                             f"the lower bound {(chosen + others).tolist()} (best step + patience): rows of another recipe?")
+        ft_steps, exact = int(recorded.sum()), True
+    return {"flops_per_sample": fps, "pretrain_steps": int(pretrain_steps), "finetune_exact": exact,
             "pretrain": float(pretrain_steps) * recipe.pretrain_batch * trials * fps,
-            "finetune_steps": ft_steps, "finetune_lower": float(ft_steps) * recipe.finetune_batch * fps,
+            "finetune_steps": ft_steps, "finetune": float(ft_steps) * recipe.finetune_batch * fps,
             # not a bound, a scale: every candidate stopping when the chosen one did
             "finetune_if_alike": float(len(recipe.candidates) * chosen.sum()) * recipe.finetune_batch * fps}
 
@@ -94,15 +103,17 @@ def grid_floor(table, d_in: int) -> dict:
         per = rows.pivot_table(index="trial", columns="metric", values="value")
         pp = json.loads(rows["params"].iloc[0])
         f = training_flops(d_in=d_in, recipe=recipe, pretrain_steps=pp["pretrain_steps"], trials=trials,
-                           n_train=per["n_train"].to_numpy(), best_step=per["finetune_best_step"].to_numpy())
+                           n_train=per["n_train"].to_numpy(), best_step=per["finetune_best_step"].to_numpy(),
+                           finetune_steps=per["finetune_steps"].to_numpy() if "finetune_steps" in per else None)
         f.update(n=int(n), m=int(m), wall_s=float(rows["wall_s"].iloc[0]),
                  pretrain_counted=f["pretrain"] if n not in pretrained else 0.0)
         pretrained.add(n)
         points.append(f)
     return {"trials": trials, "points": points, "recipe_is_default": recipe == Recipe(),
+            "finetune_exact": all(q["finetune_exact"] for q in points),
             "pretrain_once": sum(q["pretrain_counted"] for q in points),
             "pretrain_per_point": sum(q["pretrain"] for q in points),
-            "finetune_lower": sum(q["finetune_lower"] for q in points),
+            "finetune": sum(q["finetune"] for q in points),
             "finetune_if_alike": sum(q["finetune_if_alike"] for q in points),
             "wall_s": sum(q["wall_s"] for q in points)}
 
@@ -160,8 +171,8 @@ def measure(args) -> dict:
 def summary(res: dict) -> dict:
     """The report's headline numbers (minutes at the ceiling), shared by FLOOR.md and the README test."""
     ceil = res["ceiling_gflops"]
-    once = sum(c["pretrain_once"] + c["finetune_lower"] for c in res["cases"].values())
-    per_point = sum(c["pretrain_per_point"] + c["finetune_lower"] for c in res["cases"].values())
+    once = sum(c["pretrain_once"] + c["finetune"] for c in res["cases"].values())
+    per_point = sum(c["pretrain_per_point"] + c["finetune"] for c in res["cases"].values())
     out = {"flops": once, "flops_without_reuse": per_point,
            "floor_min": {k: once / (v * 1e9) / 60 for k, v in ceil.items()},
            "wall_min": sum(c["wall_s"] for c in res["cases"].values()) / 60,
@@ -183,7 +194,7 @@ def readme_sentence(res: dict) -> str:
     """README's compute-floor bullet, generated from ``floor.json`` (``tests/test_floor.py`` checks README)."""
     s, ceil = summary(res), res["ceiling_gflops"]
     out = (f"counted from the committed rows, the four default grids' training needs at least {_t(s['flops'])} TFLOP "
-           "(pretraining exactly, once per n; fine-tuning a lower bound). At this machine's "
+           f"(pretraining exactly, once per n; fine-tuning {_ft_words(res)}). At this machine's "
            f"{ceil['fp32']:.0f} GFLOP/s fp32 matmul ceiling that is **{_m(s['floor_min']['fp32'])} minutes** even at "
            f"100% efficiency, {s['ceiling_needed_x']:.1f}x the 60-minute goal (pretraining alone, counted exactly: "
            f"{_m(s['pretrain_min'])} minutes)")
@@ -194,6 +205,11 @@ def readme_sentence(res: dict) -> str:
         out += (f" A fast path 5x faster than one network at a time would have to run at "
                 f"{100 * s['fast_needed_share']:.0f}% of the matmul ceiling measured beside it (`REPORT.md`).")
     return out
+
+
+def _ft_words(res: dict) -> str:
+    exact = [bool(c.get("finetune_exact")) for c in res["cases"].values()]
+    return "exactly" if all(exact) else "a lower bound" if not any(exact) else "exactly in some cases, a lower bound in others"
 
 
 def _t(flops: float) -> str:
@@ -230,24 +246,25 @@ def render(res: dict) -> str:
          + ", ".join(f"{k} **{v:,.0f} GFLOP/s**" for k, v in ceil.items())
          + ("" if "bf16" in ceil else " (no native bfloat16 on this CPU: no bf16 ceiling)") + ".", "",
          "Training FLOPs from the rows (see the script's docstring): pretraining exact, counted once per n "
-         "(one pretraining per n serves every m); fine-tuning a lower bound (the chosen candidate's steps "
-         "exact, the other candidates' at least `patience_epochs` epochs); validation and test not counted. "
+         f"(one pretraining per n serves every m); fine-tuning {_ft_words(res)} (exact where the rows record every "
+         "candidate's steps; else the chosen candidate's steps exact, the other candidates' at least "
+         "`patience_epochs` epochs); validation and test not counted. "
          "Floor = FLOPs / ceiling: the minutes if every step ran at the fastest matrix-product rate. The measured "
          "minutes are the points' `wall_s`: some ran beside other work, and a point can have pretrained again "
          "(the pretrained-network cache keys on the CPU model, and the project's machine changes between sessions).",
          "",
-         "| case | points | trials | d_in | pretraining TFLOP | fine-tuning TFLOP (≥) | floor, fp32 (min) "
+         "| case | points | trials | d_in | pretraining TFLOP | fine-tuning TFLOP (≥ marks a lower bound) | floor, fp32 (min) "
          + ("| floor, bf16 (min) " if "bf16" in ceil else "") + "| measured (min, `wall_s`) | measured / floor |",
          "|---|---|---|---|---|---|---|" + ("---|" if "bf16" in ceil else "") + "---|---|"]
     for case, c in res["cases"].items():
-        flops = c["pretrain_once"] + c["finetune_lower"]
+        flops = c["pretrain_once"] + c["finetune"]
         fl = {k: flops / (v * 1e9) / 60 for k, v in ceil.items()}
         L.append(f"| {case} | {len(c['points'])} | {c['trials']} | {c['d_in']} | {_t(c['pretrain_once'])} | "
-                 f"{_t(c['finetune_lower'])} | {_m(fl['fp32'])} | " + (f"{_m(fl['bf16'])} | " if "bf16" in ceil else "")
+                 f"{'' if c.get('finetune_exact') else '≥ '}{_t(c['finetune'])} | {_m(fl['fp32'])} | " + (f"{_m(fl['bf16'])} | " if "bf16" in ceil else "")
                  + f"{_m(c['wall_s'] / 60)} | {c['wall_s'] / 60 / fl['fp32']:.1f} |")
     L.append(f"| **all** | {sum(len(c['points']) for c in res['cases'].values())} | | | "
              f"{_t(sum(c['pretrain_once'] for c in res['cases'].values()))} | "
-             f"{_t(sum(c['finetune_lower'] for c in res['cases'].values()))} | **{_m(s['floor_min']['fp32'])}** | "
+             f"{_t(sum(c['finetune'] for c in res['cases'].values()))} | **{_m(s['floor_min']['fp32'])}** | "
              + (f"**{_m(s['floor_min']['bf16'])}** | " if "bf16" in ceil else "")
              + f"{_m(s['wall_min'])} | {s['wall_min'] / s['floor_min']['fp32']:.1f} |")
     L += ["", f"**The 60-minute goal.** At the fp32 ceiling the committed grids need at least "
@@ -255,10 +272,11 @@ def render(res: dict) -> str:
           f"a machine would need a matrix-product rate {s['ceiling_needed_x']:.1f}x this one's to meet it even at 100% "
           f"efficiency. Pretraining alone, counted exactly, takes {_m(s['pretrain_min'])} minutes at the ceiling"
           + (", more than the goal whatever fine-tuning costs. " if s["pretrain_min"] > GOAL_MIN else ". ") + (_bf16_words(res, s) if "bf16" in ceil else ""),
-          "", "The fine-tuning count is a lower bound because the rows record only the chosen candidate's stopping "
-          "step. If the other candidates had stopped when the chosen one did, fine-tuning would be "
-          f"{_t(sum(c['finetune_if_alike'] for c in res['cases'].values()))} TFLOP and the fp32 floor "
-          f"{_m(s['alike_min'])} minutes (a scale, not a bound).",
+          *([] if all(c.get("finetune_exact") for c in res["cases"].values()) else [
+              "", "Where the fine-tuning count is a lower bound, the rows record only the chosen candidate's "
+              "stopping step. If the other candidates had stopped when the chosen one did, fine-tuning would be "
+              f"{_t(sum(c['finetune_if_alike'] for c in res['cases'].values()))} TFLOP and the fp32 floor "
+              f"{_m(s['alike_min'])} minutes (a scale, not a bound)."]),
           "", f"Pretraining is {100 * s['pretrain_share']:.0f}% of the floor's FLOPs. One pretraining per n "
           f"for every m saves {100 * (1 - s['flops'] / s['flops_without_reuse']):.0f}% of the grids' FLOPs "
           f"({_t(s['flops_without_reuse'])} TFLOP with one pretraining per point, {_t(s['flops'])} with one per n)."]

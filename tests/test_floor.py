@@ -42,11 +42,13 @@ def _run(data, n, recipe, trials=3, m=ALL_M):
     return rows, counted
 
 
-def _floor_of(rows, recipe, d_in, trials=3):
+def _floor_of(rows, recipe, d_in, trials=3, recorded=False):
+    """The count from a point's rows; ``recorded=True`` also passes every candidate's recorded steps."""
     per = rows.pivot_table(index="trial", columns="metric", values="value")
     return floor.training_flops(d_in=d_in, recipe=recipe, pretrain_steps=rows.attrs["pretrain_steps"],
                                 trials=trials, n_train=per["n_train"].to_numpy(),
-                                best_step=per["finetune_best_step"].to_numpy())
+                                best_step=per["finetune_best_step"].to_numpy(),
+                                finetune_steps=per["finetune_steps"].to_numpy() if recorded else None)
 
 
 @pytest.mark.parametrize("n", [0, 400])
@@ -56,7 +58,7 @@ def test_training_flops_are_exactly_the_trained_samples_when_no_member_stops_ear
     f = _floor_of(rows, NO_EARLY_STOP, data.X_source.shape[1])
     assert f["flops_per_sample"] == 6 * (8 * 16 + 16 * 8 + 8 * 1)
     assert (f["pretrain"] > 0) == (n > 0)
-    assert f["pretrain"] + f["finetune_lower"] == pytest.approx(counted.train_samples * f["flops_per_sample"],
+    assert f["pretrain"] + f["finetune"] == pytest.approx(counted.train_samples * f["flops_per_sample"],
                                                                  rel=1e-12)
 
 
@@ -68,7 +70,7 @@ def test_the_chosen_candidates_steps_are_exact_when_members_stop_early():
     steps_per_epoch = np.ceil(rows[rows.metric == "n_train"]["value"].to_numpy() / 32)
     assert (best > 0).all() and (best.to_numpy() + 3 * steps_per_epoch < 150 * steps_per_epoch).any(), \
         "every member must improve and one stop early, or the test would not exercise best_step + patience"
-    assert f["pretrain"] + f["finetune_lower"] == pytest.approx(counted.train_samples * f["flops_per_sample"],
+    assert f["pretrain"] + f["finetune"] == pytest.approx(counted.train_samples * f["flops_per_sample"],
                                                                  rel=1e-12)
 
 
@@ -77,10 +79,27 @@ def test_training_flops_are_a_lower_bound_when_the_other_candidates_stop_early()
     rows, counted = _run(data, 400, EARLY_STOP)
     f = _floor_of(rows, EARLY_STOP, data.X_source.shape[1])
     trained = counted.train_samples * f["flops_per_sample"]
-    assert f["pretrain"] + f["finetune_lower"] <= trained
+    assert f["pretrain"] + f["finetune"] <= trained
     # the bound holds all of pretraining and the chosen candidates' steps
     chosen = _floor_of(rows, ONE_CANDIDATE, data.X_source.shape[1])
-    assert f["pretrain"] + f["finetune_lower"] > chosen["pretrain"] + chosen["finetune_lower"]
+    assert f["pretrain"] + f["finetune"] > chosen["pretrain"] + chosen["finetune"]
+
+
+def test_recorded_steps_of_every_candidate_make_the_count_exact():
+    data = synthetic_case(1)
+    rows, counted = _run(data, 400, EARLY_STOP)
+    bound, exact = _floor_of(rows, EARLY_STOP, data.X_source.shape[1]), _floor_of(rows, EARLY_STOP, data.X_source.shape[1],
+                                                                                 recorded=True)
+    assert exact["finetune_exact"] and not bound["finetune_exact"]
+    assert exact["pretrain"] + exact["finetune"] == pytest.approx(counted.train_samples * exact["flops_per_sample"],
+                                                                  rel=1e-12)
+    assert exact["finetune"] > bound["finetune"]  # the other candidates trained past patience: the bound is strict
+
+
+def test_recorded_steps_below_the_bound_are_refused():
+    with pytest.raises(ValueError, match="at least the lower bound"):
+        floor.training_flops(d_in=4, recipe=EARLY_STOP, pretrain_steps=7, trials=2, n_train=[64, 64],
+                             best_step=[10, 0], finetune_steps=[5, 500])
 
 
 def test_wrong_per_trial_inputs_are_refused():
@@ -102,13 +121,14 @@ def test_pretraining_counts_once_per_n_across_m_and_the_sums_add_up():
     c, _ = _run(data, 0, NO_EARLY_STOP, m=40)
     table = pd.concat([_table(a, 400, ALL_M), _table(b, 400, 40), _table(c, 0, 40)])
     g = floor.grid_floor(table, data.X_source.shape[1])
-    one = _floor_of(a, NO_EARLY_STOP, data.X_source.shape[1])
+    one = _floor_of(a, NO_EARLY_STOP, data.X_source.shape[1], recorded=True)
+    assert g["finetune_exact"]  # today's rows record every candidate's steps
     assert g["pretrain_once"] == pytest.approx(one["pretrain"])
     assert g["pretrain_per_point"] == pytest.approx(2 * one["pretrain"])
-    assert g["finetune_lower"] == pytest.approx(sum(p["finetune_lower"] for p in g["points"]))
+    assert g["finetune"] == pytest.approx(sum(p["finetune"] for p in g["points"]))
     assert [(p["n"], p["m"]) for p in g["points"]] == [(0, 40), (400, ALL_M), (400, 40)]
     small = next(p for p in g["points"] if p["m"] == 40 and p["n"] == 400)
-    assert small["finetune_lower"] < one["finetune_lower"]  # fewer training rows, shorter epochs
+    assert small["finetune"] < one["finetune"]  # fewer training rows, shorter epochs
 
 
 def test_a_table_that_mixes_recipes_is_refused():

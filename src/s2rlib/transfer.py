@@ -207,7 +207,9 @@ def run_trials(data: CaseData, n: int, *, trials: int, seed: int, recipe: Recipe
     """Run one grid point; returns tidy rows (trial, seed, metric, value, selected_recipe, ...).
 
     Metrics per trial: test ``mae``, ``rmse``, ``r2`` (property units), ``val_mae`` of the selected
-    recipe, the sizes ``n_train``/``n_val``/``n_test`` and the step at which fine-tuning stopped.
+    recipe, the sizes ``n_train``/``n_val``/``n_test``, the step of the selected candidate's best
+    validation error (``finetune_best_step``) and the fine-tuning steps of all candidates together
+    (``finetune_steps``).
 
     ``record_candidates=True`` adds, per candidate ``c``, ``val_mae@c`` and ``mae@c`` (the test error
     validation did not choose), for the recipe study.
@@ -254,6 +256,7 @@ def run_trials(data: CaseData, n: int, *, trials: int, seed: int, recipe: Recipe
     steps = recipe.pretrain_steps(n)
     best_val = torch.empty(trials, K)
     best_step = torch.zeros(trials, K, dtype=torch.long)
+    trained_steps = torch.zeros(trials, K, dtype=torch.long)  # fine-tuning steps each candidate ran
     test_pred: dict[tuple[int, int], np.ndarray] = {}
     pretrain_reused = 0
 
@@ -289,6 +292,7 @@ def run_trials(data: CaseData, n: int, *, trials: int, seed: int, recipe: Recipe
                 for e, (t, k) in enumerate(chunk):
                     best_val[t, k] = info["best_val"][e]
                     best_step[t, k] = info["best_step"][e]
+                    trained_steps[t, k] = info["steps"][e]
                     test_pred[t, k] = ft.select([e])(Xt.unsqueeze(0))[0].numpy()  # raw, before any clip
 
     rows = []
@@ -302,6 +306,8 @@ def run_trials(data: CaseData, n: int, *, trials: int, seed: int, recipe: Recipe
         metrics.update(simulation_baseline(data, tr, te, pred_all))
         metrics["val_mae"] = float(best_val[t, k]) * ystats[t][1]
         metrics["finetune_best_step"] = int(best_step[t, k])
+        # every candidate's steps, summed: the trial's fine-tuning work (benchmarks/floor.py counts it)
+        metrics["finetune_steps"] = int(trained_steps[t].sum())
         # n_pool: the experimental rows outside the test split, from which the m training rows are drawn
         metrics.update(n_train=len(tr), n_val=len(va), n_test=len(te), n_pool=data.n_target - len(te),
                        n_source_used=len(draws[t]))
@@ -395,7 +401,8 @@ def _pretrain(model, X, Y, draws, rngs, steps, recipe, progress=None):
 
 
 def _finetune(model, X, Y, tr_idx, va_idx, rngs, body, head, recipe, l2sp=None, floor=None, progress=None):
-    """Fine-tune each member with its own early stopping; returns its best validation MAE and step.
+    """Fine-tune each member with its own early stopping; returns its best validation MAE, the step of it,
+    and the steps it trained (``best_val``, ``best_step``, ``steps``).
 
     Member e's epoch is ``ceil(len(tr_idx[e]) / finetune_batch)`` of its steps; after each of its
     epochs its validation MAE is checked, and after ``patience_epochs`` epochs without improvement
@@ -420,6 +427,7 @@ def _finetune(model, X, Y, tr_idx, va_idx, rngs, body, head, recipe, l2sp=None, 
 
     best_val = val_mae(model, torch.arange(E))
     best_step = torch.zeros(E, dtype=torch.long)
+    stop_step = torch.zeros(E, dtype=torch.long)
     final = [p.detach().clone() for p in model.parameters()]  # best checkpoints, all members
     best = [p.detach().clone() for p in model.parameters()]  # the same, in the working ensemble's order
     stale = torch.zeros(E, dtype=torch.long)
@@ -459,6 +467,7 @@ def _finetune(model, X, Y, tr_idx, va_idx, rngs, body, head, recipe, l2sp=None, 
             with torch.no_grad():
                 for fp, bp in zip(final, best):
                     fp[active[done]] = bp[done]
+            stop_step[active[done]] = step
             keep = torch.nonzero(~done).view(-1)
             active = active[keep]
             if len(active):
@@ -467,7 +476,7 @@ def _finetune(model, X, Y, tr_idx, va_idx, rngs, body, head, recipe, l2sp=None, 
     with torch.no_grad():
         for fp, p in zip(final, model.parameters()):
             p.copy_(fp)
-    return {"best_val": best_val, "best_step": best_step}
+    return {"best_val": best_val, "best_step": best_step, "steps": stop_step}
 
 
 def _subset(net: EnsembleMLP, local: torch.Tensor) -> EnsembleMLP:
