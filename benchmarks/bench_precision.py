@@ -29,75 +29,24 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+import paired_arms  # noqa: E402
 from machine import log, machine_facts, matmul_gflops  # noqa: E402
 
 QUICK_RECIPE = {"hidden": [64, 32], "pretrain_epochs": 2, "pretrain_min_steps": 50, "finetune_max_epochs": 10,
                 "patience_epochs": 3}
-STEP_SHAPES = {"pretrain": (10, 512), "fine-tune": (60, 128)}  # name: (members, batch)
+
+
+ARMS = {"fp32": {"precision": "fp32"}, "bf16": {"precision": "bf16"}}
 
 
 def grid_point(n: int, trials: int, overrides: dict) -> dict:
     """(a): fp32 then bf16 at one band-gap point, same seeds; times and per-trial test MAE."""
-    from s2rlib import inorganic, transfer
-    from s2rlib.trial_stats import paired_gain
-
-    import pandas as pd
-
-    os.environ["S2R_PRETRAIN_CACHE"] = "off"  # both arms pretrain: a cached network would time nothing
-    data = inorganic.load_band_gap()
-    out = {"n": n, "trials": trials, "runs": {}}
-    for precision in ("fp32", "bf16"):
-        recipe = transfer.Recipe.from_dict({**transfer.Recipe().to_dict(), **overrides, "precision": precision})
-        log(f"(a) band gap n={n}, {trials} trials, {precision}")
-        t0 = time.perf_counter()
-        rows = transfer.run_trials(data, n, trials=trials, seed=0, recipe=recipe, progress=False)
-        wall = time.perf_counter() - t0
-        per = rows.pivot_table(index="trial", columns="metric", values="value")
-        out["runs"][precision] = {"wall_s": wall, "mae": per["mae"].tolist(), "val_mae": per["val_mae"].tolist(),
-                                  "pretrain_steps": int(rows.attrs["pretrain_steps"])}
-        out["ratio_test_pool"] = float((per["n_test"] / per["n_pool"]).mean())
-        log(f"    {wall / 60:.1f} min, mean test MAE {per['mae'].mean():.4f}")
-    mat = pd.DataFrame([out["runs"]["fp32"]["mae"], out["runs"]["bf16"]["mae"]], index=[0, 1])
-    g = paired_gain(mat, 1, 0, ratio=out["ratio_test_pool"])
-    out["difference"] = {"mean": g.mean, "lo": g.lo, "hi": g.hi, "verdict": g.verdict, "level": g.level}
-    out["speedup"] = out["runs"]["fp32"]["wall_s"] / out["runs"]["bf16"]["wall_s"]
-    return out
+    return paired_arms.grid_point(n, trials, overrides, ARMS)
 
 
 def step_times(hidden, d_in: int, steps: int, repeats: int) -> dict:
     """(b): ms per training step, fp32 and bf16 interleaved ``repeats`` times (median)."""
-    import torch
-    from s2rlib import allocator
-    from s2rlib.models import EnsembleAdam, EnsembleMLP
-    from s2rlib.transfer import training_precision
-
-    allocator.keep_freed_memory(True)
-    out = {}
-    for name, (E, B) in STEP_SHAPES.items():
-        net = EnsembleMLP(list(range(E)), d_in, hidden)
-        opt = EnsembleAdam(net, [torch.full((E, 1, 1), 1e-4)] * len(net.weights))
-        X, Y = torch.randn(E, B, d_in), torch.randn(E, B)
-        times = {"fp32": [], "bf16": []}
-
-        def step(precision):
-            with training_precision(precision):
-                pred = net(X).float()
-            (pred - Y).abs().mean(1).sum().backward()
-            opt.step()
-
-        for _ in range(repeats):
-            for precision in times:
-                for _ in range(2):
-                    step(precision)
-                t0 = time.perf_counter()
-                for _ in range(steps):
-                    step(precision)
-                times[precision].append(1e3 * (time.perf_counter() - t0) / steps)
-        flops = EnsembleMLP([0], d_in, hidden).flops_per_sample() * E * B
-        ms = {p: statistics.median(t) for p, t in times.items()}
-        out[name] = {"members": E, "batch": B, "ms_per_step": ms,
-                     "gflops": {p: flops / (m / 1e3) / 1e9 for p, m in ms.items()}}
-    return out
+    return paired_arms.step_times(hidden, d_in, steps, repeats, ARMS)
 
 
 def _duration(s: float) -> str:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -41,17 +41,21 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from machine import REPO, best_rate, log, machine_facts, matmul_gflops  # noqa: E402
+from machine import (REPO, bf16_matmul_gflops, log, machine_facts, matmul_gflops,  # noqa: E402
+                     onednn_linear_gflops)
 
 GOAL_MIN = 60  # issue "Speed for the paper-grade protocol": all default grids in an hour
 GOAL_FAST_PATH = 5.0
 
 
 def flops_per_sample(d_in: int, hidden) -> int:
-    """Forward + backward FLOPs of one sample through one member, as ``EnsembleMLP.flops_per_sample``."""
-    from s2rlib.models import EnsembleMLP
-
-    return EnsembleMLP([0], d_in, tuple(hidden)).flops_per_sample()
+    """Training FLOPs of one sample through one member: forward 2 x multiply-adds per layer, backward 4 x
+    (weight and input gradients) except the first layer's, which needs no input gradient (2 x). This is
+    ``EnsembleMLP.flops_per_sample()`` (6 x every layer, as ``bench_grid.py`` counts) less 2 x the first
+    layer's multiply-adds; ``tests/test_floor.py`` checks it against torch's own FLOP counter."""
+    sizes = (d_in, *hidden, 1)
+    macs = [a * b for a, b in zip(sizes[:-1], sizes[1:])]
+    return 6 * sum(macs) - 2 * macs[0]
 
 
 def training_flops(*, d_in: int, recipe, pretrain_steps: int, trials: int, n_train, best_step,
@@ -100,7 +104,7 @@ def grid_floor(table, d_in: int) -> dict:
     recipe, trials = Recipe.from_dict(p["recipe"]), int(p["trials"])
     points, pretrained = [], set()
     for (n, m), rows in table.groupby(["n_source", "m_target"], sort=True):
-        per = rows.pivot_table(index="trial", columns="metric", values="value")
+        per = rows.pivot(index="trial", columns="metric", values="value")  # a duplicated row raises
         pp = json.loads(rows["params"].iloc[0])
         f = training_flops(d_in=d_in, recipe=recipe, pretrain_steps=pp["pretrain_steps"], trials=trials,
                            n_train=per["n_train"].to_numpy(), best_step=per["finetune_best_step"].to_numpy(),
@@ -118,13 +122,6 @@ def grid_floor(table, d_in: int) -> dict:
             "wall_s": sum(q["wall_s"] for q in points)}
 
 
-def bf16_matmul_gflops(size: int, seconds: float) -> float:
-    import torch
-
-    a, b = torch.randn(size, size, dtype=torch.bfloat16), torch.randn(size, size, dtype=torch.bfloat16)
-    return best_rate(lambda: torch.matmul(a, b), 2 * size**3, seconds)
-
-
 def measure(args) -> dict:
     import pandas as pd
     import torch
@@ -137,9 +134,14 @@ def measure(args) -> dict:
     res = {"command": " ".join(["python benchmarks/floor.py"] + (args.argv or [])),
            "machine": machine_facts(args.threads), "threads": args.threads, "bf16_native": bf16_native()}
     log("ceilings")
-    res["ceiling_gflops"] = {"fp32": matmul_gflops(1024, args.ceiling_seconds)}
+    kernels = {"fp32 `torch.matmul` (MKL)": matmul_gflops(1024, args.ceiling_seconds),
+               "fp32 oneDNN linear": onednn_linear_gflops(1024, args.ceiling_seconds)}
     if res["bf16_native"]:
-        res["ceiling_gflops"]["bf16"] = bf16_matmul_gflops(1024, args.ceiling_seconds)
+        kernels["bf16 `torch.matmul` (oneDNN)"] = bf16_matmul_gflops(1024, args.ceiling_seconds)
+    res["kernels_gflops"] = {k: v for k, v in kernels.items() if v is not None}
+    # the ceiling of a precision: the fastest kernel measured for it
+    res["ceiling_gflops"] = {prec: max(v for k, v in res["kernels_gflops"].items() if k.startswith(prec))
+                             for prec in ("fp32", "bf16") if any(k.startswith(prec) for k in res["kernels_gflops"])}
     res["cases"] = {}
     for case in BOOK_CASES:
         path = REPO / "results" / case / "results.csv"
@@ -155,61 +157,77 @@ def measure(args) -> dict:
     bench = HERE / "results.json"
     if bench.exists():
         a = json.loads(bench.read_text())
+        if len(a["a"]["points"]) != 1:
+            raise SystemExit(f"{bench}: expected one (a) point (the committed REPORT.md's), found {len(a['a']['points'])}")
         pt = a["a"]["points"][0]
         res["fast_path"] = {"n": pt["n"], "flops": pt["flops"], "naive_train_s": pt["naive_train_s_scaled"],
+                            "naive_trials_measured": pt["naive_trials_measured"], "trials": a["config"]["trials"],
                             "fast_train_s": pt["fast_train_s"], "ceiling_gflops": a["b"]["ceiling"]["matmul_1024"],
                             "date_utc": a["machine"]["date_utc"]}
     prec = HERE / "precision.json"
     if prec.exists():
         pr = json.loads(prec.read_text())
         res["bf16_point"] = {"speedup": pr["a"]["speedup"], "n": pr["a"]["n"], "trials": pr["a"]["trials"]}
-    res["machine"]["loadavg_end"] = list(__import__("os").getloadavg())
+    res["machine"]["loadavg_end"] = list(os.getloadavg())
     return res
 
 
 # ---------------------------------------------------------------------------------------------- report
 def summary(res: dict) -> dict:
-    """The report's headline numbers (minutes at the ceiling), shared by FLOOR.md and the README test."""
-    ceil = res["ceiling_gflops"]
-    once = sum(c["pretrain_once"] + c["finetune"] for c in res["cases"].values())
-    per_point = sum(c["pretrain_per_point"] + c["finetune"] for c in res["cases"].values())
-    out = {"flops": once, "flops_without_reuse": per_point,
+    """The report's headline numbers (minutes at the ceiling), shared by FLOOR.md, README and the book."""
+    ceil, cases = res["ceiling_gflops"], res["cases"].values()
+    once = sum(c["pretrain_once"] + c["finetune"] for c in cases)
+    per_point = sum(c["pretrain_per_point"] + c["finetune"] for c in cases)
+    out = {"cases": len(res["cases"]), "flops": once, "flops_without_reuse": per_point,
+           "finetune_exact": all(c.get("finetune_exact") for c in cases),
            "floor_min": {k: once / (v * 1e9) / 60 for k, v in ceil.items()},
-           "wall_min": sum(c["wall_s"] for c in res["cases"].values()) / 60,
-           "pretrain_share": sum(c["pretrain_once"] for c in res["cases"].values()) / once}
-    alike = sum(c["pretrain_once"] + c["finetune_if_alike"] for c in res["cases"].values())
-    out["alike_min"] = alike / (ceil["fp32"] * 1e9) / 60
-    out["pretrain_min"] = sum(c["pretrain_once"] for c in res["cases"].values()) / (ceil["fp32"] * 1e9) / 60
+           "wall_min": sum(c["wall_s"] for c in cases) / 60,
+           "pretrain_share": sum(c["pretrain_once"] for c in cases) / once,
+           "pretrain_min": sum(c["pretrain_once"] for c in cases) / (ceil["fp32"] * 1e9) / 60,
+           "reuse_factor": per_point / once}
+    out["alike_min"] = sum(c["pretrain_once"] + c["finetune_if_alike"] for c in cases) / (ceil["fp32"] * 1e9) / 60
     out["ceiling_needed_x"] = out["floor_min"]["fp32"] / GOAL_MIN
+    if "bf16" in ceil:
+        out["bf16_share_needed"] = out["floor_min"]["bf16"] / GOAL_MIN
     if "fast_path" in res:
         fp = res["fast_path"]
-        naive = fp["flops"] / fp["naive_train_s"] / 1e9
-        out["naive_gflops"] = naive
-        out["naive_share"] = naive / fp["ceiling_gflops"]
-        out["fast_needed_share"] = GOAL_FAST_PATH * out["naive_share"]
+        out["naive_gflops"] = fp["flops"] / fp["naive_train_s"] / 1e9
+        out["fast_needed_share"] = GOAL_FAST_PATH * out["naive_gflops"] / ceil["fp32"]
+        out["grid_gain_needed"] = GOAL_FAST_PATH / out["reuse_factor"]
     return out
 
 
 def readme_sentence(res: dict) -> str:
     """README's compute-floor bullet, generated from ``floor.json`` (``tests/test_floor.py`` checks README)."""
     s, ceil = summary(res), res["ceiling_gflops"]
-    out = (f"counted from the committed rows, the four default grids' training needs at least {_t(s['flops'])} TFLOP "
-           f"(pretraining exactly, once per n; fine-tuning {_ft_words(res)}). At this machine's "
-           f"{ceil['fp32']:.0f} GFLOP/s fp32 matmul ceiling that is **{_m(s['floor_min']['fp32'])} minutes** even at "
-           f"100% efficiency, {s['ceiling_needed_x']:.1f}x the 60-minute goal (pretraining alone, counted exactly: "
+    count = {2: "two", 3: "three", 4: "four"}.get(s["cases"], str(s["cases"]))
+    out = (f"counted from the committed rows, the {count} default grids' training needs at least "
+           f"{_t(s['flops'])} TFLOP (pretraining exactly, once per n; fine-tuning {_ft_words(res)}). At this "
+           f"machine's fastest measured fp32 matrix-product rate, {ceil['fp32']:.0f} GFLOP/s ({_fastest(res, 'fp32')}), "
+           f"that is **{_m(s['floor_min']['fp32'])} minutes** even at 100% efficiency, "
+           f"{s['ceiling_needed_x']:.1f}x the {GOAL_MIN}-minute goal (pretraining alone, counted exactly: "
            f"{_m(s['pretrain_min'])} minutes)")
     if "bf16" in ceil:
-        out += f"; at its {ceil['bf16']:.0f} GFLOP/s bf16 ceiling, {_m(s['floor_min']['bf16'])} minutes"
+        out += (f"; at its {ceil['bf16']:.0f} GFLOP/s bf16 rate, {_m(s['floor_min']['bf16'])} minutes"
+                + (f", within the goal only at {100 * s['bf16_share_needed']:.0f}% efficiency or more"
+                   if s["bf16_share_needed"] < 1 else ""))
     out += f". The grids took {_m(s['wall_min'])} minutes."
-    if "fast_needed_share" in s:
-        out += (f" A fast path 5x faster than one network at a time would have to run at "
-                f"{100 * s['fast_needed_share']:.0f}% of the matmul ceiling measured beside it (`REPORT.md`).")
+    if s["ceiling_needed_x"] > 1:
+        out += (f" So today's recipe cannot meet the {GOAL_MIN}-minute goal on this machine in fp32, even at the "
+                "fastest rate measured.")
     return out
 
 
 def _ft_words(res: dict) -> str:
     exact = [bool(c.get("finetune_exact")) for c in res["cases"].values()]
     return "exactly" if all(exact) else "a lower bound" if not any(exact) else "exactly in some cases, a lower bound in others"
+
+
+def _fastest(res: dict, prec: str) -> str:
+    """Which kernel set the ceiling of ``prec``."""
+    k = res.get("kernels_gflops", {})
+    best = max((name for name in k if name.startswith(prec)), key=k.get, default=None)
+    return best.removeprefix(prec).strip() if best else "`torch.matmul`"
 
 
 def _t(flops: float) -> str:
@@ -229,30 +247,33 @@ def _bf16_words(res: dict, s: dict) -> str:
               f"ceiling, which is {ceil['bf16'] / ceil['fp32']:.1f}x the fp32 one")
     if "bf16_point" in res:
         b = res["bf16_point"]
-        words += (f"; the bf16 grid point of `PRECISION.md` (band gap n = {b['n']:,}, {b['trials']} trials) ran "
-                  f"{b['speedup']:.2f}x faster than fp32, not {ceil['bf16'] / ceil['fp32']:.1f}x")
+        words += (f"; the bf16 grid point of `PRECISION.md` (band gap n = {b['n']:,}, {b['trials']} trials, 1 thread, "
+                  f"against fp32 with `torch.matmul`) ran {b['speedup']:.2f}x faster than fp32")
     return words + ". bf16 is also not the validated recipe (see `PRECISION.md`)."
 
 
 def render(res: dict) -> str:
     s, f, ceil = summary(res), res["machine"], res["ceiling_gflops"]
     cpu = next((ln.split(":", 1)[1].strip() for ln in f["lscpu"] if ln.startswith("Model name")), "?")
+    kernels = res.get("kernels_gflops") or {f"{k} `torch.matmul`": v for k, v in ceil.items()}
     L = ["# The compute floor of the default grids", "",
          f"Generated by `benchmarks/floor.py` on {f['date_utc']} UTC from the committed tables — do not edit by "
          "hand; rerun the script (`--report-only` re-renders from `floor.json`).", "",
          f"Machine: {cpu}, {f['nproc']} CPUs, torch {f['torch']}, {res['threads']} torch threads (as the grids), "
          f"code `{f['git']}`, load average at start {f['loadavg_start'][0]:.2f}.", "",
-         "Ceilings (best of 5 bursts, `torch.matmul` 1024^3): "
-         + ", ".join(f"{k} **{v:,.0f} GFLOP/s**" for k, v in ceil.items())
-         + ("" if "bf16" in ceil else " (no native bfloat16 on this CPU: no bf16 ceiling)") + ".", "",
-         "Training FLOPs from the rows (see the script's docstring): pretraining exact, counted once per n "
-         f"(one pretraining per n serves every m); fine-tuning {_ft_words(res)} (exact where the rows record every "
-         "candidate's steps; else the chosen candidate's steps exact, the other candidates' at least "
-         "`patience_epochs` epochs); validation and test not counted. "
-         "Floor = FLOPs / ceiling: the minutes if every step ran at the fastest matrix-product rate. The measured "
-         "minutes are the points' `wall_s`: some ran beside other work, and a point can have pretrained again "
-         "(the pretrained-network cache keys on the CPU model, and the project's machine changes between sessions).",
-         "",
+         "Matrix-product rates, 1024^3, best of 5 bursts: "
+         + ", ".join(f"{k} **{v:,.0f} GFLOP/s**" for k, v in kernels.items())
+         + ("" if "bf16" in ceil else " (no native bfloat16 on this CPU)") + ". The ceiling of a precision is its "
+         "fastest kernel here. (The grids trained with `torch.baddbmm`, MKL's path; on an AMD CPU MKL does not take "
+         "its fastest code path, and oneDNN's fp32 kernel can be about twice as fast.) A true hardware peak could be "
+         "higher still: the floor is the minutes at the fastest rate measured, not at the silicon's limit.", "",
+         "Training FLOPs from the rows (see the script's docstring): 2 x multiply-adds forward, 4 x backward but for "
+         "the first layer (no input gradient); pretraining exact, counted once per n (one pretraining per n serves "
+         f"every m); fine-tuning {_ft_words(res)} (exact where the rows record every candidate's steps; else the "
+         "chosen candidate's steps exact, the other candidates' at least `patience_epochs` epochs); validation and "
+         "test not counted. Floor = FLOPs / ceiling. The measured minutes are the points' `wall_s`: some ran "
+         "beside other work, and a point can have pretrained again (the pretrained-network cache keys on the CPU "
+         "model, and the project's machine changes between sessions).", "",
          "| case | points | trials | d_in | pretraining TFLOP | fine-tuning TFLOP (≥ marks a lower bound) | floor, fp32 (min) "
          + ("| floor, bf16 (min) " if "bf16" in ceil else "") + "| measured (min, `wall_s`) | measured / floor |",
          "|---|---|---|---|---|---|---|" + ("---|" if "bf16" in ceil else "") + "---|---|"]
@@ -260,35 +281,43 @@ def render(res: dict) -> str:
         flops = c["pretrain_once"] + c["finetune"]
         fl = {k: flops / (v * 1e9) / 60 for k, v in ceil.items()}
         L.append(f"| {case} | {len(c['points'])} | {c['trials']} | {c['d_in']} | {_t(c['pretrain_once'])} | "
-                 f"{'' if c.get('finetune_exact') else '≥ '}{_t(c['finetune'])} | {_m(fl['fp32'])} | " + (f"{_m(fl['bf16'])} | " if "bf16" in ceil else "")
+                 f"{'' if c.get('finetune_exact') else '≥ '}{_t(c['finetune'])} | {_m(fl['fp32'])} | "
+                 + (f"{_m(fl['bf16'])} | " if "bf16" in ceil else "")
                  + f"{_m(c['wall_s'] / 60)} | {c['wall_s'] / 60 / fl['fp32']:.1f} |")
     L.append(f"| **all** | {sum(len(c['points']) for c in res['cases'].values())} | | | "
              f"{_t(sum(c['pretrain_once'] for c in res['cases'].values()))} | "
-             f"{_t(sum(c['finetune'] for c in res['cases'].values()))} | **{_m(s['floor_min']['fp32'])}** | "
-             + (f"**{_m(s['floor_min']['bf16'])}** | " if "bf16" in ceil else "")
+             f"{'' if s['finetune_exact'] else '≥ '}{_t(sum(c['finetune'] for c in res['cases'].values()))} | "
+             f"**{_m(s['floor_min']['fp32'])}** | " + (f"**{_m(s['floor_min']['bf16'])}** | " if "bf16" in ceil else "")
              + f"{_m(s['wall_min'])} | {s['wall_min'] / s['floor_min']['fp32']:.1f} |")
-    L += ["", f"**The 60-minute goal.** At the fp32 ceiling the committed grids need at least "
-          f"**{_m(s['floor_min']['fp32'])} minutes** of training alone, {s['ceiling_needed_x']:.1f}x the goal: "
-          f"a machine would need a matrix-product rate {s['ceiling_needed_x']:.1f}x this one's to meet it even at 100% "
-          f"efficiency. Pretraining alone, counted exactly, takes {_m(s['pretrain_min'])} minutes at the ceiling"
-          + (", more than the goal whatever fine-tuning costs. " if s["pretrain_min"] > GOAL_MIN else ". ") + (_bf16_words(res, s) if "bf16" in ceil else ""),
-          *([] if all(c.get("finetune_exact") for c in res["cases"].values()) else [
-              "", "Where the fine-tuning count is a lower bound, the rows record only the chosen candidate's "
+    L += ["", f"**The {GOAL_MIN}-minute goal.** At the fp32 ceiling the committed grids need at least "
+          f"**{_m(s['floor_min']['fp32'])} minutes** of training, {s['ceiling_needed_x']:.1f}x the goal: it would take "
+          f"a matrix-product rate {s['ceiling_needed_x']:.1f}x the fastest measured here, at 100% efficiency. "
+          f"Pretraining alone, counted exactly, takes {_m(s['pretrain_min'])} minutes at the ceiling"
+          + (", more than the goal whatever fine-tuning costs. " if s["pretrain_min"] > GOAL_MIN else
+             f", {100 * s['pretrain_min'] / GOAL_MIN:.0f}% of the goal. ")
+          + (_bf16_words(res, s) if "bf16" in ceil else "")]
+    if not s["finetune_exact"]:
+        L += ["", "Where the fine-tuning count is a lower bound, the rows record only the chosen candidate's "
               "stopping step. If the other candidates had stopped when the chosen one did, fine-tuning would be "
               f"{_t(sum(c['finetune_if_alike'] for c in res['cases'].values()))} TFLOP and the fp32 floor "
-              f"{_m(s['alike_min'])} minutes (a scale, not a bound)."]),
-          "", f"Pretraining is {100 * s['pretrain_share']:.0f}% of the floor's FLOPs. One pretraining per n "
-          f"for every m saves {100 * (1 - s['flops'] / s['flops_without_reuse']):.0f}% of the grids' FLOPs "
-          f"({_t(s['flops_without_reuse'])} TFLOP with one pretraining per point, {_t(s['flops'])} with one per n)."]
+              f"{_m(s['alike_min'])} minutes (a scale, not a bound)."]
+    L += ["", f"Pretraining is {100 * s['pretrain_share']:.0f}% of the floor's FLOPs. One pretraining per n "
+          f"for every m computes {s['reuse_factor']:.2f}x less than one per point "
+          f"({_t(s['flops_without_reuse'])} TFLOP against {_t(s['flops'])})."]
     if "fast_path" in res:
         fp = res["fast_path"]
-        L += ["", f"**The 5x fast-path goal.** In `REPORT.md` ({fp['date_utc']} UTC, band gap n = {fp['n']:,}) the "
-              f"naive path (one network at a time) trained at {s['naive_gflops']:.0f} GFLOP/s, "
-              f"{100 * s['naive_share']:.0f}% of that run's {fp['ceiling_gflops']:.0f} GFLOP/s ceiling, on the same "
-              f"work as the fast path. A fast path 5x faster on the same work would run at "
-              f"{100 * s['fast_needed_share']:.0f}% of the ceiling: out of reach at this width. Only computing less "
-              "(fewer candidates, shorter patience, fewer trials) could make a 5x, and each of those changes the "
-              "recipe that validation chose."]
+        est = (f"estimated from {fp['naive_trials_measured']} measured trial(s) scaled to {fp['trials']}"
+               if fp["naive_trials_measured"] < fp["trials"] else f"{fp['trials']} trials")
+        L += ["", f"**The 5x fast-path goal.** `REPORT.md` ({fp['date_utc']} UTC, band gap n = {fp['n']:,}, one grid "
+              f"point) timed the naive path, one network at a time, at {s['naive_gflops']:.0f} GFLOP/s on the fast "
+              f"path's work ({est}; FLOPs as `bench_grid.py` counts them, 6 x multiply-adds per layer; its own "
+              f"`torch.matmul` ceiling was {fp['ceiling_gflops']:.0f} GFLOP/s). On one point, a fast path 5x faster "
+              f"would have to run at {100 * s['fast_needed_share']:.0f}% of this run's fp32 ceiling"
+              + (": out of reach. " if s["fast_needed_share"] > 1 else ". ")
+              + f"Over a whole grid the naive path would also pretrain at every point: one pretraining per n for "
+              f"every m already computes {s['reuse_factor']:.2f}x less, so a grid-level 5x would need the rest, "
+              f"{s['grid_gain_needed']:.1f}x, from running faster. That comparison, a naive grid against a fast one, "
+              "has not been measured (it is hours of training)."]
     return "\n".join(L) + "\n"
 
 

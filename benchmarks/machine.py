@@ -113,3 +113,24 @@ def bmm_gflops(E: int, B: int, d_in: int, d_out: int, seconds: float) -> float:
 
     x, w, bias = torch.randn(E, B, d_in), torch.randn(E, d_in, d_out), torch.randn(E, 1, d_out)
     return best_rate(lambda: torch.baddbmm(bias, x, w), 2 * E * B * d_in * d_out, seconds)
+
+
+def bf16_matmul_gflops(size: int, seconds: float) -> float:
+    import torch
+
+    a, b = torch.randn(size, size, dtype=torch.bfloat16), torch.randn(size, size, dtype=torch.bfloat16)
+    return best_rate(lambda: torch.matmul(a, b), 2 * size**3, seconds)
+
+
+def onednn_linear_gflops(size: int, seconds: float) -> float | None:
+    """fp32 ``x @ w.T`` through oneDNN (torch's ``mkldnn._linear_pointwise``, the kernel torch.compile uses):
+    on an AMD CPU, MKL's fp32 GEMM (``torch.matmul``) takes a slower code path, so oneDNN can be faster."""
+    import torch
+
+    try:
+        op = torch.ops.mkldnn._linear_pointwise
+        a, w, b = torch.randn(size, size), torch.randn(size, size), torch.zeros(size)
+        op(a, w, b, "none", [], "")
+    except (AttributeError, RuntimeError):
+        return None
+    return best_rate(lambda: op(a, w, b, "none", [], ""), 2 * size**3, seconds)

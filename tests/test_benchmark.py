@@ -101,6 +101,38 @@ def _classroom():
     return mod
 
 
+def test_committed_matmul_report_is_rendered_from_matmul_json(tmp_path):
+    shutil.copy(REPO / "benchmarks" / "matmul.json", tmp_path / "matmul.json")
+    subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_matmul.py"), "--report-only", "--out",
+                    str(tmp_path)], check=True, timeout=120)
+    assert (tmp_path / "MATMUL.md").read_text() == (REPO / "benchmarks" / "MATMUL.md").read_text()
+
+
+def test_matmul_benchmark_runs_at_tiny_sizes_and_readme_quotes_the_committed_run(tmp_path):
+    from s2rlib.models import onednn_available
+
+    if not onednn_available():
+        pytest.skip("this torch build has no oneDNN linear kernel")
+    cmd = [sys.executable, str(REPO / "benchmarks" / "bench_matmul.py"), "--quick", "--steps", "1", "--repeats", "1",
+           "--out", str(tmp_path)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    res = json.loads((tmp_path / "matmul.json").read_text())
+    a = res["a"]
+    assert set(a["runs"]) == {"blas", "onednn"} and a["trials"] == 3
+    assert a["speedup"] == pytest.approx(a["runs"]["blas"]["wall_s"] / a["runs"]["onednn"]["wall_s"])
+    diffs = [y - x for x, y in zip(a["runs"]["blas"]["mae"], a["runs"]["onednn"]["mae"])]
+    assert a["difference"]["mean"] == pytest.approx(sum(diffs) / len(diffs), abs=1e-12)
+    assert max(abs(x) for x in diffs) < 0.05  # the same products, rounded differently, on a short run
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import bench_matmul
+
+    committed = json.loads((REPO / "benchmarks" / "matmul.json").read_text())
+    assert committed["overrides"] == {} and committed["threads"] == 2
+    text = " ".join((REPO / "README.md").read_text().split())
+    assert bench_matmul.readme_sentence(committed) in text
+
+
 def test_classroom_commands_are_read_from_the_page_and_a_broken_block_is_refused(tmp_path):
     mod = _classroom()
     cmds = mod.page_commands()

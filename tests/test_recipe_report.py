@@ -86,6 +86,18 @@ def test_ablation_table_gains_effects_and_choice(table):
     assert recipe_study.chosen_step(table) == "nonneg"
 
 
+def test_the_ablation_is_shown_as_two_tables_of_the_same_steps(table):
+    """Errors and effects in separate tables, each narrow enough for the text column, one row per step."""
+    from s2rlib.recipe_report import ablation_display
+
+    tab = recipe_study.ablation_table(table)
+    errors, effects = ablation_display(tab)
+    assert list(errors["step"]) == list(effects["step"]) == [f"`{s}`" for s in tab["step"]]
+    assert len(errors.columns) <= 6 and len(effects.columns) <= 5
+    assert not set(errors.columns) & set(effects.columns) - {"step"}
+    assert "transfer gain n=all − n=0 [90% CI]" in effects.columns and "test MAE n=all" in errors.columns
+
+
 def test_nb_interval_leaves_out_missing_trials():
     assert recipe_study.nb_interval(np.array([-0.1, np.nan, -0.2, -0.1, -0.2]), 20, 80) == pytest.approx(
         nb([-0.1, -0.2, -0.1, -0.2]))

@@ -242,3 +242,41 @@ def test_a_chapter_introduces_only_the_variants_its_case_file_declares():
     two = casepages.sensitivity_text(["fixed_steps", "lookup"])
     assert "look-up protocol" in two and "Fixed" in two and "More pretraining compute" not in " ".join(two.split())
     assert "More pretraining compute" in " ".join(casepages.sensitivity_text(list(sensitivity.VARIANTS)).split())
+
+
+@pytest.mark.parametrize("default_gain,words", [
+    ((-0.05, -0.07, -0.03), "the interval allows a change of up to"),
+    ((-0.005, -0.02, 0.01), "the default gain over n = 0 is itself not detected, so its share cannot be estimated"),
+    ((0.02, 0.01, 0.03), "by default pretraining makes the error worse here, so there is no gain to take a share of"),
+    ((float("nan"),) * 3, None),
+])
+@pytest.mark.parametrize("variant", ["fixed_steps", "lookup"])
+def test_a_change_not_detected_is_read_against_the_default_gain_as_it_stands(default_gain, words, variant):
+    """A variant that splits the default gain says what an undetected change means for each state of that gain:
+    detected (how much the interval allows), not detected, pretraining hurting, unknown (nothing added)."""
+    from dataclasses import replace
+
+    main = synthetic_table("formation_enthalpy", ns=(0, 1000, N), trials=20, seed=3)
+    rng = np.random.default_rng(2)
+    overrides = sensitivity.VARIANTS[variant].overrides
+    c = sensitivity.compare(main, _variant_rows(main, overrides, 0.001 * rng.standard_normal(20)), variant)
+    assert c.difference.verdict == "no_effect"
+    mean, lo, hi = default_gain
+    c = replace(c, gain_default=replace(c.gain_default, mean=mean, lo=lo, hi=hi))
+    text = sensitivity.sentence(c, "eV/atom")
+    others = ["the interval allows a change of up to", "is itself not detected", "no gain to take a share of"]
+    for phrase in others:
+        assert (phrase in text) == (words is not None and phrase in words), (phrase, text)
+    assert "no detectable effect" in text and claims.check_gain_sentence(text, c.difference) == []
+
+
+def test_the_sensitivity_readme_says_every_listed_variant_has_run_only_when_it_has():
+    from pathlib import Path
+
+    from s2rlib.cases import builtin_names, get_case
+
+    text = (Path(__file__).resolve().parents[1] / "results" / "sensitivity" / "README.md").read_text()
+    declared = [(c, v) for c in builtin_names() for v in get_case(c).prose["page"].get("sensitivity", [])]
+    assert declared
+    ran = all(sensitivity.load_variant(c, v) is not None for c, v in declared)
+    assert ("Every variant the case files list has run." in " ".join(text.split())) == ran

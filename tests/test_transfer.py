@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
-from s2rlib import transfer
+from s2rlib import models, transfer
 from s2rlib.casedata import CaseData
 from s2rlib.models import EnsembleMLP
 
@@ -176,6 +176,70 @@ def test_bf16_training_is_used_and_lands_near_fp32():
     assert gain["bf16"] < 0.88 and abs(gain["bf16"] - gain["fp32"]) < 0.05, gain
     assert "precision" not in recipe.to_dict() and half.to_dict()["precision"] == "bf16"
     assert transfer.Recipe.from_dict(recipe.to_dict()) == recipe
+
+
+@pytest.mark.skipif(not models.onednn_available(), reason="this torch build has no oneDNN linear kernel")
+def test_the_onednn_layer_computes_what_baddbmm_computes_forward_and_backward():
+    """Output and all three gradients (input, weights, bias) of the oneDNN ensemble layer equal the
+    torch.baddbmm layer's up to float rounding; a first layer's input (data) gets no gradient."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 7, 5, generator=gen)
+    W = torch.randn(3, 5, 4, generator=gen)
+    b = torch.randn(3, 1, 4, generator=gen)
+    gy = torch.randn(3, 7, 4, generator=gen)
+    grads = {}
+    for kind in ("blas", "onednn"):
+        xi, Wi, bi = (t.clone().requires_grad_() for t in (x, W, b))
+        y = torch.baddbmm(bi, xi, Wi) if kind == "blas" else models._OneDNNLayer.apply(xi, Wi, bi)
+        y.backward(gy)
+        grads[kind] = (y.detach(), xi.grad, Wi.grad, bi.grad)
+    for name, a, c in zip(("y", "dx", "dW", "db"), grads["blas"], grads["onednn"]):
+        torch.testing.assert_close(c, a, rtol=1e-5, atol=1e-5, msg=name)
+    Wi = W.clone().requires_grad_()
+    models._OneDNNLayer.apply(x, Wi, b).sum().backward()  # x needs no gradient: none is computed
+    assert Wi.grad is not None and x.grad is None
+
+
+@pytest.mark.skipif(not models.onednn_available(), reason="this torch build has no oneDNN linear kernel")
+def test_onednn_matmul_reaches_training_agrees_with_blas_and_is_reproducible():
+    """recipe matmul="onednn" is used by pretraining and fine-tuning (every step of a member goes through the
+    oneDNN layer), lands on blas's trials up to float rounding on a short run, repeats bit for bit, and stays
+    unrecorded in the recipe's dict when it is the default "blas" (the final grids' hashes are unchanged)."""
+    data = synthetic_case(2)
+    recipe = transfer.Recipe(hidden=(64, 32), pretrain_epochs=2, pretrain_min_steps=40, finetune_max_epochs=12,
+                             patience_epochs=4)
+    fast = transfer.Recipe.from_dict({**recipe.to_dict(), "matmul": "onednn"})
+    calls = []
+    real = models._OneDNNLayer.forward
+
+    def counted(ctx, *args):
+        calls.append(args[0].shape[0])
+        return real(ctx, *args)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(models._OneDNNLayer, "forward", staticmethod(counted))
+        one = transfer.run_trials(data, 500, trials=3, seed=1, recipe=fast, progress=False)
+    assert len(calls) > 3 * 40  # pretraining's 40+ steps x 3 layers, and fine-tuning's
+    base = transfer.run_trials(data, 500, trials=3, seed=1, recipe=recipe, progress=False)
+    again = transfer.run_trials(data, 500, trials=3, seed=1, recipe=fast, progress=False)
+    pd.testing.assert_frame_equal(one, again)
+    _assert_same_trials(base, one, rtol=1e-4)
+    assert "matmul" not in recipe.to_dict() and fast.to_dict()["matmul"] == "onednn"
+
+
+def test_matmul_choices_are_validated(monkeypatch):
+    from s2rlib import validation
+    from s2rlib.errors import ParameterError
+
+    with pytest.raises(ParameterError, match=r"recipe.matmul='mkl': expected one of \['blas', 'onednn'\]"):
+        validation.validate_recipe({"matmul": "mkl"})
+    monkeypatch.setattr(validation, "bf16_native", lambda: True)
+    with pytest.raises(ParameterError, match=r"matmul='onednn' with precision='bf16'.*use matmul \"blas\""):
+        validation.validate_recipe({"matmul": "onednn", "precision": "bf16"})
+    monkeypatch.setattr(validation, "onednn_available", lambda: False)
+    with pytest.raises(ParameterError, match="no oneDNN linear kernel"):
+        validation.validate_recipe({"matmul": "onednn"})
+    assert validation.validate_recipe({}).matmul == "blas"
 
 
 def test_bf16_is_refused_with_the_reason_on_a_cpu_without_it(monkeypatch):

@@ -5,6 +5,11 @@ member has its own initialisation seed, so member ``e`` is the same network whet
 alone (E = 1) or with others. Training uses a functional Adam with a per-member, per-layer
 learning rate (``(E, 1, 1)`` tensors), which also expresses frozen layers (rate 0) and lets
 several fine-tuning recipes train side by side.
+
+The layers' fp32 matrix products run through ``torch.baddbmm`` (``matmul="blas"``: MKL on x86) or
+through oneDNN, one member at a time (``matmul="onednn"``: ``torch.ops.mkldnn._linear_pointwise``, the
+kernel torch.compile uses). On an AMD CPU MKL's fp32 GEMM does not take its fastest code path and oneDNN's
+can be about twice as fast; the two agree up to float rounding (``benchmarks/MATMUL.md`` measures both).
 """
 
 from __future__ import annotations
@@ -14,11 +19,50 @@ import math
 import torch
 
 
+#: how the layers' matrix products are computed (see the module docstring)
+MATMULS = ("blas", "onednn")
+
+
+def onednn_available() -> bool:
+    """Whether this torch build has oneDNN's fp32 linear kernel (``torch.ops.mkldnn._linear_pointwise``)."""
+    try:
+        x = torch.ones(2, 3)
+        torch.ops.mkldnn._linear_pointwise(x, torch.ones(4, 3), None, "none", [], "")
+        return True
+    except (AttributeError, RuntimeError, NotImplementedError):
+        return False
+
+
+class _OneDNNLayer(torch.autograd.Function):
+    """``b + x @ W`` for an ensemble, (E, B, i) x (E, i, o) + (E, 1, o), through oneDNN one member at a time;
+    backward: ``gy @ W.T`` (only when the input needs it: not for the first layer), ``x.T @ gy``, ``sum gy``."""
+
+    @staticmethod
+    def forward(ctx, x, W, b):
+        ctx.save_for_backward(x, W)
+        lin = torch.ops.mkldnn._linear_pointwise
+        return torch.stack([lin(x[e], W[e].t(), b[e, 0], "none", [], "") for e in range(x.shape[0])])
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, W = ctx.saved_tensors
+        lin, E = torch.ops.mkldnn._linear_pointwise, x.shape[0]
+        gy = gy.contiguous()
+        gx = (torch.stack([lin(gy[e], W[e], None, "none", [], "") for e in range(E)])
+              if ctx.needs_input_grad[0] else None)
+        xt, gyt = x.transpose(1, 2).contiguous(), gy.transpose(1, 2).contiguous()
+        gW = torch.stack([lin(xt[e], gyt[e], None, "none", [], "") for e in range(E)])
+        return gx, gW, gy.sum(1, keepdim=True)
+
+
 class EnsembleMLP(torch.nn.Module):
     """E independent MLPs ``d_in -> hidden... -> 1`` with SiLU activations."""
 
-    def __init__(self, seeds: list[int], d_in: int, hidden: tuple[int, ...] = (256, 256, 128)):
+    def __init__(self, seeds: list[int], d_in: int, hidden: tuple[int, ...] = (256, 256, 128), matmul: str = "blas"):
         super().__init__()
+        if matmul not in MATMULS:
+            raise ValueError(f"matmul={matmul!r}: expected one of {list(MATMULS)}")
+        self.matmul = matmul
         self.sizes = (d_in, *hidden, 1)
         self.n_members = len(seeds)
         weights, biases = [], []
@@ -39,8 +83,10 @@ class EnsembleMLP(torch.nn.Module):
         """x: (E, B, d_in) -> (E, B)."""
         h = x
         last = len(self.weights) - 1
+        # oneDNN for fp32 only: under bf16 autocast torch.baddbmm already runs oneDNN's bf16 kernel
+        onednn = self.matmul == "onednn" and not torch.is_autocast_enabled("cpu")
         for i, (W, b) in enumerate(zip(self.weights, self.biases)):
-            h = torch.baddbmm(b, h, W)
+            h = _OneDNNLayer.apply(h, W, b) if onednn else torch.baddbmm(b, h, W)
             if i < last:
                 h = torch.nn.functional.silu(h)
         return h.squeeze(-1)
@@ -50,6 +96,7 @@ class EnsembleMLP(torch.nn.Module):
         out = EnsembleMLP.__new__(EnsembleMLP)
         torch.nn.Module.__init__(out)
         out.sizes = self.sizes
+        out.matmul = self.matmul
         out.n_members = len(members)
         idx = torch.as_tensor(members, dtype=torch.long)
         out.weights = torch.nn.ParameterList([torch.nn.Parameter(W.detach()[idx].clone()) for W in self.weights])

@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 PRETRAIN_CACHE_ENV = "S2R_PRETRAIN_CACHE"
 #: the Recipe fields pretraining reads (a change of any of them is another network)
 PRETRAIN_FIELDS = ("hidden", "pretrain_batch", "pretrain_lr", "pretrain_epochs", "pretrain_min_steps",
-                   "pretrain_max_steps", "loss", "y_scale", "withhold_test_sources", "precision")
+                   "pretrain_max_steps", "loss", "y_scale", "withhold_test_sources", "precision",
+                   "matmul")
 
 
 def cache_dir() -> Path | None:

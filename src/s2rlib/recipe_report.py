@@ -273,7 +273,8 @@ class RecipePage:
         errors, effects = ablation_display(tab)
         name = case.replace("_", " ")
         show(errors, f"Ablation, {name}: mean validation and test MAE{units_suffix(self.units(case))} of each step")
-        show(effects, f"Ablation, {name}: each step's transfer gain and effect, paired differences with "
+        show(effects, f"Ablation, {name}: each step's transfer gain and effect{units_suffix(self.units(case))}, "
+                      f"paired differences with "
                       f"Nadeau-Bengio corrected 90% intervals, and the candidate chosen most")
         skipped = [r for r in tab.to_dict("records") if len(r["changes"]) > 1]
         text = missing_text(df)

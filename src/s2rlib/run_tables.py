@@ -300,8 +300,9 @@ FLOOR_JSON = "benchmarks/floor.json"
 
 
 def floor_sentence(path=None) -> str:
-    """What the committed default grids cost at the least: their training FLOPs over the measured matmul
-    ceiling (:data:`FLOOR_JSON`, its ``summary``), beside the minutes they took. Empty when not measured."""
+    """What the committed default grids cost at the least: their training FLOPs over the fastest measured
+    matrix-product rate (:data:`FLOOR_JSON`, its ``summary``), beside the minutes they took. Empty when not
+    measured."""
     from .book_results import repo_root
 
     p = repo_root() / FLOOR_JSON if path is None else path
@@ -311,14 +312,18 @@ def floor_sentence(path=None) -> str:
     except FileNotFoundError:
         return ""
     s, ceil = rec["summary"], rec["ceiling_gflops"]
-    bf16 = (f" (bfloat16, which the measuring CPU has natively, would lower the floor to {s['floor_min']['bf16']:,.0f} minutes at "
-            f"its {ceil['bf16']:,.0f} GFLOP/s ceiling, but it is not the validated recipe)" if "bf16" in ceil else "")
+    bf16 = ""
+    if "bf16" in ceil:
+        bf16 = (f" (bfloat16, which the measuring CPU has natively, would lower it to {s['floor_min']['bf16']:,.0f} "
+                f"minutes at {ceil['bf16']:,.0f} GFLOP/s")
+        bf16 += (f", and meet an hour only at {100 * s['bf16_share_needed']:.0f}% efficiency or more"
+                 if s["bf16_share_needed"] < 1 else "")
+        bf16 += "; it is not the validated recipe)"
     return (f"From scratch, these grids cost at least their training's floating-point work: counted from the "
             f"committed rows (`benchmarks/floor.py`), {s['flops'] / 1e12:,.0f} TFLOP, which is "
-            f"**{s['floor_min']['fp32']:,.0f} minutes** at this machine's fp32 matrix-product ceiling of "
-            f"{ceil['fp32']:,.0f} GFLOP/s even if every step ran at that rate{bf16}. The committed points took "
-            f"{s['wall_min']:,.0f} minutes, partly beside other work. Regenerating them is hours of training on two cores; "
-            "`benchmarks/FLOOR.md` gives the count per case.")
+            f"**{s['floor_min']['fp32']:,.0f} minutes** at the fastest fp32 matrix-product rate measured on this "
+            f"machine, {ceil['fp32']:,.0f} GFLOP/s, even if every step ran at that rate{bf16}. The committed points took "
+            f"{s['wall_min']:,.0f} minutes, partly beside other work. `benchmarks/FLOOR.md` gives the count per case.")
 
 
 def _ns_of(command: str) -> list[str]:

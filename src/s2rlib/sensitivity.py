@@ -305,10 +305,15 @@ def sentence(c: Comparison, units: str = "") -> str:
     lo, hi = c.share_range
     tail = _same_compute(c, u)
     if d.verdict == "no_effect":
-        allows = (f"; the interval allows a change of up to {_share(max(abs(d.lo), abs(d.hi)) / abs(c.gain_default.mean))} "
-                  "of the default gain" if c.gain_default.verdict == "lowers" and c.gain_default.mean else "")
-        if c.gain_default.verdict != "lowers" and "{share}" in c.variant.if_raises:
-            allows = "; the default gain over n = 0 is itself not detected, so there is no gain to split"
+        allows = ""
+        if "{share}" in c.variant.if_lowers + c.variant.if_raises:  # a variant that splits the default gain
+            allows = {
+                "lowers": (f"; the interval allows a change of up to "
+                           f"{_share(max(abs(d.lo), abs(d.hi)) / abs(c.gain_default.mean))} of the default gain"
+                           if c.gain_default.mean else ""),
+                "no_effect": "; the default gain over n = 0 is itself not detected, so its share cannot be estimated",
+                "raises": "; by default pretraining makes the error worse here, so there is no gain to take a share of",
+            }.get(c.gain_default.verdict, "")
         return head + f": no detectable effect{allows} (the question it asks: {c.variant.question})." + tail
     if d.verdict == "unknown":
         return head + "." + tail

@@ -99,10 +99,14 @@ class Recipe:
     #: products, fp32 weights, optimiser and loss; validation and test predictions stay fp32). bf16 pays
     #: only on a CPU with native bfloat16 (AVX512-BF16 or AMX); ``benchmarks/PRECISION.md`` measures it
     precision: str = "fp32"
+    #: the kernel of the fp32 matrix products: "blas" (``torch.baddbmm``; MKL on x86, as the final grids ran)
+    #: or "onednn" (oneDNN, one member at a time; faster where MKL takes a slow path, as on AMD CPUs). The
+    #: two agree up to float rounding; ``benchmarks/MATMUL.md`` measures both
+    matmul: str = "blas"
 
     #: fields recorded only when they differ from this value: they were added after the final grids
     #: ran, so those grids' recorded recipes (and their point files' hashes) stay today's recipe
-    RECORDED_IF_NOT: ClassVar[Mapping[str, object]] = MappingProxyType({"precision": "fp32"})
+    RECORDED_IF_NOT: ClassVar[Mapping[str, object]] = MappingProxyType({"precision": "fp32", "matmul": "blas"})
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -261,7 +265,7 @@ def run_trials(data: CaseData, n: int, *, trials: int, seed: int, recipe: Recipe
     pretrain_reused = 0
 
     for group in ([list(range(trials))] if batched else [[t] for t in range(trials)]):
-        model = EnsembleMLP([seeds[t] for t in group], Xs.shape[1], recipe.hidden)
+        model = EnsembleMLP([seeds[t] for t in group], Xs.shape[1], recipe.hidden, matmul=recipe.matmul)
         if n > 0:
             # each member's source targets, standardised by that trial's experimental statistics
             Ys = (torch.from_numpy(data.y_source.astype(np.float32)).unsqueeze(0) - y_mu[group]) / y_sd[group]

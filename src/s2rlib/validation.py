@@ -20,6 +20,7 @@ from .cases import get_case
 from .errors import ParameterError
 from .results import ALL_M
 from .transfer import PRECISIONS, Candidate, Recipe, bf16_native
+from .models import MATMULS, onednn_available
 
 MIN_TRAIN, MIN_VAL, MIN_TEST = 8, 2, 2
 #: bounds on the network's size: a width or a layer count beyond these is a typo, not an experiment
@@ -119,13 +120,19 @@ def validate_recipe(overrides: dict | None) -> Recipe:
     if recipe.pretrain_max_steps is not None:  # None = no cap (every n gets pretrain_epochs epochs)
         ints["pretrain_max_steps"] = _int("recipe.pretrain_max_steps", recipe.pretrain_max_steps, minimum=1)
     for name, allowed in (("loss", ("mse", "l1", "huber")), ("nonneg", ("off", "auto")),
-                          ("y_scale", ("train", "source")), ("precision", PRECISIONS)):
+                          ("y_scale", ("train", "source")), ("precision", PRECISIONS), ("matmul", MATMULS)):
         if getattr(recipe, name) not in allowed:
             raise ParameterError(f"parameter recipe.{name}={getattr(recipe, name)!r}: expected one of {list(allowed)}")
     if recipe.precision == "bf16" and not bf16_native():
         raise ParameterError("parameter recipe.precision='bf16': this CPU has no bfloat16 instructions "
                              "(neither AVX512-BF16 nor AMX), so bf16 would be emulated and slower than fp32; use "
                              "\"fp32\" here")
+    if recipe.matmul == "onednn" and not onednn_available():
+        raise ParameterError("parameter recipe.matmul='onednn': this torch build has no oneDNN linear kernel "
+                             "(torch.ops.mkldnn._linear_pointwise); use \"blas\" here")
+    if recipe.matmul == "onednn" and recipe.precision != "fp32":
+        raise ParameterError(f"parameter recipe.matmul='onednn' with precision={recipe.precision!r}: the oneDNN "
+                             "kernel choice is for fp32 (bf16 products already run on oneDNN); use matmul \"blas\"")
     if not isinstance(recipe.withhold_test_sources, bool):
         raise ParameterError(f"parameter recipe.withhold_test_sources={recipe.withhold_test_sources!r}: "
                              f"expected true or false")
