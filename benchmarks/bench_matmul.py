@@ -12,9 +12,13 @@ grids' 2 torch threads:
   128), the two interleaved, median ms per step;
 * **(c) the kernels**: GFLOP/s of a 1024^3 product through ``torch.matmul`` and through oneDNN.
 
+``--reverse`` runs (a) once more with onednn first, into the same ``matmul.json``, so that a drift of the
+machine between the two arms shows as a different ratio.
+
 Writes ``matmul.json`` and renders ``MATMUL.md`` from it (``--report-only`` re-renders)::
 
     .venv/bin/python benchmarks/bench_matmul.py                  # ~20 minutes on the 2-core machine
+    .venv/bin/python benchmarks/bench_matmul.py --reverse        # (a) again, onednn first: ~20 minutes
     .venv/bin/python benchmarks/bench_matmul.py --quick --out /tmp/mm   # a reduced recipe, ~1 minute
 """
 
@@ -62,9 +66,17 @@ def render(res: dict) -> str:
          f"`torch.matmul` (MKL): **{k['blas']:.0f} GFLOP/s**; oneDNN linear: **{k['onednn']:.0f} GFLOP/s** "
          f"({k['onednn'] / k['blas']:.2f}x).", "",
          f"## (a) One band-gap grid point: n = {a['n']:,}, {a['trials']} trials, the same seeds", "",
-         "blas first, then onednn, in the same process.", "",
+         "blas first, then onednn, in the same process"
+         + (f"; then again in a second process, onednn first ({res['a_reversed']['when']}, code "
+            f"`{res['a_reversed']['git']}`, load average at start {res['a_reversed']['loadavg_start'][0]:.2f})"
+            if "a_reversed" in res else "") + ".", "",
          "| | blas (MKL) | onednn | |", "|---|---|---|---|",
          f"| wall time | {_duration(bl['wall_s'])} | {_duration(dn['wall_s'])} | **{a['speedup']:.2f}x** |",
+         *([f"| wall time, onednn first | {_duration(res['a_reversed']['runs']['blas']['wall_s'])} | "
+            f"{_duration(res['a_reversed']['runs']['onednn']['wall_s'])} | **{res['a_reversed']['speedup']:.2f}x** |",
+            f"| test MAE, onednn first (eV) | {statistics.mean(res['a_reversed']['runs']['blas']['mae']):.4f} | "
+            f"{statistics.mean(res['a_reversed']['runs']['onednn']['mae']):.4f} | |"]
+           if "a_reversed" in res else []),
          f"| pretraining steps | {bl['pretrain_steps']:,} | {dn['pretrain_steps']:,} | |",
          f"| test MAE, mean over trials (eV) | {statistics.mean(bl['mae']):.4f} | {statistics.mean(dn['mae']):.4f} | |",
          "",
@@ -90,8 +102,13 @@ def readme_sentence(res: dict) -> str:
     verdict = {"no_effect": "no detectable difference", "lowers": "lower with oneDNN",
                "raises": "higher with oneDNN", "unknown": "no interval"}[d["verdict"]]
     step = {k: v["ms_per_step"]["blas"] / v["ms_per_step"]["onednn"] for k, v in b.items()}
+    other = ""
+    if "a_reversed" in res:
+        r = res["a_reversed"]["runs"]
+        other = (f"; run again with oneDNN first, {r['onednn']['wall_s'] / 60:.1f} instead of "
+                 f"{r['blas']['wall_s'] / 60:.1f}, {res['a_reversed']['speedup']:.2f}x")
     return (f"one band-gap point (n = {a['n']:,}, {a['trials']} trials, same seeds, {res['threads']} threads) took "
-            f"{dn['wall_s'] / 60:.1f} instead of {bl['wall_s'] / 60:.1f} minutes, **{a['speedup']:.2f}x** (a pretraining "
+            f"{dn['wall_s'] / 60:.1f} instead of {bl['wall_s'] / 60:.1f} minutes, **{a['speedup']:.2f}x**{other} (a pretraining "
             f"step {step['pretrain']:.2f}x, a fine-tuning step {step['fine-tune']:.2f}x; the kernels alone "
             f"{res['kernels_gflops']['onednn'] / res['kernels_gflops']['blas']:.2f}x). Its test MAE moved by "
             f"{d['mean']:+.4f} eV [{d['lo']:+.4f}, {d['hi']:+.4f}]: {verdict}.").replace("-0.", "−0.")
@@ -107,11 +124,23 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--recipe", default="{}", help="Recipe overrides (JSON), besides matmul")
     ap.add_argument("--quick", action="store_true", help=f"a reduced recipe {QUICK_RECIPE}, n = 300, 3 trials")
+    ap.add_argument("--reverse", action="store_true", help="run (a) again with onednn first, into matmul.json")
     ap.add_argument("--report-only", action="store_true")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    if not args.report_only:
+    if args.reverse:
+        import torch
+
+        torch.set_num_threads(args.threads)
+        res = json.loads((out / "matmul.json").read_text())
+        facts = machine_facts(args.threads)
+        r = paired_arms.grid_point(res["a"]["n"], res["a"]["trials"], res["overrides"], dict(reversed(ARMS.items())))
+        res["a_reversed"] = {"runs": r["runs"], "speedup": r["runs"]["blas"]["wall_s"] / r["runs"]["onednn"]["wall_s"],
+                             "when": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "git": facts["git"],
+                             "loadavg_start": facts["loadavg_start"], "loadavg_end": list(os.getloadavg())}
+        (out / "matmul.json").write_text(json.dumps(res, indent=1))
+    elif not args.report_only:
         import torch
 
         from s2rlib import inorganic

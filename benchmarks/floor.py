@@ -105,10 +105,11 @@ def grid_floor(table, d_in: int) -> dict:
     points, pretrained = [], set()
     for (n, m), rows in table.groupby(["n_source", "m_target"], sort=True):
         per = rows.pivot(index="trial", columns="metric", values="value")  # a duplicated row raises
+        recorded = "finetune_steps" in per and per["finetune_steps"].notna().all()  # else: the lower bound
         pp = json.loads(rows["params"].iloc[0])
         f = training_flops(d_in=d_in, recipe=recipe, pretrain_steps=pp["pretrain_steps"], trials=trials,
                            n_train=per["n_train"].to_numpy(), best_step=per["finetune_best_step"].to_numpy(),
-                           finetune_steps=per["finetune_steps"].to_numpy() if "finetune_steps" in per else None)
+                           finetune_steps=per["finetune_steps"].to_numpy() if recorded else None)
         f.update(n=int(n), m=int(m), wall_s=float(rows["wall_s"].iloc[0]),
                  pretrain_counted=f["pretrain"] if n not in pretrained else 0.0)
         pretrained.add(n)
@@ -213,9 +214,18 @@ def readme_sentence(res: dict) -> str:
                    if s["bf16_share_needed"] < 1 else ""))
     out += f". The grids took {_m(s['wall_min'])} minutes."
     if s["ceiling_needed_x"] > 1:
-        out += (f" So today's recipe cannot meet the {GOAL_MIN}-minute goal on this machine in fp32, even at the "
-                "fastest rate measured.")
+        out += (f" So today's recipe would not meet the {GOAL_MIN}-minute goal on this machine in fp32 even at 100% "
+                "of the fastest rate measured.")
     return out
+
+
+def _mkl_words(res: dict) -> str:
+    k = res.get("kernels_gflops", {})
+    mkl, dnn = k.get("fp32 `torch.matmul` (MKL)"), k.get("fp32 oneDNN linear")
+    if not (mkl and dnn):
+        return ""
+    return (f"; on this CPU oneDNN's fp32 kernel is {dnn / mkl:.1f}x MKL's" if dnn > 1.1 * mkl else
+            f"; on this CPU oneDNN's fp32 kernel is no faster than MKL's ({dnn / mkl:.2f}x)")
 
 
 def _ft_words(res: dict) -> str:
@@ -264,9 +274,9 @@ def render(res: dict) -> str:
          "Matrix-product rates, 1024^3, best of 5 bursts: "
          + ", ".join(f"{k} **{v:,.0f} GFLOP/s**" for k, v in kernels.items())
          + ("" if "bf16" in ceil else " (no native bfloat16 on this CPU)") + ". The ceiling of a precision is its "
-         "fastest kernel here. (The grids trained with `torch.baddbmm`, MKL's path; on an AMD CPU MKL does not take "
-         "its fastest code path, and oneDNN's fp32 kernel can be about twice as fast.) A true hardware peak could be "
-         "higher still: the floor is the minutes at the fastest rate measured, not at the silicon's limit.", "",
+         "fastest kernel here. The grids trained with `torch.baddbmm`, MKL's path" + _mkl_words(res) + ". A true "
+         "hardware peak could be higher still: the floor is the minutes at the fastest rate measured, not at the "
+         "silicon's limit.", "",
          "Training FLOPs from the rows (see the script's docstring): 2 x multiply-adds forward, 4 x backward but for "
          "the first layer (no input gradient); pretraining exact, counted once per n (one pretraining per n serves "
          f"every m); fine-tuning {_ft_words(res)} (exact where the rows record every candidate's steps; else the "
@@ -314,8 +324,9 @@ def render(res: dict) -> str:
               f"`torch.matmul` ceiling was {fp['ceiling_gflops']:.0f} GFLOP/s). On one point, a fast path 5x faster "
               f"would have to run at {100 * s['fast_needed_share']:.0f}% of this run's fp32 ceiling"
               + (": out of reach. " if s["fast_needed_share"] > 1 else ". ")
-              + f"Over a whole grid the naive path would also pretrain at every point: one pretraining per n for "
-              f"every m already computes {s['reuse_factor']:.2f}x less, so a grid-level 5x would need the rest, "
+              + f"A whole grid run like that naive path, with the pretrained-network cache off as in `REPORT.md`, "
+              f"pretrains at every point; with the cache, one pretraining per n serves every m and the grid "
+              f"computes {s['reuse_factor']:.2f}x less, so a grid-level 5x would need the rest, "
               f"{s['grid_gain_needed']:.1f}x, from running faster. That comparison, a naive grid against a fast one, "
               "has not been measured (it is hours of training)."]
     return "\n".join(L) + "\n"

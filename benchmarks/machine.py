@@ -123,14 +123,14 @@ def bf16_matmul_gflops(size: int, seconds: float) -> float:
 
 
 def onednn_linear_gflops(size: int, seconds: float) -> float | None:
-    """fp32 ``x @ w.T`` through oneDNN (torch's ``mkldnn._linear_pointwise``, the kernel torch.compile uses):
-    on an AMD CPU, MKL's fp32 GEMM (``torch.matmul``) takes a slower code path, so oneDNN can be faster."""
+    """fp32 ``x @ w.T`` through oneDNN (``s2rlib.models._linear``, the kernel of ``Recipe(matmul="onednn")``):
+    on an AMD CPU, MKL's fp32 GEMM (``torch.matmul``) takes a slower code path, so oneDNN can be faster.
+    None when this torch build has no such kernel."""
     import torch
 
-    try:
-        op = torch.ops.mkldnn._linear_pointwise
-        a, w, b = torch.randn(size, size), torch.randn(size, size), torch.zeros(size)
-        op(a, w, b, "none", [], "")
-    except (AttributeError, RuntimeError):
+    from s2rlib.models import _linear, onednn_available
+
+    if not onednn_available():
         return None
-    return best_rate(lambda: op(a, w, b, "none", [], ""), 2 * size**3, seconds)
+    a, w, b = torch.randn(size, size), torch.randn(size, size), torch.zeros(size)
+    return best_rate(lambda: _linear(a, w, b), 2 * size**3, seconds)

@@ -179,9 +179,10 @@ def test_bf16_training_is_used_and_lands_near_fp32():
 
 
 @pytest.mark.skipif(not models.onednn_available(), reason="this torch build has no oneDNN linear kernel")
-def test_the_onednn_layer_computes_what_baddbmm_computes_forward_and_backward():
+def test_the_onednn_layer_computes_what_baddbmm_computes_forward_and_backward(monkeypatch):
     """Output and all three gradients (input, weights, bias) of the oneDNN ensemble layer equal the
-    torch.baddbmm layer's up to float rounding; a first layer's input (data) gets no gradient."""
+    torch.baddbmm layer's up to float rounding; for a first layer (data input, no gradient) backward runs
+    only the weight products: E kernel calls, not 2E."""
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(3, 7, 5, generator=gen)
     W = torch.randn(3, 5, 4, generator=gen)
@@ -195,35 +196,58 @@ def test_the_onednn_layer_computes_what_baddbmm_computes_forward_and_backward():
         grads[kind] = (y.detach(), xi.grad, Wi.grad, bi.grad)
     for name, a, c in zip(("y", "dx", "dW", "db"), grads["blas"], grads["onednn"]):
         torch.testing.assert_close(c, a, rtol=1e-5, atol=1e-5, msg=name)
+    calls = []
+    real = models._linear
+    monkeypatch.setattr(models, "_linear", lambda *a: calls.append(1) or real(*a))
     Wi = W.clone().requires_grad_()
-    models._OneDNNLayer.apply(x, Wi, b).sum().backward()  # x needs no gradient: none is computed
-    assert Wi.grad is not None and x.grad is None
+    y = models._OneDNNLayer.apply(x, Wi, b)
+    assert len(calls) == 3  # forward: one call per member
+    y.backward(gy)
+    assert len(calls) == 6 and Wi.grad is not None  # backward: the weight gradients only
 
 
 @pytest.mark.skipif(not models.onednn_available(), reason="this torch build has no oneDNN linear kernel")
-def test_onednn_matmul_reaches_training_agrees_with_blas_and_is_reproducible():
-    """recipe matmul="onednn" is used by pretraining and fine-tuning (every step of a member goes through the
-    oneDNN layer), lands on blas's trials up to float rounding on a short run, repeats bit for bit, and stays
-    unrecorded in the recipe's dict when it is the default "blas" (the final grids' hashes are unchanged)."""
+def test_onednn_pretraining_steps_agree_with_blas(monkeypatch):
+    """Twenty pretraining steps through oneDNN and through baddbmm, same seeds and batches: the weights agree
+    to float rounding (a step's products are the same; only the summation order differs)."""
+    data = synthetic_case(2)
+    recipe = transfer.Recipe(hidden=(64, 32))
+    X = torch.from_numpy(data.X_source)
+    Y = torch.from_numpy(data.y_source.astype(np.float32)).unsqueeze(0).repeat(2, 1)
+    nets = {}
+    for kind in ("blas", "onednn"):
+        net = EnsembleMLP([3, 4], X.shape[1], recipe.hidden, matmul=kind)
+        rngs = [np.random.default_rng([s, 1]) for s in (3, 4)]
+        transfer._pretrain(net, X, Y, [np.arange(1500), np.arange(1500)], rngs, 20, recipe)
+        nets[kind] = net
+    for a, c in zip(nets["blas"].parameters(), nets["onednn"].parameters()):
+        torch.testing.assert_close(c, a, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.skipif(not models.onednn_available(), reason="this torch build has no oneDNN linear kernel")
+def test_onednn_matmul_reaches_pretraining_and_fine_tuning_and_repeats_bit_for_bit(monkeypatch):
+    """recipe matmul="onednn" is used by pretraining (batches of 512) and by fine-tuning (batches of 128),
+    repeats bit for bit with the pretrained-network cache off (both runs pretrain), and stays unrecorded
+    in the recipe's dict when it is the default "blas" (the final grids' hashes are unchanged)."""
+    monkeypatch.setenv("S2R_PRETRAIN_CACHE", "off")
     data = synthetic_case(2)
     recipe = transfer.Recipe(hidden=(64, 32), pretrain_epochs=2, pretrain_min_steps=40, finetune_max_epochs=12,
                              patience_epochs=4)
     fast = transfer.Recipe.from_dict({**recipe.to_dict(), "matmul": "onednn"})
-    calls = []
+    batches = []
     real = models._OneDNNLayer.forward
 
-    def counted(ctx, *args):
-        calls.append(args[0].shape[0])
-        return real(ctx, *args)
+    def counted(ctx, x, W, b):
+        batches.append(x.shape[1])
+        return real(ctx, x, W, b)
 
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(models._OneDNNLayer, "forward", staticmethod(counted))
-        one = transfer.run_trials(data, 500, trials=3, seed=1, recipe=fast, progress=False)
-    assert len(calls) > 3 * 40  # pretraining's 40+ steps x 3 layers, and fine-tuning's
-    base = transfer.run_trials(data, 500, trials=3, seed=1, recipe=recipe, progress=False)
+    monkeypatch.setattr(models._OneDNNLayer, "forward", staticmethod(counted))
+    one = transfer.run_trials(data, 500, trials=3, seed=1, recipe=fast, progress=False)
+    assert batches.count(recipe.pretrain_batch) == 3 * fast.pretrain_steps(500)  # every pretraining step, 3 layers
+    assert batches.count(recipe.finetune_batch) >= 3 * 4  # fine-tuning steps
     again = transfer.run_trials(data, 500, trials=3, seed=1, recipe=fast, progress=False)
+    assert one.attrs["pretrain_reused"] == again.attrs["pretrain_reused"] == 0
     pd.testing.assert_frame_equal(one, again)
-    _assert_same_trials(base, one, rtol=1e-4)
     assert "matmul" not in recipe.to_dict() and fast.to_dict()["matmul"] == "onednn"
 
 
@@ -234,6 +258,7 @@ def test_matmul_choices_are_validated(monkeypatch):
     with pytest.raises(ParameterError, match=r"recipe.matmul='mkl': expected one of \['blas', 'onednn'\]"):
         validation.validate_recipe({"matmul": "mkl"})
     monkeypatch.setattr(validation, "bf16_native", lambda: True)
+    monkeypatch.setattr(validation, "onednn_available", lambda: True)
     with pytest.raises(ParameterError, match=r"matmul='onednn' with precision='bf16'.*use matmul \"blas\""):
         validation.validate_recipe({"matmul": "onednn", "precision": "bf16"})
     monkeypatch.setattr(validation, "onednn_available", lambda: False)

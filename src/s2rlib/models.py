@@ -7,9 +7,11 @@ learning rate (``(E, 1, 1)`` tensors), which also expresses frozen layers (rate 
 several fine-tuning recipes train side by side.
 
 The layers' fp32 matrix products run through ``torch.baddbmm`` (``matmul="blas"``: MKL on x86) or
-through oneDNN, one member at a time (``matmul="onednn"``: ``torch.ops.mkldnn._linear_pointwise``, the
-kernel torch.compile uses). On an AMD CPU MKL's fp32 GEMM does not take its fastest code path and oneDNN's
-can be about twice as fast; the two agree up to float rounding (``benchmarks/MATMUL.md`` measures both).
+through oneDNN, one member at a time (``matmul="onednn"``: ``torch.ops.mkldnn._linear_pointwise``). On an
+AMD CPU MKL's fp32 GEMM does not take its fastest code path and oneDNN's can be about twice as fast. The
+two compute the same products with different rounding: a step agrees to about 1e-6, but over thousands
+of steps the trajectories part, so a trial's result moves about as much as with another seed
+(``benchmarks/MATMUL.md`` measures both; no equivalence test has been run).
 """
 
 from __future__ import annotations
@@ -23,11 +25,15 @@ import torch
 MATMULS = ("blas", "onednn")
 
 
+def _linear(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+    """``x @ w.T + b`` through oneDNN (2-d ``x``; ``w`` is (out, in))."""
+    return torch.ops.mkldnn._linear_pointwise(x, w, b, "none", [], "")
+
+
 def onednn_available() -> bool:
     """Whether this torch build has oneDNN's fp32 linear kernel (``torch.ops.mkldnn._linear_pointwise``)."""
     try:
-        x = torch.ones(2, 3)
-        torch.ops.mkldnn._linear_pointwise(x, torch.ones(4, 3), None, "none", [], "")
+        _linear(torch.ones(2, 3), torch.ones(4, 3), None)
         return True
     except (AttributeError, RuntimeError, NotImplementedError):
         return False
@@ -40,18 +46,16 @@ class _OneDNNLayer(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, W, b):
         ctx.save_for_backward(x, W)
-        lin = torch.ops.mkldnn._linear_pointwise
-        return torch.stack([lin(x[e], W[e].t(), b[e, 0], "none", [], "") for e in range(x.shape[0])])
+        return torch.stack([_linear(x[e], W[e].t(), b[e, 0]) for e in range(x.shape[0])])
 
     @staticmethod
     def backward(ctx, gy):
         x, W = ctx.saved_tensors
-        lin, E = torch.ops.mkldnn._linear_pointwise, x.shape[0]
+        E = x.shape[0]
         gy = gy.contiguous()
-        gx = (torch.stack([lin(gy[e], W[e], None, "none", [], "") for e in range(E)])
-              if ctx.needs_input_grad[0] else None)
+        gx = torch.stack([_linear(gy[e], W[e], None) for e in range(E)]) if ctx.needs_input_grad[0] else None
         xt, gyt = x.transpose(1, 2).contiguous(), gy.transpose(1, 2).contiguous()
-        gW = torch.stack([lin(xt[e], gyt[e], None, "none", [], "") for e in range(E)])
+        gW = torch.stack([_linear(xt[e], gyt[e], None) for e in range(E)])
         return gx, gW, gy.sum(1, keepdim=True)
 
 
@@ -104,7 +108,10 @@ class EnsembleMLP(torch.nn.Module):
         return out
 
     def flops_per_sample(self) -> int:
-        """Forward + backward FLOPs for one sample of one member (~3x the forward's 2*MACs)."""
+        """Forward + backward FLOPs for one sample of one member, 6 x the multiply-adds of every layer (the
+        convention of ``benchmarks/bench_grid.py``'s reports). Training computes no input gradient for the
+        first layer, so this over-counts by 2 x its multiply-adds (2.5% at 62 inputs, 9% at 267);
+        ``benchmarks/floor.py`` counts exactly."""
         macs = sum(a * b for a, b in zip(self.sizes[:-1], self.sizes[1:]))
         return 6 * macs
 

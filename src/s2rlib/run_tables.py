@@ -299,6 +299,12 @@ def classroom_record(path=None) -> dict | None:
 FLOOR_JSON = "benchmarks/floor.json"
 
 
+def _cpu(rec: dict) -> str:
+    m = rec.get("machine", {})
+    model = next((ln.split(":", 1)[1].strip() for ln in m.get("lscpu", []) if ln.startswith("Model name")), "a CPU")
+    return f"{model}, {m.get('nproc', '?')} CPUs"
+
+
 def floor_sentence(path=None) -> str:
     """What the committed default grids cost at the least: their training FLOPs over the fastest measured
     matrix-product rate (:data:`FLOOR_JSON`, its ``summary``), beside the minutes they took. Empty when not
@@ -321,8 +327,8 @@ def floor_sentence(path=None) -> str:
         bf16 += "; it is not the validated recipe)"
     return (f"From scratch, these grids cost at least their training's floating-point work: counted from the "
             f"committed rows (`benchmarks/floor.py`), {s['flops'] / 1e12:,.0f} TFLOP, which is "
-            f"**{s['floor_min']['fp32']:,.0f} minutes** at the fastest fp32 matrix-product rate measured on this "
-            f"machine, {ceil['fp32']:,.0f} GFLOP/s, even if every step ran at that rate{bf16}. The committed points took "
+            f"**{s['floor_min']['fp32']:,.0f} minutes** at the fastest fp32 matrix-product rate measured on the "
+            f"project's machine ({_cpu(rec)}), {ceil['fp32']:,.0f} GFLOP/s, even if every step ran at that rate{bf16}. The committed points took "
             f"{s['wall_min']:,.0f} minutes, partly beside other work. `benchmarks/FLOOR.md` gives the count per case.")
 
 

@@ -306,11 +306,11 @@ def sentence(c: Comparison, units: str = "") -> str:
     tail = _same_compute(c, u)
     if d.verdict == "no_effect":
         allows = ""
-        if "{share}" in c.variant.if_lowers + c.variant.if_raises:  # a variant that splits the default gain
+        if c.gain_default.verdict == "lowers" and c.gain_default.mean:
+            allows = (f"; the interval allows a change of up to "
+                      f"{_share(max(abs(d.lo), abs(d.hi)) / abs(c.gain_default.mean))} of the default gain")
+        elif "{share}" in c.variant.if_lowers + c.variant.if_raises:  # a variant that splits the default gain
             allows = {
-                "lowers": (f"; the interval allows a change of up to "
-                           f"{_share(max(abs(d.lo), abs(d.hi)) / abs(c.gain_default.mean))} of the default gain"
-                           if c.gain_default.mean else ""),
                 "no_effect": "; the default gain over n = 0 is itself not detected, so its share cannot be estimated",
                 "raises": "; by default pretraining makes the error worse here, so there is no gain to take a share of",
             }.get(c.gain_default.verdict, "")

@@ -100,8 +100,9 @@ class Recipe:
     #: only on a CPU with native bfloat16 (AVX512-BF16 or AMX); ``benchmarks/PRECISION.md`` measures it
     precision: str = "fp32"
     #: the kernel of the fp32 matrix products: "blas" (``torch.baddbmm``; MKL on x86, as the final grids ran)
-    #: or "onednn" (oneDNN, one member at a time; faster where MKL takes a slow path, as on AMD CPUs). The
-    #: two agree up to float rounding; ``benchmarks/MATMUL.md`` measures both
+    #: or "onednn" (oneDNN, one member at a time; faster where MKL takes a slow path, as on AMD CPUs). A step
+    #: agrees to float rounding; over a whole run a trial moves about as much as with another seed
+    #: (``benchmarks/MATMUL.md`` measures both)
     matmul: str = "blas"
 
     #: fields recorded only when they differ from this value: they were added after the final grids
