@@ -35,7 +35,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import paired_arms  # noqa: E402
-from machine import log, machine_facts, matmul_gflops, onednn_linear_gflops  # noqa: E402
+from machine import cpu_model, load_text, log, machine_facts, matmul_gflops, onednn_linear_gflops  # noqa: E402
 
 ARMS = {"blas": {"matmul": "blas"}, "onednn": {"matmul": "onednn"}}
 QUICK_RECIPE = {"hidden": [64, 32], "pretrain_epochs": 2, "pretrain_min_steps": 50, "finetune_max_epochs": 10,
@@ -48,9 +48,8 @@ def _duration(s: float) -> str:
 
 def render(res: dict) -> str:
     m, a, b, k = res["machine"], res["a"], res["b"], res["kernels_gflops"]
-    model = next((ln.split(":", 1)[1].strip() for ln in m.get("lscpu", []) if ln.startswith("Model name")), "?")
-    load = ", ".join(f"{x:.2f}" for x in m.get("loadavg_start", []))
-    load_end = ", ".join(f"{x:.2f}" for x in m.get("loadavg_end", []))
+    model = cpu_model(m)
+    load, load_end = load_text(m), load_text(m, "loadavg_end")
     bl, dn, d = a["runs"]["blas"], a["runs"]["onednn"], a["difference"]
     sd = statistics.stdev(bl["mae"]) if len(bl["mae"]) > 1 else float("nan")
     verdict = {"no_effect": "no detectable difference", "lowers": "onednn is lower", "raises": "onednn is higher",

@@ -30,7 +30,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import paired_arms  # noqa: E402
-from machine import log, machine_facts, matmul_gflops  # noqa: E402
+from machine import cpu_model, load_text, log, machine_facts, matmul_gflops  # noqa: E402
 
 QUICK_RECIPE = {"hidden": [64, 32], "pretrain_epochs": 2, "pretrain_min_steps": 50, "finetune_max_epochs": 10,
                 "patience_epochs": 3}
@@ -55,9 +55,8 @@ def _duration(s: float) -> str:
 
 def render(res: dict) -> str:
     m, a, b = res["machine"], res["a"], res["b"]
-    model = next((ln.split(":", 1)[1].strip() for ln in m.get("lscpu", []) if ln.startswith("Model name")), "?")
-    load = ", ".join(f"{x:.2f}" for x in m.get("loadavg_start", []))
-    load_end = ", ".join(f"{x:.2f}" for x in m.get("loadavg_end", []))
+    model = cpu_model(m)
+    load, load_end = load_text(m), load_text(m, "loadavg_end")
     fp, bf = a["runs"]["fp32"], a["runs"]["bf16"]
     d = a["difference"]
     mean_fp, mean_bf = statistics.mean(fp["mae"]), statistics.mean(bf["mae"])

@@ -55,6 +55,16 @@ def machine_facts(threads: int) -> dict:
     }
 
 
+def cpu_model(facts: dict) -> str:
+    """The CPU's model name from :func:`machine_facts` (its ``lscpu`` lines), "?" when not recorded."""
+    return next((ln.split(":", 1)[1].strip() for ln in facts.get("lscpu", []) if ln.startswith("Model name")), "?")
+
+
+def load_text(facts: dict, key: str = "loadavg_start") -> str:
+    """A recorded load average (1, 5, 15 minutes) as "0.46, 1.56, 1.82"."""
+    return ", ".join(f"{x:.2f}" for x in facts.get(key, []))
+
+
 class FlopCounter(contextlib.AbstractContextManager):
     """Counts samples through ``EnsembleMLP.forward``: with grad (training: forward + backward, 6 x MACs per
     sample, ``flops_per_sample``) and without (validation and test: forward only, 2 x MACs)."""
