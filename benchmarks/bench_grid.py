@@ -33,14 +33,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from grid_report import TINY, fmt_s, render  # noqa: E402
-from machine import (FlopCounter, best_rate, bmm_gflops, log, machine_facts, matmul_gflops,  # noqa: E402
+from machine import (FlopCounter, bmm_gflops, log, machine_facts, matmul_gflops,  # noqa: E402
                      timed)
 
 HERE = Path(__file__).resolve().parent
@@ -67,7 +66,8 @@ def resolve_ns(tokens: str, n_source: int) -> list[tuple[str, int]]:
 
 
 def naive_vs_fast(args, recipe) -> dict:
-    from s2rlib import inorganic, transfer
+    from s2rlib.datasets import inorganic
+    from s2rlib.training import transfer
 
     _, t_warm = timed(inorganic.load_band_gap)  # fills the feature cache if it is cold (not counted)
     data, t_cached = timed(inorganic.load_band_gap)
@@ -131,8 +131,8 @@ def pretrain_throughput(data, recipe, E: int, steps: int) -> dict:
     """The pretraining loop alone (``transfer._pretrain``): E members, on all source rows."""
     import torch
 
-    from s2rlib import transfer
-    from s2rlib.models import EnsembleMLP
+    from s2rlib.training import transfer
+    from s2rlib.training.models import EnsembleMLP
 
     mu, sd = transfer.standardizer(data.X_source)
     X = torch.from_numpy(((data.X_source - mu) / sd).astype(np.float32))
@@ -152,7 +152,7 @@ def pretrain_throughput(data, recipe, E: int, steps: int) -> dict:
 
 
 def throughput(args, recipe) -> dict:
-    from s2rlib import inorganic
+    from s2rlib.datasets import inorganic
 
     data = inorganic.load_band_gap()
     d_in = data.X_source.shape[1]
@@ -189,7 +189,11 @@ def papermill_overhead(args, tmp: Path) -> dict:
     import papermill as pm
     import torch
 
-    from s2rlib import cases, grid, results, transfer, validation
+    from s2rlib.cases import registry as cases
+    from s2rlib.grid import runner as grid
+    from s2rlib.grid import results
+    from s2rlib.training import transfer
+    from s2rlib.training import params as validation
 
     tiny = validation.validate_recipe(TINY)
     nb = tmp / "import_only.ipynb"
@@ -232,7 +236,10 @@ COLD = """
 import torch
 torch.set_num_threads({threads})
 torch.use_deterministic_algorithms(True)
-from s2rlib import cases, results, transfer, validation
+from s2rlib.cases import registry as cases
+from s2rlib.grid import results
+from s2rlib.training import transfer
+from s2rlib.training import params as validation
 data = cases.load_case("band_gap")
 rows = transfer.run_trials(data, 0, trials=1, seed=0, recipe=validation.validate_recipe({recipe!r}), progress=False)
 table = results.tidy("band_gap", 0, None, rows, {{"case": "band_gap"}}, data.data_sha256, rows.attrs["wall_s"])
@@ -244,10 +251,10 @@ def default_grid_time(overhead: float) -> dict:
     """The default grids' compute time so far: every finished point of today's ``Recipe()`` (committed in
     ``results/<case>/points`` or staged in ``results/grids-v2/<case>/points``), summed over the book's cases
     (wall_s = in-kernel run_trials time), against the papermill overhead of as many points."""
-    from s2rlib import results
-    from s2rlib.book_results import BOOK_CASES
-    from s2rlib.cases import get_case
-    from s2rlib.transfer import Recipe
+    from s2rlib.grid import results
+    from s2rlib.book.case_results import BOOK_CASES
+    from s2rlib.cases.registry import get_case
+    from s2rlib.training.transfer import Recipe
 
     today = Recipe().to_dict()
     points, compute, default_points, used, trials, threads = 0, 0.0, 0, [], set(), set()
@@ -278,7 +285,7 @@ def default_grid_time(overhead: float) -> dict:
 
 # ------------------------------------------------------------------------------------------- (d)
 def threads_vs_processes(args, tmp: Path) -> dict:
-    from s2rlib import grid
+    from s2rlib.grid import runner as grid
 
     ns = [n if n == "all" else int(n) for n in args.parallel_ns.split(",")]
     recipe = json.loads(args.parallel_recipe)
@@ -346,8 +353,8 @@ def main(argv=None) -> int:
 
     import torch
 
-    from s2rlib import validation
-    from s2rlib.pretrain_cache import PRETRAIN_CACHE_ENV
+    from s2rlib.training import params as validation
+    from s2rlib.training.pretrain_cache import PRETRAIN_CACHE_ENV
 
     # every path computes its own pretraining: a cached network (one per n, reused across m by the grid) would
     # time a disk read, not training (the cache's own saving is the pretraining share of a point at the next m)

@@ -1,7 +1,7 @@
 """MKL against oneDNN for the fp32 matrix products of training, side by side in one run.
 
 ``Recipe(matmul="onednn")`` computes each layer's products through oneDNN, one ensemble member at a time
-(``s2rlib.models._OneDNNLayer``), instead of ``torch.baddbmm`` (MKL on x86, how the final grids ran). On an
+(``s2rlib.training.models._OneDNNLayer``), instead of ``torch.baddbmm`` (MKL on x86, how the final grids ran). On an
 AMD CPU MKL's fp32 GEMM does not take its fastest code path; oneDNN's can be about twice as fast. This
 script measures, with today's default recipe otherwise unchanged, the pretrained-network cache off and the
 grids' 2 torch threads:
@@ -142,9 +142,9 @@ def main(argv=None) -> int:
     elif not args.report_only:
         import torch
 
-        from s2rlib import inorganic
-        from s2rlib.models import onednn_available
-        from s2rlib.transfer import Recipe
+        from s2rlib.datasets import inorganic
+        from s2rlib.training.models import onednn_available
+        from s2rlib.training.transfer import Recipe
 
         if not onednn_available():
             raise SystemExit("this torch build has no oneDNN linear kernel: nothing to compare")

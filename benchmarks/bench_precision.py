@@ -114,7 +114,7 @@ def main(argv=None) -> int:
         (out / "PRECISION.md").write_text(render(res))
         return 0
     import torch
-    from s2rlib.transfer import Recipe, bf16_native
+    from s2rlib.training.transfer import Recipe, bf16_native
 
     torch.set_num_threads(args.threads)
     overrides = dict(QUICK_RECIPE) if args.quick else json.loads(args.recipe)
@@ -127,7 +127,7 @@ def main(argv=None) -> int:
         "machine": machine_facts(args.threads), "threads": args.threads, "bf16_native": bf16_native(),
         "overrides": overrides, "steps": args.steps, "repeats": args.repeats, "hidden": hidden}
     res["ceiling_gflops"] = matmul_gflops(1024, 2.0)
-    from s2rlib import inorganic
+    from s2rlib.datasets import inorganic
 
     d_in = inorganic.load_band_gap().X_source.shape[1]
     log("(b) training steps")

@@ -1,6 +1,6 @@
 """One training step, before and after the two step-level speed changes, side by side in one run.
 
-The changes (``s2rlib.allocator`` and the in-place ``EnsembleAdam.step``) do not change a single bit of
+The changes (``s2rlib._core.allocator`` and the in-place ``EnsembleAdam.step``) do not change a single bit of
 what is computed (``tests/test_models.py``); this measures what they buy. For each shape (the default
 512-512-256 network; a pretraining step of 20 trials at batch 512, a fine-tuning step of 20 trials x 3
 candidates at batch 128) three variants are timed, interleaved so that a noisy neighbour hits all of
@@ -53,8 +53,8 @@ def _old_step(opt, scale: float = 1.0) -> None:
 def child(variant: str, hidden, d_in: int, steps: int) -> dict:
     """One variant, timed in this (fresh) process: ms per step for each shape."""
     import torch
-    from s2rlib import allocator
-    from s2rlib.models import EnsembleAdam, EnsembleMLP
+    from s2rlib._core import allocator
+    from s2rlib.training.models import EnsembleAdam, EnsembleMLP
 
     if variant != "before":  # "before" never calls mallopt: glibc's adaptive default, as a fresh process has it
         allocator.keep_freed_memory(True)
@@ -79,7 +79,7 @@ def measure(hidden, d_in: int, steps: int, repeats: int) -> dict:
     """Every variant in its own fresh interpreter, interleaved ``repeats`` times; median ms per step."""
     import subprocess
 
-    from s2rlib.models import EnsembleMLP
+    from s2rlib.training.models import EnsembleMLP
 
     times = {name: {v: [] for v in VARIANTS} for name in SHAPES}
     for _ in range(repeats):
@@ -119,7 +119,7 @@ def render(res: dict) -> str:
     L += ["", "*before*: the out-of-place Adam update and glibc's default allocator in a fresh process (its "
           "adaptive threshold reuses freed blocks up to 32 MB; larger ones are mapped and unmapped on every step); "
           "*allocator*: freed memory kept for reuse "
-          "(`s2rlib.allocator`); *both*: that and the in-place update (`EnsembleAdam.step`). The three "
+          "(`s2rlib._core.allocator`); *both*: that and the in-place update (`EnsembleAdam.step`). The three "
           "compute the same bits (`tests/test_models.py`).", ""]
     return "\n".join(L)
 

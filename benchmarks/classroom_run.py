@@ -113,7 +113,7 @@ def main(argv=None) -> int:
               "data_mirror": bool(os.environ.get("S2R_DATA_MIRROR")),  # True: the data were read locally, not downloaded
               "total_seconds": round(sum(r["seconds"] for r in runs), 1), "points": points,
               "trials": int(rows["trial"].nunique()) if "trial" in rows else None}
-    from s2rlib.atomic import atomic_write
+    from s2rlib._core.atomic import atomic_write
 
     with atomic_write(args.out / name) as fh:  # a stopped run never leaves half a file
         fh.write(json.dumps(record, indent=1) + "\n")

@@ -10,7 +10,7 @@ What is counted (``training_flops``), per grid point, from its rows and its reco
 
 * **pretraining**, exactly: ``pretrain_steps`` (recorded) x ``pretrain_batch`` x trials x
   ``EnsembleMLP.flops_per_sample()`` (forward + backward). It is counted once per n, because one
-  pretraining per (n, trial) serves every m (``s2rlib.pretrain_cache``); the report also gives the
+  pretraining per (n, trial) serves every m (``s2rlib.training.pretrain_cache``); the report also gives the
   count with one pretraining per point, as a grid without that cache would run.
 * **fine-tuning**, exactly where the rows record every candidate's steps (``finetune_steps``, written
   since 2026-12-03), else a lower bound: every trial fine-tunes ``len(recipe.candidates)`` members; a
@@ -94,7 +94,7 @@ def training_flops(*, d_in: int, recipe, pretrain_steps: int, trials: int, n_tra
 
 def grid_floor(table, d_in: int) -> dict:
     """Per point and in sum, the training FLOPs of one case's committed table (one recipe per table)."""
-    from s2rlib.transfer import Recipe
+    from s2rlib.training.transfer import Recipe
 
     settings = {json.dumps({"recipe": p["recipe"], "trials": p["trials"]}, sort_keys=True)
                 for p in map(json.loads, table["params"].drop_duplicates())}
@@ -127,9 +127,9 @@ def measure(args) -> dict:
     import pandas as pd
     import torch
 
-    from s2rlib.book_results import BOOK_CASES
-    from s2rlib.cases import load_case
-    from s2rlib.transfer import bf16_native
+    from s2rlib.book.case_results import BOOK_CASES
+    from s2rlib.cases.registry import load_case
+    from s2rlib.training.transfer import bf16_native
 
     torch.set_num_threads(args.threads)
     res = {"command": " ".join(["python benchmarks/floor.py"] + (args.argv or [])),
@@ -346,7 +346,7 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         res = measure(args)
         res["seconds"] = time.perf_counter() - t0
-        res["summary"] = summary(res)  # the headline numbers, for the book (s2rlib.run_tables.floor_sentence)
+        res["summary"] = summary(res)  # the headline numbers, for the book (s2rlib.book.run_tables.floor_sentence)
         (out / "floor.json").write_text(json.dumps(res, indent=1))
     res = json.loads((out / "floor.json").read_text())
     (out / "FLOOR.md").write_text(render(res))

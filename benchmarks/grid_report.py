@@ -22,7 +22,7 @@ def recipe_changes(measured: dict | None) -> list[str]:
     (candidates by name); empty when it is today's or was not recorded."""
     if not measured:
         return []
-    from s2rlib.transfer import Recipe
+    from s2rlib.training.transfer import Recipe
 
     now = Recipe().to_dict()
 

@@ -70,7 +70,7 @@ class FlopCounter(contextlib.AbstractContextManager):
     sample, ``flops_per_sample``) and without (validation and test: forward only, 2 x MACs)."""
 
     def __enter__(self):
-        from s2rlib import models
+        from s2rlib.training import models
 
         self.train_samples = self.eval_samples = 0
         self.flops = 0.0
@@ -133,12 +133,12 @@ def bf16_matmul_gflops(size: int, seconds: float) -> float:
 
 
 def onednn_linear_gflops(size: int, seconds: float) -> float | None:
-    """fp32 ``x @ w.T`` through oneDNN (``s2rlib.models._linear``, the kernel of ``Recipe(matmul="onednn")``):
+    """fp32 ``x @ w.T`` through oneDNN (``s2rlib.training.models._linear``, the kernel of ``Recipe(matmul="onednn")``):
     on an AMD CPU, MKL's fp32 GEMM (``torch.matmul``) takes a slower code path, so oneDNN can be faster.
     None when this torch build has no such kernel."""
     import torch
 
-    from s2rlib.models import _linear, onednn_available
+    from s2rlib.training.models import _linear, onednn_available
 
     if not onednn_available():
         return None

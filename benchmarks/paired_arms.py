@@ -21,8 +21,9 @@ def grid_point(n: int, trials: int, overrides: dict, arms: dict[str, dict]) -> d
     """One band-gap point per arm, in order, same seeds; times and per-trial test MAE."""
     import pandas as pd
 
-    from s2rlib import inorganic, transfer
-    from s2rlib.trial_stats import paired_gain
+    from s2rlib.datasets import inorganic
+    from s2rlib.training import transfer
+    from s2rlib.law.trial_stats import paired_gain
 
     os.environ["S2R_PRETRAIN_CACHE"] = "off"  # every arm pretrains: a cached network would time nothing
     data = inorganic.load_band_gap()
@@ -50,9 +51,9 @@ def step_times(hidden, d_in: int, steps: int, repeats: int, arms: dict[str, dict
     """ms per training step (forward, backward, Adam) of each shape, the arms interleaved ``repeats`` times."""
     import torch
 
-    from s2rlib import allocator
-    from s2rlib.models import EnsembleAdam, EnsembleMLP
-    from s2rlib.transfer import training_precision
+    from s2rlib._core import allocator
+    from s2rlib.training.models import EnsembleAdam, EnsembleMLP
+    from s2rlib.training.transfer import training_precision
 
     allocator.keep_freed_memory(True)
     out = {}

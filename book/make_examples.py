@@ -21,7 +21,7 @@ from pathlib import Path
 import nbformat
 import papermill as pm
 
-from s2rlib import cases
+from s2rlib.cases import registry as cases
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent

@@ -3,7 +3,7 @@
     python book/make_static.py
 
 * ``book/figures/method-flowchart.svg`` (and ``.png``), drawn by
-  :func:`s2rlib.flowchart.method_flowchart`; the SVG is written without a date or random ids, so
+  :func:`s2rlib.book.flowchart.method_flowchart`; the SVG is written without a date or random ids, so
   an unchanged drawing gives an unchanged file;
 * ``book/downloads/tutorial.ipynb``, the chapter ``book/tutorial.md`` as a Jupyter notebook (the
   download link of that chapter); ``tests/test_book_sources.py`` fails when it is out of date.
@@ -17,7 +17,8 @@ import matplotlib
 import nbformat
 from myst_nb.core.read import read_myst_markdown_notebook
 
-from s2rlib import flowchart, plotting
+from s2rlib.book import flowchart
+from s2rlib.book import plotting
 
 HERE = Path(__file__).resolve().parent
 #: MyST chapters offered as .ipynb downloads: source -> notebook

@@ -4,13 +4,14 @@ import os
 import tempfile
 from pathlib import Path
 
-# The case registry reads the user's cases directory when s2rlib.cases is first imported: tests see
+# The case registry reads the user's cases directory when s2rlib.cases.registry is first imported: tests see
 # the built-in cases only (tests that make their own cases point $S2R_CASES_DIR elsewhere).
 os.environ["S2R_CASES_DIR"] = tempfile.mkdtemp(prefix="s2r_no_user_cases_")
 
 import pytest
 
-from s2rlib.datasets import CACHE_ENV, MIRROR_ENV
+from s2rlib.datasets.registry import MIRROR_ENV
+from s2rlib._core.paths import CACHE_ENV
 from s2rlib.features.cache import FEATURE_CACHE_ENV
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -12,7 +12,8 @@ import json
 import numpy as np
 import pandas as pd
 
-from s2rlib import cases, results
+from s2rlib.cases import registry as cases
+from s2rlib.grid import results
 
 LAWS = {  # case: (D, alpha, C, baseline, noise, units)
     "formation_enthalpy": (0.9, 0.45, 0.080, 0.21, 0.004),

@@ -109,7 +109,7 @@ def test_committed_matmul_report_is_rendered_from_matmul_json(tmp_path):
 
 
 def test_matmul_benchmark_runs_at_tiny_sizes_and_readme_quotes_the_committed_run(tmp_path):
-    from s2rlib.models import onednn_available
+    from s2rlib.training.models import onednn_available
 
     if not onednn_available():
         pytest.skip("this torch build has no oneDNN linear kernel")
@@ -129,7 +129,7 @@ def test_matmul_benchmark_runs_at_tiny_sizes_and_readme_quotes_the_committed_run
 
     committed = json.loads((REPO / "benchmarks" / "matmul.json").read_text())
     assert committed["overrides"] == {} and committed["threads"] == 2
-    text = " ".join((REPO / "README.md").read_text().split())
+    text = " ".join((REPO / "benchmarks" / "README.md").read_text().split())
     assert bench_matmul.readme_sentence(committed) in text
 
 
@@ -169,7 +169,7 @@ def test_classroom_run_times_a_page_block_end_to_end(tmp_path):
 def test_the_measured_classroom_run_is_of_the_page_commands_and_the_pages_quote_it(tmp_path):
     """``benchmarks/classroom.json`` timed exactly the commands the rerun page prints (a changed block needs
     a new measurement), the page's box is generated from it, and the lesson plan quotes its minutes."""
-    from s2rlib import run_tables
+    from s2rlib.book import run_tables
 
     rec = json.loads((REPO / "benchmarks" / "classroom.json").read_text())
     assert [c["command"] for c in rec["commands"]] == _classroom().page_commands()
@@ -182,7 +182,7 @@ def test_the_measured_classroom_run_is_of_the_page_commands_and_the_pages_quote_
     assert f"$n$ = " + ", ".join(f"{lab}: {p['wall_s']:,.0f} s" for lab, p in zip(labels, pts)) in box
     assert "unnamed" not in box and f"({rec['machine']['nproc']} CPUs)" in box
     assert not rec["machine"]["git"].endswith("-dirty")  # the measurement names the code it timed
-    assert "report.classroom_box()" in (REPO / "book" / "rerun.md").read_text()
+    assert "book.classroom_box()" in (REPO / "book" / "rerun.md").read_text()
     assert f"**{minutes}**" in (REPO / "book" / "lesson.md").read_text()
     assert "Not yet measured" in run_tables.classroom_box(tmp_path / "missing.json")
     # another spelling of the sizes still names the whole database, and missing machine facts are left out
@@ -237,7 +237,7 @@ def test_the_speed_report_says_when_it_measured_another_recipe_than_todays(monke
     monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
     import grid_report
 
-    from s2rlib.transfer import Recipe
+    from s2rlib.training.transfer import Recipe
 
     res = json.loads((REPO / "benchmarks" / "results.json").read_text())
     report = (REPO / "benchmarks" / "REPORT.md").read_text()

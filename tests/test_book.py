@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from s2rlib import report
+from s2rlib.grid import selection
+from s2rlib.book import pages
+from s2rlib.book import case_results
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -73,7 +75,7 @@ def test_math_is_mathml(built_book):
 
 
 def test_case_pages_show_their_results_or_say_they_are_missing(built_book):
-    have, missing = report.available_cases(built_book.results_root)
+    have, missing = pages.available_cases(built_book.results_root)
     for case in have:
         html = (built_book.html / "book" / "cases" / f"{case}.html").read_text()
         assert "Fitted parameters" in html and "fit status" in html, case
@@ -120,15 +122,15 @@ def test_numbers_are_per_chapter(built_book):
 def test_two_way_caption_only_where_the_grid_has_two_m_and_one_final_box(built_book):
     """A case whose table has a single m shows one sentence, not the two-way figure's caption over
     nothing; the per-case box "Which tables are final" is on the intro only (the summary points to it)."""
-    from s2rlib.cases import get_case
+    from s2rlib.cases.registry import get_case
 
-    have, _ = report.available_cases(built_book.results_root)
+    have, _ = pages.available_cases(built_book.results_root)
     for case in have:
         if not get_case(case).two_way:
             continue
         html = (built_book.html / "book" / "cases" / f"{case}.html").read_text()
-        table = report.select_grid(report.load_case_results(case, built_book.results_root, announce=False))
-        two = len([m for m in report.m_values(table) if m > 0]) >= 2
+        table = selection.select_grid(case_results.load_case_results(case, built_book.results_root, announce=False))
+        two = len([m for m in selection.m_values(table) if m > 0]) >= 2
         assert ("Two-way design. (a)" in html) == two, case
         assert ("The two-way design is not run yet for this case" in html) == (not two), case
     intro = (built_book.html / "book" / "intro.html").read_text()

@@ -1,7 +1,7 @@
 """Result numbers in the lecturer pages: generated from the rows, or recomputed here and compared.
 
 * book/rerun.md: the time of one grid point of today's recipe is generated from the rows' ``wall_s``
-  (:func:`s2rlib.run_tables.point_times_sentence`), read from ``results/<case>/`` or, while a case's
+  (:func:`s2rlib.book.run_tables.point_times_sentence`), read from ``results/<case>/`` or, while a case's
   m = all line is incomplete, from ``results/grids-v2/<case>/points/``; on constructed tables here,
   and on the committed rows against a computation straight from the CSV files;
 * book/lesson.md: the chi gains quoted in the lesson plan are the paired corrected gains at the
@@ -23,13 +23,19 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from s2rlib import book_results, findings, report, results
-from s2rlib.cases import get_case
-from s2rlib.formatting import fmt
-from s2rlib.run_tables import STAGED_DIR, point_times_sentence, todays_point_times
-from s2rlib.scaling import FitStatus
-from s2rlib.trial_stats import paired_gain, trial_matrix
-from s2rlib.transfer import Recipe
+from s2rlib.book import case_results
+from s2rlib.grid import selection
+from s2rlib.book import pages
+from s2rlib._core.constants import ALL_M
+from s2rlib.book import case_results as book_results
+from s2rlib.book import findings
+from s2rlib.grid import results
+from s2rlib.cases.registry import get_case
+from s2rlib.book.formatting import fmt
+from s2rlib.book.run_tables import STAGED_DIR, point_times_sentence, todays_point_times
+from s2rlib.law.fit_status import FitStatus
+from s2rlib.law.trial_stats import paired_gain, trial_matrix
+from s2rlib.training.transfer import Recipe
 from synthetic import synthetic_table
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,7 +60,7 @@ def _stage(root: Path, case: str, t: pd.DataFrame) -> Path:
     points = root / STAGED_DIR / case / "points"
     points.mkdir(parents=True)
     for (n, m, pid), g in t.groupby(["n_source", "m_target", "params_id"]):
-        results.write_atomic(g, points / f"n{n:07d}_m{'all' if m == results.ALL_M else f'{m:05d}'}_{pid}.csv")
+        results.write_atomic(g, points / f"n{n:07d}_m{'all' if m == ALL_M else f'{m:05d}'}_{pid}.csv")
     return points
 
 
@@ -121,7 +127,7 @@ def _csv_point_times(case: str) -> tuple[int, float, float] | None:
 
 def test_rerun_page_generates_its_point_times_and_they_are_the_rows():
     page = (REPO / "book" / "rerun.md").read_text()
-    assert "report.point_times_sentence()" in page
+    assert "book.point_times_sentence()" in page
     section = page.split("## The book's grids, and what they cost")[1].split("(classroom-run)=")[0]
     prose = re.sub(r"```.*?```", "", section, flags=re.S)
     assert not re.search(r"\d[\d,]*\s*(–\s*\d[\d,]*\s*)?(s|min|minutes) each", prose), \
@@ -150,15 +156,15 @@ def test_rerun_page_generates_its_point_times_and_they_are_the_rows():
 
 @pytest.fixture(scope="module")
 def chi_table():
-    table = report.load_case_results("chi", RESULTS, announce=False) if RESULTS.is_dir() else None
+    table = case_results.load_case_results("chi", RESULTS, announce=False) if RESULTS.is_dir() else None
     if table is None:
         pytest.skip("no committed chi results")
-    return report.select_grid(table)
+    return selection.select_grid(table)
 
 
 def _gain_pct(table: pd.DataFrame, m: int):
     """The paired corrected gain at the largest n against n = 0 at ``m`` and it in % of the n = 0 error."""
-    mat = trial_matrix(report.for_fit(table), "mae", m)
+    mat = trial_matrix(selection.for_fit(table), "mae", m)
     g = paired_gain(mat, mat.index.max(), 0)
     return g, 100 * g.mean / float(mat.loc[0].mean())
 
@@ -181,12 +187,12 @@ def test_lesson_chi_gains_are_the_paired_gains(chi_table):
         pct[int(m.replace(",", ""))] = p
     everything = re.search(r"by only (\d+(?:\.\d+)?)% with all of them", row)
     assert everything, row
-    g, p_all = _gain_pct(chi_table, results.ALL_M)
+    g, p_all = _gain_pct(chi_table, ALL_M)
     assert g.verdict == "lowers" and everything.group(1) + "%" == findings._pct(p_all)
     assert all(abs(p_all) < abs(p) for p in pct.values())  # "only"
     # row 1:10: "larger with few experiments (m <= 100) than with all of them"
     assert "larger with few experiments ($m \\le 100$) than with all of them" in _lesson_row("1:10")
-    small = [m for m in report.m_values(chi_table) if 0 < m <= 100]
+    small = [m for m in selection.m_values(chi_table) if 0 < m <= 100]
     assert small and all(abs(_gain_pct(chi_table, m)[1]) > abs(p_all) for m in small)
 
 
@@ -195,7 +201,7 @@ def chi_fits():
     """The chi chapter's own per-m fits (CasePage.fits_by_m: the page's bootstrap draws)."""
     if not RESULTS.is_dir():
         pytest.skip("no committed results")
-    page = report.CasePage("chi", RESULTS)
+    page = pages.CasePage("chi", RESULTS)
     return page, {m: findings.finding(cf) for m, cf in page.fits_by_m.items()}
 
 
@@ -218,7 +224,7 @@ def _exercise_8_solution() -> str:
 def test_exercise_8_solution_says_what_the_chi_fits_show(chi_fits):
     sol = _exercise_8_solution()
     page, fds = chi_fits
-    ms = sorted(fds, key=lambda m: (m == results.ALL_M, m))  # 50, 100, 300, then all
+    ms = sorted(fds, key=lambda m: (m == ALL_M, m))  # 50, 100, 300, then all
     base = [page.fits_by_m[m].baseline for m in ms]
     assert "the error itself falls with $m$ (compare the baselines at $n = 0$)" in sol
     assert all(b < a for a, b in zip(base, base[1:])), dict(zip(ms, base))
@@ -241,7 +247,7 @@ def test_exercise_8_solution_says_what_the_chi_fits_show(chi_fits):
 
 
 def test_recipe_chapter_counts_are_the_studys():
-    from s2rlib import recipe_study
+    from s2rlib.grid import recipe_study
 
     text = re.sub(r"\s+", " ", (REPO / "book" / "recipes.md").read_text())
     said = re.search(r"\((\w+) candidates for `finetune` and `nonneg`, (\w+) from `wide` on\)", text)
@@ -260,56 +266,6 @@ def test_recipe_chapter_counts_are_the_studys():
     assert set(per_point) == {int(trials.group(1))}, per_point.to_dict()
 
 
-def test_readme_grid_minutes_are_the_committed_rows_wall_s():
-    """The README's per-case grid sizes and minutes are the committed tables' own (points, trials, sum of
-    the points' ``wall_s``), so a moved or grown case cannot leave a stale figure behind."""
-    import pandas as pd
-
-    text = " ".join((REPO / "README.md").read_text().split())
-    claims = re.findall(r"\*\*(Chi|Polymer density|Formation enthalpy|Band gap)[^*]*\*\* \((\d+) points, (\d+) trials "
-                        r"each; ([\d,]+) minutes of `wall_s`(?:[^()]*?, (\d+) of them for the m = all points)?", text)
-    assert {c[0] for c in claims} >= {"Chi", "Polymer density", "Formation enthalpy"}, claims
-    for name, points, trials, minutes, all_minutes in claims:
-        case = name.lower().replace(" ", "_")
-        t = pd.read_csv(REPO / "results" / case / "results.csv")
-        per_point = t.drop_duplicates(["n_source", "m_target"])
-        assert (len(per_point), t["trial"].nunique()) == (int(points), int(trials)), name
-        assert round(per_point["wall_s"].sum() / 60) == int(minutes.replace(",", "")), name
-        if all_minutes:
-            assert round(per_point.loc[per_point["m_target"] == -1, "wall_s"].sum() / 60) == int(all_minutes), name
-    # "a-b minutes a point there" (the m = all points) and "x minutes a point at m = M" (the other lines)
-    for name, lo, hi in re.findall(r"\*\*(Chi|Polymer density|Formation enthalpy|Band gap)[^*]*\*\* \([^()]*?(\d+)-(\d+) "
-                                   r"minutes a point there", text):
-        t = pd.read_csv(REPO / "results" / name.lower().replace(" ", "_") / "results.csv")
-        at_all = t.drop_duplicates(["n_source", "m_target"]).query("m_target == -1")["wall_s"] / 60
-        assert (int(lo), int(hi)) == (math.floor(at_all.min()), math.ceil(at_all.max())), name
-    said = re.search(r"\*\*Band gap[^*]*\*\* \([^()]*reuse the pretrained networks: ([^)]*)\)", text)
-    if said:
-        t = pd.read_csv(REPO / "results" / "band_gap" / "results.csv").drop_duplicates(["n_source", "m_target"])
-        per_m = (t[t["m_target"] != -1].groupby("m_target")["wall_s"].mean() / 60).round(1)
-        quoted = {int(m.replace(",", "")): float(x) for x, m in re.findall(r"([\d.]+) minutes a point at m = ([\d,]+)",
-                                                                         said.group(1))}
-        assert quoted == per_m.to_dict()
-
-
-def test_readme_staged_band_gap_points_are_the_staged_files():
-    """"Band gap's line has started: k of 8 points staged ... (n = 0: x minutes; ...)": the staged point
-    files' own count, sizes and ``wall_s``; the sentence goes when the case moves to results/band_gap/."""
-    import pandas as pd
-
-    text = " ".join((REPO / "README.md").read_text().split())
-    said = re.search(r"Band gap's (?:line has started|m = all line is complete): (\d+) of (\d+) points staged in `results/grids-v2/` \(([^)]*)\)", text)
-    staged = sorted((RESULTS / STAGED_DIR / "band_gap" / "points").glob("*.csv"))
-    if said is None:
-        assert not staged, "points are staged but README does not say so"
-        return
-    assert int(said.group(1)) == len(staged) and int(said.group(2)) == len(get_case("band_gap").default_ns)
-    rows = pd.concat(pd.read_csv(f) for f in staged).drop_duplicates("n_source").sort_values("n_source")
-    quoted = re.findall(r"n = ([\d,]+): (\d+) minutes", said.group(3))
-    assert [(int(n.replace(",", "")), int(m)) for n, m in quoted] == \
-        [(int(n), round(w / 60)) for n, w in zip(rows["n_source"], rows["wall_s"])]
-
-
 def test_method_page_states_the_pretraining_schedule_of_todays_recipe():
     """The method page's pretraining-length paragraph is today's Recipe: epochs, batch, minimum steps, the n
     where the minimum stops binding, and the steps on the whole formation-enthalpy database (its rows)."""
@@ -317,7 +273,7 @@ def test_method_page_states_the_pretraining_schedule_of_todays_recipe():
 
     import pandas as pd
 
-    from s2rlib.transfer import Recipe
+    from s2rlib.training.transfer import Recipe
 
     r = Recipe()
     text = " ".join((REPO / "book" / "method.md").read_text().split())
@@ -332,89 +288,18 @@ def test_method_page_states_the_pretraining_schedule_of_todays_recipe():
     assert r.pretrain_steps(int(t["n_source"].max())) == r.pretrain_epochs * math.ceil(t["n_source"].max() / 512)
 
 
-def test_readme_recipe_and_thread_figures_are_the_measured_ones():
-    """README's "lowered the test MAE against the first recipe from a to b" (per case, the recipe study's
-    mean test MAE at n = all of the first step and of the step validation chose) and its threads-vs-workers
-    speed-up (``benchmarks/results.json``, part d)."""
-    from s2rlib import recipe_report, recipe_study
-    from s2rlib.formatting import fmt_diff
-
-    text = " ".join((REPO / "README.md").read_text().split())
-    study = recipe_study.load_all(RESULTS / "recipe_study")
-    chosen, _ = recipe_study.chosen_step_overall(study)
-    mae = study[(study["metric"] == "mae") & (study["n_label"] == "all")].groupby(["case", "step"])["value"].mean()
-    said = re.search(r"against the first recipe, the test MAE went from ([\d.]+) to ([\d.]+) eV for band gap \(paired "
-                     r"over (\d+) trials: (\S+) (\[[^]]+\]) eV, a detectable gain\) and from ([\d.]+) to ([\d.]+) "
-                     r"eV/atom for formation enthalpy \((\S+) (\[[^]]+\]) eV/atom: not detectable with (\d+) trials\)",
-                     text)
-    assert said, "README's recipe-study sentence changed: update this test"
-    expect = [mae[("band_gap", "v1")], mae[("band_gap", chosen)], mae[("formation_enthalpy", "v1")],
-              mae[("formation_enthalpy", chosen)]]
-    assert [float(x) for x in said.group(1, 2, 6, 7)] == [round(float(v), 3) for v in expect], (said.groups(), expect)
-    for case, (g_mean, g_ci, g_trials), verdict in (("band_gap", said.group(4, 5, 3), "lowers"),
-                                                    ("formation_enthalpy", said.group(8, 9, 10), "no_effect")):
-        d, lo, hi, trials = recipe_study.step_difference(study[study["case"] == case], chosen, "v1")
-        assert (g_mean, g_ci) == fmt_diff(d, lo, hi) and int(g_trials) == trials, case
-        assert recipe_report.verdict(d, lo, hi, trials) == verdict, case
+def test_benchmarks_readme_thread_figure_is_the_measured_one():
+    """benchmarks/README.md's threads-vs-workers speed-up is ``benchmarks/results.json``, part d."""
+    text = " ".join((REPO / "benchmarks" / "README.md").read_text().split())
     d = json.loads((REPO / "benchmarks" / "results.json").read_text())["d"]
     assert d["faster"] == "sequential_2threads"
     assert f"2 threads with one worker was {1 / d['ratio_seq_over_par']:.1f}x faster than" in text
 
 
-def test_readme_band_gap_lookup_sentence_is_the_paired_comparison():
-    """README's band-gap look-up sentence is :func:`s2rlib.sensitivity.compare` over the committed rows, and
-    so is its fixed-pretraining clause, and "not detected" is said of band gap's gain only while it is not."""
-    from s2rlib import sensitivity
-    from s2rlib.formatting import fmt_diff
-
-    text = " ".join((REPO / "README.md").read_text().split())
-    said = re.search(r"band gap's look-up rerun \((\d+) trials, n = all\) changes its error by (\S+) eV (\[[^\]]+\]), "
-                     r"(no detectable effect|lower|higher)", text)
-    assert said, "README's band-gap look-up sentence changed: update this test"
-    main = pd.read_csv(RESULTS / "band_gap" / "results.csv")
-    c = sensitivity.compare(main, sensitivity.load_variant("band_gap", "lookup"), "lookup")
-    d = c.difference
-    assert (said.group(2), said.group(3)) == fmt_diff(d.mean, d.lo, d.hi) and int(said.group(1)) == d.trials
-    assert {"no_effect": "no detectable effect", "lowers": "lower", "raises": "higher"}[d.verdict] == said.group(4)
-    fixed = re.search(r"its fixed-pretraining rerun \(pretraining capped at ([\d,]+) steps\) by (\S+) eV (\[[^\]]+\]), "
-                      r"(no detectable effect|lower|higher)", text)
-    assert fixed, "README's band-gap fixed-pretraining clause changed: update this test"
-    f = sensitivity.compare(main, sensitivity.load_variant("band_gap", "fixed_steps"), "fixed_steps")
-    assert int(fixed.group(1).replace(",", "")) == sensitivity.FIXED_STEPS and f.trials == d.trials
-    assert (fixed.group(2), fixed.group(3)) == fmt_diff(f.difference.mean, f.difference.lo, f.difference.hi)
-    assert {"no_effect": "no detectable effect", "lowers": "lower", "raises": "higher"}[f.difference.verdict] == fixed.group(4)
-    if "band gap's gain at n = all is itself not detected" in text:
-        assert f.gain_default.verdict == "no_effect" and c.gain_default.verdict == "no_effect"
-
-
-def test_readme_sensitivity_sentence_is_the_paired_comparison():
-    """README's fixed-compute sentence: the variant's and the default's errors and the share of the gain
-    (with its range) are those :func:`s2rlib.sensitivity.compare` computes from the committed rows."""
-    from s2rlib import sensitivity
-
-    text = " ".join((REPO / "README.md").read_text().split())
-    said = re.search(r"Rerun at n = all with pretraining capped at ([\d,]+) steps \(`results/sensitivity/`, paired per "
-                     r"trial\), its error is ([\d.]+) instead of ([\d.]+) eV/atom: about (\d+)% \((\d+)% to (\d+)%\)", text)
-    assert said, "README's sensitivity sentence changed: update this test"
-    main = pd.read_csv(RESULTS / "formation_enthalpy" / "results.csv")
-    c = sensitivity.compare(main, sensitivity.load_variant("formation_enthalpy", "fixed_steps"), "fixed_steps")
-    lo, hi = sorted(abs(x) for x in c.share_range)
-    assert int(said.group(1).replace(",", "")) == sensitivity.FIXED_STEPS
-    assert said.group(2, 3) == (f"{c.changed:.4f}", f"{c.default:.4f}")
-    assert [int(x) for x in said.group(4, 5, 6)] == [round(100 * abs(c.share)), round(100 * lo), round(100 * hi)]
-    assert c.same_compute.verdict == "no_effect" and c.n_small == 10000 and c.same_steps == sensitivity.FIXED_STEPS
-    assert (f"at the same {c.same_steps:,} steps the whole database makes no detectable difference against "
-            f"n = {c.n_small:,}") in text
-    more = sensitivity.compare(main, sensitivity.load_variant("formation_enthalpy", "more_steps"), "more_steps")
-    g = more.same_compute
-    assert g.verdict == "lowers" and more.n_small == c.n_small
-    assert (f"while at {more.same_steps:,} steps it beats n = {more.n_small:,} by {abs(g.mean):.4f} eV/atom" in text)
-
-
 def test_exercise_9_uses_the_committed_sensitivity_numbers():
     """Exercise 9 quotes formation enthalpy's errors (default, capped, no pretraining at n = all; default at
     n = 10,000) and the share of the gain with its interval: each is recomputed from the committed rows."""
-    from s2rlib import sensitivity
+    from s2rlib.law import sensitivity
 
     text = " ".join((REPO / "book" / "exercises.md").read_text().split())
     ex = text[text.index("## 9. Data or compute?"):]
@@ -441,24 +326,11 @@ def test_exercise_9_uses_the_committed_sensitivity_numbers():
     assert f"allows up to about {max(abs(d.lo), abs(d.hi)):.3f} eV/atom either way" in ex
 
 
-def test_readme_conclusion_is_the_generated_one():
-    """README's "In one paragraph" is :func:`s2rlib.findings.conclusion` over the committed tables, as the
-    summary chapter prints it (same fits, same grid states)."""
-    from s2rlib import findings
-    from s2rlib.pages import SummaryPage
-
-    text = " ".join((REPO / "README.md").read_text().split())
-    said = re.search(r"\*\*In one paragraph\*\* \([^)]*\): (.*?) \* \*\*The default recipe", text)
-    assert said, "README's one-paragraph conclusion is gone or moved: update this test"
-    page = SummaryPage(RESULTS)
-    assert said.group(1).strip() == " ".join(findings.conclusion(page.fits, page.states, page.tables).split())
-
-
-def test_readme_bf16_figures_are_the_precision_benchmark():
-    """README's bf16 bullet quotes benchmarks/precision.json, and its reason to keep the grids in fp32 holds:
+def test_benchmarks_readme_bf16_figures_are_the_precision_benchmark():
+    """benchmarks/README.md's bf16 bullet quotes benchmarks/precision.json, and its reason to keep the grids in fp32 holds:
     the paired interval of bf16 - fp32 is wider than band gap's whole gain at m = all."""
     r = json.loads((REPO / "benchmarks" / "precision.json").read_text())
-    text = " ".join((REPO / "README.md").read_text().split())
+    text = " ".join((REPO / "benchmarks" / "README.md").read_text().split())
     a, d = r["a"], r["a"]["difference"]
     fp, bf = a["runs"]["fp32"], a["runs"]["bf16"]
     steps = {k: v["ms_per_step"]["fp32"] / v["ms_per_step"]["bf16"] for k, v in r["b"].items()}
@@ -468,16 +340,16 @@ def test_readme_bf16_figures_are_the_precision_benchmark():
             f"pretraining step {steps['pretrain']:.2f}x, a fine-tuning step {steps['fine-tune']:.2f}x)") in text
     assert f"moved by {signed(d['mean'])} eV [{signed(d['lo'])}, {signed(d['hi'])}]" in text
     assert d["verdict"] == "no_effect" and "no detectable difference with 10 trials" in text
-    from s2rlib.pages import SummaryPage
+    from s2rlib.book.pages import SummaryPage
 
     gain = SummaryPage(RESULTS).fits["band_gap"].gain
-    assert d["hi"] - d["lo"] > abs(gain.mean), "README says the bf16 interval is wider than band gap's gain"
+    assert d["hi"] - d["lo"] > abs(gain.mean), "benchmarks/README.md says the bf16 interval is wider than band gap's gain"
 
 
-def test_readme_speed_figures_are_the_benchmarks():
-    """README's speed bullet quotes benchmarks/results.json (the run REPORT.md renders)."""
+def test_benchmarks_readme_speed_figures_are_the_benchmarks():
+    """benchmarks/README.md's speed bullet quotes benchmarks/results.json (the run REPORT.md renders)."""
     r = json.loads((REPO / "benchmarks" / "results.json").read_text())
-    text = " ".join((REPO / "README.md").read_text().split())
+    text = " ".join((REPO / "benchmarks" / "README.md").read_text().split())
     a, point = r["a"], r["a"]["points"][0]
     loop10 = next(x for x in r["b"]["pretrain_loop"] if x["members"] == 10)
     ceiling = r["b"]["ceiling"]["matmul_1024"]

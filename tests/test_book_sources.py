@@ -33,7 +33,7 @@ def test_method_flowchart_is_committed_and_has_no_module_diagram():
     method = (REPO / "book" / "method.md").read_text()
     assert "figures/method-flowchart.svg" in method
     assert (REPO / "book" / "figures" / "method-flowchart.svg").stat().st_size > 10_000
-    assert "s2rlib.datasets" not in method.split("## Data")[0], "the module diagram is back"
+    assert "s2rlib.datasets.registry" not in method.split("## Data")[0], "the module diagram is back"
 
 
 def test_glossary_defines_every_abbreviation_the_book_uses():
@@ -65,7 +65,7 @@ def _load(name: str):
 
 def test_executed_examples_ran_the_current_notebooks_without_errors():
     """book/examples/<case>.ipynb (the appendix): papermill's run of today's notebook, outputs kept."""
-    from s2rlib import cases
+    from s2rlib.cases import registry as cases
 
     mod = _load("make_examples")
     for case in cases.builtin_names():
@@ -102,7 +102,7 @@ def _grid_commands():
 def test_book_grid_commands_of_small_grids_give_ms_and_never_write_into_the_books_results():
     """A small grid (its own --ns or --trials) of a built-in case whose default grid varies m must say
     --ms, or it silently runs every default m (4x the points); no example writes into results/<case>/."""
-    from s2rlib import cases
+    from s2rlib.cases import registry as cases
 
     commands = list(_grid_commands())
     assert any("formation_enthalpy" in c and "--trials 2" in c for _, c in commands), "the classroom run is gone"
@@ -116,28 +116,36 @@ def test_book_grid_commands_of_small_grids_give_ms_and_never_write_into_the_book
 
 
 def test_glossary_names_todays_fine_tuning_candidates():
-    from s2rlib import transfer
+    from s2rlib.training import transfer
 
     text = (REPO / "book" / "glossary.md").read_text()
     for c in transfer.Recipe().candidates:
         assert f"`{c.name}`" in text, c.name
 
 
-def test_readme_layout_names_every_library_module():
-    """README's map of ``src/s2rlib/`` is where a newcomer looks first: a module missing from it is hidden."""
+def test_readme_is_a_front_door():
+    """README: at most 100 lines, the two commands first, its layout names every subpackage, no pasted results
+    (no test count, no minutes per point: the book and benchmarks/README.md carry those)."""
+    import re
+
     text = (REPO / "README.md").read_text()
-    layout = text[text.index("src/s2rlib/ "):text.index("notebooks/ ")]
-    modules = sorted(p.stem for p in (REPO / "src" / "s2rlib").glob("*.py") if p.stem != "__init__")
-    missing = [m for m in modules if f" {m} " not in layout.replace("\n", " ").replace(",", " ")]
-    assert not missing, f"README's layout block does not name: {missing}"
-    assert len(modules) > 40  # the glob found the package
+    assert len(text.splitlines()) <= 100, len(text.splitlines())
+    first_block = text.index("```bash")
+    assert text.index("make html", first_block) < text.index("make test", first_block) < text.index("## Rerun")
+    layout = text[text.index("## Layout"):text.index("## Citation")]
+    packages = sorted(p.parent.name for p in (REPO / "src" / "s2rlib").glob("*/__init__.py"))
+    assert len(packages) >= 9 and not [p for p in packages if f"{p}/" not in layout], packages
+    assert not re.search(r"\d+ tests\b|minutes of `wall_s`|minutes a point", text)
 
 
 def test_glossary_bootstrap_counts_are_the_codes():
     """The glossary's refit counts are the defaults the book's fits use."""
     import inspect
 
-    from s2rlib import book_results, ess, fit_cache, insights
+    from s2rlib.book import case_results as book_results
+    from s2rlib.law import ess
+    from s2rlib.law import fit_cache
+    from s2rlib.law import derived as insights
 
     text = " ".join((REPO / "book" / "glossary.md").read_text().split())
     ext = inspect.signature(insights.extrapolation_check).parameters["n_boot"].default

@@ -25,8 +25,9 @@ from urllib.parse import urldefrag, urljoin, urlparse
 
 import pytest
 
-from s2rlib import cases, report
-from s2rlib.scaling import FitStatus
+from s2rlib.book.pages import available_cases
+from s2rlib.cases import registry as cases
+from s2rlib.law.fit_status import FitStatus
 from test_book import toc_docnames
 
 pytestmark = pytest.mark.slow
@@ -150,7 +151,7 @@ def test_every_toc_page_loads(pages):
 
 
 def test_case_pages_show_figure_and_parameters(pages, built_book):
-    have, missing = report.available_cases(built_book.results_root)
+    have, missing = available_cases(built_book.results_root)
     for case in have:
         p = pages[f"book/cases/{case}"]
         imgs = [i for i in p["images"] if i["src"].endswith(".png")]
@@ -223,7 +224,7 @@ def _screenshot(browser, path: Path, full: bool) -> None:
 def test_screenshots(site, browser, pages, built_book):
     """Screenshots of the main pages (top of page and whole page; case figures close up)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
-    have, _ = report.available_cases(built_book.results_root)
+    have, _ = available_cases(built_book.results_root)
     for doc in MAIN_PAGES:
         name = doc.replace("book/", "").replace("/", "_")
         browser.get(urljoin(site, f"{doc}.html"))
@@ -266,9 +267,9 @@ MIN_TEXT_PX = 12.0
 
 def test_case_figures_are_shown_near_natural_size(pages, built_book):
     """The browser must not shrink a figure (and its text): rendered width >= 90% of natural width."""
-    from s2rlib import plotting
+    from s2rlib.book import plotting
 
-    have, _ = report.available_cases(built_book.results_root)
+    have, _ = available_cases(built_book.results_root)
     docs = [f"book/cases/{c}" for c in have] + (["book/summary", "book/tutorial"] if have else [])
     small = []
     for doc in docs:
@@ -284,7 +285,7 @@ def test_case_figures_are_shown_near_natural_size(pages, built_book):
 
 
 def test_figures_have_descriptive_alt_text(pages, built_book):
-    have, _ = report.available_cases(built_book.results_root)
+    have, _ = available_cases(built_book.results_root)
     for doc in [f"book/cases/{c}" for c in have] + ["book/method"]:
         for i in pages[doc]["images"]:
             alt = i["alt"]
@@ -306,7 +307,7 @@ def test_glossary_resolves(pages):
 
 
 def test_tables_and_figures_are_numbered_per_chapter(pages, built_book):
-    have, _ = report.available_cases(built_book.results_root)
+    have, _ = available_cases(built_book.results_root)
     if not have:
         pytest.skip("no results: the case pages have no numbered tables")
     text = pages[f"book/cases/{have[0]}"]["text"]

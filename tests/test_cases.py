@@ -13,9 +13,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from s2rlib import casefile, casepages, cases, cli, csvcase
-from s2rlib.errors import ChecksumError, DataError, DataUnavailableError, ParameterError
-from s2rlib.repeat_unit import canonical_repeat_unit, parse_repeat_units
+from s2rlib.grid import notebooks
+from s2rlib.cli import new_case
+from s2rlib.book import case_results
+from s2rlib.cases import case_file as casefile
+from s2rlib.book import case_pages as casepages
+from s2rlib.cases import registry as cases
+from s2rlib import cli
+from s2rlib.cases import user_csv as csvcase
+from s2rlib._core.errors import ChecksumError, DataError, DataUnavailableError, ParameterError
+from s2rlib.features.repeat_unit import canonical_repeat_unit, parse_repeat_units
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = Path(str(resources.files("s2rlib") / "data" / "example"))
@@ -66,9 +73,9 @@ def test_registry_is_the_case_files():
 
 
 def test_the_lists_of_cases_derive_from_the_registry():
-    from s2rlib import plotting, report
+    from s2rlib.book import plotting
 
-    assert report.BOOK_CASES == tuple(cases.builtin_names()) == plotting.CASE_ORDER
+    assert case_results.BOOK_CASES == tuple(cases.builtin_names()) == plotting.CASE_ORDER
     make = (REPO / "Makefile").read_text()
     assert "s2r cases --names" in make and "band_gap" not in make
 
@@ -77,14 +84,14 @@ def test_committed_notebooks_pages_and_toc_are_the_templates_output():
     """notebooks/*.ipynb, book/cases/*.md and the toc's case list are generated: `s2r book-pages` is a no-op."""
     for name in cases.builtin_names():
         case = cases.get_case(name)
-        assert (REPO / "notebooks" / case.notebook).read_text() == casepages.notebook_text(case), name
+        assert (REPO / "notebooks" / case.notebook).read_text() == notebooks.notebook_text(case), name
         assert (REPO / "book" / "cases" / f"{name}.md").read_text() == casepages.page_text(case), name
     toc = (REPO / "_toc.yml").read_text()
     assert casepages.toc_text(toc, cases.names()) == toc
 
 
 def test_templates_differ_only_by_the_case():
-    fe, bg, chi = (json.loads(casepages.notebook_text(n)) for n in ("formation_enthalpy", "band_gap", "chi"))
+    fe, bg, chi = (json.loads(notebooks.notebook_text(n)) for n in ("formation_enthalpy", "band_gap", "chi"))
 
     def code(nb):
         return ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
@@ -99,14 +106,14 @@ def test_templates_differ_only_by_the_case():
     # that a table with a single m shows one sentence instead of them (tests/test_grid_state.py)
     assert "page.two_way_intro()" in casepages.page_text("chi") and "How many COSMO-RS samples buy" not in casepages.page_text("chi")
     with pytest.raises(ParameterError, match="placeholder"):
-        casepages.render("{{nope}}", {})
+        notebooks.render("{{nope}}", {})
 
 
 def test_page_fields_objectives_alt_texts_and_caveats():
     fe, bg, pd_, chi = (casepages.page_text(n) for n in ("formation_enthalpy", "band_gap", "polymer_density", "chi"))
-    # the caveats section only where the case file asks for it (and s2rlib.caveats knows the case)
+    # the caveats section only where the case file asks for it (and s2rlib.book.caveats knows the case)
     assert [("page.caveats()" in p) for p in (fe, bg, pd_, chi)] == [True, True, False, False]
-    assert "python -m s2rlib.caveats band_gap" in bg
+    assert "python -m s2rlib.book.caveats band_gap" in bg
     # the case's own bullet first, then the generic ones; the two-way bullet and grid text only for chi
     learn = bg.split("In this chapter you will learn\n:class: tip\n")[1].split("```")[0]
     assert learn.startswith("* whether pretraining on PBE band gaps") and learn.count("\n* ") == 2
@@ -119,10 +126,10 @@ def test_page_fields_objectives_alt_texts_and_caveats():
     assert "test MAE in" not in casepages.default_figure_alt(cases.get_case("chi"))  # dimensionless: no units
     assert "(50, 100, 300, all)" in casepages.default_two_way_figure_alt(cases.get_case("chi"))
     # inverted blocks, and an unknown block key is an error like an unknown value
-    assert casepages.render("{{^k}}no\n{{/k}}{{#k}}yes\n{{/k}}", {"k": False}) == "no\n"
-    assert casepages.render("{{^k}}no\n{{/k}}{{#k}}yes\n{{/k}}", {"k": True}) == "yes\n"
+    assert notebooks.render("{{^k}}no\n{{/k}}{{#k}}yes\n{{/k}}", {"k": False}) == "no\n"
+    assert notebooks.render("{{^k}}no\n{{/k}}{{#k}}yes\n{{/k}}", {"k": True}) == "yes\n"
     with pytest.raises(ParameterError, match="block"):
-        casepages.render("{{#nope}}x{{/nope}}", {})
+        notebooks.render("{{#nope}}x{{/nope}}", {})
     # an alt text with quotes and a backslash stays one valid YAML string in the cell's front matter
 
     import yaml
@@ -133,7 +140,7 @@ def test_page_fields_objectives_alt_texts_and_caveats():
     page = casepages.page_text(dataclasses.replace(bg_case, spec=spec))
     front = page.split("```{code-cell} ipython3\n---\n")[1].split("\n---\n")[0]
     assert yaml.safe_load(front)["mystnb"]["image"]["alt"] == odd
-    # caveats = true on a case s2rlib.caveats does not know: a clear error when the page is rendered
+    # caveats = true on a case s2rlib.book.caveats does not know: a clear error when the page is rendered
     spec = {**bg_case.spec, "page": {**bg_case.spec["page"], "caveats": True}}
     with pytest.raises(ParameterError, match=r"my\.toml: \[page\] caveats = true, but .* only for \['formation_enthalpy'"):
         casepages.page_text(dataclasses.replace(bg_case, name="my_gap", file="my.toml", spec=spec))
@@ -199,7 +206,7 @@ def test_different_polymers_stay_different():
 
 
 def test_new_case_from_the_example_and_loading_it(cases_dir, tmp_path):
-    path = csvcase.new_case("ex_gap", EXAMPLE / "sim_band_gap.csv", EXAMPLE / "exp_band_gap.csv",
+    path = new_case.new_case("ex_gap", EXAMPLE / "sim_band_gap.csv", EXAMPLE / "exp_band_gap.csv",
                             kind="composition", units="eV", title="Example")
     assert path == cases_dir / "ex_gap.toml" and [p.name for p in cases_dir.iterdir()] == ["ex_gap.toml"]
     case = cases.get_case("ex_gap")
@@ -216,7 +223,7 @@ def test_new_case_from_the_example_and_loading_it(cases_dir, tmp_path):
     assert {f["sha256"] for f in data.files} == {casefile.parse((cases_dir / "ex_gap.toml").read_text(), "x")[s]["sha256"]
                                                  for s in ("source", "target")}
     # the same template as the built-in cases: a notebook next to the case file, a page and a toc entry
-    from s2rlib import grid
+    from s2rlib.grid import runner as grid
 
     nb = grid.default_notebook("ex_gap")
     assert nb == cases_dir / "ex_gap.ipynb" and 'case = \\"ex_gap\\"' in nb.read_text()
@@ -238,7 +245,7 @@ def test_new_case_from_the_example_and_loading_it(cases_dir, tmp_path):
 def test_a_changed_csv_is_refused(cases_dir, tmp_path):
     src = shutil.copy(EXAMPLE / "sim_band_gap.csv", tmp_path / "sim.csv")
     tgt = shutil.copy(EXAMPLE / "exp_band_gap.csv", tmp_path / "exp.csv")
-    csvcase.new_case("changing", src, tgt, kind="composition", units="eV")
+    new_case.new_case("changing", src, tgt, kind="composition", units="eV")
     with open(tgt, "a") as fh:
         fh.write("NaCl,8.5\n")
     with pytest.raises(ChecksumError, match=r"exp\.csv: the changing_target file changed since the case was created"):
@@ -298,7 +305,7 @@ def test_bad_user_files_get_a_clear_error_and_nothing_is_written(problem, cases_
     source, target, kind, message = BAD[problem]
     src, tgt = _csv(tmp_path / "sim.csv", source), _csv(tmp_path / "exp.csv", target)
     with pytest.raises(DataError, match=message):
-        csvcase.new_case("mine", src, tgt, kind=kind, units="eV")
+        new_case.new_case("mine", src, tgt, kind=kind, units="eV")
     assert list(cases_dir.iterdir()) == [] and "mine" not in cases.CASES
     # the command says the same in one line, with exit status 2
     assert cli.main(["new-case", "mine", "--source", str(src), "--target", str(tgt), "--kind", kind,
@@ -310,15 +317,15 @@ def test_bad_user_files_get_a_clear_error_and_nothing_is_written(problem, cases_
 def test_names_that_collide_or_are_malformed(cases_dir, tmp_path):
     src, tgt = EXAMPLE / "sim_band_gap.csv", EXAMPLE / "exp_band_gap.csv"
     with pytest.raises(ParameterError, match=r"case name 'band_gap' is taken \(.*band_gap\.toml\)"):
-        csvcase.new_case("band_gap", src, tgt, kind="composition", units="eV")
+        new_case.new_case("band_gap", src, tgt, kind="composition", units="eV")
     with pytest.raises(ParameterError, match="case name 'My-Gap'"):
-        csvcase.new_case("My-Gap", src, tgt, kind="composition", units="eV")
+        new_case.new_case("My-Gap", src, tgt, kind="composition", units="eV")
     assert list(cases_dir.iterdir()) == []
-    csvcase.new_case("mine", src, tgt, kind="composition", units="eV")
+    new_case.new_case("mine", src, tgt, kind="composition", units="eV")
     with pytest.raises(ParameterError, match=r"case name 'mine' is taken \(.*my_cases/mine\.toml\)"):
-        csvcase.new_case("mine", src, tgt, kind="composition", units="eV")
+        new_case.new_case("mine", src, tgt, kind="composition", units="eV")
     with pytest.raises(DataUnavailableError, match=r"nope\.csv does not exist"):
-        csvcase.new_case("other", tmp_path / "nope.csv", tgt, kind="composition", units="eV")
+        new_case.new_case("other", tmp_path / "nope.csv", tgt, kind="composition", units="eV")
     assert sorted(p.name for p in cases_dir.iterdir()) == ["mine.toml"]
 
 

@@ -7,9 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from s2rlib import caveats, report
-from s2rlib.cases import load_case
-from s2rlib.casedata import CaseData
+from s2rlib._core import paths
+from s2rlib.book import caveats
+from s2rlib.cases.registry import load_case
+from s2rlib.datasets.case_data import CaseData
 
 
 @pytest.fixture(scope="module")
@@ -66,10 +67,10 @@ def test_real_caveats_are_what_the_data_say(computed):
 def test_committed_caveats_are_current(computed):
     """The case pages read results/caveats/<case>.json: it must equal what the data give today."""
     for case in caveats.CASES:
-        committed = caveats.load(case, report.results_root())
-        assert committed is not None, f"results/caveats/{case}.json is missing: run python -m s2rlib.caveats"
+        committed = caveats.load(case, paths.results_root())
+        assert committed is not None, f"results/caveats/{case}.json is missing: run python -m s2rlib.book.caveats"
         assert _same(committed, computed[case]), (
-            f"results/caveats/{case}.json is stale: run `python -m s2rlib.caveats {case}`")
+            f"results/caveats/{case}.json is stale: run `python -m s2rlib.book.caveats {case}`")
 
 
 def _same(a, b) -> bool:

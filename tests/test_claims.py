@@ -1,6 +1,6 @@
 """Claims test: a result sentence must agree with the numbers it stands on.
 
-* the sentence generator (:mod:`s2rlib.findings`) on constructed gains and tables: "lowers" only
+* the sentence generator (:mod:`s2rlib.book.findings`) on constructed gains and tables: "lowers" only
   when the whole corrected interval is below zero, "raises" only above, "no detectable effect"
   when it includes zero; the checker flags a sentence that says otherwise;
 * the hand-written text (README.md, book/**/*.md) against the committed results: phrases such as
@@ -16,10 +16,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from s2rlib import equal_m, findings, insights, report, scaling, trial_stats
-from s2rlib.formatting import signed_pct
-from s2rlib.scaling import FitStatus
-from s2rlib.trial_stats import Gain
+from s2rlib.law import fit_cache
+from s2rlib.grid import selection
+from s2rlib.book import tables
+from s2rlib.book import pages
+from s2rlib.book import law_checks
+from s2rlib.book import formatting
+from s2rlib.book import display
+from s2rlib.book import claim_check
+from s2rlib.book import case_results
+from s2rlib.book import equal_m
+from s2rlib.book import findings
+from s2rlib.law import derived as insights
+from s2rlib.law import scaling
+from s2rlib.law import trial_stats
+from s2rlib.book.formatting import signed_pct
+from s2rlib.law.fit_status import FitStatus
+from s2rlib.law.trial_stats import Gain
 from synthetic import synthetic_table
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,7 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(autouse=True)
 def _no_fit_cache(monkeypatch):
-    monkeypatch.setenv(report.FIT_CACHE_ENV, "off")
+    monkeypatch.setenv(fit_cache.FIT_CACHE_ENV, "off")
 
 
 def _finding(gain: Gain, status=FitStatus.ok, C_upper_only=False) -> findings.Finding:
@@ -48,7 +61,7 @@ GAINS = {
 def test_generated_gain_sentences_match_their_interval(name):
     g = GAINS[name]
     text = _finding(g).gain_sentence()
-    assert findings.check_gain_sentence(text, g) == [], text
+    assert claim_check.check_gain_sentence(text, g) == [], text
     expected = {"lowers": "lowers the error", "raises": "raises the error"}.get(g.verdict, "no detectable effect")
     assert expected in text
     if g.verdict == "lowers":  # the size in percent of the baseline, with the interval's ends
@@ -57,14 +70,14 @@ def test_generated_gain_sentences_match_their_interval(name):
 
 def test_checker_flags_words_the_interval_does_not_support():
     g = GAINS["no_effect"]
-    assert findings.check_gain_sentence("Pretraining lowers the error by 2.5%.", g)
-    assert findings.check_gain_sentence("Pretraining clearly helps here.", g)
-    assert findings.check_gain_sentence("Pretraining has no detectable effect.", GAINS["lowers"])
-    assert findings.check_gain_sentence("Pretraining has no detectable effect.", g) == []
+    assert claim_check.check_gain_sentence("Pretraining lowers the error by 2.5%.", g)
+    assert claim_check.check_gain_sentence("Pretraining clearly helps here.", g)
+    assert claim_check.check_gain_sentence("Pretraining has no detectable effect.", GAINS["lowers"])
+    assert claim_check.check_gain_sentence("Pretraining has no detectable effect.", g) == []
     # past tense too: "it lowered the test error" is the same claim
-    assert findings.check_gain_sentence("At n = all it lowered the test error from 0.41 to 0.38.", g)
-    assert findings.check_gain_sentence("Pretraining hurt here.", g)
-    assert findings.check_gain_sentence("The change was not detectable.", GAINS["raises"])
+    assert claim_check.check_gain_sentence("At n = all it lowered the test error from 0.41 to 0.38.", g)
+    assert claim_check.check_gain_sentence("Pretraining hurt here.", g)
+    assert claim_check.check_gain_sentence("The change was not detectable.", GAINS["raises"])
 
 
 def test_law_sentence_says_what_is_not_identified():
@@ -91,7 +104,7 @@ def test_generator_on_constructed_tables():
     assert bg.verdict == "no_effect" and bg.status in (FitStatus.constant_preferred, FitStatus.no_decrease)
     for cf in fits.values():
         for s in findings.case_findings(cf):
-            assert findings.check_gain_sentence(s, cf.gain) == [] or "status" in s
+            assert claim_check.check_gain_sentence(s, cf.gain) == [] or "status" in s
     glance = findings.glance_table(fits).set_index("case")
     assert glance.loc["Band gap", "pretraining on the largest n"] == "no detectable effect"
     assert glance.loc["Band gap", "scaling law"].endswith("no fall with n; C not identified")
@@ -101,13 +114,13 @@ def test_generator_on_constructed_tables():
     assert "lowers the error detectably for formation enthalpy" in text
     assert "no detectable effect for band gap" in text
     # the derived numbers are printed only for the ok fit; the other says why in words
-    assert report.derived_table(fits["band_gap"])["answer"].eq(report.DASH).all()
-    assert report.derived_table(fits["band_gap"])["status"].str.startswith("not printed").all()
-    assert report.derived_table(fits["formation_enthalpy"])["answer"].ne(report.DASH).all()
+    assert tables.derived_table(fits["band_gap"])["answer"].eq(formatting.DASH).all()
+    assert tables.derived_table(fits["band_gap"])["status"].str.startswith("not printed").all()
+    assert tables.derived_table(fits["formation_enthalpy"])["answer"].ne(formatting.DASH).all()
     # the page says it once, in words, for the fit that is not ok; nothing to say for the ok one
-    withheld = report.derived_withheld(fits["band_gap"])
+    withheld = tables.derived_withheld(fits["band_gap"])
     assert f"`{fits['band_gap'].fit.status}`" in withheld and FitStatus(fits["band_gap"].fit.status).meaning in withheld
-    assert report.derived_withheld(fits["formation_enthalpy"]) is None
+    assert tables.derived_withheld(fits["formation_enthalpy"]) is None
 
 
 def test_scarce_data_sentence_says_each_cases_verdict_at_equal_m():
@@ -129,7 +142,7 @@ def test_scarce_data_sentence_says_each_cases_verdict_at_equal_m():
     # each clause agrees with its own case's gain (the claims checker reads them one by one)
     for clause, case in ((text.split(";")[1], "formation_enthalpy"), (text.split(";")[2], "band_gap")):
         g = equal_m.gain_at_m(tables[case], 100)[0]
-        assert findings.check_gain_sentence(clause, g) == [], clause
+        assert claim_check.check_gain_sentence(clause, g) == [], clause
     # both lower: "every case", ordered by the size of the gain
     steep = synthetic_table("band_gap", ns=ns, ms=(100,), trials=20, law=(0.5, 0.30, 0.10, 0.40, 0.005))
     both = equal_m.scarce_data_sentence({"band_gap": steep, "formation_enthalpy": law})
@@ -154,12 +167,12 @@ def test_scarce_data_sentence_says_each_cases_verdict_at_equal_m():
 
 
 def _committed_findings():
-    fits = report.summary_fits(REPO / "results", n_boot=200)
+    fits = pages.summary_fits(REPO / "results", n_boot=200)
     main = {c: findings.finding(cf) for c, cf in fits.items()}
     chi = {}
-    table = report.load_case_results("chi", REPO / "results", announce=False)
+    table = case_results.load_case_results("chi", REPO / "results", announce=False)
     if table is not None:
-        chi = {m: findings.finding(cf) for m, cf in report.fits_by_m(report.select_grid(table), n_boot=100).items()
+        chi = {m: findings.finding(cf) for m, cf in case_results.fits_by_m(selection.select_grid(table), n_boot=100).items()
                if m > 0}
     return main, chi
 
@@ -170,15 +183,15 @@ def committed():
         pytest.skip("no committed results")
     import os
 
-    old = os.environ.get(report.FIT_CACHE_ENV)
-    os.environ[report.FIT_CACHE_ENV] = "off"
+    old = os.environ.get(fit_cache.FIT_CACHE_ENV)
+    os.environ[fit_cache.FIT_CACHE_ENV] = "off"
     try:
         return _committed_findings()
     finally:
         if old is None:
-            os.environ.pop(report.FIT_CACHE_ENV, None)
+            os.environ.pop(fit_cache.FIT_CACHE_ENV, None)
         else:
-            os.environ[report.FIT_CACHE_ENV] = old
+            os.environ[fit_cache.FIT_CACHE_ENV] = old
 
 
 def _docs():
@@ -189,7 +202,7 @@ def test_hand_written_claims_agree_with_the_committed_fits(committed):
     main, chi = committed
     problems = []
     for path in _docs():
-        for p in findings.check_claims(path.read_text(), main, chi):
+        for p in claim_check.check_claims(path.read_text(), main, chi):
             problems.append(f"{path.relative_to(REPO)}: {p}")
     assert not problems, "\n".join(problems)
 
@@ -201,15 +214,15 @@ def test_the_claims_check_can_fail(committed):
         pytest.skip("every committed fit is ok: the floor claim would be true")
     old = ("The error follows a power law with a floor. A case with a larger exponent gains more from each "
            "doubling. The transfer gap is below what these data can see. Shrink, in general.")
-    assert len(findings.check_claims(old, main, chi)) >= 3
+    assert len(claim_check.check_claims(old, main, chi)) >= 3
     fake_ok = {c: _finding(GAINS["lowers"]) for c in main}
-    assert findings.check_claims("The error follows a power law with a floor.", fake_ok) == []
+    assert claim_check.check_claims("The error follows a power law with a floor.", fake_ok) == []
 
 
 def test_generated_sentences_on_the_committed_fits_pass_the_checker(committed):
     main, _ = committed
     for fd in main.values():
-        assert findings.check_gain_sentence(fd.gain_sentence(), fd.gain) == []
+        assert claim_check.check_gain_sentence(fd.gain_sentence(), fd.gain) == []
 
 
 # ------------------------------------------------------------------ the status tables of the method chapter
@@ -221,15 +234,15 @@ def _between(text: str, start: str, end: str) -> str:
 
 def test_method_status_tables_are_the_enums():
     text = (REPO / "book" / "method.md").read_text()
-    fit = _between(text, "<!-- status table: generated from s2rlib.fit_status.FitStatus -->", "<!-- end status table -->")
-    assert fit == report.to_markdown(FitStatus.table()).strip()
-    der = _between(text, "<!-- derived status table: generated from s2rlib.insights.DerivedStatus -->",
+    fit = _between(text, "<!-- status table: generated from s2rlib.law.fit_status.FitStatus -->", "<!-- end status table -->")
+    assert fit == display.to_markdown(FitStatus.table()).strip()
+    der = _between(text, "<!-- derived status table: generated from s2rlib.law.derived.DerivedStatus -->",
                    "<!-- end derived status table -->")
     import pandas as pd
 
     expected = pd.DataFrame([{"status": f"`{d.value}`", "meaning": d.meaning, "how to read the numbers": d.reading}
                              for d in insights.DerivedStatus])
-    assert der == report.to_markdown(expected).strip()
+    assert der == display.to_markdown(expected).strip()
     for s in FitStatus:
         assert f"`{s.value}`" in fit
     assert re.search(r"`unidentified`", fit) and "`unreachable`" in der and "`n0_at_bound`" in fit
@@ -240,13 +253,13 @@ def test_case_page_ends_with_generated_findings(tmp_path, capsys):
     from synthetic import write_synthetic_results
 
     write_synthetic_results(tmp_path, ["chi"])
-    page = report.CasePage("chi", tmp_path, n_boot=50, n_boot_per_m=30)
+    page = pages.CasePage("chi", tmp_path, n_boot=50, n_boot_per_m=30)
     page.findings()
     out = capsys.readouterr().out
     assert out.count("* ") == 3 and "Pretraining on n = 1,000 simulations" in out
     assert "With the fewest experimental samples" in out and "m = 50" in out
     for line in out.splitlines()[:1]:
-        assert findings.check_gain_sentence(line, page.fit.gain) == []
+        assert claim_check.check_gain_sentence(line, page.fit.gain) == []
 
 
 def test_equal_m_table_compares_cases_at_the_same_m():
@@ -266,7 +279,7 @@ def test_equal_m_table_compares_cases_at_the_same_m():
     pct = 100 * d.mean() / base
     assert bg["all experiments"].startswith(f"−{abs(pct):.2g}%")
     # and the bracket is the corrected interval of the same differences, in % of the same baseline
-    from s2rlib.trial_stats import paired_gain, trial_matrix
+    from s2rlib.law.trial_stats import paired_gain, trial_matrix
 
     g = paired_gain(trial_matrix(helps, "mae", -1), 10000, 0)
     assert f"[{signed_pct(100 * g.lo / base)}, {signed_pct(100 * g.hi / base)}]" in bg["all experiments"]
@@ -282,11 +295,11 @@ def test_size_words_and_the_old_lesson_sentences_are_caught(committed):
     main, chi = committed
     old = ("With few experiments pretraining lowers the error a lot (about -35% at m = 50 and -40% at m = 100). "
            "The two-way design: the paired gain shrinks as $m$ grows.")
-    problems = findings.check_claims(old, main, chi)
+    problems = claim_check.check_claims(old, main, chi)
     assert any("a size in words" in p for p in problems), problems
     rel = [abs(chi[m].relative[0]) for m in sorted(chi)]
     assert any("must fall in size" in p for p in problems) == (not all(b < a for a, b in zip(rel, rel[1:]))), rel
-    assert findings.check_claims("Pretraining lowers the error by 35% [26%, 43%].", main, chi) == []
+    assert claim_check.check_claims("Pretraining lowers the error by 35% [26%, 43%].", main, chi) == []
 
 
 def test_extrapolation_and_forms_sentences_say_what_the_numbers_say():
@@ -295,49 +308,49 @@ def test_extrapolation_and_forms_sentences_say_what_the_numbers_say():
     lowest AIC by the AIC margin; nothing without numbers, nothing for a law that describes no fall."""
     import pandas as pd
 
-    from s2rlib.insights import ExtrapolationCheck
+    from s2rlib.law.derived import ExtrapolationCheck
 
     def check(measured, lo=0.0845, hi=0.0947, sem=0.001, status="C_at_bound"):
         return ExtrapolationCheck(94777, 30000, 0.0898, lo, hi, measured, sem, 0.0898 - measured,
                                   (0.0898 - measured) / measured, lo <= measured <= hi, status, 6)
 
-    below = findings.extrapolation_sentence(check(0.0776), "eV/atom")
+    below = law_checks.extrapolation_sentence(check(0.0776), "eV/atom")
     assert "below that interval" in below and "lower than the law fitted up to n = 30,000 predicts" in below
     assert "0.0776 eV/atom ± 0.001" in below
-    assert "above that interval" in findings.extrapolation_sentence(check(0.1), "eV/atom")
-    inside = findings.extrapolation_sentence(check(0.09), "dimensionless")
+    assert "above that interval" in law_checks.extrapolation_sentence(check(0.1), "eV/atom")
+    inside = law_checks.extrapolation_sentence(check(0.09), "dimensionless")
     assert inside.endswith(", inside that interval.") and "dimensionless" not in inside
-    assert findings.extrapolation_sentence(check(0.0835)).endswith("at the edge of that interval.")  # 1 SE out
-    assert findings.extrapolation_sentence(check(0.09, lo=float("nan"))) == ""
-    assert findings.extrapolation_sentence(check(0.0776, status="no_decrease")) == ""  # the held-out fit is flat
+    assert law_checks.extrapolation_sentence(check(0.0835)).endswith("at the edge of that interval.")  # 1 SE out
+    assert law_checks.extrapolation_sentence(check(0.09, lo=float("nan"))) == ""
+    assert law_checks.extrapolation_sentence(check(0.0776, status="no_decrease")) == ""  # the held-out fit is flat
     forms = pd.DataFrame({"form": ["power law + floor", "pure power law", "exponential saturation", "constant"],
                           "aic": [24.7, 20.0, 7.8, 33.0], "delta_aic": [16.9, 12.2, 0.0, 25.2]})
-    assert findings.forms_sentence(forms) == (
+    assert law_checks.forms_sentence(forms) == (
         "By AIC on the trial means (corrected covariance), an exponential saturation fits better than the law "
         "(the law's AIC is higher by 17; the table of functional forms gives every form).")
-    assert findings.forms_sentence(forms.assign(aic=[1.0, 20.0, 7.8, 33.0])) == ""  # the law is best: nothing
-    assert findings.forms_sentence(forms.assign(aic=[8.5, 20.0, 7.8, 33.0])) == ""  # within the AIC margin
+    assert law_checks.forms_sentence(forms.assign(aic=[1.0, 20.0, 7.8, 33.0])) == ""  # the law is best: nothing
+    assert law_checks.forms_sentence(forms.assign(aic=[8.5, 20.0, 7.8, 33.0])) == ""  # within the AIC margin
     # the winning saturation's scale n0 against the largest n: beyond it, the curve is not flattening in the data
     sat = forms.assign(values=[{}, {}, {"D": 0.0356, "n0": 116809.0, "C": 0.0625}, {}])
     sat.attrs["n_max"] = 94777.0
-    beyond = findings.forms_sentence(sat, "eV/atom")
+    beyond = law_checks.forms_sentence(sat, "eV/atom")
     assert beyond.endswith("Its scale n0 ≈ 120,000 lies beyond the largest n measured (94,777); in that form the fall "
                            "per added simulation has slowed only to 44% of its initial rate at the largest n, and the "
                            "level it would approach (0.0625 eV/atom, a point fit without an interval) is an "
                            "extrapolation beyond the data."), beyond
     sat.loc[2, "values"]["n0"] = 20000.0
-    within = findings.forms_sentence(sat, "eV/atom")
+    within = law_checks.forms_sentence(sat, "eV/atom")
     assert "n0 ≈ 20,000 is within the measured range" in within and "levels off at about 0.0625 eV/atom" in within
     assert "1% of its initial rate" in within  # exp(-94777/20000) = 0.9%
     sat.loc[2, "values"]["n0"] = 30.0
     sat.attrs["n_min"] = 100.0
-    assert findings.forms_sentence(sat).endswith("Its scale n0 ≈ 30 is below the smallest n measured (100); over the "
+    assert law_checks.forms_sentence(sat).endswith("Its scale n0 ≈ 30 is below the smallest n measured (100); over the "
                                                  "measured range that form is effectively a constant at about 0.0625, "
                                                  "a point fit without an interval.")
     # a law with C = 0 under the weighted fit ties the pure power law at exactly the parameter's cost: not "better"
-    assert findings.forms_sentence(forms.assign(aic=[22.0, 20.0, 30.0, 33.0])) == ""
+    assert law_checks.forms_sentence(forms.assign(aic=[22.0, 20.0, 30.0, 33.0])) == ""
     nan_aic = forms.assign(aic=[24.7, float("nan"), float("nan"), 20.0])
-    assert "a constant fits better" in findings.forms_sentence(nan_aic) and "by 4.7" in findings.forms_sentence(nan_aic)
+    assert "a constant fits better" in law_checks.forms_sentence(nan_aic) and "by 4.7" in law_checks.forms_sentence(nan_aic)
     # in the case findings: both sentences for a law that is written out, no extrapolation for a flat one
     falling = trial_stats.fit_table(synthetic_table("band_gap", law=(0.5, 0.4, 0.05, 0.40, 0.002), trials=6),
                                     n_boot=100)
@@ -352,7 +365,8 @@ def test_extrapolation_and_forms_sentences_say_what_the_numbers_say():
 def test_an_exponent_is_flagged_where_the_law_fails_its_checks():
     """glance and summary say "but <form> fits better" beside a printed alpha when the law's shape fails a
     check (law_check_sentences.shape_words on a saturating curve), and nothing beside an unprinted one."""
-    from s2rlib import law_check_sentences, tables
+    from s2rlib.book import law_checks as law_check_sentences
+    from s2rlib.book import tables
 
     ns = (0, 100, 300, 1000, 3000, 10000, 30000, 95000)
     sat = synthetic_table("formation_enthalpy", ns=ns, trials=20, law=(0.0, 0.3, 0.08, 0.08, 0.002))
@@ -371,4 +385,4 @@ def test_an_exponent_is_flagged_where_the_law_fails_its_checks():
     assert findings.finding(cf).shown()["alpha"].printed, cf.fit.status  # a curve that falls: alpha is printed
     assert glance["Formation enthalpy"].endswith(f"; but {shape}")
     assert law_tab[f"`{cf.fit.status}`"] == shape
-    assert "but" not in glance["Band gap"] and law_tab[f"`{flat.fit.status}`"] == report.DASH
+    assert "but" not in glance["Band gap"] and law_tab[f"`{flat.fit.status}`"] == formatting.DASH

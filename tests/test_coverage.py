@@ -25,7 +25,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from s2rlib import insights, scaling, trial_stats
+from s2rlib.law import derived as insights
+from s2rlib.law import scaling
+from s2rlib.law import trial_stats
 
 TRIALS = 20
 REPS = 300  # coverage SE ~ 1.7 points: the 85-95% band is about +-3 SE around 90%

@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from s2rlib import ess
+from s2rlib.law import ess
 
 A, a, B, b, C0 = 2.0, 0.5, 3.0, 0.6, 0.05
 ESS_NS = np.array([100, 300, 1000, 3000, 10000, 30000], dtype=float)

@@ -19,7 +19,6 @@ import pickle
 import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from pathlib import Path
@@ -28,9 +27,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from s2rlib import cli, grid, results
-from s2rlib.casedata import CaseData
-from s2rlib.errors import DataError, ParameterError
+from s2rlib._core import paths
+from s2rlib.law import fit_cache
+from s2rlib.grid import selection
+from s2rlib._core.constants import ALL_M
+from s2rlib import cli
+from s2rlib.grid import runner as grid
+from s2rlib.grid import results
+from s2rlib.datasets.case_data import CaseData
+from s2rlib._core.errors import ParameterError
 
 ROOT = Path(__file__).resolve().parents[1]
 CASE = "polymer_density"
@@ -41,7 +46,7 @@ KEYS = ["case", "n_source", "m_target", "trial", "metric"]
 # ------------------------------------------------------------------------------ stand-ins
 
 
-def _rows(case: str, n: int, trials: int, seed: int, recipe: dict, m: int = results.ALL_M) -> pd.DataFrame:
+def _rows(case: str, n: int, trials: int, seed: int, recipe: dict, m: int = ALL_M) -> pd.DataFrame:
     """What a notebook writes for one point: every trial, every metric (values depend on n and trial)."""
     rows = pd.DataFrame([{"trial": t, "seed": seed + t, "metric": k, "value": (1.0 + t) / (1.0 + n) + i,
                           "selected_recipe": "full_lr3e-4"} for t in range(trials) for i, k in enumerate(METRICS)])
@@ -86,9 +91,9 @@ def _small_case(n_source: int = 50, n_target: int = 60) -> CaseData:
 
 @pytest.fixture
 def small_data(monkeypatch):
-    import s2rlib.cases
+    import s2rlib.cases.registry
 
-    monkeypatch.setattr(s2rlib.cases, "load_case", lambda name, **kw: _small_case())
+    monkeypatch.setattr(s2rlib.cases.registry, "load_case", lambda name, **kw: _small_case())
 
 
 def _grid(capsys, out: Path, *args: str, ns: str = "0,5,10,20", seed: int = 0) -> tuple[int, str, str]:
@@ -301,12 +306,12 @@ def test_bad_grid_arguments_are_named(small_data, tmp_path, capsys, args, messag
 
 
 def test_cache_at_the_filesystem_root_is_refused(monkeypatch, tmp_path, capsys):
-    from s2rlib import datasets
+    from s2rlib.datasets import registry as datasets
 
-    monkeypatch.setenv(datasets.CACHE_ENV, "/")
+    monkeypatch.setenv(paths.CACHE_ENV, "/")
     monkeypatch.delenv("S2R_FEATURE_CACHE", raising=False)
     with pytest.raises(ParameterError, match=r"S2R_CACHE='/': the filesystem root is not a cache directory"):
-        datasets.cache_dir()
+        paths.cache_dir()
     rc = cli.main(["grid", CASE, "--ns", "0,10", "--out", str(tmp_path / "o"), "--quiet"])
     assert rc == 2 and "S2R_CACHE='/'" in capsys.readouterr().err
     assert not Path("/features").exists() or Path("/features").stat().st_mtime < time.time() - 3600
@@ -446,9 +451,8 @@ def test_fit_reports_non_finite_cells(tmp_path, capsys, good_table):
 
 
 def test_fit_uses_the_book_path_and_its_cache(tmp_path, capsys, good_table, monkeypatch, caplog):
-    from s2rlib import fit_cache, report
 
-    assert report.fit_case is fit_cache.fit_case and report.select_grid.__module__ == "s2rlib.selection"
+    assert fit_cache.fit_case is fit_cache.fit_case and selection.select_grid.__module__ == "s2rlib.grid.selection"
     monkeypatch.setenv("S2R_FIT_CACHE", str(tmp_path / "fits"))
     path = _table(tmp_path, good_table)
     rc, first, err = _fit(capsys, CASE, "--results", str(path), "--n-boot", "20")
@@ -460,7 +464,7 @@ def test_fit_uses_the_book_path_and_its_cache(tmp_path, capsys, good_table, monk
     assert rc == 0 and second == first
     assert f"damaged fit cache {entry}" in caplog.text and Path(f"{entry}.damaged").is_file()
     with open(entry, "rb") as fh:
-        assert pickle.load(fh).fit.status == report.fit_case(good_table, n_boot=20).fit.status
+        assert pickle.load(fh).fit.status == fit_cache.fit_case(good_table, n_boot=20).fit.status
 
 
 # ------------------------------------------------------------------------------ real papermill: kill the kernel, the runner
@@ -470,7 +474,7 @@ NOTEBOOK = """\
 import os, signal, json
 from pathlib import Path
 import pandas as pd
-from s2rlib import results
+from s2rlib.grid import results
 
 fault = os.environ.get("S2R_TEST_FAULT", "")
 marker = Path(output_path).parent.parent / ("fault-done-" + str(n_source))
@@ -526,7 +530,7 @@ def test_a_killed_kernel_is_named_finished_points_merged_and_rerun_repairs(tmp_p
 def test_a_killed_runner_loses_only_the_point_in_flight(tmp_path, tiny_notebook):
     out = tmp_path / "out"
     env = {**os.environ, "S2R_TEST_FAULT": "kill_runner:10", "PYTHONPATH": str(ROOT / "src")}
-    cmd = [sys.executable, "-m", "s2rlib.cli", "grid", CASE, "--ns", "0,5,10,20", "--trials", "2", "--out", str(out),
+    cmd = [sys.executable, "-m", "s2rlib.cli.main", "grid", CASE, "--ns", "0,5,10,20", "--trials", "2", "--out", str(out),
            "--notebook", str(tiny_notebook), "--threads", "1", "--ms", "all", "--quiet"]
     killed = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert killed.returncode == -signal.SIGKILL, killed.stderr

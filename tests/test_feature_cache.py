@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from s2rlib import datasets, inorganic
+from s2rlib.datasets import registry as datasets
+from s2rlib.datasets import inorganic
 from s2rlib.features import cache, composition
 
 FORMULAS = ["NaCl", "Fe2O3", "ClNa", "SiO2", "not-a-formula", "GaAs", "Fe2O3", "LiFePO4", "Al2O3", "NaCl"]

@@ -4,7 +4,9 @@ import shutil
 
 import pytest
 
-from s2rlib import fit_cache, scaling, trial_stats
+from s2rlib.law import fit_cache
+from s2rlib.law import scaling
+from s2rlib.law import trial_stats
 from synthetic import synthetic_table
 
 

@@ -19,8 +19,8 @@ import floor  # noqa: E402
 from machine import FlopCounter  # noqa: E402
 from test_transfer import synthetic_case  # noqa: E402
 
-from s2rlib import transfer  # noqa: E402
-from s2rlib.results import ALL_M  # noqa: E402
+from s2rlib.training import transfer  # noqa: E402
+from s2rlib._core.constants import ALL_M  # noqa: E402
 
 #: fine-tuning patience = its whole budget: every member trains exactly finetune_max_epochs epochs
 NO_EARLY_STOP = transfer.Recipe(hidden=(16, 8), pretrain_epochs=2, pretrain_min_steps=7, finetune_batch=32,
@@ -67,7 +67,7 @@ def test_flops_per_sample_is_what_torch_counts_for_a_training_step(d_in, hidden)
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from s2rlib.models import EnsembleMLP
+    from s2rlib.training.models import EnsembleMLP
 
     E, B = 3, 5
     net = EnsembleMLP([0, 1, 2], d_in, hidden)
@@ -198,16 +198,16 @@ def test_committed_floor_counts_the_committed_tables():
     assert s["floor_min"]["fp32"] == pytest.approx(s["flops"] / res["ceiling_gflops"]["fp32"] / 1e9 / 60)
 
 
-def test_readme_quotes_the_committed_floor():
+def test_benchmarks_readme_quotes_the_committed_floor():
     res = json.loads((REPO / "benchmarks" / "floor.json").read_text())
-    text = " ".join((REPO / "README.md").read_text().split())
+    text = " ".join((REPO / "benchmarks" / "README.md").read_text().split())
     assert "**Compute floor** (`benchmarks/FLOOR.md`): " + floor.readme_sentence(res) in text
 
 
 def test_the_rerun_page_sentence_is_the_committed_floor(tmp_path):
     """The book's sentence (``run_tables.floor_sentence``) reads the summary floor.py stored, which is the summary
     of the stored counts; without a floor.json it says nothing."""
-    from s2rlib import run_tables
+    from s2rlib.book import run_tables
 
     res = json.loads((REPO / "benchmarks" / "floor.json").read_text())
     s = floor.summary(res)

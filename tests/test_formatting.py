@@ -1,4 +1,4 @@
-"""One number format book-wide (s2rlib.formatting), and the tables that use it."""
+"""One number format book-wide (s2rlib.book.formatting), and the tables that use it."""
 
 from __future__ import annotations
 
@@ -8,8 +8,14 @@ import re
 import pandas as pd
 import pytest
 
-from s2rlib import formatting as F
-from s2rlib import report
+from s2rlib.law import fit_cache
+from s2rlib.book import tables
+from s2rlib.book import run_tables
+from s2rlib.book import case_results
+from s2rlib.book import formatting as F
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
 from synthetic import synthetic_table
 
 
@@ -67,7 +73,8 @@ def test_recipe_words():
 def test_every_candidate_of_the_code_reads_in_words_with_its_own_rates():
     """Table headers name fine-tuning candidates in words: every candidate the code defines (today's
     default and the recipe study's) has words, and they state its own learning rates and L2-SP weight."""
-    from s2rlib import recipe_study, transfer
+    from s2rlib.grid import recipe_study
+    from s2rlib.training import transfer
 
     for c in {*transfer.Recipe().candidates, *recipe_study.V1_CANDIDATES, *recipe_study.FT_CANDIDATES}:
         words = F.recipe_words(c.name)
@@ -84,7 +91,7 @@ def _committed_candidates() -> tuple[set, set]:
     import glob
     import json
 
-    from s2rlib.book_results import repo_root
+    from s2rlib._core.paths import repo_root
 
     root = repo_root() / "results"
     defined, chosen = set(), set()
@@ -107,7 +114,9 @@ def test_one_vocabulary_reads_every_candidate_the_code_and_the_committed_results
     trains" and the grid tables' headers): it must read every candidate the code defines and every
     candidate recorded in results/ back to that candidate's own rates, so the words cannot drift from
     the definitions. A new code form, or a name whose rates disagree with its definition, fails here."""
-    from s2rlib import recipe_report, recipe_study, transfer
+    from s2rlib.book import recipe_report
+    from s2rlib.grid import recipe_study
+    from s2rlib.training import transfer
 
     defined, chosen = _committed_candidates()
     assert len(defined) >= 7 and len(chosen) >= 4, (defined, chosen)  # the results were found and read
@@ -131,9 +140,16 @@ def test_a_candidate_code_of_no_known_form_is_shown_as_code():
     assert F.recipe_words("body1e-4") == "`body1e-4`"
 
 
-def test_report_reexports_the_one_format():
-    for name in ("fmt", "fmt_n", "fmt_ci", "fmt_signed", "pretty_units", "units_suffix", "code", "DASH"):
-        assert getattr(report, name) is getattr(F, name), name
+def test_the_book_has_one_number_format():
+    """No module of the book defines its own fmt/fmt_n/fmt_ci/fmt_signed: they all use book.formatting's."""
+    import ast
+
+    own = {"fmt", "fmt_n", "fmt_ci", "fmt_signed", "units_suffix", "code", "pretty_units"}
+    for path in (REPO / "src" / "s2rlib").rglob("*.py"):
+        if path.name in ("formatting.py", "units.py"):
+            continue
+        defined = {n.name for n in ast.parse(path.read_text()).body if isinstance(n, ast.FunctionDef)}
+        assert not defined & own, (path, defined & own)
 
 
 BAD = [re.compile(p) for p in (r"(?<![\w.])[-−]0(?![.,\d])", r"\d[eE][+-]?\d", r"\d\.\d{4,}\s*%")]
@@ -148,8 +164,8 @@ def table():
 def case_fit(table):
     import os
 
-    os.environ[report.FIT_CACHE_ENV] = "off"
-    return report.fit_case(table, n_boot=200)
+    os.environ[fit_cache.FIT_CACHE_ENV] = "off"
+    return fit_cache.fit_case(table, n_boot=200)
 
 
 def _cells(df: pd.DataFrame) -> list[str]:
@@ -157,9 +173,9 @@ def _cells(df: pd.DataFrame) -> list[str]:
 
 
 def test_no_table_shows_negative_zero_or_e_notation(case_fit, table):
-    frames = [report.params_table(case_fit), report.results_table(case_fit), report.gain_table(case_fit),
-              report.recipes_table(table), report.data_table(table), report.extrapolation_table(table),
-              report.forms_table(table), report.derived_table(case_fit), report.summary_table([case_fit])]
+    frames = [tables.params_table(case_fit), tables.results_table(case_fit), tables.gain_table(case_fit),
+              tables.recipes_table(table), run_tables.data_table(table), tables.extrapolation_table(table),
+              tables.forms_table(table), tables.derived_table(case_fit), tables.summary_table([case_fit])]
     for df in frames:
         for cell in _cells(df):
             if cell.startswith("`") and cell.endswith("`"):
@@ -169,13 +185,13 @@ def test_no_table_shows_negative_zero_or_e_notation(case_fit, table):
 
 
 def test_recipes_table_names_recipes_in_words(table):
-    cols = list(report.recipes_table(table).columns)
+    cols = list(tables.recipes_table(table).columns)
     assert "whole network, learning rate 0.001" in cols and "last layer only, learning rate 0.003" in cols
     assert not any(re.match(r"^(full|head)_lr", c) for c in cols)
 
 
 def test_derived_table_rounds_required_n_to_two_significant_figures(case_fit):
-    df = report.derived_table(case_fit)
+    df = tables.derived_table(case_fit)
     for answer in df["answer"][:2]:
         if answer in ("∞", F.DASH):
             continue
@@ -184,34 +200,34 @@ def test_derived_table_rounds_required_n_to_two_significant_figures(case_fit):
 
 
 def test_grid_table_states_constant_columns_once(table):
-    df, const = report.split_constant_columns(report.data_table(table))
+    df, const = run_tables.split_constant_columns(run_tables.data_table(table))
     assert {"trials", "seeds", "exp. test"} <= set(const)
     assert const["trials"] == "5" and const["seeds"] == "0–4"
     assert "trials" not in df.columns and list(df.columns[:2]) == ["m", "n"]
     assert len(df) == 6  # one row per grid point is kept
-    assert report.constant_caption(const).startswith("the same at every point: trials 5, seeds 0–4")
-    (only, caption), = report.grid_tables(table)
+    assert run_tables.constant_caption(const).startswith("the same at every point: trials 5, seeds 0–4")
+    (only, caption), = run_tables.grid_tables(table)
     assert list(only.columns) == ["n", "simulations used"] and "m = all" in caption and "trials 5" in caption
 
 
 def test_two_way_grid_table_has_a_row_per_m_and_a_row_per_n():
     table = synthetic_table("chi", ns=(0, 100, 300, 1000), ms=(50, 100, -1), trials=3)
-    (per_m, cap_m), (per_n, cap_n) = report.grid_tables(table)
+    (per_m, cap_m), (per_n, cap_n) = run_tables.grid_tables(table)
     assert list(per_m["m"]) == ["50", "100", "all"] and "exp. train" in per_m.columns
     assert list(per_n["n"]) == ["0", "100", "300", "1,000"] and "simulations used" in per_n.columns
     assert "n = 0, 100, 300, 1,000" in cap_m
 
 
 def test_grid_command_matches_the_case_registry_and_wraps():
-    from s2rlib.cases import get_case
+    from s2rlib.cases.registry import get_case
 
-    for case in report.BOOK_CASES:
-        cmd = report.grid_command(case, width=60)
+    for case in case_results.BOOK_CASES:
+        cmd = run_tables.grid_command(case, width=60)
         assert all(len(line) <= 60 for line in cmd.splitlines()), cmd
         flat = cmd.replace(" \\\n    ", " ")
         ns = ",".join(str(n) for n in get_case(case).default_ns)
         assert f"--ns {ns}" in flat and f"--trials {get_case(case).default_trials}" in flat
-    assert "--ms 50,100,300,all" in report.grid_command("chi").replace(" \\\n    ", " ")
+    assert "--ms 50,100,300,all" in run_tables.grid_command("chi").replace(" \\\n    ", " ")
 
 
 def test_round_sig():
@@ -223,7 +239,7 @@ def test_round_sig():
 def test_a_rounded_value_keeps_its_trailing_zeros():
     """0.09999 at 3 figures is 0.100: "0.1" would read as one figure of precision. Every number that is not
     whole shows all its figures, so both ends of an interval read alike; a whole number stays short."""
-    from s2rlib.formatting import fmt
+    from s2rlib.book.formatting import fmt
 
     assert [fmt(0.09999), fmt(-0.09999), fmt(1.9999), fmt(0.0010001), fmt(0.09999, 2)] == \
         ["0.100", "−0.100", "2.00", "0.00100", "0.10"]
@@ -234,7 +250,7 @@ def test_a_rounded_value_keeps_its_trailing_zeros():
 def test_the_formatting_examples_in_the_docstrings_hold():
     import doctest
 
-    from s2rlib import formatting
+    from s2rlib.book import formatting
 
     result = doctest.testmod(formatting)
     assert result.attempted >= 2 and result.failed == 0

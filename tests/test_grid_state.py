@@ -1,4 +1,4 @@
-"""Whether a case's committed table is final or provisional (s2rlib.book_results.grid_state), and the
+"""Whether a case's committed table is final or provisional (s2rlib.book.case_results.grid_state), and the
 book's pieces that depend on it: the glance table, the method chapter's box, the two-way section of a
 case with a single m, the equivalent sample size without a supported row, the interval's formula."""
 
@@ -12,11 +12,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from s2rlib import book_results, equal_m, findings, report, results
-from s2rlib.book_results import grid_state, grid_states_markdown, case_words
-from s2rlib.cases import builtin_names, get_case
-from s2rlib.recipe_study import V1
-from s2rlib.transfer import Recipe
+from s2rlib.book import case_results
+from s2rlib.law import fit_cache
+from s2rlib.grid import selection
+from s2rlib.book import run_tables
+from s2rlib.book import pages
+from s2rlib._core.constants import ALL_M
+from s2rlib.book import case_results as book_results
+from s2rlib.book import equal_m
+from s2rlib.book import findings
+from s2rlib.grid import results
+from s2rlib.book.case_results import grid_state, grid_states_markdown, case_words
+from s2rlib.cases.registry import builtin_names, get_case
+from s2rlib.grid.recipe_study import V1
+from s2rlib.training.transfer import Recipe
 from synthetic import synthetic_table
 
 REPO = Path(__file__).resolve().parents[1]
@@ -24,7 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(autouse=True)
 def _no_fit_cache(monkeypatch):
-    monkeypatch.setenv(report.FIT_CACHE_ENV, "off")
+    monkeypatch.setenv(fit_cache.FIT_CACHE_ENV, "off")
 
 
 def _grid(case, *, ms=(-1,), trials=20, recipe=None, withheld=True, law=None):
@@ -66,7 +75,7 @@ def test_todays_recipe_with_every_m_is_final_and_with_one_m_partly_final():
     assert full.state == "final" and full.differences == ()
     assert full.words() == "final: today's recipe, 20 trials, every m (50, 100, 300 and all)"
     one = grid_state("polymer_density", _grid("polymer_density"))
-    assert one.state == "partly final" and one.complete_ms == (results.ALL_M,) and one.missing_ms == (100, 300, 1000)
+    assert one.state == "partly final" and one.complete_ms == (ALL_M,) and one.missing_ms == (100, 300, 1000)
     assert one.words() == "final for all experiments (m = all), 20 trials; m = 100, 300 and 1,000 still to run"
     # an m line with some of its points run says how many; the untouched ones are still to run
     full_line = _grid("band_gap")
@@ -95,7 +104,7 @@ def test_glance_table_marks_provisional_and_final_cases_in_words():
     tables = {"formation_enthalpy": _grid("formation_enthalpy", trials=5, recipe=_first_recipe_as_recorded(),
                                           withheld=False),
               "chi": _grid("chi", ms=(50, 100, 300, -1))}
-    fits = {c: report.fit_case(t, n_boot=50) for c, t in tables.items()}
+    fits = {c: fit_cache.fit_case(t, n_boot=50) for c, t in tables.items()}
     states = {c: grid_state(c, t) for c, t in tables.items()}
     glance = findings.glance_table(fits, states).set_index("case")
     assert list(glance.index) == ["Formation enthalpy", "Flory–Huggins χ"]  # names in words, not file names
@@ -120,7 +129,7 @@ def test_grid_cost_table_says_what_grid_state_says(tmp_path):
     tables["chi"]["wall_s"] = 60.0
     for case, t in tables.items():
         results.write_atomic(t, tmp_path / case / "results.csv")
-    cost = report.grid_cost_table(tmp_path).set_index("case")
+    cost = run_tables.grid_cost_table(tmp_path).set_index("case")
     assert list(cost.index) == [case_words(c, start=True) for c in book_results.BOOK_CASES]
     assert cost.loc["Formation enthalpy", "committed table"] == "an earlier recipe, 5 trials; 8 of 32 points (m = all)"
     assert cost.loc["Band gap", "committed table"] == "no results yet"
@@ -133,7 +142,7 @@ def test_grid_cost_table_says_what_grid_state_says(tmp_path):
 def test_a_single_m_case_page_has_one_sentence_and_no_two_way_caption_or_ess(tmp_path, capsys):
     t = _grid("polymer_density")
     results.write_atomic(t, tmp_path / "polymer_density" / "results.csv")
-    page = report.CasePage("polymer_density", tmp_path, n_boot=30, n_boot_per_m=20)
+    page = pages.CasePage("polymer_density", tmp_path, n_boot=30, n_boot_per_m=20)
     assert not page.two_way
     page.two_way_intro()
     intro = capsys.readouterr().out.strip()
@@ -153,7 +162,7 @@ def test_ess_without_a_supported_row_is_one_paragraph(tmp_path, capsys):
     flat = (0.0, 0.3, 0.40, 0.40, 0.01)  # no fall with n at any m: no law is ok
     t = _grid("chi", ms=(50, 100, 300, -1), trials=6, law=flat)
     results.write_atomic(t, tmp_path / "chi" / "results.csv")
-    page = report.CasePage("chi", tmp_path, n_boot=30, n_boot_per_m=20)
+    page = pages.CasePage("chi", tmp_path, n_boot=30, n_boot_per_m=20)
     assert page.two_way and all(cf.fit.status != "ok" for cf in page.fits_by_m.values())
     page.equivalent_sample_size(n_boot=10)
     out = capsys.readouterr().out
@@ -167,7 +176,7 @@ def test_ess_without_a_supported_row_is_one_paragraph(tmp_path, capsys):
 
 def test_every_builtin_case_is_designed_for_the_equal_m_sizes():
     for c in builtin_names():
-        ms = {results.ALL_M if m is None else m for m in get_case(c).default_ms}
+        ms = {ALL_M if m is None else m for m in get_case(c).default_ms}
         assert set(equal_m.EQUAL_MS) <= ms, c
 
 
@@ -176,7 +185,7 @@ def test_every_builtin_case_is_designed_for_the_equal_m_sizes():
 
 def test_method_box_states_per_case_which_recipe_made_the_committed_tables():
     text = (REPO / "book" / "method.md").read_text()
-    start, end = "<!-- committed grids: generated from s2rlib.book_results.grid_states_markdown -->", \
+    start, end = "<!-- committed grids: generated from s2rlib.book.case_results.grid_states_markdown -->", \
         "<!-- end committed grids -->"
     box = text[text.index(start) + len(start):text.index(end)].strip()
     expected = grid_states_markdown(REPO / "results")
@@ -185,10 +194,10 @@ def test_method_box_states_per_case_which_recipe_made_the_committed_tables():
 
 def test_polymer_density_page_says_the_test_polymers_are_withheld_only_if_they_are():
     text = get_case("polymer_density").prose["page"]["intro"]
-    table = report.load_case_results("polymer_density", REPO / "results", announce=False)
+    table = case_results.load_case_results("polymer_density", REPO / "results", announce=False)
     if table is None:
         pytest.skip("no committed polymer density results")
-    st = grid_state("polymer_density", report.select_grid(table))
+    st = grid_state("polymer_density", selection.select_grid(table))
     assert ("withholds from pretraining" in text) == (st.withheld is True)
     assert "the simulation has seen the same chemistry" not in text
 
@@ -196,7 +205,7 @@ def test_polymer_density_page_says_the_test_polymers_are_withheld_only_if_they_a
 def test_interval_formula_in_the_book_is_the_codes():
     """The corrected interval: variance (1/J + n_test/n_pool) s^2 (trial_stats.paired_gain), with J the
     number of trials everywhere; the ratio the book quotes is the committed tables' own."""
-    from s2rlib.trial_stats import paired_gain, test_train_ratio, trial_matrix
+    from s2rlib.law.trial_stats import paired_gain, test_train_ratio, trial_matrix
 
     method = (REPO / "book" / "method.md").read_text()
     exercises = (REPO / "book" / "exercises.md").read_text()
@@ -205,7 +214,7 @@ def test_interval_formula_in_the_book_is_the_codes():
         assert "n_\\text{train}" not in text, name
         assert not re.search(r"1/T\b|\\sqrt\{T\}|\bT trials\b", text), name
     assert "\\frac{n_\\text{test}}{n_\\text{pool}}" in method and "(1/J + n_\\text{test}/n_\\text{pool})" in exercises
-    table = report.load_case_results("chi", REPO / "results", announce=False)
+    table = case_results.load_case_results("chi", REPO / "results", announce=False)
     if table is not None:
         r = test_train_ratio(table)
         assert f"{r:.2f}" in method and f"{r:.2f}" in exercises
@@ -227,7 +236,7 @@ def test_one_m_beside_all_is_already_a_two_way_page(tmp_path, capsys):
     the sentence that says the design has one experimental size."""
     t = _grid("polymer_density", ms=(100, -1), trials=6, law=(0.3, 0.3, 0.4, 0.5, 0.01))
     results.write_atomic(t, tmp_path / "polymer_density" / "results.csv")
-    page = report.CasePage("polymer_density", tmp_path, n_boot=30, n_boot_per_m=20)
+    page = pages.CasePage("polymer_density", tmp_path, n_boot=30, n_boot_per_m=20)
     assert page.two_way
     page.two_way_intro()
     out = capsys.readouterr().out
@@ -238,7 +247,7 @@ def test_one_m_beside_all_is_already_a_two_way_page(tmp_path, capsys):
 
 
 def test_a_params_cell_that_is_not_json_names_the_case_file_and_row():
-    from s2rlib.errors import ParameterError
+    from s2rlib._core.errors import ParameterError
 
     t = _grid("polymer_density")
     t.loc[t.index[7], "params"] = "{not json"

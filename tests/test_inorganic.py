@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from s2rlib import datasets, inorganic
+from s2rlib.datasets import registry as datasets
+from s2rlib.datasets import inorganic
 from s2rlib.features import composition as comp
 
 

@@ -8,7 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from s2rlib import insights, scaling, trial_stats
+from s2rlib.law import derived as insights
+from s2rlib.law import scaling
+from s2rlib.law import trial_stats
 
 NS = np.array([100, 300, 1000, 3000, 10000, 30000, 100000], dtype=float)
 

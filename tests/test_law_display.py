@@ -1,4 +1,4 @@
-"""Every display of a fitted law follows its status (s2rlib.tables, s2rlib.plotting, s2rlib.findings).
+"""Every display of a fitted law follows its status (s2rlib.book.tables, s2rlib.book.plotting, s2rlib.book.findings).
 
 A fit whose data show no fall with n is shown as the constant it reduces to, never as
 ``D n^-alpha + C``; a floor that is not resolved is ``C < x``, never ``+ 0``; alpha and C of a law
@@ -19,8 +19,19 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from s2rlib import findings, law_display, plotting, report, scaling, tables, trial_stats  # noqa: E402
-from s2rlib.formatting import fmt, fmt_ci, pretty_units, units_suffix  # noqa: E402
+from s2rlib.book import law_words
+from s2rlib.law import fit_cache
+from s2rlib.book import formatting
+from s2rlib.book import case_results
+from s2rlib.book import two_way_plot
+from s2rlib.book import findings  # noqa: E402
+from s2rlib.book import law_words as law_display
+from s2rlib.book import plotting
+from s2rlib.law import scaling
+from s2rlib.book import tables
+from s2rlib.law import trial_stats
+from s2rlib.book.formatting import fmt, fmt_ci, units_suffix  # noqa: E402
+from s2rlib._core.units import pretty_units
 from synthetic import synthetic_table  # noqa: E402
 
 NS = np.array([10, 30, 100, 300, 600, 970])
@@ -28,7 +39,7 @@ NS = np.array([10, 30, 100, 300, 600, 970])
 
 @pytest.fixture(autouse=True)
 def _no_fit_cache(monkeypatch):
-    monkeypatch.setenv(report.FIT_CACHE_ENV, "off")
+    monkeypatch.setenv(fit_cache.FIT_CACHE_ENV, "off")
 
 
 def _flat(seed: int) -> pd.DataFrame:
@@ -74,31 +85,31 @@ def test_a_constant_fit_is_shown_as_its_constant_not_as_a_law(constant_fit, flat
     for cf in (constant_fit, flat_fit):
         f = cf.fit
         const = float(np.mean(f.R))  # the mean of the trial means over n > 0
-        math_, text = tables.law_math(f, "eV"), tables.law_text(f, "eV")
+        math_, text = law_words.law_math(f, "eV"), law_words.law_text(f, "eV")
         for shown in (math_, text):
             assert "n^" not in shown and "n^{" not in shown, shown
             assert shown.lower().startswith("no scaling law"), shown
         assert f"{const:.3g}" in text and f"\\approx {const:.3g}$ eV" in math_
         label = plotting.law_label(cf)
         assert "n$^" not in label and "fitted law" not in label and f"{const:.3g}" in label, label
-    assert "D = 0" in tables.law_text(flat_fit.fit) and "D = 0" not in tables.law_text(constant_fit.fit)
+    assert "D = 0" in law_words.law_text(flat_fit.fit) and "D = 0" not in law_words.law_text(constant_fit.fit)
 
 
 def test_an_unresolved_floor_is_an_upper_bound_never_plus_zero(floorless_fit):
     f = floorless_fit.fit
     hi = f.ci()["C"][1]
-    text, math_ = tables.law_text(f, "eV"), tables.law_math(f, "eV")
-    assert "+ 0" not in text and f"C < {tables.fmt(hi)} eV" in text, text
+    text, math_ = law_words.law_text(f, "eV"), law_words.law_math(f, "eV")
+    assert "+ 0" not in text and f"C < {formatting.fmt(hi)} eV" in text, text
     assert "+ 0$" not in math_ and f"$C < {law_display._tex(hi)}$ eV" in math_, math_
     assert f"{f.D:.3g}" in plotting.law_label(floorless_fit)
 
 
 def test_an_identified_law_is_printed_in_full():
     table = synthetic_table("band_gap", ns=(0, 100, 300, 1000, 3000, 10000), trials=5)
-    cf = report.fit_case(table, n_boot=200)
+    cf = fit_cache.fit_case(table, n_boot=200)
     assert cf.fit.status == "ok"
     f = cf.fit
-    assert tables.law_text(f, "eV") == f"R(n) = {tables.fmt(f.D)} n^-{tables.fmt(f.alpha)} + {tables.fmt(f.C)} eV"
+    assert law_words.law_text(f, "eV") == f"R(n) = {formatting.fmt(f.D)} n^-{formatting.fmt(f.alpha)} + {formatting.fmt(f.C)} eV"
     assert plotting.law_label(cf).startswith("fitted law: ")
 
 
@@ -135,7 +146,7 @@ def slow_fit():
 
 @pytest.fixture(scope="module")
 def ok_fit():
-    cf = report.fit_case(synthetic_table("band_gap", ns=(0, 100, 300, 1000, 3000, 10000), trials=5), n_boot=200)
+    cf = fit_cache.fit_case(synthetic_table("band_gap", ns=(0, 100, 300, 1000, 3000, 10000), trials=5), n_boot=200)
     assert cf.fit.status == "ok"
     return cf
 
@@ -162,8 +173,8 @@ def _committed(case: str):
     with its floor unresolved: the combination the synthetic curves above do not reach)."""
     from pathlib import Path
 
-    table = report.load_case_results(case, Path(__file__).resolve().parents[1] / "results", announce=False)
-    return report.fit_case(table, n_boot=400)
+    table = case_results.load_case_results(case, Path(__file__).resolve().parents[1] / "results", announce=False)
+    return fit_cache.fit_case(table, n_boot=400)
 
 
 def _status_key(cf) -> str:
@@ -235,7 +246,7 @@ def test_every_table_shows_d_alpha_and_c_as_the_status_allows(status_fits, which
             assert row["90% CI"] == fmt_ci(*f.ci()[name])
         texts = [" ".join(row.astype(str))]
         if f.usable and not findings.shows_constant(f):  # the law box and the legend follow the same rule
-            texts += [tables.law_text(f, cf.units), tables.law_math(f, cf.units), plotting.law_label(cf)]
+            texts += [law_words.law_text(f, cf.units), law_words.law_math(f, cf.units), plotting.law_label(cf)]
         if name != "D":  # the other tables show alpha and C only
             assert two_way[name] == cell
             assert summary[f"{name} [90% CI]"] == one_cell
@@ -301,7 +312,7 @@ def test_forms_table_gives_the_law_the_main_fit_status_and_names_its_columns():
     only without the main fit. Here the point fit alone is ok, but the draws make the main fit's status
     something else."""
     table = synthetic_table("chi", ns=(0, 10, 30, 100, 300, 1000), trials=20, law=(0.2, 0.05, 0.1, 0.31, 0.004))
-    cf = report.fit_case(table, n_boot=200)
+    cf = fit_cache.fit_case(table, n_boot=200)
     plain = tables.forms_table(table)
     with_fit = tables.forms_table(table, fit=cf)
     assert "RSS (unweighted)" in plain and "AIC (corrected covariance)" in plain
@@ -326,10 +337,10 @@ def test_a_floor_unresolved_by_aic_alone_is_reported_as_an_upper_bound():
     assert not dataclasses.replace(fit, status="ok").floor_unresolved()
     flagged = dataclasses.replace(fit, status=scaling.FitStatus.C_at_bound.value)
     assert flagged.floor_unresolved()
-    from s2rlib.formatting import fmt
+    from s2rlib.book.formatting import fmt
 
-    assert "+ C" in tables.law_text(flagged) and f"+ {fmt(fit.C)}" not in tables.law_text(flagged)
-    assert f"+ {fmt(fit.C)}" in tables.law_text(dataclasses.replace(fit, status="ok"))
+    assert "+ C" in law_words.law_text(flagged) and f"+ {fmt(fit.C)}" not in law_words.law_text(flagged)
+    assert f"+ {fmt(fit.C)}" in law_words.law_text(dataclasses.replace(fit, status="ok"))
 
 
 def test_a_pure_power_law_as_good_leaves_the_floor_unresolved_under_alpha_at_bound_too():
@@ -352,7 +363,7 @@ def test_a_pure_power_law_as_good_leaves_the_floor_unresolved_under_alpha_at_bou
 def test_two_way_panels_draw_what_the_tables_print(ok_fit, constant_fit, step_fit):
     """Panels b and c: an estimate is a marker; alpha as a one-sided limit is a bar without a marker; a
     parameter the tables give in words is those words on the axis, never the fitted number."""
-    fig = plotting.two_way_figure({100: ok_fit, 300: constant_fit, 1000: step_fit})
+    fig = two_way_plot.two_way_figure({100: ok_fit, 300: constant_fit, 1000: step_fit})
     ax_a, ax_c = fig.axes[1], fig.axes[2]
 
     def marker_ys(ax, x):
@@ -397,7 +408,7 @@ def test_law_box_legend_and_s2r_fit_never_say_C_below_zero():
     assert at_zero.floor_unresolved() and not np.isfinite(at_zero.C_upper())
     cf = trial_stats.CaseFit("formation_enthalpy", -1, at_zero, pd.Series(0.1, index=ns), pd.Series(0.001, index=ns),
                              20, 0.1, None, "eV/atom")
-    for text in (tables.law_text(at_zero, "eV/atom"), tables.law_math(at_zero, "eV/atom"), plotting.law_label(cf)):
+    for text in (law_words.law_text(at_zero, "eV/atom"), law_words.law_math(at_zero, "eV/atom"), plotting.law_label(cf)):
         assert "no floor resolved" in text and "< 0" not in text and "C <" not in text, text
         assert "+ C" not in text and "+ 0" not in text, text  # no symbolic floor in a fitted law either
     # the derived-numbers note says what this fit prints, not the status table's generic "C < x"
@@ -407,7 +418,7 @@ def test_law_box_legend_and_s2r_fit_never_say_C_below_zero():
     assert "C     = 0 in the fit and throughout its 90% interval" in findings.describe_fit(
         dataclasses.replace(cf, gain=trial_stats.Gain(30000, -0.01, -0.02, -0.005, 20)))
     above = dataclasses.replace(at_zero, boot=np.column_stack([boot[:, :2], np.linspace(0, 0.02, 400)]))
-    assert tables.law_text(above, "eV/atom").endswith(f"C < {fmt(above.ci()['C'][1])} eV/atom")
+    assert law_words.law_text(above, "eV/atom").endswith(f"C < {fmt(above.ci()['C'][1])} eV/atom")
 
 
 def test_points_table_compares_the_means_with_what_the_law_box_shows(constant_fit):

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from s2rlib import aic as aic_module
-from s2rlib import law_forms
+from s2rlib.law import aic as aic_module
+from s2rlib.law import forms as law_forms
 
 NS_DENSE = np.geomspace(100, 100000, 12)
 
@@ -43,7 +43,7 @@ def test_forms_table_reports_the_same_aic_as_the_fit_status():
     """The forms table and the status criterion (aic.aic_table) fit the constant and the pure power
     law the same way, so their AIC differences agree: with standard errors (diagonal weights) and with
     the trials' covariance (a precision matrix)."""
-    from s2rlib import scaling
+    from s2rlib.law import scaling
 
     rng = np.random.default_rng(3)
     n = np.array([10, 30, 100, 300, 1000, 3000, 10000], dtype=float)
@@ -64,7 +64,6 @@ def test_forms_table_reports_the_same_aic_as_the_fit_status():
 
 
 def test_pure_power_fit_recovers_known_parameters():
-    from s2rlib import scaling
 
     n = np.geomspace(10, 1e5, 9)
     D, a = aic_module.fit_pure_power(n, 2.5 * n ** -0.37)
@@ -85,7 +84,7 @@ def test_pure_power_fit_with_vanishing_weights_is_unidentified_instead_of_dividi
 def test_forms_table_and_status_agree_when_trials_are_missing():
     """Trials missing at some n: no trial is complete, so the covariance cannot be estimated; the
     forms table and the status then share the same fallback (each point's own trials)."""
-    from s2rlib import scaling
+    from s2rlib.law import scaling
 
     rng = np.random.default_rng(4)
     n = np.array([10, 30, 100, 300, 1000, 3000], dtype=float)
@@ -124,7 +123,7 @@ def test_the_law_is_scored_at_its_weighted_optimum_so_the_forms_stay_nested():
     estimate, the law would lose to a pure power law by more than its extra parameter costs (2), which
     a nested form cannot honestly do. Scored at its weighted optimum it is never worse than the pure
     power law (C = 0) or the constant (D = 0) in chi^2."""
-    from s2rlib import scaling
+    from s2rlib.law import scaling
 
     n = np.array([10, 30, 100, 300, 1000, 3000, 10000], dtype=float)
     R = 0.5 * n ** -0.3 + 0.02

@@ -3,8 +3,8 @@ the allocator setting changes where memory comes from, not the numbers."""
 
 import torch
 
-from s2rlib import allocator
-from s2rlib.models import EnsembleAdam, EnsembleMLP
+from s2rlib._core import allocator
+from s2rlib.training.models import EnsembleAdam, EnsembleMLP
 
 
 def _textbook_step(params, state, lrs, t, scale, b1=0.9, b2=0.999, eps=1e-8, anchors=(), coef=None):
@@ -80,7 +80,7 @@ def test_allocator_serves_large_blocks_from_the_heap():
     if allocator.mmapped_blocks() is None:
         assert allocator.keep_freed_memory() is False
         return
-    probe = ("import torch; from s2rlib import allocator; {setup}b = allocator.mmapped_blocks(); "
+    probe = ("import torch; from s2rlib._core import allocator; {setup}b = allocator.mmapped_blocks(); "
              "t = torch.empty(10_000_000); print(allocator.mmapped_blocks() - b)")
     fresh = subprocess.run([sys.executable, "-c", probe.format(setup="")], capture_output=True, text=True, check=True)
     kept = subprocess.run([sys.executable, "-c", probe.format(setup="assert allocator.keep_freed_memory(); ")],

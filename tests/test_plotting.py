@@ -1,5 +1,5 @@
 """The book's figures work at display size: legible text, legends outside the data, statuses not in
-legend labels, and the intervals their captions promise (s2rlib.plotting, synthetic results)."""
+legend labels, and the intervals their captions promise (s2rlib.book.plotting, synthetic results)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,12 @@ import pytest  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from s2rlib import flowchart, plotting, report  # noqa: E402
-from s2rlib.scaling import CI_LEVEL  # noqa: E402
+from s2rlib.law import fit_cache
+from s2rlib.book import case_results
+from s2rlib.book import two_way_plot
+from s2rlib.book import flowchart  # noqa: E402
+from s2rlib.book import plotting
+from s2rlib.law.fit_status import CI_LEVEL  # noqa: E402
 from synthetic import synthetic_table  # noqa: E402
 
 STATUSES = ("ok", "alpha_at_bound", "C_at_bound", "no_decrease", "unidentified", "too_few_points", "failed")
@@ -21,27 +25,27 @@ STATUSES = ("ok", "alpha_at_bound", "C_at_bound", "no_decrease", "unidentified",
 
 @pytest.fixture(autouse=True)
 def _no_fit_cache(monkeypatch):
-    monkeypatch.setenv(report.FIT_CACHE_ENV, "off")
+    monkeypatch.setenv(fit_cache.FIT_CACHE_ENV, "off")
 
 
 @pytest.fixture(scope="module")
 def fits():
     import os
 
-    os.environ[report.FIT_CACHE_ENV] = "off"
+    os.environ[fit_cache.FIT_CACHE_ENV] = "off"
     out = {}
     for case in ("formation_enthalpy", "band_gap"):
-        out[case] = report.fit_case(synthetic_table(case, trials=5), n_boot=100)
+        out[case] = fit_cache.fit_case(synthetic_table(case, trials=5), n_boot=100)
     # a flat case: the law is not 'ok', so its line must be dotted and its label free of the status
     flat = synthetic_table("polymer_density", trials=5, law=(1e-9, 0.5, 0.05, 0.05, 0.002))
-    out["polymer_density"] = report.fit_case(flat, n_boot=100)
+    out["polymer_density"] = fit_cache.fit_case(flat, n_boot=100)
     return out
 
 
 @pytest.fixture(scope="module")
 def chi_fits():
     table = synthetic_table("chi", ms=(50, 100, 200, -1), trials=4)
-    return report.fits_by_m(table, n_boot=50), report.effective_m(table)
+    return case_results.fits_by_m(table, n_boot=50), case_results.effective_m(table)
 
 
 def _figures(fits, chi_fits):
@@ -49,7 +53,7 @@ def _figures(fits, chi_fits):
     return {"scaling": plotting.scaling_figure(fits["formation_enthalpy"]),
             "flat": plotting.scaling_figure(fits["polymer_density"]),
             "summary": plotting.summary_figure(fits),
-            "two_way": plotting.two_way_figure(by_m, m_all=m_all),
+            "two_way": two_way_plot.two_way_figure(by_m, m_all=m_all),
             "flowchart": flowchart.method_flowchart()}
 
 
@@ -147,8 +151,8 @@ def test_law_label_never_prints_an_unresolved_floor_as_zero():
     """A floor at its bound is an upper bound in the legend too ("C < x"), not "+ 0"."""
     import pandas as pd
 
-    from s2rlib import scaling
-    from s2rlib.plotting import law_label
+    from s2rlib.law import scaling
+    from s2rlib.book.plotting import law_label
 
     ns = np.array([100, 300, 1000, 3000, 10000, 30000])
     rng = np.random.default_rng(0)
@@ -162,8 +166,8 @@ def test_law_label_never_prints_an_unresolved_floor_as_zero():
 def test_law_label_of_a_flat_curve_says_there_is_no_fall():
     import pandas as pd
 
-    from s2rlib import scaling
-    from s2rlib.plotting import law_label
+    from s2rlib.law import scaling
+    from s2rlib.book.plotting import law_label
 
     ns = np.array([10, 30, 100, 300, 600, 970])
     rng = np.random.default_rng(0)  # this noise pattern rises overall: no_decrease, D = 0
@@ -178,8 +182,8 @@ def test_two_way_panel_c_shows_an_unresolved_floor_as_an_upper_bound():
     """Where C is only bounded, panel (c) has no dot at C = 0, but a downward triangle at the bound."""
     table = synthetic_table("chi", ns=(0, 10, 30, 100, 300, 1000, 3000), ms=(50, -1), trials=20,
                             law=(1.2, 0.4, 0.0, 0.6, 0.004))  # no floor: C = 0
-    by_m = report.fits_by_m(table, n_boot=100)
-    fig = plotting.two_way_figure(by_m, m_all=report.effective_m(table))
+    by_m = case_results.fits_by_m(table, n_boot=100)
+    fig = two_way_plot.two_way_figure(by_m, m_all=case_results.effective_m(table))
     ax_c = fig.axes[2]
     bounded = [cf for cf in by_m.values() if cf.fit.floor_at_bound()]
     assert bounded

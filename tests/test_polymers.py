@@ -7,8 +7,10 @@ import logging
 import numpy as np
 import pytest
 
-from s2rlib import cases, datasets, polymers
-from s2rlib.errors import ChecksumError, DataError, ParameterError
+from s2rlib.cases import registry as cases
+from s2rlib.datasets import registry as datasets
+from s2rlib.datasets import polymers
+from s2rlib._core.errors import ChecksumError, DataError, ParameterError
 from s2rlib.features import molecules
 
 
@@ -29,7 +31,7 @@ def test_density_schema_and_counts(density):
     assert d.units == "g/cm^3" and d.case == "polymer_density"
     assert d.notes["source_polymers"] == 1077 and d.notes["target_polymers"] == 1693
     # 512 experimental polymers share their canonical SMILES with a PI1070 one, 20 more are the same
-    # polymer written with another repeat unit (canonical repeat unit, s2rlib.repeat_unit)
+    # polymer written with another repeat unit (canonical repeat unit, s2rlib.features.repeat_unit)
     assert d.notes["target_in_source"] == 532
     assert d.notes["target_unparseable_dropped"] == 0 and d.notes["source_duplicates_merged"] == 0
     assert np.isfinite(d.X_source).all() and np.isfinite(d.X_target).all()

@@ -20,7 +20,12 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from s2rlib import findings, insights, law_forms, results, scaling, trial_stats
+from s2rlib.book import findings
+from s2rlib.law import derived as insights
+from s2rlib.law import forms as law_forms
+from s2rlib.grid import results
+from s2rlib.law import scaling
+from s2rlib.law import trial_stats
 from s2rlib.features import composition, molecules
 
 SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -262,7 +267,7 @@ _PI1070 = []
 
 def _pi1070():
     if not _PI1070:
-        from s2rlib import datasets
+        from s2rlib.datasets import registry as datasets
 
         _PI1070.append(datasets.read_csv("radonpy_pi1070"))
     return _PI1070[0]

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from s2rlib import recipe_study, transfer
-from s2rlib.models import EnsembleAdam, EnsembleMLP
+from s2rlib.grid import recipe_study
+from s2rlib.training import transfer
+from s2rlib.training.models import EnsembleAdam, EnsembleMLP
 
 from test_transfer import FAST, _metric, synthetic_case
 
@@ -124,7 +125,7 @@ def test_nadeau_bengio_interval_is_wider_than_the_naive_t():
 def test_pretrained_networks_are_reused_across_m_and_give_the_same_numbers(tmp_path, monkeypatch):
     """With y_scale='source' pretraining does not depend on m: the m = 60 point reuses the network
     the m = all point pretrained, and its numbers equal a run that pretrains from scratch."""
-    from s2rlib import pretrain_cache
+    from s2rlib.training import pretrain_cache
 
     data = synthetic_case(7, n_source=800, n_target=240)
     rec = dataclasses.replace(FAST, y_scale="source")
@@ -146,7 +147,7 @@ def test_pretrained_networks_are_reused_across_m_and_give_the_same_numbers(tmp_p
 
 
 def test_a_damaged_pretrained_network_is_set_aside_and_recomputed(tmp_path, monkeypatch, caplog):
-    from s2rlib import pretrain_cache
+    from s2rlib.training import pretrain_cache
 
     data = synthetic_case(8, n_source=400, n_target=120)
     rec = dataclasses.replace(FAST, y_scale="source")

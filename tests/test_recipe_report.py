@@ -11,7 +11,13 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from s2rlib import findings, recipe_report, recipe_study, report, transfer, trial_stats
+from s2rlib.book import formatting
+from s2rlib.book import claim_check
+from s2rlib._core import paths
+from s2rlib.book import recipe_report
+from s2rlib.grid import recipe_study
+from s2rlib.training import transfer
+from s2rlib.law import trial_stats
 
 T975 = stats.t.ppf(0.95, 3)  # two-sided 90%, 3 degrees of freedom (4 trials)
 SIZES = {"n_train": 60.0, "n_val": 20.0, "n_test": 20.0}  # Nadeau-Bengio ratio n_test / n_pool = 0.25
@@ -88,7 +94,7 @@ def test_ablation_table_gains_effects_and_choice(table):
 
 def test_the_ablation_is_shown_as_two_tables_of_the_same_steps(table):
     """Errors and effects in separate tables, each narrow enough for the text column, one row per step."""
-    from s2rlib.recipe_report import ablation_display
+    from s2rlib.book.recipe_report import ablation_display
 
     tab = recipe_study.ablation_table(table)
     errors, effects = ablation_display(tab)
@@ -106,10 +112,10 @@ def test_nb_interval_leaves_out_missing_trials():
 
 
 def test_differences_are_rounded_to_what_their_interval_resolves():
-    assert recipe_report.fmt_diff(8.55e-5, -0.00841, 0.00858) == ("+0.0001", "[−0.0084, +0.0086]")
-    assert recipe_report.fmt_diff(-0.013, -0.0254, -0.000484) == ("−0.013", "[−0.025, −0.0005]")
-    assert recipe_report.fmt_diff(0.0, -0.004, 0.004) == ("0.0000", "[−0.0040, +0.0040]")  # 0 carries no sign
-    assert recipe_report.fmt_diff(0.3, math.nan, math.nan)[0] == "+0.300"
+    assert formatting.fmt_diff(8.55e-5, -0.00841, 0.00858) == ("+0.0001", "[−0.0084, +0.0086]")
+    assert formatting.fmt_diff(-0.013, -0.0254, -0.000484) == ("−0.013", "[−0.025, −0.0005]")
+    assert formatting.fmt_diff(0.0, -0.004, 0.004) == ("0.0000", "[−0.0040, +0.0040]")  # 0 carries no sign
+    assert formatting.fmt_diff(0.3, math.nan, math.nan)[0] == "+0.300"
 
 
 def test_chosen_step_without_a_step_at_n_all_is_a_clear_error(table):
@@ -164,12 +170,12 @@ def test_conclusion_follows_validation_and_the_intervals(table):
     assert (d, lo, hi) == pytest.approx(nb([-0.1, -0.15, 0.05, 0.0])) and J == 4
     on_test = find("On the test split, `nonneg`")
     assert "has no detectable effect on the test error against the first recipe `v1`" in on_test
-    assert findings.check_gain_sentence(on_test, trial_stats.Gain(np.nan, d, lo, hi, J)) == []
+    assert claim_check.check_gain_sentence(on_test, trial_stats.Gain(np.nan, d, lo, hi, J)) == []
     # nonneg's transfer gain: [-0.2, -0.25, -0.15, -0.2] -> lowers
     row = recipe_study.ablation_table(table).set_index("step").loc["nonneg"]
     gain = find("pretraining on the whole database")
     assert row["gain_hi"] < 0 and "lowers the error" in gain
-    assert findings.check_gain_sentence(gain, trial_stats.Gain(np.nan, row["gain"], row["gain_lo"],
+    assert claim_check.check_gain_sentence(gain, trial_stats.Gain(np.nan, row["gain"], row["gain_lo"],
                                                                row["gain_hi"], 4)) == []
     # the corrected simulation against the network at n = all, same test materials: [-0.15, -0.09, -0.18, -0.12]
     sd = np.std([-0.15, -0.09, -0.18, -0.12], ddof=1)
@@ -205,7 +211,7 @@ def test_displays_render_without_exceptions(table, tmp_path, capsys):
                 piece(case)
         out = capsys.readouterr().out
         if not subset:
-            assert "has not run yet" in out and "python -m s2rlib.recipe_study band_gap --trials 4" in out
+            assert "has not run yet" in out and "python -m s2rlib.grid.recipe_study band_gap --trials 4" in out
         elif len(subset) == 1:
             assert "No step of band gap has run at n = all yet" in out and "`v1` (n = all missing)" in out
         else:
@@ -220,7 +226,7 @@ def test_displays_render_without_exceptions(table, tmp_path, capsys):
 
 def test_default_recipe_is_the_one_validation_chose_in_the_committed_study():
     """The book says the default recipe is the step validation chose; this keeps it true."""
-    table = recipe_study.load_all(recipe_report.study_dir(report.results_root()))
+    table = recipe_study.load_all(recipe_report.study_dir(paths.results_root()))
     if table.empty:
         pytest.skip("results/recipe_study holds no study files (the study has not run)")
     chosen = {}
@@ -236,7 +242,7 @@ def test_default_recipe_is_the_one_validation_chose_in_the_committed_study():
     # one recipe for every case: the step with the lowest validation error relative to v1, averaged
     overall, per = recipe_study.chosen_step_overall(table)
     assert json.dumps(rec[overall].to_dict(), sort_keys=True) == default, (
-        f"s2rlib.transfer.Recipe() is not the recipe of step {overall!r}, which validation chose over the "
+        f"s2rlib.training.transfer.Recipe() is not the recipe of step {overall!r}, which validation chose over the "
         f"studied cases:\n{per}")
     # the files of every chosen step were run with the recipe recipes() gives now
     for case, step in [*chosen.items(), *((c, overall) for c in chosen)]:

@@ -19,8 +19,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from s2rlib import datasets, inorganic, polymers
-from s2rlib.errors import ChecksumError, DataError, DataUnavailableError
+from s2rlib._core import paths
+from s2rlib.datasets import registry as datasets
+from s2rlib.datasets import inorganic
+from s2rlib.datasets import polymers
+from s2rlib._core.errors import ChecksumError, DataError, DataUnavailableError
 from s2rlib.features import composition, molecules
 
 REAL_EXPT_GAP = datasets.fetch("expt_gap").data  # vendored, always available
@@ -234,7 +237,7 @@ KEY = "chi_exp"  # a GitHub-sourced file (mirror -> cache -> download)
 @pytest.fixture
 def no_mirror(tmp_path, monkeypatch):
     monkeypatch.delenv(datasets.MIRROR_ENV, raising=False)
-    monkeypatch.setenv(datasets.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(paths.CACHE_ENV, str(tmp_path / "cache"))
     entry = datasets.REGISTRY[KEY]
     real = (Path(__file__).resolve().parents[2] / "shared" / "data" / entry.relpath)
     return entry, real.read_bytes() if real.is_file() else None

@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from s2rlib import grid, results
+from s2rlib.grid import runner as grid
+from s2rlib.grid import results
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"finetune_max_epochs": 2, "pretrain_min_steps": 5, "pretrain_max_steps": 10, "hidden": [16]}
@@ -143,13 +144,13 @@ def test_merge_ignores_temporary_files_of_a_killed_writer(tmp_path, fake_pm):
 @pytest.fixture(scope="module")
 def fe_data():
     """Load formation_enthalpy once, which fills the (session) feature cache the notebooks read."""
-    from s2rlib import cases
+    from s2rlib.cases import registry as cases
 
     return cases.load_case("formation_enthalpy")
 
 
 def _s2r(out: Path, ns: str, *, seed: int = 0, log: Path | None = None) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "s2rlib.cli", "grid", "formation_enthalpy", "--ns", ns, "--ms", "all", "--trials", "2",
+    cmd = [sys.executable, "-m", "s2rlib.cli.main", "grid", "formation_enthalpy", "--ns", ns, "--ms", "all", "--trials", "2",
            "--seed", str(seed), "--recipe", json.dumps(TINY), "--threads", "1", "--workers", "1", "--out", str(out),
            "--quiet"]
     log = log or out.with_name(out.name + f".{time.monotonic_ns()}.log")

@@ -1,7 +1,7 @@
 """Bad run parameters stop with a specific ParameterError before any data are trained on.
 
-Covers :func:`s2rlib.validation.validate_params` (what the notebooks' first code cell calls),
-:func:`s2rlib.validation.check_against_data` (right after the data are loaded), the grid planner and
+Covers :func:`s2rlib.training.params.validate_params` (what the notebooks' first code cell calls),
+:func:`s2rlib.training.params.check_against_data` (right after the data are loaded), the grid planner and
 the ``s2r grid`` command (exit status 2, the message on stderr, no point files), and the notebooks
 themselves: their first code cell validates, and papermill stops there with the message.
 """
@@ -17,9 +17,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from s2rlib import cli, grid, results, validation
-from s2rlib.casedata import CaseData
-from s2rlib.errors import ParameterError
+from s2rlib._core.constants import ALL_M
+from s2rlib import cli
+from s2rlib.grid import runner as grid
+from s2rlib.training import params as validation
+from s2rlib.datasets.case_data import CaseData
+from s2rlib._core.errors import ParameterError
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -71,9 +74,9 @@ def test_bad_parameter_names_parameter_value_and_expectation(kwargs, parts):
 def test_good_parameters_are_normalised():
     p = validation.validate_params(**{**OK, "n_source": "300", "trials": 2.0, "m_target": -1,
                                       "recipe": json.dumps({**TINY, "hidden": [16.0]})})
-    assert p["n_source"] == 300 and p["trials"] == 2 and p["m_target"] == results.ALL_M  # the one "all m"
+    assert p["n_source"] == 300 and p["trials"] == 2 and p["m_target"] == ALL_M  # the one "all m"
     for spelled in (None, "all", -1):  # how the boundaries (old callers, the command line, tables) write it
-        assert validation.validate_params(**{**OK, "m_target": spelled})["m_target"] == results.ALL_M
+        assert validation.validate_params(**{**OK, "m_target": spelled})["m_target"] == ALL_M
     assert p["recipe"].hidden == (16,) and isinstance(p["recipe"].hidden[0], int)
     assert validation.validate_params(**{**OK, "n_source": "all"})["n_source"] == "all"
 
@@ -142,9 +145,9 @@ def _cli(capsys, *args) -> tuple[int, str]:
 @pytest.fixture
 def small_data(monkeypatch):
     """The grid planner loads the case data to check n and m: serve a small stand-in."""
-    import s2rlib.cases
+    import s2rlib.cases.registry
 
-    monkeypatch.setattr(s2rlib.cases, "load_case", lambda name, **kw: _small_case(case=name))
+    monkeypatch.setattr(s2rlib.cases.registry, "load_case", lambda name, **kw: _small_case(case=name))
 
 
 @pytest.mark.parametrize("args,message", [
@@ -187,7 +190,7 @@ def test_plan_checks_every_point_before_running(small_data, tmp_path, monkeypatc
 
 def test_cli_subprocess_exit_status_and_message(tmp_path):
     out = tmp_path / "o"
-    done = subprocess.run([sys.executable, "-m", "s2rlib.cli", "grid", "formation_enthalpy", "--ns", "0,-1e3",
+    done = subprocess.run([sys.executable, "-m", "s2rlib.cli.main", "grid", "formation_enthalpy", "--ns", "0,-1e3",
                            "--out", str(out)], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert done.returncode == 2, done.stderr
     assert "s2r: error: parameter n_source=-1000: must be >= 0" in done.stderr
@@ -249,7 +252,7 @@ def test_papermill_stops_in_the_validation_cell(tmp_path):
 @pytest.fixture(scope="module")
 def warm_features():
     """Load formation_enthalpy once in-process: fills the session's feature cache the kernel reads."""
-    from s2rlib import cases
+    from s2rlib.cases import registry as cases
 
     return cases.load_case("formation_enthalpy")
 

@@ -1,4 +1,4 @@
-"""The book's helpers (s2rlib.report, s2rlib.plotting) on synthetic results tables: fast, no build."""
+"""The book's helpers (s2rlib.book, s2rlib.book.plotting) on synthetic results tables: fast, no build."""
 
 from __future__ import annotations
 
@@ -11,13 +11,24 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from s2rlib import plotting, report, results  # noqa: E402
+from s2rlib.law import fit_cache
+from s2rlib.grid import selection
+from s2rlib.book import tables
+from s2rlib.book import run_tables
+from s2rlib.book import pages
+from s2rlib.book import formatting
+from s2rlib.book import display
+from s2rlib.book import case_results
+from s2rlib._core import units
+from s2rlib.book import two_way_plot
+from s2rlib._core.constants import ALL_M
+from s2rlib.book import plotting  # noqa: E402
 from synthetic import synthetic_table, write_synthetic_results  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
 def _no_fit_cache(monkeypatch):
-    monkeypatch.setenv(report.FIT_CACHE_ENV, "off")
+    monkeypatch.setenv(fit_cache.FIT_CACHE_ENV, "off")
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +38,7 @@ def table():
 
 @pytest.fixture(scope="module")
 def case_fit(table):
-    return report.fit_case(table, n_boot=200)
+    return fit_cache.fit_case(table, n_boot=200)
 
 
 def test_fit_recovers_the_synthetic_law(case_fit):
@@ -39,7 +50,7 @@ def test_fit_recovers_the_synthetic_law(case_fit):
 
 
 def test_params_table_shows_estimates_intervals_and_status(case_fit):
-    df = report.params_table(case_fit)
+    df = tables.params_table(case_fit)
     assert list(df["quantity"][:3]) == ["D", "alpha", "C (eV)"]
     status = df.loc[df["quantity"] == "fit status", "estimate"].item()
     assert status == "`ok`"
@@ -47,31 +58,31 @@ def test_params_table_shows_estimates_intervals_and_status(case_fit):
 
 
 def test_tables_render_as_markdown_tables(case_fit, table):
-    for df in (report.params_table(case_fit), report.results_table(case_fit), report.gain_table(case_fit),
-               report.recipes_table(table), report.data_table(table), report.provenance_table(table),
-               report.extrapolation_table(table), report.forms_table(table), report.derived_table(case_fit)):
-        md = report.to_markdown(df)
+    for df in (tables.params_table(case_fit), tables.results_table(case_fit), tables.gain_table(case_fit),
+               tables.recipes_table(table), run_tables.data_table(table), run_tables.provenance_table(table),
+               tables.extrapolation_table(table), tables.forms_table(table), tables.derived_table(case_fit)):
+        md = display.to_markdown(df)
         lines = md.splitlines()
         assert lines[0].startswith("|") and set(lines[1]) <= set("|:- "), md
         assert len(lines) == len(df) + 2
 
 
 def test_markdown_cells_are_escaped():
-    md = report.to_markdown(pd.DataFrame({"a|b": ["x|y", float("nan")]}))
-    assert "a\\|b" in md and "x\\|y" in md and report.DASH in md
+    md = display.to_markdown(pd.DataFrame({"a|b": ["x|y", float("nan")]}))
+    assert "a\\|b" in md and "x\\|y" in md and formatting.DASH in md
 
 
 def test_fmt():
-    assert report.fmt(float("nan")) == report.DASH
-    assert report.fmt(float("inf")) == "∞"
-    assert report.fmt(-0.01234) == "−0.0123"
-    assert report.fmt(2.5e-7) == "2.50×10⁻⁷"
-    assert report.fmt_n(45185.2) == "45,185"
-    assert report.fmt_ci(1, float("nan")) == report.DASH
+    assert formatting.fmt(float("nan")) == formatting.DASH
+    assert formatting.fmt(float("inf")) == "∞"
+    assert formatting.fmt(-0.01234) == "−0.0123"
+    assert formatting.fmt(2.5e-7) == "2.50×10⁻⁷"
+    assert formatting.fmt_n(45185.2) == "45,185"
+    assert formatting.fmt_ci(1, float("nan")) == formatting.DASH
 
 
 def test_provenance_lists_grid_seeds_and_hashes(table):
-    df = report.provenance_table(table).set_index("")
+    df = run_tables.provenance_table(table).set_index("")
     col = df.columns[0]
     assert col.startswith("params_id `")
     assert df.loc["seeds (seed + t)", col] == "0–4"
@@ -82,15 +93,15 @@ def test_provenance_lists_grid_seeds_and_hashes(table):
 def test_older_tables_with_per_point_params_ids_fit_as_one_grid(table):
     old = table.copy()
     old["params_id"] = old["n_source"].map(lambda n: f"pid{n}")  # one params_id per n, as older tables had
-    cf = report.fit_case(old, n_boot=50)
-    assert cf.fit.usable and len(report.grids(old)) == 1
+    cf = fit_cache.fit_case(old, n_boot=50)
+    assert cf.fit.usable and len(selection.grids(old)) == 1
 
 
 def test_missing_results_give_none_and_a_message(tmp_path, capsys):
-    assert report.load_case_results("band_gap", tmp_path) is None
+    assert case_results.load_case_results("band_gap", tmp_path) is None
     out = capsys.readouterr().out
     assert "No results yet" in out and "s2r grid band_gap" in out
-    page = report.CasePage("band_gap", tmp_path)
+    page = pages.CasePage("band_gap", tmp_path)
     assert not page.available
     page.header()
     page.figure()
@@ -101,8 +112,8 @@ def test_missing_results_give_none_and_a_message(tmp_path, capsys):
 
 def test_case_page_runs_every_piece(tmp_path, capsys):
     write_synthetic_results(tmp_path, ["chi"])
-    page = report.CasePage("chi", tmp_path, n_boot=50, n_boot_per_m=30)
-    assert page.two_way and page.main_m == results.ALL_M
+    page = pages.CasePage("chi", tmp_path, n_boot=50, n_boot_per_m=30)
+    assert page.two_way and page.main_m == ALL_M
     for piece in ("header", "data", "fit_summary", "params", "points", "baseline_gain", "extrapolation", "forms",
                   "derived", "recipes", "provenance", "two_way_params"):
         getattr(page, piece)()
@@ -127,7 +138,7 @@ def test_scaling_figure_draws_points_law_band_and_baseline(case_fit):
 
 def test_scaling_figure_with_unusable_fit():
     t = synthetic_table("band_gap", ns=(0, 100, 300), trials=3)
-    cf = report.fit_case(t, n_boot=20)
+    cf = fit_cache.fit_case(t, n_boot=20)
     assert cf.fit.status == "too_few_points"
     fig = plotting.scaling_figure(cf)
     assert any("no law" in t.get_text() or "mean of" in t.get_text() for t in fig.legends[0].get_texts())
@@ -136,36 +147,36 @@ def test_scaling_figure_with_unusable_fit():
 
 def test_summary_and_two_way_figures(tmp_path):
     write_synthetic_results(tmp_path)
-    fits = report.summary_fits(tmp_path, n_boot=30)
-    assert set(fits) == set(report.BOOK_CASES)
+    fits = pages.summary_fits(tmp_path, n_boot=30)
+    assert set(fits) == set(case_results.BOOK_CASES)
     fig = plotting.summary_figure(fits)
     assert fig.axes[0].get_xscale() == "log" and fig.axes[0].get_yscale() == "linear"  # ratios near 1
     plt.close(fig)
-    df = report.summary_table(fits.values())
+    df = tables.summary_table(fits.values())
     assert len(df) == 4 and df["status"].str.startswith("`").all()
-    from s2rlib.book_results import case_words
+    from s2rlib.book.case_results import case_words
 
-    assert list(df["case"]) == [case_words(c, start=True) + (f" ({report.pretty_units(f.units)})"
+    assert list(df["case"]) == [case_words(c, start=True) + (f" ({units.pretty_units(f.units)})"
                                                              if f.units != "dimensionless" else "")
                                 for c, f in fits.items()]  # rows named as the chapters are, not by file name
     assert "Flory–Huggins χ" in list(df["case"])
-    chi = report.load_case_results("chi", tmp_path)
-    by_m = report.fits_by_m(chi, n_boot=30)
-    from s2rlib.cases import get_case
+    chi = case_results.load_case_results("chi", tmp_path)
+    by_m = case_results.fits_by_m(chi, n_boot=30)
+    from s2rlib.cases.registry import get_case
 
     assert list(by_m) == [*(m for m in get_case("chi").default_ms if m), -1]  # the case file's m grid
-    fig = plotting.two_way_figure(by_m, m_all=report.effective_m(chi))
+    fig = two_way_plot.two_way_figure(by_m, m_all=case_results.effective_m(chi))
     assert len(fig.axes) == 3
     plt.close(fig)
-    assert np.isfinite(report.effective_m(chi))
+    assert np.isfinite(case_results.effective_m(chi))
 
 
 def test_grid_currency_names_what_differs_from_the_default_grid():
     import json
 
-    from s2rlib.book_results import grid_currency
-    from s2rlib.cases import get_case
-    from s2rlib.transfer import Recipe
+    from s2rlib.book.case_results import grid_currency
+    from s2rlib.cases.registry import get_case
+    from s2rlib.training.transfer import Recipe
 
     c = get_case("band_gap")
     old = synthetic_table("band_gap", ns=(0, 100, 1000), trials=5)  # recipe {"finetune_max_epochs": 5}
@@ -191,9 +202,9 @@ def test_grid_currency_reads_every_row_not_the_first():
     is still reported: mixed recipes by name, and the range of trials per point."""
     import json
 
-    from s2rlib.book_results import grid_currency
-    from s2rlib.cases import get_case
-    from s2rlib.transfer import Recipe
+    from s2rlib.book.case_results import grid_currency
+    from s2rlib.cases.registry import get_case
+    from s2rlib.training.transfer import Recipe
 
     c = get_case("band_gap")
     ns = [n if n != "all" else 78000 for n in c.default_ns]

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from s2rlib import aic as aic_module
-from s2rlib import scaling
+from s2rlib.law import aic as aic_module
+from s2rlib.law import scaling
 
 NS = np.array([100, 300, 1000, 3000, 10000, 30000, 100000], dtype=float)
 

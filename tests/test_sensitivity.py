@@ -9,9 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from s2rlib import claims, results, sensitivity
-from s2rlib.errors import ParameterError
-from s2rlib.formatting import fmt, fmt_signed
+from s2rlib.book import pages
+from s2rlib.book import sensitivity_words
+from s2rlib.book import claim_check as claims
+from s2rlib.grid import results
+from s2rlib.law import sensitivity
+from s2rlib._core.errors import ParameterError
+from s2rlib.book.formatting import fmt, fmt_signed
 from synthetic import synthetic_table
 
 N = 10000
@@ -39,13 +43,13 @@ def test_a_known_shift_is_recovered_paired_and_put_in_words():
     assert c.difference.lo < shift.mean() < c.difference.hi and c.difference.verdict == "raises"
     assert c.gain_variant.mean == pytest.approx(c.gain_default.mean + shift.mean(), abs=1e-12)
     assert c.share == pytest.approx(shift.mean() / c.gain_default.mean) and c.gain_default.verdict == "lowers"
-    text = sensitivity.sentence(c, "eV/atom")
+    text = sensitivity_words.sentence(c, "eV/atom")
     lo, hi = c.share_range
     assert lo < c.share < hi < 0  # a rise of the error against a (negative) gain
     assert (f"the change raises the error; about {abs(c.share):.0%} ({abs(hi):.0%} to {abs(lo):.0%}) of the default gain at this n "
             "depends on the extra pretraining steps.") in text
     assert claims.check_gain_sentence(text, c.difference) == []
-    tab = sensitivity.table([c], "eV/atom")
+    tab = sensitivity_words.table([c], "eV/atom")
     row = tab.iloc[0]
     assert row["protocol"].startswith("fixed pretraining compute:") and row["n"] == "10,000" and row["trials"] == "20"
     assert row["MAE, changed (eV/atom)"] == fmt(c.changed) and row["change [90% CI]"].startswith(fmt_signed(c.difference.mean, 2))
@@ -57,11 +61,11 @@ def test_no_shift_is_no_detectable_effect_and_lookup_adds_to_the_gain():
     flat = sensitivity.compare(main, _variant_rows(main, {"pretrain_max_steps": 1000}, 0.001 * rng.standard_normal(20)),
                                "fixed_steps")
     assert flat.difference.verdict == "no_effect"
-    text = sensitivity.sentence(flat)
+    text = sensitivity_words.sentence(flat)
     assert "no detectable effect; the interval allows a change of up to" in text
     assert claims.check_gain_sentence(text, flat.difference) == []
     look = sensitivity.compare(main, _variant_rows(main, {"withhold_test_sources": False}, np.full(20, -0.01)), "lookup")
-    words = sensitivity.sentence(look, "eV/atom")
+    words = sensitivity_words.sentence(look, "eV/atom")
     assert look.difference.verdict == "lowers" and "the change lowers the error" in words
     assert "overstates what transfer gives for a new material" in words
 
@@ -103,22 +107,31 @@ def test_variant_rows_are_read_from_their_directory_and_the_command_writes_there
 
 
 def test_case_files_may_name_only_known_variants():
-    from s2rlib import casefile
+    """A case file's sensitivity list is a list of names (checked on reading), each a known variant
+    (checked when its page is written: the variants are the law layer's, above the case files)."""
+    from dataclasses import replace
+
+    from s2rlib.book import case_pages
+    from s2rlib.cases import case_file as casefile
+    from s2rlib.cases.registry import get_case
 
     casefile.check_page({"sensitivity": ["lookup", "fixed_steps"]}, "mine.toml")
-    for bad in (["bigger"], "lookup", [1]):
+    for bad in ("lookup", [1], [""]):
         with pytest.raises(ParameterError, match=r"mine.toml: \[page\] sensitivity=.*expected a list of protocol"):
             casefile.check_page({"sensitivity": bad}, "mine.toml")
+    case = get_case("formation_enthalpy")
+    spec = {**case.spec, "page": {**case.spec.get("page", {}), "sensitivity": ["lookup", "bigger"]}}
+    with pytest.raises(ParameterError, match=r"\[page\] sensitivity=.*expected a list of protocol variants"):
+        case_pages.page_text(replace(case, spec=spec))
 
 
 def test_the_chapter_shows_a_paired_variant_and_says_why_another_is_not_shown(tmp_path, capsys):
-    from s2rlib import report
 
     main = synthetic_table("formation_enthalpy", ns=(0, 100, 300, 1000, 3000, N), trials=8)
     results.write_atomic(main, tmp_path / "formation_enthalpy" / "results.csv")
     fixed = _variant_rows(main, {"pretrain_max_steps": 1000}, 0.03 + 0.002 * np.random.default_rng(4).standard_normal(8))
     results.write_atomic(fixed, sensitivity.variant_dir("formation_enthalpy", "fixed_steps", tmp_path) / "results.csv")
-    page = report.CasePage("formation_enthalpy", tmp_path, n_boot=30)
+    page = pages.CasePage("formation_enthalpy", tmp_path, n_boot=30)
     page.sensitivity()
     out = capsys.readouterr().out
     assert "fixed pretraining compute: pretraining capped at 1,000 steps" in out
@@ -129,19 +142,19 @@ def test_the_chapter_shows_a_paired_variant_and_says_why_another_is_not_shown(tm
     assert "In this chapter's grid the test materials' simulations are" in out
     page.findings()
     assert "With fixed pretraining compute" in capsys.readouterr().out  # in "What this case shows" too
-    from s2rlib import plotting
+    from s2rlib.book import plotting
 
     fig = plotting.sensitivity_figure(page.fit, page.sensitivity_comparisons[0])
     labels = fig.axes[0].get_legend_handles_labels()[1]
     assert any(lab.startswith("fixed pretraining compute (paired change") for lab in labels)
     assert any(lab.startswith("no pretraining (n = 0)") for lab in labels)
     page.sensitivity_figure()  # on the page: shown once, closed
-    report.SummaryPage(tmp_path, n_boot=30, cases=["formation_enthalpy"]).sensitivity()  # the intro and summary
+    pages.SummaryPage(tmp_path, n_boot=30, cases=["formation_enthalpy"]).sensitivity()  # the intro and summary
     assert "* **Formation enthalpy**: With fixed pretraining compute" in capsys.readouterr().out
     # a variant run on another grid (other seeds) is named, not paired and not shown
     lookup = _variant_rows(main, {"withhold_test_sources": False}, np.zeros(8)).assign(seed=lambda t: t["seed"] + 50)
     results.write_atomic(lookup, sensitivity.variant_dir("formation_enthalpy", "lookup", tmp_path) / "results.csv")
-    report.CasePage("formation_enthalpy", tmp_path, n_boot=30).sensitivity()
+    pages.CasePage("formation_enthalpy", tmp_path, n_boot=30).sensitivity()
     assert "look-up protocol: not paired with this chapter's grid" in capsys.readouterr().out
 
 
@@ -152,11 +165,11 @@ def test_a_change_beyond_the_whole_gain_and_a_lookup_that_hurts_are_said_plainly
     worse = sensitivity.compare(main, _variant_rows(main, {"pretrain_max_steps": 1000}, np.full(12, 2 * gain)),
                                 "fixed_steps")
     assert worse.share < -1 or worse.share > 1
-    text = sensitivity.sentence(worse)
+    text = sensitivity_words.sentence(worse)
     assert "pretraining on this many samples is worse than none: the whole gain depends on the extra steps" in text
     assert "%" not in text.split("; ", 1)[1]  # no "438% of the gain"
     hurt = sensitivity.compare(main, _variant_rows(main, {"withhold_test_sources": False}, np.full(12, 0.01)), "lookup")
-    assert "makes the error worse here" in sensitivity.sentence(hurt)
+    assert "makes the error worse here" in sensitivity_words.sentence(hurt)
 
 
 def test_mixed_runs_other_data_and_missing_trials_are_refused():
@@ -172,7 +185,7 @@ def test_mixed_runs_other_data_and_missing_trials_are_refused():
 
 
 def test_the_fixed_steps_variant_is_the_steps_todays_smallest_databases_get():
-    from s2rlib.transfer import Recipe
+    from s2rlib.training.transfer import Recipe
 
     r = Recipe()
     assert sensitivity.FIXED_STEPS == r.pretrain_min_steps == r.pretrain_steps(100) == r.pretrain_steps(10000)
@@ -186,11 +199,11 @@ def test_the_grid_protocol_is_read_from_its_rows():
     steps = {0: 0, 1000: 1000, N: 4200}
     t["params"] = [json.dumps({**json.loads(p), "pretrain_steps": steps[n],
                                "recipe": {"withhold_test_sources": True}}) for p, n in zip(t["params"], t["n_source"])]
-    assert sensitivity.grid_protocol(t) == ("In this chapter's grid the test materials' simulations are withheld from "
+    assert sensitivity_words.grid_protocol(t) == ("In this chapter's grid the test materials' simulations are withheld from "
                                             "pretraining; pretraining runs 1,000 steps at n = 1,000 and 4,200 at the "
                                             "largest n.")
     t["params"] = t["params"].map(lambda p: json.dumps({**json.loads(p), "recipe": {}}))  # not recorded: drawn n says
-    assert "allowed into pretraining" in sensitivity.grid_protocol(t)
+    assert "allowed into pretraining" in sensitivity_words.grid_protocol(t)
 
 
 def test_the_more_steps_variant_reruns_n_10000_with_the_steps_of_the_whole_database():
@@ -204,7 +217,7 @@ def test_the_more_steps_variant_reruns_n_10000_with_the_steps_of_the_whole_datab
     assert "--ns 10000 " in sensitivity.command("formation_enthalpy", "more_steps")
     main = synthetic_table("formation_enthalpy", ns=(0, 1000, N), trials=10)
     c = sensitivity.compare(main, _variant_rows(main, {"pretrain_min_steps": 5580}, np.full(10, -0.004)), "more_steps")
-    text = sensitivity.sentence(c)
+    text = sensitivity_words.sentence(c)
     assert "the error at n = 10,000 is" in text and "largest" not in text
     assert "compute alone buys part of the gain" in text
 
@@ -225,18 +238,18 @@ def test_a_grid_whose_steps_grow_with_n_says_so_and_a_fixed_one_does_not():
     t = synthetic_table("formation_enthalpy", ns=(0, 100, 1000, N), trials=3)
     steps = {0: 0, 100: 1000, 1000: 1000, N: 4200}
     t["params"] = [json.dumps({**json.loads(p), "pretrain_steps": steps[n]}) for p, n in zip(t["params"], t["n_source"])]
-    assert sensitivity.steps_sentence(t) == ("Along this grid the pretraining steps grow with n (1,000 at n ≤ 1,000 and "
+    assert sensitivity_words.steps_sentence(t) == ("Along this grid the pretraining steps grow with n (1,000 at n ≤ 1,000 and "
                                              "4,200 at n = 10,000), so the law's n axis measures more data and more "
                                              "pretraining compute together.")
     t["params"] = t["params"].map(lambda p: json.dumps({**json.loads(p), "pretrain_steps": 1000}))
-    assert sensitivity.steps_sentence(t) == ""
-    assert "at every n > 0" in sensitivity.grid_protocol(t)
+    assert sensitivity_words.steps_sentence(t) == ""
+    assert "at every n > 0" in sensitivity_words.grid_protocol(t)
 
 
 def test_a_chapter_introduces_only_the_variants_its_case_file_declares():
     """Every variant has its words on the page (casepages.VARIANT_TEXT), and a chapter's intro names only its own:
     band gap (fixed_steps, lookup) never describes the more-steps rerun it does not have."""
-    from s2rlib import casepages
+    from s2rlib.book import case_pages as casepages
 
     assert set(casepages.VARIANT_TEXT) == set(sensitivity.VARIANTS)
     two = casepages.sensitivity_text(["fixed_steps", "lookup"])
@@ -264,7 +277,7 @@ def test_a_change_not_detected_is_read_against_the_default_gain_as_it_stands(def
     assert c.difference.verdict == "no_effect"
     mean, lo, hi = default_gain
     c = replace(c, gain_default=replace(c.gain_default, mean=mean, lo=lo, hi=hi))
-    text = sensitivity.sentence(c, "eV/atom")
+    text = sensitivity_words.sentence(c, "eV/atom")
     if "{share}" not in v.if_lowers + v.if_raises and words and "allows" not in words:
         words = None  # a variant that does not split the gain says nothing of an undetected or harmful one
     others = ["the interval allows a change of up to", "is itself not detected", "no gain to take a share of"]
@@ -276,7 +289,7 @@ def test_a_change_not_detected_is_read_against_the_default_gain_as_it_stands(def
 def test_the_sensitivity_readme_says_every_listed_variant_has_run_only_when_it_has():
     from pathlib import Path
 
-    from s2rlib.cases import builtin_names, get_case
+    from s2rlib.cases.registry import builtin_names, get_case
 
     text = (Path(__file__).resolve().parents[1] / "results" / "sensitivity" / "README.md").read_text()
     declared = [(c, v) for c in builtin_names() for v in get_case(c).prose["page"].get("sensitivity", [])]

@@ -8,8 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from s2rlib import claims, simulation_predictor as sp
-from s2rlib.formatting import fmt
+from s2rlib.book import pages
+from s2rlib.book import claim_check as claims
+from s2rlib.law import simulation_baseline as sp
+from s2rlib.book import simulation_words
+from s2rlib.book.formatting import fmt
 from synthetic import synthetic_table
 
 
@@ -41,10 +44,10 @@ def test_the_difference_is_paired_per_trial_and_put_in_words():
     assert top.difference.mean == pytest.approx(-0.04, abs=0.001) and top.verdict == "network"
     assert top.difference.hi - top.difference.lo < 0.005  # the split effect (sd 0.01) cancels in the pairing
     assert zero.verdict == "neither" and top.materials == 200 and top.test == 250
-    from s2rlib.trial_stats import test_train_ratio
+    from s2rlib.law.trial_stats import test_train_ratio
 
     assert top.difference.ratio == pytest.approx(test_train_ratio(t)) and top.difference.ratio > 0  # corrected
-    text = sp.sentence(rows, "eV/atom")
+    text = simulation_words.sentence(rows, "eV/atom")
     assert text.startswith("On the 200 of 250 test materials that have a simulation, the simulation itself with a "
                            f"linear correction fitted on the training split has an MAE of {fmt(top.simulation)} eV/atom")
     assert top.simulation == pytest.approx(0.13, abs=0.005)
@@ -55,27 +58,27 @@ def test_the_difference_is_paired_per_trial_and_put_in_words():
     assert claims.check_gain_sentence(network_clause, top.difference) == []
     assert claims.check_gain_sentence(zero_clause, zero.difference) == []
     assert claims.check_gain_sentence(zero_clause, top.difference) != []  # the checker does see the words
-    tab = sp.table(rows, "eV/atom")
+    tab = simulation_words.table(rows, "eV/atom")
     assert list(tab["n"]) == ["0", "1,000", "9,650"] and tab["test materials with a simulation"].iloc[0] == "200 of 250"
 
 
 def test_the_simulation_can_win_and_rows_without_it_give_nothing():
     t = _with_simulation(synthetic_table("band_gap", ns=(0, 1000), trials=10), 0.30, lambda n: +0.05)
     rows = sp.compare(t)
-    assert all(r.verdict == "simulation" for r in rows) and "the simulation is better" in sp.sentence(rows)
+    assert all(r.verdict == "simulation" for r in rows) and "the simulation is better" in simulation_words.sentence(rows)
     assert sp.compare(synthetic_table("band_gap", ns=(0, 1000), trials=4)) == []
-    assert sp.sentence([]) == ""
+    assert simulation_words.sentence([]) == ""
 
 
 def test_the_summary_compares_every_case_with_its_simulation(tmp_path, capsys):
-    from s2rlib import report, results
+    from s2rlib.grid import results
 
     fe = _with_simulation(synthetic_table("formation_enthalpy", ns=(0, 100, 1000, 10000), trials=6), 0.13,
                           lambda n: -0.03 if n else -0.01)
     results.write_atomic(fe, tmp_path / "formation_enthalpy" / "results.csv")
     results.write_atomic(synthetic_table("band_gap", ns=(0, 100, 1000, 10000), trials=6),
                          tmp_path / "band_gap" / "results.csv")
-    report.SummaryPage(tmp_path, n_boot=20, cases=["formation_enthalpy", "band_gap"]).simulation_baseline()
+    pages.SummaryPage(tmp_path, n_boot=20, cases=["formation_enthalpy", "band_gap"]).simulation_baseline()
     out = capsys.readouterr().out
     fe_row = next(line for line in out.splitlines() if line.startswith("| Formation enthalpy"))
     assert re.search(r"eV/atom \(−0\.030\d* \[", fe_row) and "at n = 10,000" in fe_row, fe_row

@@ -5,9 +5,10 @@ import pandas as pd
 import pytest
 import torch
 
-from s2rlib import models, transfer
-from s2rlib.casedata import CaseData
-from s2rlib.models import EnsembleMLP
+from s2rlib.training import models
+from s2rlib.training import transfer
+from s2rlib.datasets.case_data import CaseData
+from s2rlib.training.models import EnsembleMLP
 
 FAST = transfer.Recipe(hidden=(32, 16), pretrain_epochs=3, pretrain_min_steps=30, pretrain_max_steps=200,
                        finetune_max_epochs=20, patience_epochs=5, finetune_batch=32, pretrain_batch=64)
@@ -141,7 +142,7 @@ def test_source_draws_are_nested_and_test_groups_withheld():
     used = int(_metric(out, "n_source_used").iloc[0])
     assert used < 400  # the test pairs' source rows were withheld
     # a numeric n between what is left and the whole source would be a second "all": refused, with the numbers
-    from s2rlib.errors import ParameterError
+    from s2rlib._core.errors import ParameterError
 
     with pytest.raises(ParameterError, match=rf"parameter n_source=399: only {used} of the 400 source samples are left.*at most {used}"):
         transfer.run_trials(data, 399, trials=1, seed=0, recipe=FAST, progress=False)
@@ -252,8 +253,8 @@ def test_onednn_matmul_reaches_pretraining_and_fine_tuning_and_repeats_bit_for_b
 
 
 def test_matmul_choices_are_validated(monkeypatch):
-    from s2rlib import validation
-    from s2rlib.errors import ParameterError
+    from s2rlib.training import params as validation
+    from s2rlib._core.errors import ParameterError
 
     with pytest.raises(ParameterError, match=r"recipe.matmul='mkl': expected one of \['blas', 'onednn'\]"):
         validation.validate_recipe({"matmul": "mkl"})
@@ -268,8 +269,8 @@ def test_matmul_choices_are_validated(monkeypatch):
 
 
 def test_bf16_is_refused_with_the_reason_on_a_cpu_without_it(monkeypatch):
-    from s2rlib import validation
-    from s2rlib.errors import ParameterError
+    from s2rlib.training import params as validation
+    from s2rlib._core.errors import ParameterError
 
     monkeypatch.setattr(validation, "bf16_native", lambda: False)
     with pytest.raises(ParameterError, match=r"recipe.precision=.bf16.: this CPU has no bfloat16 instructions.*use \"fp32\""):

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from s2rlib import trial_stats
+from s2rlib.law import trial_stats
 
 
 def test_paired_gain_interval_is_the_corrected_resampled_t():
@@ -53,7 +53,7 @@ def test_fieller_interval_of_a_paired_ratio_covers_90_percent_and_is_unbounded_w
     """paired_ratio (the share of a gain a protocol change accounts for): on independent paired trials
     (ratio = 0, so the plain paired model is right), the nominal 90% interval covers the true ratio of
     means 85-95% of the time; when the denominator's interval includes 0 the ratio has no interval."""
-    from s2rlib.trial_stats import paired_ratio
+    from s2rlib.law.trial_stats import paired_ratio
 
     rng = np.random.default_rng(7)
     hits, reps, J = 0, 1000, 20

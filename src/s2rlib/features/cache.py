@@ -17,8 +17,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..atomic import atomic_write, set_aside
-from ..datasets import cache_dir, refuse_root
+from s2rlib._core.atomic import atomic_write, set_aside
+from s2rlib._core.paths import cache_dir, refuse_root
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
+from s2rlib._core.errors import DataError
 
 log = logging.getLogger(__name__)
 

@@ -37,11 +37,11 @@ capped molecule. Non-finite descriptor values (rare, e.g. for isolated ions) are
 rdkit's canonical isomeric SMILES. Stereo (cis/trans, tacticity) is kept: cis- and
 trans-polybutadiene stay distinct identities, though most descriptors cannot tell them apart.
 Different framings of one polymer (``*C*`` vs ``*CC*``, ``*OCC*`` vs ``*CCO*``) remain different
-identities here; :func:`s2rlib.repeat_unit.canonical_repeat_unit` identifies them (the polymer loaders use it).
+identities here; :func:`s2rlib.features.repeat_unit.canonical_repeat_unit` identifies them (the polymer loaders use it).
 
 **Unparseable SMILES** are never dropped silently: :func:`featurize_smiles` returns NaN rows and
 a ``ParsedSmiles.errors`` map (row -> reason), logs a warning with the first rows, or raises a
-:class:`~s2rlib.errors.DataError` naming the file and rows with ``on_error='raise'``.
+:class:`~s2rlib._core.errors.DataError` naming the file and rows with ``on_error='raise'``.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import DataError
+from s2rlib._core.errors import DataError
 
 log = logging.getLogger(__name__)
 

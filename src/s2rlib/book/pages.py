@@ -1,0 +1,449 @@
+"""The book's pages: :class:`CasePage` (one case-study chapter) and :class:`SummaryPage` (across cases).
+
+The pages narrate; :mod:`s2rlib.book.tables` builds their tables and :mod:`s2rlib.book.case_results` loads
+their results. A case whose results table is missing still gets a page that says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import cached_property
+from pathlib import Path
+
+from s2rlib.book import two_way_plot
+from s2rlib.book import simulation_words
+from s2rlib.book import sensitivity_words
+from s2rlib._core.constants import ALL_M
+from s2rlib.book import findings
+from s2rlib.law import sensitivity
+from s2rlib.law import simulation_baseline as simulation_predictor
+from s2rlib.book.case_results import N_BOOT_PER_M, case_words, effective_m, grid_state, load_case_results, fits_by_m as fit_every_m, missing_message, results_path, states_markdown
+from s2rlib.law.fit_cache import N_BOOT
+from s2rlib.cases.registry import get_case
+from s2rlib.cases.registry import names as case_names
+from s2rlib.book.display import note, show, show_figure, show_markdown
+from s2rlib.book.equal_m import equal_m_table
+from s2rlib._core.errors import ParameterError
+from s2rlib.law.fit_cache import fit_case
+from s2rlib.book.formatting import code
+from s2rlib.grid.selection import grids, m_values, main_m, select_grid
+from s2rlib.book.law_checks import shape_words
+from s2rlib.book.tables import derived_table, derived_withheld, ess_table, ess_withheld, extrapolation_of, extrapolation_table, forms_of, forms_table, gain_sentence, gain_table, params_table, residual_sentence, recipes_table, results_table, summary_table, two_way_table
+from s2rlib.book.run_tables import case_header_table, grid_tables, provenance_table
+from s2rlib.book.law_words import law_math
+from s2rlib.law.trial_stats import CaseFit
+from s2rlib.book import plotting
+from s2rlib.book import caveats
+
+
+# one chapter
+
+
+class CasePage:
+    """The steps of one case-study chapter; every method displays its piece and returns None.
+
+    ``CasePage("band_gap")`` reads ``results/band_gap/results.csv`` (or ``$S2R_RESULTS_ROOT``);
+    when the table is missing every method shows a short "no results yet" line instead.
+    """
+
+    def __init__(self, case: str, root: str | Path | None = None, *, n_boot: int = N_BOOT,
+                 n_boot_per_m: int = N_BOOT_PER_M, metric: str = "mae"):
+        self.case = get_case(case)
+        self.root = root
+        self.n_boot = n_boot
+        self.n_boot_per_m = n_boot_per_m
+        self.metric = metric
+        table = load_case_results(self.case.name, root, announce=False)
+        self.all_grids = grids(table) if table is not None else None
+        self.table = select_grid(table) if table is not None else None
+
+    # ---- state
+    @property
+    def available(self) -> bool:
+        return self.table is not None
+
+    @cached_property
+    def main_m(self) -> int:
+        return main_m(self.table)
+
+    @cached_property
+    def fit(self) -> CaseFit:
+        """The chapter's main fit (all experimental data, or the largest m)."""
+        return fit_case(self.table, self.main_m, metric=self.metric, n_boot=self.n_boot)
+
+    @cached_property
+    def fits_by_m(self) -> dict[int, CaseFit]:
+        return fit_every_m(self.table, metric=self.metric, n_boot=self.n_boot_per_m, main=self.fit)
+
+    @property
+    def two_way(self) -> bool:
+        return self.available and len(m_values(self.table)) >= 2  # e.g. m = 100 and all: two curves, one ESS
+
+    def _missing(self) -> bool:
+        if not self.available:
+            show_markdown("*No results yet — see the note at the top of this page.*")
+            return True
+        return False
+
+    # ---- pieces
+    def header(self) -> None:
+        """The case in one table, and a warning when its results are missing."""
+        if not self.available:
+            note(missing_message(self.case.name, self.root), "warning", "Results missing")
+        show(case_header_table(self.case.name, self.table, self.root))
+        if self.available and (st := grid_state(self.case.name, self.table)).state != "final":
+            title = {"partly final": "Final for some m, others still to run",
+                     "provisional": "Provisional: not the default grid"}[st.state]
+            detail = "; ".join(st.differences)
+            note(f"These results are {st.words()}. In detail: {detail}. The chapter reads what was run; "
+                 f"`s2r grid {self.case.name}` computes the default grid's missing points (see the rerun chapter).",
+                 "note" if st.state == "partly final" else "warning", title)
+        if self.all_grids is not None and len(self.all_grids) > 1:
+            g = self.all_grids
+            others = ", ".join(f"{code(r.grid)} ({r.rows:,} rows)" for r in g.iloc[1:].itertuples())
+            note(f"The results table holds {len(g)} grids run with different parameters. This chapter shows "
+                 f"grid {code(g['grid'].iloc[0])} ({g['rows'].iloc[0]:,} rows); not shown: {others}.",
+                 "warning", "Several grids")
+
+    def data(self) -> None:
+        if self._missing():
+            return
+        for df, caption in grid_tables(self.table):
+            show(df, caption)
+
+    def figure(self) -> None:
+        if self._missing():
+            return
+        show_figure(plotting.scaling_figure(self.fit))
+
+    def fit_summary(self) -> None:
+        """The law in one line, with its status spelled out."""
+        if self._missing():
+            return
+        f = self.fit.fit
+        kind = "note" if f.status == "ok" else "warning"
+        note(f"{law_math(f, self.fit.units)}\n\n{findings.finding(self.fit).law_sentence()}", kind, "The fitted law")
+
+    def params(self) -> None:
+        if self._missing():
+            return
+        show(params_table(self.fit), "Fitted parameters of R(n) = D n^-alpha + C (90% intervals)")
+
+    def points(self) -> None:
+        if self._missing():
+            return
+        show(results_table(self.fit), "Mean test error per n, and the fitted law (or the constant the page shows "
+                                      "in its place) at the same n")
+        show_markdown(residual_sentence(self.fit))
+
+    def baseline_gain(self) -> None:
+        if self._missing():
+            return
+        show(gain_table(self.fit), "Baseline and paired gain at the largest n")
+        show_markdown(gain_sentence(self.fit))
+
+    def simulation_baseline(self) -> None:
+        """The network against the simulation itself with a linear correction (:mod:`s2rlib.law.simulation_baseline`)."""
+        if self._missing():
+            return
+        rows = simulation_predictor.compare(self.table, self.main_m)
+        if not rows:
+            note("These rows do not record the simulation baseline (rows written before it, or a case whose "
+                 "experimental materials have no matched simulation).", "note", "No simulation baseline")
+            return
+        show(simulation_words.table(rows, self.case.units),
+             "The network against the simulation with a linear correction, on the test materials that have a "
+             "simulation (means over trials; the difference is paired per trial, with its corrected 90% interval)")
+        show_markdown(simulation_words.sentence(rows, self.case.units))
+
+    def extrapolation(self) -> None:
+        if self._missing():
+            return
+        show(extrapolation_table(self.table, self.main_m, metric=self.metric),
+             "Extrapolation check: the law fitted without the largest n, predicting it")
+
+    def forms(self) -> None:
+        if self._missing():
+            return
+        show(forms_table(self.table, self.main_m, metric=self.metric, fit=self.fit),
+             "Alternative functional forms, fitted to the trial means. RSS is the plain sum of squared residuals; "
+             "AIC (lower is better) weights them by the means' corrected covariance across n, which counts the "
+             "fall between n (the same trials at every n) more than the common level, so a lower RSS can "
+             "come with a higher AIC. Every form is fitted by that weighted least squares, the law too (its \"weighted fit\", "
+             "so its extrapolation error can differ from the extrapolation check above, which refits the unweighted "
+             "law). Status: the law's is the main fit's (AIC and 90% intervals); the other "
+             "forms' say what their point fit alone shows")
+
+    def derived(self, targets=None, delta: float = 10000) -> None:
+        if self._missing():
+            return
+        withheld = derived_withheld(self.fit, delta)
+        if withheld:
+            note(withheld, "note", "Derived numbers: not printed for this fit")
+            return
+        show(derived_table(self.fit, targets, delta), "Derived numbers, with corrected 90% intervals (printed only for an ok law)")
+
+    def recipes(self) -> None:
+        if self._missing():
+            return
+        show(recipes_table(self.table, self.main_m),
+             "Fine-tuning recipe chosen by validation MAE (number of trials per n)")
+
+    def provenance(self) -> None:
+        if self._missing():
+            return
+        show(provenance_table(self.table), "Provenance of every row of the results table")
+
+    def caveats(self) -> None:
+        """Materials caveats where they bite (:mod:`s2rlib.book.caveats`, read from ``results/caveats/<case>.json``)."""
+        if self.case.name not in caveats.CASES:
+            return
+        cav = caveats.load(self.case.name, self.root)
+        if cav is None:
+            note(f"The materials caveats of this case are not computed yet: run `python -m s2rlib.book.caveats "
+                 f"{self.case.name}`.", "warning", "Caveats missing")
+            return
+        show_markdown("\n\n".join(caveats.sentences(cav)))
+
+    def findings(self) -> None:
+        """'What this case shows': the chapter's result in sentences generated from its tables."""
+        if self._missing():
+            return
+        by_m = self.fits_by_m if self.two_way else None
+        check = extrapolation_of(self.table, self.main_m, metric=self.metric)
+        forms = forms_of(self.table, self.main_m, metric=self.metric)
+        lines = findings.case_findings(self.fit, by_m, check=check, forms=forms)
+        steps = sensitivity_words.steps_sentence(self.table, self.main_m)
+        lines += [steps] if steps else []
+        lines += [sensitivity_words.sentence(c, self.case.units) for c in self.sensitivity_comparisons[0]]
+        versus = simulation_words.sentence(simulation_predictor.compare(self.table, self.main_m), self.case.units)
+        lines += [versus] if versus else []
+        show_markdown("\n".join(f"* {s}" for s in lines))
+
+    # ---- protocol sensitivity
+    @cached_property
+    def sensitivity_comparisons(self) -> tuple[list, list[str]]:
+        """(the comparisons of the case file's sensitivity variants that were run, a line on each that was
+        not or cannot be paired with this chapter's grid)."""
+        done, notes = [], []
+        if not self.available:
+            return done, notes
+        final_recipe = grid_state(self.case.name, self.table).recipe == "default"
+        for name in self.case.prose["page"].get("sensitivity", []):
+            rows = sensitivity.load_variant(self.case.name, name, self.root)
+            if rows is None:
+                notes.append(f"{sensitivity.VARIANTS[name].title}: not run yet; "
+                             + (f"`{sensitivity.command(self.case.name, name)}` runs it, on the grid's commit."
+                                if final_recipe else "it is run on this case's final grid (today's recipe), once that "
+                                "grid is committed: this chapter's table is an earlier recipe's."))
+                continue
+            try:
+                done.append(sensitivity.compare(self.table, rows, name, m=ALL_M, metric=self.metric))
+            except ParameterError as err:
+                notes.append(f"{sensitivity.VARIANTS[name].title}: not paired with this chapter's grid ({err}).")
+        return done, notes
+
+    def sensitivity(self) -> None:
+        """The protocol-sensitivity table and its sentences (:mod:`s2rlib.law.sensitivity`)."""
+        if self._missing():
+            return
+        done, notes = self.sensitivity_comparisons
+        if done:
+            show(sensitivity_words.table(done, self.case.units),
+                 "Grid points (all experimental data) rerun with one change each, every trial paired with the "
+                 "chapter's grid (same seeds, splits and source draws); n is the number of samples the default draws; "
+                 "intervals are corrected 90% intervals of the paired differences")
+            show_markdown("\n".join(f"* {sensitivity_words.sentence(c, self.case.units)}" for c in done))
+        show_markdown(sensitivity_words.grid_protocol(self.table, self.main_m))
+        if notes:
+            note("\n".join(f"* {x}" for x in notes), "note", "Sensitivity runs not shown")
+
+    def sensitivity_figure(self) -> None:
+        """The default curve with each rerun grid point as a marker (:func:`s2rlib.book.plotting.sensitivity_figure`)."""
+        done = self.sensitivity_comparisons[0] if self.available else []
+        if not done:
+            return
+        show_figure(plotting.sensitivity_figure(self.fit, done))
+
+    # ---- the two-way design
+    def two_way_intro(self) -> None:
+        """What the two-way section shows, or one sentence saying the two-way design is not run yet."""
+        if self._missing():
+            return
+        if not self.two_way:
+            st = grid_state(self.case.name, self.table)
+            run = ", ".join("all" if m == ALL_M else f"{m:,}" for m in m_values(self.table))
+            todo = [m for m in st.missing_ms if m != ALL_M]
+            later = (f" the points at m = {', '.join(f'{m:,}' for m in todo)} are still to run, and this section "
+                     f"fills in once they have" if todo else " the case file lists no second m")
+            show_markdown(f"The two-way design is not run yet for this case: its results have one experimental "
+                          f"size (m = {run}), so how the value of simulations depends on m cannot be read here;"
+                          f"{later}.")
+            return
+        show_markdown(f"One law per experimental size $m$ (the main figure above is the one with all experimental "
+                      f"data; the other sizes' intervals come from {self.n_boot_per_m:,} interval draws each, instead "
+                      f"of {self.n_boot:,}, to keep the build quick). Panel (a) shows the error curves; panels (b) and "
+                      f"(c) how the exponent $\\alpha$ and the transfer gap $C$ change with $m$. Hollow markers are fits "
+                      f"whose status is not `ok`; where no floor is resolved, panel (c) shows only the upper bound of "
+                      f"$C$ (a bar from 0 capped by ▽).")
+
+    def two_way_figure(self) -> None:
+        """The two-way figure; nothing at all with a single m (the page's figure caption goes with it)."""
+        if not self.available or not self.two_way:
+            return
+        show_figure(two_way_plot.two_way_figure(self.fits_by_m, m_all=effective_m(self.table)))
+
+    def two_way_params(self) -> None:
+        if not self.available or not self.two_way:
+            return
+        show(two_way_table(self.fits_by_m), "The law fitted separately for each experimental size m")
+
+    def equivalent_sample_size(self, n_boot: int = 200) -> None:
+        """The ESS with its explanation; where no row is supported, one paragraph says why instead of a table."""
+        if not self.available or not self.two_way:
+            return
+        sims = self.case.prose.get("page", {}).get("simulations", "simulated samples")
+        show_markdown(f"**Equivalent sample size.** How many {sims} buy the same error reduction as one more "
+                      f"experimental sample, at each $(n, m)$: the ratio of the slopes $\\partial R/\\partial m$ and "
+                      f"$\\partial R/\\partial n$, each taken from the law fitted along that axis. A large number means "
+                      f"experiments are precious relative to simulations at that point of the design.")
+        df = ess_table(self.table, n_boot=n_boot, fits=self.fits_by_m)
+        withheld = ess_withheld(df, self.fits_by_m)
+        if df is not None and withheld:
+            printed = ~df["simulations per experimental sample"].str.startswith("not printed")
+            if not printed.any():
+                note(withheld, "note", "Equivalent sample size: not printed for this grid")
+                return
+            df = df[printed].reset_index(drop=True)
+        show(df, "Equivalent sample size: simulations that buy the error drop of one more experimental sample")
+        if withheld:
+            show_markdown(withheld)
+
+
+# ---------------------------------------------------------------------------------------------
+# the summary chapter
+
+
+def available_cases(root=None, cases: Iterable[str] | None = None) -> tuple[list[str], list[str]]:
+    """(cases with a results table, cases without); default: every registered case."""
+    have, missing = [], []
+    for c in (case_names() if cases is None else cases):
+        (have if results_path(c, root).is_file() else missing).append(c)
+    return have, missing
+
+
+def summary_fits(root=None, *, n_boot: int = N_BOOT, cases: Iterable[str] | None = None) -> dict[str, CaseFit]:
+    """The main fit (all experimental data) of every case with results (default: every registered case)."""
+    out = {}
+    for c in (case_names() if cases is None else cases):
+        table = load_case_results(c, root, announce=False)
+        if table is not None:
+            out[c] = fit_case(select_grid(table), n_boot=n_boot)
+    return out
+
+
+class SummaryPage:
+    """The cross-case chapter: one table and one normalised figure over every case with results."""
+
+    def __init__(self, root: str | Path | None = None, *, n_boot: int = N_BOOT, cases: Iterable[str] | None = None):
+        self.root = root
+        self.have, self.missing = available_cases(root, cases)
+        self.fits = summary_fits(root, n_boot=n_boot, cases=self.have)
+
+    @cached_property
+    def tables(self) -> dict:
+        """Each case's results table, one grid (read once, for the status note and the equal-m table)."""
+        return {c: select_grid(t) for c in self.have
+                if (t := load_case_results(c, self.root, announce=False)) is not None}
+
+    @cached_property
+    def shapes(self) -> dict:
+        """Per case, where its law's shape fails the chapter's two checks, in words ("" where it passes:
+        :func:`s2rlib.book.law_checks.shape_words`, from the same tables as the chapters)."""
+        out = {}
+        for c, t in self.tables.items():
+            m = self.fits[c].m_target if c in self.fits else None
+            out[c] = shape_words(extrapolation_of(t, m), forms_of(t, m))
+        return out
+
+    def status(self, pointer: bool = False) -> None:
+        """Missing cases, and whether each table is final (``pointer``: one line that points at the intro's box)."""
+        if self.missing:
+            listed = ", ".join(code(c) for c in self.missing)
+            note(f"No results yet for {listed}; this chapter compares the {len(self.fits)} case(s) that have "
+                 f"them. Each missing case fills in once its grid has run (`s2r grid <case>`).", "warning",
+                 "Some cases are missing")
+        if not self.fits:
+            show_markdown("*No case has results yet: nothing to compare.*")
+        states = self.states
+        if pointer:
+            if any(st.state != "final" for st in states.values()):
+                show_markdown("*Not every table here is final: which are final and which provisional is stated once, "
+                              "under {doc}`Findings at a glance <intro>`.*")
+            return
+        if any(st.state != "final" for st in states.values()):
+            note("Per case, whether its results table is the final grid (today's recipe, the case file's trials "
+                 "and experimental sizes m), read from the table's rows:\n\n" + states_markdown(states) + "\n\nA provisional "
+                 "table is compared with care: its recipe and trials are not the others'. Each chapter says what "
+                 "differs in detail; `s2r grid <case>` computes the missing points.", "warning",
+                 "Which tables are final")
+
+    @cached_property
+    def states(self) -> dict:
+        """Each case's :class:`s2rlib.book.case_results.GridState` (final, partly final, provisional)."""
+        return {c: grid_state(c, t) for c, t in self.tables.items()}
+
+    def table(self, delta: float = 10000) -> None:
+        if not self.fits:
+            return
+        show(summary_table(self.fits.values(), delta=delta, part="gain"),
+             "Does pretraining help? The largest database against no pretraining, paired over trials")
+        show(summary_table(self.fits.values(), delta=delta, part="law", shapes=self.shapes),
+             "The fitted laws side by side (all experimental data; corrected 90% intervals; errors in each "
+             "case's units)")
+
+    def figure(self) -> None:
+        if not self.fits:
+            return
+        show_figure(plotting.summary_figure(self.fits))
+
+    def conclusion(self) -> None:
+        """The cross-case conclusion in words, generated from the verdicts and statuses."""
+        if self.fits:
+            show_markdown(findings.conclusion(self.fits, self.states, self.tables))
+
+    def sensitivity(self) -> None:
+        """What the gain is made of: every case's protocol variants that were run, in its chapter's words."""
+        lines = []
+        for c in self.have:
+            page = CasePage(c, self.root)
+            units = page.case.units
+            lines += [f"* **{case_words(c, start=True)}**: {sensitivity_words.sentence(x, units)}"
+                      for x in page.sensitivity_comparisons[0]]
+        if lines:
+            show_markdown("**What the gain is made of.** Grid points rerun with one change of the protocol, trial "
+                          "by trial paired with the grid (each chapter's section of that name):\n\n" + "\n".join(lines))
+
+    def equal_m(self) -> None:
+        """The cases compared at equal experimental data (m = 100, 300 and all)."""
+        if self.tables:
+            show(equal_m_table(self.tables),
+                 "At equal experimental data: the error with the largest database against none, in % of the "
+                 "error without pretraining (paired over trials; 90% intervals)")
+
+    def simulation_baseline(self) -> None:
+        """Every case's network against the simulation itself with a linear correction."""
+        if self.tables:
+            units = {c: get_case(c).units for c in self.tables}
+            show(simulation_words.cases_table(self.tables, units),
+                 "Against the database itself: the simulated value with a linear correction fitted on the training "
+                 "split, and the network on the same test materials (in brackets: network − simulation, paired over "
+                 "trials, 90% intervals; negative means the network's error is lower)")
+
+    def glance(self) -> None:
+        """Findings at a glance: per case, the gain at the largest n in words and the law's status."""
+        if not self.fits:
+            return
+        show(findings.glance_table(self.fits, self.states, self.shapes),
+             "Findings at a glance: pretraining on the largest database against none, paired over trials "
+             "(90% intervals)")

@@ -1,0 +1,192 @@
+"""Case files: one declarative TOML file per case study, read by every process (CLI, kernels, book).
+
+Where they live:
+
+* the built-in cases ship inside the package, ``s2rlib/data/cases/<name>.toml``;
+* a user's own cases (written by ``s2r new-case``) live in the **user cases directory**:
+  ``$S2R_CASES_DIR`` when set, else ``cases/`` at the root of the project checkout (the directory
+  holding ``_toc.yml`` and ``notebooks/``, found from the current directory upwards), else
+  ``./cases``. ``s2r grid`` exports the directory it used as ``$S2R_CASES_DIR``, so the papermill
+  kernels (separate processes, started in other directories) read the same files.
+
+The format (every key but the ``[page]``/``[notebook]`` prose is required; see the built-in files)::
+
+    name = "my_gap"                       # [a-z][a-z0-9_]*, the case's id everywhere
+    title = "Band gap: my DFT -> my lab"
+    kind = "composition"                  # composition | polymer (CSV cases); built-ins may differ
+    property = "band gap"
+    units = "eV"
+    grouping = "reduced formula"          # what may not straddle the experimental split, in words
+    loader = "s2rlib.datasets.inorganic:load_band_gap"   # built-in cases only: a special loader
+    notes = "..."                         # optional, shown in the page's header table
+
+    [source]                              # the computational data, likewise [target]
+    data = "mp_gap"                       # a registry key of s2rlib.datasets.registry, or:
+    path = "/abs/path/sim.csv"            # a CSV (columns formula,target or smiles,target) ...
+    sha256 = "..."                        # ... with the sha256 it had when the case was created
+    description = "my DFT band gaps (2,000 compositions)"
+
+    [grid]
+    ns = [0, 100, 1000, "all"]            # default source sizes
+    ms = ["all"]                          # default experimental training sizes
+    trials = 5
+
+    [page]                                # the book page: title, intro paragraphs (MyST), and
+    objectives = ["whether ..."]          # "you will learn" bullets put before the generic ones
+    figure_alt = "Log-log plot of ..."    # the scaling figure's alt text
+    two_way_figure_alt = "Three panels."  # the two-way figure's alt text (cases with several ms)
+    caveats = false                       # a "Materials caveats" section (s2rlib.book.caveats): built-ins only
+    sensitivity = ["lookup"]              # protocol variants shown at the largest n (s2rlib.law.sensitivity)
+    [notebook]                            # the grid notebook: title, intro, data paragraphs
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from importlib import resources
+from pathlib import Path
+
+from s2rlib._core.errors import ParameterError
+from s2rlib._core.paths import project_root
+
+CASES_ENV = "S2R_CASES_DIR"
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+CSV_KINDS = ("composition", "polymer")
+REQUIRED = ("name", "title", "kind", "property", "units", "grouping", "source", "target", "grid")
+
+
+def builtin_dir():
+    """The package directory of the built-in case files (an importlib Traversable)."""
+    return resources.files("s2rlib") / "data" / "cases"
+
+
+def user_cases_dir() -> Path:
+    """``$S2R_CASES_DIR``, else ``<project root>/cases``, else ``./cases`` (absolute)."""
+    value = os.environ.get(CASES_ENV)
+    if value:
+        return Path(value).expanduser().resolve()
+    root = project_root()
+    return (root / "cases") if root is not None else (Path.cwd() / "cases").resolve()
+
+
+def check_name(name: str) -> str:
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise ParameterError(f"case name {name!r}: expected lower-case letters, digits and '_', starting with a "
+                             f"letter (it becomes a file name and the notebook's `case` parameter)")
+    return name
+
+
+def parse(text: str, location: str) -> dict:
+    """The validated content of one case file; a ParameterError names the file and the key."""
+    try:
+        spec = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ParameterError(f"case file {location}: not valid TOML ({exc})") from None
+    missing = [k for k in REQUIRED if k not in spec]
+    if missing:
+        raise ParameterError(f"case file {location}: missing key(s) {missing}")
+    check_name(spec["name"])
+    for side in ("source", "target"):
+        s = spec[side]
+        if not isinstance(s, dict) or not ("data" in s or ("path" in s and "sha256" in s)):
+            raise ParameterError(f"case file {location}: [{side}] needs `data` (a registry key) or `path` and "
+                                 f"`sha256` (a CSV file)")
+    if "loader" not in spec and spec["kind"] not in CSV_KINDS:
+        raise ParameterError(f"case file {location}: kind={spec['kind']!r}; a case without a `loader` must be one "
+                             f"of {list(CSV_KINDS)}")
+    grid = spec["grid"]
+    for key in ("ns", "ms", "trials"):
+        if key not in grid:
+            raise ParameterError(f"case file {location}: [grid] needs `{key}`")
+    for n in grid["ns"]:
+        if not (n == "all" or (isinstance(n, int) and n >= 0)):
+            raise ParameterError(f"case file {location}: [grid] ns entry {n!r}: expected an integer >= 0 or 'all'")
+    for m in grid["ms"]:
+        if not (m == "all" or (isinstance(m, int) and m > 0)):
+            raise ParameterError(f"case file {location}: [grid] ms entry {m!r}: expected an integer > 0 or 'all'")
+    if not (isinstance(grid["trials"], int) and grid["trials"] >= 1):
+        raise ParameterError(f"case file {location}: [grid] trials={grid['trials']!r}: expected an integer >= 1")
+    check_page(spec.get("page", {}), location)
+    return spec
+
+
+#: the [page] keys that are not free prose, and what each must be
+PAGE_STRINGS = ("title", "intro", "simulations", "figure_alt", "two_way_figure_alt")
+
+
+def check_page(page, location: str) -> None:
+    """The ``[page]`` table: strings, ``objectives`` a list of non-empty strings, ``caveats`` a bool (whether
+    the case is one :mod:`s2rlib.book.caveats` knows is checked when the page is rendered), ``sensitivity`` a
+    list of variant names of :mod:`s2rlib.law.sensitivity`."""
+    if not isinstance(page, dict):
+        raise ParameterError(f"case file {location}: `page` must be a table ([page]), not {type(page).__name__}")
+    for key in PAGE_STRINGS:
+        if key in page and not (isinstance(page[key], str) and page[key].strip()):
+            raise ParameterError(f"case file {location}: [page] {key}={page[key]!r}: expected a non-empty string")
+    if "objectives" in page:
+        obj = page["objectives"]
+        if not (isinstance(obj, list) and obj and all(isinstance(o, str) and o.strip() for o in obj)):
+            raise ParameterError(f"case file {location}: [page] objectives={obj!r}: expected a non-empty list of "
+                                 f"non-empty strings (one bullet each, without the final ';')")
+    if "caveats" in page:
+        if not isinstance(page["caveats"], bool):
+            raise ParameterError(f"case file {location}: [page] caveats={page['caveats']!r}: expected true or false")
+    if "sensitivity" in page:
+        sens = page["sensitivity"]
+        if not (isinstance(sens, list) and all(isinstance(v, str) and v.strip() for v in sens)):
+            raise ParameterError(f"case file {location}: [page] sensitivity={sens!r}: expected a list of protocol "
+                                 f"variant names (s2rlib.law.sensitivity; checked when the page is written)")
+
+
+def read_builtin() -> list[tuple[dict, str]]:
+    out = []
+    for res in sorted(builtin_dir().iterdir(), key=lambda r: r.name):
+        if res.name.endswith(".toml"):
+            out.append((parse(res.read_text(encoding="utf-8"), f"s2rlib/data/cases/{res.name}"), str(res)))
+    return out
+
+
+def read_user(directory: Path | None = None, problems: dict | None = None) -> list[tuple[dict, str]]:
+    """The user's case files; a malformed one is left out and its error put in ``problems`` (file -> message)."""
+    directory = user_cases_dir() if directory is None else Path(directory)
+    if not directory.is_dir():
+        return []
+    out = []
+    for p in sorted(directory.glob("*.toml")):
+        try:
+            out.append((parse(p.read_text(encoding="utf-8"), str(p)), str(p)))
+        except (ParameterError, OSError, UnicodeDecodeError) as exc:
+            if problems is None:
+                raise
+            problems[str(p)] = str(exc)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- writing
+
+
+def _value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)  # a JSON string is a valid TOML basic string
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_value(x) for x in v) + "]"
+    raise TypeError(f"cannot write {type(v).__name__} to a case file")
+
+
+def dumps(spec: dict, header: str = "") -> str:
+    """TOML text of a case spec: top-level scalars, then one level of tables (all a case file has)."""
+    lines = [f"# {line}" for line in header.splitlines()]
+    tables = {k: v for k, v in spec.items() if isinstance(v, dict)}
+    lines += [f"{k} = {_value(v)}" for k, v in spec.items() if not isinstance(v, dict)]
+    for name, table in tables.items():
+        lines += ["", f"[{name}]"] + [f"{k} = {_value(v)}" for k, v in table.items()]
+    text = "\n".join(lines) + "\n"
+    assert tomllib.loads(text) == spec, "case file writer round trip"
+    return text

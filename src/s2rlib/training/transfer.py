@@ -1,0 +1,496 @@
+"""The Sim2Real protocol: draw n source samples, pretrain, fine-tune, evaluate on experiment.
+
+One call of :func:`run_trials` computes one grid point: ``trials`` independent repetitions, each
+with its own seed ``seed + t`` that fixes (1) the experimental train/validation/test split,
+(2) the draw of ``n`` source samples and (3) the network initialisation. The split and the
+initialisation do not depend on ``n``, and the source draws are nested (the first ``n`` of one
+permutation), so the error at different ``n`` is a paired comparison on the same test set.
+
+All trials train together as one batched ensemble (:class:`s2rlib.training.models.EnsembleMLP`). The
+fine-tuning recipe is chosen per trial by validation MAE on a split carved from the experimental
+training data (never the test split): every candidate in ``Recipe.candidates`` fine-tunes a copy
+of the pretrained network side by side, with early stopping on the validation MAE (which also
+covers "no fine-tuning": the pretrained network's own validation error is the first checkpoint).
+Every member counts its own epochs and stops on its own patience, so a trial's result does not
+depend on how many trials or candidates trained beside it (``batched=False`` is the one-network-at-
+a-time reference, equal up to float rounding).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from types import MappingProxyType
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from s2rlib._core import allocator
+from s2rlib.training import pretrain_cache
+from s2rlib.datasets.case_data import CaseData
+from s2rlib._core.errors import ParameterError
+from s2rlib.training.models import EnsembleAdam, EnsembleMLP
+from s2rlib._core.constants import ALL_M
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A fine-tuning recipe: learning rates of the body (all but the last layer) and the head."""
+
+    name: str
+    body_lr: float
+    head_lr: float
+    #: L2-SP: weight of ``sum ||W - W_pretrained||^2`` over the body's weights (0 = plain fine-tuning)
+    l2sp: float = 0.0
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything that defines training, besides data, n, m and seeds.
+
+    The defaults are the recipe the recipe study chose on validation error (``s2rlib.grid.recipe_study``,
+    chapter "What makes transfer work"; ``tests/test_recipe_report.py`` keeps them equal to the
+    chosen step, "source"): a 512-512-256 network, L1 loss, 30 pretraining epochs of batch 512 at every
+    n (at least 1,000 steps, no cap), early stopping after 50 stale epochs over three fine-tuning
+    candidates (whole network, slow body, L2-SP), predictions clipped at 0 for a property that cannot
+    be negative, the test materials' simulations withheld from pretraining, and the property
+    standardised by the source database's statistics (so one pretrained network serves every m).
+    """
+
+    hidden: tuple[int, ...] = (512, 512, 256)
+    pretrain_batch: int = 512
+    pretrain_lr: float = 1e-3
+    pretrain_epochs: int = 30
+    #: a floor on pretraining steps, so that a small draw is not under-trained (n < 17,000 at batch 512
+    #: gets more than ``pretrain_epochs`` epochs)
+    pretrain_min_steps: int = 1000
+    #: a cap on pretraining steps; None = no cap: every n above the floor gets ``pretrain_epochs`` epochs
+    pretrain_max_steps: int | None = None
+    #: training loss, pretraining and fine-tuning: "mse", "l1" (the metric is MAE) or "huber"
+    loss: str = "l1"
+    #: clip predictions at 0 when the property cannot be negative: "auto" = when every source and
+    #: experimental value of the case is >= 0 (a property of the case, e.g. band gap), "off" = never
+    nonneg: str = "auto"
+    #: withhold from pretraining the simulations of each trial's experimental test materials (the same
+    #: identity the split groups by); False = the "look-up" protocol where they may be drawn
+    withhold_test_sources: bool = True
+    #: how the property is standardised for training: "train" = by each trial's experimental training
+    #: rows (the first recipe), "source" = by the whole source database (pretraining then does not
+    #: depend on m, so one pretrained network serves every m: s2rlib.training.pretrain_cache)
+    y_scale: str = "source"
+    finetune_batch: int = 128
+    finetune_max_epochs: int = 400
+    #: per-member early stopping: a member stops after this many epochs without a better validation
+    #: MAE and keeps its best checkpoint
+    patience_epochs: int = 50
+    candidates: tuple[Candidate, ...] = (
+        Candidate("full_lr1e-3", 1e-3, 1e-3),
+        Candidate("body1e-4_head1e-3", 1e-4, 1e-3),
+        Candidate("l2sp1e-3_lr1e-3", 1e-3, 1e-3, l2sp=1e-3),
+    )
+    test_fraction: float = 0.2
+    val_fraction: float = 0.2
+    #: arithmetic of the training steps' matrix products: "fp32", or "bf16" (``torch.autocast``: bfloat16
+    #: products, fp32 weights, optimiser and loss; validation and test predictions stay fp32). bf16 pays
+    #: only on a CPU with native bfloat16 (AVX512-BF16 or AMX); ``benchmarks/PRECISION.md`` measures it
+    precision: str = "fp32"
+    #: the kernel of the fp32 matrix products: "blas" (``torch.baddbmm``; MKL on x86, as the final grids ran)
+    #: or "onednn" (oneDNN, one member at a time; faster where MKL takes a slow path, as on AMD CPUs). A step
+    #: agrees to float rounding; over a whole run a trial moves about as much as with another seed
+    #: (``benchmarks/MATMUL.md`` measures both)
+    matmul: str = "blas"
+
+    #: fields recorded only when they differ from this value: they were added after the final grids
+    #: ran, so those grids' recorded recipes (and their point files' hashes) stay today's recipe
+    RECORDED_IF_NOT: ClassVar[Mapping[str, object]] = MappingProxyType({"precision": "fp32", "matmul": "blas"})
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["hidden"] = list(self.hidden)
+        d["candidates"] = [asdict(c) for c in self.candidates]
+        for k, v in self.RECORDED_IF_NOT.items():
+            if d[k] == v:
+                del d[k]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Recipe":
+        d = dict(d)
+        if "hidden" in d:
+            d["hidden"] = tuple(d["hidden"])
+        if "candidates" in d:
+            d["candidates"] = tuple(Candidate(**c) if isinstance(c, dict) else c for c in d["candidates"])
+        return cls(**d)
+
+    def pretrain_steps(self, n: int) -> int:
+        """Pretraining length for n source samples: epochs * steps/epoch, clipped to [min, max]."""
+        if n <= 0:
+            return 0
+        steps = self.pretrain_epochs * math.ceil(n / self.pretrain_batch)
+        steps = max(steps, self.pretrain_min_steps)
+        return int(steps if self.pretrain_max_steps is None else min(steps, self.pretrain_max_steps))
+
+
+def split_groups(groups: np.ndarray, rng: np.random.Generator, test_fraction: float, val_fraction: float,
+                 m: int = ALL_M) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Split rows into (train, val, test) so that no group straddles two parts.
+
+    Groups are shuffled and the first ``test_fraction`` of rows (by whole groups) go to test. With
+    ``m``, the remaining pool is cut to ``m`` rows (whole groups, then trimmed); ``val_fraction``
+    of those rows (whole groups) is the validation set, the rest training. Index arrays are sorted.
+    """
+    uniq, inverse = np.unique(groups, return_inverse=True)
+    order = rng.permutation(len(uniq))
+    sizes = np.bincount(inverse, minlength=len(uniq))[order]
+    cum = np.cumsum(sizes)
+    n_rows = len(groups)
+    n_test_groups = int(np.searchsorted(cum, test_fraction * n_rows, side="left")) + 1
+    test_groups = order[:n_test_groups]
+    pool_groups = order[n_test_groups:]
+    if m != ALL_M:
+        pool_sizes = np.cumsum(np.bincount(inverse, minlength=len(uniq))[pool_groups])
+        k = int(np.searchsorted(pool_sizes, m, side="left")) + 1
+        pool_groups = pool_groups[:k]
+    pool_rows = np.nonzero(np.isin(inverse, pool_groups))[0]
+    if m != ALL_M and len(pool_rows) > m:
+        # trim the last group's surplus rows so the pool has exactly m rows
+        rank = {g: i for i, g in enumerate(pool_groups)}
+        pool_rows = pool_rows[np.argsort([rank[g] for g in inverse[pool_rows]], kind="stable")][:m]
+    pool_group_order = {g: i for i, g in enumerate(pool_groups)}
+    ranks = np.array([pool_group_order[g] for g in inverse[pool_rows]])
+    pool_rows = pool_rows[np.argsort(ranks, kind="stable")]
+    n_val = max(1, int(round(val_fraction * len(pool_rows))))
+    # extend the validation cut to the end of its last group
+    cut = n_val
+    while cut < len(pool_rows) - 1 and inverse[pool_rows[cut]] == inverse[pool_rows[cut - 1]]:
+        cut += 1
+    val, train = pool_rows[:cut], pool_rows[cut:]
+    test = np.nonzero(np.isin(inverse, test_groups))[0]
+    return np.sort(train), np.sort(val), np.sort(test)
+
+
+def _batches(idx: list[np.ndarray], rngs: list[np.random.Generator], batch: int) -> torch.Tensor:
+    """(E, batch) row indices, member e sampling from its own rows with its own generator."""
+    return torch.from_numpy(np.stack([ix[r.integers(0, len(ix), batch)] for ix, r in zip(idx, rngs)]))
+
+
+def _padded(idx: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pad ragged index arrays to (E, max_len) with a 0/1 mask."""
+    L = max(len(i) for i in idx)
+    out = np.zeros((len(idx), L), dtype=np.int64)
+    mask = np.zeros((len(idx), L), dtype=np.float32)
+    for e, i in enumerate(idx):
+        out[e, : len(i)] = i
+        mask[e, : len(i)] = 1
+    return torch.from_numpy(out), torch.from_numpy(mask)
+
+
+def _metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
+    err = pred - true
+    ss_tot = float(((true - true.mean()) ** 2).sum())
+    return {
+        "mae": float(np.abs(err).mean()),
+        "rmse": float(np.sqrt((err**2).mean())),
+        "r2": float(1 - (err**2).sum() / ss_tot) if ss_tot > 0 else float("nan"),
+    }
+
+
+def standardizer(X_source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Feature mean and std from the whole source set (no labels used); std 0 -> 1."""
+    mu = X_source.mean(0)
+    sd = X_source.std(0)
+    return mu, np.where(sd > 1e-12, sd, 1.0)
+
+
+def run_trials(data: CaseData, n: int, *, trials: int, seed: int, recipe: Recipe = Recipe(), m: int = ALL_M,
+               progress: bool = True, batched: bool = True, record_candidates: bool = False) -> pd.DataFrame:
+    """Run one grid point; returns tidy rows (trial, seed, metric, value, selected_recipe, ...).
+
+    Metrics per trial: test ``mae``, ``rmse``, ``r2`` (property units), ``val_mae`` of the selected
+    recipe, the sizes ``n_train``/``n_val``/``n_test``, the step of the selected candidate's best
+    validation error (``finetune_best_step``) and the fine-tuning steps of all candidates together
+    (``finetune_steps``).
+
+    ``record_candidates=True`` adds, per candidate ``c``, ``val_mae@c`` and ``mae@c`` (the test error
+    validation did not choose), for the recipe study.
+
+    ``batched=True`` trains all trials (and, in fine-tuning, all trials x candidates) as one
+    ensemble; ``batched=False`` trains one network at a time (each trial pretrained alone, each
+    candidate fine-tuned alone), the reference the batched path must reproduce up to float rounding:
+    every member draws its batches from its own generator, counts its own epochs and stops on its
+    own patience, so nothing in a member's training depends on the others.
+    """
+    t0 = time.perf_counter()
+    allocator.keep_freed_memory()  # the same numbers, without page-faulting every large tensor each step
+    seeds = [seed + t for t in range(trials)]
+    mu, sd = standardizer(data.X_source)
+    Xs = torch.from_numpy(((data.X_source - mu) / sd).astype(np.float32))
+    Xt = torch.from_numpy(((data.X_target - mu) / sd).astype(np.float32))
+    splits, draws, ystats = [], [], []
+    for s in seeds:
+        rng = np.random.default_rng(s)
+        tr, va, te = split_groups(data.groups_target, rng, recipe.test_fraction, recipe.val_fraction, m)
+        perm = rng.permutation(data.n_source)
+        if recipe.withhold_test_sources and data.source_groups is not None:
+            # withhold the simulations of this trial's test groups (same identity as the split's groups)
+            held = np.isin(data.source_groups, data.groups_target[te])
+            perm = perm[~held[perm]]
+        splits.append((tr, va, te))
+        draws.append(perm[:n])
+        y_fit = data.y_target[tr] if recipe.y_scale == "train" else data.y_source
+        ystats.append((float(y_fit.mean()), float(y_fit.std()) or 1.0))
+    short = [(seeds[t], len(d)) for t, d in enumerate(draws) if 0 < n < data.n_source and len(d) < n]
+    if short:  # a numeric n beyond what is left would silently be another "all" (a duplicate point)
+        seed_t, left = min(short, key=lambda x: x[1])
+        raise ParameterError(f"parameter n_source={n}: only {left} of the {data.n_source} source samples are left "
+                             f"after withholding the simulations of the test materials (trial seed {seed_t}); use "
+                             f"n_source='all' for the whole remaining source, or at most {left}")
+    # y is standardised per trial: by the source database (y_scale "source") or by that trial's
+    # experimental training rows ("train")
+    y_mu = torch.tensor([a for a, _ in ystats]).view(-1, 1)
+    y_sd = torch.tensor([b for _, b in ystats]).view(-1, 1)
+    # predictions are clipped at 0 (in property units) for a non-negative property
+    nonneg = recipe.nonneg == "auto" and bool((data.y_target >= 0).all() and (data.y_source >= 0).all())
+    floor = (-y_mu / y_sd) if nonneg else None  # (trials, 1): property value 0 in standardised units
+    K = len(recipe.candidates)
+    steps = recipe.pretrain_steps(n)
+    best_val = torch.empty(trials, K)
+    best_step = torch.zeros(trials, K, dtype=torch.long)
+    trained_steps = torch.zeros(trials, K, dtype=torch.long)  # fine-tuning steps each candidate ran
+    test_pred: dict[tuple[int, int], np.ndarray] = {}
+    pretrain_reused = 0
+
+    for group in ([list(range(trials))] if batched else [[t] for t in range(trials)]):
+        model = EnsembleMLP([seeds[t] for t in group], Xs.shape[1], recipe.hidden, matmul=recipe.matmul)
+        if n > 0:
+            # each member's source targets, standardised by that trial's experimental statistics
+            Ys = (torch.from_numpy(data.y_source.astype(np.float32)).unsqueeze(0) - y_mu[group]) / y_sd[group]
+            rngs = [np.random.default_rng([seeds[t], 1]) for t in group]
+            key = pretrain_cache.key(data_sha256=data.data_sha256, n=n, seeds=[seeds[t] for t in group],
+                                     draws=[draws[t] for t in group], recipe=recipe,
+                                     y_stats=[ystats[t] for t in group], X=Xs, y=data.y_source)
+            cached = pretrain_cache.pretrained(
+                model, key, lambda net: _pretrain(net, Xs, Ys, [draws[t] for t in group], rngs, steps, recipe,
+                                                  progress=f"pretrain n={n}" if progress else None))
+            pretrain_reused += int(cached)
+        # fine-tune: K candidates per trial, side by side (or one at a time)
+        pairs = [(t, k) for t in group for k in range(K)]
+        for chunk in ([pairs] if batched else [[p] for p in pairs]):
+            ft = model.select([group.index(t) for t, _ in chunk])
+            Yt = torch.stack([(torch.from_numpy(data.y_target) - y_mu[t]) / y_sd[t] for t, _ in chunk])
+            body = torch.tensor([recipe.candidates[k].body_lr for _, k in chunk])
+            head = torch.tensor([recipe.candidates[k].head_lr for _, k in chunk])
+            if n == 0:  # from scratch, a frozen random body is no recipe: train it at the head's rate
+                body = torch.where(body > 0, body, head)
+            rngs = [np.random.default_rng([seeds[t], 2, k]) for t, k in chunk]
+            l2sp = torch.tensor([recipe.candidates[k].l2sp for _, k in chunk])
+            fl = None if floor is None else torch.stack([floor[t] for t, _ in chunk])
+            info = _finetune(ft, Xt, Yt, [splits[t][0] for t, _ in chunk], [splits[t][1] for t, _ in chunk],
+                             rngs, body, head, recipe, l2sp=l2sp if n > 0 else torch.zeros_like(l2sp), floor=fl,
+                             progress=f"fine-tune n={n}" if progress else None)
+            with torch.no_grad():
+                for e, (t, k) in enumerate(chunk):
+                    best_val[t, k] = info["best_val"][e]
+                    best_step[t, k] = info["best_step"][e]
+                    trained_steps[t, k] = info["steps"][e]
+                    test_pred[t, k] = ft.select([e])(Xt.unsqueeze(0))[0].numpy()  # raw, before any clip
+
+    rows = []
+    for t in range(trials):
+        k = int(torch.argmin(best_val[t]))
+        tr, va, te = splits[t]
+        raw_all = test_pred[t, k] * ystats[t][1] + ystats[t][0]
+        pred_all = np.maximum(raw_all, 0.0) if nonneg else raw_all
+        pred = pred_all[te]
+        metrics = _metrics(pred, data.y_target[te])
+        metrics.update(simulation_baseline(data, tr, te, pred_all))
+        metrics["val_mae"] = float(best_val[t, k]) * ystats[t][1]
+        metrics["finetune_best_step"] = int(best_step[t, k])
+        # every candidate's steps, summed: the trial's fine-tuning work (benchmarks/floor.py counts it)
+        metrics["finetune_steps"] = int(trained_steps[t].sum())
+        # n_pool: the experimental rows outside the test split, from which the m training rows are drawn
+        metrics.update(n_train=len(tr), n_val=len(va), n_test=len(te), n_pool=data.n_target - len(te),
+                       n_source_used=len(draws[t]))
+        if record_candidates:
+            metrics["mae_unclipped"] = float(np.abs(raw_all[te] - data.y_target[te]).mean())
+            for kk, cand in enumerate(recipe.candidates):
+                p_k = test_pred[t, kk][te] * ystats[t][1] + ystats[t][0]
+                p_k = np.maximum(p_k, 0.0) if nonneg else p_k
+                metrics[f"val_mae@{cand.name}"] = float(best_val[t, kk]) * ystats[t][1]
+                metrics[f"mae@{cand.name}"] = float(np.abs(p_k - data.y_target[te]).mean())
+        for name, value in metrics.items():
+            rows.append({"trial": t, "seed": seeds[t], "metric": name, "value": value,
+                         "selected_recipe": recipe.candidates[k].name})
+    out = pd.DataFrame(rows)
+    out.attrs["wall_s"] = time.perf_counter() - t0
+    out.attrs["pretrain_steps"] = steps
+    out.attrs["pretrain_reused"] = pretrain_reused  # ensembles taken from s2rlib.training.pretrain_cache
+    return out
+
+
+def _loss(pred: torch.Tensor, y: torch.Tensor, kind: str) -> torch.Tensor:
+    """Sum over members of each member's mean loss over its batch (members never interact)."""
+    err = pred - y
+    if kind == "mse":
+        per = err.square()
+    elif kind == "l1":
+        per = err.abs()
+    elif kind == "huber":  # quadratic within 1 standard deviation of the target, linear beyond
+        per = torch.nn.functional.huber_loss(pred, y, reduction="none", delta=1.0)
+    else:
+        raise ValueError(f"unknown loss {kind!r}; expected 'mse', 'l1' or 'huber'")
+    return per.mean(1).sum()
+
+
+def simulation_baseline(data: CaseData, tr: np.ndarray, te: np.ndarray, pred_all: np.ndarray) -> dict[str, float]:
+    """The simulation itself as the predictor: ``a + b * simulated value``, fitted by least squares on
+    the experimental training rows that have a simulation, scored on the test rows that have one.
+
+    Returns ``sim_mae`` (that baseline), ``mae_on_sim`` (the model's MAE on the same test rows, for a
+    like-for-like comparison) and ``n_test_sim``; NaN when the case has no matched simulations or
+    fewer than 3 training rows have one.
+    """
+    nan = {"sim_mae": float("nan"), "mae_on_sim": float("nan"), "n_test_sim": 0.0}
+    sim = data.y_target_sim
+    if sim is None:
+        return nan
+    tr_ok = tr[np.isfinite(sim[tr])]
+    te_ok = te[np.isfinite(sim[te])]
+    if len(tr_ok) < 3 or len(te_ok) == 0:
+        return {**nan, "n_test_sim": float(len(te_ok))}
+    b, a = np.polyfit(sim[tr_ok].astype(np.float64), data.y_target[tr_ok].astype(np.float64), 1)
+    y = data.y_target[te_ok]
+    return {"sim_mae": float(np.abs(a + b * sim[te_ok] - y).mean()),
+            "mae_on_sim": float(np.abs(pred_all[te_ok] - y).mean()), "n_test_sim": float(len(te_ok))}
+
+
+PRECISIONS = ("fp32", "bf16")
+
+
+def bf16_native() -> bool:
+    """Whether this CPU has bfloat16 instructions (AVX512-BF16 or AMX tiles); oneDNN's own check
+    (``torch.ops.mkldnn._is_mkldnn_bf16_supported``) only asks for AVX-512, which emulates bf16 slowly."""
+    try:
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def training_precision(precision: str):
+    """The context of a training step's forward pass: fp32 as written, or bf16 autocast."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    if precision == "bf16":
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    raise ParameterError(f"recipe parameter precision={precision!r}: expected one of {', '.join(PRECISIONS)}")
+
+
+def _pretrain(model, X, Y, draws, rngs, steps, recipe, progress=None):
+    """Pretrain each member on its own source draw; Y is (E, N_source) standardised per member."""
+    E = model.n_members
+    lr = torch.full((E, 1, 1), recipe.pretrain_lr)
+    opt = EnsembleAdam(model, [lr] * len(model.weights))
+    member = torch.arange(E).view(-1, 1)
+    bar = tqdm(range(steps), desc=progress, leave=False, disable=progress is None, mininterval=2.0)
+    for step in bar:
+        rows = _batches(draws, rngs, recipe.pretrain_batch)
+        with training_precision(recipe.precision):
+            pred = model(X[rows]).float()
+        _loss(pred, Y[member, rows], recipe.loss).backward()
+        opt.step(0.5 * (1 + math.cos(math.pi * step / steps)))
+
+
+def _finetune(model, X, Y, tr_idx, va_idx, rngs, body, head, recipe, l2sp=None, floor=None, progress=None):
+    """Fine-tune each member with its own early stopping; returns its best validation MAE, the step of it,
+    and the steps it trained (``best_val``, ``best_step``, ``steps``).
+
+    Member e's epoch is ``ceil(len(tr_idx[e]) / finetune_batch)`` of its steps; after each of its
+    epochs its validation MAE is checked, and after ``patience_epochs`` epochs without improvement
+    (or ``finetune_max_epochs``) it stops and leaves the ensemble, so the work shrinks as members
+    finish. On return every member of ``model`` holds its best checkpoint (the pretrained network
+    if no step improved on it).
+    """
+    E = model.n_members
+    n_layers = len(model.weights)
+    spe = torch.tensor([math.ceil(len(i) / recipe.finetune_batch) for i in tr_idx])
+    max_steps = spe * recipe.finetune_max_epochs
+    vidx, vmask = _padded(va_idx)
+    vy = Y[torch.arange(E).view(-1, 1), vidx]
+
+    @torch.no_grad()
+    def val_mae(net, members):
+        pred = net(X[vidx[members]])
+        if floor is not None:
+            pred = torch.maximum(pred, floor[members])
+        err = (pred - vy[members]).abs() * vmask[members]
+        return err.sum(1) / vmask[members].sum(1)
+
+    best_val = val_mae(model, torch.arange(E))
+    best_step = torch.zeros(E, dtype=torch.long)
+    stop_step = torch.zeros(E, dtype=torch.long)
+    final = [p.detach().clone() for p in model.parameters()]  # best checkpoints, all members
+    best = [p.detach().clone() for p in model.parameters()]  # the same, in the working ensemble's order
+    stale = torch.zeros(E, dtype=torch.long)
+    active = torch.arange(E)  # global ids of the working ensemble's members
+    net = model.select(list(range(E)))
+    opt = EnsembleAdam(net, [body.view(-1, 1, 1)] * (n_layers - 1) + [head.view(-1, 1, 1)])
+    # L2-SP: a pull of the body's weights toward the pretrained ones (gradient 2 * l2sp * (W - W0))
+    use_l2sp = l2sp is not None and bool((l2sp > 0).any())
+    if use_l2sp:
+        opt.anchor([W.detach().clone() for W in net.weights[:-1]], 2 * l2sp.view(-1, 1, 1))
+    bar = tqdm(total=int(max_steps.max()), desc=progress, leave=False, disable=progress is None, mininterval=2.0)
+    step = 0
+    while len(active):
+        step += 1
+        rows = _batches([tr_idx[e] for e in active.tolist()], [rngs[e] for e in active.tolist()],
+                        recipe.finetune_batch)
+        with training_precision(recipe.precision):
+            pred = net(X[rows]).float()
+        _loss(pred, Y[active.view(-1, 1), rows], recipe.loss).backward()
+        opt.step()
+        bar.update()
+        due = (step % spe[active]) == 0  # members at the end of one of their epochs
+        if not due.any():
+            continue
+        local = torch.nonzero(due).view(-1)
+        ids = active[local]
+        with torch.no_grad():
+            v = val_mae(_subset(net, local), ids)
+            better = v < best_val[ids]
+            best_val[ids] = torch.where(better, v, best_val[ids])
+            best_step[ids] = torch.where(better, torch.full_like(ids, step), best_step[ids])
+            stale[ids] = torch.where(better, torch.zeros_like(ids), stale[ids] + 1)
+            for bp, p in zip(best, net.parameters()):
+                bp[local] = torch.where(better.view(-1, *[1] * (p.dim() - 1)), p[local], bp[local])
+        done = (stale[active] >= recipe.patience_epochs) | (step >= max_steps[active])
+        if done.any():
+            with torch.no_grad():
+                for fp, bp in zip(final, best):
+                    fp[active[done]] = bp[done]
+            stop_step[active[done]] = step
+            keep = torch.nonzero(~done).view(-1)
+            active = active[keep]
+            if len(active):
+                net, opt, best = _shrink(net, opt, best, keep)
+    bar.close()
+    with torch.no_grad():
+        for fp, p in zip(final, model.parameters()):
+            p.copy_(fp)
+    return {"best_val": best_val, "best_step": best_step, "steps": stop_step}
+
+
+def _subset(net: EnsembleMLP, local: torch.Tensor) -> EnsembleMLP:
+    return net if len(local) == net.n_members else net.select(local.tolist())
+
+
+def _shrink(net, opt, best, keep):
+    """Keep only the working members ``keep`` (local positions): network, Adam state, checkpoints."""
+    small = net.select(keep.tolist())
+    opt = opt.select(small, keep)
+    return small, opt, [bp[keep] for bp in best]
