@@ -87,51 +87,56 @@ def two_way_figure(fits_by_m: Mapping[int, CaseFit], *, m_all: float | None = No
     df = pd.DataFrame(rows)
     for axis, key, title in ((ax_a, "alpha", "(b) exponent α vs m"), (ax_c, "C", "(c) transfer gap C vs m")):
         if not df.empty:
-            top = _alpha_clip(df) if key == "alpha" else None
-            for _, r in df.iterrows():
-                v, lo, hi = r[key], r[f"{key}_lo"], r[f"{key}_hi"]
-                if r[f"{key}_kind"] == findings.WORDS:  # the tables print words here: no point, the words
-                    axis.text(r["m"], 0.03, r[f"{key}_words"], rotation=90,
-                              transform=axis.get_xaxis_transform(), ha="center", va="bottom",
-                              fontsize=MIN_FONT_PT, color=r["color"])
-                    continue
-                if not np.isfinite(v):
-                    continue
-                if key == "C" and r["C_upper"]:  # only "C < hi": a bar from 0 capped by a downward marker
-                    axis.vlines(r["m"], 0, hi, color=r["color"], lw=1.5)
-                    axis.plot([r["m"]], [hi], marker="v", ms=8, color=r["color"], mfc="white", mec=r["color"])
-                    continue
-                clipped = top is not None and np.isfinite(hi) and hi > top
-                if clipped:  # an interval that runs to the search bound: drawn up to the clip, with an arrow
-                    axis.vlines(r["m"], max(lo, 0.0) if np.isfinite(lo) else v, top, color=r["color"], lw=1.2)
-                    axis.plot([r["m"]], [top], marker="^", ms=8, color=r["color"], clip_on=False, zorder=6)
-                    axis.annotate(f"to {hi:.3g}", (r["m"], top), xytext=(6, -2), textcoords="offset points",
-                                  ha="left", va="top", fontsize=MIN_FONT_PT, color=r["color"])
-                if key == "alpha" and r["alpha_kind"] == findings.BOUND:  # a one-sided limit: its bar, no point
-                    if not clipped and np.isfinite(lo) and np.isfinite(hi):
-                        axis.vlines(r["m"], lo, hi, color=r["color"], lw=1.2)
-                    continue
-                err = None
-                if np.isfinite(lo) and np.isfinite(hi) and not clipped:
-                    err = np.array([[max(v - lo, 0.0)], [max(hi - v, 0.0)]])
-                ax_kw = dict(mfc=r["color"] if r["status"] == "ok" else "white")
-                axis.errorbar([r["m"]], [v], yerr=err, fmt=r["marker"], ms=7, color=r["color"], mec=r["color"],
-                              capsize=3, **ax_kw)
-            if top is not None:
-                axis.set_ylim(0, top)
-            good = df[np.isfinite(df[key]) & (df[f"{key}_kind"] == findings.ESTIMATE) & ~(df["C_upper"] if key == "C" else False)]
-            axis.plot(good["m"], good[key], color="0.6", lw=1, zorder=0)
-            axis.set_xscale("log")
-            ticks = df["m"].to_numpy(dtype=float)
-            axis.set_xticks(ticks, [("all\n(≈%d)" % round(t)) if lab == "all" else lab
-                                    for t, lab in zip(ticks, df["label"])])
-            axis.xaxis.set_minor_formatter(NullFormatter())
-            axis.minorticks_off()
+            _parameter_panel(axis, df, key)
         axis.set_xlabel("experimental samples, m")
         axis.set_title(title, loc="left")
     ax_a.set_ylabel("α")
     ax_c.set_ylabel(metric_label(units).replace("test MAE", "C"))
     return fig
+
+
+def _parameter_panel(axis, df: pd.DataFrame, key: str) -> None:
+    """Panel (b) or (c): the fitted ``key`` ("alpha" or "C") against m, drawn as the tables print it."""
+    top = _alpha_clip(df) if key == "alpha" else None
+    for _, r in df.iterrows():
+        v, lo, hi = r[key], r[f"{key}_lo"], r[f"{key}_hi"]
+        if r[f"{key}_kind"] == findings.WORDS:  # the tables print words here: no point, the words
+            axis.text(r["m"], 0.03, r[f"{key}_words"], rotation=90,
+                      transform=axis.get_xaxis_transform(), ha="center", va="bottom",
+                      fontsize=MIN_FONT_PT, color=r["color"])
+            continue
+        if not np.isfinite(v):
+            continue
+        if key == "C" and r["C_upper"]:  # only "C < hi": a bar from 0 capped by a downward marker
+            axis.vlines(r["m"], 0, hi, color=r["color"], lw=1.5)
+            axis.plot([r["m"]], [hi], marker="v", ms=8, color=r["color"], mfc="white", mec=r["color"])
+            continue
+        clipped = top is not None and np.isfinite(hi) and hi > top
+        if clipped:  # an interval that runs to the search bound: drawn up to the clip, with an arrow
+            axis.vlines(r["m"], max(lo, 0.0) if np.isfinite(lo) else v, top, color=r["color"], lw=1.2)
+            axis.plot([r["m"]], [top], marker="^", ms=8, color=r["color"], clip_on=False, zorder=6)
+            axis.annotate(f"to {hi:.3g}", (r["m"], top), xytext=(6, -2), textcoords="offset points",
+                          ha="left", va="top", fontsize=MIN_FONT_PT, color=r["color"])
+        if key == "alpha" and r["alpha_kind"] == findings.BOUND:  # a one-sided limit: its bar, no point
+            if not clipped and np.isfinite(lo) and np.isfinite(hi):
+                axis.vlines(r["m"], lo, hi, color=r["color"], lw=1.2)
+            continue
+        err = None
+        if np.isfinite(lo) and np.isfinite(hi) and not clipped:
+            err = np.array([[max(v - lo, 0.0)], [max(hi - v, 0.0)]])
+        ax_kw = dict(mfc=r["color"] if r["status"] == "ok" else "white")
+        axis.errorbar([r["m"]], [v], yerr=err, fmt=r["marker"], ms=7, color=r["color"], mec=r["color"],
+                      capsize=3, **ax_kw)
+    if top is not None:
+        axis.set_ylim(0, top)
+    good = df[np.isfinite(df[key]) & (df[f"{key}_kind"] == findings.ESTIMATE) & ~(df["C_upper"] if key == "C" else False)]
+    axis.plot(good["m"], good[key], color="0.6", lw=1, zorder=0)
+    axis.set_xscale("log")
+    ticks = df["m"].to_numpy(dtype=float)
+    axis.set_xticks(ticks, [("all\n(≈%d)" % round(t)) if lab == "all" else lab
+                            for t, lab in zip(ticks, df["label"])])
+    axis.xaxis.set_minor_formatter(NullFormatter())
+    axis.minorticks_off()
 
 
 def _alpha_clip(df: pd.DataFrame) -> float | None:

@@ -264,7 +264,7 @@ SUBCOMMANDS = [_add_grid, _add_fit, _add_cases, add_case_commands]
 
 
 def _version() -> str:
-    from s2rlib import __version__
+    from s2rlib._core.version import __version__
     from s2rlib.grid.results import code_version
 
     return f"s2r (s2rlib {__version__}, code_version {code_version()}, from {Path(__file__).resolve().parent})"

@@ -113,6 +113,35 @@ def _safe_fit(form, n, R, w=None):
     return res
 
 
+def _clean_inputs(n, R, se, trials):
+    """The points compare_forms fits (finite, n > 0, R > 0; sorted by n), with their se or trial rows;
+    bad shapes raise a ValueError naming the argument."""
+    n_in, R_in = np.asarray(n, dtype=float).ravel(), np.asarray(R, dtype=float).ravel()
+    if n_in.shape != R_in.shape:
+        raise ValueError(f"n and R differ in length ({len(n_in)} and {len(R_in)}): one R per n")
+    vals = None
+    if se is not None and trials is not None:
+        raise ValueError("give se (one standard error per point) or trials (the per-trial errors), not both")
+    if se is not None:
+        se = np.asarray(se, dtype=float).ravel()
+        if se.shape != R_in.shape:
+            raise ValueError(f"se has {len(se)} values for {len(R_in)} points: one standard error per point")
+    elif trials is not None:
+        vals = np.atleast_2d(np.asarray(trials, dtype=float))
+        if vals.shape[0] != len(R_in):
+            raise ValueError(f"trials has {vals.shape[0]} rows for {len(R_in)} points: one row of trials per point")
+    keep = np.isfinite(n_in) & np.isfinite(R_in) & (n_in > 0) & (R_in > 0)
+    if se is not None:
+        keep &= np.isfinite(se) & (se > 0)
+    order = np.argsort(n_in[keep], kind="stable")
+    n, R = n_in[keep][order], R_in[keep][order]
+    if se is not None:
+        se = se[keep][order]
+    if vals is not None:
+        vals = vals[keep][order]
+    return n, R, se, vals
+
+
 def compare_forms(n, R, se=None, *, trials=None, ratio=0.0) -> pd.DataFrame:
     """Compare four functional forms for the error curve R(n) (points with n > 0 and R > 0).
 
@@ -139,29 +168,7 @@ def compare_forms(n, R, se=None, *, trials=None, ratio=0.0) -> pd.DataFrame:
     ``1/se^2``. AICc is then NaN. Never pass per-trial points as ``R``: trials of one grid are not
     independent. Bad shapes raise a ValueError naming the argument.
     """
-    n_in, R_in = np.asarray(n, dtype=float).ravel(), np.asarray(R, dtype=float).ravel()
-    if n_in.shape != R_in.shape:
-        raise ValueError(f"n and R differ in length ({len(n_in)} and {len(R_in)}): one R per n")
-    vals = None
-    if se is not None and trials is not None:
-        raise ValueError("give se (one standard error per point) or trials (the per-trial errors), not both")
-    if se is not None:
-        se = np.asarray(se, dtype=float).ravel()
-        if se.shape != R_in.shape:
-            raise ValueError(f"se has {len(se)} values for {len(R_in)} points: one standard error per point")
-    elif trials is not None:
-        vals = np.atleast_2d(np.asarray(trials, dtype=float))
-        if vals.shape[0] != len(R_in):
-            raise ValueError(f"trials has {vals.shape[0]} rows for {len(R_in)} points: one row of trials per point")
-    keep = np.isfinite(n_in) & np.isfinite(R_in) & (n_in > 0) & (R_in > 0)
-    if se is not None:
-        keep &= np.isfinite(se) & (se > 0)
-    order = np.argsort(n_in[keep], kind="stable")
-    n, R = n_in[keep][order], R_in[keep][order]
-    if se is not None:
-        se = se[keep][order]
-    if vals is not None:
-        vals = vals[keep][order]
+    n, R, se, vals = _clean_inputs(n, R, se, trials)
 
     def weights(sel):  # the status criterion's weights for the selected points (None: unweighted)
         if se is not None:

@@ -26,7 +26,7 @@ from s2rlib._core.constants import ALL_M
 from s2rlib.law.fit_status import CI_LEVEL
 from s2rlib.law.scaling import Fit, bootstrap_fit, interval
 
-__all__ = ["trial_matrix", "drawn_n", "test_train_ratio", "Gain", "paired_gain", "CaseFit", "fit_table", "describe"]
+__all__ = ["trial_matrix", "drawn_n", "test_train_ratio", "Gain", "paired_gain", "CaseFit", "fit_table"]
 
 
 # --------------------------------------------------------------------------------------------

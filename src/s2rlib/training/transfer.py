@@ -22,7 +22,7 @@ import contextlib
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from types import MappingProxyType
 from typing import ClassVar
 
@@ -228,6 +228,50 @@ def run_trials(data: CaseData, n: int, *, trials: int, seed: int, recipe: Recipe
     """
     t0 = time.perf_counter()
     allocator.keep_freed_memory()  # the same numbers, without page-faulting every large tensor each step
+    pt = _prepare(data, n, trials, seed, recipe, m)
+    K = len(recipe.candidates)
+    out = _Outcome(best_val=torch.empty(trials, K), best_step=torch.zeros(trials, K, dtype=torch.long),
+                   trained_steps=torch.zeros(trials, K, dtype=torch.long))
+    for group in ([list(range(trials))] if batched else [[t] for t in range(trials)]):
+        _train_group(pt, data, n, group, recipe, out, batched=batched, progress=progress)
+    rows = [row for t in range(trials) for row in _trial_rows(pt, data, t, recipe, out, record_candidates)]
+    frame = pd.DataFrame(rows)
+    frame.attrs["wall_s"] = time.perf_counter() - t0
+    frame.attrs["pretrain_steps"] = pt.steps
+    frame.attrs["pretrain_reused"] = out.pretrain_reused  # ensembles taken from s2rlib.training.pretrain_cache
+    return frame
+
+
+@dataclass
+class _Point:
+    """What every trial of one grid point shares: seeds, standardised features, splits, draws, y statistics."""
+
+    seeds: list[int]
+    Xs: torch.Tensor
+    Xt: torch.Tensor
+    splits: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+    draws: list[np.ndarray]
+    ystats: list[tuple[float, float]]
+    y_mu: torch.Tensor
+    y_sd: torch.Tensor
+    nonneg: bool
+    floor: torch.Tensor | None
+    steps: int
+
+
+@dataclass
+class _Outcome:
+    """Per (trial, candidate): best validation error, its step, the steps run, the raw test predictions."""
+
+    best_val: torch.Tensor
+    best_step: torch.Tensor
+    trained_steps: torch.Tensor
+    test_pred: dict = field(default_factory=dict)
+    pretrain_reused: int = 0
+
+
+def _prepare(data: CaseData, n: int, trials: int, seed: int, recipe: Recipe, m: int) -> _Point:
+    """Split, draw and standardise for every trial of a point (refuses an n beyond what is left)."""
     seeds = [seed + t for t in range(trials)]
     mu, sd = standardizer(data.X_source)
     Xs = torch.from_numpy(((data.X_source - mu) / sd).astype(np.float32))
@@ -258,80 +302,74 @@ def run_trials(data: CaseData, n: int, *, trials: int, seed: int, recipe: Recipe
     # predictions are clipped at 0 (in property units) for a non-negative property
     nonneg = recipe.nonneg == "auto" and bool((data.y_target >= 0).all() and (data.y_source >= 0).all())
     floor = (-y_mu / y_sd) if nonneg else None  # (trials, 1): property value 0 in standardised units
-    K = len(recipe.candidates)
-    steps = recipe.pretrain_steps(n)
-    best_val = torch.empty(trials, K)
-    best_step = torch.zeros(trials, K, dtype=torch.long)
-    trained_steps = torch.zeros(trials, K, dtype=torch.long)  # fine-tuning steps each candidate ran
-    test_pred: dict[tuple[int, int], np.ndarray] = {}
-    pretrain_reused = 0
+    return _Point(seeds, Xs, Xt, splits, draws, ystats, y_mu, y_sd, nonneg, floor, recipe.pretrain_steps(n))
 
-    for group in ([list(range(trials))] if batched else [[t] for t in range(trials)]):
-        model = EnsembleMLP([seeds[t] for t in group], Xs.shape[1], recipe.hidden, matmul=recipe.matmul)
-        if n > 0:
-            # each member's source targets, standardised by that trial's experimental statistics
-            Ys = (torch.from_numpy(data.y_source.astype(np.float32)).unsqueeze(0) - y_mu[group]) / y_sd[group]
-            rngs = [np.random.default_rng([seeds[t], 1]) for t in group]
-            key = pretrain_cache.key(data_sha256=data.data_sha256, n=n, seeds=[seeds[t] for t in group],
-                                     draws=[draws[t] for t in group], recipe=recipe,
-                                     y_stats=[ystats[t] for t in group], X=Xs, y=data.y_source)
-            cached = pretrain_cache.pretrained(
-                model, key, lambda net: _pretrain(net, Xs, Ys, [draws[t] for t in group], rngs, steps, recipe,
-                                                  progress=f"pretrain n={n}" if progress else None))
-            pretrain_reused += int(cached)
-        # fine-tune: K candidates per trial, side by side (or one at a time)
-        pairs = [(t, k) for t in group for k in range(K)]
-        for chunk in ([pairs] if batched else [[p] for p in pairs]):
-            ft = model.select([group.index(t) for t, _ in chunk])
-            Yt = torch.stack([(torch.from_numpy(data.y_target) - y_mu[t]) / y_sd[t] for t, _ in chunk])
-            body = torch.tensor([recipe.candidates[k].body_lr for _, k in chunk])
-            head = torch.tensor([recipe.candidates[k].head_lr for _, k in chunk])
-            if n == 0:  # from scratch, a frozen random body is no recipe: train it at the head's rate
-                body = torch.where(body > 0, body, head)
-            rngs = [np.random.default_rng([seeds[t], 2, k]) for t, k in chunk]
-            l2sp = torch.tensor([recipe.candidates[k].l2sp for _, k in chunk])
-            fl = None if floor is None else torch.stack([floor[t] for t, _ in chunk])
-            info = _finetune(ft, Xt, Yt, [splits[t][0] for t, _ in chunk], [splits[t][1] for t, _ in chunk],
-                             rngs, body, head, recipe, l2sp=l2sp if n > 0 else torch.zeros_like(l2sp), floor=fl,
-                             progress=f"fine-tune n={n}" if progress else None)
-            with torch.no_grad():
-                for e, (t, k) in enumerate(chunk):
-                    best_val[t, k] = info["best_val"][e]
-                    best_step[t, k] = info["best_step"][e]
-                    trained_steps[t, k] = info["steps"][e]
-                    test_pred[t, k] = ft.select([e])(Xt.unsqueeze(0))[0].numpy()  # raw, before any clip
 
-    rows = []
-    for t in range(trials):
-        k = int(torch.argmin(best_val[t]))
-        tr, va, te = splits[t]
-        raw_all = test_pred[t, k] * ystats[t][1] + ystats[t][0]
-        pred_all = np.maximum(raw_all, 0.0) if nonneg else raw_all
-        pred = pred_all[te]
-        metrics = _metrics(pred, data.y_target[te])
-        metrics.update(simulation_baseline(data, tr, te, pred_all))
-        metrics["val_mae"] = float(best_val[t, k]) * ystats[t][1]
-        metrics["finetune_best_step"] = int(best_step[t, k])
-        # every candidate's steps, summed: the trial's fine-tuning work (benchmarks/floor.py counts it)
-        metrics["finetune_steps"] = int(trained_steps[t].sum())
-        # n_pool: the experimental rows outside the test split, from which the m training rows are drawn
-        metrics.update(n_train=len(tr), n_val=len(va), n_test=len(te), n_pool=data.n_target - len(te),
-                       n_source_used=len(draws[t]))
-        if record_candidates:
-            metrics["mae_unclipped"] = float(np.abs(raw_all[te] - data.y_target[te]).mean())
-            for kk, cand in enumerate(recipe.candidates):
-                p_k = test_pred[t, kk][te] * ystats[t][1] + ystats[t][0]
-                p_k = np.maximum(p_k, 0.0) if nonneg else p_k
-                metrics[f"val_mae@{cand.name}"] = float(best_val[t, kk]) * ystats[t][1]
-                metrics[f"mae@{cand.name}"] = float(np.abs(p_k - data.y_target[te]).mean())
-        for name, value in metrics.items():
-            rows.append({"trial": t, "seed": seeds[t], "metric": name, "value": value,
-                         "selected_recipe": recipe.candidates[k].name})
-    out = pd.DataFrame(rows)
-    out.attrs["wall_s"] = time.perf_counter() - t0
-    out.attrs["pretrain_steps"] = steps
-    out.attrs["pretrain_reused"] = pretrain_reused  # ensembles taken from s2rlib.training.pretrain_cache
-    return out
+def _train_group(pt: _Point, data: CaseData, n: int, group: list[int], recipe: Recipe, out: _Outcome, *,
+                 batched: bool, progress: bool) -> None:
+    """Pretrain the trials of ``group`` as one ensemble (or take it from the cache), then fine-tune every
+    (trial, candidate) pair; writes into ``out``."""
+    seeds, K = pt.seeds, len(recipe.candidates)
+    model = EnsembleMLP([seeds[t] for t in group], pt.Xs.shape[1], recipe.hidden, matmul=recipe.matmul)
+    if n > 0:
+        # each member's source targets, standardised by that trial's experimental statistics
+        Ys = (torch.from_numpy(data.y_source.astype(np.float32)).unsqueeze(0) - pt.y_mu[group]) / pt.y_sd[group]
+        rngs = [np.random.default_rng([seeds[t], 1]) for t in group]
+        key = pretrain_cache.key(data_sha256=data.data_sha256, n=n, seeds=[seeds[t] for t in group],
+                                 draws=[pt.draws[t] for t in group], recipe=recipe,
+                                 y_stats=[pt.ystats[t] for t in group], X=pt.Xs, y=data.y_source)
+        cached = pretrain_cache.pretrained(
+            model, key, lambda net: _pretrain(net, pt.Xs, Ys, [pt.draws[t] for t in group], rngs, pt.steps, recipe,
+                                              progress=f"pretrain n={n}" if progress else None))
+        out.pretrain_reused += int(cached)
+    # fine-tune: K candidates per trial, side by side (or one at a time)
+    pairs = [(t, k) for t in group for k in range(K)]
+    for chunk in ([pairs] if batched else [[p] for p in pairs]):
+        ft = model.select([group.index(t) for t, _ in chunk])
+        Yt = torch.stack([(torch.from_numpy(data.y_target) - pt.y_mu[t]) / pt.y_sd[t] for t, _ in chunk])
+        body = torch.tensor([recipe.candidates[k].body_lr for _, k in chunk])
+        head = torch.tensor([recipe.candidates[k].head_lr for _, k in chunk])
+        if n == 0:  # from scratch, a frozen random body is no recipe: train it at the head's rate
+            body = torch.where(body > 0, body, head)
+        rngs = [np.random.default_rng([seeds[t], 2, k]) for t, k in chunk]
+        l2sp = torch.tensor([recipe.candidates[k].l2sp for _, k in chunk])
+        fl = None if pt.floor is None else torch.stack([pt.floor[t] for t, _ in chunk])
+        info = _finetune(ft, pt.Xt, Yt, [pt.splits[t][0] for t, _ in chunk], [pt.splits[t][1] for t, _ in chunk],
+                         rngs, body, head, recipe, l2sp=l2sp if n > 0 else torch.zeros_like(l2sp), floor=fl,
+                         progress=f"fine-tune n={n}" if progress else None)
+        with torch.no_grad():
+            for e, (t, k) in enumerate(chunk):
+                out.best_val[t, k] = info["best_val"][e]
+                out.best_step[t, k] = info["best_step"][e]
+                out.trained_steps[t, k] = info["steps"][e]
+                out.test_pred[t, k] = ft.select([e])(pt.Xt.unsqueeze(0))[0].numpy()  # raw, before any clip
+
+
+def _trial_rows(pt: _Point, data: CaseData, t: int, recipe: Recipe, out: _Outcome, record_candidates: bool) -> list:
+    """The tidy rows of trial ``t``: the candidate validation picks, its test metrics, sizes and steps."""
+    k = int(torch.argmin(out.best_val[t]))
+    tr, va, te = pt.splits[t]
+    mean, scale = pt.ystats[t]
+    raw_all = out.test_pred[t, k] * scale + mean
+    pred_all = np.maximum(raw_all, 0.0) if pt.nonneg else raw_all
+    metrics = _metrics(pred_all[te], data.y_target[te])
+    metrics.update(simulation_baseline(data, tr, te, pred_all))
+    metrics["val_mae"] = float(out.best_val[t, k]) * scale
+    metrics["finetune_best_step"] = int(out.best_step[t, k])
+    # every candidate's steps, summed: the trial's fine-tuning work (benchmarks/floor.py counts it)
+    metrics["finetune_steps"] = int(out.trained_steps[t].sum())
+    # n_pool: the experimental rows outside the test split, from which the m training rows are drawn
+    metrics.update(n_train=len(tr), n_val=len(va), n_test=len(te), n_pool=data.n_target - len(te),
+                   n_source_used=len(pt.draws[t]))
+    if record_candidates:
+        metrics["mae_unclipped"] = float(np.abs(raw_all[te] - data.y_target[te]).mean())
+        for kk, cand in enumerate(recipe.candidates):
+            p_k = out.test_pred[t, kk][te] * scale + mean
+            p_k = np.maximum(p_k, 0.0) if pt.nonneg else p_k
+            metrics[f"val_mae@{cand.name}"] = float(out.best_val[t, kk]) * scale
+            metrics[f"mae@{cand.name}"] = float(np.abs(p_k - data.y_target[te]).mean())
+    return [{"trial": t, "seed": pt.seeds[t], "metric": name, "value": value,
+             "selected_recipe": recipe.candidates[k].name} for name, value in metrics.items()]
 
 
 def _loss(pred: torch.Tensor, y: torch.Tensor, kind: str) -> torch.Tensor:
