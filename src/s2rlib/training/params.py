@@ -21,6 +21,7 @@ from s2rlib._core.errors import ParameterError
 from s2rlib._core.constants import ALL_M
 from s2rlib.training.transfer import PRECISIONS, Candidate, Recipe, bf16_native
 from s2rlib.training.models import MATMULS, onednn_available
+from s2rlib.training.pretrain import SCHEDULES
 
 MIN_TRAIN, MIN_VAL, MIN_TEST = 8, 2, 2
 #: bounds on the network's size: a width or a layer count beyond these is a typo, not an experiment
@@ -93,6 +94,31 @@ def _positive_real(name: str, value, *, allow_zero: bool = False) -> None:
         raise ParameterError(f"parameter {name}={value!r}: expected {expected}")
 
 
+def _check_schedule(recipe: Recipe) -> Recipe:
+    """The pretraining schedule and, for "converge", its early-stopping fields (a cap is required)."""
+    if recipe.pretrain_schedule not in SCHEDULES:
+        raise ParameterError(f"parameter recipe.pretrain_schedule={recipe.pretrain_schedule!r}: expected one of "
+                             f"{list(SCHEDULES)}")
+    if recipe.pretrain_schedule != "converge":
+        return recipe
+    if recipe.pretrain_max_steps is None:
+        raise ParameterError("parameter recipe.pretrain_max_steps=None with pretrain_schedule='converge': early "
+                             "stopping needs a cap on the steps (e.g. 60000); the rows record whether it stopped "
+                             "a member")
+    ints = {name: _int(f"recipe.{name}", getattr(recipe, name), minimum=minimum)
+            for name, minimum in (("pretrain_val_max", 1), ("pretrain_eval_steps", 1), ("pretrain_patience", 1),
+                                  ("pretrain_drops", 0))}
+    v = recipe.pretrain_val_fraction
+    if not (isinstance(v, numbers.Real) and 0 < v < 1):
+        raise ParameterError(f"parameter recipe.pretrain_val_fraction={v!r}: expected a fraction strictly between "
+                             f"0 and 1")
+    d = recipe.pretrain_lr_drop
+    if not (isinstance(d, numbers.Real) and 0 < d < 1):
+        raise ParameterError(f"parameter recipe.pretrain_lr_drop={d!r}: expected a factor strictly between 0 and 1 "
+                             f"(the learning rate is multiplied by it at each drop)")
+    return dataclasses.replace(recipe, **ints)
+
+
 def validate_recipe(overrides: dict | None) -> Recipe:
     """A Recipe from the defaults plus ``overrides``; unknown or bad fields are a ParameterError."""
     if isinstance(overrides, str):  # the notebooks' recipe_json
@@ -123,6 +149,7 @@ def validate_recipe(overrides: dict | None) -> Recipe:
                           ("y_scale", ("train", "source")), ("precision", PRECISIONS), ("matmul", MATMULS)):
         if getattr(recipe, name) not in allowed:
             raise ParameterError(f"parameter recipe.{name}={getattr(recipe, name)!r}: expected one of {list(allowed)}")
+    recipe = _check_schedule(recipe)
     if recipe.precision == "bf16" and not bf16_native():
         raise ParameterError("parameter recipe.precision='bf16': this CPU has no bfloat16 instructions "
                              "(neither AVX512-BF16 nor AMX), so bf16 would be emulated and slower than fp32; use "

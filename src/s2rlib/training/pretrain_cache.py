@@ -34,11 +34,12 @@ log = logging.getLogger(__name__)
 
 PRETRAIN_CACHE_ENV = "S2R_PRETRAIN_CACHE"
 #: the files (beside this one) whose source defines pretraining; read, not imported (transfer imports this module)
-_CODE_FILES = ("models.py", "transfer.py")
+_CODE_FILES = ("models.py", "transfer.py", "pretrain.py")
 #: the Recipe fields pretraining reads (a change of any of them is another network)
 PRETRAIN_FIELDS = ("hidden", "pretrain_batch", "pretrain_lr", "pretrain_epochs", "pretrain_min_steps",
                    "pretrain_max_steps", "loss", "y_scale", "withhold_test_sources", "precision",
-                   "matmul")
+                   "matmul", "pretrain_schedule", "pretrain_val_fraction", "pretrain_val_max", "pretrain_eval_steps",
+                   "pretrain_patience", "pretrain_drops", "pretrain_lr_drop")
 
 
 def cache_dir() -> Path | None:
@@ -83,7 +84,7 @@ def key(*, data_sha256: str, n: int, seeds: list[int], draws: list[np.ndarray], 
     h.update(json.dumps({"data": data_sha256, "n": int(n), "seeds": [int(s) for s in seeds], "recipe": fields,
                          "y_stats": [[float(a), float(b)] for a, b in y_stats], "threads": torch.get_num_threads(),
                          "torch": torch.__version__, "cpu": _cpu_model(),
-                         "code": _code_hash(), "version": 2}, sort_keys=True, default=str).encode())
+                         "code": _code_hash(), "version": 3}, sort_keys=True, default=str).encode())
     for d in draws:
         h.update(np.ascontiguousarray(d, dtype=np.int64).tobytes())
     for arr in (X, y):
@@ -94,28 +95,34 @@ def key(*, data_sha256: str, n: int, seeds: list[int], draws: list[np.ndarray], 
     return h.hexdigest()[:32]
 
 
-def pretrained(model: EnsembleMLP, cache_key: str, compute: Callable[[EnsembleMLP], None]) -> bool:
+def pretrained(model: EnsembleMLP, cache_key: str, compute: Callable[[EnsembleMLP], dict | None],
+               info: dict | None = None) -> bool:
     """Fill ``model`` with the cached pretrained weights, or run ``compute(model)`` and store them.
 
-    Returns True when the weights came from the cache.
+    ``compute`` may return a dict of per-member tensors (what pretraining did: steps, source-validation
+    error); it is stored with the weights, and ``info`` (when given) is filled with it on a hit as on a
+    miss. Returns True when the weights came from the cache.
     """
+    info = {} if info is None else info
     root = cache_dir()
     if root is None:
-        compute(model)
+        info.update(compute(model) or {})
         return False
     root.mkdir(parents=True, exist_ok=True)
     path = root / f"{cache_key}.pt"
     with FileLock(str(path) + ".lock"):
         if path.is_file():
             try:
-                state = torch.load(path, map_location="cpu", weights_only=True)
-                model.load_state_dict(state)
+                payload = torch.load(path, map_location="cpu", weights_only=True)
+                model.load_state_dict(payload["state"])
+                info.update(payload["info"])
                 return True
             except Exception as exc:  # a damaged entry is never fatal: set it aside and recompute
                 damaged = set_aside(path)
                 log.warning("pretrained-network cache entry %s is damaged (%s: %s); moved to %s and recomputed",
                             path, type(exc).__name__, exc, damaged.name)
-        compute(model)
+        computed = compute(model) or {}
+        info.update(computed)
         with atomic_write(path, "wb") as fh:
-            torch.save(model.state_dict(), fh)
+            torch.save({"state": model.state_dict(), "info": computed}, fh)
     return False

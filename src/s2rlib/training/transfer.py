@@ -36,6 +36,7 @@ from s2rlib.training import pretrain_cache
 from s2rlib.datasets.case_data import CaseData
 from s2rlib._core.errors import ParameterError
 from s2rlib.training.models import EnsembleAdam, EnsembleMLP
+from s2rlib.training.pretrain import padded, pretrain_converge, source_split
 from s2rlib._core.constants import ALL_M
 
 
@@ -71,7 +72,21 @@ class Recipe:
     #: gets more than ``pretrain_epochs`` epochs)
     pretrain_min_steps: int = 1000
     #: a cap on pretraining steps; None = no cap: every n above the floor gets ``pretrain_epochs`` epochs
+    #: (the "converge" schedule needs a cap: it is refused without one)
     pretrain_max_steps: int | None = None
+    #: "fixed" (the epochs, floor and cap above; a cosine learning rate) or "converge" (each member stops on
+    #: its own source-validation error: s2rlib.training.pretrain; the floor and epochs are then unused)
+    pretrain_schedule: str = "fixed"
+    #: "converge" only: the share of each trial's source draw held out for validation (whole groups), at
+    #: most ``pretrain_val_max`` rows; validation every epoch but at least every ``pretrain_eval_steps``
+    #: steps; after ``pretrain_patience`` stale validations the rate drops by ``pretrain_lr_drop``, after
+    #: ``pretrain_drops`` drops and one more stall the member stops
+    pretrain_val_fraction: float = 0.1
+    pretrain_val_max: int = 5000
+    pretrain_eval_steps: int = 10
+    pretrain_patience: int = 10
+    pretrain_drops: int = 2
+    pretrain_lr_drop: float = 0.3
     #: training loss, pretraining and fine-tuning: "mse", "l1" (the metric is MAE) or "huber"
     loss: str = "l1"
     #: clip predictions at 0 when the property cannot be negative: "auto" = when every source and
@@ -108,12 +123,19 @@ class Recipe:
 
     #: fields recorded only when they differ from this value: they were added after the final grids
     #: ran, so those grids' recorded recipes (and their point files' hashes) stay today's recipe
-    RECORDED_IF_NOT: ClassVar[Mapping[str, object]] = MappingProxyType({"precision": "fp32", "matmul": "blas"})
+    RECORDED_IF_NOT: ClassVar[Mapping[str, object]] = MappingProxyType({"precision": "fp32", "matmul": "blas",
+                                                                        "pretrain_schedule": "fixed"})
+    #: the fields only the "converge" schedule reads: recorded (all of them) only with that schedule
+    CONVERGE_FIELDS: ClassVar[tuple[str, ...]] = ("pretrain_val_fraction", "pretrain_val_max", "pretrain_eval_steps",
+                                                  "pretrain_patience", "pretrain_drops", "pretrain_lr_drop")
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["hidden"] = list(self.hidden)
         d["candidates"] = [asdict(c) for c in self.candidates]
+        if self.pretrain_schedule != "converge":
+            for k in self.CONVERGE_FIELDS:
+                del d[k]
         for k, v in self.RECORDED_IF_NOT.items():
             if d[k] == v:
                 del d[k]
@@ -129,9 +151,12 @@ class Recipe:
         return cls(**d)
 
     def pretrain_steps(self, n: int) -> int:
-        """Pretraining length for n source samples: epochs * steps/epoch, clipped to [min, max]."""
+        """Pretraining length for n source samples: epochs * steps/epoch, clipped to [min, max] (the "fixed"
+        schedule; with "converge", the cap: each member stops on its own before it)."""
         if n <= 0:
             return 0
+        if self.pretrain_schedule == "converge":
+            return int(self.pretrain_max_steps)
         steps = self.pretrain_epochs * math.ceil(n / self.pretrain_batch)
         steps = max(steps, self.pretrain_min_steps)
         return int(steps if self.pretrain_max_steps is None else min(steps, self.pretrain_max_steps))
@@ -180,17 +205,6 @@ def _batches(idx: list[np.ndarray], rngs: list[np.random.Generator], batch: int)
     return torch.from_numpy(np.stack([ix[r.integers(0, len(ix), batch)] for ix, r in zip(idx, rngs)]))
 
 
-def _padded(idx: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pad ragged index arrays to (E, max_len) with a 0/1 mask."""
-    L = max(len(i) for i in idx)
-    out = np.zeros((len(idx), L), dtype=np.int64)
-    mask = np.zeros((len(idx), L), dtype=np.float32)
-    for e, i in enumerate(idx):
-        out[e, : len(i)] = i
-        mask[e, : len(i)] = 1
-    return torch.from_numpy(out), torch.from_numpy(mask)
-
-
 def _metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
     err = pred - true
     ss_tot = float(((true - true.mean()) ** 2).sum())
@@ -237,7 +251,8 @@ def run_trials(data: CaseData, n: int, *, trials: int, seed: int, recipe: Recipe
     rows = [row for t in range(trials) for row in _trial_rows(pt, data, t, recipe, out, record_candidates)]
     frame = pd.DataFrame(rows)
     frame.attrs["wall_s"] = time.perf_counter() - t0
-    frame.attrs["pretrain_steps"] = pt.steps
+    frame.attrs["pretrain_steps"] = (pt.steps if not out.pretrain_info else  # converge: the longest member's
+                                     max(int(i["steps"]) for i in out.pretrain_info.values()))
     frame.attrs["pretrain_reused"] = out.pretrain_reused  # ensembles taken from s2rlib.training.pretrain_cache
     return frame
 
@@ -257,6 +272,9 @@ class _Point:
     nonneg: bool
     floor: torch.Tensor | None
     steps: int
+    #: "converge" schedule: each trial's source draw split into pretraining and source-validation rows
+    source_train: list[np.ndarray] = field(default_factory=list)
+    source_val: list[np.ndarray] = field(default_factory=list)
 
 
 @dataclass
@@ -268,6 +286,9 @@ class _Outcome:
     trained_steps: torch.Tensor
     test_pred: dict = field(default_factory=dict)
     pretrain_reused: int = 0
+    #: "converge" schedule, per trial: steps run, step of the best source-validation error, that error
+    #: (standardised units) and whether the cap stopped it
+    pretrain_info: dict = field(default_factory=dict)
 
 
 def _prepare(data: CaseData, n: int, trials: int, seed: int, recipe: Recipe, m: int) -> _Point:
@@ -302,7 +323,14 @@ def _prepare(data: CaseData, n: int, trials: int, seed: int, recipe: Recipe, m: 
     # predictions are clipped at 0 (in property units) for a non-negative property
     nonneg = recipe.nonneg == "auto" and bool((data.y_target >= 0).all() and (data.y_source >= 0).all())
     floor = (-y_mu / y_sd) if nonneg else None  # (trials, 1): property value 0 in standardised units
-    return _Point(seeds, Xs, Xt, splits, draws, ystats, y_mu, y_sd, nonneg, floor, recipe.pretrain_steps(n))
+    pt = _Point(seeds, Xs, Xt, splits, draws, ystats, y_mu, y_sd, nonneg, floor, recipe.pretrain_steps(n))
+    if recipe.pretrain_schedule == "converge" and n > 0:
+        for s, d in zip(seeds, draws):  # its own stream: the splits and draws above stay as they were
+            tr_s, va_s = source_split(d, data.source_groups, np.random.default_rng([s, 3]),
+                                      recipe.pretrain_val_fraction, recipe.pretrain_val_max)
+            pt.source_train.append(tr_s)
+            pt.source_val.append(va_s)
+    return pt
 
 
 def _train_group(pt: _Point, data: CaseData, n: int, group: list[int], recipe: Recipe, out: _Outcome, *,
@@ -318,10 +346,20 @@ def _train_group(pt: _Point, data: CaseData, n: int, group: list[int], recipe: R
         key = pretrain_cache.key(data_sha256=data.data_sha256, n=n, seeds=[seeds[t] for t in group],
                                  draws=[pt.draws[t] for t in group], recipe=recipe,
                                  y_stats=[pt.ystats[t] for t in group], X=pt.Xs, y=data.y_source)
-        cached = pretrain_cache.pretrained(
-            model, key, lambda net: _pretrain(net, pt.Xs, Ys, [pt.draws[t] for t in group], rngs, pt.steps, recipe,
-                                              progress=f"pretrain n={n}" if progress else None))
-        out.pretrain_reused += int(cached)
+        bar = f"pretrain n={n}" if progress else None
+        if recipe.pretrain_schedule == "converge":
+            def compute(net):
+                return pretrain_converge(net, pt.Xs, Ys, [pt.source_train[t] for t in group],
+                                         [pt.source_val[t] for t in group], rngs, recipe, batches=_batches,
+                                         loss=_loss, precision=training_precision, progress=bar)
+        else:
+            def compute(net):
+                _pretrain(net, pt.Xs, Ys, [pt.draws[t] for t in group], rngs, pt.steps, recipe, progress=bar)
+        info: dict = {}
+        out.pretrain_reused += int(pretrain_cache.pretrained(model, key, compute, info=info))
+        for j, t in enumerate(group):
+            if info:
+                out.pretrain_info[t] = {k: v[j].item() for k, v in info.items()}
     # fine-tune: K candidates per trial, side by side (or one at a time)
     pairs = [(t, k) for t in group for k in range(K)]
     for chunk in ([pairs] if batched else [[p] for p in pairs]):
@@ -361,6 +399,11 @@ def _trial_rows(pt: _Point, data: CaseData, t: int, recipe: Recipe, out: _Outcom
     # n_pool: the experimental rows outside the test split, from which the m training rows are drawn
     metrics.update(n_train=len(tr), n_val=len(va), n_test=len(te), n_pool=data.n_target - len(te),
                    n_source_used=len(pt.draws[t]))
+    if t in out.pretrain_info:  # the "converge" schedule: what pretraining did, on the source side
+        info = out.pretrain_info[t]
+        metrics.update(pretrain_steps=int(info["steps"]), pretrain_best_step=int(info["best_step"]),
+                       pretrain_val_mae=float(info["best_val"]) * float(pt.y_sd[t]),
+                       pretrain_capped=float(bool(info["capped"])), n_source_val=len(pt.source_val[t]))
     if record_candidates:
         metrics["mae_unclipped"] = float(np.abs(raw_all[te] - data.y_target[te]).mean())
         for kk, cand in enumerate(recipe.candidates):
@@ -458,7 +501,7 @@ def _finetune(model, X, Y, tr_idx, va_idx, rngs, body, head, recipe, l2sp=None, 
     n_layers = len(model.weights)
     spe = torch.tensor([math.ceil(len(i) / recipe.finetune_batch) for i in tr_idx])
     max_steps = spe * recipe.finetune_max_epochs
-    vidx, vmask = _padded(va_idx)
+    vidx, vmask = padded(va_idx)
     vy = Y[torch.arange(E).view(-1, 1), vidx]
 
     @torch.no_grad()
