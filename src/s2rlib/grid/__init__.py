@@ -4,7 +4,8 @@
 * :mod:`s2rlib.grid.notebooks` — every case's grid notebook, rendered from one template;
 * :mod:`s2rlib.grid.results` — the results schema, provenance, atomic per-point files and merging;
 * :mod:`s2rlib.grid.selection` — which rows belong together (grids, experimental sizes m);
-* :mod:`s2rlib.grid.recipe_study` — the cumulative recipe ablation, chosen on validation error.
+* :mod:`s2rlib.grid.recipe_study` — the cumulative recipe ablation, chosen on validation error;
+* :mod:`s2rlib.grid.correlation_study` — re-split trials on disjoint parts of the data (is the interval right?).
 """
 
 from s2rlib.grid.results import load_results, merge_points

@@ -9,7 +9,8 @@
 * :mod:`s2rlib.law.ess` — the equivalent sample size of the two-way design;
 * :mod:`s2rlib.law.sensitivity` — protocol variants and their paired comparison;
 * :mod:`s2rlib.law.simulation_baseline` — the network against the simulation itself;
-* :mod:`s2rlib.law.fit_cache` — fits cached on disk, keyed by everything they depend on.
+* :mod:`s2rlib.law.fit_cache` — fits cached on disk, keyed by everything they depend on;
+* :mod:`s2rlib.law.correlation` — the measured spread of J-trial means against the interval's factor.
 
 Numbers and dataclasses only: every sentence about them lives in :mod:`s2rlib.book`.
 """
