@@ -72,23 +72,25 @@ class FitStatus(ExplainedStatus):
                         "a constant fits the trial means as well as the form (AIC not lower by 2)",
                         "the fall is measured (the gain), its shape is not: alpha and C are not identified")
     constant_preferred = ("constant_preferred",
-                          "a constant fits the trial means as well as the law (AIC of the law not lower by 2): "
-                          "these data show no detectable fall of the error with n",
+                          "a constant fits the trial means as well as the form (AIC of the form not lower by 2) and "
+                          "the paired gain at the largest n does not exclude 0: these data show no detectable fall "
+                          "of the error with n",
                           "read no scaling into the curve: D and alpha describe no fall with n, C is not identified")
     no_decrease = ("no_decrease", "D = 0: the error does not fall with n (flat or increasing)",
                    "these data give no evidence that more simulations help: D and alpha describe no fall with n, C is "
                    "not identified")
     alpha_at_bound = ("alpha_at_bound",
-                      "alpha, or its 90% interval, reaches its search bound (0.001 or 3): over the measured n the "
-                      "curve is too flat or too steep to pin the exponent, and D moves by orders of magnitude with it",
+                      "alpha, or its 90% interval, reaches its search bound (0.001 or 3), or, for the finite-R(0) "
+                      "form, n_s's reaches its own (1/100 of the smallest n > 0, 100 times the largest n): over "
+                      "the measured n the curve is too flat or too steep to pin the exponent",
                       "alpha is a one-sided limit (≥ x at the bound 3, ≤ x at 0.001); D is not identified. At 3 "
                       "either the error falls onto a plateau within the first step in n, and C, its level, keeps its "
                       "interval, or a slow fall with no floor and a fast fall onto one fit about equally well, and C's "
                       "interval covers both (C < x when it reaches 0 or a pure power law fits as well); at 0.001 the law is about (D + C) − D alpha ln n, so D and C "
                       "trade off and C is not identified either")
     C_at_bound = ("C_at_bound",
-                  "no floor is resolved: C = 0, its 90% interval reaches 0, or a pure power law (C = 0) fits "
-                  "as well",
+                  "no floor is resolved: C = 0, its 90% interval reaches 0, or the same form without a floor "
+                  "(C = 0: for the paper's law a pure power law) fits as well (AIC not lower by 2)",
                   "C is reported as an upper bound, C < x; the transfer gap is not measured")
     unidentified = ("unidentified",
                     "the law's point estimate has an interior optimum, but more than 5% of the interval draws "
