@@ -35,6 +35,10 @@ CONSTANT_STATUSES = (FitStatus.constant_preferred, FitStatus.no_decrease)
 NOT_IDENTIFIED = "not identified"
 NO_TREND = "no fall with n"
 NO_LAW = "no law fitted"
+SHAPE_REJECTED = "form rejected by the goodness-of-fit test"
+#: a one-sided alpha limit whose open side covers more than this share of the log search range says nothing
+#: (e.g. "alpha ≥ 0.016" where the search runs to 3): it is printed as "not identified"
+VACUOUS_SHARE = 0.5
 ESTIMATE, BOUND, WORDS = "estimate", "bound", "words"
 
 #: Which of (D, alpha, C) every table prints under each fit status, and the words that replace the
@@ -52,6 +56,8 @@ PARAMETER_RULES: dict[str, tuple[str, str, str]] = {
     "constant_preferred": (NO_TREND, NO_TREND, NOT_IDENTIFIED),
     "no_decrease": (NO_TREND, NO_TREND, NOT_IDENTIFIED),
     "unidentified": (NOT_IDENTIFIED,) * 3,
+    "shape_unresolved": (NOT_IDENTIFIED,) * 3,
+    "misfit": (SHAPE_REJECTED,) * 3,
     "too_few_points": (NO_LAW,) * 3,
     "failed": (NO_LAW,) * 3,
 }
@@ -108,24 +114,51 @@ def _rule(status, alpha_reached: tuple[bool, bool]) -> tuple[str, str, str]:
     return PARAMETER_RULES.get(key, (NOT_IDENTIFIED,) * 3)  # an unknown status never prints a number
 
 
+def _vacuous_alpha(limit: float, upper: bool) -> bool:
+    """Whether a one-sided limit on alpha leaves more than :data:`VACUOUS_SHARE` of the log search range open."""
+    lo, hi = ALPHA_BOUNDS
+    if not (np.isfinite(limit) and limit > 0):
+        return True
+    open_part = math.log(hi / limit) if upper else math.log(limit / lo)
+    return open_part > VACUOUS_SHARE * math.log(hi / lo)
+
+
+def _plateau_rule(rule: tuple[str, str, str], status, plateau: bool) -> tuple[str, str, str]:
+    """A plateau C identified by its interval (``plateau``) is printed whatever alpha does, except where the
+    status says the error does not fall or the form is rejected."""
+    key = str(getattr(status, "value", status))
+    if plateau and key in ("alpha_at_bound", "unidentified", "C_at_bound"):
+        return (rule[0], rule[1], ESTIMATE)
+    return rule
+
+
 def shown_parameters(status, estimates: Mapping[str, float], intervals: Mapping[str, tuple[float, float]], *,
-                     floor_unresolved: bool = False, floor_why: str = "", level: float = CI_LEVEL
-                     ) -> dict[str, Shown]:
+                     floor_unresolved: bool = False, floor_why: str = "", level: float = CI_LEVEL,
+                     plateau: bool = False, floor_ceiling: float = math.nan) -> dict[str, Shown]:
     """How every table shows D, alpha and C of a fit with ``status`` (:data:`PARAMETER_RULES`).
 
     ``estimates`` and ``intervals`` map ``"D"``, ``"alpha"``, ``"C"`` to the fitted value and its
     interval at ``level``; ``floor_unresolved`` says that C is only bounded from above (``floor_why``:
     why, in words). :func:`fit_parameters` fills them from a :class:`s2rlib.law.scaling.Fit`.
+    ``plateau`` says that C is identified as a level even where alpha is not (the finite-R(0) form,
+    :meth:`s2rlib.law.finite.FiniteFit.floor_resolved`). No vacuous bound is printed: ``C < x`` only where x
+    lies below ``floor_ceiling`` (the lower end of the interval of the lowest measured mean: a larger
+    bound says no more than the measurements), a one-sided alpha only where it closes at least half of the
+    log search range (:data:`VACUOUS_SHARE`).
     """
     pct = f"{int(round(level * 100))}%"
     a, (a_lo, a_hi) = float(estimates.get("alpha", math.nan)), intervals.get("alpha", (math.nan, math.nan))
     reached = alpha_bounds_reached(a, a_lo, a_hi)
     out = {}
-    for name, rule in zip(("D", "alpha", "C"), _rule(status, reached)):
+    for name, rule in zip(("D", "alpha", "C"), _plateau_rule(_rule(status, reached), status, plateau)):
         x = float(estimates.get(name, math.nan))
         lo, hi = intervals.get(name, (math.nan, math.nan))
-        if rule == ESTIMATE and name == "C" and floor_unresolved:
+        if rule == ESTIMATE and name == "C" and floor_unresolved and not plateau:
             rule = BOUND
+        if rule == BOUND and name == "C" and np.isfinite(floor_ceiling) and np.isfinite(hi) and hi >= floor_ceiling:
+            out[name] = Shown(name, WORDS, "no floor resolved", DASH,
+                              detail=f"its {pct} upper end {fmt(hi)} is not below the lowest measured error")
+            continue
         if rule == ESTIMATE:
             out[name] = Shown(name, ESTIMATE, fmt(x), fmt_ci(lo, hi), number=x)
         elif rule == BOUND and name == "C":
@@ -134,7 +167,8 @@ def shown_parameters(status, estimates: Mapping[str, float], intervals: Mapping[
                 why = f"C = 0 in the fit and throughout its {pct} interval"
             out[name] = (Shown(name, BOUND, f"< {fmt(hi)}", "upper bound only", "no floor resolved", why, float(hi))
                          if np.isfinite(hi) and hi > 0 else Shown(name, WORDS, "no floor resolved", DASH, detail=why))
-        elif rule == BOUND and name == "alpha" and reached in ((False, True), (True, False)):
+        elif rule == BOUND and name == "alpha" and reached in ((False, True), (True, False)) and not _vacuous_alpha(
+                (a_lo if reached[1] else a_hi) if np.isfinite(a_lo) and np.isfinite(a_hi) else a, reached[1]):
             upper = reached[1]
             limit = (a_lo if upper else a_hi) if np.isfinite(a_lo) and np.isfinite(a_hi) else a
             note = f"its {pct} interval reaches the search bound {fmt(ALPHA_BOUNDS[1 if upper else 0])}"
@@ -166,6 +200,36 @@ def fit_parameters(fit, level: float = CI_LEVEL) -> dict[str, Shown]:
     return shown_parameters(fit.status, {k: getattr(fit, k) for k in ("D", "alpha", "C")}, ci,
                             floor_unresolved=unresolved, floor_why=fit.floor_reason(level) if unresolved else "",
                             level=level)
+
+
+#: the two forms in words, as every table names them
+FORM_WORDS = {"law": "D n^-alpha + C", "finite": "C + (R0 - C)(1 + n/n_s)^-alpha"}
+
+
+def finite_parameters(ff, level: float = CI_LEVEL, floor_ceiling: float = math.nan) -> dict[str, Shown]:
+    """:func:`shown_parameters` of a :class:`s2rlib.law.finite.FiniteFit` (its alpha and C; D is not a
+    parameter of this form): C as an estimate wherever its plateau is identified."""
+    if not ff.usable:
+        return shown_parameters(ff.status, {}, {}, level=level)
+    ci = ff.ci(level)
+    resolved = ff.floor_resolved(level)
+    return shown_parameters(ff.status, {"D": math.nan, "alpha": ff.alpha, "C": ff.C}, ci,
+                            floor_unresolved=not resolved, plateau=resolved, floor_ceiling=floor_ceiling,
+                            floor_why="" if resolved else "no floor resolved", level=level)
+
+
+def form_parameters(cf: CaseFit, level: float = CI_LEVEL) -> dict[str, Shown]:
+    """alpha and C of the form a case's row reports (:attr:`s2rlib.law.trial_stats.CaseFit.chosen`), as
+    every table shows them, with no bound on C above the lowest measured error."""
+    ceiling = cf.floor_ceiling(level)
+    if cf.chosen == "finite":
+        return finite_parameters(cf.finite, level, ceiling)
+    f = cf.fit
+    ci = _display_ci(f, level)
+    unresolved = f.floor_unresolved(level) if f.usable else False
+    return shown_parameters(f.status, {k: getattr(f, k) for k in ("D", "alpha", "C")}, ci,
+                            floor_unresolved=unresolved, floor_why=f.floor_reason(level) if unresolved else "",
+                            level=level, floor_ceiling=ceiling)
 
 
 def law_clauses(shown: Mapping[str, Shown], names=("alpha", "C"), units: str = "") -> str:
@@ -214,6 +278,9 @@ class Finding:
     C_lo: float
     C_hi: float
     C_upper_only: bool
+    form: str = "law"
+    p_value: float = math.nan
+    parameters: Mapping[str, Shown] | None = None  # as :func:`form_parameters` shows them
 
     @property
     def verdict(self) -> str:
@@ -257,6 +324,8 @@ class Finding:
 
     def shown(self) -> dict[str, Shown]:
         """alpha and C as every table shows them under this status (:func:`shown_parameters`)."""
+        if self.parameters is not None:
+            return dict(self.parameters)
         return shown_parameters(self.status, {"alpha": self.alpha, "C": self.C},
                                 {"alpha": (self.alpha_lo, self.alpha_hi), "C": (self.C_lo, self.C_hi)},
                                 floor_unresolved=self.C_upper_only)
@@ -277,23 +346,30 @@ class Finding:
             FitStatus.alpha_at_bound: "The scaling law is only partly identified",
             FitStatus.C_at_bound: "The scaling law has no resolved floor",
             FitStatus.unidentified: "The scaling law is not identified",
+            FitStatus.misfit: "The data reject the law's shape",
+            FitStatus.shape_unresolved: "The error falls with n, but the law's shape is not identified",
         }.get(st, "The scaling law")
         shown = self.shown()
         names = ("alpha",) if st == FitStatus.C_at_bound and not shown["C"].printed else ("alpha", "C")
-        return f"{head} (status `{st.value}`: {st.meaning}); {law_clauses(shown, names=names, units=units_after(self.units))}."
+        gof = f", goodness of fit p = {fmt(self.p_value, 2)}" if np.isfinite(self.p_value) else ""
+        return (f"{head} (form {FORM_WORDS.get(self.form, self.form)}{gof}; status `{st.value}`: {st.meaning}); "
+                f"{law_clauses(shown, names=names, units=units_after(self.units))}.")
 
     def sentences(self) -> list[str]:
         return [self.gain_sentence(), self.law_sentence()]
 
 
 def finding(cf: CaseFit, level: float = CI_LEVEL) -> Finding:
-    """The :class:`Finding` of one fitted case."""
-    f = cf.fit
-    ci = _display_ci(f, level)
+    """The :class:`Finding` of one fitted case: the gain, and the form its row reports
+    (:attr:`s2rlib.law.trial_stats.CaseFit.chosen`) as :func:`form_parameters` shows it."""
+    f = cf.chosen_fit
+    ci = f.ci(level) if cf.chosen == "finite" else _display_ci(f, level)
+    unresolved = (not f.floor_resolved(level)) if cf.chosen == "finite" else bool(f.floor_unresolved(level))
     return Finding(case=cf.case, m_target=int(cf.m_target), units=cf.units, trials=int(cf.trials),
                    baseline=float(cf.baseline), gain=cf.gain, status=FitStatus(f.status),
                    alpha=float(f.alpha), alpha_lo=ci["alpha"][0], alpha_hi=ci["alpha"][1],
-                   C=float(f.C), C_lo=ci["C"][0], C_hi=ci["C"][1], C_upper_only=bool(f.floor_unresolved(level)))
+                   C=float(f.C), C_lo=ci["C"][0], C_hi=ci["C"][1], C_upper_only=unresolved,
+                   form=cf.chosen, p_value=float(f.p_value), parameters=form_parameters(cf, level))
 
 
 def case_findings(cf: CaseFit, fits_by_m: Mapping[int, CaseFit] | None = None, *, check=None,

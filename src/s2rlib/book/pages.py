@@ -34,6 +34,9 @@ from s2rlib.book.law_words import law_math
 from s2rlib.law.trial_stats import CaseFit
 from s2rlib.book import plotting
 from s2rlib.book import caveats
+from s2rlib.book import decision_words
+from s2rlib.law import decisions as law_decisions
+from s2rlib.law.ess import equivalent_sample_size
 
 
 # one chapter
@@ -439,6 +442,42 @@ class SummaryPage:
                  "Against the database itself: the simulated value with a linear correction fitted on the training "
                  "split, and the network on the same test materials (in brackets: network − simulation, paired over "
                  "trials, 90% intervals; negative means the network's error is lower)")
+
+    @cached_property
+    def fits_by_case_m(self) -> dict:
+        """Every case's fit at every m of its grid (the main m's fit is the chapter's)."""
+        return {(c, m): cf for c, t in self.tables.items()
+                for m, cf in fit_every_m(t, n_boot=N_BOOT_PER_M, main=self.fits.get(c)).items()}
+
+    @cached_property
+    def decision_rows(self) -> list:
+        """(fit, :class:`s2rlib.law.decisions.Decisions`) per case and m; the two-way grid's equivalent sample
+        size is computed only for a case with an `ok` paper's law at some m (nothing else reads it)."""
+        rows = []
+        for c, t in self.tables.items():
+            cfs = {m: cf for (c2, m), cf in self.fits_by_case_m.items() if c2 == c}
+            need = any(cf.chosen == "law" and cf.fit.ok for cf in cfs.values())
+            ess = equivalent_sample_size(t, n_boot=200) if need else None
+            rows += [(cf, law_decisions.case_decisions(cf, ess_rows=ess)) for m, cf in cfs.items()]
+        return rows
+
+    def forms(self) -> None:
+        """Both forms per case and m: status, goodness of fit, the form reported, its alpha and C."""
+        if self.tables:
+            show(decision_words.form_table(self.fits_by_case_m),
+                 "The two forms per case and m: status and goodness-of-fit p-value (chi^2 of the weighted fit on "
+                 "the trial means), the form each row reports, and its alpha and C (corrected 90% intervals)")
+
+    def decisions(self) -> None:
+        """The decision table: per case and m, the three numbers derived from the law, or why each is missing."""
+        if not self.tables:
+            return
+        rows = self.decision_rows
+        show(decision_words.decision_table(rows),
+             "Decisions from the law, per case and m: the database size for a target error, what the next 10,000 "
+             "simulations buy, and what they are worth in experiments (90% intervals; printed only for an `ok` "
+             "form)")
+        show_markdown(decision_words.decision_note(rows))
 
     def glance(self) -> None:
         """Findings at a glance: per case, the gain at the largest n in words and the law's status."""

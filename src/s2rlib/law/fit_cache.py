@@ -1,7 +1,7 @@
 """Fitted laws cached on disk: a fit (with its bootstrap, the slow part) is computed once per table.
 
 The cache key hashes everything a fit depends on (the rows, the settings, the source of
-:mod:`s2rlib.law.scaling`, :mod:`s2rlib.law.fit_status`, :mod:`s2rlib.law.aic` and :mod:`s2rlib.law.trial_stats`), so a changed table or
+:mod:`s2rlib.law.scaling`, :mod:`s2rlib.law.fit_status`, :mod:`s2rlib.law.aic`, :mod:`s2rlib.law.trial_stats` and :mod:`s2rlib.law.finite`), so a changed table or
 fitting code is always refitted. An entry that does not load as a :class:`~s2rlib.law.trial_stats.CaseFit` of the same case and
 m is named in a warning, set aside as ``*.damaged`` and refitted, never used. ``$S2R_FIT_CACHE`` chooses the directory
 (``off`` disables the cache), else ``$S2R_CACHE/fits``, else ``~/.cache/s2rlib/fits``.
@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from s2rlib.law import aic
+from s2rlib.law import finite
 from s2rlib.law import fit_status
 from s2rlib.law import scaling
 from s2rlib.law import trial_stats
@@ -56,7 +57,7 @@ def _fit_key(table: pd.DataFrame, m: int, metric: str, n_boot: int, loss: str, u
     sub = table[(table["metric"] == metric) & (table["m_target"] == m)]
     h.update(sub[["n_source", "m_target", "trial", "value", "params_id"]].to_csv(index=False).encode())
     h.update(json.dumps([m, metric, n_boot, loss, units, pd.__version__, np.__version__]).encode())
-    for module in (scaling, fit_status, aic, trial_stats):
+    for module in (scaling, fit_status, aic, trial_stats, finite):
         h.update(Path(module.__file__).read_bytes())
     return h.hexdigest()[:32]
 

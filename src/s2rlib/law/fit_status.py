@@ -9,17 +9,22 @@ the search bounds. The fit itself, its draws and :class:`s2rlib.law.scaling.Fit`
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 
 MIN_POINTS = 4  # distinct n > 0 a law of three parameters needs
 ALPHA_BOUNDS = (1e-3, 3.0)
 CI_LEVEL = 0.90
 AIC_MARGIN = 2.0  # the law must beat a constant and a pure power law by at least this much AIC
-UNIDENTIFIED_FRACTION = 0.2  # share of draws without a decrease above which D is not identified
+#: share of the draws without a decrease above which the fall is not identified: (1 - CI_LEVEL)/2 = 5%, i.e.
+#: the 90% interval of D (or of R0 - C) reaches 0 exactly when more than this share of draws has no fall
+UNIDENTIFIED_FRACTION = (1 - CI_LEVEL) / 2
+GOF_LEVEL = 0.05  # a form whose weighted chi^2 has a p-value below this does not fit the trial means
 _BOUND_TOL = 0.01  # a value within 1% (of the log search range) of a bound is "at" the bound
 
 
@@ -54,33 +59,45 @@ class FitStatus(ExplainedStatus):
     """
 
     ok = ("ok",
-          "the law beats a constant and a pure power law by at least 2 in AIC (on the trial means with their "
-          "corrected covariance), and no 90% interval of D, alpha or C touches a search bound",
-          "D, alpha and C are estimates; numbers derived from the law are printed")
+          "the form fits the trial means (goodness-of-fit p-value ≥ 0.05), beats a constant and the same form "
+          "without a floor by at least 2 in AIC (on the trial means with their corrected covariance), and no "
+          "90% interval of its parameters touches a search bound",
+          "its parameters are estimates; numbers derived from the law are printed")
+    misfit = ("misfit",
+              "the form does not fit the trial means: the chi^2 of its weighted fit (on the means with their "
+              "corrected covariance) has a p-value below 0.05",
+              "the data reject this shape: its parameters describe no law, and nothing is derived from it")
+    shape_unresolved = ("shape_unresolved",
+                        "the paired gain at the largest n shows that the error falls, but over the fitted points "
+                        "a constant fits the trial means as well as the form (AIC not lower by 2)",
+                        "the fall is measured (the gain), its shape is not: alpha and C are not identified")
     constant_preferred = ("constant_preferred",
-                          "a constant fits the trial means as well as the law (AIC of the law not lower by 2): "
-                          "these data show no detectable fall of the error with n",
+                          "a constant fits the trial means as well as the form (AIC of the form not lower by 2) and "
+                          "the paired gain at the largest n does not exclude 0: these data show no detectable fall "
+                          "of the error with n",
                           "read no scaling into the curve: D and alpha describe no fall with n, C is not identified")
     no_decrease = ("no_decrease", "D = 0: the error does not fall with n (flat or increasing)",
                    "these data give no evidence that more simulations help: D and alpha describe no fall with n, C is "
                    "not identified")
     alpha_at_bound = ("alpha_at_bound",
-                      "alpha, or its 90% interval, reaches its search bound (0.001 or 3): over the measured n the "
-                      "curve is too flat or too steep to pin the exponent, and D moves by orders of magnitude with it",
+                      "alpha, or its 90% interval, reaches its search bound (0.001 or 3), or, for the finite-R(0) "
+                      "form, n_s's reaches its own (1/100 of the smallest n > 0, 100 times the largest n): over "
+                      "the measured n the curve is too flat or too steep to pin the exponent",
                       "alpha is a one-sided limit (≥ x at the bound 3, ≤ x at 0.001); D is not identified. At 3 "
                       "either the error falls onto a plateau within the first step in n, and C, its level, keeps its "
                       "interval, or a slow fall with no floor and a fast fall onto one fit about equally well, and C's "
                       "interval covers both (C < x when it reaches 0 or a pure power law fits as well); at 0.001 the law is about (D + C) − D alpha ln n, so D and C "
                       "trade off and C is not identified either")
     C_at_bound = ("C_at_bound",
-                  "no floor is resolved: C = 0, its 90% interval reaches 0, or a pure power law (C = 0) fits "
-                  "as well",
+                  "no floor is resolved: C = 0, its 90% interval reaches 0, or the same form without a floor "
+                  "(C = 0: for the paper's law a pure power law) fits as well (AIC not lower by 2)",
                   "C is reported as an upper bound, C < x; the transfer gap is not measured")
     unidentified = ("unidentified",
-                    "the law's point estimate has an interior optimum, but more than 20% of the interval draws "
-                    "find no decrease, or the interval of D reaches 0: the trials do not pin the law down",
+                    "the law's point estimate has an interior optimum, but more than 5% of the interval draws "
+                    "find no decrease, so the 90% interval of D reaches 0: the trials do not pin the law down",
                     "D, alpha and C are not identified")
-    too_few_points = ("too_few_points", f"fewer than {MIN_POINTS} distinct n > 0 with finite positive errors",
+    too_few_points = ("too_few_points", f"fewer than {MIN_POINTS} distinct n > 0 with finite positive errors (5 "
+                      "distinct n ≥ 0 for the finite-R(0) form)",
                       "no law is fitted")
     failed = ("failed", "the optimiser failed", "no law")
     n0_at_bound = ("n0_at_bound",
@@ -92,6 +109,29 @@ class FitStatus(ExplainedStatus):
         """The status table of the method chapter, generated from the members."""
         return pd.DataFrame([{"status": f"`{s.value}`", "meaning": s.meaning, "how to read the numbers": s.reading}
                              for s in cls])
+
+
+@dataclass(frozen=True)
+class GoodnessOfFit:
+    """The chi^2 test of a weighted fit: ``chi2 = r' W r`` on ``dof`` = points - parameters, and
+    ``p_value`` = P(chi^2_dof >= chi2) (NaN without a degree of freedom)."""
+
+    chi2: float
+    dof: int
+    p_value: float
+
+    @property
+    def fits(self) -> bool:
+        """Whether the test does not reject the form at :data:`GOF_LEVEL` (True where it cannot be run)."""
+        return not (np.isfinite(self.p_value) and self.p_value < GOF_LEVEL)
+
+
+def goodness_of_fit(chi2: float, dof: int) -> GoodnessOfFit:
+    """The chi^2 test of a fit with ``dof`` degrees of freedom. ``chi2`` is ``r' W r`` with ``W`` the
+    debiased precision of the trial means (:func:`s2rlib.law.aic.precision`), so that it follows a chi^2
+    distribution with ``dof`` degrees of freedom when the form is right and the corrected covariance is."""
+    ok = dof >= 1 and np.isfinite(chi2)
+    return GoodnessOfFit(float(chi2), int(dof), float(stats.chi2.sf(chi2, dof)) if ok else float("nan"))
 
 
 def alpha_bounds_reached(*alphas: float, bounds=ALPHA_BOUNDS) -> tuple[bool, bool]:

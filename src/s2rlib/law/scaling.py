@@ -24,8 +24,10 @@ freedom; ``n_test/n_pool`` is the mean ratio of the rows' own split sizes
   the corrected t interval itself. ``tests/test_coverage.py`` checks on synthetic grids with a shared
   component that nominal 90% intervals cover 85-95%, and that the plain bootstrap over trials does not.
 
-The status (:func:`s2rlib.law.scaling.classify`, with the status vocabulary) compares the law with simpler forms by AIC on the trial means with
-their corrected covariance across n (:mod:`s2rlib.law.aic`).
+The status (:func:`s2rlib.law.scaling.classify`, with the status vocabulary) tests the law's goodness of fit
+(the chi^2 of its weighted fit, ``misfit`` when its p-value is below 0.05) and compares it with simpler
+forms by AIC on the trial means with their corrected covariance across n (:mod:`s2rlib.law.aic`); more
+than 5% of the draws without a fall (the 90% interval of D reaching 0) make it ``unidentified``.
 """
 
 from __future__ import annotations
@@ -39,8 +41,8 @@ from scipy import optimize, stats
 
 # defined in fit_status (what a fit identifies) and used here; ``scaling.FitStatus`` etc. keep working
 from s2rlib.law.aic import aic_table, aic_weights
-from s2rlib.law.fit_status import (AIC_MARGIN, ALPHA_BOUNDS, CI_LEVEL, MIN_POINTS, UNIDENTIFIED_FRACTION, FitStatus,
-                                    at_alpha_bound)
+from s2rlib.law.fit_status import (AIC_MARGIN, ALPHA_BOUNDS, CI_LEVEL, GOF_LEVEL, MIN_POINTS,
+                                    FitStatus, at_alpha_bound, goodness_of_fit)
 
 def interval(draws=None, *, mean=float("nan"), se=float("nan"), df: float = 0,
              level: float = CI_LEVEL) -> tuple[float, float]:
@@ -101,6 +103,9 @@ class Fit:
     ratio: float = float("nan")  # n_test / n_pool used by the corrected intervals
     aic_vs_constant: float = float("nan")  # AIC(constant) - AIC(law): > AIC_MARGIN = the law is better
     aic_vs_pure: float = float("nan")  # AIC(pure power law) - AIC(law)
+    chi2: float = float("nan")  # r' W r of the law's weighted fit on the trial means (n > 0)
+    dof: int = 0  # points - 3
+    p_value: float = float("nan")  # goodness of fit: P(chi^2_dof >= chi2)
 
     @property
     def ok(self) -> bool:
@@ -374,10 +379,14 @@ def classify(fit: Fit, weights, *, level: float = CI_LEVEL) -> tuple[FitStatus, 
     aic = aic_table(fit, weights)
     fit.aic_vs_constant = aic["constant"] - aic["law"]
     fit.aic_vs_pure = aic["pure power law"] - aic["law"]
+    gof = goodness_of_fit(aic["law"] - 2 * 3, fit.n_points - 3)
+    fit.chi2, fit.dof, fit.p_value = gof.chi2, gof.dof, gof.p_value
     if fit.status == FitStatus.no_decrease:  # D = 0: the AICs are printed (the law's extra parameters cost), no more
         return fit.status, fit.message
     if not np.isfinite(fit.aic_vs_constant) or fit.boot is None:
         return FitStatus.unidentified, "one trial or no interval draws: nothing to judge the law by"
+    if not gof.fits:
+        return FitStatus.misfit, f"chi^2 = {gof.chi2:.3g} on {gof.dof} dof, p = {gof.p_value:.2g} < {GOF_LEVEL:g}"
     if fit.aic_vs_constant < AIC_MARGIN:
         return FitStatus.constant_preferred, (f"AIC of a constant minus AIC of the law = {fit.aic_vs_constant:.2g} "
                                               f"< {AIC_MARGIN:g}")
@@ -388,7 +397,7 @@ def classify(fit: Fit, weights, *, level: float = CI_LEVEL) -> tuple[FitStatus, 
     b = fit.boot[np.isfinite(fit.boot).all(axis=1)]
     tiny = 1e-12 * max(float(np.max(fit.R)), 1e-300)
     flat = float(np.mean(b[:, 0] <= tiny)) if len(b) else 1.0
-    if flat > min(UNIDENTIFIED_FRACTION, (1 - level) / 2):
+    if flat > (1 - level) / 2:  # UNIDENTIFIED_FRACTION at the default level: the 90% interval of D reaches 0
         return FitStatus.unidentified, f"{flat:.0%} of the interval draws find no decrease"
     if fit.floor_at_bound(level) or fit.aic_vs_pure < AIC_MARGIN:
         return FitStatus.C_at_bound, (f"C interval [{ci['C'][0]:.3g}, {ci['C'][1]:.3g}]; AIC of a pure power law "

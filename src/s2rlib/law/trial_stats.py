@@ -23,10 +23,15 @@ import numpy as np
 import pandas as pd
 
 from s2rlib._core.constants import ALL_M
-from s2rlib.law.fit_status import CI_LEVEL
+from s2rlib.law.finite import FiniteFit, bootstrap_finite
+from s2rlib.law.fit_status import CI_LEVEL, FitStatus
 from s2rlib.law.scaling import Fit, bootstrap_fit, interval
 
-__all__ = ["trial_matrix", "drawn_n", "test_train_ratio", "Gain", "paired_gain", "CaseFit", "fit_table"]
+__all__ = ["trial_matrix", "drawn_n", "test_train_ratio", "Gain", "paired_gain", "CaseFit", "fit_table",
+           "FORMS", "chosen_form", "reconcile"]
+
+#: the two forms every case is fitted with: the paper's law on n > 0, the finite-R(0) form on n >= 0
+FORMS = ("law", "finite")
 
 
 # --------------------------------------------------------------------------------------------
@@ -198,6 +203,24 @@ class CaseFit:
     #: per n > 0: the paired gain MAE(n) - MAE(0) over the same trials, with its corrected interval
     #: (what the cross-case figure draws as a ratio to the baseline); empty without an n = 0 run
     gains: dict = field(default_factory=dict)
+    #: the finite-R(0) form C + (R0 - C)(1 + n/n_s)^-alpha fitted with n = 0 (:mod:`s2rlib.law.finite`)
+    finite: FiniteFit | None = None
+
+    @property
+    def chosen(self) -> str:
+        """Which form the row reports: ``"law"`` or ``"finite"`` (:func:`chosen_form`)."""
+        return chosen_form(self.fit, self.finite)
+
+    @property
+    def chosen_fit(self):
+        """The reported form's fit: :attr:`fit` or :attr:`finite`."""
+        return self.finite if self.chosen == "finite" else self.fit
+
+    def floor_ceiling(self, level: float = CI_LEVEL) -> float:
+        """The lower end of the corrected interval of the lowest mean error at n > 0: an upper bound on the
+        floor C above this says no more than the measurements do (NaN without points)."""
+        pos = self.mean[self.mean.index > 0].dropna()
+        return self.mean_interval(pos.idxmin(), level)[0] if len(pos) else float("nan")
 
     def mean_interval(self, n, level: float = CI_LEVEL) -> tuple[float, float]:
         """Corrected t interval of the mean error at n (``sem * sqrt(1 + J ratio)``, J - 1 df)."""
@@ -215,6 +238,32 @@ def fit_table(table: pd.DataFrame, *, metric: str = "mae", m_target: int | None 
     n_max = mat.index.max() if len(mat) else np.nan
     baseline = float(mat.loc[0].mean()) if 0 in mat.index else float("nan")
     gains = {n: paired_gain(mat, n, 0) for n in mat.index if n > 0} if 0 in mat.index else {}
+    gain = paired_gain(mat, n_max, 0)
+    finite = bootstrap_finite(mat, n_boot=n_boot)
+    for f in (fit, finite):
+        f.status, f.message = reconcile(f.status, f.message, gain)
     return CaseFit(case, m, fit, mat.mean(axis=1), mat.sem(axis=1), mat.shape[1], baseline,
-                   paired_gain(mat, n_max, 0), units, ratio=float(mat.attrs.get("test_train_ratio", 0.0)),
-                   gains=gains)
+                   gain, units, ratio=float(mat.attrs.get("test_train_ratio", 0.0)),
+                   gains=gains, finite=finite)
+
+
+def chosen_form(fit: Fit | None, finite: FiniteFit | None) -> str:
+    """The form a case's row reports: the paper's law where it is ``ok``; else the finite-R(0) form, which
+    uses the n = 0 baseline too and contains the paper's law (n_s -> 0) and the constant (R0 = C), unless
+    it has no numbers or the data reject it (``misfit``) while they do not reject the law."""
+    if fit is not None and fit.usable and fit.status == FitStatus.ok:
+        return "law"
+    if finite is None or not finite.usable:
+        return "law"
+    if finite.status == FitStatus.misfit and fit is not None and fit.usable and fit.status != FitStatus.misfit:
+        return "law"
+    return "finite"
+
+
+def reconcile(status, message: str, gain: Gain) -> tuple[FitStatus, str]:
+    """A status that says the error does not fall (``constant_preferred``, ``no_decrease``) beside a paired
+    gain whose interval lies below 0 becomes ``shape_unresolved``: the fall is measured, its shape is not."""
+    if gain.verdict == "lowers" and status in (FitStatus.constant_preferred, FitStatus.no_decrease):
+        return FitStatus.shape_unresolved, (f"{message}; the paired gain at n = {gain.n} is {gain.mean:.3g} "
+                                            f"[{gain.lo:.3g}, {gain.hi:.3g}]")
+    return status, message
