@@ -64,6 +64,7 @@ def load_case_results(case: str, root: str | Path | None = None, *, announce: bo
         return None
     table = results.load_results(path)  # verified; a damaged table is rebuilt from its point files
     table = table[table["case"] == case].reset_index(drop=True)
+    results.check_one_data(table, path, case)
     if table.empty:
         if announce:
             note(f"`{_rel(path)}` has no rows for case `{case}`.", "warning", "Results missing")

@@ -156,7 +156,8 @@ def cmd_fit(args) -> int:
             raise ParameterError(f"parameter --grid={args.grid!r}: not a grid of {path}; its {case} grids: "
                                  f"{sorted(grids['grid'])}")
         table = selection.select_grid(table, args.grid)
-    elif len(grids) > 1:
+    results.check_one_data(table, path, case)
+    if len(grids) > 1 and args.grid is None:
         listed = "; ".join(f"{g.grid} ({g.points} n, {g.rows} rows)" for g in grids.itertuples())
         raise DataError(f"{path}: the {case} rows mix {len(grids)} grids (parameter sets): {listed}; choose one "
                         f"with --grid ID")
