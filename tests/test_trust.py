@@ -89,3 +89,176 @@ def test_data_changed_while_the_grid_ran_is_a_failed_point(finished, fake_pm, ca
     assert rc == 2
     assert "computed" in err and f"from data {'d' * 64}, but the grid was planned with data" in err
     assert "the case's data changed while the grid ran" in err
+
+
+# ------------------------------------------------------------------------------ 2. verified stored state: point files
+
+
+def _one_trial_point(tmp_path, n: int = 10, metrics: int = 14) -> Path:
+    """A point file of one trial with ``metrics`` metric rows, as a notebook writes it."""
+    rows = pd.DataFrame([{"trial": 0, "seed": 0, "metric": f"m{i:02d}", "value": 0.5 + i, "selected_recipe": "x"}
+                         for i in range(metrics)])
+    params = {"case": CASE, "trials": 1, "seed": 0, "m_target": -1, "recipe": {}, "threads": 1}
+    table = results.tidy(CASE, n, -1, rows, params, "ab" * 32, 0.1)
+    path = tmp_path / "points" / f"n{n:07d}_mall_{table['params_id'].iloc[0]}.csv"
+    results.write_atomic(table, path)
+    return path
+
+
+def test_a_one_trial_point_cut_at_a_row_boundary_is_damaged(tmp_path, caplog):
+    path = _one_trial_point(tmp_path)
+    assert results.point_problem(path) is None
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:4]))  # the header and 3 of the trial's 14 metric rows
+    with caplog.at_level(logging.WARNING):
+        assert results.read_point(path) is None
+    assert f"damaged point file {path}: its rows do not match the point_sha256 they carry" in caplog.text
+    assert "a value, a row or a column was changed or lost after it was written" in caplog.text
+    assert Path(f"{path}.damaged").is_file()
+
+
+def test_a_changed_value_in_a_point_file_is_damaged(finished, fake_pm, capsys, caplog):
+    out, _ = finished
+    path = _point(out, 5)
+    df = pd.read_csv(path)
+    df.loc[0, "value"] = df.loc[0, "value"] * 0.5  # a better MAE, written by hand
+    df.to_csv(path, index=False)
+    with caplog.at_level(logging.WARNING):
+        rc, _, err = _grid(capsys, out)
+    assert rc == 0 and fake_pm.calls == [5]
+    assert f"damaged point file {path}: its rows do not match the point_sha256" in caplog.text
+
+
+def test_a_changed_value_in_the_merged_table_is_rebuilt_from_the_points(finished, caplog):
+    out, before = finished
+    table_path = out / "results.csv"
+    df = pd.read_csv(table_path)
+    df.loc[3, "value"] = 99.0
+    df.to_csv(table_path, index=False)
+    with caplog.at_level(logging.WARNING):
+        table = results.load_results(table_path)
+    assert f"damaged results table {table_path}" in caplog.text and "point_sha256" in caplog.text
+    assert 99.0 not in table["value"].tolist()
+
+
+def test_results_table_lacking_the_n_all_rows_is_stale(tmp_path, caplog):
+    out = tmp_path / "out"
+    pts = {n: _rows(CASE, n, 2, 0, {}) for n in (0, 10, 50)}
+    pid = pts[0]["params_id"].iloc[0]
+    for n, df in pts.items():  # n = 50 is the whole source: its file is nall_*
+        results.write_atomic(df, out / "points" / (f"nall_mall_{pid}.csv" if n == 50 else f"n{n:07d}_mall_{pid}.csv"))
+    results.write_atomic(pd.concat([pts[0], pts[10]]), out / "results.csv")  # the n = all rows lost
+    with caplog.at_level(logging.WARNING):
+        table = results.load_results(out / "results.csv")
+    assert f"results table {out / 'results.csv'} lacks 1 finished point(s)" in caplog.text
+    assert "n_source=50, m_target=all" in caplog.text
+    assert sorted(table["n_source"].unique()) == [0, 10, 50]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        results.load_results(out / "results.csv")
+    assert caplog.text == ""  # merged again once, then current
+
+
+def test_a_nan_metric_is_a_failed_point_never_a_sound_one(tmp_path):
+    rows = pd.DataFrame([{"trial": 0, "seed": 0, "metric": k, "value": v, "selected_recipe": "x"}
+                         for k, v in (("mae", np.nan), ("rmse", np.inf), ("sim_mae", np.nan))])
+    params = {"case": CASE, "trials": 1, "seed": 0, "m_target": -1, "recipe": {}, "threads": 1}
+    with pytest.raises(DataError) as err:
+        results.tidy(CASE, 10, -1, rows, params, "ab" * 32, 0.1)
+    assert str(err.value) == (f"point n_source=10, m_target=-1 of case {CASE}: non-finite metric(s): trial 0 mae = "
+                              f"nan, trial 0 rmse = inf; a point with a non-finite metric is a failed point, it is "
+                              f"not written")
+    path = _one_trial_point(tmp_path, metrics=3)  # written before the check: a NaN mae in a point file
+    df = pd.read_csv(path)
+    df.loc[0, "value"] = np.nan
+    results.write_atomic(results.seal(df), path)
+    assert results.point_problem(path) == "non-finite metric(s): trial 0 m00 = nan"
+
+
+# ------------------------------------------------------------------------------ 2. verified stored state: pretrained networks
+
+
+@pytest.fixture
+def pretrain(tmp_path, monkeypatch):
+    """A first run that stores its pretrained network; returns (run, its rows, the cache entry)."""
+    import dataclasses
+
+    from s2rlib.training import pretrain_cache, transfer
+    from test_transfer import FAST, synthetic_case
+
+    data = synthetic_case(8, n_source=300, n_target=100)
+    rec = dataclasses.replace(FAST, y_scale="source")
+    monkeypatch.setenv(pretrain_cache.PRETRAIN_CACHE_ENV, str(tmp_path / "pre"))
+
+    def run():
+        return transfer.run_trials(data, 200, trials=1, seed=0, recipe=rec, progress=False)
+
+    first = run()
+    (entry,) = (tmp_path / "pre").glob("*.pt")
+    return run, first, entry
+
+
+def _rewrite(entry: Path, change) -> None:
+    import torch
+
+    stored = torch.load(entry, weights_only=True)
+    change(stored)
+    torch.save(stored, entry)  # a valid zip: only the content tells
+
+
+@pytest.mark.parametrize("damage,message", [
+    ("times3", "the weights were changed after they were stored"),
+    ("nan", "non-finite weights in"),
+    ("bytes", "damaged ("),
+])
+def test_a_damaged_pretrained_network_is_set_aside_recomputed_and_named(pretrain, caplog, damage, message):
+    import torch
+
+    from s2rlib.training import pretrain_cache
+
+    run, first, entry = pretrain
+    if damage == "times3":
+        _rewrite(entry, lambda s: s["state"].update({k: v * 3 for k, v in s["state"].items()}))
+    elif damage == "nan":  # NaN weights, hash made to match: the finiteness check catches them
+        def poison(s):
+            k = next(iter(s["state"]))
+            s["state"][k] = torch.full_like(s["state"][k], float("nan"))
+            s["sha256"] = pretrain_cache.state_hash(s["state"])
+        _rewrite(entry, poison)
+    else:
+        entry.write_bytes(np.random.default_rng(0).bytes(entry.stat().st_size))
+    with caplog.at_level(logging.WARNING):
+        again = run()
+    assert again.attrs["pretrain_reused"] == 0
+    assert f"pretrained-network cache entry {entry} is damaged" in caplog.text and message in caplog.text
+    assert Path(f"{entry}.damaged").is_file()
+    np.testing.assert_array_equal(first["value"].to_numpy(), again["value"].to_numpy())
+    assert run().attrs["pretrain_reused"] == 1  # the recomputed entry is sound
+
+
+def test_a_cache_that_cannot_be_written_is_a_warning_not_a_failure(pretrain, tmp_path, monkeypatch, caplog):
+    import errno
+
+    from s2rlib.training import pretrain_cache
+
+    run, first, entry = pretrain
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    monkeypatch.setenv(pretrain_cache.PRETRAIN_CACHE_ENV, str(blocker / "pre"))  # cannot be made: read-only
+    with caplog.at_level(logging.WARNING):
+        rows = run()
+    assert f"pretrained-network cache {blocker / 'pre'} cannot be written" in caplog.text
+    assert "going on without it" in caplog.text
+    np.testing.assert_array_equal(first["value"].to_numpy(), rows["value"].to_numpy())
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    entry.unlink()
+    monkeypatch.setenv(pretrain_cache.PRETRAIN_CACHE_ENV, str(entry.parent))
+    monkeypatch.setattr(pretrain_cache, "atomic_write", full)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        rows = run()
+    assert f"pretrained-network cache entry {entry} not stored (No space left on device)" in caplog.text
+    np.testing.assert_array_equal(first["value"].to_numpy(), rows["value"].to_numpy())
