@@ -9,6 +9,7 @@ lost, and that a rerun repairs it.
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from s2rlib.grid import results
 from s2rlib.grid import runner as grid
 from s2rlib._core.errors import DataError
 
+from test_cases import cases_dir  # noqa: F401
 from test_faults import CASE, _fit, _grid, _point, _rows, _small_case, fake_pm, finished, small_data  # noqa: F401
 
 # ------------------------------------------------------------------------------ 1. data identity
@@ -262,3 +264,92 @@ def test_a_cache_that_cannot_be_written_is_a_warning_not_a_failure(pretrain, tmp
         rows = run()
     assert f"pretrained-network cache entry {entry} not stored (No space left on device)" in caplog.text
     np.testing.assert_array_equal(first["value"].to_numpy(), rows["value"].to_numpy())
+
+
+# ------------------------------------------------------------------------------ 3. safe generated pages
+
+INJECT = {
+    "code cell": "x\n\n```{code-cell} ipython3\nopen('/tmp/pwned', 'w')\n```\n",
+    "directive": ":::{raw} html\n<b>raw</b>\n:::",
+    "role": "gap {eval-rst}`.. raw:: html` and {doc}`../intro`",
+    "script": "<script>alert(1)</script> & <img src=x onerror=alert(2)>",
+    "math and comment": "% hidden\n$\\\\input{/etc/passwd}$",
+}
+
+
+def _md_tokens(text: str):
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.colon_fence import colon_fence_plugin
+    from myst_parser.parsers.mdit import create_md_parser
+    from myst_parser.config.main import MdParserConfig
+    from myst_parser.mdit_to_docutils.base import DocutilsRenderer
+
+    md = create_md_parser(MdParserConfig(enable_extensions={"colon_fence", "dollarmath"}), DocutilsRenderer)
+    return md.parse(text)
+
+
+def _all_tokens(tokens):
+    for t in tokens:
+        yield t
+        yield from _all_tokens(t.children or [])
+
+
+def _page_for(cases_dir, tmp_path, capsys, **strings) -> str:
+    from s2rlib.book import case_pages
+    from s2rlib import cli
+    from s2rlib.cases import registry
+    from test_cases import OXIDES, TARGET, _rows as csv_rows
+
+    (tmp_path / "sim.csv").write_text(csv_rows(zip(OXIDES, np.linspace(0.1, 3, 20))))
+    (tmp_path / "exp.csv").write_text(csv_rows(zip(TARGET, np.linspace(0.2, 2.5, 15))))
+    args = [f"--{k.replace('_', '-')}={v}" for k, v in strings.items()]
+    rc = cli.main(["new-case", "inj", "--source", str(tmp_path / "sim.csv"), "--target", str(tmp_path / "exp.csv"),
+                   "--kind", "composition", "--units", "eV", *args])
+    assert rc == 0, capsys.readouterr().err
+    return case_pages.page_text(registry.get_case("inj"))
+
+
+@pytest.mark.parametrize("what", list(INJECT))
+def test_user_strings_reach_the_page_only_as_text(what, cases_dir, tmp_path, capsys):
+    from s2rlib.grid import notebooks
+    from s2rlib.cases import registry
+
+    plain = _page_for(cases_dir, tmp_path, capsys, title="plain")
+    (cases_dir / "inj.toml").unlink()
+    hostile = INJECT[what]
+    page = _page_for(cases_dir, tmp_path, capsys, title=hostile.replace("\n", " "),
+                     source_description=hostile.replace("\n", " "), notes=hostile.replace("\n", " "))
+    kinds = lambda text: sorted(t.type + ":" + (t.info or "") for t in _all_tokens(_md_tokens(text))
+                                if t.type in ("fence", "colon_fence", "html_block", "html_inline", "math_inline",
+                                              "math_block", "myst_role", "myst_line_comment"))
+    assert kinds(page) == kinds(plain)  # no cell, directive, role, math, comment or HTML more than a plain title
+    assert not re.search(r"(?<!\\)<(script|img)", page) and "```{code-cell} ipython3\nopen" not in page
+    (heading,) = [t for t in _all_tokens(_md_tokens(page)) if t.type == "inline" and "plain" not in t.content
+                  and t.map and page.splitlines()[t.map[0]].startswith("# ")]
+    assert "".join(c.content for c in heading.children if c.type == "text") == " ".join(hostile.split())
+    from s2rlib.book.display import to_markdown
+    from s2rlib.book.run_tables import case_header_table
+
+    header = to_markdown(case_header_table("inj", None, tmp_path), index=False)  # the page's first table
+    assert kinds(header) == [] and not re.search(r"(?<!\\)<(script|img)", header)
+    nb = notebooks.notebook_text(registry.get_case("inj"))
+    assert not re.search(r"(?<!\\)<(script|img)", nb) and "```{code-cell} ipython3\\nopen" not in nb
+
+
+def test_a_line_break_in_a_title_or_markup_in_property_and_units_is_refused(cases_dir, tmp_path, capsys):
+    from s2rlib import cli
+    from test_cases import OXIDES, TARGET, _rows as csv_rows
+
+    (tmp_path / "sim.csv").write_text(csv_rows(zip(OXIDES, np.linspace(0.1, 3, 20))))
+    (tmp_path / "exp.csv").write_text(csv_rows(zip(TARGET, np.linspace(0.2, 2.5, 15))))
+    base = ["new-case", "inj", "--source", str(tmp_path / "sim.csv"), "--target", str(tmp_path / "exp.csv"),
+            "--kind", "composition"]
+    for args, message in [
+        (["--units", "eV", "--title", INJECT["code cell"]], 'title="x\\n\\n```{code-cell} ipython3'),
+        (["--units", "eV", "--property", "gap {eval-rst}`x`"], "property='gap {eval-rst}`x`': expected plain text"),
+        (["--units", "<script>eV"], "units='<script>eV': expected plain text"),
+    ]:
+        assert cli.main(base + args) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"s2r: error: case file {cases_dir / 'inj.toml'}: ") and message in err, err
+        assert not (cases_dir / "inj.toml").exists()

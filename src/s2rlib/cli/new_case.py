@@ -72,6 +72,8 @@ def new_case(name: str, source: str | Path, target: str | Path, *, kind: str, un
     spec["page"]["caveats"] = False
     directory = casefile.user_cases_dir() if directory is None else Path(directory)
     path = directory / f"{name}.toml"
-    write_text(path, casefile.dumps(spec, header=f"Case {name!r}, written by `s2r new-case`; format: s2rlib.cases.case_file"))
+    text = casefile.dumps(spec, header=f"Case {name!r}, written by `s2r new-case`; format: s2rlib.cases.case_file")
+    casefile.parse(text, str(path))  # what the registry will read: a bad --title/--units/--property stops here
+    write_text(path, text)
     reload()
     return path
