@@ -353,3 +353,129 @@ def test_a_line_break_in_a_title_or_markup_in_property_and_units_is_refused(case
         err = capsys.readouterr().err
         assert err.startswith(f"s2r: error: case file {cases_dir / 'inj.toml'}: ") and message in err, err
         assert not (cases_dir / "inj.toml").exists()
+
+
+# ------------------------------------------------------------------------------ 4. every failure an s2r: error line
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--workers", "0"], "parameter --workers=0: must be >= 1"),
+    (["--workers=-3"], "parameter --workers=-3: must be >= 1"),
+    (["--seed", str(2**64)], f"parameter seed={2**64}: must be <= {2**32 - 1}"),
+    (["--seed", str(2**32 - 1)], "seed + trials - 1 = 4294967296 must be <= 4294967295"),
+])
+def test_grid_ranges_are_named(small_data, tmp_path, capsys, args, message):
+    from s2rlib import cli
+
+    rc = cli.main(["grid", CASE, "--ns", "0,10", "--trials", "2", "--out", str(tmp_path / "o"), "--quiet", *args])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("s2r: error: ") and message in err, err
+
+
+def test_a_size_given_twice_is_refused_not_counted_as_done(small_data, tmp_path, capsys, fake_pm):
+    rc, _, err = _grid(capsys, tmp_path / "o", ns="0,0,100")
+    assert rc == 2 and "s2r: error: parameter ns: 0 given more than once; list each size once" in err
+    assert fake_pm.calls == []
+
+
+@pytest.mark.parametrize("sig,code,name", [("INT", 130, "SIGINT"), ("TERM", 143, "SIGTERM")])
+def test_an_interrupted_grid_is_one_line_and_keeps_the_finished_points(finished, fake_pm, capsys, sig, code, name):
+    import os
+    import signal
+
+    out, _ = finished
+    _point(out, 20).unlink()
+    fake_pm.fail_on = {20: KeyboardInterrupt()} if sig == "INT" else {}
+    if sig == "TERM":
+
+        class Killer(type(fake_pm)):
+            def __call__(self, notebook, out_nb, parameters, **kw):
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        import papermill
+        papermill.execute_notebook = Killer()
+    rc, _, err = _grid(capsys, out)
+    assert rc == code
+    assert err.strip().splitlines() == [
+        f"s2r: error: s2r grid interrupted ({name}); every finished grid point is kept in its points/ folder "
+        f"(results.csv is merged again when next read); rerun the same command to go on"]
+    assert len(list((out / "points").glob("*.csv"))) == 3
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL or sig == "INT"
+
+
+def test_cases_dir_pointing_to_a_file_is_refused(tmp_path, monkeypatch, capsys):
+    from s2rlib import cli
+    from s2rlib.cases import case_file, registry
+
+    f = tmp_path / "cases.toml"
+    f.write_text("")
+    monkeypatch.setenv(case_file.CASES_ENV, str(f))
+    try:
+        registry.reload()
+        assert f"${case_file.CASES_ENV}={f}: not a directory" in " ".join(registry.PROBLEMS.values())
+        rc = cli.main(["new-case", "x", "--source", "a.csv", "--target", "b.csv", "--kind", "composition",
+                       "--units", "eV"])
+        err = capsys.readouterr().err
+        assert rc == 2 and f"s2r: error: ${case_file.CASES_ENV}={f}: not a directory ({f} is a file)" in err, err
+    finally:
+        monkeypatch.undo()
+        registry.reload()
+
+
+@pytest.mark.parametrize("values,message", [
+    ([1.5] * 15, "every target target value is 1.5: a constant cannot be learned"),
+    ([1.0] * 14 + [1e300], "1 target target value(s) beyond ±1e+15 (largest 1e+300, line(s) [16])"),
+])
+def test_a_constant_or_absurd_target_is_refused_by_new_case(cases_dir, tmp_path, capsys, values, message):
+    from s2rlib import cli
+    from test_cases import OXIDES, TARGET, _rows as csv_rows
+
+    (tmp_path / "sim.csv").write_text(csv_rows(zip(OXIDES, np.linspace(0.1, 3, 20))))
+    (tmp_path / "exp.csv").write_text(csv_rows(zip(TARGET, values)))
+    rc = cli.main(["new-case", "c", "--source", str(tmp_path / "sim.csv"), "--target", str(tmp_path / "exp.csv"),
+                   "--kind", "composition", "--units", "eV"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith(f"s2r: error: {tmp_path / 'exp.csv'}: ") and message in err, err
+    assert list(cases_dir.iterdir()) == []
+
+
+CASE_FILE = '''name = "mine"
+title = "Mine"
+kind = "composition"
+property = "band gap"
+units = "eV"
+grouping = "reduced formula"
+
+[source]
+path = "/abs/sim.csv"
+sha256 = "{z}"
+
+[target]
+path = "/abs/exp.csv"
+sha256 = "{z}"
+
+[grid]
+ns = [0, 10]
+ms = ["all"]
+trials = 2
+'''.replace("{z}", "0" * 64)
+
+
+@pytest.mark.parametrize("change,message", [
+    (("units = \"eV\"", "unitz = \"eV\"\nunits = \"eV\""), "unknown key 'unitz' (did you mean 'units'?)"),
+    (("[grid]", "[page]\ntitel = \"x\"\n\n[grid]"), "unknown key [page] 'titel' (did you mean 'title'?)"),
+    (("units = \"eV\"", "units = 5"), "units=5: expected a non-empty string"),
+    (("title = \"Mine\"", "title = 3"), "title=3: expected a non-empty string"),
+    (("trials = 2", "trials = true"), "[grid] trials=True: expected an integer >= 1"),
+    (("path = \"/abs/sim.csv\"\n", "data = \"mp_gap\"\n"), "[source] data = 'mp_gap': a registry key is read by"),
+    (("path = \"/abs/sim.csv\"", "path = \"sim.csv\""), "[source] path = 'sim.csv': expected an absolute path"),
+])
+def test_case_file_schema_errors_name_the_key(change, message):
+    from s2rlib.cases import case_file
+    from s2rlib._core.errors import ParameterError
+
+    assert case_file.parse(CASE_FILE, "mine.toml")["name"] == "mine"
+    text = CASE_FILE.replace(*change, 1)
+    with pytest.raises(ParameterError) as err:
+        case_file.parse(text, "mine.toml")
+    assert str(err.value).startswith("case file mine.toml: ") and message in str(err.value), str(err.value)

@@ -81,7 +81,11 @@ def user_cases_dir() -> Path:
     """``$S2R_CASES_DIR``, else ``<project root>/cases``, else ``./cases`` (absolute)."""
     value = os.environ.get(CASES_ENV)
     if value:
-        return Path(value).expanduser().resolve()
+        path = Path(value).expanduser().resolve()
+        if path.exists() and not path.is_dir():
+            raise ParameterError(f"${CASES_ENV}={value}: not a directory ({path} is a file); point it at the folder "
+                                 f"that holds your case files, or unset it")
+        return path
     root = project_root()
     return (root / "cases") if root is not None else (Path.cwd() / "cases").resolve()
 
@@ -231,7 +235,13 @@ def read_builtin() -> list[tuple[dict, str]]:
 
 def read_user(directory: Path | None = None, problems: dict | None = None) -> list[tuple[dict, str]]:
     """The user's case files; a malformed one is left out and its error put in ``problems`` (file -> message)."""
-    directory = user_cases_dir() if directory is None else Path(directory)
+    try:
+        directory = user_cases_dir() if directory is None else Path(directory)
+    except ParameterError as exc:  # $S2R_CASES_DIR names a file: named, and no user case is read
+        if problems is None:
+            raise
+        problems[os.environ.get(CASES_ENV, "")] = str(exc)
+        return []
     if not directory.is_dir():
         return []
     out = []

@@ -213,6 +213,11 @@ def plan(case: str, ns, ms=(ALL_M,), *, trials: int, seed: int, out_dir, recipe:
     if not ms:
         raise ParameterError("parameter ms: the grid needs at least one experimental size")
     ms = [results.as_m(m) for m in ms]
+    for name, sizes in (("ns", ns), ("ms", ms)):
+        twice = sorted({str(v) for v in sizes if list(sizes).count(v) > 1})
+        if twice:
+            raise ParameterError(f"parameter {name}: {', '.join('all' if v == str(ALL_M) else v for v in twice)} "
+                                 f"given more than once; list each size once")
     export_cases_dir()
     checked = [validate_params(case, n, trials, seed, m_target=m, recipe=recipe, threads=threads,
                                output_path=Path(out_dir) / "points" / "x.csv") for n in ns for m in ms]
