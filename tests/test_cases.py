@@ -162,12 +162,14 @@ def test_page_field_errors_name_the_file_and_key(line, message):
 
 
 def test_case_file_writer_round_trip_and_parse_errors():
-    spec = {"name": "x_1", "title": 'a "quoted" title\nwith a line', "kind": "composition", "property": "gap",
+    spec = {"name": "x_1", "title": 'a "quoted" title', "kind": "composition", "property": "gap",
             "units": "eV", "grouping": "reduced formula",
             "source": {"path": "/a b/ü.csv", "sha256": "0" * 64}, "target": {"path": "/t.csv", "sha256": "1" * 64},
-            "grid": {"ns": [0, 10, "all"], "ms": ["all"], "trials": 2}}
+            "grid": {"ns": [0, 10, "all"], "ms": ["all"], "trials": 2}, "page": {"intro": "a paragraph\nwith a line"}}
     text = casefile.dumps(spec)
     assert casefile.parse(text, "x") == spec
+    with pytest.raises(ParameterError, match="a control character or line break"):
+        casefile.parse(casefile.dumps({**spec, "title": "a\nb"}), "x.toml")  # a title is one line
     with pytest.raises(ParameterError, match=r"x\.toml: \[grid\] ns entry -1"):
         casefile.parse(text.replace("[0, 10,", "[-1, 10,"), "x.toml")
     with pytest.raises(ParameterError, match="missing key"):

@@ -46,12 +46,12 @@ KEYS = ["case", "n_source", "m_target", "trial", "metric"]
 # ------------------------------------------------------------------------------ stand-ins
 
 
-def _rows(case: str, n: int, trials: int, seed: int, recipe: dict, m: int = ALL_M) -> pd.DataFrame:
+def _rows(case: str, n: int, trials: int, seed: int, recipe: dict, m: int = ALL_M, data: str = "") -> pd.DataFrame:
     """What a notebook writes for one point: every trial, every metric (values depend on n and trial)."""
     rows = pd.DataFrame([{"trial": t, "seed": seed + t, "metric": k, "value": (1.0 + t) / (1.0 + n) + i,
                           "selected_recipe": "full_lr3e-4"} for t in range(trials) for i, k in enumerate(METRICS)])
     params = {"case": case, "trials": trials, "seed": seed, "m_target": m, "recipe": recipe, "threads": 1}
-    return results.tidy(case, n, m, rows, params, "ab" * 32, 0.1)
+    return results.tidy(case, n, m, rows, params, data or _small_case().data_sha256, 0.1)
 
 
 class FakePapermill:
@@ -60,6 +60,7 @@ class FakePapermill:
     def __init__(self):
         self.calls: list[int] = []
         self.fail_on: dict[int, BaseException] = {}
+        self.data = ""  # the data sha256 the points are computed from ("": the small case's)
         self.lock = threading.Lock()
 
     def __call__(self, notebook, out_nb, parameters, **kwargs):
@@ -70,7 +71,7 @@ class FakePapermill:
         if n in self.fail_on:
             raise self.fail_on[n]
         table = _rows(parameters["case"], n, parameters["trials"], parameters["seed"],
-                      json.loads(parameters["recipe_json"]), parameters["m_target"])
+                      json.loads(parameters["recipe_json"]), parameters["m_target"], self.data)
         results.write_atomic(table, parameters["output_path"])
 
 
@@ -83,10 +84,12 @@ def fake_pm(monkeypatch):
     return fake
 
 
-def _small_case(n_source: int = 50, n_target: int = 60) -> CaseData:
+def _small_case(n_source: int = 50, n_target: int = 60, version: str = "1") -> CaseData:
     rng = np.random.default_rng(0)
+    files = [{"key": "small_source", "sha256": version * 64, "location": "memory"}]
     return CaseData(CASE, rng.normal(size=(n_source, 3)), rng.normal(size=n_source), rng.normal(size=(n_target, 3)),
-                    rng.normal(size=n_target), np.array([f"g{i}" for i in range(n_target)]), ["a", "b", "c"], "u")
+                    rng.normal(size=n_target), np.array([f"g{i}" for i in range(n_target)]), ["a", "b", "c"], "u",
+                    files=files)
 
 
 @pytest.fixture
@@ -392,7 +395,7 @@ def good_table(tmp_path):
     parts = [_rows(CASE, n, 3, 0, {}) for n in (0, 10, 30, 100, 300, 1000)]
     for p in parts:  # a law the fit can find: value = 0.1 + n^-0.5, trial noise
         p.loc[p["metric"] == "mae", "value"] = 0.1 + np.maximum(p["n_source"], 1) ** -0.5 + 0.01 * p["trial"]
-    return pd.concat(parts, ignore_index=True)
+    return results.seal(pd.concat(parts, ignore_index=True))  # values edited: sealed again
 
 
 @pytest.mark.parametrize("content,message", [
@@ -418,6 +421,7 @@ def test_fit_on_string_values_names_the_rows(tmp_path, capsys, good_table):
 def test_fit_refuses_mixed_cases_and_selects_by_the_case_argument(tmp_path, capsys, good_table):
     chi = good_table.assign(case="chi", value=good_table["value"] * 10)
     chi["params_id"] = "c" * 10
+    chi = results.seal(chi)
     path = _table(tmp_path, pd.concat([good_table, chi]))
     rc, stdout, err = _fit(capsys, CASE, "--results", str(path), "--n-boot", "20")
     assert rc == 0, err
@@ -444,6 +448,7 @@ def test_fit_reports_non_finite_cells(tmp_path, capsys, good_table):
     inf = t.index[(t["metric"] == "mae") & (t["n_source"] == 300) & (t["trial"] == 2)][0]
     t.loc[mae, "value"] = np.nan
     t.loc[inf, "value"] = np.inf
+    t = results.seal(t)  # a table made by hand, sealed: the fit still leaves non-finite cells out
     rc, stdout, err = _fit(capsys, CASE, "--results", str(_table(tmp_path, t)), "--n-boot", "20")
     assert rc == 0, err
     assert "2 non-finite mae value(s) left out of the fit: n=100 trial 1 (nan), n=300 trial 2 (inf)" in err

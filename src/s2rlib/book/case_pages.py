@@ -17,6 +17,7 @@ from pathlib import Path
 
 from s2rlib._core.atomic import write_text
 from s2rlib._core.errors import ParameterError
+from s2rlib._core.markup import literal
 from s2rlib._core.units import pretty_units
 from s2rlib.book.caveats import CASES as CAVEAT_CASES
 from s2rlib.cases.registry import CASES, Case, get_case
@@ -64,6 +65,8 @@ def _prose(case: Case) -> dict:
     """The values of the page template for ``case`` (checks the page's caveats and sensitivity variants)."""
     page = case.prose["page"]
     where = case.file or case.name
+    # a case of one's own: every string is text, never markup (a shared case file must not inject cells)
+    text = (lambda v: v) if case.builtin else literal
     if page.get("caveats") and case.name not in CAVEAT_CASES:
         raise ParameterError(f"case file {where}: [page] caveats = true, but s2rlib.book.caveats "
                              f"computes materials caveats only for {list(CAVEAT_CASES)}; set caveats = false")
@@ -73,9 +76,10 @@ def _prose(case: Case) -> dict:
                              f"protocol variants of s2rlib.law.sensitivity, from {sorted(VARIANTS)}")
     return {
         "name": case.name, "generated": GENERATED.format(source=case_source(case)),
-        "page_title": page.get("title", case.title), "page_intro": page.get("intro", default_intro(case)).rstrip("\n"),
-        "simulations": page.get("simulations", "simulated samples"), "two_way": case.two_way,
-        "objectives": _bullets(page.get("objectives", default_objectives(case))),
+        "page_title": text(page.get("title", case.title)),
+        "page_intro": (text(page["intro"]) if "intro" in page else default_intro(case)).rstrip("\n"),
+        "simulations": text(page.get("simulations", "simulated samples")), "two_way": case.two_way,
+        "objectives": _bullets([text(o) for o in page.get("objectives", default_objectives(case))]),
         "figure_alt": json.dumps(page.get("figure_alt", default_figure_alt(case)), ensure_ascii=False),
         "two_way_figure_alt": json.dumps(page.get("two_way_figure_alt", default_two_way_figure_alt(case)),
                                          ensure_ascii=False),

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from s2rlib._core.markup import literal
 from s2rlib._core.constants import ALL_M
 from s2rlib._core.paths import repo_root, results_root
 from s2rlib.grid import results
@@ -64,6 +65,7 @@ def load_case_results(case: str, root: str | Path | None = None, *, announce: bo
         return None
     table = results.load_results(path)  # verified; a damaged table is rebuilt from its point files
     table = table[table["case"] == case].reset_index(drop=True)
+    results.check_one_data(table, path, case)
     if table.empty:
         if announce:
             note(f"`{_rel(path)}` has no rows for case `{case}`.", "warning", "Results missing")
@@ -88,7 +90,8 @@ def case_words(case: str, *, start: bool = False) -> str:
     words = str(c.prose.get("page", {}).get("title", c.title)).split(":")[0].strip() or c.name.replace("_", " ")
     if not start and not c.property_name[:1].isupper():
         words = words[:1].lower() + words[1:]
-    return words[:1].upper() + words[1:] if start else words
+    words = words[:1].upper() + words[1:] if start else words
+    return words if c.builtin else literal(words)  # a case of one's own: text, never markup
 
 
 def _m_words(ms) -> str:

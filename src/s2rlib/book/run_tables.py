@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
+from s2rlib._core.markup import literal
 from s2rlib.book.case_results import (
     BOOK_CASES, _rel, case_words, grid_state, load_case_results, recorded_recipes, results_path,
 )
@@ -130,12 +131,13 @@ def provenance_table(table: pd.DataFrame) -> pd.DataFrame:
 def case_header_table(case: str, table: pd.DataFrame | None, root=None) -> pd.DataFrame:
     """What is transferred to what, in which units, and where this chapter's numbers come from."""
     c = get_case(case)
-    rows = [("source (computational)", c.source), ("target (experimental)", c.target), ("property units", c.units),
-            ("results table", code(_rel(results_path(case, root))))]
+    t = (lambda v: v) if c.builtin else literal  # a case of one's own: its strings are text, never markup
+    rows = [("source (computational)", t(c.source)), ("target (experimental)", t(c.target)),
+            ("property units", t(c.units)), ("results table", code(_rel(results_path(case, root))))]
     if table is not None:
         rows.append(("rows in the table", f"{len(table):,}"))
     if c.notes:
-        rows.append(("notes", c.notes))
+        rows.append(("notes", t(c.notes)))
     return pd.DataFrame(rows, columns=["", "this case"])
 
 

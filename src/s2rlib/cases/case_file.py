@@ -42,6 +42,7 @@ The format (every key but the ``[page]``/``[notebook]`` prose is required; see t
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
@@ -50,12 +51,25 @@ from importlib import resources
 from pathlib import Path
 
 from s2rlib._core.errors import ParameterError
+from s2rlib._core.markup import check_line
 from s2rlib._core.paths import project_root
 
 CASES_ENV = "S2R_CASES_DIR"
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 CSV_KINDS = ("composition", "polymer")
 REQUIRED = ("name", "title", "kind", "property", "units", "grouping", "source", "target", "grid")
+#: every key a case file may have, per table ("" is the top level); any other is a typo, named
+KEYS = {"": REQUIRED + ("loader", "notes", "order", "page", "notebook"),
+        "source": ("data", "path", "sha256", "description"), "target": ("data", "path", "sha256", "description"),
+        "grid": ("ns", "ms", "trials"),
+        "page": ("title", "intro", "simulations", "figure_alt", "two_way_figure_alt", "objectives", "caveats",
+                 "sensitivity"),
+        "notebook": ("title", "intro", "data", "check", "check_title", "check_text")}
+#: one-line text keys (top level): no line breaks or control characters
+LINE_KEYS = ("title", "kind", "property", "units", "grouping", "notes", "loader")
+#: the characters units and a property name may hold: they also go into figure labels and sentences,
+#: so markup is refused, not escaped
+PLAIN = re.compile(r"^(?:[^\W_]|[ /^.,·()%°'²³⁻¹⁺×-])+$")
 
 
 def builtin_dir():
@@ -67,7 +81,11 @@ def user_cases_dir() -> Path:
     """``$S2R_CASES_DIR``, else ``<project root>/cases``, else ``./cases`` (absolute)."""
     value = os.environ.get(CASES_ENV)
     if value:
-        return Path(value).expanduser().resolve()
+        path = Path(value).expanduser().resolve()
+        if path.exists() and not path.is_dir():
+            raise ParameterError(f"${CASES_ENV}={value}: not a directory ({path} is a file); point it at the folder "
+                                 f"that holds your case files, or unset it")
+        return path
     root = project_root()
     return (root / "cases") if root is not None else (Path.cwd() / "cases").resolve()
 
@@ -79,8 +97,55 @@ def check_name(name: str) -> str:
     return name
 
 
-def parse(text: str, location: str) -> dict:
-    """The validated content of one case file; a ParameterError names the file and the key."""
+def _unknown_keys(spec: dict, location: str) -> None:
+    """A ParameterError naming the first key no case file has, with the nearest valid one."""
+    for table, known in KEYS.items():
+        part = spec if not table else spec.get(table)
+        if not isinstance(part, dict):
+            if table:
+                _require(part is None, location, table, part, "a table ([" + table + "])")
+            continue
+        for key in part:
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+                where = f"[{table}] " if table else ""
+                raise ParameterError(f"case file {location}: unknown key {where}{key!r}"
+                                     f"{f' (did you mean {close[0]!r}?)' if close else ''}; the keys of "
+                                     f"{f'[{table}]' if table else 'the top level'}: {', '.join(known)}")
+
+
+def _require(ok: bool, location: str, key: str, value, expected: str) -> None:
+    if not ok:
+        raise ParameterError(f"case file {location}: {key}={value!r}: expected {expected}")
+
+
+def _check_side(s, side: str, location: str, csv: bool) -> None:
+    _require(isinstance(s, dict), location, side, s, f"a table ([{side}])")
+    if not ("data" in s or ("path" in s and "sha256" in s)):
+        raise ParameterError(f"case file {location}: [{side}] needs `data` (a registry key) or `path` and "
+                             f"`sha256` (a CSV file)")
+    for key in ("data", "path", "sha256", "description"):
+        if key in s:
+            check_line(s[key], f"[{side}] {key}", f"case file {location}")
+    if csv and "path" not in s:
+        raise ParameterError(f"case file {location}: [{side}] data = {s['data']!r}: a registry key is read by the "
+                             f"built-in cases' loaders only; a case without a `loader` names its CSV with `path` "
+                             f"(absolute) and `sha256` (s2r new-case writes both)")
+    if "path" in s and not Path(s["path"]).expanduser().is_absolute():
+        raise ParameterError(f"case file {location}: [{side}] path = {s['path']!r}: expected an absolute path (the "
+                             f"grid's kernels run in other directories)")
+    if "sha256" in s and not re.fullmatch(r"[0-9a-f]{64}", s["sha256"]):
+        raise ParameterError(f"case file {location}: [{side}] sha256 = {s['sha256']!r}: expected 64 hex digits")
+
+
+def parse(text: str, location: str, *, builtin: bool = False) -> dict:
+    """The validated content of one case file; a ParameterError names the file and the key.
+
+    Unknown keys (with the nearest valid one), wrong types, text with line breaks or markup where
+    none may be (``units``, ``property``), a relative CSV path are all named. A case of one's own
+    without a ``loader`` names CSV files, not registry keys; a notebook ``check`` (code to import) is for
+    built-in cases only.
+    """
     try:
         spec = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -88,29 +153,47 @@ def parse(text: str, location: str) -> dict:
     missing = [k for k in REQUIRED if k not in spec]
     if missing:
         raise ParameterError(f"case file {location}: missing key(s) {missing}")
+    _unknown_keys(spec, location)
     check_name(spec["name"])
+    for key in LINE_KEYS:
+        if key in spec:
+            check_line(spec[key], key, f"case file {location}")
+    for key in ("units", "property"):
+        _require(bool(PLAIN.match(spec[key])), location, key, spec[key],
+                 "plain text: letters, digits, spaces and / ^ . , ( ) % ° ' - (no markup)")
+    if "order" in spec:
+        _require(isinstance(spec["order"], int) and not isinstance(spec["order"], bool), location, "order",
+                 spec["order"], "an integer")
     for side in ("source", "target"):
-        s = spec[side]
-        if not isinstance(s, dict) or not ("data" in s or ("path" in s and "sha256" in s)):
-            raise ParameterError(f"case file {location}: [{side}] needs `data` (a registry key) or `path` and "
-                                 f"`sha256` (a CSV file)")
+        _check_side(spec[side], side, location, csv="loader" not in spec)
     if "loader" not in spec and spec["kind"] not in CSV_KINDS:
         raise ParameterError(f"case file {location}: kind={spec['kind']!r}; a case without a `loader` must be one "
                              f"of {list(CSV_KINDS)}")
-    grid = spec["grid"]
+    _check_grid(spec["grid"], location)
+    check_page(spec.get("page", {}), location)
+    notebook = spec.get("notebook", {})
+    if "check" in notebook and not builtin:
+        raise ParameterError(f"case file {location}: [notebook] check = {notebook['check']!r}: a case of your own "
+                             f"cannot name code for its notebook to import (built-in cases only)")
+    return spec
+
+
+def _check_grid(grid, location: str) -> None:
+    _require(isinstance(grid, dict), location, "grid", grid, "a table ([grid])")
     for key in ("ns", "ms", "trials"):
         if key not in grid:
             raise ParameterError(f"case file {location}: [grid] needs `{key}`")
+    for key in ("ns", "ms"):
+        _require(isinstance(grid[key], list) and bool(grid[key]), location, f"[grid] {key}", grid[key],
+                 "a non-empty list")
     for n in grid["ns"]:
-        if not (n == "all" or (isinstance(n, int) and n >= 0)):
+        if not (n == "all" or (isinstance(n, int) and not isinstance(n, bool) and n >= 0)):
             raise ParameterError(f"case file {location}: [grid] ns entry {n!r}: expected an integer >= 0 or 'all'")
     for m in grid["ms"]:
-        if not (m == "all" or (isinstance(m, int) and m > 0)):
+        if not (m == "all" or (isinstance(m, int) and not isinstance(m, bool) and m > 0)):
             raise ParameterError(f"case file {location}: [grid] ms entry {m!r}: expected an integer > 0 or 'all'")
-    if not (isinstance(grid["trials"], int) and grid["trials"] >= 1):
+    if not (isinstance(grid["trials"], int) and not isinstance(grid["trials"], bool) and grid["trials"] >= 1):
         raise ParameterError(f"case file {location}: [grid] trials={grid['trials']!r}: expected an integer >= 1")
-    check_page(spec.get("page", {}), location)
-    return spec
 
 
 #: the [page] keys that are not free prose, and what each must be
@@ -145,13 +228,20 @@ def read_builtin() -> list[tuple[dict, str]]:
     out = []
     for res in sorted(builtin_dir().iterdir(), key=lambda r: r.name):
         if res.name.endswith(".toml"):
-            out.append((parse(res.read_text(encoding="utf-8"), f"s2rlib/data/cases/{res.name}"), str(res)))
+            out.append((parse(res.read_text(encoding="utf-8"), f"s2rlib/data/cases/{res.name}", builtin=True),
+                        str(res)))
     return out
 
 
 def read_user(directory: Path | None = None, problems: dict | None = None) -> list[tuple[dict, str]]:
     """The user's case files; a malformed one is left out and its error put in ``problems`` (file -> message)."""
-    directory = user_cases_dir() if directory is None else Path(directory)
+    try:
+        directory = user_cases_dir() if directory is None else Path(directory)
+    except ParameterError as exc:  # $S2R_CASES_DIR names a file: named, and no user case is read
+        if problems is None:
+            raise
+        problems[os.environ.get(CASES_ENV, "")] = str(exc)
+        return []
     if not directory.is_dir():
         return []
     out = []

@@ -103,6 +103,23 @@ def _elements(reduced: np.ndarray) -> set[str]:
     return {el.symbol for f in set(reduced.tolist()) for el in Composition(f).elements}
 
 
+#: the largest |target| a CSV may hold: the networks train in float32 (7 significant digits, at most ~3.4e38)
+MAX_ABS_TARGET = 1e15
+
+
+def _check_values(y: np.ndarray, side: str, location: str) -> None:
+    """A target column a network can learn from: not one constant value, not beyond float32 training."""
+    if len(y) and np.all(y == y[0]):
+        raise DataError(f"{location}: every {side} target value is {y[0]:g}: a constant cannot be learned or scored "
+                        f"(the test R² and the errors would say nothing); check the column")
+    big = np.abs(y) > MAX_ABS_TARGET
+    if big.any():
+        lines = (np.nonzero(big)[0] + 2).tolist()[:5]
+        raise DataError(f"{location}: {int(big.sum())} {side} target value(s) beyond ±{MAX_ABS_TARGET:.0e} "
+                        f"(largest {np.abs(y).max():.3g}, line(s) {lines}): the networks train in float32, where such "
+                        f"values overflow or lose their differences; rescale the column (other units, or a log)")
+
+
 def check_files(source: str | Path, target: str | Path, kind: str) -> dict:
     """The checks of the two CSVs themselves (columns, values, identities, shared chemistry); returns their
     facts (sha256, rows, distinct materials, overlap). ``s2r new-case`` adds the split check."""
@@ -115,6 +132,7 @@ def check_files(source: str | Path, target: str | Path, kind: str) -> dict:
         check_columns(df, kind, loaded.location)
         datasets.numeric_column(df, "target", loaded.location)  # non-numeric, NaN, inf: lines named
         ids[side] = _identities(df, kind, loaded.location)
+        _check_values(pd.to_numeric(df["target"]).to_numpy(dtype=float), side, loaded.location)
         facts[side] = {"path": str(Path(path).expanduser().resolve()), "sha256": loaded.sha256, "rows": len(df),
                        "unique": len(set(ids[side].tolist()))}
     if facts["source"]["unique"] < MIN_SOURCE:

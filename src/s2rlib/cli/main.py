@@ -15,7 +15,9 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 import traceback
 from pathlib import Path
 
@@ -85,6 +87,8 @@ def cmd_grid(args) -> int:
     from s2rlib.training.params import validate_recipe
 
     case = get_case(args.case)
+    if args.workers < 1:
+        raise ParameterError(f"parameter --workers={args.workers}: must be >= 1 (grid points run in parallel)")
     # an empty --ns/--ms is an empty list (an error), not "the default grid"
     ns = _sizes("ns", args.ns, all_value="all") if args.ns is not None else list(case.default_ns)
     ms = _sizes("ms", args.ms, all_value=ALL_M) if args.ms is not None else list(case.default_ms)
@@ -156,7 +160,8 @@ def cmd_fit(args) -> int:
             raise ParameterError(f"parameter --grid={args.grid!r}: not a grid of {path}; its {case} grids: "
                                  f"{sorted(grids['grid'])}")
         table = selection.select_grid(table, args.grid)
-    elif len(grids) > 1:
+    results.check_one_data(table, path, case)
+    if len(grids) > 1 and args.grid is None:
         listed = "; ".join(f"{g.grid} ({g.points} n, {g.rows} rows)" for g in grids.itertuples())
         raise DataError(f"{path}: the {case} rows mix {len(grids)} grids (parameter sets): {listed}; choose one "
                         f"with --grid ID")
@@ -281,6 +286,14 @@ class _VersionAction(argparse.Action):
         parser.exit(0)
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the command is (a BaseException: no ``except Exception`` swallows it)."""
+
+
+def _terminated(signum, frame):
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="s2r", description="Sim2Real Scaling: grids, fits, cases")
     p.add_argument("--version", action=_VersionAction, help="print the s2rlib version and code version, then exit")
@@ -292,8 +305,15 @@ def main(argv: list[str] | None = None) -> int:
     s2r_log.setLevel(logging.WARNING)
     if not any(isinstance(h, _StderrHandler) for h in s2r_log.handlers):
         s2r_log.addHandler(_StderrHandler())
+    previous = signal.signal(signal.SIGTERM, _terminated) if threading.current_thread() is threading.main_thread() \
+        else None
     try:
         return args.func(args)
+    except (KeyboardInterrupt, Terminated) as exc:
+        name, code = ("SIGTERM", 143) if isinstance(exc, Terminated) else ("SIGINT", 130)
+        print(f"s2r: error: s2r {args.cmd} interrupted ({name}); every finished grid point is kept in its points/ "
+              f"folder (results.csv is merged again when next read); rerun the same command to go on", file=sys.stderr)
+        return code
     except S2RError as exc:
         print(f"s2r: error: {exc}", file=sys.stderr)
         return 2
@@ -303,6 +323,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"s2r: error: internal error in s2r {args.cmd} ({type(exc).__name__}: {exc}); this is a bug, please "
               f"report it (S2R_TRACEBACK=1 shows the traceback)", file=sys.stderr)
         return 2
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

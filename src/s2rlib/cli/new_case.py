@@ -44,6 +44,7 @@ def new_case(name: str, source: str | Path, target: str | Path, *, kind: str, un
              directory: Path | None = None) -> Path:
     """Check the two CSVs, then write ``<directory>/<name>.toml`` (atomically); returns its path."""
     casefile.check_name(name)
+    directory = casefile.user_cases_dir() if directory is None else Path(directory)  # a file there: refused first
     reload()
     if name in CASES:
         raise ParameterError(f"case name {name!r} is taken ({CASES[name].file}); choose another name, or remove that "
@@ -70,8 +71,9 @@ def new_case(name: str, source: str | Path, target: str | Path, *, kind: str, un
     if draft.two_way:
         spec["page"]["two_way_figure_alt"] = default_two_way_figure_alt(draft)
     spec["page"]["caveats"] = False
-    directory = casefile.user_cases_dir() if directory is None else Path(directory)
     path = directory / f"{name}.toml"
-    write_text(path, casefile.dumps(spec, header=f"Case {name!r}, written by `s2r new-case`; format: s2rlib.cases.case_file"))
+    text = casefile.dumps(spec, header=f"Case {name!r}, written by `s2r new-case`; format: s2rlib.cases.case_file")
+    casefile.parse(text, str(path))  # what the registry will read: a bad --title/--units/--property stops here
+    write_text(path, text)
     reload()
     return path

@@ -22,6 +22,7 @@ import nbformat
 
 from s2rlib._core.atomic import write_text
 from s2rlib._core.errors import ParameterError
+from s2rlib._core.markup import literal
 from s2rlib._core.units import pretty_units
 from s2rlib.cases.registry import Case, get_case
 
@@ -57,10 +58,12 @@ def render(text: str, values: dict) -> str:
 
 
 def default_intro(case: Case) -> str:
-    """The opening sentence of a case's notebook and page when its case file gives none."""
-    return (f"This case transfers **{case.source}** (computational) to **{case.target}** "
-            f"(experimental): the property is {case.property_name}, in {pretty_units(case.units)}; the experimental "
-            f"split is by {case.grouping}.")
+    """The opening sentence of a case's notebook and page when its case file gives none (a user case's
+    strings as text, :func:`s2rlib._core.markup.literal`)."""
+    t = (lambda v: v) if case.builtin else literal
+    return (f"This case transfers **{t(case.source)}** (computational) to **{t(case.target)}** "
+            f"(experimental): the property is {t(case.property_name)}, in {t(pretty_units(case.units))}; the "
+            f"experimental split is by {t(case.grouping)}.")
 
 
 def case_source(case: Case) -> str:
@@ -71,15 +74,17 @@ def case_source(case: Case) -> str:
 def notebook_values(case: Case) -> dict:
     """The values of the notebook template for ``case``."""
     nb = case.prose["notebook"]
-    check = nb.get("check", "")
+    t = (lambda v: v) if case.builtin else literal
+    check = nb.get("check", "") if case.builtin else ""
     module, _, function = check.partition(":")
-    default_data = (f"* **Source (computational):** {case.source}.\n* **Target (experimental):** {case.target}.\n"
-                    f"* **Kind:** {case.kind}; groups: {case.grouping}.")
+    default_data = (f"* **Source (computational):** {t(case.source)}.\n* **Target (experimental):** "
+                    f"{t(case.target)}.\n* **Kind:** {t(case.kind)}; groups: {t(case.grouping)}.")
     return {
         "name": case.name, "two_way": case.two_way,
         "generated": GENERATED.format(source=case_source(case)),
-        "notebook_title": nb.get("title", case.title), "notebook_intro": nb.get("intro", default_intro(case)).rstrip("\n"),
-        "notebook_data": nb.get("data", default_data).rstrip("\n"),
+        "notebook_title": t(nb.get("title", case.title)),
+        "notebook_intro": t(nb["intro"]).rstrip("\n") if "intro" in nb else default_intro(case),
+        "notebook_data": t(nb["data"]).rstrip("\n") if "data" in nb else default_data,
         "check": bool(check), "check_module": module, "check_function": function,
         "check_title": nb.get("check_title", ""), "check_text": nb.get("check_text", "").rstrip("\n"),
     }

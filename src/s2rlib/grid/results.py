@@ -3,15 +3,18 @@
 One schema for every case (one row per case, n, m, trial and metric)::
 
     case, n_source, m_target, trial, seed, metric, value, selected_recipe,
-    params_id, params, data_sha256, code_version, wall_s
+    params_id, params, data_sha256, code_version, wall_s, point_sha256
 
 ``params`` is the JSON of every parameter that produced the row (recipe included), ``params_id``
 its short hash (the same for every n of one grid), ``m_target`` is :data:`ALL_M` (-1) when all
 experimental training data were used: the one way s2rlib writes "all m", inside the code as in
 the tables ("all" is only how the command line and the pages spell it). Every write is atomic
 (:mod:`s2rlib._core.atomic`). Every read is verified: a point file must hold every trial and metric of
-the point its name and its own parameters say; a damaged one is named in a warning, set aside as
-``*.damaged`` and recomputed (:func:`read_point`, :func:`load_results`), never silently used.
+the point its name and its own parameters say, from one data set (one ``data_sha256``), with finite
+metrics, and its rows must hash to the ``point_sha256`` they carry (:func:`seal`: a cut, an edited
+value or a lost row is caught); a damaged one is named in a warning, set aside as ``*.damaged`` and
+recomputed (:func:`read_point`, :func:`load_results`), never silently used. Tables written before
+``point_sha256`` existed have it empty: their rows are checked, not their hash.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import re
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from s2rlib._core.constants import ALL_M
@@ -34,7 +38,14 @@ from s2rlib._core.errors import DataError
 log = logging.getLogger(__name__)
 
 COLUMNS = ["case", "n_source", "m_target", "trial", "seed", "metric", "value", "selected_recipe",
-           "params_id", "params", "data_sha256", "code_version", "wall_s"]
+           "params_id", "params", "data_sha256", "code_version", "wall_s", "point_sha256"]
+#: the column that seals a point's rows (:func:`seal`); empty in tables written before it existed
+HASH = "point_sha256"
+#: metrics that may be NaN in a sound point: "no simulation to compare with" (every other metric is finite)
+MAY_BE_NAN = ("sim_mae", "mae_on_sim")
+#: text columns (read as text: a params_id or sha256 of digits only stays what it was)
+_TEXT = ("case", "metric", "selected_recipe", "params_id", "params", "data_sha256", "code_version", HASH)
+_POINT = ["case", "params_id", "n_source", "m_target"]
 #: parameters that vary between the points of one grid; params_id leaves them out
 POINT_KEYS = ("n_source", "m_target", "pretrain_steps")
 #: how a point was executed, not what it computes (torch threads change float rounding only):
@@ -81,7 +92,52 @@ def tidy(case: str, n_source: int, m_target: int, trial_rows: pd.DataFrame, para
     df["data_sha256"] = data_sha256
     df["code_version"] = code_version()
     df["wall_s"] = float(wall_s)
-    return df[COLUMNS]
+    df[HASH] = ""
+    bad = non_finite(df)
+    if bad:
+        raise DataError(f"point n_source={n_source}, m_target={m_target} of case {case}: {bad}; a point with a "
+                        f"non-finite metric is a failed point, it is not written")
+    return seal(df[COLUMNS])
+
+
+def non_finite(df: pd.DataFrame) -> str | None:
+    """Which metric rows of ``df`` are NaN or infinite (NaN allowed only for :data:`MAY_BE_NAN`), in words."""
+    value = pd.to_numeric(df["value"], errors="coerce").astype(float)
+    bad = ~np.isfinite(value) & ~(value.isna() & df["metric"].astype(str).isin(MAY_BE_NAN))
+    if not bad.any():
+        return None
+    cells = [f"trial {t} {m} = {v}" for t, m, v in zip(df.loc[bad, "trial"], df.loc[bad, "metric"], value[bad])]
+    return f"non-finite metric(s): {', '.join(cells[:5])}{' ...' if len(cells) > 5 else ''}"
+
+
+def _canonical(rows: pd.DataFrame) -> bytes:
+    """The rows of one point in a form that does not depend on row order or on a CSV round trip."""
+    def cell(col, v):
+        if pd.isna(v):
+            return ""
+        if col in ("n_source", "m_target", "trial", "seed"):
+            return str(int(v))
+        if col in ("value", "wall_s"):
+            return repr(float(v))
+        return str(v)
+
+    cols = [c for c in COLUMNS if c != HASH]
+    lines = sorted(json.dumps([cell(c, v) for c, v in zip(cols, r)]) for r in rows[cols].itertuples(index=False))
+    return "\n".join(lines).encode()
+
+
+def point_hash(rows: pd.DataFrame) -> str:
+    """sha256 (16 hex digits) of one point's rows, every column but ``point_sha256``, in any row order."""
+    return hashlib.sha256(_canonical(rows)).hexdigest()[:16]
+
+
+def seal(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with each point's ``point_sha256`` set to the hash of its rows (a copy)."""
+    df = df.copy()
+    df[HASH] = ""
+    for _, rows in df.groupby(_POINT, sort=False):
+        df.loc[rows.index, HASH] = point_hash(rows)
+    return df
 
 
 def write_atomic(df: pd.DataFrame, path: str | Path) -> Path:
@@ -99,7 +155,8 @@ def write_atomic(df: pd.DataFrame, path: str | Path) -> Path:
 def _read_csv(path: Path) -> pd.DataFrame:
     """The CSV at ``path``, or a DataError that names it and says what is wrong."""
     try:
-        return pd.read_csv(path)
+        head = pd.read_csv(path, nrows=0).columns
+        return pd.read_csv(path, dtype={c: str for c in _TEXT if c in head})
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: not a results table: the file is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
@@ -109,7 +166,9 @@ def _read_csv(path: Path) -> pd.DataFrame:
 def _check_schema(df: pd.DataFrame, path: Path) -> pd.DataFrame:
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
-        raise DataError(f"{path}: not a results table, missing column(s) {missing}")
+        if missing != [HASH]:
+            raise DataError(f"{path}: not a results table, missing column(s) {[c for c in missing if c != HASH]}")
+        df[HASH] = ""  # written before points were sealed
     for col, integer in (("n_source", True), ("m_target", True), ("trial", True), ("value", False)):
         num = pd.to_numeric(df[col], errors="coerce")
         bad = num.isna() & df[col].notna() if not integer else num.isna() | (num % 1 != 0)
@@ -138,35 +197,70 @@ def point_problems(df: pd.DataFrame) -> list[str]:
     """What is wrong with the rows of each point in ``df``, checked against the point's own parameters.
 
     A point (case, params_id, n_source, m_target) has, for every trial its ``params`` name
-    (``0 .. trials-1``), the same set of metrics, once each. A cut file lacks trials or metrics.
+    (``0 .. trials-1``), the same set of metrics, once each, all from one data set (one
+    ``data_sha256``); when sealed, its rows hash to its ``point_sha256`` (:func:`seal`). A cut file
+    lacks trials or metrics, or no longer matches its hash; so does an edited value.
     """
     problems = []
-    for (case, pid, n, m), rows in df.groupby(["case", "params_id", "n_source", "m_target"], sort=False):
-        where = f"point n_source={n}, m_target={m} (params_id {pid})"
-        try:
-            trials = int(json.loads(rows["params"].iloc[0])["trials"])
-        except (TypeError, ValueError, KeyError):
-            problems.append(f"{where}: its params column is not the JSON of its parameters")
-            continue
-        present = sorted(rows["trial"].unique().tolist())
-        if present != list(range(trials)):
-            problems.append(f"{where}: rows for trial(s) {present} of the {trials} trials its parameters name")
-            continue
-        by_trial = rows.groupby("trial")["metric"].apply(lambda s: sorted(s.astype(str)))
-        full = max(by_trial, key=len)
-        for t, metrics in by_trial.items():
-            if metrics != full:
-                lacks = sorted(set(full) - set(metrics))
-                problems.append(f"{where}: trial {t} lacks metric(s) {lacks}" if lacks else
-                                f"{where}: trial {t} has metric(s) twice")
-                break
+    for (case, pid, n, m), rows in df.groupby(_POINT, sort=False):
+        problem = _rows_problem(rows)
+        if problem:
+            problems.append(f"point n_source={n}, m_target={m} (params_id {pid}): {problem}")
     return problems
+
+
+def _rows_problem(rows: pd.DataFrame) -> str | None:
+    """What is wrong with the rows of one point (None when nothing is)."""
+    try:
+        trials = int(json.loads(rows["params"].iloc[0])["trials"])
+    except (TypeError, ValueError, KeyError):
+        return "its params column is not the JSON of its parameters"
+    data = sorted(rows["data_sha256"].astype(str).unique())
+    if len(data) > 1:
+        return f"its rows come from {len(data)} different data sets (data_sha256 {', '.join(data)})"
+    present = sorted(rows["trial"].unique().tolist())
+    if present != list(range(trials)):
+        return f"rows for trial(s) {present} of the {trials} trials its parameters name"
+    by_trial = rows.groupby("trial")["metric"].apply(lambda s: sorted(s.astype(str)))
+    full = max(by_trial, key=len)
+    for t, metrics in by_trial.items():
+        if metrics != full:
+            lacks = sorted(set(full) - set(metrics))
+            return f"trial {t} lacks metric(s) {lacks}" if lacks else f"trial {t} has metric(s) twice"
+    sealed = rows[HASH].fillna("").astype(str).unique() if HASH in rows else [""]
+    if len(sealed) > 1:
+        return f"its rows carry {len(sealed)} different point_sha256 values"
+    if sealed[0] and sealed[0] != point_hash(rows):
+        return (f"its rows do not match the point_sha256 they carry ({sealed[0]}, the rows hash to "
+                f"{point_hash(rows)}): a value, a row or a column was changed or lost after it was written")
+    return None
+
+
+def data_sets(table: pd.DataFrame) -> dict[str, list]:
+    """{data_sha256: the n_source values with rows of it} of a table (one case's rows)."""
+    return {d: sorted(rows["n_source"].unique().tolist())
+            for d, rows in table.groupby(table["data_sha256"].astype(str), sort=True)}
+
+
+def check_one_data(table: pd.DataFrame, where: str | Path, case: str) -> None:
+    """A :class:`DataError` naming the data sets when the ``case`` rows of ``table`` come from more than one.
+
+    Rows computed from other data (an input file changed, a case made again under the same name)
+    cannot be fitted or shown together with today's.
+    """
+    sets = data_sets(table)
+    if len(sets) <= 1:
+        return
+    listed = "; ".join(f"data_sha256 {d} (n = {', '.join(map(str, ns))})" for d, ns in sets.items())
+    raise DataError(f"{where}: the {case} rows come from {len(sets)} different data sets: {listed}; rows from "
+                    f"different data cannot be fitted or shown together: rerun the grid into this folder (s2r grid "
+                    f"sets aside the points of other data) or into a new --out, or fit with --grid ID")
 
 
 table_problems = point_problems  # a merged table is the union of its points
 
 
-_STEM = re.compile(r"^n(?P<n>\d+|all)_m(?P<m>\d+|all)_(?P<pid>[0-9a-f]+)$")
+STEM = re.compile(r"^n(?P<n>\d+|all)_m(?P<m>\d+|all)_(?P<pid>[0-9a-f]+)$")
 
 
 def point_problem(path: str | Path, df: pd.DataFrame | None = None) -> str | None:
@@ -186,7 +280,7 @@ def point_problem(path: str | Path, df: pd.DataFrame | None = None) -> str | Non
     points = df.groupby(["case", "params_id", "n_source", "m_target"]).ngroups
     if points != 1:
         return f"it holds {points} points, a point file holds one"
-    name = _STEM.match(path.stem)
+    name = STEM.match(path.stem)
     if name:
         n, m, pid = df["n_source"].iloc[0], df["m_target"].iloc[0], str(df["params_id"].iloc[0])
         if name["n"] != "all" and int(name["n"]) != n:
@@ -196,7 +290,9 @@ def point_problem(path: str | Path, df: pd.DataFrame | None = None) -> str | Non
         if pid != name["pid"]:
             return f"its rows are of params_id {pid}, its name says {name['pid']}"
     problems = point_problems(df)
-    return problems[0].split(": ", 1)[1] if problems else None
+    if problems:
+        return problems[0].split(": ", 1)[1]
+    return non_finite(df)
 
 
 def read_point(path: str | Path) -> pd.DataFrame | None:
@@ -222,6 +318,25 @@ def merge_points(points_dir: str | Path) -> pd.DataFrame:
         return pd.DataFrame(columns=COLUMNS)
     df = pd.concat(frames, ignore_index=True)
     return df.sort_values(["case", "params_id", "m_target", "n_source", "trial", "metric"], kind="stable").reset_index(drop=True)
+
+
+def point_keys(points_dir: Path) -> set[tuple]:
+    """(params_id, n_source, m_target) of every point file in ``points_dir``, from its name; for an
+    ``nall_*`` file the n it drew is read from its first row (unreadable: ``("?", -1, -1)``, i.e. stale)."""
+    keys = set()
+    for f in Path(points_dir).glob("*.csv"):
+        name = STEM.match(f.stem)
+        if not name:
+            continue
+        m = ALL_M if name["m"] == "all" else int(name["m"])
+        if name["n"] != "all":
+            keys.add((name["pid"], int(name["n"]), m))
+            continue
+        try:
+            keys.add((name["pid"], int(pd.read_csv(f, usecols=["n_source"], nrows=1)["n_source"].iloc[0]), m))
+        except (ValueError, IndexError, KeyError, pd.errors.ParserError, pd.errors.EmptyDataError):
+            keys.add(("?", -1, -1))
+    return keys
 
 
 def load_results(path: str | Path) -> pd.DataFrame:
@@ -251,11 +366,12 @@ def load_results(path: str | Path) -> pd.DataFrame:
         log.warning("damaged results table %s: %s; set aside as %s and rebuilt from %s", path, problems[0], aside,
                     points_dir)
     elif has_points:
-        have = set(table.groupby(["params_id", "n_source", "m_target"]).groups)
-        files = {(m["pid"], m["n"], m["m"]) for m in (_STEM.match(f.stem) for f in points_dir.glob("*.csv")) if m}
-        stems = {(pid, f"{n:07d}", "all" if mm == ALL_M else f"{mm:05d}") for pid, n, mm in have}
-        if not {f for f in files if f[1] != "all"} <= stems:
-            log.warning("results table %s lacks finished point(s) of %s; merged again", path, points_dir)
+        have = {(str(pid), int(n), int(m)) for pid, n, m in table.groupby(["params_id", "n_source", "m_target"]).groups}
+        lacks = sorted(point_keys(points_dir) - have, key=str)
+        if lacks:
+            log.warning("results table %s lacks %d finished point(s) of %s (%s); merged again", path, len(lacks),
+                        points_dir, ", ".join(f"n_source={n}, m_target={'all' if m == ALL_M else m}"
+                                              for _, n, m in lacks[:3]) + (" ..." if len(lacks) > 3 else ""))
             problems = ["stale"]
     if problems:
         table = merge_points(points_dir)

@@ -25,6 +25,7 @@ from filelock import FileLock
 from tqdm.auto import tqdm
 
 from s2rlib._core.constants import ALL_M
+from s2rlib._core.atomic import set_aside
 from s2rlib._core.paths import source_checkout
 from s2rlib.grid import results
 from s2rlib.cases.registry import get_case
@@ -86,6 +87,9 @@ class GridPoint:
     out_dir: str
     notebook: str
     keep_notebook: bool = False
+    #: the sha256 of the case's data when the grid was planned ("" when not loaded): a point file of
+    #: other data is not this point's (:meth:`done`)
+    data_sha256: str = ""
 
     @property
     def pid(self) -> str:
@@ -110,8 +114,39 @@ class GridPoint:
         return Path(self.out_dir) / "executed" / f"{self.stem}.ipynb"
 
     def done(self) -> bool:
-        """The point file exists and is sound; a damaged one is named, set aside and so not done."""
-        return self.point_path.is_file() and results.read_point(self.point_path) is not None
+        """The point file exists, is sound and comes from this grid's data; a damaged one, or one
+        computed from other data, is named, set aside and so not done."""
+        if not self.point_path.is_file():
+            return False
+        df = results.read_point(self.point_path)
+        return df is not None and not _other_data(self.point_path, df, self.data_sha256)
+
+
+def _other_data(path: Path, df: pd.DataFrame, data_sha256: str) -> bool:
+    """Whether the point file at ``path`` (rows ``df``) was computed from data other than ``data_sha256``;
+    if so it is set aside with a warning (kept, never deleted) and will be recomputed."""
+    have = sorted(df["data_sha256"].astype(str).unique())
+    if not data_sha256 or have == [data_sha256]:
+        return False
+    aside = set_aside(path)
+    log.warning("point file %s was computed from other data (data_sha256 %s; the case's data now have %s): set "
+                "aside as %s, the point will be recomputed", path, ", ".join(have), data_sha256, aside)
+    return True
+
+
+def set_aside_other_data(points: list[GridPoint]) -> None:
+    """Set aside every point file of these grids (their params_ids) in ``<out>/points`` computed from
+    other data than the points were planned with, also those of n or m not in this run, so that
+    ``results.csv`` never mixes data sets."""
+    expected = {p.pid: p.data_sha256 for p in points if p.data_sha256}
+    if not expected:
+        return
+    for path in sorted((Path(points[0].out_dir) / "points").glob("*.csv")):
+        name = results.STEM.match(path.stem)
+        if name and name["pid"] in expected:
+            df = results.read_point(path)  # a damaged one is set aside here
+            if df is not None:
+                _other_data(path, df, expected[name["pid"]])
 
 
 def execute_point(point: GridPoint) -> str:
@@ -144,6 +179,12 @@ def _execute_point(point: GridPoint) -> tuple[str, bool]:
         problem = results.point_problem(path)
         if problem is not None:
             raise GridError(f"notebook {point.notebook} wrote a damaged point file {path}: {problem}")
+        data = set(results.read_table(path)["data_sha256"].astype(str))
+        if point.data_sha256 and data != {point.data_sha256}:
+            aside = set_aside(path)
+            raise GridError(f"notebook {point.notebook} computed {path} from data {', '.join(sorted(data))}, but the "
+                            f"grid was planned with data {point.data_sha256}: the case's data changed while the grid "
+                            f"ran; set aside as {aside}")
         if not point.keep_notebook:
             out_nb.unlink(missing_ok=True)
     return str(path), True
@@ -172,6 +213,11 @@ def plan(case: str, ns, ms=(ALL_M,), *, trials: int, seed: int, out_dir, recipe:
     if not ms:
         raise ParameterError("parameter ms: the grid needs at least one experimental size")
     ms = [results.as_m(m) for m in ms]
+    for name, sizes in (("ns", ns), ("ms", ms)):
+        twice = sorted({str(v) for v in sizes if list(sizes).count(v) > 1})
+        if twice:
+            raise ParameterError(f"parameter {name}: {', '.join('all' if v == str(ALL_M) else v for v in twice)} "
+                                 f"given more than once; list each size once")
     export_cases_dir()
     checked = [validate_params(case, n, trials, seed, m_target=m, recipe=recipe, threads=threads,
                                output_path=Path(out_dir) / "points" / "x.csv") for n in ns for m in ms]
@@ -179,15 +225,17 @@ def plan(case: str, ns, ms=(ALL_M,), *, trials: int, seed: int, out_dir, recipe:
     notebook = Path(notebook) if notebook else default_notebook(case)
     if not notebook.is_file():
         raise ParameterError(f"notebook {notebook} for case {case!r} does not exist")
+    data_sha256 = ""
     if check_data:
         data = registry.load_case(case)
         for p in checked:
             check_against_data(p, data)
+        data_sha256 = data.data_sha256
     # the full resolved recipe goes into the parameters, so a change of defaults is a new grid
     params = {"trials": int(trials), "seed": int(seed), "recipe": validate_recipe(recipe).to_dict(),
               "threads": threads or 1}
     return [GridPoint(case, n if n == "all" else int(n), int(m), params, str(out_dir),
-                      str(notebook.resolve()), keep_notebooks) for m in ms for n in ns]
+                      str(notebook.resolve()), keep_notebooks, data_sha256) for m in ms for n in ns]
 
 
 def merge(out_dir) -> pd.DataFrame:
@@ -239,6 +287,7 @@ def run_grid(points: list[GridPoint], *, workers: int = 1, scheduler: str | None
         raise ParameterError("run_grid got no grid points: pass at least one n and one m (grid.plan builds them "
                              "from a case file's [grid] ns and ms)")
     out_dir = Path(points[0].out_dir)
+    set_aside_other_data(points)
     todo = [p for p in points if not p.done()]  # done() sets damaged point files aside
     skipped = [str(p.point_path) for p in points if p not in todo]
     computed: list[str] = []

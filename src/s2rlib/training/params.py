@@ -29,6 +29,10 @@ MIN_TRAIN, MIN_VAL, MIN_TEST = 8, 2, 2
 MAX_WIDTH, MAX_LAYERS, MAX_HIDDEN_WEIGHTS = 16384, 32, 20_000_000
 
 
+#: the largest seed of a trial (seeds are 32-bit: numpy's legacy seeding and the split draws)
+MAX_SEED = 2**32 - 1
+
+
 def _int(name: str, value, *, minimum: int, allow_all: bool = False, maximum: int | None = None):
     if allow_all and value == "all":
         return value
@@ -203,12 +207,15 @@ def validate_params(case: str, n_source, trials, seed, m_target=ALL_M, output_pa
         "case": case,
         "n_source": _int("n_source", n_source, minimum=0, allow_all=True),
         "trials": _int("trials", trials, minimum=1),
-        "seed": _int("seed", seed, minimum=0),
+        "seed": _int("seed", seed, minimum=0, maximum=MAX_SEED),
         # ALL_M (-1; None and "all" from outside) = all experimental training data
         "m_target": ALL_M if m_target in (None, ALL_M, "all") else _int("m_target", m_target, minimum=MIN_TRAIN + MIN_VAL),
         "recipe": validate_recipe(recipe),
         "threads": None if threads is None else _int("threads", threads, minimum=1),
     }
+    if out["seed"] + out["trials"] - 1 > MAX_SEED:
+        raise ParameterError(f"parameter seed={out['seed']}: trial t uses seed + t, and seed + trials - 1 = "
+                             f"{out['seed'] + out['trials'] - 1} must be <= {MAX_SEED} (2**32 - 1)")
     out["output_path"] = None if output_path is None else _writable("output_path", output_path)
     return out
 
