@@ -43,7 +43,7 @@ def test_glossary_defines_every_abbreviation_the_book_uses():
     block = text.split("```{glossary}")[1].split("```")[0]
     terms = {line.strip() for line in block.splitlines() if line and not line.startswith(" ")}
     for abbr in ("MAE", "RMSE", "RSS", "AIC", "SEM", "CI", "params_id", "ESS", "DFT", "MD", "COSMO-RS", "PBE",
-                 "chi", "MLP"):
+                 "chi", "MLP", "L2-SP", "SMILES", "PI1070", "GGA+U", "bfloat16", "oneDNN", "MKL"):
         assert abbr in terms, abbr
 
 
@@ -303,3 +303,16 @@ def test_binder_and_teach_install_jupyterlab():
             if line.strip() and not line.startswith("#")]
     assert "-e .[teach]" in reqs
     assert (REPO / "binder" / "runtime.txt").read_text().strip() == f"python-{project['requires-python'][2:6]}"
+
+
+def test_prose_columns_keep_a_readable_width():
+    import pandas as pd
+
+    from s2rlib.book import display
+
+    df = pd.DataFrame({"protocol": ["fixed pretraining compute: pretraining capped at 1,000 steps", "short"],
+                       "n": ["94,777", "10,000"], "status": ["`ok`", "`C_at_bound`"]})
+    assert display.prose_columns(df) == ["s2r-prose-1"]
+    assert display.prose_columns(df.set_index("n"), index=True) == ["s2r-prose-2"]
+    css = (REPO / "book" / "_static" / "s2r.css").read_text()
+    assert "table.s2r-prose-1 td:nth-child(1)" in css and "overflow-wrap: anywhere" not in css
