@@ -316,3 +316,11 @@ def test_prose_columns_keep_a_readable_width():
     assert display.prose_columns(df.set_index("n"), index=True) == ["s2r-prose-2"]
     css = (REPO / "book" / "_static" / "s2r.css").read_text()
     assert "table.s2r-prose-1 td:nth-child(1)" in css and "overflow-wrap: anywhere" not in css
+
+
+def test_generated_prose_spells_units_one_way():
+    """g/cm³, never g/cm^3, in the case pages' header table (the case file keeps the ASCII spelling)."""
+    from s2rlib.book import run_tables
+
+    text = run_tables.case_header_table("polymer_density", None).to_string()
+    assert "g/cm³" in text and "^3" not in text

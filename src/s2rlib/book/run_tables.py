@@ -23,6 +23,7 @@ from s2rlib.training.transfer import Recipe
 from s2rlib._core.paths import results_root
 from s2rlib.grid.results import merge_points
 from s2rlib._core.paths import repo_root
+from s2rlib._core.units import pretty_units
 
 
 def m_name(m) -> str:
@@ -130,8 +131,8 @@ def provenance_table(table: pd.DataFrame) -> pd.DataFrame:
 def case_header_table(case: str, table: pd.DataFrame | None, root=None) -> pd.DataFrame:
     """What is transferred to what, in which units, and where this chapter's numbers come from."""
     c = get_case(case)
-    rows = [("source (computational)", c.source), ("target (experimental)", c.target), ("property units", c.units),
-            ("results table", code(_rel(results_path(case, root))))]
+    rows = [("source (computational)", c.source), ("target (experimental)", c.target),
+            ("property units", pretty_units(c.units)), ("results table", code(_rel(results_path(case, root))))]
     if table is not None:
         rows.append(("rows in the table", f"{len(table):,}"))
     if c.notes:
