@@ -37,16 +37,17 @@ from s2rlib._core.constants import ALL_M
 CASE_ORDER = tuple(builtin_names())  # from the case registry; user cases follow in registry order
 _PALETTE = sns.color_palette("colorblind", 8)
 BASELINE_COLOR = "0.35"
-#: Figures are drawn DISPLAY_WIDTH_IN wide and shown at DPI CSS px per inch, as PNGs of twice that
-#: resolution (RETINA: the notebook's inline backend in its ``retina`` format, which writes the shown width
-#: into the output; sharp on high-density screens). 5.6 in is 560 CSS px (about 570 px with the tight bounding box's margin), less than the 672 px text
-#: column at a 1280 px window, so a figure is shown at its natural size there and its smallest text, MIN_FONT_PT
-#: points, is about 17 px, as large as the body text. On a 390 px phone the column is 342 px and the figure
-#: is shrunk to 60%: the smallest text is still 10 px (tests/test_browser.py measures both).
+#: Figures are drawn DISPLAY_WIDTH_IN wide and shown at DPI CSS px per inch, as PNGs of RETINA times that
+#: resolution (the notebook's inline backend in its ``retina`` format, which writes the shown width into the
+#: output; sharp on high-density screens). 5.4 in is 540 CSS px (about 552 px with the tight bounding box's
+#: margin; legend entries wrap at LEGEND_CHARS so they do not widen it), less than the 672 px text column at a
+#: 1280 px window: a figure is shown at its natural size there, and its smallest text, MIN_FONT_PT points, is
+#: about 17 px, as large as the body text. On a 390 px phone the column is 342 px and the figure shrinks to
+#: 62%: its smallest text is still 10 px (tests/test_browser.py measures both).
 DPI = 100
 RETINA = 2
-DISPLAY_WIDTH_IN = 5.6
-FIGSIZE = (DISPLAY_WIDTH_IN, 4.2)
+DISPLAY_WIDTH_IN = 5.4
+FIGSIZE = (DISPLAY_WIDTH_IN, 4.1)
 #: smallest font size in any figure (points, at natural size)
 MIN_FONT_PT = 12
 
@@ -228,12 +229,32 @@ def _new_ax(ax, figsize=FIGSIZE):
     return fig, ax
 
 
+#: characters of MIN_FONT_PT text that fit beside a legend handle in a DISPLAY_WIDTH_IN wide figure
+LEGEND_CHARS = 48
+
+
+def wrap_label(label: str, width: int = LEGEND_CHARS) -> str:
+    """A legend entry broken into lines of at most ``width`` characters, at spaces outside ``$...$`` math
+    (a longer entry would widen the figure past its display width, and shrink its text on a phone)."""
+    lines, line, in_math = [], "", False
+    for word in label.split(" "):
+        candidate = f"{line} {word}" if line else word
+        if line and not in_math and len(candidate.replace("$", "")) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = candidate
+        in_math ^= word.count("$") % 2 == 1
+    return "\n".join([*lines, line])
+
+
 def legend_below(fig, ax, ncols: int = 2, **kw) -> None:
     """The legend under the axes, outside the data (constrained layout makes room for it)."""
     handles, labels = ax.get_legend_handles_labels()
     if handles:
-        if max(len(lab.replace("$", "")) for lab in labels) > 90 // ncols:  # long entries: one per row
+        if max(len(lab.replace("$", "")) for lab in labels) > LEGEND_CHARS // ncols:  # long entries: one per row
             ncols = 1
+        labels = [wrap_label(lab) for lab in labels]
         fig.legend(handles, labels, loc="outside lower center", ncols=ncols, frameon=False, **kw)
 
 
