@@ -310,7 +310,7 @@ def test_prose_columns_keep_a_readable_width():
 
     from s2rlib.book import display
 
-    df = pd.DataFrame({"protocol": ["fixed pretraining compute: pretraining capped at 1,000 steps", "short"],
+    df = pd.DataFrame({"protocol": ["fixed pretraining compute: pretraining capped at 1,000 steps, the number every n", "x"],
                        "n": ["94,777", "10,000"], "status": ["`ok`", "`C_at_bound`"]})
     assert display.prose_columns(df) == ["s2r-prose-1"]
     assert display.prose_columns(df.set_index("n"), index=True) == ["s2r-prose-2"]

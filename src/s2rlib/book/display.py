@@ -56,7 +56,7 @@ def show(df: pd.DataFrame | None, caption: str | None = None, index: bool = Fals
 
 #: a column whose longest cell has more characters than this is prose: it keeps a readable width
 #: (book/_static/s2r.css) instead of one word per line, and the table scrolls in its box if it must
-PROSE_CHARS = 40
+PROSE_CHARS = 60
 
 
 def prose_columns(df: pd.DataFrame, index: bool = False) -> list[str]:

@@ -40,7 +40,7 @@ BASELINE_COLOR = "0.35"
 #: Figures are drawn DISPLAY_WIDTH_IN wide and shown at DPI CSS px per inch, as PNGs of RETINA times that
 #: resolution (the notebook's inline backend in its ``retina`` format, which writes the shown width into the
 #: output; sharp on high-density screens). 5.4 in is 540 CSS px (about 552 px with the tight bounding box's
-#: margin; legend entries wrap at LEGEND_CHARS so they do not widen it), less than the 672 px text column at a
+#: margin; legend entries wrap at LEGEND_CHARS and long titles take two lines, so neither widens it), less than the 672 px text column at a
 #: 1280 px window: a figure is shown at its natural size there, and its smallest text, MIN_FONT_PT points, is
 #: about 17 px, as large as the body text. On a 390 px phone the column is 342 px and the figure shrinks to
 #: 62%: its smallest text is still 10 px (tests/test_browser.py measures both).
@@ -230,7 +230,7 @@ def _new_ax(ax, figsize=FIGSIZE):
 
 
 #: characters of MIN_FONT_PT text that fit beside a legend handle in a DISPLAY_WIDTH_IN wide figure
-LEGEND_CHARS = 48
+LEGEND_CHARS = 50
 
 
 def wrap_label(label: str, width: int = LEGEND_CHARS) -> str:
@@ -352,7 +352,7 @@ def sensitivity_figure(case_fit: CaseFit, comparisons, level: float = CI_LEVEL):
     _log_axes(ax)
     ax.set_xlabel(N_LABEL)
     ax.set_ylabel(metric_label(case_fit.units))
-    ax.set_title(f"{pretty_case(case_fit.case)}: one protocol change at a time")
+    ax.set_title(f"{pretty_case(case_fit.case)}:\none protocol change at a time")
     label_log_y(ax)
     legend_below(fig, ax, ncols=1)
     return fig
