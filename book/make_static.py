@@ -5,8 +5,10 @@
 * ``book/figures/method-flowchart.svg`` (and ``.png``), drawn by
   :func:`s2rlib.book.flowchart.method_flowchart`; the SVG is written without a date or random ids, so
   an unchanged drawing gives an unchanged file;
-* ``book/downloads/tutorial.ipynb``, the chapter ``book/tutorial.md`` as a Jupyter notebook (the
-  download link of that chapter); ``tests/test_book_sources.py`` fails when it is out of date.
+* ``book/tutorial.ipynb`` and ``book/exercises.ipynb``, the chapters ``book/tutorial.md`` and
+  ``book/exercises.md`` as Jupyter notebooks (the tutorial's download link; the notebooks the Binder and
+  Colab launch buttons open, beside their chapter so that the chapter's relative paths hold; ``_config.yml``
+  keeps them out of the build); ``tests/test_book_sources.py`` fails when one is out of date.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from s2rlib.book import plotting
 
 HERE = Path(__file__).resolve().parent
 #: MyST chapters offered as .ipynb downloads: source -> notebook
-NOTEBOOK_DOWNLOADS = {HERE / "tutorial.md": HERE / "downloads" / "tutorial.ipynb"}
+NOTEBOOK_DOWNLOADS = {HERE / f"{name}.md": HERE / f"{name}.ipynb" for name in ("tutorial", "exercises")}
 
 
 def myst_to_notebook(md: Path) -> nbformat.NotebookNode:

@@ -105,6 +105,19 @@ def test_chapters_offer_notebook_downloads(built_book):
     assert re.search(r'href="[^"]*_downloads/[^"]+/tutorial\.ipynb"', tutorial)
 
 
+def test_every_chapter_with_code_offers_its_notebook_and_the_local_build_no_launch_button(built_book):
+    """sphinx-book-theme's download menu has the executed .ipynb on every page with code cells
+    (book/_ext/launch_when_published.py); with repository.url empty no page links Binder or Colab."""
+    with_code = [d for d in toc_docnames() if (REPO / f"{d}.md").is_file() and "{code-cell}" in (REPO / f"{d}.md").read_text()]
+    assert {"book/tutorial", "book/intro", "book/summary"} <= set(with_code)
+    for doc in toc_docnames():
+        html = (built_book.html / f"{doc}.html").read_text()
+        assert "mybinder.org" not in html and "colab.research.google.com" not in html, doc
+        if doc in with_code:
+            assert "download-notebook-button" in html, doc
+            assert (built_book.html / "_sources" / f"{doc}.ipynb").is_file(), doc
+
+
 def test_tutorial_code_is_visible_and_executed(built_book):
     html = (built_book.html / "book" / "tutorial.html").read_text()
     assert "scaling.fit_law" in html and "plotting.scaling_figure" in html

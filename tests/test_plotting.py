@@ -192,3 +192,10 @@ def test_two_way_panel_c_shows_an_unresolved_floor_as_an_upper_bound():
     assert all(ln.get_ydata()[0] > 0 for ln in triangles)
     assert not [ln for ln in ax_c.get_lines() if ln.get_marker() == "o" and ln.get_ydata()[0] == 0]
     plotting.close(fig)
+
+
+def test_legend_labels_wrap_outside_math():
+    label = "fitted law, no floor resolved: $0.119\\,n^{-0.0300}$ (no floor resolved) and more words here"
+    wrapped = plotting.wrap_label(label, width=30)
+    assert all(len(line.replace("$", "")) <= 30 or "$" in line for line in wrapped.split("\n"))
+    assert "$0.119\\,n^{-0.0300}$" in wrapped and wrapped.replace("\n", " ") == label

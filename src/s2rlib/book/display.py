@@ -50,8 +50,19 @@ def show(df: pd.DataFrame | None, caption: str | None = None, index: bool = Fals
         return
     table = to_markdown(df, index=index)
     if caption:
-        table = directive("table", caption, table, ":class: s2r-table")
+        table = directive("table", caption, table, f":class: {' '.join(['s2r-table', *prose_columns(df, index)])}")
     show_markdown(table)
+
+
+#: a column whose longest cell has more characters than this is prose: it keeps a readable width
+#: (book/_static/s2r.css) instead of one word per line, and the table scrolls in its box if it must
+PROSE_CHARS = 60
+
+
+def prose_columns(df: pd.DataFrame, index: bool = False) -> list[str]:
+    """CSS classes ``s2r-prose-<k>`` (k = 1-based column, counting a shown index) for the prose columns."""
+    cols = ([df.index.map(str)] if index else []) + [df[c].map(str) for c in df.columns]
+    return [f"s2r-prose-{k}" for k, col in enumerate(cols, start=1) if len(col) and col.str.len().max() > PROSE_CHARS]
 
 
 def directive(name: str, argument: str, body: str, options: str = "") -> str:

@@ -37,16 +37,19 @@ from s2rlib._core.constants import ALL_M
 CASE_ORDER = tuple(builtin_names())  # from the case registry; user cases follow in registry order
 _PALETTE = sns.color_palette("colorblind", 8)
 BASELINE_COLOR = "0.35"
-#: Figures are drawn at DPI dots per inch and shown at their natural size: the book's text column is
-#: 672 CSS px wide at a 1280 px window (measured in Chromium), so a figure DISPLAY_WIDTH_IN wide
-#: (660 px, about 670 px once the inline backend's tight bounding box adds its margin) is not scaled
-#: down, and a 10 pt label is 10 pt (about 14 px) on screen. A wider figure is shrunk by the browser,
-#: and its text with it (tests/test_browser.py checks the rendered width).
+#: Figures are drawn DISPLAY_WIDTH_IN wide and shown at DPI CSS px per inch, as PNGs of RETINA times that
+#: resolution (the notebook's inline backend in its ``retina`` format, which writes the shown width into the
+#: output; sharp on high-density screens). 5.4 in is 540 CSS px (about 552 px with the tight bounding box's
+#: margin; legend entries wrap at LEGEND_CHARS and long titles take two lines, so neither widens it), less than the 672 px text column at a
+#: 1280 px window: a figure is shown at its natural size there, and its smallest text, MIN_FONT_PT points, is
+#: about 17 px, as large as the body text. On a 390 px phone the column is 342 px and the figure shrinks to
+#: 62%: its smallest text is still 10 px (tests/test_browser.py measures both).
 DPI = 100
-DISPLAY_WIDTH_IN = 6.6
-FIGSIZE = (DISPLAY_WIDTH_IN, 4.8)
+RETINA = 2
+DISPLAY_WIDTH_IN = 5.4
+FIGSIZE = (DISPLAY_WIDTH_IN, 4.1)
 #: smallest font size in any figure (points, at natural size)
-MIN_FONT_PT = 10
+MIN_FONT_PT = 12
 
 
 def set_style() -> None:
@@ -54,13 +57,25 @@ def set_style() -> None:
     sns.set_theme(context="notebook", style="ticks", palette="colorblind", font="DejaVu Sans",
                   rc={"axes.grid": True, "grid.alpha": 0.35, "grid.linewidth": 0.6, "axes.spines.top": False,
                       "axes.spines.right": False, "legend.frameon": False, "figure.dpi": DPI,
-                      "savefig.dpi": DPI, "axes.titleweight": "bold", "axes.titlesize": 12,
-                      "axes.labelsize": 11, "xtick.labelsize": MIN_FONT_PT, "ytick.labelsize": MIN_FONT_PT,
+                      "savefig.dpi": DPI, "axes.titleweight": "bold", "axes.titlesize": MIN_FONT_PT + 1,
+                      "axes.labelsize": MIN_FONT_PT, "xtick.labelsize": MIN_FONT_PT, "ytick.labelsize": MIN_FONT_PT,
                       "legend.fontsize": MIN_FONT_PT, "legend.title_fontsize": MIN_FONT_PT,
                       "font.size": MIN_FONT_PT})
 
 
+def _retina_inline() -> None:
+    """In a notebook (the book's pages, the tutorial), figures are shown as RETINA-resolution PNGs."""
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:  # pragma: no cover - plotting outside Jupyter
+        return
+    if get_ipython() is not None and RETINA == 2:
+        set_matplotlib_formats("retina")
+
+
 set_style()
+_retina_inline()
 
 
 def case_color(case: str, i: int = 0):
@@ -214,12 +229,32 @@ def _new_ax(ax, figsize=FIGSIZE):
     return fig, ax
 
 
+#: characters of MIN_FONT_PT text that fit beside a legend handle in a DISPLAY_WIDTH_IN wide figure
+LEGEND_CHARS = 50
+
+
+def wrap_label(label: str, width: int = LEGEND_CHARS) -> str:
+    """A legend entry broken into lines of at most ``width`` characters, at spaces outside ``$...$`` math
+    (a longer entry would widen the figure past its display width, and shrink its text on a phone)."""
+    lines, line, in_math = [], "", False
+    for word in label.split(" "):
+        candidate = f"{line} {word}" if line else word
+        if line and not in_math and len(candidate.replace("$", "")) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = candidate
+        in_math ^= word.count("$") % 2 == 1
+    return "\n".join([*lines, line])
+
+
 def legend_below(fig, ax, ncols: int = 2, **kw) -> None:
     """The legend under the axes, outside the data (constrained layout makes room for it)."""
     handles, labels = ax.get_legend_handles_labels()
     if handles:
-        if max(len(lab.replace("$", "")) for lab in labels) > 90 // ncols:  # long entries: one per row
+        if max(len(lab.replace("$", "")) for lab in labels) > LEGEND_CHARS // ncols:  # long entries: one per row
             ncols = 1
+        labels = [wrap_label(lab) for lab in labels]
         fig.legend(handles, labels, loc="outside lower center", ncols=ncols, frameon=False, **kw)
 
 
@@ -317,7 +352,7 @@ def sensitivity_figure(case_fit: CaseFit, comparisons, level: float = CI_LEVEL):
     _log_axes(ax)
     ax.set_xlabel(N_LABEL)
     ax.set_ylabel(metric_label(case_fit.units))
-    ax.set_title(f"{pretty_case(case_fit.case)}: one protocol change at a time")
+    ax.set_title(f"{pretty_case(case_fit.case)}:\none protocol change at a time")
     label_log_y(ax)
     legend_below(fig, ax, ncols=1)
     return fig
@@ -341,7 +376,7 @@ def summary_figure(case_fits: Sequence[CaseFit] | Mapping[str, CaseFit], ax=None
     case without an n = 0 run is divided by its error at the smallest n instead (said in the legend;
     its bars are then the corrected intervals of the means).
     """
-    fig, ax = _new_ax(ax, figsize=(DISPLAY_WIDTH_IN, 5.0))
+    fig, ax = _new_ax(ax, figsize=(DISPLAY_WIDTH_IN, 4.6))
     fits = _as_list(case_fits)
     ax.axhline(1.0, color=BASELINE_COLOR, lw=1.4, ls="--", label="no pretraining (n = 0)")
     any_points = False
@@ -385,4 +420,4 @@ def close(fig) -> None:
 
 
 __all__ = ["set_style", "scaling_figure", "summary_figure", "law_band",
-           "case_color", "metric_label", "law_style", "CASE_ORDER", "DPI", "DISPLAY_WIDTH_IN", "MIN_FONT_PT"]
+           "case_color", "metric_label", "law_style", "CASE_ORDER", "DPI", "RETINA", "DISPLAY_WIDTH_IN", "MIN_FONT_PT"]

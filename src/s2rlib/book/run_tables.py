@@ -24,6 +24,7 @@ from s2rlib.training.transfer import Recipe
 from s2rlib._core.paths import results_root
 from s2rlib.grid.results import merge_points
 from s2rlib._core.paths import repo_root
+from s2rlib._core.units import pretty_units
 
 
 def m_name(m) -> str:
@@ -133,7 +134,7 @@ def case_header_table(case: str, table: pd.DataFrame | None, root=None) -> pd.Da
     c = get_case(case)
     t = (lambda v: v) if c.builtin else literal  # a case of one's own: its strings are text, never markup
     rows = [("source (computational)", t(c.source)), ("target (experimental)", t(c.target)),
-            ("property units", t(c.units)), ("results table", code(_rel(results_path(case, root))))]
+            ("property units", t(pretty_units(c.units))), ("results table", code(_rel(results_path(case, root))))]
     if table is not None:
         rows.append(("rows in the table", f"{len(table):,}"))
     if c.notes:

@@ -47,7 +47,7 @@ def two_way_figure(fits_by_m: Mapping[int, CaseFit], *, m_all: float | None = No
     what the tables print (:func:`s2rlib.book.findings.fit_parameters`): an alpha that is a one-sided limit is
     its interval's bar without a point, and a parameter the tables give in words is those words.
     """
-    fig = plt.figure(figsize=(DISPLAY_WIDTH_IN, 8.6), layout="constrained")
+    fig = plt.figure(figsize=(DISPLAY_WIDTH_IN, 8.0), layout="constrained")
     gs = fig.add_gridspec(2, 2, height_ratios=[1.3, 1])
     ax = fig.add_subplot(gs[0, :])
     ax_a = fig.add_subplot(gs[1, 0])
@@ -133,8 +133,13 @@ def _parameter_panel(axis, df: pd.DataFrame, key: str) -> None:
     axis.plot(good["m"], good[key], color="0.6", lw=1, zorder=0)
     axis.set_xscale("log")
     ticks = df["m"].to_numpy(dtype=float)
-    axis.set_xticks(ticks, [("all\n(≈%d)" % round(t)) if lab == "all" else lab
-                            for t, lab in zip(ticks, df["label"])])
+    labels = [("all\n(≈%d)" % round(t)) if lab == "all" else str(lab) for t, lab in zip(ticks, df["label"])]
+    # neighbours closer than a factor 2.5 on the log axis (50 and 100 in a half-width panel) would
+    # overlap: every second one of them moves one line down
+    for i in range(1, len(labels)):
+        if ticks[i] / ticks[i - 1] < 2.5 and not labels[i - 1].startswith("\n"):
+            labels[i] = "\n" + labels[i]
+    axis.set_xticks(ticks, labels)
     axis.xaxis.set_minor_formatter(NullFormatter())
     axis.minorticks_off()
 
