@@ -344,6 +344,8 @@ def test_a_notebook_in_the_working_directory_is_not_trusted(tmp_path, monkeypatc
     rc, stdout, err = _grid(capsys, tmp_path / "out", ns="0")
     assert rc == 0, err
     assert f"notebook: {expected}" in stdout
+    # the grid says what it computes with, from the recipe it validated
+    assert "device: cpu (" in stdout and "precision fp32, matmul blas, pretraining schedule fixed" in stdout
     rc, stdout, err = _grid(capsys, tmp_path / "out2", "--notebook", str(decoy / "notebooks" / f"{CASE}.ipynb"),
                             ns="0")
     assert rc == 0 and f"notebook: {(decoy / 'notebooks' / f'{CASE}.ipynb').resolve()}" in stdout

@@ -92,7 +92,7 @@ def cmd_grid(args) -> int:
     # an empty --ns/--ms is an empty list (an error), not "the default grid"
     ns = _sizes("ns", args.ns, all_value="all") if args.ns is not None else list(case.default_ns)
     ms = _sizes("ms", args.ms, all_value=ALL_M) if args.ms is not None else list(case.default_ms)
-    validate_recipe(args.recipe or "{}")  # bad JSON or fields: a ParameterError before anything runs
+    full = validate_recipe(args.recipe or "{}")  # bad JSON or fields: a ParameterError before anything runs
     recipe = json.loads(args.recipe) if args.recipe else {}
     out = Path(args.out or Path("results") / case.name)
     trials = case.default_trials if args.trials is None else args.trials  # --trials 0 is an error, not the default
@@ -102,6 +102,9 @@ def cmd_grid(args) -> int:
     points = grid.plan(case.name, ns, ms, trials=trials, seed=args.seed, out_dir=out,
                        recipe=recipe, threads=threads, notebook=args.notebook, keep_notebooks=args.keep_notebooks)
     print(f"{case.name}: notebook: {points[0].notebook}", flush=True)
+    per_point = f"{threads} torch thread(s) per point" if threads else "the dask workers' threads"
+    print(f"{case.name}: device: cpu ({per_point}), precision "
+          f"{full.precision}, matmul {full.matmul}, pretraining schedule {full.pretrain_schedule}", flush=True)
     res = grid.run_grid(points, workers=args.workers, scheduler=args.scheduler, progress=not args.quiet)
     print(f"{case.name}: {len(res.computed)} point(s) computed, {len(res.skipped)} already done, "
           f"{res.wall_s:.1f} s -> {out / 'results.csv'} ({len(res.table)} rows)")
