@@ -57,6 +57,10 @@ def render(rows: list[dict]) -> str:
     lines = ["| case | n | m | parts x partitions (J trials) | rows per part | observed | factor | plain | "
              "ratio [90% CI] | ρ observed | n_test/n_pool | verdict |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
+        if r["parts_run"] < 8:  # a study still running: named, not judged
+            lines.append(f"| {r['case']} | {r['n']:,} | {'all' if r['m'] == -1 else r['m']} | running: "
+                         f"{r['parts_run']} part(s) so far | | | | | | | | |")
+            continue
         lines.append(f"| {r['case']} | {r['n']:,} | {'all' if r['m'] == -1 else r['m']} | {r['parts']} x "
                      f"{r['partitions']} ({r['trials']}) | {r['part_rows'][0]}-{r['part_rows'][1]} | {_g(r['observed'])} "
                      f"| {_g(r['predicted'])} | {_g(r['naive'])} | {r['ratio']:.2f} [{r['ratio_lo']:.2f}, "
