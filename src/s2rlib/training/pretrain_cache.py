@@ -38,7 +38,7 @@ _CODE_FILES = ("models.py", "transfer.py")
 #: the Recipe fields pretraining reads (a change of any of them is another network)
 PRETRAIN_FIELDS = ("hidden", "pretrain_batch", "pretrain_lr", "pretrain_epochs", "pretrain_min_steps",
                    "pretrain_max_steps", "loss", "y_scale", "withhold_test_sources", "precision",
-                   "matmul")
+                   "matmul", "optimizer")
 
 
 def cache_dir() -> Path | None:
