@@ -337,8 +337,8 @@ def render(res: dict) -> str:
         L += ["## (b) The checkpoint update at an epoch's end, 60 due members", "",
               "| members that improved | before (ms) | improved only (ms) | speed-up |", "|---|---|---|---|"]
         for frac, r in res["b"]["data"].items():
-            L.append(f"| {100 * float(frac):.0f}% | {_fmt_ms(r['before'])} | {_fmt_ms(r['improved only'])} | "
-                     f"{r['before'] / r['improved only']:.2f}x |")
+            ratio = f"{r['before'] / r['improved only']:.2f}x" if float(frac) > 0 else "(nothing copied)"
+            L.append(f"| {100 * float(frac):.0f}% | {_fmt_ms(r['before'])} | {_fmt_ms(r['improved only'])} | {ratio} |")
         L.append("")
     if "c" in res:
         c = res["c"]["data"]
@@ -377,6 +377,41 @@ def render(res: dict) -> str:
         if "e_reversed" in res:
             L += _e_lines(res["e_reversed"], "fused first")
     return "\n".join(L)
+
+
+def _load(res: dict, key: str) -> str:
+    m = res[key]["machine"]
+    return f"load {m['loadavg_start'][0]:.1f} at start, {m['torch_threads']} thread(s)"
+
+
+def readme_sentence(res: dict) -> str:
+    """README's bullet on the levers, generated from ``levers.json`` (``tests/test_benchmark.py`` checks README)."""
+    a, b, c, d = (res[k]["data"] for k in "abcd")
+    ft, pre = a["fine-tune"]["ms"], a["pretrain"]["ms"]
+    ref_c = statistics.mean(c["ms_per_step"]["reference"])
+    cs = {arm: ref_c / statistics.mean(t) for arm, t in c["ms_per_step"].items()}
+    tenth = b["0.10"]
+    dd = d["difference"]
+    text = (f"the optimizer step alone (`benchmarks/LEVERS.md` (a), {_load(res, 'a')}): fused Adam "
+            f"**{ft['reference'] / ft['fused']:.2f}x** at the fine-tuning shape (60 members), "
+            f"{pre['reference'] / pre['fused']:.2f}x at the pretraining shape (10 members); the L2-SP pull on its "
+            f"members only {ft['reference'] / ft['l2sp on its members']:.2f}x; a checkpoint update with 10% of 60 due "
+            f"members improved {tenth['before'] / tenth['improved only']:.2f}x ((b), {_load(res, 'b')}). Fine-tuning end "
+            f"to end at m = 100, every step an epoch end ((c), {_load(res, 'c')}): checkpoint "
+            f"{cs['checkpoint']:.2f}x, L2-SP {cs['l2sp']:.2f}x, fused {cs['fused']:.2f}x, all three "
+            f"**{cs['all three']:.2f}x**. At n = 0 (band gap, m = {d['m']}, {d['trials']} trials, {_load(res, 'd')}) "
+            f"dropping the duplicate L2-SP candidate took {' and '.join('%.2fx' % x for x in d['speedup'])} less time "
+            f"(both orders) and moved the baseline by {dd['mean']:+.4f} eV [{dd['lo']:+.4f}, {dd['hi']:+.4f}]")
+    if "e" in res:
+        e = res["e"]
+        ed = e["difference"]
+        text += (f". At the real point (n = 1,000, m = all, {e['trials']} trials, load {e['loadavg_start'][0]:.1f}, "
+                 f"{e['threads']} thread(s)) fused Adam took {e['runs']['fused']['wall_s'] / 60:.1f} instead of "
+                 f"{e['runs']['adam']['wall_s'] / 60:.1f} minutes, **{e['speedup']:.2f}x**; its test MAE moved by "
+                 f"{ed['mean']:+.4f} eV [{ed['lo']:+.4f}, {ed['hi']:+.4f}]: "
+                 + (f"equivalent within the margin of ±{e['margin_ev']:.2f} eV set before the run" if e["equivalent"]
+                    else f"not shown equivalent within the margin of ±{e['margin_ev']:.2f} eV set before the run"))
+    return (text + ".").replace("-0.", "−0.")
 
 
 def main(argv=None) -> int:

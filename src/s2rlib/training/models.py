@@ -129,7 +129,7 @@ class EnsembleAdam:
     (``torch._fused_adam_``, one pass) over each layer's runs of neighbouring members that share a learning
     rate (views, so nothing is copied; a frozen run is skipped). The two are the same update in exact
     arithmetic, ``lr * (m / c1) / (sqrt(v / c2) + eps)`` against ``lr / c1 * m / (sqrt(v) / sqrt(c2) + eps)``,
-    and differ in rounding (``benchmarks/ADAM.md`` measures both).
+    and differ in rounding (``benchmarks/LEVERS.md`` measures both).
     """
 
     def __init__(self, model: EnsembleMLP, lrs: list[torch.Tensor], betas=(0.9, 0.999), eps: float = 1e-8,

@@ -107,18 +107,18 @@ class Recipe:
     matmul: str = "blas"
     #: the optimizer step: "adam" (``EnsembleAdam``'s hand-written step, as the final grids ran) or "fused"
     #: (torch's fused CPU Adam kernel over the members grouped by learning rate: the same update in exact
-    #: arithmetic, rounded differently; ``benchmarks/ADAM.md`` measures both and their equivalence)
+    #: arithmetic, rounded differently; ``benchmarks/LEVERS.md`` measures both and their equivalence)
     optimizer: str = "adam"
     #: train a candidate only when no earlier candidate is the same recipe at this n, and give it that one's
     #: result: at n = 0 the L2-SP candidate is the whole-network one (there are no pretrained weights to pull
     #: toward), so with False (as the final grids ran) the from-scratch baseline is a best of two batch seeds
-    #: of it (``benchmarks/DUPLICATE.md`` measures what dropping it does to the baseline)
+    #: of it (``benchmarks/LEVERS.md`` measures what dropping it does to the baseline)
     distinct_candidates: bool = False
 
     #: fields recorded only when they differ from this value: they were added after the final grids
     #: ran, so those grids' recorded recipes (and their point files' hashes) stay today's recipe
-    RECORDED_IF_NOT: ClassVar[Mapping[str, object]] = MappingProxyType({"precision": "fp32", "matmul": "blas", "optimizer": "adam",
-                                                                  "distinct_candidates": False})
+    RECORDED_IF_NOT: ClassVar[Mapping[str, object]] = MappingProxyType(
+        {"precision": "fp32", "matmul": "blas", "optimizer": "adam", "distinct_candidates": False})
 
     def to_dict(self) -> dict:
         d = asdict(self)
