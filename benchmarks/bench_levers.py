@@ -437,12 +437,11 @@ def _load(res: dict, key: str) -> str:
 
 def readme_sentence(res: dict) -> str:
     """README's bullet on the levers, generated from ``levers.json`` (``tests/test_benchmark.py`` checks README)."""
-    a, b, c, d = (res[k]["data"] for k in "abcd")
+    a, b, c = (res[k]["data"] for k in "abc")
     ft, pre = a["fine-tune"]["ms"], a["pretrain"]["ms"]
     ref_c = statistics.mean(c["ms_per_step"]["reference"])
     cs = {arm: ref_c / statistics.mean(t) for arm, t in c["ms_per_step"].items()}
     tenth = b["0.10"]
-    dd = d["difference"]
     text = (f"the optimizer step alone (`benchmarks/LEVERS.md` (a), {_load(res, 'a')}): fused Adam "
             f"**{ft['reference'] / ft['fused']:.2f}x** at the fine-tuning shape (60 members), "
             f"{pre['reference'] / pre['fused']:.2f}x at the pretraining shape (10 members); the L2-SP pull on its "
@@ -450,9 +449,20 @@ def readme_sentence(res: dict) -> str:
             f"members improved {tenth['before'] / tenth['improved only']:.2f}x ((b), {_load(res, 'b')}). Fine-tuning end "
             f"to end at m = 100, every step an epoch end ((c), {_load(res, 'c')}): checkpoint "
             f"{cs['checkpoint']:.2f}x, L2-SP {cs['l2sp']:.2f}x, fused {cs['fused']:.2f}x, all three "
-            f"**{cs['all three']:.2f}x**. At n = 0 (band gap, m = {d['m']}, {d['trials']} trials, {_load(res, 'd')}) "
-            f"dropping the duplicate L2-SP candidate took {' and '.join('%.2fx' % x for x in d['speedup'])} less time "
-            f"(both orders) and moved the baseline by {dd['mean']:+.4f} eV [{dd['lo']:+.4f}, {dd['hi']:+.4f}]")
+            f"**{cs['all three']:.2f}x**")
+    if "d" in res:
+        d = res["d"]["data"]
+        dd = d["difference"]
+        text += (f". At n = 0 (band gap, m = {d['m']}, {d['trials']} trials, {_load(res, 'd')}) dropping the duplicate "
+                 f"L2-SP candidate took {' and '.join('%.2fx' % x for x in d['speedup'])} less time (both orders) and "
+                 f"moved the baseline by {dd['mean']:+.4f} eV [{dd['lo']:+.4f}, {dd['hi']:+.4f}]")
+    if "f" in res:
+        f = res["f"]["data"]
+        bg = f["recipe_study"]["band_gap"]
+        text += (f". The final grids' n = 0 points picked that twin in {sum(r['l2sp_picked'] for r in f['grids'].values())}"
+                 f" of {sum(r['trials'] for r in f['grids'].values())} (trial, m) runs; without it, band gap's baseline "
+                 f"in the recipe study ({bg['trials']} trials, m = all) is {bg['difference']['mean']:+.4f} eV higher "
+                 f"[{bg['difference']['lo']:+.4f}, {bg['difference']['hi']:+.4f}] ((f))")
     if "e" in res:
         e = res["e"]
         ed = e["difference"]
