@@ -304,10 +304,10 @@ def part_f() -> dict:
     return out
 
 
-def part_e(n: int, trials: int, overrides: dict, reverse: bool) -> dict:
+def part_e(n: int, trials: int, overrides: dict, reverse: bool, seed: int = 0) -> dict:
     """(e) the real grid point, adam then fused (or fused then adam), with the equivalence verdict."""
     arms = dict(reversed(ARMS_E.items())) if reverse else ARMS_E
-    r = paired_arms.grid_point(n, trials, overrides, arms)
+    r = paired_arms.grid_point(n, trials, overrides, arms, seed=seed)
     if reverse:  # grid_point's difference and speed-up are second - first: turn them to fused - adam
         d = r["difference"]
         r["difference"] = {**d, "mean": -d["mean"], "lo": -d["hi"], "hi": -d["lo"]}
@@ -317,6 +317,22 @@ def part_e(n: int, trials: int, overrides: dict, reverse: bool) -> dict:
     r["equivalent"] = bool(max(abs(d["lo"]), abs(d["hi"]), abs(d["mean"])) <= MARGIN_EV)
     r["order"] = list(arms)
     return r
+
+
+def pooled_e(res: dict) -> dict | None:
+    """(e) and its reversed run pooled, when they ran other seeds: every trial's fused − adam, one interval."""
+    import pandas as pd
+
+    from s2rlib.law.trial_stats import paired_gain
+
+    if "e" not in res or "e_reversed" not in res or res["e"].get("seed", 0) == res["e_reversed"].get("seed", 0):
+        return None
+    runs = [res[k]["runs"] for k in ("e", "e_reversed")]
+    adam = [x for r in runs for x in r["adam"]["mae"]]
+    fused = [x for r in runs for x in r["fused"]["mae"]]
+    g = paired_gain(pd.DataFrame([adam, fused], index=[0, 1]), 1, 0, ratio=res["e"]["ratio_test_pool"])
+    ok = max(abs(g.lo), abs(g.hi), abs(g.mean)) <= MARGIN_EV
+    return {"trials": len(adam), "mean": g.mean, "lo": g.lo, "hi": g.hi, "level": g.level, "equivalent": bool(ok)}
 
 
 # ------------------------------------------------------------------------------------------ the report
@@ -344,7 +360,11 @@ def _e_lines(e: dict, title: str) -> list[str]:
             f"[{d['lo']:+.4f}, {d['hi']:+.4f}] (Nadeau-Bengio corrected); largest per-trial difference "
             f"{max(abs(x) for x in per):.4f} eV, the trials' own spread (sd, adam) {sd:.4f} eV. Against the margin "
             f"of ±{e['margin_ev']:.2f} eV stated before the run: **"
-            + ("equivalent" if e["equivalent"] else "not shown equivalent") + "**.", ""]
+            + ("equivalent" if e["equivalent"] else "not shown equivalent") + "**."
+            + (f" The 1-minute load average went from {e['loadavg_start'][0]:.1f} to {e['loadavg_end'][0]:.1f} between the "
+               "start and the end, so this wall-time ratio mixes the lever with the machine's load; the interleaved "
+               "timings of (a) and (c) are the lever's own." if abs(e["loadavg_start"][0] - e["loadavg_end"][0]) > 1
+               else ""), ""]
 
 
 def render(res: dict) -> str:
@@ -427,6 +447,14 @@ def render(res: dict) -> str:
             L += _e_lines(res["e"], "adam first")
         if "e_reversed" in res:
             L += _e_lines(res["e_reversed"], "fused first")
+        pool = pooled_e(res)
+        if pool:
+            L += ["### Both runs pooled", "",
+                  f"The two runs used other seeds ({res['e'].get('seed', 0)}.. and {res['e_reversed']['seed']}..), so "
+                  f"their {pool['trials']} trials pool: fused − adam **{pool['mean']:+.4f} eV**, "
+                  f"{100 * pool['level']:.0f}% interval [{pool['lo']:+.4f}, {pool['hi']:+.4f}] (corrected): **"
+                  + ("equivalent" if pool["equivalent"] else "not shown equivalent")
+                  + f"** within ±{MARGIN_EV:.2f} eV.", ""]
     return "\n".join(L)
 
 
@@ -466,12 +494,21 @@ def readme_sentence(res: dict) -> str:
     if "e" in res:
         e = res["e"]
         ed = e["difference"]
-        text += (f". At the real point (n = 1,000, m = all, {e['trials']} trials, load {e['loadavg_start'][0]:.1f}, "
+        text += (f". At the real point (n = 1,000, m = all, {e['trials']} trials, load {e['loadavg_start'][0]:.1f} at "
+                 f"start and {e['loadavg_end'][0]:.1f} at end, "
                  f"{e['threads']} thread(s)) fused Adam took {e['runs']['fused']['wall_s'] / 60:.1f} instead of "
                  f"{e['runs']['adam']['wall_s'] / 60:.1f} minutes, **{e['speedup']:.2f}x**; its test MAE moved by "
                  f"{ed['mean']:+.4f} eV [{ed['lo']:+.4f}, {ed['hi']:+.4f}]: "
                  + (f"equivalent within the margin of ±{e['margin_ev']:.2f} eV set before the run" if e["equivalent"]
                     else f"not shown equivalent within the margin of ±{e['margin_ev']:.2f} eV set before the run"))
+        if "e_reversed" in res:
+            r = res["e_reversed"]
+            text += (f"; again with fused first ({r['trials']} other trials, load {r['loadavg_start'][0]:.1f} at start and "
+                     f"{r['loadavg_end'][0]:.1f} at end) {r['speedup']:.2f}x")
+        pool = pooled_e(res)
+        if pool:
+            text += (f"; the {pool['trials']} trials pooled: {pool['mean']:+.4f} eV [{pool['lo']:+.4f}, {pool['hi']:+.4f}], "
+                     + ("equivalent" if pool["equivalent"] else "not shown equivalent"))
     return (text + ".").replace("-0.", "−0.")
 
 
@@ -488,6 +525,7 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=1000, help="(e)")
     ap.add_argument("--trials", type=int, default=10, help="(e)")
     ap.add_argument("--reverse", action="store_true", help="(e) fused first, into e_reversed")
+    ap.add_argument("--seed", type=int, default=0, help="(e): trial t has seed seed + t (another seed: more trials)")
     ap.add_argument("--recipe", default="{}", help="Recipe overrides (JSON) for every part")
     ap.add_argument("--quick", action="store_true", help=f"every part reduced: recipe {QUICK}, tiny sizes")
     ap.add_argument("--report-only", action="store_true")
@@ -517,7 +555,7 @@ def main(argv=None) -> int:
             facts = machine_facts(args.threads)
             if key == "e":
                 log(f"(e) band gap n={args.n}, {args.trials} trials, {'fused first' if args.reverse else 'adam first'}")
-                e = part_e(300 if q else args.n, 2 if q else args.trials, overrides, args.reverse)
+                e = part_e(300 if q else args.n, 2 if q else args.trials, overrides, args.reverse, args.seed)
                 e.update(threads=args.threads, git=facts["git"], loadavg_start=facts["loadavg_start"],
                          loadavg_end=list(os.getloadavg()), command=command)
                 res["e_reversed" if args.reverse else "e"] = e
