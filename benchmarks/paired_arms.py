@@ -17,8 +17,8 @@ from machine import log
 STEP_SHAPES = {"pretrain": (10, 512), "fine-tune": (60, 128)}  # name: (members, batch)
 
 
-def grid_point(n: int, trials: int, overrides: dict, arms: dict[str, dict]) -> dict:
-    """One band-gap point per arm, in order, same seeds; times and per-trial test MAE."""
+def grid_point(n: int, trials: int, overrides: dict, arms: dict[str, dict], seed: int = 0) -> dict:
+    """One band-gap point per arm, in order, same seeds (trial t: ``seed + t``); times and per-trial test MAE."""
     import pandas as pd
 
     from s2rlib.datasets import inorganic
@@ -27,12 +27,12 @@ def grid_point(n: int, trials: int, overrides: dict, arms: dict[str, dict]) -> d
 
     os.environ["S2R_PRETRAIN_CACHE"] = "off"  # every arm pretrains: a cached network would time nothing
     data = inorganic.load_band_gap()
-    out = {"n": n, "trials": trials, "runs": {}}
+    out = {"n": n, "trials": trials, "seed": seed, "runs": {}}
     for arm, fields in arms.items():
         recipe = transfer.Recipe.from_dict({**transfer.Recipe().to_dict(), **overrides, **fields})
         log(f"(a) band gap n={n}, {trials} trials, {arm}")
         t0 = time.perf_counter()
-        rows = transfer.run_trials(data, n, trials=trials, seed=0, recipe=recipe, progress=False)
+        rows = transfer.run_trials(data, n, trials=trials, seed=seed, recipe=recipe, progress=False)
         wall = time.perf_counter() - t0
         per = rows.pivot(index="trial", columns="metric", values="value")
         out["runs"][arm] = {"wall_s": wall, "mae": per["mae"].tolist(), "val_mae": per["val_mae"].tolist(),

@@ -249,3 +249,45 @@ def test_the_speed_report_says_when_it_measured_another_recipe_than_todays(monke
     assert "`hidden` [128, 128, 64] → [512, 512, 256]" in grid_report.render(older)
     gone = dict(res, config=dict(res["config"], recipe={**Recipe().to_dict(), "warmup": 3}))
     assert "`warmup` (no longer a field)" in grid_report.render(gone)
+
+
+def test_committed_levers_report_is_rendered_from_levers_json_and_readme_quotes_it(tmp_path):
+    """benchmarks/LEVERS.md is bench_levers.py's rendering of levers.json, and README's levers bullet is generated
+    from the same numbers (every ratio with the load average it was measured at)."""
+    shutil.copy(REPO / "benchmarks" / "levers.json", tmp_path / "levers.json")
+    subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_levers.py"), "--report-only", "--out",
+                    str(tmp_path)], check=True, timeout=120, capture_output=True)
+    assert (tmp_path / "LEVERS.md").read_text() == (REPO / "benchmarks" / "LEVERS.md").read_text()
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import bench_levers
+
+    committed = json.loads((REPO / "benchmarks" / "levers.json").read_text())
+    assert set("abc") <= set(committed) and all(committed[k]["overrides"] == {} for k in "abc")
+    text = " ".join((REPO / "benchmarks" / "README.md").read_text().split())
+    assert bench_levers.readme_sentence(committed) in text
+
+
+def test_levers_benchmark_runs_quick_and_its_numbers_are_its_runs(tmp_path):
+    """The quick run end to end: both orders of every arm are timed, the n = 0 arm trains fewer steps and never
+    picks the L2-SP twin, and the real-point verdict is the stated margin applied to the paired interval."""
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_levers.py"), "--quick", "--parts", "abcde",
+                           "--threads", "1", "--out", str(tmp_path)], capture_output=True, text=True, timeout=600,
+                          cwd=REPO)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    res = json.loads((tmp_path / "levers.json").read_text())
+    c = res["c"]["data"]
+    assert all(len(t) == 2 for t in c["ms_per_step"].values()) and 0 <= c["improved_fraction"] <= 1
+    assert set(res["a"]["data"]["fine-tune"]["ms"]) == {"reference", "l2sp on its members", "fused", "both"}
+    d = res["d"]["data"]
+    assert len(d["runs"]["all"]) == len(d["runs"]["distinct"]) == 2
+    assert sum(d["runs"]["distinct"][0]["finetune_steps"]) < sum(d["runs"]["all"][0]["finetune_steps"])
+    assert not any(p.startswith("l2sp") for p in d["runs"]["distinct"][0]["picked"])
+    e = res["e"]
+    diffs = [f - a for a, f in zip(e["runs"]["adam"]["mae"], e["runs"]["fused"]["mae"])]
+    assert e["difference"]["mean"] == pytest.approx(sum(diffs) / len(diffs), abs=1e-12)
+    assert e["speedup"] == pytest.approx(e["runs"]["adam"]["wall_s"] / e["runs"]["fused"]["wall_s"])
+    ends = (e["difference"]["lo"], e["difference"]["hi"], e["difference"]["mean"])
+    assert e["equivalent"] == (max(abs(x) for x in ends) <= e["margin_ev"] == 0.02)
+    report = (tmp_path / "LEVERS.md").read_text()
+    for heading in ("## (a)", "## (b)", "## (c)", "## (d)", "## (e)"):
+        assert heading in report

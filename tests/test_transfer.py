@@ -278,3 +278,87 @@ def test_bf16_is_refused_with_the_reason_on_a_cpu_without_it(monkeypatch):
     with pytest.raises(ParameterError, match=r"recipe.precision='fp16': expected one of \['fp32', 'bf16'\]"):
         validation.validate_recipe({"precision": "fp16"})
     assert validation.validate_recipe({}).precision == "fp32"
+
+
+# ---------------------------------------------------------------- issue 27: the exact-arithmetic levers
+def _checkpoint_every_due_member(best, params, local, better):
+    """The checkpoint update before issue 27: every due member's rows rewritten through torch.where."""
+    for bp, p in zip(best, params):
+        bp[local] = torch.where(better.view(-1, *[1] * (p.dim() - 1)), p.detach()[local], bp[local])
+
+
+def _anchor_every_member(self, weights, coef):
+    """The L2-SP anchor before issue 27: every member's reference weights kept, every member pulled."""
+    self.anchors = [w.detach().clone() for w in weights]
+    self.anchor_coef = coef
+    self.anchor_rows = torch.arange(len(coef))
+
+
+def test_exact_levers_reproduce_the_code_before_them_bit_for_bit(monkeypatch):
+    """Checkpoint copies only for the members that improved, and the L2-SP pull only on the members with a
+    coefficient > 0, change no number: a point (every candidate's validation and test error recorded, members
+    stopping at different epochs, one L2-SP candidate in three) equals, to the bit, the same point with both
+    put back as they were (every due member copied, every member pulled)."""
+    monkeypatch.setenv("S2R_PRETRAIN_CACHE", "off")
+    data = _uneven_case(6)
+    recipe = transfer.Recipe(**{**FAST.__dict__, "finetune_max_epochs": 30, "patience_epochs": 3})
+    new = transfer.run_trials(data, 500, trials=3, seed=2, recipe=recipe, progress=False, record_candidates=True)
+    with monkeypatch.context() as mp:
+        mp.setattr(transfer, "keep_best", _checkpoint_every_due_member)
+        mp.setattr(models.EnsembleAdam, "anchor", _anchor_every_member)
+        old = transfer.run_trials(data, 500, trials=3, seed=2, recipe=recipe, progress=False, record_candidates=True)
+    pd.testing.assert_frame_equal(new, old, check_exact=True)
+    assert len(set(_metric(new, "finetune_steps"))) > 1  # members really stopped at different steps
+    assert (new.metric == "mae@l2sp1e-3_lr1e-3").any()
+
+
+def test_distinct_candidates_drop_the_l2sp_twin_at_n0_only(monkeypatch):
+    """distinct_candidates=True: at n = 0 the L2-SP candidate is the whole network's recipe, so it is not
+    trained and reports the whole network's result (never picked: argmin takes the first of a tie); the
+    other candidates train as before (same seeds, up to rounding); at n > 0 nothing changes, to the bit."""
+    monkeypatch.setenv("S2R_PRETRAIN_CACHE", "off")
+    distinct = transfer.Recipe(**{**FAST.__dict__, "distinct_candidates": True})
+    assert transfer.candidate_twins(distinct, 0) == [0, 1, 0] and transfer.candidate_twins(distinct, 10) == [0, 1, 2]
+    assert transfer.candidate_twins(FAST, 0) == [0, 1, 2]
+    assert "distinct_candidates" not in FAST.to_dict() and distinct.to_dict()["distinct_candidates"] is True
+    data = _uneven_case(7)
+    runs = {(r, n): transfer.run_trials(data, n, trials=3, seed=4, recipe=rec, progress=False, record_candidates=True)
+            for r, rec in (("all", FAST), ("distinct", distinct)) for n in (0, 300)}
+    pd.testing.assert_frame_equal(runs["all", 300], runs["distinct", 300], check_exact=True)
+    a, d = runs["all", 0], runs["distinct", 0]
+    assert "l2sp1e-3_lr1e-3" not in set(d.selected_recipe)
+    for name in ("full_lr1e-3", "body1e-4_head1e-3"):
+        for kind in ("val_mae", "mae"):
+            np.testing.assert_allclose(_metric(d, f"{kind}@{name}"), _metric(a, f"{kind}@{name}"), rtol=1e-5)
+    np.testing.assert_array_equal(_metric(d, "mae@l2sp1e-3_lr1e-3"), _metric(d, "mae@full_lr1e-3"))
+    assert not np.allclose(_metric(a, "val_mae@l2sp1e-3_lr1e-3"), _metric(a, "val_mae@full_lr1e-3"))
+    assert (_metric(d, "finetune_steps") < _metric(a, "finetune_steps")).all()
+
+
+def test_fused_adam_keeps_members_independent_and_lands_near_the_reference(monkeypatch):
+    """optimizer="fused": batched (trials x candidates, the members' learning rates interleaved) equals one
+    network at a time up to rounding, as the reference step does; the trials move from the reference's (the
+    setting reaches the steps) but not far; "adam" stays unrecorded in the recipe's dict."""
+    from dataclasses import replace
+
+    monkeypatch.setenv("S2R_PRETRAIN_CACHE", "off")
+    fused = replace(FAST, optimizer="fused", finetune_max_epochs=40, patience_epochs=4)
+    data = _uneven_case(4)
+    batched = transfer.run_trials(data, 600, trials=3, seed=20, recipe=fused, progress=False)
+    alone = transfer.run_trials(data, 600, trials=3, seed=20, recipe=fused, progress=False, batched=False)
+    _assert_same_trials(batched, alone)
+    ref = transfer.run_trials(data, 600, trials=3, seed=20, recipe=replace(fused, optimizer="adam"), progress=False)
+    fm, rm = _metric(batched, "mae").to_numpy(), _metric(ref, "mae").to_numpy()
+    assert not np.array_equal(fm, rm) and abs(fm.mean() - rm.mean()) < 0.05 * rm.mean(), (fm, rm)
+    assert "optimizer" not in FAST.to_dict() and fused.to_dict()["optimizer"] == "fused"
+
+
+def test_optimizer_and_distinct_candidates_are_validated():
+    from s2rlib.training import params as validation
+    from s2rlib._core.errors import ParameterError
+
+    with pytest.raises(ParameterError, match=r"recipe.optimizer='sgd': expected one of \['adam', 'fused'\]"):
+        validation.validate_recipe({"optimizer": "sgd"})
+    with pytest.raises(ParameterError, match="recipe.distinct_candidates='yes': expected true or false"):
+        validation.validate_recipe({"distinct_candidates": "yes"})
+    assert validation.validate_recipe({"optimizer": "fused", "distinct_candidates": True}).optimizer == "fused"

@@ -36,7 +36,7 @@ class CaseData:
     # groups are withheld from that trial's pretraining draw (e.g. chi: the same polymer-solvent pair).
     source_groups: np.ndarray | None = None
     # The simulated value of each experimental row's own material (NaN where the source has none):
-    # the "simulation as the predictor" baseline (s2rlib.training.transfer.simulation_baseline).
+    # the "simulation as the predictor" baseline (s2rlib.training.metrics.simulation_baseline).
     y_target_sim: np.ndarray | None = None
 
     def __post_init__(self) -> None:

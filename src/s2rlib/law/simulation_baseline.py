@@ -1,6 +1,6 @@
 """The simulation itself as the predictor: the baseline a scientist asks for beside every curve.
 
-Every grid point also scores the simplest use of the database (:func:`s2rlib.training.transfer.simulation_baseline`):
+Every grid point also scores the simplest use of the database (:func:`s2rlib.training.metrics.simulation_baseline`):
 the simulated value of the test material, with a linear correction ``a + b * simulated`` fitted on the
 experimental training split, on the test materials that have a simulation (``sim_mae``), and the network
 on exactly those materials (``mae_on_sim``). The two are paired per trial (same split, same materials),

@@ -4,6 +4,7 @@
 * :mod:`s2rlib.training.transfer` — :class:`Recipe`, :class:`Candidate`, :func:`run_trials` (one grid point);
 * :mod:`s2rlib.training.pretrain_cache` — pretrained networks kept on disk, one per (n, trial draw);
 * :mod:`s2rlib.training.pretrain` — pretraining to convergence (early stopping on the source side);
+* :mod:`s2rlib.training.metrics` — what one trial scores, and the simulation baseline beside it;
 * :mod:`s2rlib.training.params` — a notebook's parameters checked before any training starts.
 """
 

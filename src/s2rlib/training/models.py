@@ -23,6 +23,8 @@ import torch
 
 #: how the layers' matrix products are computed (see the module docstring)
 MATMULS = ("blas", "onednn")
+#: the optimizer step (``EnsembleAdam(fused=...)``): the hand-written reference or torch's fused kernel
+OPTIMIZERS = ("adam", "fused")
 
 
 def _linear(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
@@ -121,23 +123,36 @@ class EnsembleAdam:
 
     ``lrs[i]`` is a ``(E, 1, 1)`` tensor of learning rates for layer ``i`` (0 freezes that layer
     of that member). Members never interact: each update is elementwise.
+
+    ``fused=False`` is the hand-written step (the reference: eleven passes over the parameters, the formula's
+    own rounding, as the final grids ran); ``fused=True`` runs torch's fused CPU Adam kernel
+    (``torch._fused_adam_``, one pass) over each layer's runs of neighbouring members that share a learning
+    rate (views, so nothing is copied; a frozen run is skipped). The two are the same update in exact
+    arithmetic, ``lr * (m / c1) / (sqrt(v / c2) + eps)`` against ``lr / c1 * m / (sqrt(v) / sqrt(c2) + eps)``,
+    and differ in rounding (``benchmarks/LEVERS.md`` measures both).
     """
 
-    def __init__(self, model: EnsembleMLP, lrs: list[torch.Tensor], betas=(0.9, 0.999), eps: float = 1e-8):
+    def __init__(self, model: EnsembleMLP, lrs: list[torch.Tensor], betas=(0.9, 0.999), eps: float = 1e-8,
+                 fused: bool = False):
         self.params = [(W, b) for W, b in zip(model.weights, model.biases)]
         self.lrs = lrs
         self.b1, self.b2 = betas
         self.eps = eps
+        self.fused = fused
         self.t = 0
         self.state = [(torch.zeros_like(W), torch.zeros_like(W), torch.zeros_like(b), torch.zeros_like(b))
                       for W, b in self.params]
-        self.anchors: list[torch.Tensor] = []  # L2-SP: reference weights of the first layers
+        self.anchors: list[torch.Tensor] = []  # L2-SP: reference weights of the first layers, rows anchor_rows
         self.anchor_coef: torch.Tensor | None = None  # (E, 1, 1)
+        self.anchor_rows: torch.Tensor | None = None  # the members whose coefficient is > 0
 
     def anchor(self, weights: list[torch.Tensor], coef: torch.Tensor) -> None:
         """Add ``coef * (W - W_ref)`` to the gradient of the first ``len(weights)`` weight matrices
-        (the L2-SP penalty ``coef / 2 * ||W - W_ref||^2`` per member; ``coef`` is ``(E, 1, 1)``)."""
-        self.anchors = weights
+        (the L2-SP penalty ``coef / 2 * ||W - W_ref||^2`` per member; ``coef`` is ``(E, 1, 1)``). Only the
+        members with ``coef > 0`` are pulled (for the others the term is 0): their rows of ``weights`` are
+        copied and kept."""
+        self.anchor_rows = torch.nonzero(coef.view(-1) > 0).view(-1)
+        self.anchors = [w.detach()[self.anchor_rows].clone() for w in weights]
         self.anchor_coef = coef
 
     def select(self, model: EnsembleMLP, keep: torch.Tensor) -> "EnsembleAdam":
@@ -146,10 +161,16 @@ class EnsembleAdam:
         out = EnsembleAdam.__new__(EnsembleAdam)
         out.params = [(W, b) for W, b in zip(model.weights, model.biases)]
         out.lrs = [lr[keep] for lr in self.lrs]
-        out.b1, out.b2, out.eps, out.t = self.b1, self.b2, self.eps, self.t
+        out.b1, out.b2, out.eps, out.t, out.fused = self.b1, self.b2, self.eps, self.t, self.fused
         out.state = [tuple(s[keep] for s in st) for st in self.state]
-        out.anchors = [a[keep] for a in self.anchors]
-        out.anchor_coef = None if self.anchor_coef is None else self.anchor_coef[keep]
+        out.anchors, out.anchor_rows, out.anchor_coef = [], None, None
+        if self.anchor_coef is not None:
+            row_of = torch.full((len(self.anchor_coef),), -1, dtype=torch.long)
+            row_of[self.anchor_rows] = torch.arange(len(self.anchor_rows))
+            rows = row_of[keep]
+            out.anchor_coef = self.anchor_coef[keep]
+            out.anchor_rows = torch.nonzero(rows >= 0).view(-1)
+            out.anchors = [a[rows[rows >= 0]] for a in self.anchors]
         return out
 
     def _buffers(self, i: int) -> tuple[torch.Tensor, ...]:
@@ -159,18 +180,32 @@ class EnsembleAdam:
             self._scratch = [tuple(torch.empty_like(p) for p in (W, W, b, b)) for W, b in self.params]
         return self._scratch[i]
 
-    @torch.no_grad()
-    def step(self, scale: float = 1.0) -> None:
-        """One Adam step, ``p -= lr * scale * (m / c1) / (sqrt(v / c2) + eps)``, computed in place
-        in that order (so the rounding is that of the formula as written)."""
-        self.t += 1
-        c1 = 1 - self.b1**self.t
-        c2 = 1 - self.b2**self.t
+    def _pull(self) -> None:
+        """The L2-SP term ``coef * (W - W_ref)`` added to the gradients of the anchored members only, in
+        the order of the formula (so each pulled member's gradient is what it was with every member pulled)."""
+        rows = self.anchor_rows
         for i, ((W, _), ref) in enumerate(zip(self.params, self.anchors)):
-            if W.grad is not None:
+            if W.grad is None or not len(rows):
+                continue
+            if len(rows) == len(W):  # every member: in place, into the scratch buffer
                 pull = self._buffers(i)[0]
                 torch.sub(W, ref, out=pull)
                 W.grad.add_(pull.mul_(self.anchor_coef))
+            else:
+                pull = W.detach().index_select(0, rows).sub_(ref).mul_(self.anchor_coef[rows])
+                W.grad.index_add_(0, rows, pull)
+
+    @torch.no_grad()
+    def step(self, scale: float = 1.0) -> None:
+        """One Adam step, ``p -= lr * scale * (m / c1) / (sqrt(v / c2) + eps)``: computed in place in that
+        order (so the rounding is that of the formula as written), or by the fused kernel (``fused``)."""
+        self.t += 1
+        self._pull()
+        if self.fused:
+            self._fused_step(scale)
+            return
+        c1 = 1 - self.b1**self.t
+        c2 = 1 - self.b2**self.t
         for i, ((W, b), (mW, vW, mb, vb), lr) in enumerate(zip(self.params, self.state, self.lrs)):
             rate = lr * scale
             bW, uW, bb, ub = self._buffers(i)
@@ -183,3 +218,35 @@ class EnsembleAdam:
                 torch.div(m, c1, out=upd).mul_(rate).div_(den)
                 p.sub_(upd)
                 p.grad = None
+
+    def _fused_step(self, scale: float) -> None:
+        """``torch._fused_adam_`` once per distinct learning rate, over the runs of members that share it."""
+        if getattr(self, "_runs", None) is None:
+            self._runs = [lr_runs(lr) for lr in self.lrs]
+        groups: dict[float, tuple[list, list, list, list]] = {}
+        for (W, b), (mW, vW, mb, vb), runs in zip(self.params, self.state, self._runs):
+            for p, m, v in ((W, mW, vW), (b, mb, vb)):
+                if p.grad is None:
+                    continue
+                for lo, hi, rate in runs:
+                    g = groups.setdefault(rate, ([], [], [], []))
+                    for lst, x in zip(g, (p, p.grad, m, v)):
+                        lst.append(x[lo:hi])
+                p.grad = None
+        t = torch.tensor(float(self.t))
+        for rate, (ps, gs, ms, vs) in groups.items():
+            torch._fused_adam_(ps, gs, ms, vs, [], [t] * len(ps), lr=rate * scale, beta1=self.b1, beta2=self.b2,
+                               weight_decay=0.0, eps=self.eps, amsgrad=False, maximize=False)
+
+
+def lr_runs(lr: torch.Tensor) -> list[tuple[int, int, float]]:
+    """``(first, end, rate)`` for each run of neighbouring members with the same learning rate in ``lr``
+    (``(E, 1, 1)``), leaving out frozen runs (rate 0): the slices a fused step updates together."""
+    rates = lr.view(-1).tolist()
+    runs, lo = [], 0
+    for e in range(1, len(rates) + 1):
+        if e == len(rates) or rates[e] != rates[lo]:
+            if rates[lo] != 0:
+                runs.append((lo, e, float(rates[lo])))
+            lo = e
+    return runs

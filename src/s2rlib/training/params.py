@@ -20,7 +20,7 @@ from s2rlib.cases.registry import get_case
 from s2rlib._core.errors import ParameterError
 from s2rlib._core.constants import ALL_M
 from s2rlib.training.transfer import PRECISIONS, Candidate, Recipe, bf16_native
-from s2rlib.training.models import MATMULS, onednn_available
+from s2rlib.training.models import MATMULS, OPTIMIZERS, onednn_available
 from s2rlib.training.pretrain import SCHEDULES
 
 MIN_TRAIN, MIN_VAL, MIN_TEST = 8, 2, 2
@@ -150,7 +150,8 @@ def validate_recipe(overrides: dict | None) -> Recipe:
     if recipe.pretrain_max_steps is not None:  # None = no cap (every n gets pretrain_epochs epochs)
         ints["pretrain_max_steps"] = _int("recipe.pretrain_max_steps", recipe.pretrain_max_steps, minimum=1)
     for name, allowed in (("loss", ("mse", "l1", "huber")), ("nonneg", ("off", "auto")),
-                          ("y_scale", ("train", "source")), ("precision", PRECISIONS), ("matmul", MATMULS)):
+                          ("y_scale", ("train", "source")), ("precision", PRECISIONS), ("matmul", MATMULS),
+                          ("optimizer", OPTIMIZERS)):
         if getattr(recipe, name) not in allowed:
             raise ParameterError(f"parameter recipe.{name}={getattr(recipe, name)!r}: expected one of {list(allowed)}")
     recipe = _check_schedule(recipe)
@@ -164,6 +165,9 @@ def validate_recipe(overrides: dict | None) -> Recipe:
     if recipe.matmul == "onednn" and recipe.precision != "fp32":
         raise ParameterError(f"parameter recipe.matmul='onednn' with precision={recipe.precision!r}: the oneDNN "
                              "kernel choice is for fp32 (bf16 products already run on oneDNN); use matmul \"blas\"")
+    if not isinstance(recipe.distinct_candidates, bool):
+        raise ParameterError(f"parameter recipe.distinct_candidates={recipe.distinct_candidates!r}: "
+                             f"expected true or false")
     if not isinstance(recipe.withhold_test_sources, bool):
         raise ParameterError(f"parameter recipe.withhold_test_sources={recipe.withhold_test_sources!r}: "
                              f"expected true or false")

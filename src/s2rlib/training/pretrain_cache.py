@@ -44,8 +44,8 @@ _CODE_FILES = ("models.py", "transfer.py", "pretrain.py")
 #: the Recipe fields pretraining reads (a change of any of them is another network)
 PRETRAIN_FIELDS = ("hidden", "pretrain_batch", "pretrain_lr", "pretrain_epochs", "pretrain_min_steps",
                    "pretrain_max_steps", "loss", "y_scale", "withhold_test_sources", "precision",
-                   "matmul", "pretrain_schedule", "pretrain_val_fraction", "pretrain_val_max", "pretrain_eval_steps",
-                   "pretrain_patience", "pretrain_drops", "pretrain_lr_drop")
+                   "matmul", "optimizer", "pretrain_schedule", "pretrain_val_fraction", "pretrain_val_max",
+                   "pretrain_eval_steps", "pretrain_patience", "pretrain_drops", "pretrain_lr_drop")
 
 
 def cache_dir() -> Path | None:

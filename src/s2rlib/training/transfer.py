@@ -36,6 +36,7 @@ from s2rlib.training import pretrain_cache
 from s2rlib.datasets.case_data import CaseData
 from s2rlib._core.errors import ParameterError
 from s2rlib.training.models import EnsembleAdam, EnsembleMLP
+from s2rlib.training.metrics import simulation_baseline, trial_metrics
 from s2rlib.training.pretrain import padded, pretrain_converge, source_split
 from s2rlib._core.constants import ALL_M
 
@@ -120,11 +121,21 @@ class Recipe:
     #: agrees to float rounding; over a whole run a trial moves about as much as with another seed
     #: (``benchmarks/MATMUL.md`` measures both)
     matmul: str = "blas"
+    #: the optimizer step: "adam" (``EnsembleAdam``'s hand-written step, as the final grids ran) or "fused"
+    #: (torch's fused CPU Adam kernel over the members grouped by learning rate: the same update in exact
+    #: arithmetic, rounded differently; ``benchmarks/LEVERS.md`` measures both and their equivalence)
+    optimizer: str = "adam"
+    #: train a candidate only when no earlier candidate is the same recipe at this n, and give it that one's
+    #: result: at n = 0 the L2-SP candidate is the whole-network one (there are no pretrained weights to pull
+    #: toward), so with False (as the final grids ran) the from-scratch baseline is a best of two batch seeds
+    #: of it (``benchmarks/LEVERS.md`` measures what dropping it does to the baseline)
+    distinct_candidates: bool = False
 
     #: fields recorded only when they differ from this value: they were added after the final grids
     #: ran, so those grids' recorded recipes (and their point files' hashes) stay today's recipe
-    RECORDED_IF_NOT: ClassVar[Mapping[str, object]] = MappingProxyType({"precision": "fp32", "matmul": "blas",
-                                                                        "pretrain_schedule": "fixed"})
+    RECORDED_IF_NOT: ClassVar[Mapping[str, object]] = MappingProxyType(
+        {"precision": "fp32", "matmul": "blas", "optimizer": "adam", "distinct_candidates": False,
+         "pretrain_schedule": "fixed"})
     #: the fields only the "converge" schedule reads: recorded (all of them) only with that schedule
     CONVERGE_FIELDS: ClassVar[tuple[str, ...]] = ("pretrain_val_fraction", "pretrain_val_max", "pretrain_eval_steps",
                                                   "pretrain_patience", "pretrain_drops", "pretrain_lr_drop")
@@ -203,16 +214,6 @@ def split_groups(groups: np.ndarray, rng: np.random.Generator, test_fraction: fl
 def _batches(idx: list[np.ndarray], rngs: list[np.random.Generator], batch: int) -> torch.Tensor:
     """(E, batch) row indices, member e sampling from its own rows with its own generator."""
     return torch.from_numpy(np.stack([ix[r.integers(0, len(ix), batch)] for ix, r in zip(idx, rngs)]))
-
-
-def _metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
-    err = pred - true
-    ss_tot = float(((true - true.mean()) ** 2).sum())
-    return {
-        "mae": float(np.abs(err).mean()),
-        "rmse": float(np.sqrt((err**2).mean())),
-        "r2": float(1 - (err**2).sum() / ss_tot) if ss_tot > 0 else float("nan"),
-    }
 
 
 def standardizer(X_source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -360,8 +361,9 @@ def _train_group(pt: _Point, data: CaseData, n: int, group: list[int], recipe: R
         for j, t in enumerate(group):
             if info:
                 out.pretrain_info[t] = {k: v[j].item() for k, v in info.items()}
-    # fine-tune: K candidates per trial, side by side (or one at a time)
-    pairs = [(t, k) for t in group for k in range(K)]
+    # fine-tune: K candidates per trial, side by side (or one at a time); a twin is not trained
+    twin = candidate_twins(recipe, n)
+    pairs = [(t, k) for t in group for k in range(K) if twin[k] == k]
     for chunk in ([pairs] if batched else [[p] for p in pairs]):
         ft = model.select([group.index(t) for t, _ in chunk])
         Yt = torch.stack([(torch.from_numpy(data.y_target) - pt.y_mu[t]) / pt.y_sd[t] for t, _ in chunk])
@@ -381,6 +383,22 @@ def _train_group(pt: _Point, data: CaseData, n: int, group: list[int], recipe: R
                 out.best_step[t, k] = info["best_step"][e]
                 out.trained_steps[t, k] = info["steps"][e]
                 out.test_pred[t, k] = ft.select([e])(pt.Xt.unsqueeze(0))[0].numpy()  # raw, before any clip
+    for t in group:  # a twin's result is its original's (argmin picks the original: the first of a tie)
+        for k in (k for k in range(K) if twin[k] != k):
+            out.best_val[t, k], out.best_step[t, k] = out.best_val[t, twin[k]], out.best_step[t, twin[k]]
+            out.test_pred[t, k] = out.test_pred[t, twin[k]]
+
+
+def candidate_twins(recipe: Recipe, n: int) -> list[int]:
+    """For each candidate, the first candidate that is the same recipe at this ``n`` (itself when none is),
+    with ``distinct_candidates``; else every candidate is its own. At n = 0 a frozen body trains at the
+    head's rate and there is no L2-SP pull (see ``_train_group``)."""
+    def effective(c: Candidate) -> tuple:
+        body = c.body_lr if (n > 0 or c.body_lr > 0) else c.head_lr
+        return body, c.head_lr, c.l2sp if n > 0 else 0.0
+
+    eff = [effective(c) for c in recipe.candidates]
+    return [eff.index(e) if recipe.distinct_candidates else k for k, e in enumerate(eff)]
 
 
 def _trial_rows(pt: _Point, data: CaseData, t: int, recipe: Recipe, out: _Outcome, record_candidates: bool) -> list:
@@ -390,7 +408,7 @@ def _trial_rows(pt: _Point, data: CaseData, t: int, recipe: Recipe, out: _Outcom
     mean, scale = pt.ystats[t]
     raw_all = out.test_pred[t, k] * scale + mean
     pred_all = np.maximum(raw_all, 0.0) if pt.nonneg else raw_all
-    metrics = _metrics(pred_all[te], data.y_target[te])
+    metrics = trial_metrics(pred_all[te], data.y_target[te])
     metrics.update(simulation_baseline(data, tr, te, pred_all))
     metrics["val_mae"] = float(out.best_val[t, k]) * scale
     metrics["finetune_best_step"] = int(out.best_step[t, k])
@@ -429,28 +447,6 @@ def _loss(pred: torch.Tensor, y: torch.Tensor, kind: str) -> torch.Tensor:
     return per.mean(1).sum()
 
 
-def simulation_baseline(data: CaseData, tr: np.ndarray, te: np.ndarray, pred_all: np.ndarray) -> dict[str, float]:
-    """The simulation itself as the predictor: ``a + b * simulated value``, fitted by least squares on
-    the experimental training rows that have a simulation, scored on the test rows that have one.
-
-    Returns ``sim_mae`` (that baseline), ``mae_on_sim`` (the model's MAE on the same test rows, for a
-    like-for-like comparison) and ``n_test_sim``; NaN when the case has no matched simulations or
-    fewer than 3 training rows have one.
-    """
-    nan = {"sim_mae": float("nan"), "mae_on_sim": float("nan"), "n_test_sim": 0.0}
-    sim = data.y_target_sim
-    if sim is None:
-        return nan
-    tr_ok = tr[np.isfinite(sim[tr])]
-    te_ok = te[np.isfinite(sim[te])]
-    if len(tr_ok) < 3 or len(te_ok) == 0:
-        return {**nan, "n_test_sim": float(len(te_ok))}
-    b, a = np.polyfit(sim[tr_ok].astype(np.float64), data.y_target[tr_ok].astype(np.float64), 1)
-    y = data.y_target[te_ok]
-    return {"sim_mae": float(np.abs(a + b * sim[te_ok] - y).mean()),
-            "mae_on_sim": float(np.abs(pred_all[te_ok] - y).mean()), "n_test_sim": float(len(te_ok))}
-
-
 PRECISIONS = ("fp32", "bf16")
 
 
@@ -476,7 +472,7 @@ def _pretrain(model, X, Y, draws, rngs, steps, recipe, progress=None):
     """Pretrain each member on its own source draw; Y is (E, N_source) standardised per member."""
     E = model.n_members
     lr = torch.full((E, 1, 1), recipe.pretrain_lr)
-    opt = EnsembleAdam(model, [lr] * len(model.weights))
+    opt = EnsembleAdam(model, [lr] * len(model.weights), fused=recipe.optimizer == "fused")
     member = torch.arange(E).view(-1, 1)
     bar = tqdm(range(steps), desc=progress, leave=False, disable=progress is None, mininterval=2.0)
     for step in bar:
@@ -520,11 +516,12 @@ def _finetune(model, X, Y, tr_idx, va_idx, rngs, body, head, recipe, l2sp=None, 
     stale = torch.zeros(E, dtype=torch.long)
     active = torch.arange(E)  # global ids of the working ensemble's members
     net = model.select(list(range(E)))
-    opt = EnsembleAdam(net, [body.view(-1, 1, 1)] * (n_layers - 1) + [head.view(-1, 1, 1)])
+    opt = EnsembleAdam(net, [body.view(-1, 1, 1)] * (n_layers - 1) + [head.view(-1, 1, 1)],
+                       fused=recipe.optimizer == "fused")
     # L2-SP: a pull of the body's weights toward the pretrained ones (gradient 2 * l2sp * (W - W0))
     use_l2sp = l2sp is not None and bool((l2sp > 0).any())
     if use_l2sp:
-        opt.anchor([W.detach().clone() for W in net.weights[:-1]], 2 * l2sp.view(-1, 1, 1))
+        opt.anchor(list(net.weights[:-1]), 2 * l2sp.view(-1, 1, 1))  # copies the anchored members' rows
     bar = tqdm(total=int(max_steps.max()), desc=progress, leave=False, disable=progress is None, mininterval=2.0)
     step = 0
     while len(active):
@@ -547,8 +544,7 @@ def _finetune(model, X, Y, tr_idx, va_idx, rngs, body, head, recipe, l2sp=None, 
             best_val[ids] = torch.where(better, v, best_val[ids])
             best_step[ids] = torch.where(better, torch.full_like(ids, step), best_step[ids])
             stale[ids] = torch.where(better, torch.zeros_like(ids), stale[ids] + 1)
-            for bp, p in zip(best, net.parameters()):
-                bp[local] = torch.where(better.view(-1, *[1] * (p.dim() - 1)), p[local], bp[local])
+            keep_best(best, list(net.parameters()), local, better)
         done = (stale[active] >= recipe.patience_epochs) | (step >= max_steps[active])
         if done.any():
             with torch.no_grad():
@@ -564,6 +560,15 @@ def _finetune(model, X, Y, tr_idx, va_idx, rngs, body, head, recipe, l2sp=None, 
         for fp, p in zip(final, model.parameters()):
             p.copy_(fp)
     return {"best_val": best_val, "best_step": best_step, "steps": stop_step}
+
+
+def keep_best(best: list[torch.Tensor], params: list[torch.Tensor], local: torch.Tensor, better: torch.Tensor) -> None:
+    """Checkpoint the working members ``local[better]`` (those whose validation error improved): copy
+    their parameters into ``best``; the others' checkpoints are left as they are."""
+    improved = local[better]
+    if len(improved):
+        for bp, p in zip(best, params):
+            bp[improved] = p.detach()[improved]
 
 
 def _subset(net: EnsembleMLP, local: torch.Tensor) -> EnsembleMLP:
