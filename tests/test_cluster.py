@@ -193,7 +193,7 @@ def test_two_runs_of_one_grid_into_two_directories_share_nothing(cluster, tmp_pa
     Task keys must be unique per run: the scheduler answers a submission whose key it holds with the
     other run's result, which left one directory without its point files and no error.
     """
-    cmds = [[sys.executable, "-m", "s2rlib.cli.main", "grid", CASE, "--ns", "0", "--ms", "all", "--trials", str(TRIALS),
+    cmds = [[sys.executable, "-m", "s2rlib.cli", "grid", CASE, "--ns", "0", "--ms", "all", "--trials", str(TRIALS),
              "--out", str(tmp_path / d), "--recipe", json.dumps(TINY), "--threads", "1",
              "--scheduler", cluster, "--quiet"] for d in "ab"]
     procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in cmds]

@@ -49,11 +49,11 @@ def test_tiny_grid_through_papermill_resumes_and_fits(tmp_path):
 def test_cli_grid_and_fit(tmp_path):
     out = tmp_path / "bg"
     # a relative --out is relative to where the user runs s2r, not to the notebook's directory
-    cmd = [sys.executable, "-m", "s2rlib.cli.main", "grid", "band_gap", "--ns", "0,100", "--ms", "all", "--trials", "1",
+    cmd = [sys.executable, "-m", "s2rlib.cli", "grid", "band_gap", "--ns", "0,100", "--ms", "all", "--trials", "1",
            "--out", "bg", "--recipe", json.dumps(TINY), "--quiet"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "2 point(s) computed" in done.stdout
     assert len(list((out / "points").glob("*.csv"))) == 2
-    bad = subprocess.run([sys.executable, "-m", "s2rlib.cli.main", "grid", "no_such_case"], capture_output=True, text=True)
+    bad = subprocess.run([sys.executable, "-m", "s2rlib.cli", "grid", "no_such_case"], capture_output=True, text=True)
     assert bad.returncode == 2 and "unknown case 'no_such_case'" in bad.stderr

@@ -537,7 +537,7 @@ def test_a_killed_kernel_is_named_finished_points_merged_and_rerun_repairs(tmp_p
 def test_a_killed_runner_loses_only_the_point_in_flight(tmp_path, tiny_notebook):
     out = tmp_path / "out"
     env = {**os.environ, "S2R_TEST_FAULT": "kill_runner:10", "PYTHONPATH": str(ROOT / "src")}
-    cmd = [sys.executable, "-m", "s2rlib.cli.main", "grid", CASE, "--ns", "0,5,10,20", "--trials", "2", "--out", str(out),
+    cmd = [sys.executable, "-m", "s2rlib.cli", "grid", CASE, "--ns", "0,5,10,20", "--trials", "2", "--out", str(out),
            "--notebook", str(tiny_notebook), "--threads", "1", "--ms", "all", "--quiet"]
     killed = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert killed.returncode == -signal.SIGKILL, killed.stderr

@@ -17,7 +17,7 @@ CHEAP = {"hidden": [32, 16], "pretrain_epochs": 2, "pretrain_min_steps": 20, "pr
 
 
 def s2r(*args, cwd, env):
-    done = subprocess.run([sys.executable, "-m", "s2rlib.cli.main", *args], capture_output=True, text=True, timeout=800,
+    done = subprocess.run([sys.executable, "-m", "s2rlib.cli", *args], capture_output=True, text=True, timeout=800,
                           cwd=cwd, env=env)
     assert done.returncode == 0, done.stderr
     return done.stdout

@@ -150,7 +150,7 @@ def fe_data():
 
 
 def _s2r(out: Path, ns: str, *, seed: int = 0, log: Path | None = None) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "s2rlib.cli.main", "grid", "formation_enthalpy", "--ns", ns, "--ms", "all", "--trials", "2",
+    cmd = [sys.executable, "-m", "s2rlib.cli", "grid", "formation_enthalpy", "--ns", ns, "--ms", "all", "--trials", "2",
            "--seed", str(seed), "--recipe", json.dumps(TINY), "--threads", "1", "--workers", "1", "--out", str(out),
            "--quiet"]
     log = log or out.with_name(out.name + f".{time.monotonic_ns()}.log")

@@ -190,7 +190,7 @@ def test_plan_checks_every_point_before_running(small_data, tmp_path, monkeypatc
 
 def test_cli_subprocess_exit_status_and_message(tmp_path):
     out = tmp_path / "o"
-    done = subprocess.run([sys.executable, "-m", "s2rlib.cli.main", "grid", "formation_enthalpy", "--ns", "0,-1e3",
+    done = subprocess.run([sys.executable, "-m", "s2rlib.cli", "grid", "formation_enthalpy", "--ns", "0,-1e3",
                            "--out", str(out)], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert done.returncode == 2, done.stderr
     assert "s2r: error: parameter n_source=-1000: must be >= 0" in done.stderr
