@@ -113,7 +113,7 @@ def _fit(capsys, *args: str) -> tuple[int, str, str]:
 
 
 def _comparable(table: pd.DataFrame) -> pd.DataFrame:
-    return table.drop(columns=["wall_s", "code_version"]).sort_values(KEYS).reset_index(drop=True)
+    return table.drop(columns=["wall_s", "code_version", "point_sha256"]).sort_values(KEYS).reset_index(drop=True)
 
 
 @pytest.fixture
@@ -481,6 +481,7 @@ NOTEBOOK = """\
 import os, signal, json
 from pathlib import Path
 import pandas as pd
+from s2rlib.cases import registry
 from s2rlib.grid import results
 
 fault = os.environ.get("S2R_TEST_FAULT", "")
@@ -495,7 +496,9 @@ if fault and int(fault.split(":")[1]) == n_source and not marker.exists():
 rows = pd.DataFrame([{"trial": t, "seed": seed + t, "metric": k, "value": (1.0 + t) / (1.0 + n_source) + i,
                       "selected_recipe": "x"} for t in range(trials) for i, k in enumerate(["mae", "rmse"])])
 params = {"case": case, "trials": trials, "seed": seed, "recipe": json.loads(recipe_json), "threads": threads}
-results.write_atomic(results.tidy(case, n_source, m_target, rows, params, "ab" * 32, 0.1), output_path)
+# a point records the data it came from (points of other data are set aside); the in-process tests plan on a small case
+sha = os.environ.get("S2R_TEST_DATA_SHA") or registry.load_case(case).data_sha256
+results.write_atomic(results.tidy(case, n_source, m_target, rows, params, sha, 0.1), output_path)
 """
 
 
@@ -519,6 +522,7 @@ def test_a_killed_kernel_is_named_finished_points_merged_and_rerun_repairs(tmp_p
                                                                         capsys, monkeypatch):
     out = tmp_path / "out"
     monkeypatch.setenv("S2R_TEST_FAULT", "kill_kernel:5")
+    monkeypatch.setenv("S2R_TEST_DATA_SHA", _small_case().data_sha256)
     monkeypatch.setenv("PYTHONPATH", str(ROOT / "src"))
     rc, _, err = _grid(capsys, out, "--notebook", str(tiny_notebook), ns="0,5,10")
     assert rc == 2, err

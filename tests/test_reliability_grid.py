@@ -29,7 +29,7 @@ from s2rlib.grid import results
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"finetune_max_epochs": 2, "pretrain_min_steps": 5, "pretrain_max_steps": 10, "hidden": [16]}
 KEYS = ["case", "n_source", "m_target", "trial", "metric"]
-VOLATILE = ["wall_s", "code_version"]  # may differ between two runs of the same grid
+VOLATILE = ["wall_s", "code_version", "point_sha256"]  # may differ between two runs of the same grid (the seal hashes wall_s)
 
 
 # ------------------------------------------------------------------------------ in-process (fast)
