@@ -1,0 +1,194 @@
+"""The data x compute factorial against the final grid (issue 28, item 2): its report.
+
+    .venv/bin/python benchmarks/factorial.py [--case formation_enthalpy]
+
+Reads the factorial's runs (``results/factorial/<case>/<run>/points``: one recipe each, run by
+``benchmarks/run_factorial.sh`` with the grid's seeds), the committed grid (``results/<case>/results.csv``)
+and, where a cell is missing there, the sensitivity reruns of the same change (``results/sensitivity``);
+pairs them trial by trial with :mod:`s2rlib.law.factorial` and writes ``results/factorial/<case>.json``
+and ``results/factorial/README.md`` (generated: edit this script, not the page). Per m: the mean
+error of every (n, pretraining length) cell, the paired effects of compute at fixed data and of data at
+fixed compute, and the compute share of the gain at the largest n.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(REPO / "src"))
+
+from s2rlib._core.constants import ALL_M  # noqa: E402
+from s2rlib.grid.results import merge_points  # noqa: E402
+from s2rlib.law import factorial  # noqa: E402
+
+OUT = REPO / "results" / "factorial"
+#: committed sensitivity reruns that are factorial cells (used only for an m no factorial run covers)
+SENSITIVITY = ("fixed_steps", "more_steps")
+
+
+def runs(case: str, root: Path = OUT) -> dict[str, pd.DataFrame]:
+    """The factorial's runs of ``case`` by directory name (the pairing check ``grid_check`` left out)."""
+    out = {}
+    for d in sorted((root / case).glob("*/points")):
+        if d.parent.name != "grid_check" and any(d.glob("*.csv")):
+            out[d.parent.name] = merge_points(d)
+    return out
+
+
+def analyse(case: str, root: Path = OUT) -> dict:
+    grid = pd.read_csv(REPO / "results" / case / "results.csv")
+    have = runs(case, root)
+    result = {"case": case, "runs": {}, "by_m": {}}
+    for name, t in have.items():
+        result["runs"][name] = {"recipe": json.loads(t["params"].iloc[0])["recipe"],
+                                "code_version": sorted(t["code_version"].astype(str).unique()),
+                                "points": int(t.groupby(["n_source", "m_target"]).ngroups)}
+    sens = _sensitivity(case)
+    for m in (100, ALL_M):
+        tables = [t for t in have.values() if (t["m_target"] == m).any()]
+        covered = {(n, factorial.length_label(p)) for t in tables
+                   for n, p in t[t["m_target"] == m][["n_source", "params"]].drop_duplicates("n_source").itertuples(index=False)}
+        for name, t in sens.items():
+            t = t[t["m_target"] == m]
+            if not t.empty and (t["n_source"].iloc[0], factorial.length_label(t["params"].iloc[0])) not in covered:
+                tables.append(t)
+                result["runs"].setdefault(f"../sensitivity/{case}/{name}", {
+                    "recipe": json.loads(t["params"].iloc[0])["recipe"],
+                    "code_version": sorted(t["code_version"].astype(str).unique()),
+                    "points": int(t.groupby(["n_source", "m_target"]).ngroups)})
+        if not tables:
+            continue
+        mat = factorial.cells(grid, tables, m)
+        fac, table = factorial.analyse(mat, m)
+        steps = {f"{n}|{lab}": _steps(tables, grid, n, lab, m) for n, lab in mat.index if n}
+        result["by_m"][str(m)] = {
+            "trials": fac.trials, "ratio": fac.ratio,
+            "mean": {f"{n}|{lab}": float(v) for (n, lab), v in fac.mean.items()},
+            "steps": steps,
+            "effects": json.loads(table.to_json(orient="records")),
+            "share_max": None if fac.share_max is None else vars(fac.share_max),
+            "share_step": None if fac.share_step is None else vars(fac.share_step),
+            "n_max": fac.n_max, "n_below": fac.n_below, "short": fac.short,
+            "grid_length": {str(k): v for k, v in fac.grid_length.items()},
+        }
+    return result
+
+
+def _sensitivity(case: str) -> dict[str, pd.DataFrame]:
+    """The committed sensitivity reruns that are cells of the factorial (one point each)."""
+    out = {}
+    for name in SENSITIVITY:
+        f = REPO / "results" / "sensitivity" / case / name / "results.csv"
+        if f.is_file():
+            out[name] = pd.read_csv(f)
+    return out
+
+
+def _steps(tables, grid, n, label, m) -> dict:
+    """Pretraining steps of a cell: recorded per trial (converged runs) or in the params (fixed ones)."""
+    for t in [*tables, grid]:
+        rows = t[(t["n_source"] == n) & (t["m_target"] == m)]
+        if rows.empty or factorial.length_label(rows["params"].iloc[0]) != label:
+            continue
+        per = rows[rows["metric"] == "pretrain_steps"]["value"]
+        if len(per):
+            return {"min": float(per.min()), "max": float(per.max()),
+                    "capped": int(rows[rows["metric"] == "pretrain_capped"]["value"].sum())}
+        s = json.loads(rows["params"].iloc[0]).get("pretrain_steps")
+        return {"min": float(s), "max": float(s), "capped": 0}
+    return {}
+
+
+def _f(x, d=3, sign=False):
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    return (f"{x:+.{d}f}" if sign else f"{x:.{d}f}").replace("-", "−")
+
+
+def _n(n):
+    return f"{int(n):,}"
+
+
+def _pct(s):
+    if not s or s["est"] is None or math.isnan(s["est"]):
+        return "—"
+    ends = "unbounded" if math.isnan(s["lo"]) else f"[{100 * s['lo']:.0f}%, {100 * s['hi']:.0f}%]"
+    return f"{100 * s['est']:.0f}% {ends}"
+
+
+def report(res: dict) -> str:
+    case = res["case"]
+    L = [f"<!-- generated by benchmarks/factorial.py from results/factorial/{case} and results/{case}/results.csv; "
+         "edit the script, not this page -->", "",
+         f"# Data or compute? The n x pretraining-length factorial ({case})", "",
+         "The grid pretrains 30 epochs with at least 1,000 steps, so its steps grow with n and a gain between two n "
+         "mixes more data with more compute. These runs pretrain the same n for other lengths with the grid's seeds "
+         "(trials 0-9: same splits, source draws and initialisation), so each cell is paired with the grid's trial of "
+         "the same number; `benchmarks/run_factorial.sh` runs them, `s2rlib.law.factorial` pairs them. Intervals: 90%, "
+         "paired over trials, Nadeau-Bengio corrected. Negative = lower error.", ""]
+    for name, r in res["runs"].items():
+        L.append(f"* `{name}/`: recipe changes {_changes(r['recipe'])}, {r['points']} point(s), code "
+                 f"{', '.join(r['code_version'])}")
+    L.append("")
+    for m, b in res["by_m"].items():
+        mm = "all" if int(m) == ALL_M else m
+        L += [f"## m = {mm} ({b['trials']} paired trials)", "", "| n | pretraining | steps | mean MAE | gain vs n = 0 |",
+              "|---|---|---|---|---|"]
+        gains = {(e["n"], e["length"]): e for e in b["effects"] if e["effect"] == "gain"}
+        for key, v in b["mean"].items():
+            n, lab = key.split("|")
+            st = b["steps"].get(key, {})
+            steps = "" if not st else (_n(st["min"]) if st["min"] == st["max"] else f"{_n(st['min'])}-{_n(st['max'])}")
+            if st.get("capped"):
+                steps += f" ({st['capped']} capped)"
+            grid = " (grid)" if b["grid_length"].get(n) == lab else ""
+            g = gains.get((int(n), lab))
+            gtxt = "" if g is None else f"{_f(g['mean'], 4, True)} [{_f(g['lo'], 4, True)}, {_f(g['hi'], 4, True)}]"
+            L.append(f"| {_n(n)} | {lab if n != '0' else 'none'}{grid} | {steps} | {_f(v, 4)} | {gtxt} |")
+        L += ["", "| effect | at | change | difference [90% CI] | verdict |", "|---|---|---|---|---|"]
+        for e in b["effects"]:
+            if e["effect"] == "compute":
+                L.append(f"| more compute | n = {_n(e['n'])} | {e['from']} → {e['to']} | {_ci(e)} | {e['verdict']} |")
+            elif e["effect"] == "data":
+                L.append(f"| more data | {e['length']} | n = {_n(e['from'])} → {_n(e['to'])} | {_ci(e)} | {e['verdict']} |")
+        L.append("")
+        if b["share_max"]:
+            L.append(f"**Compute share** of the grid's gain at the largest n (n = {_n(b['n_max'])}, "
+                     f"{b['grid_length'][str(b['n_max'])]} against {b['short']}): {_pct(b['share_max'])}; "
+                     f"of its drop from n = {_n(b['n_below'])}: {_pct(b['share_step'])}.")
+            L.append("")
+    return "\n".join(L)
+
+
+def _ci(e):
+    return f"{_f(e['mean'], 4, True)} [{_f(e['lo'], 4, True)}, {_f(e['hi'], 4, True)}]"
+
+
+def _changes(recipe: dict) -> str:
+    keys = {"pretrain_schedule": "fixed", "pretrain_min_steps": 1000, "pretrain_max_steps": None}
+    diff = {k: recipe.get(k, keys[k]) for k in keys if recipe.get(k, keys[k]) != keys[k]}
+    return "`" + json.dumps(diff) + "`" if diff else "none (the grid's recipe)"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--case", default="formation_enthalpy")
+    args = ap.parse_args(argv)
+    res = analyse(args.case)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / f"{args.case}.json").write_text(json.dumps(res, indent=1, sort_keys=True) + "\n")
+    (OUT / "README.md").write_text(report(res) + "\n")
+    print(report(res))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
