@@ -239,6 +239,30 @@ def test_screenshots(site, browser, pages, built_book):
     assert (SHOTS / "intro.png").stat().st_size > 10_000
 
 
+def test_the_answer_and_its_figure_are_on_the_first_screen(site, browser):
+    """At 1280 x 800 the landing page shows its answer (the sentence on scarce experiments) and the whole
+    answer figure before any scrolling (issue 30, item 1)."""
+    size = browser.get_window_size()
+    browser.set_window_size(WIDTH, 800)
+    try:
+        browser.get(urljoin(site, "book/intro.html"))
+        browser.execute_script("window.scrollTo(0, 0)")
+        got = browser.execute_script("""
+            const vh = window.innerHeight;
+            const p = Array.from(document.querySelectorAll('main p, article p'))
+                           .find(e => e.textContent.includes('With only 100 experiments'));
+            const img = document.querySelector('#fig-answer img') ||
+                        (document.getElementById('fig-answer') || {querySelector: () => null}).querySelector('img');
+            const box = e => e ? e.getBoundingClientRect() : null;
+            return {vh: vh, p: box(p) && box(p).top, img: img && [box(img).top, box(img).bottom, img.naturalWidth]};
+        """)
+    finally:
+        browser.set_window_size(size["width"], size["height"])
+    assert got["p"] is not None, "no answer sentence on the landing page"
+    assert got["img"] is not None and got["img"][2] > 0, "no decoded answer figure (#fig-answer)"
+    assert got["p"] < got["vh"] and got["img"][1] <= got["vh"], got
+
+
 #: pages whose every table must fit the text column at 1,280 px (the findings table a reader meets first).
 #: The summary's Table 7.2 is left out since flags stopped breaking mid-word (C_at_|bound): its status column
 #: of code words makes it about 20-40 px wider than the column, so it scrolls in its box with its caption in

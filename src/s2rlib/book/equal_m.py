@@ -4,7 +4,7 @@ experiments are scarce, in one sentence (:func:`scarce_data_sentence`, part of t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -98,3 +98,66 @@ def scarce_data_sentence(tables: Mapping[str, pd.DataFrame], m: int = EQUAL_MS[0
     if missing:
         text += f"; {join_words(missing)} {'has' if len(missing) == 1 else 'have'} not run m = {fmt_n(m)} yet"
     return text + "."
+
+
+#: the two experimental sizes the landing page's answer compares: scarce experiments and every experiment
+ANSWER_MS = (100, ALL_M)
+
+
+def answer_rows(tables: Mapping[str, pd.DataFrame], ms=ANSWER_MS, level: float = CI_LEVEL) -> pd.DataFrame:
+    """Per case and m: the gain of the largest database over none in % of the no-pretraining error, with its
+    corrected interval, verdict and n (the landing page's figure and sentences); cases lacking an m are left out."""
+    rows = []
+    for case, table in tables.items():
+        for m in ms:
+            got = gain_at_m(table, m, level)
+            if got is None or not np.isfinite(got[0].lo):
+                continue
+            g, b = got
+            rows.append({"case": case, "m": m, "pct": 100 * g.mean / b, "lo": 100 * g.lo / b, "hi": 100 * g.hi / b,
+                         "verdict": g.verdict, "n": g.n, "trials": g.trials})
+    return pd.DataFrame(rows, columns=["case", "m", "pct", "lo", "hi", "verdict", "n", "trials"])
+
+
+def _size(pct: float) -> str:
+    """The size of a percentage change in words' digits: 60%, 9.5%."""
+    return f"{abs(pct):.0f}%" if abs(pct) >= 10 else f"{abs(pct):.1f}%"
+
+
+def answer_sentences(rows: pd.DataFrame, identified: Sequence[str] = ()) -> str:
+    """The landing page's answer in three plain sentences, from :func:`answer_rows`: the gain with scarce
+    experiments, the gain with every experiment, and whether a law is identified (``identified``: the cases
+    with an ``ok`` form). "" when no case has both m."""
+    scarce, every = rows[rows["m"] == ANSWER_MS[0]], rows[rows["m"] == ALL_M]
+    if scarce.empty or every.empty:
+        return ""
+
+    def listed(part, verdict):
+        part = part[part["verdict"] == verdict].sort_values("pct")
+        return join_words([f"{_size(p)} for {case_words(c)}" for c, p in zip(part["case"], part["pct"])])
+
+    m = fmt_n(ANSWER_MS[0])
+    lower = listed(scarce, "lowers")
+    first = (f"With only {m} experiments, pretraining a network on the largest simulation database before training "
+             f"it on them lowers its error on new experiments by {lower}" if lower else
+             f"With only {m} experiments, pretraining on the largest simulation database lowers the error of no case "
+             "detectably")
+    rest = [case_words(c) for c in scarce[scarce["verdict"] != "lowers"]["case"]]
+    first += (f"; for {join_words(rest)} the change is not detectable" if lower and rest else "") + "."
+    lower_all = listed(every, "lowers")
+    none_all = [case_words(c) for c in every[every["verdict"] == "no_effect"]["case"]]
+    second = "With every experiment in the training set, the gain " + (
+        f"shrinks to {lower_all}" if lower_all else "is not detectable for any case")
+    if lower_all and none_all:
+        second += f" and is not detectable for {join_words(none_all)}"
+    raised = [case_words(c) for c in every[every["verdict"] == "raises"]["case"]]
+    if raised:
+        second += f"; pretraining raises the error for {join_words(raised)}"
+    second += ": simulations pay most where experiments are scarce."
+    if identified:
+        third = (f"The error's fall with the database size follows an identified law for "
+                 f"{join_words([case_words(c) for c in identified])}, and the decisions it supports are in the summary.")
+    else:
+        third = ("How the error falls with the database size is not yet identified for any case (no fitted law passes "
+                 "the checks), so the book derives no database size for a target error.")
+    return " ".join([first, second, third])

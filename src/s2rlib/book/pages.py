@@ -22,7 +22,7 @@ from s2rlib.law.fit_cache import N_BOOT
 from s2rlib.cases.registry import get_case
 from s2rlib.cases.registry import names as case_names
 from s2rlib.book.display import note, show, show_figure, show_markdown
-from s2rlib.book.equal_m import equal_m_table
+from s2rlib.book.equal_m import answer_rows, answer_sentences, equal_m_table
 from s2rlib._core.errors import ParameterError
 from s2rlib.law.fit_cache import fit_case
 from s2rlib.book.formatting import code
@@ -478,6 +478,24 @@ class SummaryPage:
              "simulations buy, and what they are worth in experiments (90% intervals; printed only for an `ok` "
              "form)")
         show_markdown(decision_words.decision_note(rows))
+
+    @cached_property
+    def answer_rows(self):
+        """Per case, the gain of the largest database with 100 experiments and with every one (% of the error)."""
+        return answer_rows(self.tables)
+
+    def answer(self) -> None:
+        """The answer in three plain sentences (the landing page's first lines)."""
+        identified = sorted({c for (c, _m), cf in self.fits_by_case_m.items()
+                             if cf.chosen_fit is not None and cf.chosen_fit.ok})
+        text = answer_sentences(self.answer_rows, identified)
+        if text:
+            show_markdown(text)
+
+    def answer_figure(self) -> None:
+        """The landing page's figure: the gain with scarce experiments against every experiment, per case."""
+        if len(self.answer_rows):
+            show_figure(plotting.answer_figure(self.answer_rows))
 
     def glance(self) -> None:
         """Findings at a glance: per case, the gain at the largest n in words and the law's status."""

@@ -413,11 +413,36 @@ def summary_figure(case_fits: Sequence[CaseFit] | Mapping[str, CaseFit], ax=None
     return fig
 
 
-#: the experimental sizes m of a two-way figure: well-separated colour-blind-safe hues (m = 50 and
-#: m = 100 must not be two shades of one green) and a marker each, so that they differ in grey too
+def answer_figure(rows: pd.DataFrame, ax=None):
+    """The landing page's figure: per case, the change of the error with the largest database against none,
+    in % of the error without pretraining, with 100 experiments (filled) and with every experiment (open);
+    bars are the corrected 90% intervals (``rows``: :func:`s2rlib.book.equal_m.answer_rows`)."""
+    cases = [c for c in CASE_ORDER if c in set(rows["case"])] + sorted(set(rows["case"]) - set(CASE_ORDER))
+    fig, ax = _new_ax(ax, figsize=(DISPLAY_WIDTH_IN, 0.5 * len(cases) + 1.3))
+    ax.axvline(0.0, color=BASELINE_COLOR, lw=1.4, ls="--")
+    for i, case in enumerate(cases):
+        color = case_color(case, i)
+        for m, dy, filled in ((100, -0.16, True), (ALL_M, 0.16, False)):
+            r = rows[(rows["case"] == case) & (rows["m"] == m)]
+            if r.empty:
+                continue
+            r = r.iloc[0]
+            ax.errorbar([r["pct"]], [i + dy], xerr=[[r["pct"] - r["lo"]], [r["hi"] - r["pct"]]], fmt="o", ms=8,
+                        color=color, mfc=color if filled else "white", mew=1.6, capsize=3, lw=1.4, zorder=5)
+    ax.set_yticks(range(len(cases)), [pretty_case(c) for c in cases])
+    ax.invert_yaxis()
+    ax.grid(axis="y", visible=False)
+    ax.set_xlabel("change of the error on new experiments (%)")
+    handles = [plt.Line2D([], [], marker="o", ls="", color="0.25", ms=8, label="100 experiments"),
+               plt.Line2D([], [], marker="o", ls="", color="0.25", mfc="white", mew=1.6, ms=8,
+                          label="every experiment")]
+    ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2)
+    return fig
+
+
 def close(fig) -> None:
     plt.close(fig)
 
 
 __all__ = ["set_style", "scaling_figure", "summary_figure", "law_band",
-           "case_color", "metric_label", "law_style", "CASE_ORDER", "DPI", "RETINA", "DISPLAY_WIDTH_IN", "MIN_FONT_PT"]
+           "answer_figure", "case_color", "metric_label", "law_style", "CASE_ORDER", "DPI", "RETINA", "DISPLAY_WIDTH_IN", "MIN_FONT_PT"]
