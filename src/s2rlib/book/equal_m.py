@@ -138,15 +138,15 @@ def answer_sentences(rows: pd.DataFrame, identified: Sequence[str] = ()) -> str:
 
     m = fmt_n(ANSWER_MS[0])
     lower = listed(scarce, "lowers")
-    first = (f"With only {m} experiments, pretraining a network on the largest simulation database before training "
-             f"it on them lowers its error on new experiments by {lower}" if lower else
+    first = (f"With only {m} experiments, pretraining on the largest simulation database lowers the error on new "
+             f"experiments by {lower}" if lower else
              f"With only {m} experiments, pretraining on the largest simulation database lowers the error of no case "
              "detectably")
     rest = [case_words(c) for c in scarce[scarce["verdict"] != "lowers"]["case"]]
     first += (f"; for {join_words(rest)} the change is not detectable" if lower and rest else "") + "."
     lower_all = listed(every, "lowers")
     none_all = [case_words(c) for c in every[every["verdict"] == "no_effect"]["case"]]
-    second = "With every experiment in the training set, the gain " + (
+    second = "With every experiment, the gain " + (
         f"shrinks to {lower_all}" if lower_all else "is not detectable for any case")
     if lower_all and none_all:
         second += f" and is not detectable for {join_words(none_all)}"
@@ -158,6 +158,6 @@ def answer_sentences(rows: pd.DataFrame, identified: Sequence[str] = ()) -> str:
         third = (f"The error's fall with the database size follows an identified law for "
                  f"{join_words([case_words(c) for c in identified])}, and the decisions it supports are in the summary.")
     else:
-        third = ("How the error falls with the database size is not yet identified for any case (no fitted law passes "
-                 "the checks), so the book derives no database size for a target error.")
+        third = ("How the error falls with the database size is not yet identified for any case, so the book "
+                 "derives no database size for a target error.")
     return " ".join([first, second, third])
