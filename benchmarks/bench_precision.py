@@ -114,7 +114,8 @@ def main(argv=None) -> int:
         (out / "PRECISION.md").write_text(render(res))
         return 0
     import torch
-    from s2rlib.training.transfer import Recipe, bf16_native
+    from s2rlib.training.device import bf16_native
+    from s2rlib.training.transfer import Recipe
 
     torch.set_num_threads(args.threads)
     overrides = dict(QUICK_RECIPE) if args.quick else json.loads(args.recipe)

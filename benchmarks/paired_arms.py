@@ -53,7 +53,7 @@ def step_times(hidden, d_in: int, steps: int, repeats: int, arms: dict[str, dict
 
     from s2rlib._core import allocator
     from s2rlib.training.models import EnsembleAdam, EnsembleMLP
-    from s2rlib.training.transfer import training_precision
+    from s2rlib.training.device import training_precision
 
     allocator.keep_freed_memory(True)
     out = {}

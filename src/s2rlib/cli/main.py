@@ -73,6 +73,8 @@ def _add_grid(sub) -> None:
     g.add_argument("--recipe", help="JSON of recipe overrides, e.g. '{\"pretrain_epochs\": 5}'")
     g.add_argument("--threads", type=int,
                    help="torch threads per notebook (default: the CPUs this process may use, divided by --workers)")
+    g.add_argument("--device", default="cpu", help="where the networks train: cpu (default, the reference) or cuda "
+                                                   "(a GPU; refused with the reason where there is none)")
     g.add_argument("--workers", type=int, default=1, help="grid points in parallel on a local dask cluster")
     g.add_argument("--scheduler", help="address of a running dask scheduler, e.g. tcp://host:8786")
     g.add_argument("--notebook", help="notebook to execute (default: notebooks/<case>.ipynb of the checkout s2rlib "
@@ -100,10 +102,13 @@ def cmd_grid(args) -> int:
     if threads is None and args.scheduler is None:
         threads = grid.default_threads(args.workers)
     points = grid.plan(case.name, ns, ms, trials=trials, seed=args.seed, out_dir=out,
-                       recipe=recipe, threads=threads, notebook=args.notebook, keep_notebooks=args.keep_notebooks)
+                       recipe=recipe, threads=threads, notebook=args.notebook, keep_notebooks=args.keep_notebooks,
+                       device=args.device)
     print(f"{case.name}: notebook: {points[0].notebook}", flush=True)
     per_point = f"{threads} torch thread(s) per point" if threads else "the dask workers' threads"
-    print(f"{case.name}: device: cpu ({per_point}), precision "
+    gpu = points[0].params.get("device")
+    where = points[0].device if not gpu else f"{points[0].device} ({gpu['name']}, CUDA {gpu['cuda']})"
+    print(f"{case.name}: device: {where} ({per_point}), precision "
           f"{full.precision}, matmul {full.matmul}, pretraining schedule {full.pretrain_schedule}", flush=True)
     res = grid.run_grid(points, workers=args.workers, scheduler=args.scheduler, progress=not args.quiet)
     print(f"{case.name}: {len(res.computed)} point(s) computed, {len(res.skipped)} already done, "

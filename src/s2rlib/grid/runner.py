@@ -90,6 +90,8 @@ class GridPoint:
     #: the sha256 of the case's data when the grid was planned ("" when not loaded): a point file of
     #: other data is not this point's (:meth:`done`)
     data_sha256: str = ""
+    #: where its networks train ("cpu", "cuda"); a GPU point's params record the GPU, so it has its own id
+    device: str = "cpu"
 
     @property
     def pid(self) -> str:
@@ -170,6 +172,7 @@ def _execute_point(point: GridPoint) -> tuple[str, bool]:
             "trials": point.params["trials"], "seed": point.params["seed"],
             "recipe_json": json.dumps(point.params.get("recipe", {})),
             "threads": point.params.get("threads") or 1,
+            **({"device": point.device} if point.device != "cpu" else {}),  # older notebooks have no device
             "output_path": str(path), "progress": False,
         }
         pm.execute_notebook(point.notebook, str(out_nb), parameters=parameters, kernel_name="python3",
@@ -200,7 +203,7 @@ class GridResult:
 
 def plan(case: str, ns, ms=(ALL_M,), *, trials: int, seed: int, out_dir, recipe: dict | None = None,
          threads: int | None = None, notebook: str | Path | None = None, keep_notebooks: bool = False,
-         check_data: bool = True) -> list[GridPoint]:
+         check_data: bool = True, device: str | None = None) -> list[GridPoint]:
     """Validate the grid up front and list its points.
 
     Every parameter is checked before any point runs; with ``check_data`` (default) the case's data
@@ -219,7 +222,7 @@ def plan(case: str, ns, ms=(ALL_M,), *, trials: int, seed: int, out_dir, recipe:
             raise ParameterError(f"parameter {name}: {', '.join('all' if v == str(ALL_M) else v for v in twice)} "
                                  f"given more than once; list each size once")
     export_cases_dir()
-    checked = [validate_params(case, n, trials, seed, m_target=m, recipe=recipe, threads=threads,
+    checked = [validate_params(case, n, trials, seed, m_target=m, recipe=recipe, threads=threads, device=device,
                                output_path=Path(out_dir) / "points" / "x.csv") for n in ns for m in ms]
     out_dir = Path(out_dir).expanduser().resolve()  # papermill runs in the notebook's directory
     notebook = Path(notebook) if notebook else default_notebook(case)
@@ -233,9 +236,9 @@ def plan(case: str, ns, ms=(ALL_M,), *, trials: int, seed: int, out_dir, recipe:
         data_sha256 = data.data_sha256
     # the full resolved recipe goes into the parameters, so a change of defaults is a new grid
     params = {"trials": int(trials), "seed": int(seed), "recipe": validate_recipe(recipe).to_dict(),
-              "threads": threads or 1}
+              "threads": threads or 1, **checked[0]["device_record"]}
     return [GridPoint(case, n if n == "all" else int(n), int(m), params, str(out_dir),
-                      str(notebook.resolve()), keep_notebooks, data_sha256) for m in ms for n in ns]
+                      str(notebook.resolve()), keep_notebooks, data_sha256, checked[0]["device"]) for m in ms for n in ns]
 
 
 def merge(out_dir) -> pd.DataFrame:

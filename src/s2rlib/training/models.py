@@ -73,8 +73,9 @@ class EnsembleMLP(torch.nn.Module):
         self.n_members = len(seeds)
         weights, biases = [], []
         for i, (a, b) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
-            W = torch.empty(len(seeds), a, b)
-            B = torch.empty(len(seeds), 1, b)
+            # on the CPU, from the CPU generator: a member starts from the same weights on any device
+            W = torch.empty(len(seeds), a, b, device="cpu")
+            B = torch.empty(len(seeds), 1, b, device="cpu")
             for e, seed in enumerate(seeds):
                 g = torch.Generator().manual_seed(int(seed) * 1009 + i)
                 bound = 1.0 / math.sqrt(a)  # torch.nn.Linear's default (kaiming-uniform, a=sqrt(5))

@@ -19,7 +19,10 @@ from s2rlib.datasets.case_data import CaseData
 from s2rlib.cases.registry import get_case
 from s2rlib._core.errors import ParameterError
 from s2rlib._core.constants import ALL_M
-from s2rlib.training.transfer import PRECISIONS, Candidate, Recipe, bf16_native
+from s2rlib.training.device import PRECISIONS, bf16_native
+from s2rlib.training.device import record as device_record
+from s2rlib.training.device import resolve as resolve_device
+from s2rlib.training.transfer import Candidate, Recipe
 from s2rlib.training.models import MATMULS, OPTIMIZERS, onednn_available
 from s2rlib.training.pretrain import SCHEDULES
 
@@ -201,7 +204,7 @@ def validate_recipe(overrides: dict | None) -> Recipe:
 
 
 def validate_params(case: str, n_source, trials, seed, m_target=ALL_M, output_path=None, recipe: dict | None = None,
-                    threads=None, **ignored) -> dict:
+                    threads=None, device=None, **ignored) -> dict:
     """Check every parameter that does not need the data; returns them normalised."""
     try:
         get_case(case)
@@ -216,6 +219,9 @@ def validate_params(case: str, n_source, trials, seed, m_target=ALL_M, output_pa
         "m_target": ALL_M if m_target in (None, ALL_M, "all") else _int("m_target", m_target, minimum=MIN_TRAIN + MIN_VAL),
         "recipe": validate_recipe(recipe),
         "threads": None if threads is None else _int("threads", threads, minimum=1),
+        # where it trains (refused with the reason where it cannot run here) and what the point records of it
+        "device": str(resolve_device(device)),
+        "device_record": device_record(device),
     }
     if out["seed"] + out["trials"] - 1 > MAX_SEED:
         raise ParameterError(f"parameter seed={out['seed']}: trial t uses seed + t, and seed + trials - 1 = "

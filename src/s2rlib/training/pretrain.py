@@ -73,7 +73,8 @@ def padded(idx: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     for e, i in enumerate(idx):
         out[e, : len(i)] = i
         mask[e, : len(i)] = 1
-    return torch.from_numpy(out), torch.from_numpy(mask)
+    dev = torch.get_default_device()  # the training's device (a no-op on the CPU)
+    return torch.from_numpy(out).to(dev), torch.from_numpy(mask).to(dev)
 
 
 class _Members:

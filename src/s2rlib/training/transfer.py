@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 
 from s2rlib._core import allocator
 from s2rlib.training import pretrain_cache
+from s2rlib.training.device import PRECISIONS, bf16_native, describe, resolve, training_precision
 from s2rlib.datasets.case_data import CaseData
 from s2rlib._core.errors import ParameterError
 from s2rlib.training.models import EnsembleAdam, EnsembleMLP
@@ -213,7 +214,8 @@ def split_groups(groups: np.ndarray, rng: np.random.Generator, test_fraction: fl
 
 def _batches(idx: list[np.ndarray], rngs: list[np.random.Generator], batch: int) -> torch.Tensor:
     """(E, batch) row indices, member e sampling from its own rows with its own generator."""
-    return torch.from_numpy(np.stack([ix[r.integers(0, len(ix), batch)] for ix, r in zip(idx, rngs)]))
+    rows = torch.from_numpy(np.stack([ix[r.integers(0, len(ix), batch)] for ix, r in zip(idx, rngs)]))
+    return rows.to(torch.get_default_device())  # the training's device (a no-op on the CPU)
 
 
 def standardizer(X_source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -224,7 +226,8 @@ def standardizer(X_source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def run_trials(data: CaseData, n: int, *, trials: int, seed: int, recipe: Recipe = Recipe(), m: int = ALL_M,
-               progress: bool = True, batched: bool = True, record_candidates: bool = False) -> pd.DataFrame:
+               progress: bool = True, batched: bool = True, record_candidates: bool = False,
+               device: str | None = None) -> pd.DataFrame:
     """Run one grid point; returns tidy rows (trial, seed, metric, value, selected_recipe, ...).
 
     Metrics per trial: test ``mae``, ``rmse``, ``r2`` (property units), ``val_mae`` of the selected
@@ -240,7 +243,22 @@ def run_trials(data: CaseData, n: int, *, trials: int, seed: int, recipe: Recipe
     candidate fine-tuned alone), the reference the batched path must reproduce up to float rounding:
     every member draws its batches from its own generator, counts its own epochs and stops on its
     own patience, so nothing in a member's training depends on the others.
+
+    ``device`` ("cpu", the default and reference, or "cuda": :mod:`s2rlib.training.device`) is where every
+    tensor of the training lives; initialisation and batch draws are the CPU's on any device.
     """
+    dev = resolve(device)
+    if dev.type != "cpu" and (recipe.matmul != "blas" or (recipe.precision == "bf16" and not
+                                                          torch.cuda.is_bf16_supported())):
+        raise ParameterError(f"parameter device={device!r}: recipe matmul={recipe.matmul!r}, precision="
+                             f"{recipe.precision!r} is not available there (oneDNN is a CPU library; bf16 needs a GPU "
+                             "that supports it)")
+    # torch.device(...) as a context is a function mode that sees every torch call: not entered on the CPU
+    with contextlib.nullcontext() if dev.type == "cpu" else torch.device(dev):
+        return _run_on_device(data, n, trials, seed, recipe, m, progress, batched, record_candidates)
+
+
+def _run_on_device(data, n, trials, seed, recipe, m, progress, batched, record_candidates) -> pd.DataFrame:
     t0 = time.perf_counter()
     allocator.keep_freed_memory()  # the same numbers, without page-faulting every large tensor each step
     pt = _prepare(data, n, trials, seed, recipe, m)
@@ -296,8 +314,9 @@ def _prepare(data: CaseData, n: int, trials: int, seed: int, recipe: Recipe, m: 
     """Split, draw and standardise for every trial of a point (refuses an n beyond what is left)."""
     seeds = [seed + t for t in range(trials)]
     mu, sd = standardizer(data.X_source)
-    Xs = torch.from_numpy(((data.X_source - mu) / sd).astype(np.float32))
-    Xt = torch.from_numpy(((data.X_target - mu) / sd).astype(np.float32))
+    dev = torch.get_default_device()
+    Xs = torch.from_numpy(((data.X_source - mu) / sd).astype(np.float32)).to(dev)
+    Xt = torch.from_numpy(((data.X_target - mu) / sd).astype(np.float32)).to(dev)
     splits, draws, ystats = [], [], []
     for s in seeds:
         rng = np.random.default_rng(s)
@@ -339,14 +358,16 @@ def _train_group(pt: _Point, data: CaseData, n: int, group: list[int], recipe: R
     """Pretrain the trials of ``group`` as one ensemble (or take it from the cache), then fine-tune every
     (trial, candidate) pair; writes into ``out``."""
     seeds, K = pt.seeds, len(recipe.candidates)
-    model = EnsembleMLP([seeds[t] for t in group], pt.Xs.shape[1], recipe.hidden, matmul=recipe.matmul)
+    dev = torch.get_default_device()
+    model = EnsembleMLP([seeds[t] for t in group], pt.Xs.shape[1], recipe.hidden, matmul=recipe.matmul).to(dev)
     if n > 0:
         # each member's source targets, standardised by that trial's experimental statistics
-        Ys = (torch.from_numpy(data.y_source.astype(np.float32)).unsqueeze(0) - pt.y_mu[group]) / pt.y_sd[group]
+        Ys = (torch.from_numpy(data.y_source.astype(np.float32)).to(dev).unsqueeze(0) - pt.y_mu[group]) / pt.y_sd[group]
         rngs = [np.random.default_rng([seeds[t], 1]) for t in group]
         key = pretrain_cache.key(data_sha256=data.data_sha256, n=n, seeds=[seeds[t] for t in group],
                                  draws=[pt.draws[t] for t in group], recipe=recipe,
-                                 y_stats=[pt.ystats[t] for t in group], X=pt.Xs, y=data.y_source)
+                                 y_stats=[pt.ystats[t] for t in group], X=pt.Xs, y=data.y_source,
+                                 device=None if dev.type == "cpu" else describe(dev))
         bar = f"pretrain n={n}" if progress else None
         if recipe.pretrain_schedule == "converge":
             def compute(net):
@@ -366,7 +387,7 @@ def _train_group(pt: _Point, data: CaseData, n: int, group: list[int], recipe: R
     pairs = [(t, k) for t in group for k in range(K) if twin[k] == k]
     for chunk in ([pairs] if batched else [[p] for p in pairs]):
         ft = model.select([group.index(t) for t, _ in chunk])
-        Yt = torch.stack([(torch.from_numpy(data.y_target) - pt.y_mu[t]) / pt.y_sd[t] for t, _ in chunk])
+        Yt = torch.stack([(torch.from_numpy(data.y_target).to(dev) - pt.y_mu[t]) / pt.y_sd[t] for t, _ in chunk])
         body = torch.tensor([recipe.candidates[k].body_lr for _, k in chunk])
         head = torch.tensor([recipe.candidates[k].head_lr for _, k in chunk])
         if n == 0:  # from scratch, a frozen random body is no recipe: train it at the head's rate
@@ -382,7 +403,7 @@ def _train_group(pt: _Point, data: CaseData, n: int, group: list[int], recipe: R
                 out.best_val[t, k] = info["best_val"][e]
                 out.best_step[t, k] = info["best_step"][e]
                 out.trained_steps[t, k] = info["steps"][e]
-                out.test_pred[t, k] = ft.select([e])(pt.Xt.unsqueeze(0))[0].numpy()  # raw, before any clip
+                out.test_pred[t, k] = ft.select([e])(pt.Xt.unsqueeze(0))[0].cpu().numpy()  # raw, before clip
     for t in group:  # a twin's result is its original's (argmin picks the original: the first of a tie)
         for k in (k for k in range(K) if twin[k] != k):
             out.best_val[t, k], out.best_step[t, k] = out.best_val[t, twin[k]], out.best_step[t, twin[k]]
@@ -445,27 +466,6 @@ def _loss(pred: torch.Tensor, y: torch.Tensor, kind: str) -> torch.Tensor:
     else:
         raise ValueError(f"unknown loss {kind!r}; expected 'mse', 'l1' or 'huber'")
     return per.mean(1).sum()
-
-
-PRECISIONS = ("fp32", "bf16")
-
-
-def bf16_native() -> bool:
-    """Whether this CPU has bfloat16 instructions (AVX512-BF16 or AMX tiles); oneDNN's own check
-    (``torch.ops.mkldnn._is_mkldnn_bf16_supported``) only asks for AVX-512, which emulates bf16 slowly."""
-    try:
-        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
-def training_precision(precision: str):
-    """The context of a training step's forward pass: fp32 as written, or bf16 autocast."""
-    if precision == "fp32":
-        return contextlib.nullcontext()
-    if precision == "bf16":
-        return torch.autocast("cpu", dtype=torch.bfloat16)
-    raise ParameterError(f"recipe parameter precision={precision!r}: expected one of {', '.join(PRECISIONS)}")
 
 
 def _pretrain(model, X, Y, draws, rngs, steps, recipe, progress=None):
