@@ -28,6 +28,8 @@ sys.path.insert(0, str(REPO / "src"))
 from s2rlib._core.constants import ALL_M  # noqa: E402
 from s2rlib.grid.results import merge_points  # noqa: E402
 from s2rlib.law import factorial  # noqa: E402
+from s2rlib.law.decisions import case_decisions  # noqa: E402
+from s2rlib.law.fit_cache import fit_case  # noqa: E402
 
 OUT = REPO / "results" / "factorial"
 #: committed sensitivity reruns that are factorial cells (used only for an m no factorial run covers)
@@ -79,7 +81,53 @@ def analyse(case: str, root: Path = OUT) -> dict:
             "n_max": fac.n_max, "n_below": fac.n_below, "short": fac.short,
             "grid_length": {str(k): v for k, v in fac.grid_length.items()},
         }
+    result["curve"] = curve(case, root)
     return result
+
+
+#: the run that holds the converged curve (every n pretrained to its own source-validation minimum)
+CURVE_RUN = "converge"
+#: fewest n (n = 0 included) for a fit of the finite form (4 parameters) with a goodness-of-fit test
+MIN_CURVE_POINTS = 6
+
+
+def curve(case: str, root: Path = OUT) -> dict:
+    """The converged curve per m: mean error and steps per n, the fitted forms with their status, and the
+    decisions the chosen form supports (:func:`s2rlib.law.decisions.case_decisions`). Only m whose converged
+    run holds n = 0 and at least :data:`MIN_CURVE_POINTS` sizes."""
+    d = root / case / CURVE_RUN / "points"
+    if not any(d.glob("*.csv")):
+        return {}
+    t = merge_points(d)
+    out = {}
+    for m in (100, ALL_M):
+        tm = t[t["m_target"] == m]
+        ns = sorted(tm["n_source"].unique())
+        if 0 not in ns or len(ns) < MIN_CURVE_POINTS:
+            continue
+        cf = fit_case(tm, m)
+        dec = case_decisions(cf)
+        fits = {}
+        for name, f in (("law", cf.fit), ("finite", cf.finite)):
+            if f is None:
+                continue
+            ci = f.ci()
+            fits[name] = {"status": str(f.status.value), "message": f.message, "alpha": f.alpha, "C": f.C,
+                          "alpha_ci": list(ci["alpha"]), "C_ci": list(ci["C"]), "chi2": f.chi2, "dof": f.dof,
+                          "p_value": f.p_value, "aic_vs_constant": f.aic_vs_constant}
+        steps = tm[tm["metric"] == "pretrain_steps"].groupby("n_source")["value"]
+        out[str(m)] = {
+            "trials": cf.trials, "mean": {str(int(n)): float(v) for n, v in cf.mean.items()},
+            "gains": {str(int(n)): {"mean": g.mean, "lo": g.lo, "hi": g.hi, "verdict": g.verdict}
+                      for n, g in cf.gains.items()},
+            "steps": {str(int(n)): [float(a), float(b)] for n, a, b in
+                      zip(steps.min().index, steps.min(), steps.max())},
+            "capped": int(tm[tm["metric"] == "pretrain_capped"]["value"].sum()),
+            "fits": fits, "chosen": cf.chosen,
+            "decisions": {k: vars(getattr(dec, k)) for k in ("required_n", "next_gain")},
+            "target": dec.target, "delta": dec.delta,
+        }
+    return out
 
 
 def _sensitivity(case: str) -> dict[str, pd.DataFrame]:
@@ -165,7 +213,44 @@ def report(res: dict) -> str:
                      f"{b['grid_length'][str(b['n_max'])]} against {b['short']}): {_pct(b['share_max'])}; "
                      f"of its drop from n = {_n(b['n_below'])}: {_pct(b['share_step'])}.")
             L.append("")
+    L += curve_report(res)
     return "\n".join(L)
+
+
+def curve_report(res: dict) -> list[str]:
+    """The converged curve's section: per m, the means and steps per n, the forms' fits and the decisions."""
+    if not res.get("curve"):
+        return []
+    L = ["## The converged curve: is a law identified?", "",
+         f"Every n of `{CURVE_RUN}/` (n = 0 included, the same 10 trials) pretrained to its own source-validation "
+         "minimum, fitted as the book fits a grid (`s2rlib.law.fit_cache.fit_case`: the paper's law on n > 0 and "
+         "the finite-R(0) form `C + (R0 - C)(1 + n/n_s)^-alpha` with n = 0; the status includes goodness of fit). "
+         "Derived numbers are printed only where the chosen form's status is `ok`.", ""]
+    for m, c in res["curve"].items():
+        mm = "all" if int(m) == ALL_M else m
+        L += [f"### m = {mm} ({c['trials']} trials)", "", "| n | steps | mean MAE | gain vs n = 0 [90% CI] |",
+              "|---|---|---|---|"]
+        for n, v in c["mean"].items():
+            st = c["steps"].get(n)
+            steps = "" if not st else (_n(st[0]) if st[0] == st[1] else f"{_n(st[0])}-{_n(st[1])}")
+            g = c["gains"].get(n)
+            L.append(f"| {_n(n)} | {steps} | {_f(v, 4)} | {'' if g is None else _ci(g)} |")
+        L += ["", f"Capped pretraining runs: {c['capped']}.", "",
+              "| form | status | alpha [90% CI] | C [90% CI] | chi² / dof (p) | AIC vs constant |", "|---|---|---|---|---|---|"]
+        for name, f in c["fits"].items():
+            chosen = " (reported)" if name == c["chosen"] else ""
+            L.append(f"| {name}{chosen} | {f['status']} | {_f(f['alpha'], 3)} [{_f(f['alpha_ci'][0], 3)}, "
+                     f"{_f(f['alpha_ci'][1], 3)}] | {_f(f['C'], 4)} [{_f(f['C_ci'][0], 4)}, {_f(f['C_ci'][1], 4)}] | "
+                     f"{_f(f['chi2'], 1)} / {f['dof']} ({_f(f['p_value'], 3)}) | {_f(f['aic_vs_constant'], 1)} |")
+        L.append("")
+        for k, label in (("required_n", f"database size for {_f(c['target'], 4)} (0.9 x the error at the largest n)"),
+                         ("next_gain", f"change of the error from the next {_n(c['delta'])} simulations")):
+            d = c["decisions"][k]
+            L.append(f"* {label}: " + (f"{_f(d['value'], 4 if k == 'next_gain' else 0)} [{_f(d['lo'], 4 if k == 'next_gain' else 0)}, "
+                                       f"{_f(d['hi'], 4 if k == 'next_gain' else 0)}]" if d["supported"] else
+                                       f"not derived ({d['missing']}: the {d['form']} form's status is {d['status']})"))
+        L.append("")
+    return L
 
 
 def _ci(e):

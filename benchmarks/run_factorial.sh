@@ -29,5 +29,5 @@ done
 # the converged curve: the rest of the grid's n under the converged schedule, so that a law can be fitted
 # to a curve whose every point is pretrained to its own source-validation minimum
 for m in 100 all; do
-  grid converge 100,300,3000,30000 "$m" '{"pretrain_schedule": "converge", "pretrain_max_steps": 60000}'
+  grid converge 0,100,300,3000,30000 "$m" '{"pretrain_schedule": "converge", "pretrain_max_steps": 60000}'
 done

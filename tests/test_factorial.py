@@ -100,3 +100,60 @@ def test_the_committed_two_by_two_at_m_all():
     assert short.verdict == "no_effect" and long.verdict == "lowers"
     assert long.mean == pytest.approx(-0.0096, abs=5e-4)
     assert 0.5 < fac.share_max.est < 1.0 and fac.share_max.lo > 0.5
+
+
+def _bench():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_factorial", ROOT / "benchmarks" / "factorial.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.skipif(not (ROOT / "results" / "factorial" / "formation_enthalpy.json").is_file(), reason="not run")
+def test_the_committed_factorial_file_is_what_its_points_give():
+    """results/factorial/formation_enthalpy.json (what the book reads) is benchmarks/factorial.py's analysis
+    of the committed points: a new point or a changed pairing shows here, not silently in the book."""
+    fresh = json.loads(json.dumps(_bench().analyse("formation_enthalpy"), sort_keys=True))
+    committed = json.loads((ROOT / "results" / "factorial" / "formation_enthalpy.json").read_text())
+    assert fresh.keys() == committed.keys() and fresh["runs"] == committed["runs"]
+    for m, b in committed["by_m"].items():
+        assert b["mean"] == pytest.approx(fresh["by_m"][m]["mean"], rel=1e-12)
+        assert [e["verdict"] for e in b["effects"]] == [e["verdict"] for e in fresh["by_m"][m]["effects"]]
+
+
+def test_the_page_words_the_file_and_draws_every_length():
+    from s2rlib.book import factorial_view, plotting
+
+    res = factorial_view.load("formation_enthalpy", ROOT / "results")
+    if res is None:
+        pytest.skip("the factorial was not run")
+    text = factorial_view.compute_sentences(res, "eV/atom")
+    b = res["by_m"]["100"]
+    share = round(100 * b["share_max"]["est"])
+    assert text.startswith("With 100 experiments, ") and f"{share}%" in text.split("\n\n")[0]
+    # every converged data step is quoted with its own verdict
+    data = [e for e in b["effects"] if e["effect"] == "data" and e["length"] == "converged"]
+    assert ("at every step" in text) == all(e["verdict"] == "lowers" for e in data)
+    table = factorial_view.effects_table(res, 100)
+    assert len(table) == sum(e["effect"] in ("compute", "data") for e in b["effects"])
+    assert set(table["verdict"]) <= {"lower error", "higher error", "no detectable change"}
+    fig = factorial_view.factorial_figure(res, "eV/atom")
+    labels = {line.get_label() for line in fig.axes[0].get_lines()}
+    assert {"pretrained 1,000 steps", "pretrained 5,580 steps", "pretrained converged", "no pretraining"} <= labels
+    plotting.close(fig)
+
+
+def test_a_damaged_factorial_file_is_refused_with_its_name(tmp_path):
+    from s2rlib._core.errors import DataError
+    from s2rlib.book import factorial_view
+
+    (tmp_path / "factorial").mkdir()
+    (tmp_path / "factorial" / "formation_enthalpy.json").write_text('{"case": "formation_enthalpy"}')
+    with pytest.raises(DataError, match=r"formation_enthalpy\.json: missing field\(s\) \['by_m'\]"):
+        factorial_view.load("formation_enthalpy", tmp_path)
+    (tmp_path / "factorial" / "formation_enthalpy.json").write_text("{")
+    with pytest.raises(DataError, match="not valid JSON"):
+        factorial_view.load("formation_enthalpy", tmp_path)
+    assert factorial_view.load("band_gap", tmp_path) is None

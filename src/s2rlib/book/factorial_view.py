@@ -1,0 +1,160 @@
+"""The book's "data or compute?" page: the n x pretraining-length factorial in sentences, a table and a figure.
+
+Reads ``results/factorial/<case>.json``, which ``benchmarks/factorial.py`` writes from the factorial's
+points (:mod:`s2rlib.law.factorial` pairs them; ``tests/test_factorial.py`` checks the committed file is
+what the script computes from the committed points). Nothing here computes a statistic: it words and
+draws the numbers of that file.
+
+* :func:`load` — the file, checked (a clear error names it and the missing field);
+* :func:`compute_sentences` — the answer: the compute share of the grid's gain at the largest n, and
+  whether more data still helps when every n is pretrained to convergence;
+* :func:`effects_table` — every paired effect of one m in words;
+* :func:`factorial_figure` — mean error against n, one line per pretraining length, one panel per m.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from s2rlib._core.constants import ALL_M
+from s2rlib._core.errors import DataError
+from s2rlib._core.paths import results_root
+from s2rlib.book.case_results import case_words
+from s2rlib.book.formatting import fmt_diff_cell, fmt_n, fmt_pct, fmt_pct_ci, join_words
+from s2rlib.book.plotting import BASELINE_COLOR, DISPLAY_WIDTH_IN, legend_below
+
+__all__ = ["load", "compute_sentences", "effects_table", "factorial_figure", "LENGTH_ORDER"]
+
+#: the pretraining lengths in the order (and line style) of the figure
+LENGTH_ORDER = ("1,000 steps", "5,580 steps", "converged")
+_REQUIRED = ("case", "by_m")
+_VERDICT = {"lowers": "lower error", "raises": "higher error", "no_effect": "no detectable change"}
+
+
+def load(case: str = "formation_enthalpy", root: str | Path | None = None) -> dict | None:
+    """The factorial of ``case`` (``results/factorial/<case>.json``); None where it was not run."""
+    path = results_root(root) / "factorial" / f"{case}.json"
+    if not path.is_file():
+        return None
+    try:
+        res = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: not valid JSON ({exc}); regenerate it with benchmarks/factorial.py") from exc
+    missing = [k for k in _REQUIRED if k not in res]
+    if missing:
+        raise DataError(f"{path}: missing field(s) {missing}; regenerate it with benchmarks/factorial.py")
+    return res
+
+
+def _m_words(m) -> str:
+    return "every experiment" if int(m) == ALL_M else f"{fmt_n(int(m))} experiments"
+
+
+def _effect(b: dict, kind: str, **match) -> dict | None:
+    for e in b["effects"]:
+        if e["effect"] == kind and all(e.get(k) == v for k, v in match.items()):
+            return e
+    return None
+
+
+def _ms(res: dict) -> list[str]:
+    """The m of the file, scarce experiments first, every experiment last."""
+    return sorted(res["by_m"], key=lambda m: (int(m) == ALL_M, int(m)))
+
+
+def compute_sentences(res: dict, units: str = "") -> str:
+    """Per m, how much of the grid's gain at the largest n is compute, and whether data still helps at
+    converged pretraining (the answer the page opens with)."""
+    out = []
+    u = f" {units}" if units else ""
+    for m in _ms(res):
+        b = res["by_m"][m]
+        share, step = b.get("share_max"), b.get("share_step")
+        n_max, n_below = b["n_max"], b["n_below"]
+        long = b["grid_length"].get(str(n_max))
+        if share and share.get("est") is not None:
+            out.append(f"With {_m_words(m)}, {fmt_pct(100 * share['est'])} "
+                       f"{fmt_pct_ci(100 * share['lo'], 100 * share['hi'])} of the grid's gain at the whole database "
+                       f"(n = {fmt_n(n_max)}) comes from its longer pretraining ({long} instead of {b['short']}), "
+                       f"and {fmt_pct(100 * step['est'])} {fmt_pct_ci(100 * step['lo'], 100 * step['hi'])} of its drop "
+                       f"from n = {fmt_n(n_below)}.")
+        data = [e for e in b["effects"] if e["effect"] == "data" and e["length"] == "converged"]
+        if data:
+            lowers = [e for e in data if e["verdict"] == "lowers"]
+            steps = join_words([f"n = {fmt_n(e['from'])} → {fmt_n(e['to'])} "
+                                f"({fmt_diff_cell(e['mean'], e['lo'], e['hi'])}{u})"
+                                for e in data])
+            verdict = ("more data lowers the error at every step" if len(lowers) == len(data) else
+                       "more data lowers the error at no step" if not lowers else
+                       f"more data lowers the error at {len(lowers)} of {len(data)} steps")
+            out.append(f"Pretrained to convergence at every n, {verdict}: {steps}.")
+        against = []
+        for n, grid in sorted(b["grid_length"].items(), key=lambda kv: int(kv[0])):
+            conv = _effect(b, "compute", n=int(n), **{"from": grid, "to": "converged"})
+            if conv:
+                against.append(f"at n = {fmt_n(int(n))} (the grid's {grid}) "
+                               f"{fmt_diff_cell(conv['mean'], conv['lo'], conv['hi'])}{u}, {_VERDICT[conv['verdict']]}")
+        if against:
+            out.append(f"Converged pretraining against the grid's own length: {'; '.join(against)}.")
+        out.append("\n\n")
+    return " ".join(out).replace(" \n\n ", "\n\n").strip()
+
+
+def effects_table(res: dict, m) -> pd.DataFrame:
+    """Every paired effect at one m: what changes, where, the difference with its 90% interval, in words."""
+    b = res["by_m"][str(m)]
+    rows = []
+    for e in b["effects"]:
+        if e["effect"] == "compute":
+            rows.append({"more": "compute", "at": f"n = {fmt_n(e['n'])}", "change": f"{e['from']} → {e['to']}"})
+        elif e["effect"] == "data":
+            rows.append({"more": "data", "at": e["length"], "change": f"n = {fmt_n(e['from'])} → {fmt_n(e['to'])}"})
+        else:
+            continue
+        rows[-1].update({"difference [90% CI]": fmt_diff_cell(e["mean"], e["lo"], e["hi"]),
+                         "verdict": _VERDICT[e["verdict"]]})
+    return pd.DataFrame(rows)
+
+
+def _series(b: dict) -> dict[str, list[tuple[int, float]]]:
+    lines: dict[str, list[tuple[int, float]]] = {}
+    for key, v in b["mean"].items():
+        n, lab = key.split("|")
+        if int(n) > 0:
+            lines.setdefault(lab, []).append((int(n), float(v)))
+    return {lab: sorted(p) for lab, p in lines.items()}
+
+
+def factorial_figure(res: dict, units: str = ""):
+    """Mean test error against n (log axis), one line per pretraining length, one panel per m; the error
+    without pretraining (n = 0) as a dashed line. The converged curve's extra n, where run, are drawn too."""
+    ms = _ms(res)
+    fig, axes = plt.subplots(1, len(ms), figsize=(DISPLAY_WIDTH_IN, 3.4), layout="constrained", squeeze=False)
+    styles = {"1,000 steps": ("o", ":"), "5,580 steps": ("s", "--"), "converged": ("D", "-")}
+    curve = res.get("curve") or {}
+    for ax, m in zip(axes[0], ms):
+        b = res["by_m"][m]
+        lines = _series(b)
+        if m in curve:  # the converged curve holds more n than the factorial's three
+            lines["converged"] = sorted((int(n), float(v)) for n, v in curve[m]["mean"].items() if int(n) > 0)
+        for i, lab in enumerate([x for x in LENGTH_ORDER if x in lines] + sorted(set(lines) - set(LENGTH_ORDER))):
+            marker, ls = styles.get(lab, ("^", "-."))
+            xs, ys = zip(*lines[lab])
+            ax.plot(xs, ys, marker=marker, ls=ls, color=f"C{i}", label=f"pretrained {lab}", ms=6, lw=1.6)
+        base = next((v for k, v in b["mean"].items() if k.split("|")[0] == "0"), None)
+        if base is not None:
+            ax.axhline(base, color=BASELINE_COLOR, ls="--", lw=1.2, label="no pretraining")
+        ax.set_xscale("log")
+        ax.set_title(_m_words(m))
+        ax.set_xlabel("simulations n")
+    axes[0][0].set_ylabel(f"test MAE{f' ({units})' if units else ''}")
+    legend_below(fig, axes[0][0], ncols=2)
+    return fig
+
+
+def case_title(res: dict) -> str:
+    return case_words(res["case"])
