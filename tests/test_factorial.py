@@ -157,3 +157,18 @@ def test_a_damaged_factorial_file_is_refused_with_its_name(tmp_path):
     with pytest.raises(DataError, match="not valid JSON"):
         factorial_view.load("formation_enthalpy", tmp_path)
     assert factorial_view.load("band_gap", tmp_path) is None
+
+
+def test_the_converged_curve_is_worded_from_its_fits():
+    from s2rlib.book import factorial_view
+
+    res = factorial_view.load("formation_enthalpy", ROOT / "results")
+    if not res or not res.get("curve"):
+        pytest.skip("no converged curve")
+    text = factorial_view.curve_sentences(res)
+    for m, c in res["curve"].items():
+        law = c["fits"]["law"]
+        assert f"α = {law['alpha']:.3f}" in text and f"p = {law['p_value']:.2f}" in text
+        assert f"`{c['fits'][c['chosen']]['status']}`" in text
+        assert ("derived numbers follow" in text) == any(d["supported"] for cc in res["curve"].values()
+                                                         for d in cc["decisions"].values())

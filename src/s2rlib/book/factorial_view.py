@@ -25,9 +25,10 @@ from s2rlib._core.errors import DataError
 from s2rlib._core.paths import results_root
 from s2rlib.book.case_results import case_words
 from s2rlib.book.formatting import fmt_diff_cell, fmt_n, fmt_pct, fmt_pct_ci, join_words
+from s2rlib.law.fit_status import AIC_MARGIN
 from s2rlib.book.plotting import BASELINE_COLOR, DISPLAY_WIDTH_IN, legend_below
 
-__all__ = ["load", "compute_sentences", "effects_table", "factorial_figure", "LENGTH_ORDER"]
+__all__ = ["load", "compute_sentences", "curve_sentences", "effects_table", "factorial_figure", "LENGTH_ORDER"]
 
 #: the pretraining lengths in the order (and line style) of the figure
 LENGTH_ORDER = ("1,000 steps", "5,580 steps", "converged")
@@ -102,6 +103,32 @@ def compute_sentences(res: dict, units: str = "") -> str:
             out.append(f"Converged pretraining against the grid's own length: {'; '.join(against)}.")
         out.append("\n\n")
     return " ".join(out).replace(" \n\n ", "\n\n").strip()
+
+
+def curve_sentences(res: dict) -> str:
+    """Per m of the converged curve: the paper's law's fit (goodness of fit, alpha) and the reported form's
+    status, and whether a derived number follows ("" without a converged curve)."""
+    out = []
+    for m in sorted(res.get("curve") or {}, key=lambda m: (int(m) == ALL_M, int(m))):
+        c = res["curve"][m]
+        law, rep = c["fits"].get("law"), c["fits"].get(c["chosen"])
+        if not law or not rep:
+            continue
+        fits = "fits" if law["p_value"] >= 0.05 else "does not fit"
+        text = (f"With {_m_words(m)}, on the converged curve ({len(c['mean'])} sizes, n = 0 included, "
+                f"{c['trials']} trials) the paper's law {fits} (χ² = {law['chi2']:.1f} on {law['dof']} degrees of "
+                f"freedom, p = {law['p_value']:.2f}) with α = {law['alpha']:.3f} "
+                f"[{law['alpha_ci'][0]:.3f}, {law['alpha_ci'][1]:.3f}], "
+                + (f"better than a constant (AIC lower by {law['aic_vs_constant']:.1f})"
+                   if law["aic_vs_constant"] > AIC_MARGIN else
+                   f"no better than a constant (AIC difference {law['aic_vs_constant']:.1f})".replace("-", "−"))
+                + f"; the reported {c['chosen']} form's status "
+                f"is `{rep['status']}`")
+        supported = [k for k, d in c["decisions"].items() if d["supported"]]
+        text += (", so derived numbers follow." if supported else
+                 ", so no database size for a target error is derived.")
+        out.append(text)
+    return " ".join(out)
 
 
 def effects_table(res: dict, m) -> pd.DataFrame:

@@ -418,7 +418,7 @@ def answer_figure(rows: pd.DataFrame, ax=None):
     in % of the error without pretraining, with 100 experiments (filled) and with every experiment (open);
     bars are the corrected 90% intervals (``rows``: :func:`s2rlib.book.equal_m.answer_rows`)."""
     cases = [c for c in CASE_ORDER if c in set(rows["case"])] + sorted(set(rows["case"]) - set(CASE_ORDER))
-    fig, ax = _new_ax(ax, figsize=(DISPLAY_WIDTH_IN, 0.36 * len(cases) + 0.95))
+    fig, ax = _new_ax(ax, figsize=(DISPLAY_WIDTH_IN, 0.34 * len(cases) + 0.85))
     ax.axvline(0.0, color=BASELINE_COLOR, lw=1.4, ls="--")
     for i, case in enumerate(cases):
         color = case_color(case, i)
