@@ -30,6 +30,7 @@ from s2rlib.grid.results import merge_points  # noqa: E402
 from s2rlib.law import factorial  # noqa: E402
 from s2rlib.law.decisions import case_decisions  # noqa: E402
 from s2rlib.law.fit_cache import fit_case  # noqa: E402
+from s2rlib.law.trial_stats import drawn_n  # noqa: E402
 
 OUT = REPO / "results" / "factorial"
 #: committed sensitivity reruns that are factorial cells (used only for an m no factorial run covers)
@@ -116,11 +117,13 @@ def curve(case: str, root: Path = OUT) -> dict:
                           "alpha_ci": list(ci["alpha"]), "C_ci": list(ci["C"]), "chi2": f.chi2, "dof": f.dof,
                           "p_value": f.p_value, "aic_vs_constant": f.aic_vs_constant}
         steps = tm[tm["metric"] == "pretrain_steps"].groupby("n_source")["value"]
+        drawn = drawn_n(tm)
         out[str(m)] = {
             "trials": cf.trials, "mean": {str(int(n)): float(v) for n, v in cf.mean.items()},
             "gains": {str(int(n)): {"mean": g.mean, "lo": g.lo, "hi": g.hi, "verdict": g.verdict}
                       for n, g in cf.gains.items()},
-            "steps": {str(int(n)): [float(a), float(b)] for n, a, b in
+            # keyed as the means are: by the sources actually drawn (n = all less a trial's withheld tests)
+            "steps": {str(int(drawn.get(n, n))): [float(a), float(b)] for n, a, b in
                       zip(steps.min().index, steps.min(), steps.max())},
             "capped": int(tm[tm["metric"] == "pretrain_capped"]["value"].sum()),
             "fits": fits, "chosen": cf.chosen,
