@@ -24,7 +24,8 @@ def _values(rows: pd.DataFrame) -> pd.Series:
     return rows.set_index(["trial", "metric"])["value"].sort_index()
 
 
-def test_device_cpu_is_the_default_bit_for_bit():
+def test_device_cpu_is_the_default_bit_for_bit(monkeypatch):
+    monkeypatch.setenv("S2R_PRETRAIN_CACHE", "off")  # both runs pretrain: the comparison covers pretraining too
     torch.use_deterministic_algorithms(True)
     data = synthetic_case()
     a = transfer.run_trials(data, 400, trials=2, seed=5, recipe=FAST, m=60, progress=False)
@@ -79,7 +80,8 @@ def test_the_grid_command_refuses_cuda_before_any_point_runs(tmp_path, capsys):
 
 
 @pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA device")
-def test_cuda_reproduces_the_cpu_up_to_rounding_and_records_the_gpu():
+def test_cuda_reproduces_the_cpu_up_to_rounding_and_records_the_gpu(monkeypatch):
+    monkeypatch.setenv("S2R_PRETRAIN_CACHE", "off")
     torch.use_deterministic_algorithms(True)
     data = synthetic_case()
     cpu = transfer.run_trials(data, 400, trials=2, seed=5, recipe=FAST, m=60, progress=False)

@@ -24,7 +24,7 @@ from s2rlib._core.constants import ALL_M
 from s2rlib._core.errors import DataError
 from s2rlib._core.paths import results_root
 from s2rlib.book.case_results import case_words
-from s2rlib.book.formatting import fmt_diff_cell, fmt_n, fmt_pct, fmt_pct_ci, join_words
+from s2rlib.book.formatting import fmt_diff_cell, fmt_n, join_words
 from s2rlib.law.fit_status import AIC_MARGIN
 from s2rlib.book.plotting import BASELINE_COLOR, DISPLAY_WIDTH_IN, legend_below
 
@@ -49,6 +49,11 @@ def load(case: str = "formation_enthalpy", root: str | Path | None = None) -> di
     if missing:
         raise DataError(f"{path}: missing field(s) {missing}; regenerate it with benchmarks/factorial.py")
     return res
+
+
+def _whole_pct(share: float) -> str:
+    """A share as a whole percentage (an interval end above 100% stays visible: 101%, not 100%)."""
+    return f"{100 * share:.0f}%".replace("-", "−")
 
 
 def _m_words(m) -> str:
@@ -78,16 +83,17 @@ def compute_sentences(res: dict, units: str = "") -> str:
         n_max, n_below = b["n_max"], b["n_below"]
         long = b["grid_length"].get(str(n_max))
         if share and share.get("est") is not None:
-            out.append(f"With {_m_words(m)}, {fmt_pct(100 * share['est'])} "
-                       f"{fmt_pct_ci(100 * share['lo'], 100 * share['hi'])} of the grid's gain at the whole database "
+            out.append(f"With {_m_words(m)}, {_whole_pct(share['est'])} "
+                       f"[{_whole_pct(share['lo'])}, {_whole_pct(share['hi'])}] of the grid's gain at the whole database "
                        f"(n = {fmt_n(n_max)}) comes from its longer pretraining ({long} instead of {b['short']}), "
-                       f"and {fmt_pct(100 * step['est'])} {fmt_pct_ci(100 * step['lo'], 100 * step['hi'])} of its drop "
+                       f"and {_whole_pct(step['est'])} [{_whole_pct(step['lo'])}, {_whole_pct(step['hi'])}] of its drop "
                        f"from n = {fmt_n(n_below)}.")
         data = [e for e in b["effects"] if e["effect"] == "data" and e["length"] == "converged"]
         if data:
             lowers = [e for e in data if e["verdict"] == "lowers"]
             steps = join_words([f"n = {fmt_n(e['from'])} → {fmt_n(e['to'])} "
-                                f"({fmt_diff_cell(e['mean'], e['lo'], e['hi'])}{u})"
+                                f"({fmt_diff_cell(e['mean'], e['lo'], e['hi'])}{u}"
+                                f"{'' if len(lowers) == len(data) else ', ' + _VERDICT[e['verdict']]})"
                                 for e in data])
             verdict = ("more data lowers the error at every step" if len(lowers) == len(data) else
                        "more data lowers the error at no step" if not lowers else
@@ -114,10 +120,11 @@ def curve_sentences(res: dict) -> str:
         law, rep = c["fits"].get("law"), c["fits"].get(c["chosen"])
         if not law or not rep:
             continue
-        fits = "fits" if law["p_value"] >= 0.05 else "does not fit"
+        fits = "passes" if law["p_value"] >= 0.05 else "fails"
         text = (f"With {_m_words(m)}, on the converged curve ({len(c['mean'])} sizes, n = 0 included, "
-                f"{c['trials']} trials) the paper's law {fits} (χ² = {law['chi2']:.1f} on {law['dof']} degrees of "
-                f"freedom, p = {law['p_value']:.2f}) with α = {law['alpha']:.3f} "
+                f"{c['trials']} trials) the paper's law {fits} the goodness-of-fit test (χ² = {law['chi2']:.1f} on "
+                f"{law['dof']} degrees of freedom, p = {law['p_value']:.2f}; its status `{law['status']}`) with "
+                f"α = {law['alpha']:.3f} "
                 f"[{law['alpha_ci'][0]:.3f}, {law['alpha_ci'][1]:.3f}], "
                 + (f"better than a constant (AIC lower by {law['aic_vs_constant']:.1f})"
                    if law["aic_vs_constant"] > AIC_MARGIN else
