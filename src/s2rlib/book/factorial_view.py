@@ -23,7 +23,6 @@ import pandas as pd
 from s2rlib._core.constants import ALL_M
 from s2rlib._core.errors import DataError
 from s2rlib._core.paths import results_root
-from s2rlib.book.case_results import case_words
 from s2rlib.book.formatting import fmt_diff_cell, fmt_n, join_words
 from s2rlib.law.fit_status import AIC_MARGIN
 from s2rlib.book.plotting import BASELINE_COLOR, DISPLAY_WIDTH_IN, legend_below
@@ -189,6 +188,3 @@ def factorial_figure(res: dict, units: str = ""):
     legend_below(fig, axes[0][0], ncols=2)
     return fig
 
-
-def case_title(res: dict) -> str:
-    return case_words(res["case"])
