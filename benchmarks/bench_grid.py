@@ -128,7 +128,7 @@ def naive_vs_fast(args, recipe) -> dict:
 
 # ------------------------------------------------------------------------------------------- (b)
 def pretrain_throughput(data, recipe, E: int, steps: int) -> dict:
-    """The pretraining loop alone (``transfer._pretrain``): E members, on all source rows."""
+    """The pretraining loop alone (``pretrain.pretrain_fixed``): E members, on all source rows."""
     import torch
 
     from s2rlib.training import transfer
@@ -142,9 +142,9 @@ def pretrain_throughput(data, recipe, E: int, steps: int) -> dict:
     draws = [np.random.default_rng(s).permutation(data.n_source) for s in seeds]
     model = EnsembleMLP(seeds, X.shape[1], recipe.hidden)
     warm = max(5, steps // 10)
-    transfer._pretrain(model, X, Y, draws, [np.random.default_rng([s, 1]) for s in seeds], warm, recipe)
+    pretrain.pretrain_fixed(model, X, Y, draws, [np.random.default_rng([s, 1]) for s in seeds], warm, recipe)
     rngs = [np.random.default_rng([s, 9]) for s in seeds]
-    _, t = timed(transfer._pretrain, model, X, Y, draws, rngs, steps, recipe)
+    _, t = timed(pretrain.pretrain_fixed, model, X, Y, draws, rngs, steps, recipe)
     samples = steps * E * recipe.pretrain_batch
     return {"members": E, "steps": steps, "batch": recipe.pretrain_batch, "seconds": t, "samples_per_s": samples / t,
             "gflops": samples * model.flops_per_sample() / t / 1e9, "ms_per_step": 1e3 * t / steps,
@@ -238,7 +238,7 @@ torch.set_num_threads({threads})
 torch.use_deterministic_algorithms(True)
 from s2rlib.cases import registry as cases
 from s2rlib.grid import results
-from s2rlib.training import transfer
+from s2rlib.training import pretrain, transfer
 from s2rlib.training import params as validation
 data = cases.load_case("band_gap")
 rows = transfer.run_trials(data, 0, trials=1, seed=0, recipe=validation.validate_recipe({recipe!r}), progress=False)

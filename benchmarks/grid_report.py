@@ -112,7 +112,7 @@ def render(res: dict) -> str:
               f"GFLOP/s**, 256x256 {c['matmul_256']:.1f} GFLOP/s; `torch.baddbmm` of the network's widest layer "
               f"{tuple(c['bmm_layer_shape'])} (E, batch, d_in, d_out) {c['bmm_layer']:.1f} GFLOP/s.", "",
               "FLOPs = `EnsembleMLP.flops_per_sample()` (forward + backward = 6 x multiply-adds per sample and "
-              "member) x samples. The pretraining loop alone (`transfer._pretrain`, batch "
+              "member) x samples. The pretraining loop alone (`pretrain.pretrain_fixed`, batch "
               f"{b['pretrain_loop'][0]['batch']}, all source rows):", "",
               "| members E | ms/step | samples/s | GFLOP/s | % of matmul 1024 ceiling |", "|---|---|---|---|---|"]
         for r in b["pretrain_loop"]:

@@ -109,3 +109,18 @@ def test_the_fixed_schedule_records_the_recipe_it_always_did():
     assert transfer.Recipe.from_dict(conv) == replace(transfer.Recipe(), pretrain_schedule="converge",
                                                       pretrain_max_steps=60000)
     torch.manual_seed(0)
+
+
+def test_cache_key_hashes_the_modules_that_define_pretraining_and_not_fine_tuning():
+    """The pretrained cache's code hash reads the modules that hold every pretraining step (so a change there
+    is another network) and not transfer.py (a fine-tuning change keeps the cached networks)."""
+    import inspect
+    from pathlib import Path
+
+    from s2rlib.training import device, models, pretrain as pre, pretrain_cache
+
+    defining = {Path(inspect.getsourcefile(obj)).name for obj in
+                (pre.pretrain, pre.pretrain_fixed, pre.pretrain_converge, pre.batches, pre.loss,
+                 models.EnsembleMLP, models.EnsembleAdam, device.training_precision)}
+    assert defining == set(pretrain_cache._CODE_FILES)
+    assert "transfer.py" not in pretrain_cache._CODE_FILES

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from s2rlib.grid import recipe_study
-from s2rlib.training import transfer
+from s2rlib.training import pretrain, transfer
 from s2rlib.training.models import EnsembleAdam, EnsembleMLP
 
 from test_transfer import FAST, _metric, synthetic_case
@@ -17,12 +17,12 @@ def test_loss_kinds_match_their_definitions():
     pred = torch.tensor([[0.0, 1.0, 3.0], [1.0, 1.0, 1.0]])
     y = torch.tensor([[0.5, 1.0, 0.0], [1.0, 3.0, 1.0]])
     # per member mean, summed over members
-    assert transfer._loss(pred, y, "l1").item() == pytest.approx((0.5 + 0 + 3) / 3 + 2 / 3)
-    assert transfer._loss(pred, y, "mse").item() == pytest.approx((0.25 + 9) / 3 + 4 / 3)
+    assert pretrain.loss(pred, y, "l1").item() == pytest.approx((0.5 + 0 + 3) / 3 + 2 / 3)
+    assert pretrain.loss(pred, y, "mse").item() == pytest.approx((0.25 + 9) / 3 + 4 / 3)
     # huber: 0.5 e^2 within 1, |e| - 0.5 beyond
-    assert transfer._loss(pred, y, "huber").item() == pytest.approx((0.125 + 2.5) / 3 + 1.5 / 3)
+    assert pretrain.loss(pred, y, "huber").item() == pytest.approx((0.125 + 2.5) / 3 + 1.5 / 3)
     with pytest.raises(ValueError, match="unknown loss 'l3'"):
-        transfer._loss(pred, y, "l3")
+        pretrain.loss(pred, y, "l3")
 
 
 def test_lookup_protocol_draws_test_materials_simulations():

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from s2rlib.training import models
-from s2rlib.training import transfer
+from s2rlib.training import pretrain, transfer
 from s2rlib.datasets.case_data import CaseData
 from s2rlib.training.models import EnsembleMLP
 
@@ -219,7 +219,7 @@ def test_onednn_pretraining_steps_agree_with_blas(monkeypatch):
     for kind in ("blas", "onednn"):
         net = EnsembleMLP([3, 4], X.shape[1], recipe.hidden, matmul=kind)
         rngs = [np.random.default_rng([s, 1]) for s in (3, 4)]
-        transfer._pretrain(net, X, Y, [np.arange(1500), np.arange(1500)], rngs, 20, recipe)
+        pretrain.pretrain_fixed(net, X, Y, [np.arange(1500), np.arange(1500)], rngs, 20, recipe)
         nets[kind] = net
     for a, c in zip(nets["blas"].parameters(), nets["onednn"].parameters()):
         torch.testing.assert_close(c, a, rtol=1e-4, atol=1e-5)

@@ -1,6 +1,6 @@
 """Pretraining to convergence: early stopping on a held-out split of each member's own source draw.
 
-The fixed schedule (``Recipe.pretrain_schedule = "fixed"``, :func:`s2rlib.training.transfer._pretrain`)
+The fixed schedule (``Recipe.pretrain_schedule = "fixed"``, :func:`pretrain_fixed`)
 gives every n the same epochs with a floor of steps, so along the n axis pretraining compute grows with
 the data and a small draw is over-trained (n = 10 got 51,200 epochs). ``"converge"`` stops each member
 when its own source-validation error stops improving:
@@ -18,6 +18,10 @@ when its own source-validation error stops improving:
 
 :func:`pretrain_converge` returns, per member, the steps run, the step of the best validation error, that
 error (standardised units) and whether the cap stopped it.
+
+Everything pretraining computes lives here (with :mod:`s2rlib.training.models` and
+:mod:`s2rlib.training.device`): the pretrained cache's key hashes these modules' source, so a change of
+the fine-tuning code (:mod:`s2rlib.training.transfer`) keeps the cached networks.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from s2rlib.training.device import training_precision
 from s2rlib.training.models import EnsembleAdam, EnsembleMLP
 
 #: the pretraining schedules of ``Recipe.pretrain_schedule``
@@ -51,6 +56,55 @@ def source_split(draw: np.ndarray, groups: np.ndarray | None, rng: np.random.Gen
     k = min(k, len(uniq) - 1) if len(uniq) > 1 else 0
     held = np.isin(inverse, order[:k])
     return np.sort(draw[~held]), np.sort(draw[held])
+
+
+def batches(idx: list[np.ndarray], rngs: list[np.random.Generator], batch: int) -> torch.Tensor:
+    """(E, batch) row indices, member e sampling from its own rows with its own generator."""
+    rows = torch.from_numpy(np.stack([ix[r.integers(0, len(ix), batch)] for ix, r in zip(idx, rngs)]))
+    return rows.to(torch.get_default_device())  # the training's device (a no-op on the CPU)
+
+
+def loss(pred: torch.Tensor, y: torch.Tensor, kind: str) -> torch.Tensor:
+    """Sum over members of each member's mean loss over its batch (members never interact)."""
+    err = pred - y
+    if kind == "mse":
+        per = err.square()
+    elif kind == "l1":
+        per = err.abs()
+    elif kind == "huber":  # quadratic within 1 standard deviation of the target, linear beyond
+        per = torch.nn.functional.huber_loss(pred, y, reduction="none", delta=1.0)
+    else:
+        raise ValueError(f"unknown loss {kind!r}; expected 'mse', 'l1' or 'huber'")
+    return per.mean(1).sum()
+
+
+def pretrain(model: EnsembleMLP, X: torch.Tensor, Y: torch.Tensor, seeds: list[int], draws: list[np.ndarray],
+             recipe, *, steps: int, source_train=None, source_val=None, progress: str | None = None) -> dict:
+    """Pretrain member e (trial seed ``seeds[e]``) on its source draw by the recipe's schedule: ``steps``
+    steps of :func:`pretrain_fixed`, or :func:`pretrain_converge` on ``source_train``/``source_val``. Each
+    member draws its batches from its own generator, seeded by its trial seed. Returns the converge
+    schedule's per-member record (empty for "fixed")."""
+    rngs = [np.random.default_rng([s, 1]) for s in seeds]
+    if recipe.pretrain_schedule == "converge":
+        return pretrain_converge(model, X, Y, source_train, source_val, rngs, recipe, progress=progress)
+    pretrain_fixed(model, X, Y, draws, rngs, steps, recipe, progress=progress)
+    return {}
+
+
+def pretrain_fixed(model, X, Y, draws, rngs, steps, recipe, progress=None):
+    """Pretrain each member on its own source draw for ``steps`` steps of a cosine learning rate; Y is
+    (E, N_source) standardised per member."""
+    E = model.n_members
+    lr = torch.full((E, 1, 1), recipe.pretrain_lr)
+    opt = EnsembleAdam(model, [lr] * len(model.weights), fused=recipe.optimizer == "fused")
+    member = torch.arange(E).view(-1, 1)
+    bar = tqdm(range(steps), desc=progress, leave=False, disable=progress is None, mininterval=2.0)
+    for step in bar:
+        rows = batches(draws, rngs, recipe.pretrain_batch)
+        with training_precision(recipe.precision):
+            pred = model(X[rows]).float()
+        loss(pred, Y[member, rows], recipe.loss).backward()
+        opt.step(0.5 * (1 + math.cos(math.pi * step / steps)))
 
 
 def eval_every(n_train: int, recipe) -> int:
@@ -97,7 +151,7 @@ class _Members:
         self.net = model.select(list(range(E)))
         self.best = [p.detach().clone() for p in self.net.parameters()]
         self.final = [p.detach().clone() for p in model.parameters()]
-        self.opt = EnsembleAdam(self.net, self._rates())
+        self.opt = EnsembleAdam(self.net, self._rates(), fused=recipe.optimizer == "fused")
 
     def _rates(self) -> list[torch.Tensor]:
         return [self.lr[self.active].view(-1, 1, 1)] * len(self.net.weights)
@@ -150,14 +204,12 @@ class _Members:
 
 
 def pretrain_converge(model: EnsembleMLP, X: torch.Tensor, Y: torch.Tensor, train: list[np.ndarray],
-                      val: list[np.ndarray], rngs: list[np.random.Generator], recipe, *, batches, loss, precision,
+                      val: list[np.ndarray], rngs: list[np.random.Generator], recipe, *,
                       progress: str | None = None) -> dict[str, torch.Tensor]:
     """Pretrain each member on ``train[e]`` until its validation MAE on ``val[e]`` stops improving (module
     docstring); on return ``model`` holds every member's best checkpoint.
 
-    ``batches(rows, rngs, batch)``, ``loss(pred, y, kind)`` and ``precision(name)`` are the training step's
-    pieces (:mod:`s2rlib.training.transfer`). Returns ``steps``, ``best_step``, ``best_val`` (standardised
-    units) and ``capped`` per member.
+    Returns ``steps``, ``best_step``, ``best_val`` (standardised units) and ``capped`` per member.
     """
     ms = _Members(model, recipe, train, val, X, Y)
     cap = recipe.pretrain_max_steps
@@ -167,7 +219,7 @@ def pretrain_converge(model: EnsembleMLP, X: torch.Tensor, Y: torch.Tensor, trai
         step += 1
         act = ms.active.tolist()
         rows = batches([train[e] for e in act], [rngs[e] for e in act], recipe.pretrain_batch)
-        with precision(recipe.precision):
+        with training_precision(recipe.precision):
             pred = ms.net(X[rows]).float()
         loss(pred, Y[ms.active.view(-1, 1), rows], recipe.loss).backward()
         ms.opt.step()

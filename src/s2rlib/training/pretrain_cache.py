@@ -40,7 +40,7 @@ PRETRAIN_CACHE_ENV = "S2R_PRETRAIN_CACHE"
 #: the layout of an entry: {"format", "sha256" (of the weights, checked on load), "state"}
 ENTRY_FORMAT = 3
 #: the files (beside this one) whose source defines pretraining; read, not imported (transfer imports this module)
-_CODE_FILES = ("models.py", "transfer.py", "pretrain.py", "device.py")
+_CODE_FILES = ("models.py", "pretrain.py", "device.py")
 #: the Recipe fields pretraining reads (a change of any of them is another network)
 PRETRAIN_FIELDS = ("hidden", "pretrain_batch", "pretrain_lr", "pretrain_epochs", "pretrain_min_steps",
                    "pretrain_max_steps", "loss", "y_scale", "withhold_test_sources", "precision",
@@ -84,11 +84,13 @@ def key(*, data_sha256: str, n: int, seeds: list[int], draws: list[np.ndarray], 
     """The cache key: everything the pretrained weights depend on. Besides the input files' sha256
     it hashes the arrays pretraining actually sees (``X``: the standardised source features, ``y``:
     the source targets), so a change of featurizer, merge rule or identity is another network; the
-    code of models.py and transfer.py; torch's version, threads and the CPU model (float rounding); and a
+    code of models.py, pretrain.py and device.py (not the fine-tuning's); torch's version, threads and the CPU model (float rounding); and a
     GPU's description (``device``: :func:`s2rlib.training.device.describe`; None on the CPU, whose keys stay)."""
     h = hashlib.sha256()
     fields = {f: getattr(recipe, f) for f in PRETRAIN_FIELDS}
-    ident = {"data": data_sha256, "n": int(n), "seeds": [int(s) for s in seeds], "recipe": fields,
+    # the steps the recipe gives this n: Recipe.pretrain_steps lives with the fine-tuning code, outside the hash
+    ident = {"data": data_sha256, "n": int(n), "steps": int(recipe.pretrain_steps(n)),
+             "seeds": [int(s) for s in seeds], "recipe": fields,
              "y_stats": [[float(a), float(b)] for a, b in y_stats], "threads": torch.get_num_threads(),
              "torch": torch.__version__, "cpu": _cpu_model(), "code": _code_hash(), "version": ENTRY_FORMAT}
     if device is not None:

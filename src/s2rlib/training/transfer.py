@@ -38,7 +38,7 @@ from s2rlib.datasets.case_data import CaseData
 from s2rlib._core.errors import ParameterError
 from s2rlib.training.models import EnsembleAdam, EnsembleMLP
 from s2rlib.training.metrics import simulation_baseline, trial_metrics
-from s2rlib.training.pretrain import padded, pretrain_converge, source_split
+from s2rlib.training.pretrain import batches, loss, padded, pretrain, source_split
 from s2rlib._core.constants import ALL_M
 
 
@@ -212,12 +212,6 @@ def split_groups(groups: np.ndarray, rng: np.random.Generator, test_fraction: fl
     return np.sort(train), np.sort(val), np.sort(test)
 
 
-def _batches(idx: list[np.ndarray], rngs: list[np.random.Generator], batch: int) -> torch.Tensor:
-    """(E, batch) row indices, member e sampling from its own rows with its own generator."""
-    rows = torch.from_numpy(np.stack([ix[r.integers(0, len(ix), batch)] for ix, r in zip(idx, rngs)]))
-    return rows.to(torch.get_default_device())  # the training's device (a no-op on the CPU)
-
-
 def standardizer(X_source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Feature mean and std from the whole source set (no labels used); std 0 -> 1."""
     mu = X_source.mean(0)
@@ -363,20 +357,17 @@ def _train_group(pt: _Point, data: CaseData, n: int, group: list[int], recipe: R
     if n > 0:
         # each member's source targets, standardised by that trial's experimental statistics
         Ys = (torch.from_numpy(data.y_source.astype(np.float32)).to(dev).unsqueeze(0) - pt.y_mu[group]) / pt.y_sd[group]
-        rngs = [np.random.default_rng([seeds[t], 1]) for t in group]
         key = pretrain_cache.key(data_sha256=data.data_sha256, n=n, seeds=[seeds[t] for t in group],
                                  draws=[pt.draws[t] for t in group], recipe=recipe,
                                  y_stats=[pt.ystats[t] for t in group], X=pt.Xs, y=data.y_source,
                                  device=None if dev.type == "cpu" else describe(dev))
-        bar = f"pretrain n={n}" if progress else None
-        if recipe.pretrain_schedule == "converge":
-            def compute(net):
-                return pretrain_converge(net, pt.Xs, Ys, [pt.source_train[t] for t in group],
-                                         [pt.source_val[t] for t in group], rngs, recipe, batches=_batches,
-                                         loss=_loss, precision=training_precision, progress=bar)
-        else:
-            def compute(net):
-                _pretrain(net, pt.Xs, Ys, [pt.draws[t] for t in group], rngs, pt.steps, recipe, progress=bar)
+        conv = recipe.pretrain_schedule == "converge"
+
+        def compute(net):
+            return pretrain(net, pt.Xs, Ys, [seeds[t] for t in group], [pt.draws[t] for t in group], recipe,
+                            steps=pt.steps, source_train=[pt.source_train[t] for t in group] if conv else None,
+                            source_val=[pt.source_val[t] for t in group] if conv else None,
+                            progress=f"pretrain n={n}" if progress else None)
         info: dict = {}
         out.pretrain_reused += int(pretrain_cache.pretrained(model, key, compute, info=info))
         for j, t in enumerate(group):
@@ -454,35 +445,6 @@ def _trial_rows(pt: _Point, data: CaseData, t: int, recipe: Recipe, out: _Outcom
              "selected_recipe": recipe.candidates[k].name} for name, value in metrics.items()]
 
 
-def _loss(pred: torch.Tensor, y: torch.Tensor, kind: str) -> torch.Tensor:
-    """Sum over members of each member's mean loss over its batch (members never interact)."""
-    err = pred - y
-    if kind == "mse":
-        per = err.square()
-    elif kind == "l1":
-        per = err.abs()
-    elif kind == "huber":  # quadratic within 1 standard deviation of the target, linear beyond
-        per = torch.nn.functional.huber_loss(pred, y, reduction="none", delta=1.0)
-    else:
-        raise ValueError(f"unknown loss {kind!r}; expected 'mse', 'l1' or 'huber'")
-    return per.mean(1).sum()
-
-
-def _pretrain(model, X, Y, draws, rngs, steps, recipe, progress=None):
-    """Pretrain each member on its own source draw; Y is (E, N_source) standardised per member."""
-    E = model.n_members
-    lr = torch.full((E, 1, 1), recipe.pretrain_lr)
-    opt = EnsembleAdam(model, [lr] * len(model.weights), fused=recipe.optimizer == "fused")
-    member = torch.arange(E).view(-1, 1)
-    bar = tqdm(range(steps), desc=progress, leave=False, disable=progress is None, mininterval=2.0)
-    for step in bar:
-        rows = _batches(draws, rngs, recipe.pretrain_batch)
-        with training_precision(recipe.precision):
-            pred = model(X[rows]).float()
-        _loss(pred, Y[member, rows], recipe.loss).backward()
-        opt.step(0.5 * (1 + math.cos(math.pi * step / steps)))
-
-
 def _finetune(model, X, Y, tr_idx, va_idx, rngs, body, head, recipe, l2sp=None, floor=None, progress=None):
     """Fine-tune each member with its own early stopping; returns its best validation MAE, the step of it,
     and the steps it trained (``best_val``, ``best_step``, ``steps``).
@@ -526,11 +488,11 @@ def _finetune(model, X, Y, tr_idx, va_idx, rngs, body, head, recipe, l2sp=None, 
     step = 0
     while len(active):
         step += 1
-        rows = _batches([tr_idx[e] for e in active.tolist()], [rngs[e] for e in active.tolist()],
+        rows = batches([tr_idx[e] for e in active.tolist()], [rngs[e] for e in active.tolist()],
                         recipe.finetune_batch)
         with training_precision(recipe.precision):
             pred = net(X[rows]).float()
-        _loss(pred, Y[active.view(-1, 1), rows], recipe.loss).backward()
+        loss(pred, Y[active.view(-1, 1), rows], recipe.loss).backward()
         opt.step()
         bar.update()
         due = (step % spe[active]) == 0  # members at the end of one of their epochs
