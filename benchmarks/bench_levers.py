@@ -3,7 +3,7 @@
 Four levers, each measured against the code before it in the same process, in both orders (A, B, then B, A):
 
 * **checkpoint** (exact): at an epoch's end only the members whose validation error improved are copied into
-  their checkpoints (``transfer.keep_best``); before, every due member was rewritten through ``torch.where``;
+  their checkpoints (``finetune.keep_best``); before, every due member was rewritten through ``torch.where``;
 * **l2sp** (exact): the L2-SP pull only on the members whose coefficient is > 0 (``EnsembleAdam.anchor``);
   before, every member was pulled (with a coefficient 0 for two candidates of three);
 * **fused** (rounding differs): ``Recipe(optimizer="fused")``, torch's fused CPU Adam kernel over runs of members
@@ -18,7 +18,7 @@ Parts:
   them with an L2-SP pull), median ms: reference, L2-SP on its members only, fused;
 * **(b) the checkpoint update alone**: one epoch end of 60 due members, before and after, at several fractions
   of members that improved;
-* **(c) fine-tuning end to end**: ``transfer._finetune`` on the band-gap data (60 members = 20 trials x the
+* **(c) fine-tuning end to end**: ``finetune.finetune`` on the band-gap data (60 members = 20 trials x the
   three candidates, m = 100: one step per epoch, so every step ends an epoch), a fixed number of steps,
   every lever's arm and the reference;
 * **(d) n = 0, distinct candidates**: one band-gap point at n = 0 (m = 100), all candidates against distinct
@@ -85,19 +85,19 @@ class Before:
         self.undo = set(undo)
 
     def __enter__(self):
-        from s2rlib.training import models, transfer
+        from s2rlib.training import finetune, models
 
-        self._saved = (transfer.keep_best, models.EnsembleAdam.anchor)
+        self._saved = (finetune.keep_best, models.EnsembleAdam.anchor)
         if "checkpoint" in self.undo:
-            transfer.keep_best = keep_best_before
+            finetune.keep_best = keep_best_before
         if "l2sp" in self.undo:
             models.EnsembleAdam.anchor = anchor_before
         return self
 
     def __exit__(self, *exc):
-        from s2rlib.training import models, transfer
+        from s2rlib.training import finetune, models
 
-        transfer.keep_best, models.EnsembleAdam.anchor = self._saved
+        finetune.keep_best, models.EnsembleAdam.anchor = self._saved
         return False
 
 
@@ -162,7 +162,7 @@ def part_b(hidden, d_in: int, steps: int, repeats: int) -> dict:
     """(b) ms per epoch-end checkpoint update of 60 due members, by the fraction that improved."""
     import torch
 
-    from s2rlib.training import transfer
+    from s2rlib.training import finetune, transfer
     from s2rlib.training.models import EnsembleMLP
 
     net = EnsembleMLP(list(range(60)), d_in, hidden)
@@ -173,7 +173,7 @@ def part_b(hidden, d_in: int, steps: int, repeats: int) -> dict:
     for frac in (0.0, 0.1, 1 / 3, 1.0):
         better = torch.arange(60) < round(frac * 60)
         times = {"before": [], "improved only": []}
-        fns = {"before": keep_best_before, "improved only": transfer.keep_best}
+        fns = {"before": keep_best_before, "improved only": finetune.keep_best}
         with torch.no_grad():
             for _ in range(repeats):
                 for arm in _orders(list(fns)):
@@ -190,7 +190,7 @@ def part_c(recipe, steps: int, members: int) -> dict:
     import torch
 
     from s2rlib.datasets import inorganic
-    from s2rlib.training import transfer
+    from s2rlib.training import finetune, transfer
     from s2rlib.training.models import EnsembleMLP
 
     data = inorganic.load_band_gap()
@@ -206,7 +206,7 @@ def part_c(recipe, steps: int, members: int) -> dict:
             "l2sp": ("adam", ("checkpoint",)), "fused": ("fused", ("checkpoint", "l2sp")), "all three": ("fused", ())}
     base = EnsembleMLP([pt.seeds[t] for t, _ in chunk], pt.Xs.shape[1], run.hidden)
     improved = []
-    real_keep = transfer.keep_best
+    real_keep = finetune.keep_best
 
     def counting(best, params, local, better):
         improved.append((int(better.sum()), len(local)))
@@ -219,9 +219,9 @@ def part_c(recipe, steps: int, members: int) -> dict:
         rngs = [np.random.default_rng([pt.seeds[t], 2, k]) for t, k in chunk]
         with Before(undo):
             if "checkpoint" not in undo:
-                transfer.keep_best = counting
+                finetune.keep_best = counting
             t0 = time.perf_counter()
-            transfer._finetune(net, pt.Xt, Yt, [pt.splits[t][0] for t, _ in chunk], [pt.splits[t][1] for t, _ in chunk],
+            finetune.finetune(net, pt.Xt, Yt, [pt.splits[t][0] for t, _ in chunk], [pt.splits[t][1] for t, _ in chunk],
                                rngs, body, head, dataclasses.replace(run, optimizer=opt_name), l2sp=l2sp)
             times[arm].append(1e3 * (time.perf_counter() - t0) / steps)
         log(f"    (c) {arm}: {times[arm][-1]:.0f} ms per step")
@@ -238,7 +238,7 @@ def part_d(recipe, trials: int, m: int) -> dict:
 
     from s2rlib.datasets import inorganic
     from s2rlib.law.trial_stats import paired_gain
-    from s2rlib.training import transfer
+    from s2rlib.training import finetune, transfer
 
     import pandas as pd
 

@@ -81,14 +81,14 @@ def test_flops_per_sample_is_what_torch_counts_for_a_training_step(d_in, hidden)
 def test_each_member_stops_patience_epochs_after_its_best_step_or_at_the_cap(monkeypatch):
     """The rule the lower bound rests on, member by member: steps = min(best + patience epochs, max epochs)."""
     seen = []
-    real = transfer._finetune
+    real = transfer.finetune
 
     def spy(model, X, Y, tr_idx, va_idx, rngs, body, head, recipe, **kw):
         info = real(model, X, Y, tr_idx, va_idx, rngs, body, head, recipe, **kw)
         seen.append(([len(i) for i in tr_idx], info["best_step"].tolist(), info["steps"].tolist()))
         return info
 
-    monkeypatch.setattr(transfer, "_finetune", spy)
+    monkeypatch.setattr(transfer, "finetune", spy)
     _run(synthetic_case(1), 400, EARLY_STOP)
     (sizes, best, steps), = seen
     assert len(steps) == 3 * len(EARLY_STOP.candidates)

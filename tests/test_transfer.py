@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from s2rlib.training import models
-from s2rlib.training import pretrain, transfer
+from s2rlib.training import finetune, pretrain, transfer
 from s2rlib.datasets.case_data import CaseData
 from s2rlib.training.models import EnsembleMLP
 
@@ -104,7 +104,7 @@ def test_finetune_members_stop_on_their_own_patience():
     idx = np.arange(150)
     rngs = [np.random.default_rng(i) for i in range(2)]
     recipe = transfer.Recipe(finetune_batch=50, finetune_max_epochs=30, patience_epochs=3)
-    info = transfer._finetune(model, X, Y, [idx, idx], [np.arange(150, 200)] * 2, rngs,
+    info = finetune.finetune(model, X, Y, [idx, idx], [np.arange(150, 200)] * 2, rngs,
                               torch.tensor([0.0, 1e-2]), torch.tensor([0.0, 1e-2]), recipe)
     assert info["best_step"][0] == 0  # never improved: keeps the starting network
     assert info["best_step"][1] > 3 * 3  # the trained member improved past the frozen one's stop
@@ -304,7 +304,7 @@ def test_exact_levers_reproduce_the_code_before_them_bit_for_bit(monkeypatch):
     recipe = transfer.Recipe(**{**FAST.__dict__, "finetune_max_epochs": 30, "patience_epochs": 3})
     new = transfer.run_trials(data, 500, trials=3, seed=2, recipe=recipe, progress=False, record_candidates=True)
     with monkeypatch.context() as mp:
-        mp.setattr(transfer, "keep_best", _checkpoint_every_due_member)
+        mp.setattr(finetune, "keep_best", _checkpoint_every_due_member)
         mp.setattr(models.EnsembleAdam, "anchor", _anchor_every_member)
         old = transfer.run_trials(data, 500, trials=3, seed=2, recipe=recipe, progress=False, record_candidates=True)
     pd.testing.assert_frame_equal(new, old, check_exact=True)

@@ -29,16 +29,16 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from s2rlib._core import allocator
 from s2rlib.training import pretrain_cache
-from s2rlib.training.device import PRECISIONS, bf16_native, describe, resolve, training_precision
+from s2rlib.training.device import PRECISIONS, bf16_native, describe, resolve
 from s2rlib.datasets.case_data import CaseData
 from s2rlib._core.errors import ParameterError
-from s2rlib.training.models import EnsembleAdam, EnsembleMLP
+from s2rlib.training.models import EnsembleMLP
 from s2rlib.training.metrics import simulation_baseline, trial_metrics
-from s2rlib.training.pretrain import batches, loss, padded, pretrain, source_split
+from s2rlib.training.finetune import finetune
+from s2rlib.training.pretrain import pretrain, source_split
 from s2rlib._core.constants import ALL_M
 
 
@@ -131,12 +131,19 @@ class Recipe:
     #: toward), so with False (as the final grids ran) the from-scratch baseline is a best of two batch seeds
     #: of it (``benchmarks/LEVERS.md`` measures what dropping it does to the baseline)
     distinct_candidates: bool = False
+    #: early discard of trailing candidates: at the end of each of its epochs a candidate stops (keeping its
+    #: best checkpoint) when its best validation MAE so far is more than this share above the best of its
+    #: trial's candidates so far, after ``finetune_discard_after`` epochs (None = every candidate runs its
+    #: own patience, as the final grids ran); ``benchmarks/DISCARD.md`` sets the margin from every
+    #: candidate's validation curve and measures how often the pick changes
+    finetune_discard: float | None = None
+    finetune_discard_after: int = 0
 
     #: fields recorded only when they differ from this value: they were added after the final grids
     #: ran, so those grids' recorded recipes (and their point files' hashes) stay today's recipe
     RECORDED_IF_NOT: ClassVar[Mapping[str, object]] = MappingProxyType(
         {"precision": "fp32", "matmul": "blas", "optimizer": "adam", "distinct_candidates": False,
-         "pretrain_schedule": "fixed"})
+         "pretrain_schedule": "fixed", "finetune_discard": None, "finetune_discard_after": 0})
     #: the fields only the "converge" schedule reads: recorded (all of them) only with that schedule
     CONVERGE_FIELDS: ClassVar[tuple[str, ...]] = ("pretrain_val_fraction", "pretrain_val_max", "pretrain_eval_steps",
                                                   "pretrain_patience", "pretrain_drops", "pretrain_lr_drop")
@@ -258,12 +265,18 @@ def _run_on_device(data, n, trials, seed, recipe, m, progress, batched, record_c
     pt = _prepare(data, n, trials, seed, recipe, m)
     K = len(recipe.candidates)
     out = _Outcome(best_val=torch.empty(trials, K), best_step=torch.zeros(trials, K, dtype=torch.long),
-                   trained_steps=torch.zeros(trials, K, dtype=torch.long))
+                   trained_steps=torch.zeros(trials, K, dtype=torch.long), curves={} if record_candidates else None)
     for group in ([list(range(trials))] if batched else [[t] for t in range(trials)]):
         _train_group(pt, data, n, group, recipe, out, batched=batched, progress=progress)
     rows = [row for t in range(trials) for row in _trial_rows(pt, data, t, recipe, out, record_candidates)]
     frame = pd.DataFrame(rows)
     frame.attrs["wall_s"] = time.perf_counter() - t0
+    if out.curves is not None:  # record_candidates: every candidate's validation curve, property units
+        frame.attrs["val_curves"] = pd.DataFrame(
+            [{"trial": t, "seed": pt.seeds[t], "candidate": recipe.candidates[k].name, "step": st,
+              "epoch": i + 1, "val_mae": v * pt.ystats[t][1]}
+             for (t, k), curve in sorted(out.curves.items()) for i, (st, v) in enumerate(curve)],
+            columns=["trial", "seed", "candidate", "step", "epoch", "val_mae"])
     frame.attrs["pretrain_steps"] = (pt.steps if not out.pretrain_info else  # converge: the longest member's
                                      max(int(i["steps"]) for i in out.pretrain_info.values()))
     frame.attrs["pretrain_reused"] = out.pretrain_reused  # ensembles taken from s2rlib.training.pretrain_cache
@@ -302,6 +315,10 @@ class _Outcome:
     #: "converge" schedule, per trial: steps run, step of the best source-validation error, that error
     #: (standardised units) and whether the cap stopped it
     pretrain_info: dict = field(default_factory=dict)
+    #: per (trial, candidate): whether the early discard stopped it, and (``record_candidates``) its
+    #: validation curve: (step, validation MAE in standardised units) at the end of each of its epochs
+    discarded: dict = field(default_factory=dict)
+    curves: dict | None = None
 
 
 def _prepare(data: CaseData, n: int, trials: int, seed: int, recipe: Recipe, m: int) -> _Point:
@@ -376,7 +393,10 @@ def _train_group(pt: _Point, data: CaseData, n: int, group: list[int], recipe: R
     # fine-tune: K candidates per trial, side by side (or one at a time); a twin is not trained
     twin = candidate_twins(recipe, n)
     pairs = [(t, k) for t in group for k in range(K) if twin[k] == k]
-    for chunk in ([pairs] if batched else [[p] for p in pairs]):
+    # one at a time: one pair, or with the early discard one trial's candidates (they are compared)
+    alone = ([[p for p in pairs if p[0] == t] for t in group] if recipe.finetune_discard is not None
+             else [[p] for p in pairs])
+    for chunk in ([pairs] if batched else alone):
         ft = model.select([group.index(t) for t, _ in chunk])
         Yt = torch.stack([(torch.from_numpy(data.y_target).to(dev) - pt.y_mu[t]) / pt.y_sd[t] for t, _ in chunk])
         body = torch.tensor([recipe.candidates[k].body_lr for _, k in chunk])
@@ -386,14 +406,18 @@ def _train_group(pt: _Point, data: CaseData, n: int, group: list[int], recipe: R
         rngs = [np.random.default_rng([seeds[t], 2, k]) for t, k in chunk]
         l2sp = torch.tensor([recipe.candidates[k].l2sp for _, k in chunk])
         fl = None if pt.floor is None else torch.stack([pt.floor[t] for t, _ in chunk])
-        info = _finetune(ft, pt.Xt, Yt, [pt.splits[t][0] for t, _ in chunk], [pt.splits[t][1] for t, _ in chunk],
+        info = finetune(ft, pt.Xt, Yt, [pt.splits[t][0] for t, _ in chunk], [pt.splits[t][1] for t, _ in chunk],
                          rngs, body, head, recipe, l2sp=l2sp if n > 0 else torch.zeros_like(l2sp), floor=fl,
-                         progress=f"fine-tune n={n}" if progress else None)
+                         progress=f"fine-tune n={n}" if progress else None, trial=torch.tensor([t for t, _ in chunk]),
+                         curves=out.curves is not None)
         with torch.no_grad():
             for e, (t, k) in enumerate(chunk):
                 out.best_val[t, k] = info["best_val"][e]
                 out.best_step[t, k] = info["best_step"][e]
                 out.trained_steps[t, k] = info["steps"][e]
+                out.discarded[t, k] = bool(info["discarded"][e])
+                if out.curves is not None:
+                    out.curves[t, k] = info["curves"][e]
                 out.test_pred[t, k] = ft.select([e])(pt.Xt.unsqueeze(0))[0].cpu().numpy()  # raw, before clip
     for t in group:  # a twin's result is its original's (argmin picks the original: the first of a tie)
         for k in (k for k in range(K) if twin[k] != k):
@@ -426,6 +450,8 @@ def _trial_rows(pt: _Point, data: CaseData, t: int, recipe: Recipe, out: _Outcom
     metrics["finetune_best_step"] = int(out.best_step[t, k])
     # every candidate's steps, summed: the trial's fine-tuning work (benchmarks/floor.py counts it)
     metrics["finetune_steps"] = int(out.trained_steps[t].sum())
+    if recipe.finetune_discard is not None:  # candidates the early discard stopped (a twin is not counted)
+        metrics["finetune_discarded"] = sum(out.discarded.get((t, kk), False) for kk in range(len(recipe.candidates)))
     # n_pool: the experimental rows outside the test split, from which the m training rows are drawn
     metrics.update(n_train=len(tr), n_val=len(va), n_test=len(te), n_pool=data.n_target - len(te),
                    n_source_used=len(pt.draws[t]))
@@ -443,102 +469,3 @@ def _trial_rows(pt: _Point, data: CaseData, t: int, recipe: Recipe, out: _Outcom
             metrics[f"mae@{cand.name}"] = float(np.abs(p_k - data.y_target[te]).mean())
     return [{"trial": t, "seed": pt.seeds[t], "metric": name, "value": value,
              "selected_recipe": recipe.candidates[k].name} for name, value in metrics.items()]
-
-
-def _finetune(model, X, Y, tr_idx, va_idx, rngs, body, head, recipe, l2sp=None, floor=None, progress=None):
-    """Fine-tune each member with its own early stopping; returns its best validation MAE, the step of it,
-    and the steps it trained (``best_val``, ``best_step``, ``steps``).
-
-    Member e's epoch is ``ceil(len(tr_idx[e]) / finetune_batch)`` of its steps; after each of its
-    epochs its validation MAE is checked, and after ``patience_epochs`` epochs without improvement
-    (or ``finetune_max_epochs``) it stops and leaves the ensemble, so the work shrinks as members
-    finish. On return every member of ``model`` holds its best checkpoint (the pretrained network
-    if no step improved on it).
-    """
-    E = model.n_members
-    n_layers = len(model.weights)
-    spe = torch.tensor([math.ceil(len(i) / recipe.finetune_batch) for i in tr_idx])
-    max_steps = spe * recipe.finetune_max_epochs
-    vidx, vmask = padded(va_idx)
-    vy = Y[torch.arange(E).view(-1, 1), vidx]
-
-    @torch.no_grad()
-    def val_mae(net, members):
-        pred = net(X[vidx[members]])
-        if floor is not None:
-            pred = torch.maximum(pred, floor[members])
-        err = (pred - vy[members]).abs() * vmask[members]
-        return err.sum(1) / vmask[members].sum(1)
-
-    best_val = val_mae(model, torch.arange(E))
-    best_step = torch.zeros(E, dtype=torch.long)
-    stop_step = torch.zeros(E, dtype=torch.long)
-    final = [p.detach().clone() for p in model.parameters()]  # best checkpoints, all members
-    best = [p.detach().clone() for p in model.parameters()]  # the same, in the working ensemble's order
-    stale = torch.zeros(E, dtype=torch.long)
-    active = torch.arange(E)  # global ids of the working ensemble's members
-    net = model.select(list(range(E)))
-    opt = EnsembleAdam(net, [body.view(-1, 1, 1)] * (n_layers - 1) + [head.view(-1, 1, 1)],
-                       fused=recipe.optimizer == "fused")
-    # L2-SP: a pull of the body's weights toward the pretrained ones (gradient 2 * l2sp * (W - W0))
-    use_l2sp = l2sp is not None and bool((l2sp > 0).any())
-    if use_l2sp:
-        opt.anchor(list(net.weights[:-1]), 2 * l2sp.view(-1, 1, 1))  # copies the anchored members' rows
-    bar = tqdm(total=int(max_steps.max()), desc=progress, leave=False, disable=progress is None, mininterval=2.0)
-    step = 0
-    while len(active):
-        step += 1
-        rows = batches([tr_idx[e] for e in active.tolist()], [rngs[e] for e in active.tolist()],
-                        recipe.finetune_batch)
-        with training_precision(recipe.precision):
-            pred = net(X[rows]).float()
-        loss(pred, Y[active.view(-1, 1), rows], recipe.loss).backward()
-        opt.step()
-        bar.update()
-        due = (step % spe[active]) == 0  # members at the end of one of their epochs
-        if not due.any():
-            continue
-        local = torch.nonzero(due).view(-1)
-        ids = active[local]
-        with torch.no_grad():
-            v = val_mae(_subset(net, local), ids)
-            better = v < best_val[ids]
-            best_val[ids] = torch.where(better, v, best_val[ids])
-            best_step[ids] = torch.where(better, torch.full_like(ids, step), best_step[ids])
-            stale[ids] = torch.where(better, torch.zeros_like(ids), stale[ids] + 1)
-            keep_best(best, list(net.parameters()), local, better)
-        done = (stale[active] >= recipe.patience_epochs) | (step >= max_steps[active])
-        if done.any():
-            with torch.no_grad():
-                for fp, bp in zip(final, best):
-                    fp[active[done]] = bp[done]
-            stop_step[active[done]] = step
-            keep = torch.nonzero(~done).view(-1)
-            active = active[keep]
-            if len(active):
-                net, opt, best = _shrink(net, opt, best, keep)
-    bar.close()
-    with torch.no_grad():
-        for fp, p in zip(final, model.parameters()):
-            p.copy_(fp)
-    return {"best_val": best_val, "best_step": best_step, "steps": stop_step}
-
-
-def keep_best(best: list[torch.Tensor], params: list[torch.Tensor], local: torch.Tensor, better: torch.Tensor) -> None:
-    """Checkpoint the working members ``local[better]`` (those whose validation error improved): copy
-    their parameters into ``best``; the others' checkpoints are left as they are."""
-    improved = local[better]
-    if len(improved):
-        for bp, p in zip(best, params):
-            bp[improved] = p.detach()[improved]
-
-
-def _subset(net: EnsembleMLP, local: torch.Tensor) -> EnsembleMLP:
-    return net if len(local) == net.n_members else net.select(local.tolist())
-
-
-def _shrink(net, opt, best, keep):
-    """Keep only the working members ``keep`` (local positions): network, Adam state, checkpoints."""
-    small = net.select(keep.tolist())
-    opt = opt.select(small, keep)
-    return small, opt, [bp[keep] for bp in best]
