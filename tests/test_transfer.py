@@ -1,4 +1,5 @@
 """The transfer protocol: batched == one-at-a-time, determinism, paired nested draws, group splits."""
+import dataclasses
 
 import numpy as np
 import pandas as pd
@@ -362,3 +363,54 @@ def test_optimizer_and_distinct_candidates_are_validated():
     with pytest.raises(ParameterError, match="recipe.distinct_candidates='yes': expected true or false"):
         validation.validate_recipe({"distinct_candidates": "yes"})
     assert validation.validate_recipe({"optimizer": "fused", "distinct_candidates": True}).optimizer == "fused"
+
+
+# ---------------------------------------------------------------- issue 27: the early discard of trailing candidates
+def test_early_discard_does_what_its_replay_on_the_full_curves_says(monkeypatch):
+    """A run with the early discard equals its replay on the curves of a run without it: the same candidates
+    stop at the same epochs, validation picks the same candidate, and every kept candidate's numbers are the
+    full run's to the bit (candidates never interact). The margin is small enough that some candidates go."""
+    monkeypatch.setenv("S2R_PRETRAIN_CACHE", "off")
+    data = _uneven_case(6)
+    base = transfer.Recipe(**{**FAST.__dict__, "finetune_max_epochs": 40, "patience_epochs": 6})
+    full = transfer.run_trials(data, 500, trials=3, seed=2, recipe=base, progress=False, record_candidates=True)
+    curves = full.attrs["val_curves"]
+    assert (curves.epoch == 0).sum() == 3 * len(base.candidates)  # epoch 0: the pretrained network, every pair
+    margin, after = 0.02, 2
+    replay = finetune.discard_replay(curves, margin, after)
+    assert replay.discarded.any() and not replay.discarded.all()
+    cut = transfer.run_trials(data, 500, trials=3, seed=2, progress=False, record_candidates=True,
+                              recipe=dataclasses.replace(base, finetune_discard=margin, finetune_discard_after=after))
+    got = cut.attrs["val_curves"].groupby(["trial", "candidate"]).epoch.max()
+    want = replay.set_index(["trial", "candidate"]).stop_epoch
+    pd.testing.assert_series_equal(got.sort_index(), want.sort_index().rename("epoch"), check_dtype=False)
+    assert (_metric(cut, "finetune_discarded") == replay.groupby("trial").discarded.sum().to_numpy()).all()
+    picks = cut[cut.metric == "mae"].set_index("trial").selected_recipe
+    assert picks.to_dict() == replay.groupby("trial").picked.first().to_dict()
+    for t, c in replay[~replay.discarded][["trial", "candidate"]].itertuples(index=False):
+        a = full[(full.trial == t) & (full.metric == f"mae@{c}")].value.item()
+        b = cut[(cut.trial == t) & (cut.metric == f"mae@{c}")].value.item()
+        assert a == b
+    assert _metric(cut, "finetune_steps").sum() < _metric(full, "finetune_steps").sum()
+    # one trial at a time (the reference path) discards the same candidates at the same epochs
+    alone = transfer.run_trials(data, 500, trials=3, seed=2, progress=False, batched=False, record_candidates=True,
+                                recipe=dataclasses.replace(base, finetune_discard=margin, finetune_discard_after=after))
+    assert (_metric(alone, "finetune_discarded") == _metric(cut, "finetune_discarded")).all()
+
+
+def test_discard_replay_counts_a_stop_at_the_last_epoch_as_patience_not_discard():
+    import pandas as pd_
+    rows = [("a", e, v) for e, v in enumerate([1.0, 0.9, 0.8, 0.85, 0.86])] + \
+           [("b", e, v) for e, v in enumerate([1.0, 0.95, 0.96, 0.97])] + \
+           [("c", e, v) for e, v in enumerate([1.0, 0.99, 0.7])]
+    curves = pd_.DataFrame([{"trial": 0, "candidate": c, "epoch": e, "val_mae": v} for c, e, v in rows])
+    r = finetune.discard_replay(curves, 0.1, 0).set_index("candidate")
+    # epoch 1: lead 0.9 (a); b 0.95 within 10%; c 0.99 > 0.99 is false (0.99 = 1.1 * 0.9): kept
+    # epoch 2: lead 0.7 (c, at its last epoch); a 0.8 > 0.77: discarded at 2; b 0.95 > 0.77: discarded at 2
+    assert r.loc["a", "stop_epoch"] == 2 and bool(r.loc["a", "discarded"])
+    assert r.loc["b", "stop_epoch"] == 2 and bool(r.loc["b", "discarded"])
+    assert r.loc["c", "stop_epoch"] == 2 and not bool(r.loc["c", "discarded"])
+    assert r.picked.iloc[0] == "c" and r.picked_full.iloc[0] == "c"
+    r3 = finetune.discard_replay(curves, 0.1, 3).set_index("candidate")  # no discard before epoch 3
+    assert r3.loc["a", "stop_epoch"] == 3 and bool(r3.loc["a", "discarded"])
+    assert r3.loc["b", "stop_epoch"] == 3 and not bool(r3.loc["b", "discarded"])  # its patience ends there

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
@@ -53,7 +54,8 @@ class _Members:
         self.stale = torch.zeros(E, dtype=torch.long)
         self.discarded = torch.zeros(E, dtype=torch.bool)
         self.trial = torch.zeros(E, dtype=torch.long) if trial is None else trial
-        self.record = [[] for _ in range(E)] if curves else None
+        # every member's validation curve, epoch 0 (the starting network) first
+        self.record = [[(0, v)] for v in self.best_val.tolist()] if curves else None
         self.final = [p.detach().clone() for p in model.parameters()]  # best checkpoints, all members
         self.best = [p.detach().clone() for p in model.parameters()]  # the same, in the working order
         self.active = torch.arange(E)
@@ -85,7 +87,9 @@ class _Members:
     def retire(self, step: int) -> None:
         """Stop the members out of patience, at their cap, or discarded: keep their best checkpoints."""
         a = self.active
-        done = (self.stale[a] >= self.recipe.patience_epochs) | (step >= self.max_steps[a]) | self.discarded[a]
+        ends = (self.stale[a] >= self.recipe.patience_epochs) | (step >= self.max_steps[a])
+        self.discarded[a[ends]] = False  # it stops here anyway: not the discard's doing
+        done = ends | self.discarded[a]
         if not done.any():
             return
         for fp, bp in zip(self.final, self.best):
@@ -164,3 +168,35 @@ def _shrink(net, opt, best, keep):
     small = net.select(keep.tolist())
     opt = opt.select(small, keep)
     return small, opt, [bp[keep] for bp in best]
+
+
+def discard_replay(curves: pd.DataFrame, margin: float, after: int = 0) -> pd.DataFrame:
+    """What the early discard would have done, replayed on every candidate's validation curve of a run
+    without it (``run_trials(..., record_candidates=True).attrs["val_curves"]``: trial, candidate, epoch,
+    val_mae; epoch 0 is the pretrained network). Candidates never interact, so the replay is exact: a
+    candidate the discard keeps trains as in the recorded run, one it stops keeps its best so far. Returns
+    one row per (trial, candidate): the epoch it stopped at (its recorded last epoch when kept), its best
+    validation MAE then, whether it was discarded, and validation's pick with the discard (``picked``)
+    beside the pick without it (``picked_full``)."""
+    rows = []
+    for trial, cur in curves.groupby("trial", sort=True):
+        names = list(dict.fromkeys(cur.candidate))  # the recipe's order: argmin picks the first of a tie
+        table = cur.pivot(index="epoch", columns="candidate", values="val_mae").sort_index()[names]
+        last = {c: int(table[c].last_valid_index()) for c in names}  # where its patience stopped it
+        best = {c: float(table[c].iloc[0]) for c in names}  # epoch 0: the pretrained network's error
+        stop, gone = dict(last), set()
+        for epoch in table.index[1:]:
+            due = [c for c in names if c not in gone and epoch <= last[c]]
+            for c in due:
+                best[c] = min(best[c], float(table.at[epoch, c]))
+            lead = min(best.values())
+            for c in due:
+                if epoch >= after and best[c] > (1 + margin) * lead and epoch < last[c]:
+                    gone.add(c)  # at its last epoch it stops anyway: the same outcome as without the discard
+                    stop[c] = int(epoch)
+        full = {c: float(table[c].min()) for c in names}
+        picked = min(names, key=lambda c: (best[c], names.index(c)))
+        picked_full = min(names, key=lambda c: (full[c], names.index(c)))
+        rows += [{"trial": trial, "candidate": c, "stop_epoch": stop[c], "last_epoch": last[c], "best_val": best[c],
+                  "discarded": c in gone, "picked": picked, "picked_full": picked_full} for c in names]
+    return pd.DataFrame(rows)

@@ -188,6 +188,9 @@ def validate_recipe(overrides: dict | None) -> Recipe:
     if "pretrain_max_steps" in ints and ints["pretrain_min_steps"] > ints["pretrain_max_steps"]:
         raise ParameterError(f"parameter recipe.pretrain_min_steps={ints['pretrain_min_steps']}: must be <= "
                              f"recipe.pretrain_max_steps={ints['pretrain_max_steps']}")
+    if recipe.finetune_discard is not None:
+        _positive_real("recipe.finetune_discard", recipe.finetune_discard, allow_zero=True)
+    ints["finetune_discard_after"] = _int("recipe.finetune_discard_after", recipe.finetune_discard_after, minimum=0)
     recipe = dataclasses.replace(recipe, **ints)  # 16.0 -> 16: what the network and the params JSON see
     for name in ("test_fraction", "val_fraction"):
         v = getattr(recipe, name)

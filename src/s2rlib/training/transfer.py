@@ -274,7 +274,7 @@ def _run_on_device(data, n, trials, seed, recipe, m, progress, batched, record_c
     if out.curves is not None:  # record_candidates: every candidate's validation curve, property units
         frame.attrs["val_curves"] = pd.DataFrame(
             [{"trial": t, "seed": pt.seeds[t], "candidate": recipe.candidates[k].name, "step": st,
-              "epoch": i + 1, "val_mae": v * pt.ystats[t][1]}
+              "epoch": i, "val_mae": v * pt.ystats[t][1]}
              for (t, k), curve in sorted(out.curves.items()) for i, (st, v) in enumerate(curve)],
             columns=["trial", "seed", "candidate", "step", "epoch", "val_mae"])
     frame.attrs["pretrain_steps"] = (pt.steps if not out.pretrain_info else  # converge: the longest member's
