@@ -114,22 +114,26 @@ def test_page_fields_objectives_alt_texts_and_caveats():
     fe, bg, pd_, chi = (casepages.page_text(n) for n in ("formation_enthalpy", "band_gap", "polymer_density", "chi"))
     details = {n: casepages.details_text(n) for n in ("formation_enthalpy", "band_gap", "polymer_density", "chi")}
     # the caveats section only where the case file asks for it (and s2rlib.book.caveats knows the case), on the
-    # details page; the chapter names it among the tables it points to
+    # details page, where the chapter points
     assert [("page.caveats()" in p) for p in details.values()] == [True, True, False, False]
     assert not any("page.caveats()" in p for p in (fe, bg, pd_, chi))
     assert "python -m s2rlib.book.caveats band_gap" in details["band_gap"]
-    assert [("and the materials caveats" in p) for p in (fe, bg, pd_, chi)] == [True, True, False, False]
+    assert all("{doc}`its details page <%s_details>`" % n in p for n, p in zip(details, (fe, bg, pd_, chi)))
     # the case's own bullets only (what is the same for every case is in the method chapter), the last with a stop
-    learn = bg.split("In this chapter you will learn\n:class: tip\n")[1].split("```")[0]
+    learn = bg.split("What you will learn\n:class: tip\n")[1].split("```")[0]
     assert learn.startswith("* whether pretraining on PBE band gaps") and learn.count("* ") == 1 and learn.endswith(".\n")
-    learn = fe.split("In this chapter you will learn\n:class: tip\n")[1].split("```")[0]
+    learn = fe.split("What you will learn\n:class: tip\n")[1].split("```")[0]
     assert learn.count("* ") == 2 and learn.split("\n")[0].endswith(";") and learn.endswith("data.\n")
     one_m = casepages.page_text(dataclasses.replace(cases.get_case("band_gap"), default_ms=(None,)))
-    assert "## Simulations and experiments" in chi and "## Simulations and experiments" not in one_m
-    assert "the law per $m$" in bg and "the law per $m$" not in one_m
+    assert "## Flory–Huggins χ with fewer experiments" in chi and "with fewer experiments" not in one_m
+    assert "page.two_way_params()" in details["band_gap"]
+    assert "page.two_way_params()" not in casepages.details_text(dataclasses.replace(cases.get_case("band_gap"),
+                                                                                   default_ms=(None,)))
+    # captions and headings name the case (prose shared by every case lives in the method chapter)
+    assert "Band gap: test MAE in eV against n" in bg and "Flory–Huggins χ: test MAE against n" in chi
     # the chapter opens with its key result and its figure, before the case's own introduction
     assert chi.index("page.key_result()") < chi.index("page.figure()") < chi.index("The Flory–Huggins parameter")
-    assert "## What this case shows" not in chi and "page.findings()" not in chi
+    assert "## What this case shows" not in chi and "hide-input" not in chi and "page.findings()" not in chi
     # every table the chapter used to show is on its details page, each piece once
     pieces = ("page.header()", "page.data()", "page.fit_summary()", "page.params()", "page.points()",
               "page.baseline_gain(sentence=False)", "page.simulation_baseline(sentence=False)", "page.extrapolation()",
@@ -138,7 +142,6 @@ def test_page_fields_objectives_alt_texts_and_caveats():
     assert all(details["chi"].count(p) == 1 for p in pieces), [p for p in pieces if details["chi"].count(p) != 1]
     assert [("page.sensitivity()" in p) for p in details.values()] == [True, True, False, False]
     assert details["chi"].startswith(chi[:chi.index("# ")]) and "{doc}`chi`" in details["chi"]
-    assert "{doc}`chi_details`" in chi
     # the default alt text (what `s2r new-case` writes) is the built-in one where property and units say it all
     assert cases.get_case("band_gap").prose["page"]["figure_alt"] == casepages.default_figure_alt(cases.get_case("band_gap"))
     assert "test MAE in" not in casepages.default_figure_alt(cases.get_case("chi"))  # dimensionless: no units

@@ -259,15 +259,17 @@ def test_case_page_opens_with_its_key_result(tmp_path, capsys):
     page.key_result()
     out = capsys.readouterr().out
     bullets = [line[2:] for line in out.splitlines() if line.startswith("* ")]
-    assert len(bullets) == 3 and "Key result" in out
+    assert len(bullets) == 3 and "Key result: Flory–Huggins χ" in out
     assert bullets[0].startswith("**With every experiment:** Pretraining on n = 1,000 simulations")
-    assert bullets[1].startswith("**With the fewest experiments:** Pretraining on n = 1,000 simulations with m = 50 ")
+    m_all = case_results.effective_m(page.table)  # the mean experimental training + validation size at m = all
+    assert bullets[1].startswith(f"**With 50 of the {m_all:,.0f} experiments:** Pretraining on n = 1,000 simulations "
+                                 f"with m = 50 ")
     assert bullets[2].startswith("**The law:** ") and f"(status `{page.fit.chosen_fit.status}`" in bullets[2]
     assert claim_check.check_gain_sentence(bullets[0].split(":** ", 1)[1], page.fit.gain) == []
     assert claim_check.check_gain_sentence(bullets[1].split(":** ", 1)[1], page.fits_by_m[50].gain) == []
     page.trust()
     trust = capsys.readouterr().out
-    assert "Pretraining on n = " not in trust and trust.startswith("* ") and "status `" in trust
+    assert "Pretraining on n = " not in trust and trust.startswith("* ") and "Flory–Huggins χ means better than the law" in trust
 
 
 def test_equal_m_table_compares_cases_at_the_same_m():

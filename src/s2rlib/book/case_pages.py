@@ -36,6 +36,11 @@ def default_objectives(case: Case) -> list[str]:
             f"and by how much"]
 
 
+def _units_in(case: Case) -> str:
+    """`` in eV/atom`` (nothing for a dimensionless property): what a caption's MAE is measured in."""
+    return "" if case.units in ("", "dimensionless", "-") else f" in {pretty_units(case.units)}"
+
+
 def _quantity(case: Case) -> str:
     units = "" if case.units in ("", "dimensionless", "-") else f" in {pretty_units(case.units)}"
     return f"{case.property_name} test MAE{units}"
@@ -84,6 +89,7 @@ def _prose(case: Case) -> dict:
     return {
         "name": case.name, "generated": GENERATED.format(source=case_source(case)),
         "page_title": text(page.get("title", case.title)), "property_title": case_words(case.name, start=True),
+        "property_words": case_words(case.name), "units_in": _units_in(case),
         "page_intro": (text(page["intro"]) if "intro" in page else default_intro(case)).rstrip("\n"),
         "simulations": text(page.get("simulations", "simulated samples")), "two_way": case.two_way,
         "objectives": _bullets([text(o) for o in page.get("objectives", default_objectives(case))]),

@@ -367,6 +367,8 @@ class Finding:
         status = f"status `{self.status.value}`" + (f", {after_status}" if after_status else "")
         if self.status in (FitStatus.too_few_points, FitStatus.failed):
             return f"No law is fitted ({status})."
+        if self.status in CONSTANT_STATUSES:  # "no fall with n; C not identified" says the head again
+            return f"{self._head()} ({status})."
         return f"{self._head()}: {self._clauses()} ({status})."
 
     def sentences(self) -> list[str]:

@@ -27,9 +27,9 @@ from s2rlib.book.display import note, show, show_figure, show_markdown
 from s2rlib.book.equal_m import answer_rows, answer_sentences, equal_m_table
 from s2rlib._core.errors import ParameterError
 from s2rlib.law.fit_cache import fit_case
-from s2rlib.book.formatting import code, join_words, signed_pct
+from s2rlib.book.formatting import code, fmt, join_words, signed_pct
 from s2rlib.grid.selection import grids, m_values, main_m, select_grid
-from s2rlib.book.law_checks import shape_words
+from s2rlib.book.law_checks import better_form, extrapolation_sentence, shape_words
 from s2rlib.book.tables import derived_table, derived_withheld, ess_table, ess_withheld, extrapolation_of, extrapolation_table, forms_of, forms_table, gain_sentence, gain_table, params_table, residual_sentence, recipes_table, results_table, summary_table, two_way_table
 from s2rlib.book.run_tables import case_header_table, grid_tables, provenance_table
 from s2rlib.book.law_words import law_math
@@ -42,6 +42,11 @@ from s2rlib.law.ess import equivalent_sample_size
 
 
 # one chapter
+
+
+def _article(words: str) -> str:
+    return "an" if words[:1].lower() in "aeiou" else "a"
+
 
 
 class CasePage:
@@ -123,11 +128,12 @@ class CasePage:
         lines = [f"**With every experiment:** {main.gain_sentence()}"]
         ms = sorted(m for m in self.fits_by_m if m > 0) if self.two_way else []
         if ms:
-            lines.append(f"**With the fewest experiments:** {findings.finding(self.fits_by_m[ms[0]]).gain_sentence()}")
+            lines.append(f"**With {ms[0]:,} of the {effective_m(self.table):,.0f} experiments:** "
+                         f"{findings.finding(self.fits_by_m[ms[0]]).gain_sentence()}")
         else:
             lines.append("**With fewer experiments:** not run yet (these results have one experimental size).")
         lines.append(f"**The law:** {main.law_brief('{ref}`what it means <status-flags>`')}")
-        note("\n".join(f"* {x}" for x in lines), "tip", "Key result")
+        note("\n".join(f"* {x}" for x in lines), "tip", f"Key result: {case_words(self.case.name)}")
 
     def data(self) -> None:
         if self._missing():
@@ -186,9 +192,9 @@ class CasePage:
         """The simulation baseline in one sentence ({ref}`case-grid` explains it; the table: the details page)."""
         if self._missing():
             return
-        text = simulation_words.sentence(simulation_predictor.compare(self.table, self.main_m), self.case.units)
-        show_markdown((text or "These rows do not record the simulation baseline.")
-                      + " ({ref}`The simulation baseline <case-grid>`.)")
+        text = simulation_words.brief(simulation_predictor.compare(self.table, self.main_m), self.case.units,
+                                      case_words(self.case.name))
+        show_markdown(text or "These rows do not record the simulation baseline.")
 
     def extrapolation(self) -> None:
         if self._missing():
@@ -240,16 +246,20 @@ class CasePage:
         show_markdown("\n\n".join(caveats.sentences(cav)))
 
     def trust(self) -> None:
-        """How far to trust the law, in sentences: its status, its two checks (extrapolation, other forms) and
-        what the n axis measures (the tables are on the details page)."""
+        """How far to trust the law, in sentences: its two checks (extrapolation, other forms) and what the n
+        axis measures; the law itself is the key result's, the tables are on the details page."""
         if self._missing():
             return
+        what = case_words(self.case.name)
         check = extrapolation_of(self.table, self.main_m, metric=self.metric)
-        forms = forms_of(self.table, self.main_m, metric=self.metric)
-        lines = findings.case_findings(self.fit, check=check, forms=forms)[1:]  # the gain is the key result's
-        steps = sensitivity_words.steps_sentence(self.table, self.main_m)
-        lines += [steps] if steps else []
-        show_markdown("\n".join(f"* {x}" for x in lines))
+        falls = findings.fit_parameters(self.fit.fit)["D"].printed and not findings.shows_constant(self.fit.fit)
+        lines = [extrapolation_sentence(check, self.case.units) if falls else ""]
+        best, gap = better_form(forms_of(self.table, self.main_m, metric=self.metric))
+        lines.append(f"By AIC, {_article(best['form'])} {best['form']} fits the {what} means "
+                     f"better than the law (by {fmt(gap, 2)})." if best is not None else
+                     f"No other form fits the {what} means better than the law by AIC.")
+        lines.append(sensitivity_words.steps_sentence(self.table, self.main_m))
+        show_markdown("\n".join(f"* {x}" for x in lines if x))
 
     # ---- protocol sensitivity
     @cached_property
@@ -315,11 +325,10 @@ class CasePage:
         for m in sorted(self.fits_by_m, key=lambda m: (m == ALL_M, m)):
             rel, lo, hi = findings.finding(self.fits_by_m[m]).relative
             if np.isfinite(rel):
-                where = "every experiment" if m == ALL_M else f"m = {m:,}"
+                where = f"all {effective_m(self.table):,.0f}" if m == ALL_M else f"m = {m:,}"
                 gains.append(f"{signed_pct(rel)} [{signed_pct(lo)}, {signed_pct(hi)}] with {where}")
-        show_markdown(f"One law per experimental size $m$ ({self.n_boot_per_m:,} interval draws each, the main fit "
-                      f"{self.n_boot:,}). The largest database changes the error, against none, by "
-                      f"{join_words(gains)} (paired over trials, 90% intervals).")
+        show_markdown(f"The largest database changes the {case_words(self.case.name)} error, against none, by "
+                      f"{join_words(gains)} experiments (90% intervals, paired over {self.fit.gain.trials} trials).")
 
     def two_way_figure(self) -> None:
         """The two-way figure; nothing at all with a single m (the page's figure caption goes with it)."""
@@ -330,7 +339,8 @@ class CasePage:
     def two_way_params(self) -> None:
         if not self.available or not self.two_way:
             return
-        show(two_way_table(self.fits_by_m), "The law fitted separately for each experimental size m")
+        show(two_way_table(self.fits_by_m), f"The law fitted separately for each experimental size m (the intervals "
+                                            f"from {self.n_boot_per_m:,} draws each, the main fit's from {self.n_boot:,})")
 
     def equivalent_sample_size(self, n_boot: int = 200) -> None:
         """The ESS with its explanation; where no row is supported, one paragraph says why instead of a table."""
