@@ -218,7 +218,7 @@ def test_two_way_caption_only_where_the_grid_has_two_m_and_one_final_box(built_b
         html = (built_book.html / "book" / "cases" / f"{case}.html").read_text()
         table = selection.select_grid(case_results.load_case_results(case, built_book.results_root, announce=False))
         two = len([m for m in selection.m_values(table) if m > 0]) >= 2
-        assert ("Two-way design. (a)" in html) == two, case
+        assert ("per experimental size m; (b) α and (c) C" in html) == two, case  # the two-way caption
         assert ("The two-way design is not run yet for this case" in html) == (not two), case
     intro = (built_book.html / "book" / "intro.html").read_text()
     summary = (built_book.html / "book" / "summary.html").read_text()

@@ -269,7 +269,8 @@ def test_case_page_opens_with_its_key_result(tmp_path, capsys):
     assert claim_check.check_gain_sentence(bullets[1].split(":** ", 1)[1], page.fits_by_m[50].gain) == []
     page.trust()
     trust = capsys.readouterr().out
-    assert "Pretraining on n = " not in trust and trust.startswith("* ") and "Flory–Huggins χ means better than the law" in trust
+    assert "Pretraining on n = " not in trust and trust.startswith("* ")
+    assert "Flory–Huggins χ means better than the law" in trust
 
 
 def test_equal_m_table_compares_cases_at_the_same_m():
@@ -313,7 +314,7 @@ def test_size_words_and_the_old_lesson_sentences_are_caught(committed):
 
 
 def test_extrapolation_and_forms_sentences_say_what_the_numbers_say():
-    """The law's extrapolation check and the best form by AIC in 'What this case shows': inside/outside
+    """The law's extrapolation check and the best form by AIC in a case's findings: inside/outside
     and the direction come from the interval and the measured mean's standard error, the form from the
     lowest AIC by the AIC margin; nothing without numbers, nothing for a law that describes no fall."""
     import pandas as pd

@@ -390,8 +390,9 @@ def finding(cf: CaseFit, level: float = CI_LEVEL) -> Finding:
 
 def case_findings(cf: CaseFit, fits_by_m: Mapping[int, CaseFit] | None = None, *, check=None,
                   forms: pd.DataFrame | None = None) -> list[str]:
-    """'What this case shows': the gain and the law at all data, the law's extrapolation check and the best
-    form by AIC when given (``check``, ``forms``), and the gain at the smallest m if run."""
+    """A case's findings in sentences (checked by tests/test_claims.py; a chapter opens with its key result,
+    :meth:`s2rlib.book.pages.CasePage.key_result`): the gain and the law at all data, the law's extrapolation
+    check and the best form by AIC when given (``check``, ``forms``), and the gain at the smallest m if run."""
     main = finding(cf)
     out = main.sentences()
     falls = fit_parameters(cf.fit)["D"].printed and not shows_constant(cf.fit)  # a law is written out
