@@ -40,6 +40,10 @@ import time  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 BOOK_BUILD_ARGS = ["build", ".", "-W", "-n", "--keep-going"]
+#: the --path-output directory of a strict build of this checkout, made by hand with its output in build.log
+#: (``jupyter-book build . -W -n --keep-going --path-output DIR > DIR/build.log 2>&1``): the session reuses it
+#: instead of building again (a browser-test rerun after a build; the build takes minutes)
+REUSE_ENV = "S2R_BOOK_BUILD"
 
 
 @dataclasses.dataclass
@@ -67,13 +71,19 @@ def built_book(tmp_path_factory, _s2r_env) -> BookBuild:
     """``jupyter-book build . -W -n --keep-going`` into a fresh directory, once per session.
 
     The chapters read the committed ``results/`` (or ``$S2R_RESULTS_ROOT`` when set); fits are
-    cached in a fresh directory, so nothing from an earlier build is reused.
+    cached in a fresh directory, so nothing from an earlier build is reused; with ``$S2R_BOOK_BUILD`` set
+    (:data:`REUSE_ENV`) that build is used as it is.
     """
-    out = tmp_path_factory.mktemp("book")
     env = dict(os.environ)
+    results_root = Path(env.get("S2R_RESULTS_ROOT") or REPO / "results")
+    if env.get(REUSE_ENV):  # a strict build made by hand (its log in build.log): reuse it, do not build again
+        out = Path(env[REUSE_ENV])
+        log = (out / "build.log").read_text(errors="replace") if (out / "build.log").is_file() else ""
+        ok = (out / "_build" / "html" / "index.html").is_file() and "build succeeded" in log
+        return BookBuild(0 if ok else 1, log, out, out / "_build" / "html", 0.0, results_root)
+    out = tmp_path_factory.mktemp("book")
     env["S2R_FIT_CACHE"] = str(out / "fit-cache")
     env.setdefault("PYTHONHASHSEED", "0")
-    results_root = Path(env.get("S2R_RESULTS_ROOT") or REPO / "results")
     t0 = time.perf_counter()
     proc = subprocess.run(jupyter_book_cmd() + BOOK_BUILD_ARGS + ["--path-output", str(out)], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=850)

@@ -6,6 +6,7 @@ browser test so the book is built once per test run.
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -15,6 +16,8 @@ import yaml
 from s2rlib.grid import selection
 from s2rlib.book import pages
 from s2rlib.book import case_results
+
+import reading
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -78,12 +81,83 @@ def test_case_pages_show_their_results_or_say_they_are_missing(built_book):
     have, missing = pages.available_cases(built_book.results_root)
     for case in have:
         html = (built_book.html / "book" / "cases" / f"{case}.html").read_text()
-        assert "Fitted parameters" in html and "fit status" in html, case
+        assert "Key result" in html and "With every experiment:" in html, case
         assert re.search(r"<img[^>]+\.png", html), f"{case}: no figure"
         assert "Results missing" not in html, case
+        details = (built_book.html / "book" / "cases" / f"{case}_details.html").read_text()
+        assert "Fitted parameters" in details and "fit status" in details, case
     for case in missing:
         html = (built_book.html / "book" / "cases" / f"{case}.html").read_text()
         assert "Results missing" in html and "No results yet" in html, case
+
+
+#: the tables every case chapter showed before its details page (issue 30, item 2): each is now on the
+#: details page, and none in the chapter (the two-way ones only where the grid has several m)
+CASE_TABLES = ("The grid that was run", "Fitted parameters of R(n)", "Mean test error per n, and the fitted law",
+               "Baseline and paired gain at the largest n", "The network against the simulation with a linear",
+               "Extrapolation check: the law fitted without", "Alternative functional forms, fitted to the trial",
+               "Fine-tuning recipe chosen by validation", "Provenance of every row of the results table")
+TWO_WAY_TABLES = ("The law fitted separately for each experimental size m",)
+SENSITIVITY_TABLES = ("rerun with one change each",)
+
+
+def _captions(html: str) -> list[str]:
+    return [" ".join(re.sub(r"<[^>]+>", " ", c).split()) for c in re.findall(r"<caption>(.*?)</caption>", html, re.S)]
+
+
+def test_every_table_of_a_case_is_on_its_details_page_and_the_chapter_keeps_none(built_book):
+    have, _ = pages.available_cases(built_book.results_root)
+    for case in have:
+        chapter = _captions((built_book.html / "book" / "cases" / f"{case}.html").read_text())
+        details = _captions((built_book.html / "book" / "cases" / f"{case}_details.html").read_text())
+        page = pages.CasePage(case, built_book.results_root, n_boot=20, n_boot_per_m=20)
+        expected = CASE_TABLES + (TWO_WAY_TABLES if page.two_way else ()) + (
+            SENSITIVITY_TABLES if page.sensitivity_comparisons[0] else ())
+        for caption in expected:
+            assert sum(caption in c for c in details) == 1, f"{case}_details: {caption!r} not once in {details}"
+        assert not chapter, f"{case}: tables left in the chapter: {chapter}"
+
+
+def _case_texts(built_book) -> dict[str, str]:
+    have, _ = pages.available_cases(built_book.results_root)
+    return {c: reading.article_text(built_book.html / "book" / "cases" / f"{c}.html") for c in have}
+
+
+def test_two_case_chapters_share_at_most_150_identical_words(built_book):
+    """Word 8-gram shingles common to two chapters' main text (tables and captions included, code not):
+    at most reading.MAX_SHARED_WORDS words of one chapter lie in them, for every pair (before this limit,
+    640-790 words by the issue's count and 1,900-2,700 by this one)."""
+    texts = _case_texts(built_book)
+    if len(texts) < 2:
+        pytest.skip("fewer than two case chapters with results")
+    shared = {f"{a} / {b}": reading.shared_words(texts[a], texts[b]) for a, b in itertools.combinations(texts, 2)}
+    print("identical words per pair of case chapters:", shared)
+    assert max(shared.values()) <= reading.MAX_SHARED_WORDS, shared
+    # the measure itself on these pages: a chapter shares all its words with itself, and a chapter plus a
+    # paragraph of another appended shares at least that paragraph
+    a, b = list(texts)[:2]
+    assert reading.shared_words(texts[a], texts[a]) == len(reading.words(texts[a]))
+    para = next(p for p in reading.paragraphs(built_book.html / "book" / "cases" / f"{b}.html")
+                if len(reading.words(p)) >= 40)
+    wa, wb = reading.words(texts[a]), reading.words(texts[b])
+    assert reading.covered(wa + reading.words(para), wb) >= reading.covered(wa, wb) + len(reading.words(para))
+
+
+#: the reading path of issue 30: the landing page, the summary, the case chapters
+READING_PATH = ["book/intro", "book/summary"] + [f"book/cases/{c}" for c in case_results.BOOK_CASES]
+
+
+def test_no_paragraph_appears_twice_along_the_reading_path(built_book):
+    """A paragraph (or a list item) of at least 25 words appears once along the reading path, and once on
+    each case's details page with its chapter (tables left out: their rows repeat words by design)."""
+    path = {doc: reading.paragraphs(built_book.html / f"{doc}.html") for doc in READING_PATH}
+    assert sum(len(p) for p in path.values()) > 50  # the pages were read
+    repeated = reading.repeated_paragraphs(path)
+    assert not repeated, "\n".join(f"{names}: {p[:160]}" for p, names in repeated.items())
+    for case in case_results.BOOK_CASES:
+        docs = [f"book/cases/{case}", f"book/cases/{case}_details"]
+        pair = reading.repeated_paragraphs({d: reading.paragraphs(built_book.html / f"{d}.html") for d in docs})
+        assert not pair, f"{case}: " + "\n".join(f"{names}: {p[:160]}" for p, names in pair.items())
 
 
 def test_papermill_notebooks_are_not_executed(built_book):
@@ -144,7 +218,7 @@ def test_two_way_caption_only_where_the_grid_has_two_m_and_one_final_box(built_b
         html = (built_book.html / "book" / "cases" / f"{case}.html").read_text()
         table = selection.select_grid(case_results.load_case_results(case, built_book.results_root, announce=False))
         two = len([m for m in selection.m_values(table) if m > 0]) >= 2
-        assert ("Two-way design. (a)" in html) == two, case
+        assert ("per experimental size m; (b) α and (c) C" in html) == two, case  # the two-way caption
         assert ("The two-way design is not run yet for this case" in html) == (not two), case
     intro = (built_book.html / "book" / "intro.html").read_text()
     summary = (built_book.html / "book" / "summary.html").read_text()

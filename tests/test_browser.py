@@ -12,6 +12,7 @@ Screenshots of the main pages go to ``test-artifacts/screenshots/``.
 
 from __future__ import annotations
 
+import itertools
 import re
 import shutil
 import socket
@@ -29,6 +30,8 @@ from s2rlib.book.pages import available_cases
 from s2rlib.cases import registry as cases
 from s2rlib.law.fit_status import FitStatus
 from test_book import toc_docnames
+
+import reading
 
 pytestmark = pytest.mark.slow
 
@@ -157,8 +160,10 @@ def test_case_pages_show_figure_and_parameters(pages, built_book):
         imgs = [i for i in p["images"] if i["src"].endswith(".png")]
         assert imgs, f"{case}: no figure"
         assert all(i["complete"] and i["w"] > 0 and i["h"] > 0 for i in imgs), f"{case}: figure did not load {imgs}"
-        params = [t for t in p["tables"] if "fit status" in t and "alpha" in t]
-        assert params, f"{case}: no fitted-parameters table"
+        assert "Key result" in p["text"] and "With every experiment:" in p["text"], f"{case}: no key result"
+        details = pages[f"book/cases/{case}_details"]
+        params = [t for t in details["tables"] if "fit status" in t and "alpha" in t]
+        assert params, f"{case}_details: no fitted-parameters table"
         statuses = "|".join(s.value for s in FitStatus)
         assert re.search(rf"\b({statuses})\b", params[0]), f"{case}: no fit status in {params[0][:300]!r}"
     for case in missing:
@@ -168,6 +173,61 @@ def test_case_pages_show_figure_and_parameters(pages, built_book):
         summary = pages["book/summary"]
         assert any(i["w"] > 0 for i in summary["images"]), "summary: no figure"
         assert any("alpha" in t and "status" in t for t in summary["tables"]), "summary: no table"
+
+
+#: a case chapter fits in about 6 screens of a 1280 x 800 window (issue 30, item 2): 6 x 800 px of page
+#: height (document.documentElement.scrollHeight), about what 6 screens of the 657 px Chromium shows in a
+#: 800 px window come to with the margins above and below the article (before: 13,300-18,200 px)
+SCREEN = (WIDTH, 800)
+MAX_CASE_HEIGHT = 6 * 800
+
+
+@pytest.fixture(scope="module")
+def case_reading(site, browser, built_book):
+    """Each case chapter at 1280 x 800: its height, its main text as Chromium renders it, its paragraphs
+    outside tables; the landing page and the summary's paragraphs too (the reading path)."""
+    have, _ = available_cases(built_book.results_root)
+    size = browser.get_window_size()
+    browser.set_window_size(*SCREEN)
+    out = {}
+    try:
+        for doc in ["book/intro", "book/summary"] + [f"book/cases/{c}" for c in have]:
+            browser.get(urljoin(site, f"{doc}.html"))
+            browser.execute_script("return document.fonts ? document.fonts.ready : true")
+            out[doc] = browser.execute_script("""
+                const art = document.querySelector('article') || document.body;
+                const outside = e => !e.closest('table, .cell_input');
+                return {height: document.documentElement.scrollHeight, inner: window.innerHeight,
+                        text: art.innerText,
+                        paragraphs: Array.from(art.querySelectorAll('p')).filter(outside).map(p => p.innerText)
+                          .concat(Array.from(art.querySelectorAll('li')).filter(li => outside(li) && !li.querySelector('p'))
+                                  .map(li => li.innerText))};""")
+    finally:
+        browser.set_window_size(size["width"], size["height"])
+    return out
+
+
+def test_case_chapters_fit_in_about_six_screens(case_reading):
+    heights = {doc: r["height"] for doc, r in case_reading.items() if doc.startswith("book/cases/")}
+    print(f"case chapter heights at {SCREEN[0]} x {SCREEN[1]} (px):", heights)
+    assert heights, "no case chapter with results"
+    assert all(r["inner"] > 0.75 * SCREEN[1] for r in case_reading.values())  # the window really is 800 px high
+    tall = {doc: h for doc, h in heights.items() if h > MAX_CASE_HEIGHT}
+    assert not tall, f"case chapters taller than {MAX_CASE_HEIGHT} px: {tall}"
+
+
+def test_case_chapters_share_few_identical_words_as_rendered(case_reading):
+    """The shingle count of tests/reading.py on the text Chromium renders (innerText of the article)."""
+    texts = {doc: r["text"] for doc, r in case_reading.items() if doc.startswith("book/cases/")}
+    shared = {f"{a} / {b}": reading.shared_words(texts[a], texts[b]) for a, b in itertools.combinations(texts, 2)}
+    print("identical words per pair of case chapters (rendered):", shared)
+    assert not shared or max(shared.values()) <= reading.MAX_SHARED_WORDS, shared
+
+
+def test_no_paragraph_is_rendered_twice_along_the_reading_path(case_reading):
+    repeated = reading.repeated_paragraphs({doc: r["paragraphs"] for doc, r in case_reading.items()})
+    assert sum(len(r["paragraphs"]) for r in case_reading.values()) > 50
+    assert not repeated, "\n".join(f"{names}: {p[:160]}" for p, names in repeated.items())
 
 
 def test_internal_links_and_assets_resolve(pages, site):

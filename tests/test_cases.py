@@ -86,6 +86,7 @@ def test_committed_notebooks_pages_and_toc_are_the_templates_output():
         case = cases.get_case(name)
         assert (REPO / "notebooks" / case.notebook).read_text() == notebooks.notebook_text(case), name
         assert (REPO / "book" / "cases" / f"{name}.md").read_text() == casepages.page_text(case), name
+        assert (REPO / "book" / "cases" / f"{name}_details.md").read_text() == casepages.details_text(case), name
     toc = (REPO / "_toc.yml").read_text()
     assert casepages.toc_text(toc, cases.names()) == toc
 
@@ -111,16 +112,36 @@ def test_templates_differ_only_by_the_case():
 
 def test_page_fields_objectives_alt_texts_and_caveats():
     fe, bg, pd_, chi = (casepages.page_text(n) for n in ("formation_enthalpy", "band_gap", "polymer_density", "chi"))
-    # the caveats section only where the case file asks for it (and s2rlib.book.caveats knows the case)
-    assert [("page.caveats()" in p) for p in (fe, bg, pd_, chi)] == [True, True, False, False]
-    assert "python -m s2rlib.book.caveats band_gap" in bg
-    # the case's own bullet first, then the generic ones; the two-way bullet and grid text only for chi
-    learn = bg.split("In this chapter you will learn\n:class: tip\n")[1].split("```")[0]
-    assert learn.startswith("* whether pretraining on PBE band gaps") and learn.count("\n* ") == 2
+    details = {n: casepages.details_text(n) for n in ("formation_enthalpy", "band_gap", "polymer_density", "chi")}
+    # the caveats section only where the case file asks for it (and s2rlib.book.caveats knows the case), on the
+    # details page, where the chapter points
+    assert [("page.caveats()" in p) for p in details.values()] == [True, True, False, False]
+    assert not any("page.caveats()" in p for p in (fe, bg, pd_, chi))
+    assert "python -m s2rlib.book.caveats band_gap" in details["band_gap"]
+    assert all("{doc}`its details page <%s_details>`" % n in p for n, p in zip(details, (fe, bg, pd_, chi)))
+    # the case's own bullets only (what is the same for every case is in the method chapter), the last with a stop
+    learn = bg.split("What you will learn\n:class: tip\n")[1].split("```")[0]
+    assert learn.startswith("* whether pretraining on PBE band gaps") and learn.count("* ") == 1 and learn.endswith(".\n")
+    learn = fe.split("What you will learn\n:class: tip\n")[1].split("```")[0]
+    assert learn.count("* ") == 2 and learn.split("\n")[0].endswith(";") and learn.endswith("data.\n")
     one_m = casepages.page_text(dataclasses.replace(cases.get_case("band_gap"), default_ms=(None,)))
-    assert "$m$ of experiments." in chi and "$m$ of experiments." in bg and "$m$ of experiments." not in one_m
-    assert "The grid has two axes" in chi and "The grid has two axes" not in one_m
-    assert "The database sizes $n$ that were run" in one_m and "The database sizes $n$ that were run" not in chi
+    assert "## Flory–Huggins χ with fewer experiments" in chi and "with fewer experiments" not in one_m
+    assert "page.two_way_params()" in details["band_gap"]
+    assert "page.two_way_params()" not in casepages.details_text(dataclasses.replace(cases.get_case("band_gap"),
+                                                                                   default_ms=(None,)))
+    # captions and headings name the case (prose shared by every case lives in the method chapter)
+    assert "Band gap: test MAE in eV against n" in bg and "Flory–Huggins χ: test MAE against n" in chi
+    # the chapter opens with its key result and its figure, before the case's own introduction
+    assert chi.index("page.key_result()") < chi.index("page.figure()") < chi.index("The Flory–Huggins parameter")
+    assert "## What this case shows" not in chi and "hide-input" not in chi and "page.findings()" not in chi
+    # every table the chapter used to show is on its details page, each piece once
+    pieces = ("page.header()", "page.data()", "page.fit_summary()", "page.params()", "page.points()",
+              "page.baseline_gain(sentence=False)", "page.simulation_baseline(sentence=False)", "page.extrapolation()",
+              "page.forms()", "page.derived()", "page.two_way_params()", "page.equivalent_sample_size()",
+              "page.recipes()", "page.provenance()")
+    assert all(details["chi"].count(p) == 1 for p in pieces), [p for p in pieces if details["chi"].count(p) != 1]
+    assert [("page.sensitivity()" in p) for p in details.values()] == [True, True, False, False]
+    assert details["chi"].startswith(chi[:chi.index("# ")]) and "{doc}`chi`" in details["chi"]
     # the default alt text (what `s2r new-case` writes) is the built-in one where property and units say it all
     assert cases.get_case("band_gap").prose["page"]["figure_alt"] == casepages.default_figure_alt(cases.get_case("band_gap"))
     assert "test MAE in" not in casepages.default_figure_alt(cases.get_case("chi"))  # dimensionless: no units
@@ -240,8 +261,12 @@ def test_new_case_from_the_example_and_loading_it(cases_dir, tmp_path):
     assert written["caveats"] is False and written["objectives"] == casepages.default_objectives(case)
     assert "Log-log plot of the target test MAE in eV against the number n" in page
     assert "* whether pretraining on computed target values lowers" in page and "page.caveats()" not in page
+    assert (root / "book" / "cases" / "ex_gap_details.md").read_text() == casepages.details_text("ex_gap")
     toc = (root / "_toc.yml").read_text()
     assert toc.index("book/cases/chi\n") < toc.index("book/cases/ex_gap\n") < toc.index("book/summary")
+    # each chapter with its details page as its one section, the toc rewritten again unchanged
+    assert "- file: book/cases/ex_gap\n        sections:\n          - file: book/cases/ex_gap_details\n" in toc
+    assert toc.count("book/cases/chi_details") == 1 and casepages.toc_text(toc, cases.names()) == toc
 
 
 def test_a_changed_csv_is_refused(cases_dir, tmp_path):

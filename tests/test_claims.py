@@ -249,17 +249,28 @@ def test_method_status_tables_are_the_enums():
     assert np.isfinite(scaling.AIC_MARGIN)
 
 
-def test_case_page_ends_with_generated_findings(tmp_path, capsys):
+def test_case_page_opens_with_its_key_result(tmp_path, capsys):
+    """Three bullets: the gain with every experiment, with the fewest (m = 50 for chi), and the law in brief;
+    each gain sentence says what its interval says; 'How far to trust the law' carries the rest, not the gain."""
     from synthetic import write_synthetic_results
 
     write_synthetic_results(tmp_path, ["chi"])
     page = pages.CasePage("chi", tmp_path, n_boot=50, n_boot_per_m=30)
-    page.findings()
+    page.key_result()
     out = capsys.readouterr().out
-    assert out.count("* ") == 3 and "Pretraining on n = 1,000 simulations" in out
-    assert "With the fewest experimental samples" in out and "m = 50" in out
-    for line in out.splitlines()[:1]:
-        assert claim_check.check_gain_sentence(line, page.fit.gain) == []
+    bullets = [line[2:] for line in out.splitlines() if line.startswith("* ")]
+    assert len(bullets) == 3 and "Key result: Flory–Huggins χ" in out
+    assert bullets[0].startswith("**With every experiment:** Pretraining on n = 1,000 simulations")
+    m_all = case_results.effective_m(page.table)  # the mean experimental training + validation size at m = all
+    assert bullets[1].startswith(f"**With 50 of the {m_all:,.0f} experiments:** Pretraining on n = 1,000 simulations "
+                                 f"with m = 50 ")
+    assert bullets[2].startswith("**The law:** ") and f"(status `{page.fit.chosen_fit.status}`" in bullets[2]
+    assert claim_check.check_gain_sentence(bullets[0].split(":** ", 1)[1], page.fit.gain) == []
+    assert claim_check.check_gain_sentence(bullets[1].split(":** ", 1)[1], page.fits_by_m[50].gain) == []
+    page.trust()
+    trust = capsys.readouterr().out
+    assert "Pretraining on n = " not in trust and trust.startswith("* ")
+    assert "Flory–Huggins χ means better than the law" in trust
 
 
 def test_equal_m_table_compares_cases_at_the_same_m():
@@ -303,7 +314,7 @@ def test_size_words_and_the_old_lesson_sentences_are_caught(committed):
 
 
 def test_extrapolation_and_forms_sentences_say_what_the_numbers_say():
-    """The law's extrapolation check and the best form by AIC in 'What this case shows': inside/outside
+    """The law's extrapolation check and the best form by AIC in a case's findings: inside/outside
     and the direction come from the interval and the measured mean's standard error, the form from the
     lowest AIC by the AIC margin; nothing without numbers, nothing for a law that describes no fall."""
     import pandas as pd

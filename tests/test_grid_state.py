@@ -153,7 +153,7 @@ def test_a_single_m_case_page_has_one_sentence_and_no_two_way_caption_or_ess(tmp
     assert capsys.readouterr().out == ""  # nothing that a figure caption could wrap
     # the page template: the figure's cell is one that prints nothing with a single m
     text = (REPO / "book" / "cases" / "polymer_density.md").read_text()
-    section = text[text.index("## The two-way design"):text.index("## Recipes chosen by validation")]
+    section = text[text.index("## Polymer density with fewer experiments"):text.index("## Polymer density against the")]
     assert "### Equivalent sample size" not in section and "One law per experimental size" not in section
     assert section.index("page.two_way_intro()") < section.index("page.two_way_figure()")
 
@@ -166,7 +166,7 @@ def test_ess_without_a_supported_row_is_one_paragraph(tmp_path, capsys):
     assert page.two_way and all(cf.fit.status != "ok" for cf in page.fits_by_m.values())
     page.equivalent_sample_size(n_boot=10)
     out = capsys.readouterr().out
-    assert "How many COSMO-RS samples buy" in out  # the case file's word for its simulations
+    assert "how many COSMO-RS samples buy" in out  # the case file's word for its simulations
     assert "Equivalent sample size: not printed" in out and "No equivalent sample size is printed" in out
     assert "not printed: law in n" not in out and "|" not in out  # no table, no row-by-row repetition
     # each status is named once, with the m it applies to
@@ -240,7 +240,9 @@ def test_one_m_beside_all_is_already_a_two_way_page(tmp_path, capsys):
     assert page.two_way
     page.two_way_intro()
     out = capsys.readouterr().out
-    assert out.startswith("One law per experimental size") and "not run yet" not in out
+    assert out.startswith("The largest database changes the polymer density error, against none, by")
+    assert "not run yet" not in out
+    assert "with m = 100" in out and out.count("%") >= 6  # each m: the change and its interval
     page.two_way_figure()  # draws (two curves) without raising
     page.equivalent_sample_size(n_boot=10)
     assert "Equivalent sample size" in capsys.readouterr().out

@@ -1,8 +1,12 @@
 """Every case's book page from one template, filled with the case file's prose; the toc's case list.
 
-* :func:`page_text` renders ``s2rlib/data/templates/case_page.md`` into ``book/cases/<case>.md``
-  (the template engine and the grid notebooks: :mod:`s2rlib.grid.notebooks`).
-* :func:`toc_text` rewrites the case entries of ``_toc.yml`` from the registry.
+* :func:`page_text` renders ``s2rlib/data/templates/case_page.md`` into ``book/cases/<case>.md``, the
+  chapter a reader finishes (its key result, figures and sentences), and :func:`details_text` renders
+  ``case_details.md`` into ``book/cases/<case>_details.md``, the chapter's appendix with every table
+  (the template engine and the grid notebooks: :mod:`s2rlib.grid.notebooks`). What is the same for
+  every case is said once, in the method chapter's "Reading a case chapter".
+* :func:`toc_text` rewrites the case entries of ``_toc.yml`` from the registry (each chapter with its
+  details page as its one section).
 * :func:`write_book` writes pages, built-in notebooks and the toc. ``s2r book-pages`` (run by
   ``make book``) writes them for every registered case; ``s2r book-page NAME`` for one. Every file
   written starts with a "generated from ... by ``s2r book-pages``" banner.
@@ -19,6 +23,7 @@ from s2rlib._core.atomic import write_text
 from s2rlib._core.errors import ParameterError
 from s2rlib._core.markup import literal
 from s2rlib._core.units import pretty_units
+from s2rlib.book.case_results import case_words
 from s2rlib.book.caveats import CASES as CAVEAT_CASES
 from s2rlib.cases.registry import CASES, Case, get_case
 from s2rlib.grid.notebooks import GENERATED, case_source, default_intro, notebook_text, render, template
@@ -29,6 +34,11 @@ def default_objectives(case: Case) -> list[str]:
     """The case-specific "you will learn" bullets of a case file without any (``s2r new-case`` writes these)."""
     return [f"whether pretraining on computed {case.property_name} values lowers the test error on measured ones, "
             f"and by how much"]
+
+
+def _units_in(case: Case) -> str:
+    """`` in eV/atom`` (nothing for a dimensionless property): what a caption's MAE is measured in."""
+    return "" if case.units in ("", "dimensionless", "-") else f" in {pretty_units(case.units)}"
 
 
 def _quantity(case: Case) -> str:
@@ -57,8 +67,10 @@ def default_two_way_figure_alt(case: Case) -> str:
 
 
 def _bullets(items: list[str]) -> str:
-    """``* item;`` lines (continuation lines indented under the bullet), each ending in a newline."""
-    return "".join("* " + item.strip().replace("\n", "\n  ") + ";\n" for item in items)
+    """``* item;`` lines, the last ``* item.`` (continuation lines indented under the bullet), each ending in
+    a newline."""
+    lines = ["* " + item.strip().rstrip(";.").replace("\n", "\n  ") for item in items]
+    return "".join(line + (".\n" if i == len(lines) - 1 else ";\n") for i, line in enumerate(lines))
 
 
 def _prose(case: Case) -> dict:
@@ -76,7 +88,8 @@ def _prose(case: Case) -> dict:
                              f"protocol variants of s2rlib.law.sensitivity, from {sorted(VARIANTS)}")
     return {
         "name": case.name, "generated": GENERATED.format(source=case_source(case)),
-        "page_title": text(page.get("title", case.title)),
+        "page_title": text(page.get("title", case.title)), "property_title": case_words(case.name, start=True),
+        "property_words": case_words(case.name), "units_in": _units_in(case),
         "page_intro": (text(page["intro"]) if "intro" in page else default_intro(case)).rstrip("\n"),
         "simulations": text(page.get("simulations", "simulated samples")), "two_way": case.two_way,
         "objectives": _bullets([text(o) for o in page.get("objectives", default_objectives(case))]),
@@ -116,15 +129,25 @@ def page_text(case: Case | str) -> str:
     return render(template("case_page.md"), _prose(case))
 
 
+def details_text(case: Case | str) -> str:
+    """The chapter's details page ``book/cases/<case>_details.md`` of ``case``: every table behind it."""
+    case = get_case(case) if isinstance(case, str) else case
+    return render(template("case_details.md"), _prose(case))
+
+
 def toc_text(toc: str, names: list[str]) -> str:
-    """``_toc.yml`` with its ``book/cases/*`` entries replaced by ``names`` (at the first one's place)."""
+    """``_toc.yml`` with its ``book/cases/*`` entries replaced by ``names`` (at the first one's place), each
+    chapter followed by its details page as its section."""
     lines = toc.splitlines(keepends=True)
     entry = re.compile(r"^(\s*)- file: book/cases/\S+\s*$")
-    hits = [i for i, line in enumerate(lines) if entry.match(line)]
+    section = re.compile(r"^\s*sections:\s*$")
+    hits = [i for i, line in enumerate(lines) if entry.match(line)
+            or (section.match(line) and i + 1 < len(lines) and entry.match(lines[i + 1]))]
     if not hits:
         raise ParameterError("_toc.yml has no `- file: book/cases/<case>` entry to replace")
     indent = entry.match(lines[hits[0]]).group(1)
-    new = [f"{indent}- file: book/cases/{n}\n" for n in names]
+    new = [f"{indent}- file: book/cases/{n}\n{indent}  sections:\n{indent}    - file: book/cases/{n}_details\n"
+           for n in names]
     kept = [line for i, line in enumerate(lines) if i not in hits]
     at = hits[0]
     return "".join(kept[:at] + new + kept[at:])
@@ -140,16 +163,17 @@ def write_book(root: Path, names: list[str] | None = None) -> list[Path]:
     changed = []
     for name in names:
         case = CASES[name]
-        page = root / "book" / "cases" / f"{name}.md"
-        if write_text(page, page_text(case)):
-            changed.append(page)
+        for page, text in ((root / "book" / "cases" / f"{name}.md", page_text(case)),
+                           (root / "book" / "cases" / f"{name}_details.md", details_text(case))):
+            if write_text(page, text):
+                changed.append(page)
         if case.builtin:
             nb = root / "notebooks" / case.notebook
             if write_text(nb, notebook_text(case)):
                 changed.append(nb)
     toc = root / "_toc.yml"
     text = toc.read_text(encoding="utf-8")
-    before = set(re.findall(r"^\s*- file: book/cases/(\S+?)\s*$", text, re.M))
+    before = set(re.findall(r"^\s*- file: book/cases/(\S+?)\s*$", text, re.M)) - {f"{n}_details" for n in CASES}
     listed = [n for n in CASES if n in names or n in before or (root / "book" / "cases" / f"{n}.md").is_file()]
     if write_text(toc, toc_text(text, listed)):
         changed.append(toc)

@@ -334,12 +334,8 @@ class Finding:
         """alpha and C in words, as the tables show them (:func:`law_clauses`)."""
         return law_clauses(self.shown(), units=units_after(self.units))
 
-    def law_sentence(self) -> str:
-        """The law's status in words, with alpha and C as the tables report them."""
-        st = self.status
-        if st in (FitStatus.too_few_points, FitStatus.failed):
-            return f"No law is fitted (status `{st.value}`: {st.meaning})."
-        head = {
+    def _head(self) -> str:
+        return {
             FitStatus.ok: "The scaling law is identified",
             FitStatus.constant_preferred: "The data show no scaling law",
             FitStatus.no_decrease: "The data show no scaling law",
@@ -348,12 +344,32 @@ class Finding:
             FitStatus.unidentified: "The scaling law is not identified",
             FitStatus.misfit: "The data reject the law's shape",
             FitStatus.shape_unresolved: "The error falls with n, but the law's shape is not identified",
-        }.get(st, "The scaling law")
+        }.get(self.status, "The scaling law")
+
+    def _clauses(self) -> str:
         shown = self.shown()
-        names = ("alpha",) if st == FitStatus.C_at_bound and not shown["C"].printed else ("alpha", "C")
+        names = ("alpha",) if self.status == FitStatus.C_at_bound and not shown["C"].printed else ("alpha", "C")
+        return law_clauses(shown, names=names, units=units_after(self.units))
+
+    def law_sentence(self) -> str:
+        """The law's status in words, with alpha and C as the tables report them."""
+        st = self.status
+        if st in (FitStatus.too_few_points, FitStatus.failed):
+            return f"No law is fitted (status `{st.value}`: {st.meaning})."
         gof = f", goodness of fit p = {fmt(self.p_value, 2)}" if np.isfinite(self.p_value) else ""
-        return (f"{head} (form {FORM_WORDS.get(self.form, self.form)}{gof}; status `{st.value}`: {st.meaning}); "
-                f"{law_clauses(shown, names=names, units=units_after(self.units))}.")
+        return (f"{self._head()} (form {FORM_WORDS.get(self.form, self.form)}{gof}; status `{st.value}`: "
+                f"{st.meaning}); {self._clauses()}.")
+
+    def law_brief(self, after_status: str = "") -> str:
+        """:meth:`law_sentence` without the form and the status's meaning: ``The data show no scaling law:
+        no fall with n; C not identified (status `constant_preferred`).``; ``after_status`` follows the
+        status inside the brackets (a link to what it means)."""
+        status = f"status `{self.status.value}`" + (f", {after_status}" if after_status else "")
+        if self.status in (FitStatus.too_few_points, FitStatus.failed):
+            return f"No law is fitted ({status})."
+        if self.status in CONSTANT_STATUSES:  # "no fall with n; C not identified" says the head again
+            return f"{self._head()} ({status})."
+        return f"{self._head()}: {self._clauses()} ({status})."
 
     def sentences(self) -> list[str]:
         return [self.gain_sentence(), self.law_sentence()]
@@ -374,8 +390,9 @@ def finding(cf: CaseFit, level: float = CI_LEVEL) -> Finding:
 
 def case_findings(cf: CaseFit, fits_by_m: Mapping[int, CaseFit] | None = None, *, check=None,
                   forms: pd.DataFrame | None = None) -> list[str]:
-    """'What this case shows': the gain and the law at all data, the law's extrapolation check and the best
-    form by AIC when given (``check``, ``forms``), and the gain at the smallest m if run."""
+    """A case's findings in sentences (checked by tests/test_claims.py; a chapter opens with its key result,
+    :meth:`s2rlib.book.pages.CasePage.key_result`): the gain and the law at all data, the law's extrapolation
+    check and the best form by AIC when given (``check``, ``forms``), and the gain at the smallest m if run."""
     main = finding(cf)
     out = main.sentences()
     falls = fit_parameters(cf.fit)["D"].printed and not shows_constant(cf.fit)  # a law is written out

@@ -1,6 +1,7 @@
-"""Two sentences of "What this case shows" that test the law rather than state it: the extrapolation check
-(the law fitted without the largest n, against the measurement there) and the best functional form by AIC
-when it is not the law. :func:`s2rlib.book.findings.case_findings` adds them to a chapter's findings.
+"""Two sentences that test the law rather than state it: the extrapolation check (the law fitted without
+the largest n, against the measurement there) and the best functional form by AIC when it is not the law.
+:func:`s2rlib.book.findings.case_findings` adds them to a case's findings; a chapter's "How far to trust the
+law" (:meth:`s2rlib.book.pages.CasePage.trust`) shows the first.
 """
 
 from __future__ import annotations

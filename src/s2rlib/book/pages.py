@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
 
+import numpy as np
+
 from s2rlib.book import two_way_plot
 from s2rlib.book import simulation_words
 from s2rlib.book import sensitivity_words
@@ -25,9 +27,9 @@ from s2rlib.book.display import note, show, show_figure, show_markdown
 from s2rlib.book.equal_m import answer_rows, answer_sentences, equal_m_table
 from s2rlib._core.errors import ParameterError
 from s2rlib.law.fit_cache import fit_case
-from s2rlib.book.formatting import code
+from s2rlib.book.formatting import code, fmt, join_words, signed_pct
 from s2rlib.grid.selection import grids, m_values, main_m, select_grid
-from s2rlib.book.law_checks import shape_words
+from s2rlib.book.law_checks import better_form, extrapolation_sentence, shape_words
 from s2rlib.book.tables import derived_table, derived_withheld, ess_table, ess_withheld, extrapolation_of, extrapolation_table, forms_of, forms_table, gain_sentence, gain_table, params_table, residual_sentence, recipes_table, results_table, summary_table, two_way_table
 from s2rlib.book.run_tables import case_header_table, grid_tables, provenance_table
 from s2rlib.book.law_words import law_math
@@ -40,6 +42,11 @@ from s2rlib.law.ess import equivalent_sample_size
 
 
 # one chapter
+
+
+def _article(words: str) -> str:
+    return "an" if words[:1].lower() in "aeiou" else "a"
+
 
 
 class CasePage:
@@ -90,10 +97,14 @@ class CasePage:
 
     # ---- pieces
     def header(self) -> None:
-        """The case in one table, and a warning when its results are missing."""
+        """The case in one table, after :meth:`notes` (a warning when its results are missing)."""
+        self.notes()
+        show(case_header_table(self.case.name, self.table, self.root))
+
+    def notes(self) -> None:
+        """A warning when the results are missing, and a box when they are not the final grid or hold several."""
         if not self.available:
             note(missing_message(self.case.name, self.root), "warning", "Results missing")
-        show(case_header_table(self.case.name, self.table, self.root))
         if self.available and (st := grid_state(self.case.name, self.table)).state != "final":
             title = {"partly final": "Final for some m, others still to run",
                      "provisional": "Provisional: not the default grid"}[st.state]
@@ -107,6 +118,22 @@ class CasePage:
             note(f"The results table holds {len(g)} grids run with different parameters. This chapter shows "
                  f"grid {code(g['grid'].iloc[0])} ({g['rows'].iloc[0]:,} rows); not shown: {others}.",
                  "warning", "Several grids")
+
+    def key_result(self) -> None:
+        """The chapter's answer first, in three bullets: the paired gain of the largest database with every
+        experiment and with the fewest, and the law in a few words."""
+        if self._missing():
+            return
+        main = findings.finding(self.fit)
+        lines = [f"**With every experiment:** {main.gain_sentence()}"]
+        ms = sorted(m for m in self.fits_by_m if m > 0) if self.two_way else []
+        if ms:
+            lines.append(f"**With {ms[0]:,} of the {effective_m(self.table):,.0f} experiments:** "
+                         f"{findings.finding(self.fits_by_m[ms[0]]).gain_sentence()}")
+        else:
+            lines.append("**With fewer experiments:** not run yet (these results have one experimental size).")
+        lines.append(f"**The law:** {main.law_brief('{ref}`what it means <status-flags>`')}")
+        note("\n".join(f"* {x}" for x in lines), "tip", f"Key result: {case_words(self.case.name)}")
 
     def data(self) -> None:
         if self._missing():
@@ -139,13 +166,14 @@ class CasePage:
                                       "in its place) at the same n")
         show_markdown(residual_sentence(self.fit))
 
-    def baseline_gain(self) -> None:
+    def baseline_gain(self, sentence: bool = True) -> None:
         if self._missing():
             return
         show(gain_table(self.fit), "Baseline and paired gain at the largest n")
-        show_markdown(gain_sentence(self.fit))
+        if sentence:
+            show_markdown(gain_sentence(self.fit))
 
-    def simulation_baseline(self) -> None:
+    def simulation_baseline(self, sentence: bool = True) -> None:
         """The network against the simulation itself with a linear correction (:mod:`s2rlib.law.simulation_baseline`)."""
         if self._missing():
             return
@@ -157,7 +185,16 @@ class CasePage:
         show(simulation_words.table(rows, self.case.units),
              "The network against the simulation with a linear correction, on the test materials that have a "
              "simulation (means over trials; the difference is paired per trial, with its corrected 90% interval)")
-        show_markdown(simulation_words.sentence(rows, self.case.units))
+        if sentence:
+            show_markdown(simulation_words.sentence(rows, self.case.units))
+
+    def simulation_sentence(self) -> None:
+        """The simulation baseline in one sentence ({ref}`case-grid` explains it; the table: the details page)."""
+        if self._missing():
+            return
+        text = simulation_words.brief(simulation_predictor.compare(self.table, self.main_m), self.case.units,
+                                      case_words(self.case.name))
+        show_markdown(text or "These rows do not record the simulation baseline.")
 
     def extrapolation(self) -> None:
         if self._missing():
@@ -208,20 +245,21 @@ class CasePage:
             return
         show_markdown("\n\n".join(caveats.sentences(cav)))
 
-    def findings(self) -> None:
-        """'What this case shows': the chapter's result in sentences generated from its tables."""
+    def trust(self) -> None:
+        """How far to trust the law, in sentences: its two checks (extrapolation, other forms) and what the n
+        axis measures; the law itself is the key result's, the tables are on the details page."""
         if self._missing():
             return
-        by_m = self.fits_by_m if self.two_way else None
+        what = case_words(self.case.name)
         check = extrapolation_of(self.table, self.main_m, metric=self.metric)
-        forms = forms_of(self.table, self.main_m, metric=self.metric)
-        lines = findings.case_findings(self.fit, by_m, check=check, forms=forms)
-        steps = sensitivity_words.steps_sentence(self.table, self.main_m)
-        lines += [steps] if steps else []
-        lines += [sensitivity_words.sentence(c, self.case.units) for c in self.sensitivity_comparisons[0]]
-        versus = simulation_words.sentence(simulation_predictor.compare(self.table, self.main_m), self.case.units)
-        lines += [versus] if versus else []
-        show_markdown("\n".join(f"* {s}" for s in lines))
+        falls = findings.fit_parameters(self.fit.fit)["D"].printed and not findings.shows_constant(self.fit.fit)
+        lines = [extrapolation_sentence(check, self.case.units) if falls else ""]
+        best, gap = better_form(forms_of(self.table, self.main_m, metric=self.metric))
+        lines.append(f"By AIC, {_article(best['form'])} {best['form']} fits the {what} means "
+                     f"better than the law (by {fmt(gap, 2)})." if best is not None else
+                     f"No other form fits the {what} means better than the law by AIC.")
+        lines.append(sensitivity_words.steps_sentence(self.table, self.main_m))
+        show_markdown("\n".join(f"* {x}" for x in lines if x))
 
     # ---- protocol sensitivity
     @cached_property
@@ -283,12 +321,14 @@ class CasePage:
                           f"size (m = {run}), so how the value of simulations depends on m cannot be read here;"
                           f"{later}.")
             return
-        show_markdown(f"One law per experimental size $m$ (the main figure above is the one with all experimental "
-                      f"data; the other sizes' intervals come from {self.n_boot_per_m:,} interval draws each, instead "
-                      f"of {self.n_boot:,}, to keep the build quick). Panel (a) shows the error curves; panels (b) and "
-                      f"(c) how the exponent $\\alpha$ and the transfer gap $C$ change with $m$. Hollow markers are fits "
-                      f"whose status is not `ok`; where no floor is resolved, panel (c) shows only the upper bound of "
-                      f"$C$ (a bar from 0 capped by ▽).")
+        gains = []
+        for m in sorted(self.fits_by_m, key=lambda m: (m == ALL_M, m)):
+            rel, lo, hi = findings.finding(self.fits_by_m[m]).relative
+            if np.isfinite(rel):
+                where = f"all {effective_m(self.table):,.0f}" if m == ALL_M else f"m = {m:,}"
+                gains.append(f"{signed_pct(rel)} [{signed_pct(lo)}, {signed_pct(hi)}] with {where}")
+        show_markdown(f"The largest database changes the {case_words(self.case.name)} error, against none, by "
+                      f"{join_words(gains)} experiments (90% intervals, paired over {self.fit.gain.trials} trials).")
 
     def two_way_figure(self) -> None:
         """The two-way figure; nothing at all with a single m (the page's figure caption goes with it)."""
@@ -299,17 +339,16 @@ class CasePage:
     def two_way_params(self) -> None:
         if not self.available or not self.two_way:
             return
-        show(two_way_table(self.fits_by_m), "The law fitted separately for each experimental size m")
+        show(two_way_table(self.fits_by_m), f"The law fitted separately for each experimental size m (the intervals "
+                                            f"from {self.n_boot_per_m:,} draws each, the main fit's from {self.n_boot:,})")
 
     def equivalent_sample_size(self, n_boot: int = 200) -> None:
         """The ESS with its explanation; where no row is supported, one paragraph says why instead of a table."""
         if not self.available or not self.two_way:
             return
         sims = self.case.prose.get("page", {}).get("simulations", "simulated samples")
-        show_markdown(f"**Equivalent sample size.** How many {sims} buy the same error reduction as one more "
-                      f"experimental sample, at each $(n, m)$: the ratio of the slopes $\\partial R/\\partial m$ and "
-                      f"$\\partial R/\\partial n$, each taken from the law fitted along that axis. A large number means "
-                      f"experiments are precious relative to simulations at that point of the design.")
+        show_markdown(f"**Equivalent sample size:** how many {sims} buy the error drop of one more experimental "
+                      f"sample ({{ref}}`how it is computed <case-law-tables>`).")
         df = ess_table(self.table, n_boot=n_boot, fits=self.fits_by_m)
         withheld = ess_withheld(df, self.fits_by_m)
         if df is not None and withheld:

@@ -45,6 +45,29 @@ def sentence(rows: list[Versus], units: str = "") -> str:
     return text + "."
 
 
+def brief(rows: list[Versus], units: str = "", what: str = "value") -> str:
+    """The comparison in a chapter's words (``what``: the property, "band gap"): the corrected simulation's
+    error, then the network's with the largest database and without pretraining, each difference with its
+    verdict; "" without a simulation baseline."""
+    if not rows:
+        return ""
+    u = units_after(units)
+    top = max(rows, key=lambda r: r.n)
+    zero = next((r for r in rows if r.n == 0 and r is not top), None)
+    verdict = {"network": "network better", "simulation": "simulation better", "neither": "no detectable difference"}
+
+    def diff(r: Versus) -> str:
+        mean, ci = fmt_diff(r.difference.mean, r.difference.lo, r.difference.hi)
+        return f"{mean}{u} {ci}: {verdict.get(r.verdict, 'no interval')}"
+
+    of = f" of the {top.test:,.0f}" if np.isfinite(top.test) else ""
+    text = (f"On {top.materials:,.0f}{of} test materials, the simulated {what} with a linear correction errs by "
+            f"{fmt(top.simulation)}{u}; the network pretrained on n = {top.n:,} by {fmt(top.network)}{u} ({diff(top)})")
+    if zero is not None:
+        text += f", without pretraining by {fmt(zero.network)}{u} ({diff(zero)})"
+    return text + "."
+
+
 def cases_table(tables, units: dict | None = None) -> pd.DataFrame:
     """Across cases (``tables``: case -> one grid's rows): at no pretraining and at the largest n, the network
     against the simulation on the same test materials; a case without the baseline says so."""

@@ -262,7 +262,7 @@ def add_case_commands(sub) -> None:
                                           "the case files and templates (make book runs it)")
     b.add_argument("--root", help="the project checkout (default: found from the current directory)")
     b.set_defaults(func=cmd_book_pages)
-    p = sub.add_parser("book-page", help="write one case's book page (book/cases/NAME.md) and add it to _toc.yml")
+    p = sub.add_parser("book-page", help="write one case's book pages (book/cases/NAME.md and NAME_details.md) and add them to _toc.yml")
     p.add_argument("name")
     p.add_argument("--root", help="the project checkout (default: found from the current directory)")
     p.set_defaults(func=cmd_book_pages)
