@@ -414,3 +414,21 @@ def test_discard_replay_counts_a_stop_at_the_last_epoch_as_patience_not_discard(
     r3 = finetune.discard_replay(curves, 0.1, 3).set_index("candidate")  # no discard before epoch 3
     assert r3.loc["a", "stop_epoch"] == 3 and bool(r3.loc["a", "discarded"])
     assert r3.loc["b", "stop_epoch"] == 3 and not bool(r3.loc["b", "discarded"])  # its patience ends there
+
+
+def test_a_recorded_recipe_keeps_its_meaning_when_a_default_changes():
+    """A field recorded only when not at its RECORDED_IF_NOT value means that value when absent, so a later
+    change of the default (e.g. the pretraining schedule) does not reinterpret the committed rows."""
+    @dataclasses.dataclass(frozen=True)
+    class Later(transfer.Recipe):
+        pretrain_schedule: str = "converge"
+        pretrain_max_steps: int | None = 60000
+        optimizer: str = "fused"
+
+    old_record = transfer.Recipe().to_dict()
+    assert "pretrain_schedule" not in old_record and "optimizer" not in old_record
+    again = Later.from_dict(old_record)
+    assert again.pretrain_schedule == "fixed" and again.optimizer == "adam" and again.pretrain_max_steps is None
+    new_record = Later().to_dict()
+    assert new_record["pretrain_schedule"] == "converge" and new_record["optimizer"] == "fused"
+    assert Later.from_dict(new_record) == Later()

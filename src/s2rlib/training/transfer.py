@@ -162,7 +162,9 @@ class Recipe:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Recipe":
-        d = dict(d)
+        """The recipe a recorded dict describes: a field recorded only when not at its ``RECORDED_IF_NOT``
+        value and absent takes that value (what the record meant when written), not today's default."""
+        d = {**cls.RECORDED_IF_NOT, **d}
         if "hidden" in d:
             d["hidden"] = tuple(d["hidden"])
         if "candidates" in d:
