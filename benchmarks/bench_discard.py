@@ -102,13 +102,23 @@ def replay_all() -> dict:
     import numpy as np
     import pandas as pd
 
+    import dataclasses
+
     from s2rlib.training.finetune import discard_replay
+    from s2rlib.training.params import validate_recipe
+    from s2rlib.training.transfer import candidate_twins
+
+    recipe = validate_recipe(RECIPE)
 
     points = {}
     for p in LINE:
         f = OUT / f"{_name(*p)}_curves.csv.gz"
         if f.exists():
-            points[_name(*p)] = (pd.read_csv(f), pd.read_csv(OUT / f"{_name(*p)}_rows.csv.gz"))
+            curves = pd.read_csv(f)
+            if p[1] == 0:  # the next protocol trains distinct candidates: at n = 0 the L2-SP twin is not run
+                twin = candidate_twins(dataclasses.replace(recipe, distinct_candidates=True), 0)
+                curves = curves[curves.candidate.isin([c.name for k, c in enumerate(recipe.candidates) if twin[k] == k])]
+            points[_name(*p)] = (curves, pd.read_csv(OUT / f"{_name(*p)}_rows.csv.gz"))
     settings = []
     for margin in MARGINS:
         for after in AFTERS:
@@ -147,7 +157,9 @@ def report(result: dict) -> str:
              f"The rerun line: {', '.join(result['points'])} ({result['trials']} trials each, seed 0, recipe "
              f"`{json.dumps(result['recipe'])}`), every candidate's validation MAE at every epoch end. The replay "
              "of the rule on these curves is exact (candidates never interact; `tests/test_transfer.py` checks a "
-             "run with the discard against its replay).", "",
+             "run with the discard against its replay). At n = 0 the L2-SP candidate is left out of the replay: it "
+             "is the whole-network candidate with another batch seed there, and the next protocol does not train it "
+             "(`distinct_candidates`, `LEVERS.md` part d).", "",
              f"Rule: a candidate stops when its best validation MAE so far is more than *margin* above the best of "
              f"its trial's candidates so far, after *after* epochs. Chosen, as stated before the replay: the "
              f"setting that saves the most fine-tuning steps among those that change validation's pick in at "
