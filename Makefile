@@ -22,8 +22,10 @@ install: $(VENV)/.installed
 # Every case of the registry (built-in case files + the user's, see `s2r cases`) unless CASES is given.
 CASES ?= $(shell $(VENV)/bin/s2r cases --names 2>/dev/null)
 
-# Run every grid point whose results are missing (finished points are skipped).
+# Run every grid point whose results are missing (finished points are skipped); first, for every case, the
+# points still to run and their estimated time (`s2r grid --dry-run`, from the recorded wall_s).
 results: install
+	@for c in $(CASES); do $(VENV)/bin/s2r grid $$c --dry-run || exit 1; done
 	@for c in $(CASES); do $(VENV)/bin/s2r grid $$c --workers $(WORKERS) || exit 1; done
 
 # Case pages (book/cases/*.md), built-in notebooks and the toc's case list, from the case files.

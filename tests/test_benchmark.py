@@ -218,7 +218,19 @@ def test_the_own_case_example_is_timed_as_printed_and_the_page_quotes_the_measur
     tgt = re.search(r"target: \S+ \([\d,]+ rows, ([\d,]+) compositions\)", made).group(1)
     assert (f"reports {src[0]} source rows merged into {src[1]} compositions and {tgt} experimental compositions"
             in text)
-    assert rec["trials"] == 2 and len(rec["points"]) == 3  # "three grid points of two trials"
+    grid = next(c for c in rec["commands"] if c["command"].startswith("s2r grid "))["command"]
+    ns = re.search(r"--ns (\S+)", grid).group(1).split(",")
+    trials = int(re.search(r"--trials (\d+)", grid).group(1))
+    assert rec["trials"] == trials and len(rec["points"]) == len(ns)
+    words = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven"}
+    assert f"{words[len(ns)]} grid points of {words[trials]} trials" in text
+    # a law needs fitted_ns >= MIN_POINTS distinct n > 0: the example's grid has them
+    from s2rlib.law.fit_status import MIN_POINTS
+
+    assert len([n for n in ns if n != "0"]) >= MIN_POINTS
+    fit = next(c for c in rec["commands"] if c["command"].startswith("s2r fit "))["stdout_tail"]
+    status = re.search(r"status (\w+)", fit).group(1)
+    assert status != "too_few_points" and f"in the recorded run it was `{status}`" in text
 
 
 def test_machine_facts_name_the_cpu_and_count_the_usable_cpus(monkeypatch):

@@ -288,7 +288,7 @@ def test_a_polymer_case_matches_framings(cases_dir, tmp_path):
     src.to_csv(tmp_path / "sim.csv", index=False)
     tgt.to_csv(tmp_path / "exp.csv", index=False)
     assert cli.main(["new-case", "poly", "--source", str(tmp_path / "sim.csv"), "--target",
-                     str(tmp_path / "exp.csv"), "--kind", "polymer", "--units", "g/cm^3"]) == 0
+                     str(tmp_path / "exp.csv"), "--kind", "polymer", "--units", "g/cm^3", "--property", "density"]) == 0
     data = cases.load_case("poly")
     assert data.n_target == 21 and data.notes["target_duplicates_merged"] == 1  # *CCCC* and *CC* merged
     assert data.notes["target_in_source"] == 11  # 10 shared PI1070 rows + polyethylene
@@ -336,7 +336,7 @@ def test_bad_user_files_get_a_clear_error_and_nothing_is_written(problem, cases_
     assert list(cases_dir.iterdir()) == [] and "mine" not in cases.CASES
     # the command says the same in one line, with exit status 2
     assert cli.main(["new-case", "mine", "--source", str(src), "--target", str(tgt), "--kind", kind,
-                     "--units", "eV"]) == 2
+                     "--units", "eV", "--property", "band gap"]) == 2
     assert capsys.readouterr().err.startswith("s2r: error: ")
     assert list(cases_dir.iterdir()) == []
 

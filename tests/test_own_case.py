@@ -28,7 +28,7 @@ def test_three_commands_on_the_example(tmp_path):
     # a directory outside the checkout: the kernels must still find the case (s2r grid exports the dir)
     env = dict(os.environ, S2R_CASES_DIR=str(tmp_path / "cases"))
     out = s2r("new-case", "example_gap", "--source", str(EXAMPLE / "sim_band_gap.csv"), "--target",
-              str(EXAMPLE / "exp_band_gap.csv"), "--kind", "composition", "--units", "eV", cwd=tmp_path, env=env)
+              str(EXAMPLE / "exp_band_gap.csv"), "--kind", "composition", "--units", "eV", "--property", "band gap", cwd=tmp_path, env=env)
     assert "wrote" in out and (tmp_path / "cases" / "example_gap.toml").is_file()
     out = s2r("grid", "example_gap", "--ns", "0,1000,all", "--trials", "2", "--out", "grid", "--recipe",
               json.dumps(CHEAP), "--quiet", cwd=tmp_path, env=env)

@@ -304,7 +304,7 @@ def _page_for(cases_dir, tmp_path, capsys, **strings) -> str:
     (tmp_path / "exp.csv").write_text(csv_rows(zip(TARGET, np.linspace(0.2, 2.5, 15))))
     args = [f"--{k.replace('_', '-')}={v}" for k, v in strings.items()]
     rc = cli.main(["new-case", "inj", "--source", str(tmp_path / "sim.csv"), "--target", str(tmp_path / "exp.csv"),
-                   "--kind", "composition", "--units", "eV", *args])
+                   "--kind", "composition", "--units", "eV", "--property", "band gap", *args])
     assert rc == 0, capsys.readouterr().err
     return case_pages.page_text(registry.get_case("inj"))
 
@@ -343,7 +343,7 @@ def test_a_line_break_in_a_title_or_markup_in_property_and_units_is_refused(case
     (tmp_path / "sim.csv").write_text(csv_rows(zip(OXIDES, np.linspace(0.1, 3, 20))))
     (tmp_path / "exp.csv").write_text(csv_rows(zip(TARGET, np.linspace(0.2, 2.5, 15))))
     base = ["new-case", "inj", "--source", str(tmp_path / "sim.csv"), "--target", str(tmp_path / "exp.csv"),
-            "--kind", "composition"]
+            "--kind", "composition", "--property", "band gap"]
     for args, message in [
         (["--units", "eV", "--title", INJECT["code cell"]], 'title="x\\n\\n```{code-cell} ipython3'),
         (["--units", "eV", "--property", "gap {eval-rst}`x`"], "property='gap {eval-rst}`x`': expected plain text"),
@@ -414,7 +414,7 @@ def test_cases_dir_pointing_to_a_file_is_refused(tmp_path, monkeypatch, capsys):
         registry.reload()
         assert f"${case_file.CASES_ENV}={f}: not a directory" in " ".join(registry.PROBLEMS.values())
         rc = cli.main(["new-case", "x", "--source", "a.csv", "--target", "b.csv", "--kind", "composition",
-                       "--units", "eV"])
+                       "--units", "eV", "--property", "band gap"])
         err = capsys.readouterr().err
         assert rc == 2 and f"s2r: error: ${case_file.CASES_ENV}={f}: not a directory ({f} is a file)" in err, err
     finally:
@@ -433,7 +433,7 @@ def test_a_constant_or_absurd_target_is_refused_by_new_case(cases_dir, tmp_path,
     (tmp_path / "sim.csv").write_text(csv_rows(zip(OXIDES, np.linspace(0.1, 3, 20))))
     (tmp_path / "exp.csv").write_text(csv_rows(zip(TARGET, values)))
     rc = cli.main(["new-case", "c", "--source", str(tmp_path / "sim.csv"), "--target", str(tmp_path / "exp.csv"),
-                   "--kind", "composition", "--units", "eV"])
+                   "--kind", "composition", "--units", "eV", "--property", "band gap"])
     err = capsys.readouterr().err
     assert rc == 2 and err.startswith(f"s2r: error: {tmp_path / 'exp.csv'}: ") and message in err, err
     assert list(cases_dir.iterdir()) == []

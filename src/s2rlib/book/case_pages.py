@@ -173,8 +173,11 @@ def write_book(root: Path, names: list[str] | None = None) -> list[Path]:
                 changed.append(nb)
     toc = root / "_toc.yml"
     text = toc.read_text(encoding="utf-8")
-    before = set(re.findall(r"^\s*- file: book/cases/(\S+?)\s*$", text, re.M)) - {f"{n}_details" for n in CASES}
+    found = re.findall(r"^\s*- file: book/cases/(\S+?)\s*$", text, re.M)
+    before = [n for n in found if not (n.endswith("_details") and n[: -len("_details")] in found)]  # a chapter's appendix
     listed = [n for n in CASES if n in names or n in before or (root / "book" / "cases" / f"{n}.md").is_file()]
+    # a case of another cases directory ($S2R_CASES_DIR elsewhere) keeps its entry while its page is there
+    listed += [n for n in before if n not in listed and (root / "book" / "cases" / f"{n}.md").is_file()]
     if write_text(toc, toc_text(text, listed)):
         changed.append(toc)
     return changed

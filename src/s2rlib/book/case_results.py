@@ -15,7 +15,7 @@ from s2rlib._core.markup import literal
 from s2rlib._core.constants import ALL_M
 from s2rlib._core.paths import repo_root, results_root
 from s2rlib.grid import results
-from s2rlib.cases.registry import builtin_names, get_case
+from s2rlib.cases.registry import CASES, builtin_names, get_case
 from s2rlib.book.display import note
 from s2rlib._core.errors import ParameterError
 from s2rlib.book.formatting import join_words
@@ -32,16 +32,20 @@ BOOK_CASES = tuple(builtin_names())
 
 
 def results_path(case: str, root: str | Path | None = None) -> Path:
-    return results_root(root) / case / "results.csv"
+    """``<results root>/<case>/results.csv``, or the table the case file's ``[page] results`` names
+    (``s2r book-page NAME --results PATH``: a grid run with ``--out``)."""
+    declared = CASES[case].prose["page"].get("results") if case in CASES else None
+    return Path(declared).expanduser() if declared else results_root(root) / case / "results.csv"
 
 
 def missing_message(case: str, root: str | Path | None = None) -> str:
     path = results_path(case, root)
     c = get_case(case)
     ns = ",".join(str(n) for n in c.default_ns)
+    out = f" --out {path.parent}" if c.prose["page"].get("results") else ""
     return (f"No results yet for **{c.name}**: `{_rel(path)}` does not exist. The numbers and figures of this "
             f"chapter appear once the grid has run, for example with `s2r grid {c.name} --ns {ns} "
-            f"--trials {c.default_trials}` (or `make book`, which runs every missing grid point first).")
+            f"--trials {c.default_trials}{out}` (or `make book`, which runs every missing grid point first).")
 
 
 def _rel(path: Path) -> str:
@@ -109,7 +113,9 @@ class GridState:
     """
 
     case: str
-    recipe: str  # "default" (today's transfer.Recipe()), "first" (the recipe study's first step), "earlier", "mixed"
+    #: "default" (today's transfer.Recipe()), "first" (the recipe study's first step), "earlier", "mixed", or
+    #: "own": a case of one's own run with a recipe other than today's (``s2r grid --recipe``)
+    recipe: str
     trials: tuple[int, int]  # fewest and most trials per point
     default_trials: int
     withheld: bool | None  # test materials' simulations withheld from pretraining (None: not known / mixed)
@@ -159,6 +165,7 @@ class GridState:
             done = "all experiments (m = all)" if self.complete_ms == (ALL_M,) else f"m = {_m_words(self.complete_ms)}"
             return f"final for {done}, {self._trial_words()}; {self._todo_words()}"
         why = {"first": "the first recipe", "earlier": "an earlier recipe", "mixed": "rows from several recipes",
+               "own": "a recipe of its own (s2r grid --recipe), not today's default",
                "default": "today's recipe"}[self.recipe]
         parts = [why, self._trial_words() + ("" if self.trials[1] == self.default_trials else
                                              f" (not {self.default_trials})")]
@@ -224,6 +231,26 @@ def recorded_recipes(case: str, table: pd.DataFrame) -> list[dict]:
     return [json.loads(r) for r in sorted(out)]
 
 
+def split_files(table: pd.DataFrame) -> list[str]:
+    """The sha256 of the split files of fixed folds the rows were computed with (empty: random re-splits)."""
+    import json
+
+    return sorted({str(json.loads(str(p)).get("splits_sha256")) for p in table["params"].unique()} - {"None"})
+
+
+def folds_words(table: pd.DataFrame) -> str | None:
+    """What fixed folds mean for a page's intervals, in words (None for random re-splits)."""
+    files = split_files(table)
+    if not files:
+        return None
+    trials = int(table.groupby(["n_source", "m_target"])["trial"].nunique().max())
+    sha = ", ".join(f"`{f[:16]}`" for f in files)
+    return (f"These rows use fixed splits: trial t tests on fold t of a split file (sha256 {sha}), {trials} fold(s), "
+            f"instead of random re-splits; each fold's validation set is carved from its training rows. Every mean "
+            f"and 90% interval over trials on this page is therefore over folds: it says how the error varies from "
+            f"fold to fold of that one partition, not over random splits of the data.")
+
+
 def grid_state(case: str, table: pd.DataFrame) -> GridState:
     """The :class:`GridState` of a case's results table (one grid)."""
     c = get_case(case)
@@ -233,7 +260,9 @@ def grid_state(case: str, table: pd.DataFrame) -> GridState:
     ms = sorted({ALL_M if m is None else int(m) for m in c.default_ms}, key=lambda m: (m == ALL_M, m))
     missing = _n_missing(c, table, ms)
     total = len(c.default_ns)
-    return GridState(case=c.name, recipe=_recipe_kind(recorded), trials=trials, default_trials=int(c.default_trials),
+    kind = _recipe_kind(recorded)
+    kind = "own" if not c.builtin and kind in ("first", "earlier") else kind  # a user's --recipe is no history
+    return GridState(case=c.name, recipe=kind, trials=trials, default_trials=int(c.default_trials),
                      withheld=_withheld(table, recorded), complete_ms=tuple(m for m in ms if m not in missing),
                      missing_ms=tuple(m for m in ms if m in missing), differences=tuple(grid_currency(case, table)),
                      partly_run=tuple((m, total - missing[m]) for m in ms if 0 < missing.get(m, 0) < total),
@@ -290,7 +319,8 @@ def grid_currency(case: str, table: pd.DataFrame) -> list[str]:
             elif recorded[k] != now[k]:
                 changed.setdefault(k, []).append(_short(recorded[k]))
     if changed or unrecorded:
-        text = "an earlier training recipe than today's default"
+        text = ("an earlier training recipe than today's default" if c.builtin else
+                "a training recipe of its own (s2r grid --recipe), not today's default")
         if len(recipes) > 1:
             today = json.dumps(now, sort_keys=True) in recipes
             text = (f"rows from {len(recipes)} training recipes"

@@ -24,7 +24,7 @@ import pandas as pd
 from s2rlib.book import equal_m
 from s2rlib.book.formatting import DASH, fmt, fmt_ci, fmt_diff, fmt_n, fmt_signed, join_words, signed_pct, units_after
 from s2rlib.book.law_checks import extrapolation_sentence, forms_sentence
-from s2rlib.law.fit_status import CI_LEVEL, FitStatus
+from s2rlib.law.fit_status import CI_LEVEL, MIN_POINTS, FitStatus
 from s2rlib.law.trial_stats import CaseFit, Gain
 from s2rlib._core.constants import ALL_M
 from s2rlib.law.fit_status import ALPHA_BOUNDS, alpha_bounds_reached
@@ -281,6 +281,8 @@ class Finding:
     form: str = "law"
     p_value: float = math.nan
     parameters: Mapping[str, Shown] | None = None  # as :func:`form_parameters` shows them
+    #: the distinct n > 0 with a finite positive mean error: what a law is fitted to
+    ns: tuple[int, ...] = ()
 
     @property
     def verdict(self) -> str:
@@ -354,7 +356,9 @@ class Finding:
     def law_sentence(self) -> str:
         """The law's status in words, with alpha and C as the tables report them."""
         st = self.status
-        if st in (FitStatus.too_few_points, FitStatus.failed):
+        if st == FitStatus.too_few_points:
+            return too_few_sentence(self.ns)
+        if st == FitStatus.failed:
             return f"No law is fitted (status `{st.value}`: {st.meaning})."
         gof = f", goodness of fit p = {fmt(self.p_value, 2)}" if np.isfinite(self.p_value) else ""
         return (f"{self._head()} (form {FORM_WORDS.get(self.form, self.form)}{gof}; status `{st.value}`: "
@@ -365,7 +369,9 @@ class Finding:
         no fall with n; C not identified (status `constant_preferred`).``; ``after_status`` follows the
         status inside the brackets (a link to what it means)."""
         status = f"status `{self.status.value}`" + (f", {after_status}" if after_status else "")
-        if self.status in (FitStatus.too_few_points, FitStatus.failed):
+        if self.status == FitStatus.too_few_points:
+            return too_few_sentence(self.ns)
+        if self.status == FitStatus.failed:
             return f"No law is fitted ({status})."
         if self.status in CONSTANT_STATUSES:  # "no fall with n; C not identified" says the head again
             return f"{self._head()} ({status})."
@@ -385,7 +391,22 @@ def finding(cf: CaseFit, level: float = CI_LEVEL) -> Finding:
                    baseline=float(cf.baseline), gain=cf.gain, status=FitStatus(f.status),
                    alpha=float(f.alpha), alpha_lo=ci["alpha"][0], alpha_hi=ci["alpha"][1],
                    C=float(f.C), C_lo=ci["C"][0], C_hi=ci["C"][1], C_upper_only=unresolved,
-                   form=cf.chosen, p_value=float(f.p_value), parameters=form_parameters(cf, level))
+                   form=cf.chosen, p_value=float(f.p_value), parameters=form_parameters(cf, level),
+                   ns=fitted_ns(cf))
+
+
+def fitted_ns(cf: CaseFit) -> tuple[int, ...]:
+    """The distinct n > 0 whose mean error is finite and positive: the points a law is fitted to."""
+    mean = cf.mean[cf.mean.index > 0]
+    return tuple(int(n) for n, v in mean.items() if np.isfinite(v) and v > 0)
+
+
+def too_few_sentence(ns) -> str:
+    """Why no law is fitted to a grid with fewer than ``MIN_POINTS`` distinct n > 0, in plain words."""
+    have = f"{len(ns)} ({'n = ' + join_words([fmt_n(n) for n in ns])})" if ns else "none"
+    return (f"No law is fitted: a law R(n) = D n^-α + C needs at least {MIN_POINTS} distinct n > 0 (database sizes "
+            f"with a measured error), and this grid has {have}. The baseline and the paired gain do not need "
+            f"a law; run more database sizes to fit one.")
 
 
 def case_findings(cf: CaseFit, fits_by_m: Mapping[int, CaseFit] | None = None, *, check=None,

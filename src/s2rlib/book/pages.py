@@ -19,7 +19,7 @@ from s2rlib._core.constants import ALL_M
 from s2rlib.book import findings
 from s2rlib.law import sensitivity
 from s2rlib.law import simulation_baseline as simulation_predictor
-from s2rlib.book.case_results import N_BOOT_PER_M, case_words, effective_m, grid_state, load_case_results, fits_by_m as fit_every_m, missing_message, results_path, states_markdown
+from s2rlib.book.case_results import N_BOOT_PER_M, case_words, effective_m, folds_words, grid_state, load_case_results, fits_by_m as fit_every_m, missing_message, results_path, states_markdown
 from s2rlib.law.fit_cache import N_BOOT
 from s2rlib.cases.registry import get_case
 from s2rlib.cases.registry import names as case_names
@@ -95,6 +95,16 @@ class CasePage:
             return True
         return False
 
+    def _no_law(self) -> bool:
+        """True (after one line saying why) where the grid has too few distinct n > 0 for a law: the law's
+        sections then say so instead of showing empty tables."""
+        if self.fit.fit.status != "too_few_points":
+            return False
+        ns = findings.fitted_ns(self.fit)
+        show_markdown(f"*No law to show here: this grid has {len(ns)} distinct n > 0, a law needs at least "
+                      f"{findings.MIN_POINTS} (see \"The fitted law\" above).*")
+        return True
+
     # ---- pieces
     def header(self) -> None:
         """The case in one table, after :meth:`notes` (a warning when its results are missing)."""
@@ -105,6 +115,8 @@ class CasePage:
         """A warning when the results are missing, and a box when they are not the final grid or hold several."""
         if not self.available:
             note(missing_message(self.case.name, self.root), "warning", "Results missing")
+        if self.available and (folds := folds_words(self.table)):
+            note(folds, "note", "The intervals are over folds")
         if self.available and (st := grid_state(self.case.name, self.table)).state != "final":
             title = {"partly final": "Final for some m, others still to run",
                      "provisional": "Provisional: not the default grid"}[st.state]
@@ -151,11 +163,16 @@ class CasePage:
         if self._missing():
             return
         f = self.fit.fit
+        if f.status == "too_few_points":
+            ns = ",".join(str(n) for n in self.case.default_ns)
+            note(f"{findings.too_few_sentence(findings.fitted_ns(self.fit))} The case file's default grid, "
+                 f"`s2r grid {self.case.name} --ns {ns}`, has enough.", "warning", "No law: too few database sizes")
+            return
         kind = "note" if f.status == "ok" else "warning"
         note(f"{law_math(f, self.fit.units)}\n\n{findings.finding(self.fit).law_sentence()}", kind, "The fitted law")
 
     def params(self) -> None:
-        if self._missing():
+        if self._missing() or self._no_law():
             return
         show(params_table(self.fit), "Fitted parameters of R(n) = D n^-alpha + C (90% intervals)")
 
@@ -197,13 +214,13 @@ class CasePage:
         show_markdown(text or "These rows do not record the simulation baseline.")
 
     def extrapolation(self) -> None:
-        if self._missing():
+        if self._missing() or self._no_law():
             return
         show(extrapolation_table(self.table, self.main_m, metric=self.metric),
              "Extrapolation check: the law fitted without the largest n, predicting it")
 
     def forms(self) -> None:
-        if self._missing():
+        if self._missing() or self._no_law():
             return
         show(forms_table(self.table, self.main_m, metric=self.metric, fit=self.fit),
              "Alternative functional forms, fitted to the trial means. RSS is the plain sum of squared residuals; "
@@ -215,7 +232,7 @@ class CasePage:
              "forms' say what their point fit alone shows")
 
     def derived(self, targets=None, delta: float = 10000) -> None:
-        if self._missing():
+        if self._missing() or self._no_law():
             return
         withheld = derived_withheld(self.fit, delta)
         if withheld:

@@ -185,7 +185,7 @@ def grid_cost_table(root=None, cases: Iterable[str] = BOOK_CASES) -> pd.DataFram
             continue
         g = select_grid(table)
         st = grid_state(case, g)
-        recipe = "today's recipe" if st.recipe == "default" else "an earlier recipe"
+        recipe = {"default": "today's recipe", "own": "a recipe of its own"}.get(st.recipe, "an earlier recipe")
         t_lo, t_hi = st.trials
         t_text = f"{t_hi}" if t_lo == t_hi else f"{t_lo}–{t_hi}"
         per_point = g.drop_duplicates(["n_source", "m_target"])[["n_source", "m_target", "wall_s"]]

@@ -26,6 +26,10 @@ The format (every key but the ``[page]``/``[notebook]`` prose is required; see t
     sha256 = "..."                        # ... with the sha256 it had when the case was created
     description = "my DFT band gaps (2,000 compositions)"
 
+    [splits]                              # optional: fixed folds instead of random re-splits
+    path = "/abs/path/folds.csv"          # (s2rlib.training.splits: a fold column, or train/test ids per fold)
+    sha256 = "..."                        # each fold is one trial; the sha256 is part of every point's id
+
     [grid]
     ns = [0, 100, 1000, "all"]            # default source sizes
     ms = ["all"]                          # default experimental training sizes
@@ -37,6 +41,7 @@ The format (every key but the ``[page]``/``[notebook]`` prose is required; see t
     two_way_figure_alt = "Three panels."  # the two-way figure's alt text (cases with several ms)
     caveats = false                       # a "Materials caveats" section (s2rlib.book.caveats): built-ins only
     sensitivity = ["lookup"]              # protocol variants shown at the largest n (s2rlib.law.sensitivity)
+    results = "/abs/my_grid/results.csv"  # the page's results table when not results/<name>/ (s2r book-page --results)
     [notebook]                            # the grid notebook: title, intro, data paragraphs
 """
 
@@ -59,11 +64,12 @@ NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 CSV_KINDS = ("composition", "polymer")
 REQUIRED = ("name", "title", "kind", "property", "units", "grouping", "source", "target", "grid")
 #: every key a case file may have, per table ("" is the top level); any other is a typo, named
-KEYS = {"": REQUIRED + ("loader", "notes", "order", "page", "notebook"),
+KEYS = {"": REQUIRED + ("loader", "notes", "order", "page", "notebook", "splits"),
+        "splits": ("path", "sha256"),
         "source": ("data", "path", "sha256", "description"), "target": ("data", "path", "sha256", "description"),
         "grid": ("ns", "ms", "trials"),
         "page": ("title", "intro", "simulations", "figure_alt", "two_way_figure_alt", "objectives", "caveats",
-                 "sensitivity"),
+                 "sensitivity", "results"),
         "notebook": ("title", "intro", "data", "check", "check_title", "check_text")}
 #: one-line text keys (top level): no line breaks or control characters
 LINE_KEYS = ("title", "kind", "property", "units", "grouping", "notes", "loader")
@@ -170,6 +176,14 @@ def parse(text: str, location: str, *, builtin: bool = False) -> dict:
         raise ParameterError(f"case file {location}: kind={spec['kind']!r}; a case without a `loader` must be one "
                              f"of {list(CSV_KINDS)}")
     _check_grid(spec["grid"], location)
+    if "splits" in spec:
+        sp = spec["splits"]
+        _require(isinstance(sp, dict) and "path" in sp and "sha256" in sp, location, "splits", sp,
+                 "a table [splits] with `path` (absolute) and `sha256`")
+        check_line(sp["path"], "[splits] path", f"case file {location}")
+        _require(Path(sp["path"]).expanduser().is_absolute(), location, "[splits] path", sp["path"], "an absolute path")
+        _require(isinstance(sp["sha256"], str) and bool(re.fullmatch(r"[0-9a-f]{64}", sp["sha256"])), location,
+                 "[splits] sha256", sp["sha256"], "64 hex digits")
     check_page(spec.get("page", {}), location)
     notebook = spec.get("notebook", {})
     if "check" in notebook and not builtin:
@@ -217,6 +231,13 @@ def check_page(page, location: str) -> None:
     if "caveats" in page:
         if not isinstance(page["caveats"], bool):
             raise ParameterError(f"case file {location}: [page] caveats={page['caveats']!r}: expected true or false")
+    if "results" in page:
+        res = page["results"]
+        if not (isinstance(res, str) and Path(res).expanduser().is_absolute() and res.endswith(".csv")
+                and "`" not in res):
+            raise ParameterError(f"case file {location}: [page] results={res!r}: expected the absolute path of a "
+                                 f"results CSV, without backticks (s2r book-page NAME --results PATH writes it)")
+        check_line(res, "[page] results", f"case file {location}")
     if "sensitivity" in page:
         sens = page["sensitivity"]
         if not (isinstance(sens, list) and all(isinstance(v, str) and v.strip() for v in sens)):

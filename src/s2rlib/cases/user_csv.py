@@ -132,9 +132,11 @@ def check_files(source: str | Path, target: str | Path, kind: str) -> dict:
         check_columns(df, kind, loaded.location)
         datasets.numeric_column(df, "target", loaded.location)  # non-numeric, NaN, inf: lines named
         ids[side] = _identities(df, kind, loaded.location)
-        _check_values(pd.to_numeric(df["target"]).to_numpy(dtype=float), side, loaded.location)
+        y = pd.to_numeric(df["target"]).to_numpy(dtype=float)
+        _check_values(y, side, loaded.location)
         facts[side] = {"path": str(Path(path).expanduser().resolve()), "sha256": loaded.sha256, "rows": len(df),
-                       "unique": len(set(ids[side].tolist()))}
+                       "unique": len(set(ids[side].tolist())), "zeros": float(np.mean(y == 0)),
+                       "min": float(y.min()), "max": float(y.max())}
     if facts["source"]["unique"] < MIN_SOURCE:
         raise DataError(f"{source}: {facts['source']['unique']} distinct {kind}(s) after merging duplicates; "
                         f"a source needs at least {MIN_SOURCE} to pretrain on")
@@ -145,6 +147,31 @@ def check_files(source: str | Path, target: str | Path, kind: str) -> dict:
                             f"a network pretrained there has seen none of this chemistry")
     facts["target"]["in_source"] = int(np.isin(np.unique(ids["target"]), ids["source"]).sum())
     return facts
+
+
+#: a source and target whose shares of zero values differ by more than this (a fraction) are warned about
+ZERO_SHARE_GAP = 0.20
+#: ... and those whose ranges (max - min) differ by more than this factor, either way
+RANGE_FACTOR = 10.0
+
+
+def mismatch_warnings(facts: dict) -> list[str]:
+    """Warnings (not errors) when source and target look like different quantities: their shares of zeros
+    differ by more than :data:`ZERO_SHARE_GAP`, or their ranges by more than :data:`RANGE_FACTOR`; each
+    names both numbers. ``facts``: what :func:`check_files` returns."""
+    src, tgt = facts["source"], facts["target"]
+    out = []
+    if abs(src["zeros"] - tgt["zeros"]) > ZERO_SHARE_GAP:
+        out.append(f"the source {src['path']} has {src['zeros']:.0%} zero values, the target {tgt['path']} "
+                   f"{tgt['zeros']:.0%} (more than {ZERO_SHARE_GAP:.0%} points apart): check that both hold the same "
+                   f"property in the same units, and that a zero means the same in both (e.g. metals in a band gap)")
+    spans = {side: f["max"] - f["min"] for side, f in (("source", src), ("target", tgt))}
+    ratio = spans["target"] / spans["source"] if spans["source"] > 0 else np.inf
+    if not (1 / RANGE_FACTOR <= ratio <= RANGE_FACTOR):
+        out.append(f"the target's values span {tgt['min']:.4g} to {tgt['max']:.4g} (range {spans['target']:.4g}), the "
+                   f"source's {src['min']:.4g} to {src['max']:.4g} (range {spans['source']:.4g}): the target's range is "
+                   f"{ratio:.3g} times the source's, more than {RANGE_FACTOR:g}x apart; check the units of both files")
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- loading

@@ -22,7 +22,7 @@ import traceback
 from pathlib import Path
 
 from s2rlib._core.constants import ALL_M
-from s2rlib.cases.registry import CASES, get_case
+from s2rlib.cases.registry import CASES, get_case, reload
 from s2rlib._core.errors import DataError, ParameterError, S2RError
 
 # ---------------------------------------------------------------------------------------------
@@ -81,10 +81,17 @@ def _add_grid(sub) -> None:
                                       "is imported from; one in the working directory is not used)")
     g.add_argument("--keep-notebooks", action="store_true", help="keep executed notebooks in <out>/executed")
     g.add_argument("--quiet", action="store_true")
+    g.add_argument("--splits", help="a split file of fixed folds instead of random re-splits (CSV with a fold column, "
+                                     "or JSON of train/test ids per fold; s2rlib.training.splits): trial t is fold t; "
+                                     "default: the case file's [splits], else random")
+    g.add_argument("--dry-run", action="store_true", help="check the grid, print the points still to run and their "
+                                                          "estimated time (from recorded wall_s), run nothing")
     g.set_defaults(func=cmd_grid)
 
 
 def cmd_grid(args) -> int:
+    from s2rlib._core.paths import results_root
+    from s2rlib.grid import estimate
     from s2rlib.grid import runner as grid
     from s2rlib.training.params import validate_recipe
 
@@ -103,7 +110,12 @@ def cmd_grid(args) -> int:
         threads = grid.default_threads(args.workers)
     points = grid.plan(case.name, ns, ms, trials=trials, seed=args.seed, out_dir=out,
                        recipe=recipe, threads=threads, notebook=args.notebook, keep_notebooks=args.keep_notebooks,
-                       device=args.device)
+                       device=args.device, splits=args.splits)
+    committed = results_root() / case.name / "results.csv"
+    print(estimate.cost_line(case.name, estimate.estimate(points, dict.fromkeys([out / "results.csv", committed]))),
+          flush=True)
+    if args.dry_run:
+        return 0
     print(f"{case.name}: notebook: {points[0].notebook}", flush=True)
     per_point = f"{threads} torch thread(s) per point" if threads else "the dask workers' threads"
     gpu = points[0].params.get("device")
@@ -213,9 +225,13 @@ def cmd_cases(args) -> int:
 def cmd_new_case(args) -> int:
     from s2rlib.cli.new_case import new_case
 
+    if not (args.property or "").strip():
+        raise ParameterError("parameter --property: required: the measured property's name in words, e.g. "
+                             "--property \"band gap\" (the page's figure axes, tables and sentences name it)")
     path = new_case(args.name, args.source, args.target, kind=args.kind, units=args.units, title=args.title,
                     property=args.property, source_description=args.source_description,
-                    target_description=args.target_description, notes=args.notes or "", trials=args.trials)
+                    target_description=args.target_description, notes=args.notes or "", trials=args.trials,
+                    splits=args.splits)
     case = get_case(args.name)
     print(f"{case.name}: wrote {path}\n  source: {case.source}\n  target: {case.target}\n"
           f"  default grid: n = {','.join(map(str, case.default_ns))}, {case.default_trials} trials\n"
@@ -231,12 +247,45 @@ def cmd_book_pages(args) -> int:
     if root is None:
         raise S2RError("no project checkout (a directory with _toc.yml and notebooks/) here or above; pass --root")
     names = [args.name] if getattr(args, "name", None) else None
+    if getattr(args, "results", None):
+        _declare_results(args.name, args.results)
     changed = casepages.write_book(root, names)
     for path in changed:
         print(f"wrote {path}")
     if not changed:
         print("book pages, notebooks and _toc.yml are current")
     return 0
+
+
+def _declare_results(name: str, given: str) -> None:
+    """Record ``given`` (a results CSV, or the ``--out`` folder holding one) as the page's results table:
+    ``[page] results`` in the user case file, written atomically; refused for a built-in case, a missing file or
+    a table without rows of the case."""
+    from s2rlib._core.atomic import write_text
+    from s2rlib.cases import case_file as casefile
+    from s2rlib.grid import results
+
+    case = get_case(name)
+    if case.builtin:
+        raise ParameterError(f"parameter --results={given!r}: case {name!r} is built in; its page reads "
+                             f"results/{name}/results.csv (or $S2R_RESULTS_ROOT/{name}/results.csv)")
+    path = Path(given).expanduser().resolve()
+    path = path / "results.csv" if path.is_dir() else path
+    if not path.is_file():
+        raise ParameterError(f"parameter --results={given!r}: {path} does not exist; expected the results.csv of a "
+                             f"grid (s2r grid {name} --out DIR writes DIR/results.csv) or its folder")
+    table = results.load_results(path)
+    if not (table["case"].astype(str) == name).any():
+        raise DataError(f"parameter --results={given!r}: {path} has no rows of case {name!r} (it holds: "
+                        f"{sorted(table['case'].astype(str).unique())})")
+    spec = casefile.parse(Path(case.file).read_text(encoding="utf-8"), case.file)
+    spec.setdefault("page", {})["results"] = str(path)
+    text = casefile.dumps(spec, header=f"Case {name!r}, written by `s2r new-case`; [page] results by "
+                                       f"`s2r book-page --results`; format: s2rlib.cases.case_file")
+    casefile.parse(text, case.file)
+    write_text(Path(case.file), text)
+    reload()
+    print(f"{name}: its page reads {path} ([page] results in {case.file})")
 
 
 def add_case_commands(sub) -> None:
@@ -251,12 +300,15 @@ def add_case_commands(sub) -> None:
     n.add_argument("--target", required=True, help="CSV of measured values (fine-tuning and test)")
     n.add_argument("--kind", required=True, choices=["composition", "polymer"])
     n.add_argument("--units", required=True, help="units of the target column, e.g. eV")
-    n.add_argument("--property", default="target", help="the property's name, in words")
+    n.add_argument("--property", help="the property's name, in words, e.g. \"band gap\" (required: the page's axes "
+                                      "and sentences name it)")
     n.add_argument("--title", help="the page's title (default: built from the file names)")
     n.add_argument("--source-description", help="the source in words (default: file name and counts)")
     n.add_argument("--target-description", help="the target in words (default: file name and counts)")
     n.add_argument("--notes", help="a note for the page's header table")
     n.add_argument("--trials", type=int, default=5, help="default trials per grid point (default 5)")
+    n.add_argument("--splits", help="a split file of fixed folds (a fold column, or train/test ids per fold) used "
+                                    "instead of random re-splits: each fold is one trial (recorded as [splits])")
     n.set_defaults(func=cmd_new_case)
     b = sub.add_parser("book-pages", help="write every case's book page, the built-in notebooks and _toc.yml from "
                                           "the case files and templates (make book runs it)")
@@ -265,6 +317,8 @@ def add_case_commands(sub) -> None:
     p = sub.add_parser("book-page", help="write one case's book pages (book/cases/NAME.md and NAME_details.md) and add them to _toc.yml")
     p.add_argument("name")
     p.add_argument("--root", help="the project checkout (default: found from the current directory)")
+    p.add_argument("--results", help="the results table the page reads, a results.csv or the grid's --out folder "
+                                      "(default results/NAME/); recorded in the case file as [page] results")
     p.set_defaults(func=cmd_book_pages)
 
 

@@ -8,6 +8,7 @@ and sha256 (nothing is copied).
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from s2rlib._core.atomic import write_text
@@ -17,6 +18,9 @@ from s2rlib.cases import case_file as casefile
 from s2rlib.cases import user_csv
 from s2rlib.cases.registry import CASES, from_spec, reload
 from s2rlib.training.params import MIN_TEST, MIN_TRAIN, MIN_VAL, validate_recipe
+from s2rlib.training.splits import file_sha256
+
+log = logging.getLogger(__name__)
 
 
 def _check_split(n_target: int, location) -> None:
@@ -41,7 +45,7 @@ def default_ns(n_source: int) -> list:
 def new_case(name: str, source: str | Path, target: str | Path, *, kind: str, units: str, title: str | None = None,
              property: str = "target", source_description: str | None = None,
              target_description: str | None = None, notes: str = "", trials: int = 5,
-             directory: Path | None = None) -> Path:
+             directory: Path | None = None, splits: str | Path | None = None) -> Path:
     """Check the two CSVs, then write ``<directory>/<name>.toml`` (atomically); returns its path."""
     casefile.check_name(name)
     directory = casefile.user_cases_dir() if directory is None else Path(directory)  # a file there: refused first
@@ -51,6 +55,8 @@ def new_case(name: str, source: str | Path, target: str | Path, *, kind: str, un
                              f"file first to redefine the case")
     facts = user_csv.check_files(source, target, kind)
     _check_split(facts["target"]["unique"], target)
+    for warning in user_csv.mismatch_warnings(facts):
+        log.warning("new-case %s: %s", name, warning)
     src, tgt = facts["source"], facts["target"]
     what = "compositions" if kind == "composition" else "polymers"
     spec = {
@@ -66,6 +72,11 @@ def new_case(name: str, source: str | Path, target: str | Path, *, kind: str, un
                                                          f"{tgt['unique']:,} {what})"},
         "grid": {"ns": default_ns(src["unique"]), "ms": ["all"], "trials": int(trials)},
     }
+    if splits:  # fixed folds: checked against the data when a grid is planned (s2rlib.training.splits)
+        split_path = Path(splits).expanduser().resolve()
+        if not split_path.is_file():
+            raise ParameterError(f"parameter --splits={str(splits)!r}: {split_path} does not exist")
+        spec["splits"] = {"path": str(split_path), "sha256": file_sha256(split_path)}
     draft = from_spec(spec, file="", builtin=False)
     spec["page"] = {"objectives": default_objectives(draft), "figure_alt": default_figure_alt(draft)}
     if draft.two_way:

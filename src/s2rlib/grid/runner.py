@@ -92,6 +92,10 @@ class GridPoint:
     data_sha256: str = ""
     #: where its networks train ("cpu", "cuda"); a GPU point's params record the GPU, so it has its own id
     device: str = "cpu"
+    #: the source size n = "all" stands for (0 when the data were not loaded): for cost estimates only
+    n_all: int = 0
+    #: the split file of fixed folds ("" = random re-splits); its sha256 is in ``params`` (and so in the id)
+    splits: str = ""
 
     @property
     def pid(self) -> str:
@@ -173,6 +177,7 @@ def _execute_point(point: GridPoint) -> tuple[str, bool]:
             "recipe_json": json.dumps(point.params.get("recipe", {})),
             "threads": point.params.get("threads") or 1,
             **({"device": point.device} if point.device != "cpu" else {}),  # older notebooks have no device
+            **({"splits": point.splits} if point.splits else {}),  # ... nor split files
             "output_path": str(path), "progress": False,
         }
         pm.execute_notebook(point.notebook, str(out_nb), parameters=parameters, kernel_name="python3",
@@ -203,7 +208,7 @@ class GridResult:
 
 def plan(case: str, ns, ms=(ALL_M,), *, trials: int, seed: int, out_dir, recipe: dict | None = None,
          threads: int | None = None, notebook: str | Path | None = None, keep_notebooks: bool = False,
-         check_data: bool = True, device: str | None = None) -> list[GridPoint]:
+         check_data: bool = True, device: str | None = None, splits: str | None = None) -> list[GridPoint]:
     """Validate the grid up front and list its points.
 
     Every parameter is checked before any point runs; with ``check_data`` (default) the case's data
@@ -223,22 +228,24 @@ def plan(case: str, ns, ms=(ALL_M,), *, trials: int, seed: int, out_dir, recipe:
                                  f"given more than once; list each size once")
     export_cases_dir()
     checked = [validate_params(case, n, trials, seed, m_target=m, recipe=recipe, threads=threads, device=device,
-                               output_path=Path(out_dir) / "points" / "x.csv") for n in ns for m in ms]
+                               splits=splits, output_path=Path(out_dir) / "points" / "x.csv") for n in ns for m in ms]
     out_dir = Path(out_dir).expanduser().resolve()  # papermill runs in the notebook's directory
     notebook = Path(notebook) if notebook else default_notebook(case)
     if not notebook.is_file():
         raise ParameterError(f"notebook {notebook} for case {case!r} does not exist")
-    data_sha256 = ""
+    data_sha256, n_all = "", 0
     if check_data:
         data = registry.load_case(case)
         for p in checked:
             check_against_data(p, data)
-        data_sha256 = data.data_sha256
+        data_sha256, n_all = data.data_sha256, data.n_source
     # the full resolved recipe goes into the parameters, so a change of defaults is a new grid
     params = {"trials": int(trials), "seed": int(seed), "recipe": validate_recipe(recipe).to_dict(),
-              "threads": threads or 1, **checked[0]["device_record"]}
+              "threads": threads or 1, **checked[0]["device_record"], **checked[0]["splits_record"]}
+    split_path = checked[0]["splits"]["path"] if checked[0]["splits"] else ""
     return [GridPoint(case, n if n == "all" else int(n), int(m), params, str(out_dir),
-                      str(notebook.resolve()), keep_notebooks, data_sha256, checked[0]["device"]) for m in ms for n in ns]
+                      str(notebook.resolve()), keep_notebooks, data_sha256, checked[0]["device"], n_all, split_path)
+            for m in ms for n in ns]
 
 
 def merge(out_dir) -> pd.DataFrame:

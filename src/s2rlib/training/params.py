@@ -17,7 +17,7 @@ from pathlib import Path
 
 from s2rlib.datasets.case_data import CaseData
 from s2rlib.cases.registry import get_case
-from s2rlib._core.errors import ParameterError
+from s2rlib._core.errors import ChecksumError, ParameterError
 from s2rlib._core.constants import ALL_M
 from s2rlib.training.device import PRECISIONS, bf16_native
 from s2rlib.training.device import record as device_record
@@ -25,6 +25,7 @@ from s2rlib.training.device import resolve as resolve_device
 from s2rlib.training.transfer import Candidate, Recipe
 from s2rlib.training.models import MATMULS, OPTIMIZERS, onednn_available
 from s2rlib.training.pretrain import SCHEDULES
+from s2rlib.training.splits import file_sha256, read_split_file
 
 MIN_TRAIN, MIN_VAL, MIN_TEST = 8, 2, 2
 #: bounds on the network's size: a width or a layer count beyond these is a typo, not an experiment
@@ -206,11 +207,33 @@ def validate_recipe(overrides: dict | None) -> Recipe:
     return recipe
 
 
+def resolve_splits(case, splits: str | None) -> dict | None:
+    """The split file a grid uses: ``splits`` (a path; ``s2r grid --splits``), else the case file's ``[splits]``
+    (its sha256 checked), else None (random re-splits). Returns ``{"path", "sha256"}``."""
+    if splits:
+        path = Path(str(splits)).expanduser().resolve()
+        if not path.is_file():
+            raise ParameterError(f"parameter splits={str(splits)!r}: {path} does not exist; expected a split file "
+                                 f"(CSV with a fold column, or JSON of train/test ids per fold)")
+        return {"path": str(path), "sha256": file_sha256(path)}
+    declared = case.spec.get("splits")
+    if not declared:
+        return None
+    path = Path(declared["path"])
+    if not path.is_file():
+        raise ParameterError(f"case file {case.file}: [splits] path = {str(path)!r} does not exist")
+    digest = file_sha256(path)
+    if digest != declared["sha256"]:
+        raise ChecksumError(f"{path}: the split file changed since {case.file} recorded it: sha256 {digest}, "
+                            f"recorded {declared['sha256']}; restore it, or record the new one in the case file")
+    return {"path": str(path), "sha256": digest}
+
+
 def validate_params(case: str, n_source, trials, seed, m_target=ALL_M, output_path=None, recipe: dict | None = None,
-                    threads=None, device=None, **ignored) -> dict:
+                    threads=None, device=None, splits: str | None = None, **ignored) -> dict:
     """Check every parameter that does not need the data; returns them normalised."""
     try:
-        get_case(case)
+        the_case = get_case(case)
     except ParameterError as exc:
         raise ParameterError(f"parameter case={case!r}: {exc}") from None
     out = {
@@ -225,7 +248,10 @@ def validate_params(case: str, n_source, trials, seed, m_target=ALL_M, output_pa
         # where it trains (refused with the reason where it cannot run here) and what the point records of it
         "device": str(resolve_device(device)),
         "device_record": device_record(device),
+        # a user's fixed folds instead of random re-splits: its sha256 is a parameter (another file, another grid)
+        "splits": resolve_splits(the_case, splits),
     }
+    out["splits_record"] = {"splits_sha256": out["splits"]["sha256"]} if out["splits"] else {}
     if out["seed"] + out["trials"] - 1 > MAX_SEED:
         raise ParameterError(f"parameter seed={out['seed']}: trial t uses seed + t, and seed + trials - 1 = "
                              f"{out['seed'] + out['trials'] - 1} must be <= {MAX_SEED} (2**32 - 1)")
@@ -244,6 +270,11 @@ def check_against_data(params: dict, data: CaseData) -> dict:
             f"parameter n_source={n}: larger than the source set of case {data.case!r} ({data.n_source} samples)")
     params["n_source"] = n
     recipe: Recipe = params["recipe"]
+    if params.get("splits"):  # fixed folds: the file is checked against the data, and its folds against the grid
+        folds = read_split_file(params["splits"]["path"], data, get_case(params["case"]))
+        folds.check(params["trials"], params.get("m_target", ALL_M), MIN_TRAIN, MIN_VAL)
+        params["folds"] = folds
+        return params
     n_groups = len(set(data.groups_target.tolist()))
     m = params.get("m_target")
     pool = (m if m != ALL_M else data.n_target * (1 - recipe.test_fraction))

@@ -39,6 +39,7 @@ from s2rlib.training.models import EnsembleMLP
 from s2rlib.training.metrics import simulation_baseline, trial_metrics
 from s2rlib.training.finetune import finetune
 from s2rlib.training.pretrain import pretrain, source_split
+from s2rlib.training.splits import Folds, fold_split, split_groups  # noqa: F401 - split_groups: transfer's API
 from s2rlib._core.constants import ALL_M
 
 
@@ -183,42 +184,6 @@ class Recipe:
         return int(steps if self.pretrain_max_steps is None else min(steps, self.pretrain_max_steps))
 
 
-def split_groups(groups: np.ndarray, rng: np.random.Generator, test_fraction: float, val_fraction: float,
-                 m: int = ALL_M) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Split rows into (train, val, test) so that no group straddles two parts.
-
-    Groups are shuffled and the first ``test_fraction`` of rows (by whole groups) go to test. With
-    ``m``, the remaining pool is cut to ``m`` rows (whole groups, then trimmed); ``val_fraction``
-    of those rows (whole groups) is the validation set, the rest training. Index arrays are sorted.
-    """
-    uniq, inverse = np.unique(groups, return_inverse=True)
-    order = rng.permutation(len(uniq))
-    sizes = np.bincount(inverse, minlength=len(uniq))[order]
-    cum = np.cumsum(sizes)
-    n_rows = len(groups)
-    n_test_groups = int(np.searchsorted(cum, test_fraction * n_rows, side="left")) + 1
-    test_groups = order[:n_test_groups]
-    pool_groups = order[n_test_groups:]
-    if m != ALL_M:
-        pool_sizes = np.cumsum(np.bincount(inverse, minlength=len(uniq))[pool_groups])
-        k = int(np.searchsorted(pool_sizes, m, side="left")) + 1
-        pool_groups = pool_groups[:k]
-    pool_rows = np.nonzero(np.isin(inverse, pool_groups))[0]
-    if m != ALL_M and len(pool_rows) > m:
-        # trim the last group's surplus rows so the pool has exactly m rows
-        rank = {g: i for i, g in enumerate(pool_groups)}
-        pool_rows = pool_rows[np.argsort([rank[g] for g in inverse[pool_rows]], kind="stable")][:m]
-    pool_group_order = {g: i for i, g in enumerate(pool_groups)}
-    ranks = np.array([pool_group_order[g] for g in inverse[pool_rows]])
-    pool_rows = pool_rows[np.argsort(ranks, kind="stable")]
-    n_val = max(1, int(round(val_fraction * len(pool_rows))))
-    # extend the validation cut to the end of its last group
-    cut = n_val
-    while cut < len(pool_rows) - 1 and inverse[pool_rows[cut]] == inverse[pool_rows[cut - 1]]:
-        cut += 1
-    val, train = pool_rows[:cut], pool_rows[cut:]
-    test = np.nonzero(np.isin(inverse, test_groups))[0]
-    return np.sort(train), np.sort(val), np.sort(test)
 
 
 def standardizer(X_source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -230,7 +195,7 @@ def standardizer(X_source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def run_trials(data: CaseData, n: int, *, trials: int, seed: int, recipe: Recipe = Recipe(), m: int = ALL_M,
                progress: bool = True, batched: bool = True, record_candidates: bool = False,
-               device: str | None = None) -> pd.DataFrame:
+               device: str | None = None, folds: Folds | None = None) -> pd.DataFrame:
     """Run one grid point; returns tidy rows (trial, seed, metric, value, selected_recipe, ...).
 
     Metrics per trial: test ``mae``, ``rmse``, ``r2`` (property units), ``val_mae`` of the selected
@@ -249,6 +214,9 @@ def run_trials(data: CaseData, n: int, *, trials: int, seed: int, recipe: Recipe
 
     ``device`` ("cpu", the default and reference, or "cuda": :mod:`s2rlib.training.device`) is where every
     tensor of the training lives; initialisation and batch draws are the CPU's on any device.
+
+    ``folds`` (a checked split file, :func:`s2rlib.training.splits.read_split_file`): trial ``t`` tests on
+    fold ``t`` instead of a random re-split, its validation set carved from that fold's training rows.
     """
     dev = resolve(device)
     if dev.type != "cpu" and (recipe.matmul != "blas" or (recipe.precision == "bf16" and not
@@ -258,13 +226,13 @@ def run_trials(data: CaseData, n: int, *, trials: int, seed: int, recipe: Recipe
                              "that supports it)")
     # torch.device(...) as a context is a function mode that sees every torch call: not entered on the CPU
     with contextlib.nullcontext() if dev.type == "cpu" else torch.device(dev):
-        return _run_on_device(data, n, trials, seed, recipe, m, progress, batched, record_candidates)
+        return _run_on_device(data, n, trials, seed, recipe, m, progress, batched, record_candidates, folds)
 
 
-def _run_on_device(data, n, trials, seed, recipe, m, progress, batched, record_candidates) -> pd.DataFrame:
+def _run_on_device(data, n, trials, seed, recipe, m, progress, batched, record_candidates, folds) -> pd.DataFrame:
     t0 = time.perf_counter()
     allocator.keep_freed_memory()  # the same numbers, without page-faulting every large tensor each step
-    pt = _prepare(data, n, trials, seed, recipe, m)
+    pt = _prepare(data, n, trials, seed, recipe, m, folds)
     K = len(recipe.candidates)
     out = _Outcome(best_val=torch.empty(trials, K), best_step=torch.zeros(trials, K, dtype=torch.long),
                    trained_steps=torch.zeros(trials, K, dtype=torch.long), curves={} if record_candidates else None)
@@ -323,17 +291,23 @@ class _Outcome:
     curves: dict | None = None
 
 
-def _prepare(data: CaseData, n: int, trials: int, seed: int, recipe: Recipe, m: int) -> _Point:
-    """Split, draw and standardise for every trial of a point (refuses an n beyond what is left)."""
+def _prepare(data: CaseData, n: int, trials: int, seed: int, recipe: Recipe, m: int, folds: Folds | None = None
+             ) -> _Point:
+    """Split (at random, or trial t on fold t), draw and standardise for every trial of a point (refuses an n
+    beyond what is left)."""
     seeds = [seed + t for t in range(trials)]
+    if folds is not None:
+        folds.check(trials, m, 1, 1)
     mu, sd = standardizer(data.X_source)
     dev = torch.get_default_device()
     Xs = torch.from_numpy(((data.X_source - mu) / sd).astype(np.float32)).to(dev)
     Xt = torch.from_numpy(((data.X_target - mu) / sd).astype(np.float32)).to(dev)
     splits, draws, ystats = [], [], []
-    for s in seeds:
+    for t, s in enumerate(seeds):
         rng = np.random.default_rng(s)
-        tr, va, te = split_groups(data.groups_target, rng, recipe.test_fraction, recipe.val_fraction, m)
+        tr, va, te = (split_groups(data.groups_target, rng, recipe.test_fraction, recipe.val_fraction, m)
+                      if folds is None else
+                      fold_split(data.groups_target, folds.test[t], folds.pool[t], rng, recipe.val_fraction, m))
         perm = rng.permutation(data.n_source)
         if recipe.withhold_test_sources and data.source_groups is not None:
             # withhold the simulations of this trial's test groups (same identity as the split's groups)
