@@ -131,7 +131,7 @@ def pretrain_throughput(data, recipe, E: int, steps: int) -> dict:
     """The pretraining loop alone (``pretrain.pretrain_fixed``): E members, on all source rows."""
     import torch
 
-    from s2rlib.training import transfer
+    from s2rlib.training import pretrain, transfer
     from s2rlib.training.models import EnsembleMLP
 
     mu, sd = transfer.standardizer(data.X_source)
