@@ -85,6 +85,7 @@ def analyse(case: str, root: Path = OUT) -> dict:
             "grid_length": {str(k): v for k, v in fac.grid_length.items()},
         }
     result["curve"] = curve(case, root)
+    result["schedule_choice"] = schedule_choice(case, root)
     return result
 
 

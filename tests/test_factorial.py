@@ -111,12 +111,15 @@ def _bench():
     return mod
 
 
-@pytest.mark.skipif(not (ROOT / "results" / "factorial" / "formation_enthalpy.json").is_file(), reason="not run")
-def test_the_committed_factorial_file_is_what_its_points_give():
-    """results/factorial/formation_enthalpy.json (what the book reads) is benchmarks/factorial.py's analysis
+@pytest.mark.parametrize("case", ["formation_enthalpy", "band_gap"])
+def test_the_committed_factorial_file_is_what_its_points_give(case):
+    """results/factorial/<case>.json (what the book reads) is benchmarks/factorial.py's analysis
     of the committed points: a new point or a changed pairing shows here, not silently in the book."""
-    fresh = json.loads(json.dumps(_bench().analyse("formation_enthalpy"), sort_keys=True))
-    committed = json.loads((ROOT / "results" / "factorial" / "formation_enthalpy.json").read_text())
+    if not (ROOT / "results" / "factorial" / f"{case}.json").is_file():
+        pytest.skip("not run")
+    fresh = json.loads(json.dumps(_bench().analyse(case), sort_keys=True))
+    committed = json.loads((ROOT / "results" / "factorial" / f"{case}.json").read_text())
+    assert fresh["schedule_choice"] == committed["schedule_choice"]
     assert fresh.keys() == committed.keys() and fresh["runs"] == committed["runs"]
     for m, b in committed["by_m"].items():
         assert b["mean"] == pytest.approx(fresh["by_m"][m]["mean"], rel=1e-12)
@@ -172,3 +175,26 @@ def test_the_converged_curve_is_worded_from_its_fits():
         assert f"`{c['fits'][c['chosen']]['status']}`" in text
         assert ("derived numbers follow" in text) == any(d["supported"] for cc in res["curve"].values()
                                                          for d in cc["decisions"].values())
+
+
+def test_an_undetected_gain_gets_no_compute_share_and_validation_choice_is_counted():
+    """Band gap with every experiment: the grid's gain at the whole database is not told apart from 0, so
+    its compute share (a ratio over that gain) has no interval and the page says so instead of a percentage;
+    the validation choice counts the cells whose lowest validation MAE is the converged length."""
+    from s2rlib.book import factorial_view
+
+    res = factorial_view.load("band_gap", ROOT / "results")
+    if res is None or str(-1) not in res["by_m"]:
+        pytest.skip("the band-gap factorial was not run")
+    b = res["by_m"]["-1"]
+    gain = next(e for e in b["effects"] if e["effect"] == "gain" and e["n"] == b["n_max"]
+                and e["length"] == b["grid_length"][str(b["n_max"])])
+    assert gain["lo"] < 0 < gain["hi"]
+    every = factorial_view.compute_sentences(res, "eV").split("\n\n")[1]
+    assert every.startswith("With every experiment, no compute share is given") and "nan" not in every
+    assert "%" not in every.split(". ")[0]
+    rows = res["schedule_choice"]
+    for r in rows:  # the pick is the lowest mean validation error of the cell's lengths
+        assert r["val"][r["picked"]] == min(r["val"].values())
+    wins = sum(r["picked"] == "converged" for r in rows)
+    assert f"in {wins} of {len(rows)} (m, n) cells" in factorial_view.choice_sentence(res)

@@ -14,6 +14,8 @@ draws the numbers of that file.
 
 from __future__ import annotations
 
+import math
+
 import json
 from pathlib import Path
 
@@ -81,7 +83,14 @@ def compute_sentences(res: dict, units: str = "") -> str:
         share, step = b.get("share_max"), b.get("share_step")
         n_max, n_below = b["n_max"], b["n_below"]
         long = b["grid_length"].get(str(n_max))
-        if share and share.get("est") is not None:
+        bounded = share and all(share.get(k) is not None and math.isfinite(share[k]) for k in ("est", "lo", "hi"))
+        if share and share.get("est") is not None and not bounded:
+            gain = _effect(b, "gain", n=int(n_max), length=long)
+            out.append(f"With {_m_words(m)}, no compute share is given: the grid's gain at the whole database "
+                       f"(n = {fmt_n(n_max)}, {long})"
+                       + (f", {fmt_diff_cell(gain['mean'], gain['lo'], gain['hi'])}{u}," if gain else "")
+                       + " is not told apart from no gain, and a share of an undetected gain has no interval.")
+        elif bounded:
             out.append(f"With {_m_words(m)}, {_whole_pct(share['est'])} "
                        f"[{_whole_pct(share['lo'])}, {_whole_pct(share['hi'])}] of the grid's gain at the whole database "
                        f"(n = {fmt_n(n_max)}) comes from its longer pretraining ({long} instead of {b['short']}), "
@@ -187,4 +196,21 @@ def factorial_figure(res: dict, units: str = ""):
     axes[0][0].set_ylabel(f"test MAE{f' ({units})' if units else ''}")
     legend_below(fig, axes[0][0], ncols=2)
     return fig
+
+
+def choice_sentence(res: dict) -> str:
+    """Which pretraining length the experimental validation error picks, over the factorial's (m, n) cells."""
+    rows = res.get("schedule_choice") or []
+    if not rows:
+        return ""
+    wins = [r for r in rows if r["picked"] == "converged"]
+    worse = [(r, lab, v) for r in rows for lab, v in r["converged_vs"].items() if v["mean"] > 2 * v["se"]]
+    text = (f"Chosen on the experimental validation error (the test split never chooses), converged pretraining "
+            f"is the better length in {len(wins)} of {len(rows)} (m, n) cells")
+    if worse:
+        text += ("; it is worse by more than two standard errors in " +
+                 join_words([f"{_m_words(r['m'])} at n = {fmt_n(r['n'])} (against {lab})" for r, lab, _ in worse]))
+    else:
+        text += "; where a fixed length is picked, it is never better by more than two standard errors"
+    return text + "."
 
