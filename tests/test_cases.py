@@ -364,3 +364,23 @@ def test_a_broken_user_case_file_is_named_and_does_not_stop_the_others(cases_dir
     with pytest.raises(ParameterError, match=r"unknown case 'broken'.*unreadable: case file .*broken\.toml: missing key"):
         cases.get_case("broken")
     assert "must match the file name" in cases.PROBLEMS[str(cases_dir / "wrong_name.toml")]
+
+
+def test_the_example_files_are_the_ones_their_readme_names_and_the_tool_cuts():
+    """Every example CSV's sha256 is the one its README lists, and ``tools/make_example_data.py`` cuts the
+    formation-enthalpy pair again byte for byte from the vendored and mirrored data (a changed draw, unit
+    conversion or source shows here)."""
+    import hashlib
+    import re
+    import subprocess
+    import sys
+
+    readme = (EXAMPLE / "README.md").read_text()
+    listed = dict(re.findall(r"^\| (\S+\.csv) \|.*\| ([0-9a-f]{64}) \|$", readme, re.M))
+    assert set(listed) == {p.name for p in EXAMPLE.glob("*.csv")}
+    for name, digest in listed.items():
+        assert hashlib.sha256((EXAMPLE / name).read_bytes()).hexdigest() == digest, name
+    out = subprocess.run([sys.executable, str(Path(__file__).resolve().parents[1] / "tools" / "make_example_data.py"),
+                          "--check"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.count("unchanged") == 2

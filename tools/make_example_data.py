@@ -30,7 +30,8 @@ def cut(frame: pd.DataFrame, k: int, rng: np.random.Generator) -> pd.DataFrame:
     return frame.iloc[np.sort(rng.choice(len(frame), k, replace=False))]
 
 
-def main() -> None:
+def main(check: bool = False) -> None:
+    """Write the files (``check``: write nothing, compare with the committed ones and fail on a difference)."""
     rng = np.random.default_rng(2025)
     with gzip.open(DATA / "matbench" / "mp_e_form.csv.gz", "rt") as fh:
         sim = pd.read_csv(fh, dtype={"target": str})  # the values byte for byte
@@ -39,9 +40,17 @@ def main() -> None:
     exp = cut(exp[["formula", "target"]], 300, rng)
     for name, frame in (("sim_formation_enthalpy.csv", sim), ("exp_formation_enthalpy.csv", exp)):
         path = OUT / name
-        frame.to_csv(path, index=False)
+        text = frame.to_csv(index=False)
+        if check:
+            if path.read_text() != text:
+                raise SystemExit(f"{path}: differs from what the draw gives now (rerun without --check)")
+            print(f"{name}: unchanged")
+            continue
+        path.write_text(text)
         print(f"{name}: {len(frame)} rows, sha256 {hashlib.sha256(path.read_bytes()).hexdigest()}")
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(check="--check" in sys.argv[1:])
