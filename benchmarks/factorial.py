@@ -174,8 +174,9 @@ def _n(n):
 def _pct(s):
     if not s or s["est"] is None or math.isnan(s["est"]):
         return "—"
-    ends = "unbounded" if math.isnan(s["lo"]) else f"[{100 * s['lo']:.0f}%, {100 * s['hi']:.0f}%]"
-    return f"{100 * s['est']:.0f}% {ends}"
+    if math.isnan(s["lo"]) or math.isnan(s["hi"]):  # the gain it divides by is not told apart from 0
+        return "not defined (the gain it is a share of is not detected)"
+    return f"{100 * s['est']:.0f}% [{100 * s['lo']:.0f}%, {100 * s['hi']:.0f}%]"
 
 
 def report(res: dict) -> str:
