@@ -324,3 +324,19 @@ def test_generated_prose_spells_units_one_way():
 
     text = run_tables.case_header_table("polymer_density", None).to_string()
     assert "g/cm³" in text and "^3" not in text
+
+
+def test_every_s2r_command_in_the_book_is_pasteable():
+    """A command a reader copies (inline code or a line of a code block) names its case and holds no
+    placeholder: no ellipsis, no angle-bracket slot left unfilled in a teaching page's run commands."""
+    inline = re.compile(r"`(s2r [^`]+)`")
+    bad = []
+    for path in sorted((REPO / "book").rglob("*.md")):
+        text = path.read_text()
+        commands = inline.findall(text) + [line.strip() for line in text.splitlines()
+                                           if line.strip().startswith("s2r ")]
+        commands = [c.split(" #")[0] for c in commands]  # a comment may say "..."
+        for cmd in commands:
+            if "…" in cmd or "..." in cmd:
+                bad.append((path.name, cmd))
+    assert not bad, bad
