@@ -17,7 +17,7 @@ THREADS=${THREADS:-1}
 
 ns_of() {
   case "$1" in
-    chi) echo 0,30,42,60,85,120,170,240,340,480,680,960,all ;;
+    chi) echo 0,30,42,60,85,120,170,240,340,480,680,all ;;  # 960: 959 left in trial 16 after withholding
     polymer_density) echo 0,30,42,60,85,120,170,240,340,480,680,all ;;
     formation_enthalpy|band_gap) echo 0,100,300,1000,3000,10000,20000,30000,50000,all ;;
     *) echo "grids_v3.sh: no v3 grid for case '$1'" >&2; exit 2 ;;

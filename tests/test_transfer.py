@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
+from s2rlib._core.constants import ALL_M
 from s2rlib.training import models
 from s2rlib.training import finetune, pretrain, transfer
 from s2rlib.datasets.case_data import CaseData
@@ -149,6 +150,24 @@ def test_source_draws_are_nested_and_test_groups_withheld():
         transfer.run_trials(data, 399, trials=1, seed=0, recipe=FAST, progress=False)
     assert int(_metric(transfer.run_trials(data, used, trials=1, seed=0, recipe=FAST, progress=False),
                        "n_source_used").iloc[0]) == used
+
+
+def test_an_n_some_trial_cannot_draw_is_refused_before_any_training():
+    """check_against_data (what the grid's plan runs for every point) computes the same splits and draws as
+    the point: the n a trial cannot draw is refused with the point's own message, the n it can is not."""
+    from s2rlib._core.errors import ParameterError
+    from s2rlib.training.params import check_against_data
+
+    data = synthetic_case(3, n_source=400, n_target=200)
+    data.source_groups = np.array([f"g{i % 100}" for i in range(400)])
+    used = [len(p) for p in transfer.split_and_draw(data, [0, 1, 2], FAST, ALL_M)[1]]
+    params = {"case": data.case, "n_source": min(used) + 1, "trials": 3, "seed": 0, "recipe": FAST,
+              "m_target": ALL_M, "splits": None}
+    with pytest.raises(ParameterError, match=rf"only {min(used)} of the 400 .*trial seed {used.index(min(used))}"):
+        check_against_data(params, data)
+    assert check_against_data({**params, "n_source": min(used)}, data)["n_source"] == min(used)
+    with pytest.raises(ParameterError, match="only"):  # the same trial fails inside the point, too
+        transfer.run_trials(data, min(used) + 1, trials=3, seed=0, recipe=FAST, progress=False)
 
 
 def test_ensemble_member_init_does_not_depend_on_ensemble():

@@ -22,7 +22,7 @@ from s2rlib._core.constants import ALL_M
 from s2rlib.training.device import PRECISIONS, bf16_native
 from s2rlib.training.device import record as device_record
 from s2rlib.training.device import resolve as resolve_device
-from s2rlib.training.transfer import Candidate, Recipe
+from s2rlib.training.transfer import Candidate, Recipe, check_source_left, split_and_draw
 from s2rlib.training.models import MATMULS, OPTIMIZERS, onednn_available
 from s2rlib.training.pretrain import SCHEDULES
 from s2rlib.training.splits import file_sha256, read_split_file
@@ -274,6 +274,7 @@ def check_against_data(params: dict, data: CaseData) -> dict:
         folds = read_split_file(params["splits"]["path"], data, get_case(params["case"]))
         folds.check(params["trials"], params.get("m_target", ALL_M), MIN_TRAIN, MIN_VAL)
         params["folds"] = folds
+        _check_draws(params, data, folds)
         return params
     n_groups = len(set(data.groups_target.tolist()))
     m = params.get("m_target")
@@ -290,4 +291,16 @@ def check_against_data(params: dict, data: CaseData) -> dict:
             f"the experimental data of case {data.case!r} ({data.n_target} samples, {n_groups} groups) are too few "
             f"to split: ~{n_train:.0f} train / {n_val:.0f} validation / {n_test:.0f} test, need at least "
             f"{MIN_TRAIN}/{MIN_VAL}/{MIN_TEST} (lower recipe.test_fraction/val_fraction or raise m_target)")
+    _check_draws(params, data, None)
     return params
+
+
+def _check_draws(params: dict, data: CaseData, folds) -> None:
+    """A numeric n that some trial cannot draw once its test materials' simulations are withheld is refused
+    here, before the grid runs, with the message the point would fail with (the same splits and draws)."""
+    n, recipe = params["n_source"], params["recipe"]
+    if not (0 < n < data.n_source and recipe.withhold_test_sources and data.source_groups is not None):
+        return
+    seeds = [int(params["seed"]) + t for t in range(int(params["trials"]))]
+    _, perms = split_and_draw(data, seeds, recipe, params.get("m_target", ALL_M), folds)
+    check_source_left(data, n, seeds, perms)

@@ -291,18 +291,10 @@ class _Outcome:
     curves: dict | None = None
 
 
-def _prepare(data: CaseData, n: int, trials: int, seed: int, recipe: Recipe, m: int, folds: Folds | None = None
-             ) -> _Point:
-    """Split (at random, or trial t on fold t), draw and standardise for every trial of a point (refuses an n
-    beyond what is left)."""
-    seeds = [seed + t for t in range(trials)]
-    if folds is not None:
-        folds.check(trials, m, 1, 1)
-    mu, sd = standardizer(data.X_source)
-    dev = torch.get_default_device()
-    Xs = torch.from_numpy(((data.X_source - mu) / sd).astype(np.float32)).to(dev)
-    Xt = torch.from_numpy(((data.X_target - mu) / sd).astype(np.float32)).to(dev)
-    splits, draws, ystats = [], [], []
+def split_and_draw(data: CaseData, seeds: list[int], recipe: Recipe, m: int, folds: Folds | None = None):
+    """Per trial seed: the experimental split (train, validation, test) and the order in which source rows
+    are drawn (the simulations of the trial's test groups withheld). A draw of n is the first n of it."""
+    splits, perms = [], []
     for t, s in enumerate(seeds):
         rng = np.random.default_rng(s)
         tr, va, te = (split_groups(data.groups_target, rng, recipe.test_fraction, recipe.val_fraction, m)
@@ -314,15 +306,39 @@ def _prepare(data: CaseData, n: int, trials: int, seed: int, recipe: Recipe, m: 
             held = np.isin(data.source_groups, data.groups_target[te])
             perm = perm[~held[perm]]
         splits.append((tr, va, te))
-        draws.append(perm[:n])
-        y_fit = data.y_target[tr] if recipe.y_scale == "train" else data.y_source
-        ystats.append((float(y_fit.mean()), float(y_fit.std()) or 1.0))
-    short = [(seeds[t], len(d)) for t, d in enumerate(draws) if 0 < n < data.n_source and len(d) < n]
-    if short:  # a numeric n beyond what is left would silently be another "all" (a duplicate point)
+        perms.append(perm)
+    return splits, perms
+
+
+def check_source_left(data: CaseData, n: int, seeds: list[int], perms: list[np.ndarray]) -> None:
+    """Refuse a numeric n that some trial cannot draw once its test materials' simulations are withheld
+    (it would silently be another "all", a duplicate point)."""
+    short = [(seeds[t], len(d)) for t, d in enumerate(perms) if 0 < n < data.n_source and len(d) < n]
+    if short:
         seed_t, left = min(short, key=lambda x: x[1])
         raise ParameterError(f"parameter n_source={n}: only {left} of the {data.n_source} source samples are left "
                              f"after withholding the simulations of the test materials (trial seed {seed_t}); use "
                              f"n_source='all' for the whole remaining source, or at most {left}")
+
+
+def _prepare(data: CaseData, n: int, trials: int, seed: int, recipe: Recipe, m: int, folds: Folds | None = None
+             ) -> _Point:
+    """Split (at random, or trial t on fold t), draw and standardise for every trial of a point (refuses an n
+    beyond what is left)."""
+    seeds = [seed + t for t in range(trials)]
+    if folds is not None:
+        folds.check(trials, m, 1, 1)
+    mu, sd = standardizer(data.X_source)
+    dev = torch.get_default_device()
+    Xs = torch.from_numpy(((data.X_source - mu) / sd).astype(np.float32)).to(dev)
+    Xt = torch.from_numpy(((data.X_target - mu) / sd).astype(np.float32)).to(dev)
+    splits, perms = split_and_draw(data, seeds, recipe, m, folds)
+    check_source_left(data, n, seeds, perms)
+    draws = [perm[:n] for perm in perms]
+    ystats = []
+    for tr, _, _ in splits:
+        y_fit = data.y_target[tr] if recipe.y_scale == "train" else data.y_source
+        ystats.append((float(y_fit.mean()), float(y_fit.std()) or 1.0))
     # y is standardised per trial: by the source database (y_scale "source") or by that trial's
     # experimental training rows ("train")
     y_mu = torch.tensor([a for a, _ in ystats]).view(-1, 1)
