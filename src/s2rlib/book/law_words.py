@@ -23,8 +23,9 @@ def status_text(status) -> str:
 
 
 def status_cell(status: str) -> str:
-    """A fit status for a table cell: the flag in code font."""
-    return code(status or "missing")
+    """A fit status for a table cell: its plain words, linked to the method chapter's status table
+    (:func:`s2rlib.book.findings.status_link`; the codes stay in that table and in the CSVs)."""
+    return findings.status_link(status) if status else "missing"
 
 
 def _constant_words(fit: scaling.Fit) -> str:

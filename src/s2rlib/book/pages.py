@@ -144,7 +144,7 @@ class CasePage:
                          f"{findings.finding(self.fits_by_m[ms[0]]).gain_sentence()}")
         else:
             lines.append("**With fewer experiments:** not run yet (these results have one experimental size).")
-        lines.append(f"**The law:** {main.law_brief('{ref}`what it means <status-flags>`')}")
+        lines.append(f"**The law:** {main.law_brief()}")
         note("\n".join(f"* {x}" for x in lines), "tip", f"Key result: {case_words(self.case.name)}")
 
     def data(self) -> None:
@@ -174,7 +174,7 @@ class CasePage:
     def params(self) -> None:
         if self._missing() or self._no_law():
             return
-        show(params_table(self.fit), "Fitted parameters of R(n) = D n^-alpha + C (90% intervals)")
+        show(params_table(self.fit), r"Fitted parameters of $R(n) = D\,n^{-\alpha} + C$ (90% intervals)")
 
     def points(self) -> None:
         if self._missing():
@@ -521,7 +521,7 @@ class SummaryPage:
         """Both forms per case and m: status, goodness of fit, the form reported, its alpha and C."""
         if self.tables:
             show(decision_words.form_table(self.fits_by_case_m),
-                 "The two forms per case and m: status and goodness-of-fit p-value (chi^2 of the weighted fit on "
+                 "The two forms per case and m: status and goodness-of-fit p-value (χ² of the weighted fit on "
                  "the trial means), the form each row reports, and its alpha and C (corrected 90% intervals)")
 
     def decisions(self) -> None:
@@ -531,8 +531,8 @@ class SummaryPage:
         rows = self.decision_rows
         show(decision_words.decision_table(rows),
              "Decisions from the law, per case and m: the database size for a target error, what the next 10,000 "
-             "simulations buy, and what they are worth in experiments (90% intervals; printed only for an `ok` "
-             "form)")
+             "simulations buy, and what they are worth in experiments (90% intervals; printed only for a form "
+             "whose law is identified)")
         show_markdown(decision_words.decision_note(rows))
 
     @cached_property
