@@ -91,3 +91,26 @@ def paragraphs(page: Path | str) -> list[str]:
     out = [p.get_text(" ") for p in art.find_all("p") if p.find_parent("table") is None]
     out += [li.get_text(" ") for li in art.find_all("li") if li.find("p") is None and li.find_parent("table") is None]
     return [normalise(p) for p in out if p.strip()]
+
+
+# ---- status codes (issue 30, item 1): the reading path prints a fit status in words, never its code
+
+#: the codes of :class:`s2rlib.law.fit_status.FitStatus` and :class:`s2rlib.law.derived.DerivedStatus` that
+#: no English sentence contains (an identifier with an underscore), found anywhere in a page's text
+_SNAKE_CODES = ("C_at_bound", "alpha_at_bound", "constant_preferred", "no_decrease", "shape_unresolved",
+                "too_few_points", "n0_at_bound", "already_reached", "unusable_fit", "bad_target", "bad_input")
+#: codes that are English words too: counted in code font, or right after "status" ("status ok")
+_WORD_CODES = ("ok", "misfit", "unidentified", "failed", "unreachable")
+_SNAKE = re.compile(r"(?<![\w-])(" + "|".join(_SNAKE_CODES) + r")(?![\w-])")
+_AFTER_STATUS = re.compile(r"\bstatus(?:es)?(?: is| are|:)? `?(" + "|".join(_WORD_CODES) + r")`?(?![\w-])")
+
+
+def status_codes(page: Path | str) -> list[str]:
+    """The status codes a reader sees in the main article of a built page: every code with an underscore
+    anywhere in its text, a one-word code (``ok``, ``misfit``...) in code font or right after "status"."""
+    html = Path(page).read_text(encoding="utf-8") if isinstance(page, Path) else page
+    art = _article(html)
+    found = [c.get_text().strip() for c in art.select("code") if c.get_text().strip() in _WORD_CODES]
+    text = art.get_text(" ")
+    found += _SNAKE.findall(text) + _AFTER_STATUS.findall(text)
+    return found

@@ -219,7 +219,7 @@ def forms_table(table: pd.DataFrame, m_target: int | None = None, *, metric: str
     out = pd.DataFrame({
         "form": df["form"].where(~(weighted & (df["form"] == "power law + floor")), "power law + floor (weighted fit)"), "parameters": df["n_params"].astype(str),
         "RSS (unweighted)": df["rss"].map(lambda v: fmt(v, 3)),
-        "AIC (corrected covariance)": df["aic"].map(lambda v: fmt(v, 4)), "ΔAIC": df["delta_aic"].map(lambda v: fmt(v, 3)),
+        "AIC (corrected covariance)": df["aic"].map(lambda v: fmt(v, 3)), "ΔAIC": df["delta_aic"].map(lambda v: fmt(v, 3)),
         "error extrapolating to the largest n": df["extrap_error"].map(lambda v: fmt(v, 2)),
         "status (point fit)" if fit is None else "status": status,
     })
