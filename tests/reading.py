@@ -114,3 +114,30 @@ def status_codes(page: Path | str) -> list[str]:
     text = art.get_text(" ")
     found += _SNAKE.findall(text) + _AFTER_STATUS.findall(text)
     return found
+
+
+# ---- numbers and math (issue 30, item 5): 2-3 significant digits, math as math, one unit spelling
+
+#: a law, an exponent or a unit written as plain text where the book prints math (MyST ``$...$``) or g/cm³
+PLAIN_MATH = re.compile(r"R\(n\) = D n\^|n\^-?(?:alpha|α)|\^-alpha|\bchi\^2|\bchi2\b|g/cm\^3|\(1 \+ n/n_s\)\^")
+#: a decimal number (with a point or an exponent); integers, counts with thousands separators included, are
+#: not decimals. Not inside a word, a version or a DOI (10.1038/...), nor a commit hash.
+_DECIMAL = re.compile(r"(?<![\w.,/#:])[−+-]?(\d+\.\d+(?:e[+-]?\d+)?|\d+e[+-]?\d+)(?![\w.]|/)")
+
+
+def significant_digits(number: str) -> int:
+    """The significant digits a decimal is printed with: ``0.0776`` 3, ``21.99`` 4, ``1.893e+04`` 4, ``3683.000000`` 10."""
+    mantissa = number.lower().lstrip("−+-").split("e")[0].replace(".", "")
+    return len(mantissa.lstrip("0")) or 1
+
+
+def long_decimals(text: str, max_digits: int = 3) -> list[str]:
+    """The decimals of ``text`` printed with more than ``max_digits`` significant digits (math ``$...$`` left out:
+    a MyST source's exponents and the like are the author's)."""
+    text = re.sub(r"\$[^$\n]*\$", " ", text)
+    return [m.group(0) for m in _DECIMAL.finditer(text) if significant_digits(m.group(1)) > max_digits]
+
+
+def plain_math(text: str) -> list[str]:
+    """Laws, exponents and units written as plain text (:data:`PLAIN_MATH`; MyST math ``$...$`` left out)."""
+    return [m.group(0) for m in PLAIN_MATH.finditer(re.sub(r"\$[^$\n]*\$", " ", text))]

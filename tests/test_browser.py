@@ -26,6 +26,7 @@ from urllib.parse import urldefrag, urljoin, urlparse
 
 import pytest
 
+from s2rlib.book import findings
 from s2rlib.book.pages import available_cases
 from s2rlib.cases import registry as cases
 from s2rlib.law.fit_status import FitStatus
@@ -164,7 +165,7 @@ def test_case_pages_show_figure_and_parameters(pages, built_book):
         details = pages[f"book/cases/{case}_details"]
         params = [t for t in details["tables"] if "fit status" in t and "alpha" in t]
         assert params, f"{case}_details: no fitted-parameters table"
-        statuses = "|".join(s.value for s in FitStatus)
+        statuses = "|".join(re.escape(findings.status_words(s)) for s in FitStatus)  # in words, not codes
         assert re.search(rf"\b({statuses})\b", params[0]), f"{case}: no fit status in {params[0][:300]!r}"
     for case in missing:
         p = pages[f"book/cases/{case}"]
@@ -214,6 +215,20 @@ def test_case_chapters_fit_in_about_six_screens(case_reading):
     assert all(r["inner"] > 0.75 * SCREEN[1] for r in case_reading.values())  # the window really is 800 px high
     tall = {doc: h for doc, h in heights.items() if h > MAX_CASE_HEIGHT}
     assert not tall, f"case chapters taller than {MAX_CASE_HEIGHT} px: {tall}"
+
+
+#: the summary chapter at 1280 x 800 (issue 30, item 2): at most 6 screens, as a case chapter (before: about
+#: 16,000 px; its per-m forms and decisions, the sensitivity reruns and the database comparison are now on the
+#: appendix page book/summary_details)
+MAX_SUMMARY_HEIGHT = 4800
+
+
+def test_summary_fits_in_about_six_screens(case_reading):
+    height = case_reading["book/summary"]["height"]
+    print(f"summary height at {SCREEN[0]} x {SCREEN[1]}: {height} px")
+    assert case_reading["book/summary"]["inner"] > 0.75 * SCREEN[1]  # the window really is 800 px high
+    assert height <= MAX_SUMMARY_HEIGHT, f"the summary is {height} px tall at {SCREEN[0]} px (> {MAX_SUMMARY_HEIGHT})"
+    assert "The summary in detail" in case_reading["book/summary"]["text"]  # the link to the details
 
 
 def test_case_chapters_share_few_identical_words_as_rendered(case_reading):

@@ -34,6 +34,7 @@ from s2rlib.book.formatting import signed_pct
 from s2rlib.law.fit_status import FitStatus
 from s2rlib.law.trial_stats import Gain
 from synthetic import synthetic_table
+import reading
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -91,6 +92,11 @@ def test_law_sentence_says_what_is_not_identified():
     assert "identified" in ok and "alpha = 0.400 [0.200, 0.700]" in ok and "C = 0.100 [0, 0.200] eV" in ok
 
 
+#: a status code as the reading path must not print it: an identifier, or a one-word code in code font
+_STATUS_CODE = re.compile(r"(?<![\w`<-])(" + "|".join(c for c in findings.STATUS_WORDS if "_" in c) + r")(?![\w-])|`("
+                          + "|".join(c for c in findings.STATUS_WORDS if "_" not in c) + r")`")
+
+
 def test_generator_on_constructed_tables():
     """A table with a real law and one with no effect of n: sentences, statuses and glance rows follow."""
     law = synthetic_table("formation_enthalpy", ns=(0, 100, 300, 1000, 3000, 10000, 30000), trials=20,
@@ -111,6 +117,14 @@ def test_generator_on_constructed_tables():
     assert glance.loc["Formation enthalpy", "pretraining on the largest n"] == "lowers the error"
     assert glance.loc["Formation enthalpy", "scaling law"].startswith(findings.status_link("ok") + ": alpha = ")
     text = findings.conclusion(fits)
+    # what the landing page, the summary and the chapters print: statuses in words (linked to the method
+    # chapter's table), never the code; the law as MyST math, never "R(n) = D n^-alpha + C"
+    printed = [text, *glance["scaling law"], *(s for cf in fits.values() for s in findings.case_findings(cf)),
+               *(findings.finding(cf).law_brief() for cf in fits.values())]
+    for line in printed:
+        assert not _STATUS_CODE.search(line), line
+        assert not reading.plain_math(line), line
+    assert "$R(n) = D\\,n^{-\\alpha} + C$" in text and findings.status_link(bg.status) in glance["scaling law"]["Band gap"]
     assert "lowers the error detectably for formation enthalpy" in text
     assert "no detectable effect for band gap" in text
     # the derived numbers are printed only for the ok fit; the other says why in words
