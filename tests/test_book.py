@@ -93,9 +93,9 @@ def test_case_pages_show_their_results_or_say_they_are_missing(built_book):
 
 #: the tables every case chapter showed before its details page (issue 30, item 2): each is now on the
 #: details page, and none in the chapter (the two-way ones only where the grid has several m)
-CASE_TABLES = ("The grid that was run", "Fitted parameters of R(n)", "Mean test error per n, and the fitted law",
+CASE_TABLES = ("The grid that was run", "Fitted parameters of ", "Mean test error per n, and the fitted law",
                "Baseline and paired gain at the largest n", "The network against the simulation with a linear",
-               "Extrapolation check: the law fitted without", "Alternative functional forms, fitted to the trial",
+               "Extrapolation check: the law fitted without", "Alternative functional forms fitted to the trial",
                "Fine-tuning recipe chosen by validation", "Provenance of every row of the results table")
 TWO_WAY_TABLES = ("The law fitted separately for each experimental size m",)
 SENSITIVITY_TABLES = ("rerun with one change each",)

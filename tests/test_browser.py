@@ -231,6 +231,36 @@ def test_summary_fits_in_about_six_screens(case_reading):
     assert "The summary in detail" in case_reading["book/summary"]["text"]  # the link to the details
 
 
+#: a figure caption on a case chapter or its details page runs to at most this many lines at 1280 px (issue
+#: 30, item 4: captions ran 7-8 lines; the details belong in the text)
+MAX_CAPTION_LINES = 3
+
+
+def test_case_figure_captions_are_at_most_three_lines(site, browser, built_book):
+    have, _ = available_cases(built_book.results_root)
+    size = browser.get_window_size()
+    browser.set_window_size(*SCREEN)
+    lines = {}
+    try:
+        for doc in [f"book/cases/{c}{s}" for c in have for s in ("", "_details")]:
+            browser.get(urljoin(site, f"{doc}.html"))
+            lines[doc] = browser.execute_script("""
+                return Array.from(document.querySelectorAll('figcaption, table caption')).map(c => {
+                  const p = c.querySelector('p') || c;
+                  const lh = parseFloat(getComputedStyle(p).lineHeight) || 1.5 * parseFloat(getComputedStyle(p).fontSize);
+                  return {figure: c.tagName === 'FIGCAPTION', lines: Math.round(c.getBoundingClientRect().height / lh),
+                          text: c.innerText.slice(0, 80)};
+                });""")
+    finally:
+        browser.set_window_size(size["width"], size["height"])
+    print("captions over 3 lines (tables, not failing):",
+          {d: [c["text"][:40] for c in cs if not c["figure"] and c["lines"] > MAX_CAPTION_LINES] for d, cs in lines.items()})
+    assert any(c["figure"] for cs in lines.values() for c in cs), "no figure caption measured"
+    long = {d: [(c["lines"], c["text"]) for c in cs if c["figure"] and c["lines"] > MAX_CAPTION_LINES]
+            for d, cs in lines.items()}
+    assert not any(long.values()), long
+
+
 def test_case_chapters_share_few_identical_words_as_rendered(case_reading):
     """The shingle count of tests/reading.py on the text Chromium renders (innerText of the article)."""
     texts = {doc: r["text"] for doc, r in case_reading.items() if doc.startswith("book/cases/")}
