@@ -93,7 +93,7 @@ def test_law_sentence_says_what_is_not_identified():
 
 
 #: a status code as the reading path must not print it: an identifier, or a one-word code in code font
-_STATUS_CODE = re.compile(r"(?<![\w`<-])(" + "|".join(c for c in findings.STATUS_WORDS if "_" in c) + r")(?![\w-])|`("
+_STATUS_CODE = re.compile(r"(?<![\w-])(" + "|".join(c for c in findings.STATUS_WORDS if "_" in c) + r")(?![\w-])|`("
                           + "|".join(c for c in findings.STATUS_WORDS if "_" not in c) + r")`")
 
 
