@@ -195,7 +195,7 @@ def grid_cost_table(root=None, cases: Iterable[str] = BOOK_CASES) -> pd.DataFram
                   f"{held} of {points} points (m = {', '.join(m_name(m) for m in ms)})")
         wall = per_point["wall_s"].astype(float)
         row |= {"committed table": f"{recipe}, {t_text} trials; {extent}",
-                "measured time of its points": f"{wall.sum() / 60:.1f} min ({held} points × {t_text} trials)",
+                "measured time of its points": f"{fmt(wall.sum() / 60, 3)} min ({held} points × {t_text} trials)",
                 "slowest point": f"{wall.max():.0f} s ({t_text} trials)"}
         rows.append(row)
     return pd.DataFrame(rows)

@@ -405,7 +405,7 @@ def summary_table(case_fits: Iterable[CaseFit], delta: float = 10000, level: flo
                                 else shapes[cf.case] or "passes both checks"),
             f"next {fmt_n(delta)} simulations buy [90% CI]":
                 (f"{fmt_derived(r.get('mgain'))} {fmt_ci(r.get('mgain_lo'), r.get('mgain_hi'), DERIVED_SIG)}"
-                 if r.get("supported") else "not printed (not `ok`)"),
+                 if r.get("supported") else "not printed: law not identified"),
             "status": status_cell(r.get("status")),
         })
     df = pd.DataFrame(rows)
