@@ -11,7 +11,7 @@ import numpy as np
 from s2rlib.book import findings
 from s2rlib.law import scaling
 from s2rlib.law.fit_status import FitStatus
-from s2rlib.book.formatting import code, fmt, units_after
+from s2rlib.book.formatting import fmt, units_after
 
 
 def status_text(status) -> str:
