@@ -91,3 +91,53 @@ def paragraphs(page: Path | str) -> list[str]:
     out = [p.get_text(" ") for p in art.find_all("p") if p.find_parent("table") is None]
     out += [li.get_text(" ") for li in art.find_all("li") if li.find("p") is None and li.find_parent("table") is None]
     return [normalise(p) for p in out if p.strip()]
+
+
+# ---- status codes (issue 30, item 1): the reading path prints a fit status in words, never its code
+
+#: the codes of :class:`s2rlib.law.fit_status.FitStatus` and :class:`s2rlib.law.derived.DerivedStatus` that
+#: no English sentence contains (an identifier with an underscore), found anywhere in a page's text
+_SNAKE_CODES = ("C_at_bound", "alpha_at_bound", "constant_preferred", "no_decrease", "shape_unresolved",
+                "too_few_points", "n0_at_bound", "already_reached", "unusable_fit", "bad_target", "bad_input")
+#: codes that are English words too: counted in code font, or right after "status" ("status ok")
+_WORD_CODES = ("ok", "misfit", "unidentified", "failed", "unreachable")
+_SNAKE = re.compile(r"(?<![\w-])(" + "|".join(_SNAKE_CODES) + r")(?![\w-])")
+_AFTER_STATUS = re.compile(r"\bstatus(?:es)?(?: is| are|:)? `?(" + "|".join(_WORD_CODES) + r")`?(?![\w-])")
+
+
+def status_codes(page: Path | str) -> list[str]:
+    """The status codes a reader sees in the main article of a built page: every code with an underscore
+    anywhere in its text, a one-word code (``ok``, ``misfit``...) in code font or right after "status"."""
+    html = Path(page).read_text(encoding="utf-8") if isinstance(page, Path) else page
+    art = _article(html)
+    found = [c.get_text().strip() for c in art.select("code") if c.get_text().strip() in _WORD_CODES]
+    text = art.get_text(" ")
+    found += _SNAKE.findall(text) + _AFTER_STATUS.findall(text)
+    return found
+
+
+# ---- numbers and math (issue 30, item 5): 2-3 significant digits, math as math, one unit spelling
+
+#: a law, an exponent or a unit written as plain text where the book prints math (MyST ``$...$``) or g/cm³
+PLAIN_MATH = re.compile(r"R\(n\) = D n\^|n\^-?(?:alpha|α)|\^-alpha|\bchi\^2|\bchi2\b|g/cm\^3|\(1 \+ n/n_s\)\^")
+#: a decimal number (with a point or an exponent); integers, counts with thousands separators included, are
+#: not decimals. Not inside a word, a version or a DOI (10.1038/...), nor a commit hash.
+_DECIMAL = re.compile(r"(?<![\w.,/#:])[−+-]?(\d+\.\d+(?:e[+-]?\d+)?|\d+e[+-]?\d+)(?![\w.]|/)")
+
+
+def significant_digits(number: str) -> int:
+    """The significant digits a decimal is printed with: ``0.0776`` 3, ``21.99`` 4, ``1.893e+04`` 4, ``3683.000000`` 10."""
+    mantissa = number.lower().lstrip("−+-").split("e")[0].replace(".", "")
+    return len(mantissa.lstrip("0")) or 1
+
+
+def long_decimals(text: str, max_digits: int = 3) -> list[str]:
+    """The decimals of ``text`` printed with more than ``max_digits`` significant digits (math ``$...$`` left out:
+    a MyST source's exponents and the like are the author's)."""
+    text = re.sub(r"\$[^$\n]*\$", " ", text)
+    return [m.group(0) for m in _DECIMAL.finditer(text) if significant_digits(m.group(1)) > max_digits]
+
+
+def plain_math(text: str) -> list[str]:
+    """Laws, exponents and units written as plain text (:data:`PLAIN_MATH`; MyST math ``$...$`` left out)."""
+    return [m.group(0) for m in PLAIN_MATH.finditer(re.sub(r"\$[^$\n]*\$", " ", text))]

@@ -93,9 +93,9 @@ def test_case_pages_show_their_results_or_say_they_are_missing(built_book):
 
 #: the tables every case chapter showed before its details page (issue 30, item 2): each is now on the
 #: details page, and none in the chapter (the two-way ones only where the grid has several m)
-CASE_TABLES = ("The grid that was run", "Fitted parameters of R(n)", "Mean test error per n, and the fitted law",
+CASE_TABLES = ("The grid that was run", "Fitted parameters of ", "Mean test error per n, and the fitted law",
                "Baseline and paired gain at the largest n", "The network against the simulation with a linear",
-               "Extrapolation check: the law fitted without", "Alternative functional forms, fitted to the trial",
+               "Extrapolation check: the law fitted without", "Alternative functional forms fitted to the trial",
                "Fine-tuning recipe chosen by validation", "Provenance of every row of the results table")
 TWO_WAY_TABLES = ("The law fitted separately for each experimental size m",)
 SENSITIVITY_TABLES = ("rerun with one change each",)
@@ -224,3 +224,45 @@ def test_two_way_caption_only_where_the_grid_has_two_m_and_one_final_box(built_b
     summary = (built_book.html / "book" / "summary.html").read_text()
     if "Which tables are final" in intro:
         assert "Which tables are final" not in summary and "which provisional is stated once" in summary
+
+
+#: the pages that print statuses in words (issue 30, item 1): the reading path and each case's details page,
+#: and "Data or compute?"; the codes stay in the method chapter's status table, the appendices and the CSVs
+STATUS_WORDS_PAGES = (READING_PATH + [f"book/cases/{c}_details" for c in case_results.BOOK_CASES]
+                      + ["book/data_or_compute"])
+
+
+def test_the_reading_path_prints_statuses_in_words_linked_to_the_status_table(built_book):
+    """No status code (``C_at_bound``, `ok`, "status ok") on the reading path; where the summary and each case
+    chapter print a status, its words link to the method chapter's status table, which keeps the codes."""
+    codes = {doc: reading.status_codes(built_book.html / f"{doc}.html") for doc in STATUS_WORDS_PAGES}
+    print("status codes per page:", {d: len(c) for d, c in codes.items()})
+    assert not {d: c for d, c in codes.items() if c}, {d: c for d, c in codes.items() if c}
+    method = (built_book.html / "book" / "method.html").read_text()
+    assert 'id="status-table"' in method and reading.status_codes(built_book.html / "book" / "method.html")
+    for doc in ["book/intro", "book/summary"] + [f"book/cases/{c}" for c in case_results.BOOK_CASES]:
+        html = (built_book.html / f"{doc}.html").read_text()
+        if "Results missing" in html:
+            continue
+        assert re.search(r'href="[^"]*method\.html#status-table"', html), f"{doc}: no status linked to its words"
+
+
+#: pages whose prose and tables are generated from the results or quote them (issue 30, item 5)
+NUMBER_PAGES = STATUS_WORDS_PAGES + ["book/summary_details", "book/tutorial", "book/rerun"]
+
+
+def test_generated_pages_print_math_as_math_and_two_or_three_digits(built_book):
+    """No law, exponent or unit as plain text ("R(n) = D n^-alpha + C", "chi^2", "g/cm^3") on any page of the
+    book but the executed example notebooks (their outputs are papermill's); no decimal with more than 3
+    significant digits in the generated and quoting pages (the CSVs keep every digit)."""
+    plain, long = {}, {}
+    for doc in toc_docnames():
+        if doc.startswith("book/examples/"):
+            continue
+        text = reading.article_text(built_book.html / f"{doc}.html")
+        if found := reading.plain_math(text):
+            plain[doc] = found
+        if doc in NUMBER_PAGES and (found := reading.long_decimals(text)):
+            long[doc] = found
+    assert not plain, plain
+    assert not long, long

@@ -34,6 +34,7 @@ from s2rlib.book.formatting import signed_pct
 from s2rlib.law.fit_status import FitStatus
 from s2rlib.law.trial_stats import Gain
 from synthetic import synthetic_table
+import reading
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -84,11 +85,16 @@ def test_law_sentence_says_what_is_not_identified():
     """Under constant_preferred the sentence prints neither alpha (0.4) nor C (0.1, C < 0.2): words instead."""
     g = GAINS["no_effect"]
     text = _finding(g, FitStatus.constant_preferred, C_upper_only=True).law_sentence()
-    assert "no scaling law" in text and "constant_preferred" in text
+    assert "no scaling law" in text and findings.status_link("constant_preferred") in text and "constant_preferred" not in text
     assert text.endswith("no fall with n; C not identified.")
     assert not re.search(r"0\.4\b|0\.1\b|C < 0\.2", text), text
     ok = _finding(g).law_sentence()
     assert "identified" in ok and "alpha = 0.400 [0.200, 0.700]" in ok and "C = 0.100 [0, 0.200] eV" in ok
+
+
+#: a status code as the reading path must not print it: an identifier, or a one-word code in code font
+_STATUS_CODE = re.compile(r"(?<![\w-])(" + "|".join(c for c in findings.STATUS_WORDS if "_" in c) + r")(?![\w-])|`("
+                          + "|".join(c for c in findings.STATUS_WORDS if "_" not in c) + r")`")
 
 
 def test_generator_on_constructed_tables():
@@ -109,8 +115,16 @@ def test_generator_on_constructed_tables():
     assert glance.loc["Band gap", "pretraining on the largest n"] == "no detectable effect"
     assert glance.loc["Band gap", "scaling law"].endswith("no fall with n; C not identified")
     assert glance.loc["Formation enthalpy", "pretraining on the largest n"] == "lowers the error"
-    assert glance.loc["Formation enthalpy", "scaling law"].startswith("`ok`: alpha = ")
+    assert glance.loc["Formation enthalpy", "scaling law"].startswith(findings.status_link("ok") + ": alpha = ")
     text = findings.conclusion(fits)
+    # what the landing page, the summary and the chapters print: statuses in words (linked to the method
+    # chapter's table), never the code; the law as MyST math, never "R(n) = D n^-alpha + C"
+    printed = [text, *glance["scaling law"], *(s for cf in fits.values() for s in findings.case_findings(cf)),
+               *(findings.finding(cf).law_brief() for cf in fits.values())]
+    for line in printed:
+        assert not _STATUS_CODE.search(line), line
+        assert not reading.plain_math(line), line
+    assert "$R(n) = D\\,n^{-\\alpha} + C$" in text and findings.status_link(bg.status) in glance["scaling law"]["Band gap"]
     assert "lowers the error detectably for formation enthalpy" in text
     assert "no detectable effect for band gap" in text
     # the derived numbers are printed only for the ok fit; the other says why in words
@@ -119,7 +133,7 @@ def test_generator_on_constructed_tables():
     assert tables.derived_table(fits["formation_enthalpy"])["answer"].ne(formatting.DASH).all()
     # the page says it once, in words, for the fit that is not ok; nothing to say for the ok one
     withheld = tables.derived_withheld(fits["band_gap"])
-    assert f"`{fits['band_gap'].fit.status}`" in withheld and FitStatus(fits["band_gap"].fit.status).meaning in withheld
+    assert findings.status_link(fits['band_gap'].fit.status) in withheld and FitStatus(fits["band_gap"].fit.status).meaning in withheld
     assert tables.derived_withheld(fits["formation_enthalpy"]) is None
 
 
@@ -235,14 +249,17 @@ def _between(text: str, start: str, end: str) -> str:
 def test_method_status_tables_are_the_enums():
     text = (REPO / "book" / "method.md").read_text()
     fit = _between(text, "<!-- status table: generated from s2rlib.law.fit_status.FitStatus -->", "<!-- end status table -->")
-    assert fit == display.to_markdown(FitStatus.table()).strip()
+    # the table's label comes first (the reading path links each status's words to it), then the table
+    assert fit.startswith(f"({findings.STATUS_TABLE})=\n")
+    fit = fit.split("\n", 1)[1].strip()
+    assert fit == display.to_markdown(findings.status_table(FitStatus)).strip()
     der = _between(text, "<!-- derived status table: generated from s2rlib.law.derived.DerivedStatus -->",
                    "<!-- end derived status table -->")
-    import pandas as pd
-
-    expected = pd.DataFrame([{"status": f"`{d.value}`", "meaning": d.meaning, "how to read the numbers": d.reading}
-                             for d in insights.DerivedStatus])
-    assert der == display.to_markdown(expected).strip()
+    assert der == display.to_markdown(findings.status_table(insights.DerivedStatus)).strip()
+    # every status has its words, and no two statuses share them (a reader tells them apart by the words)
+    codes = [s.value for s in FitStatus] + [d.value for d in insights.DerivedStatus]
+    assert set(findings.STATUS_WORDS) == set(codes)
+    assert len(set(findings.STATUS_WORDS.values())) == len(codes)
     for s in FitStatus:
         assert f"`{s.value}`" in fit
     assert re.search(r"`unidentified`", fit) and "`unreachable`" in der and "`n0_at_bound`" in fit
@@ -264,7 +281,8 @@ def test_case_page_opens_with_its_key_result(tmp_path, capsys):
     m_all = case_results.effective_m(page.table)  # the mean experimental training + validation size at m = all
     assert bullets[1].startswith(f"**With 50 of the {m_all:,.0f} experiments:** Pretraining on n = 1,000 simulations "
                                  f"with m = 50 ")
-    assert bullets[2].startswith("**The law:** ") and f"(status `{page.fit.chosen_fit.status}`" in bullets[2]
+    assert bullets[2].startswith("**The law:** ") and f"(status: {findings.status_link(page.fit.chosen_fit.status)})" in bullets[2]
+    assert f"`{page.fit.chosen_fit.status}`" not in bullets[2]  # the words, never the code
     assert claim_check.check_gain_sentence(bullets[0].split(":** ", 1)[1], page.fit.gain) == []
     assert claim_check.check_gain_sentence(bullets[1].split(":** ", 1)[1], page.fits_by_m[50].gain) == []
     page.trust()
@@ -397,5 +415,5 @@ def test_an_exponent_is_flagged_where_the_law_fails_its_checks():
     assert glance["Formation enthalpy"].endswith(f"; but {shape}")
     # the paper's law on this saturating curve is rejected by its goodness of fit: no exponent, no shape words
     assert cf.fit.status == "misfit" and cf.fit.p_value < 0.05
-    assert law_tab[f"`{cf.fit.status}`"] == formatting.DASH
-    assert "but" not in glance["Band gap"] and law_tab[f"`{flat.fit.status}`"] == formatting.DASH
+    assert law_tab[findings.status_link(cf.fit.status)] == formatting.DASH
+    assert "but" not in glance["Band gap"] and law_tab[findings.status_link(flat.fit.status)] == formatting.DASH

@@ -163,7 +163,8 @@ def test_a_damaged_factorial_file_is_refused_with_its_name(tmp_path):
 
 
 def test_the_converged_curve_is_worded_from_its_fits():
-    from s2rlib.book import factorial_view
+    from s2rlib.book import factorial_view, findings
+    from s2rlib.book.formatting import fmt
 
     res = factorial_view.load("formation_enthalpy", ROOT / "results")
     if not res or not res.get("curve"):
@@ -171,8 +172,9 @@ def test_the_converged_curve_is_worded_from_its_fits():
     text = factorial_view.curve_sentences(res)
     for m, c in res["curve"].items():
         law = c["fits"]["law"]
-        assert f"α = {law['alpha']:.3f}" in text and f"p = {law['p_value']:.2f}" in text
-        assert f"`{c['fits'][c['chosen']]['status']}`" in text
+        assert f"$\\alpha$ = {fmt(law['alpha'], 2)}" in text and f"p = {fmt(law['p_value'], 2)}" in text
+        assert findings.status_link(c["fits"][c["chosen"]]["status"]) in text  # the status in words, linked
+        assert f"`{c['fits'][c['chosen']]['status']}`" not in text
         assert ("derived numbers follow" in text) == any(d["supported"] for cc in res["curve"].values()
                                                          for d in cc["decisions"].values())
 

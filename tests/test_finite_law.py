@@ -138,4 +138,5 @@ def test_a_flat_curve_prints_no_decision_and_says_why():
     assert not any(d.supported for d in (ds.required_n, ds.next_gain, ds.experiments))
     assert all(np.isnan(d.value) for d in (ds.required_n, ds.next_gain, ds.experiments))
     why = decision_words.decision_table([(cf, ds)])["not printed, and why"].iloc[0]
-    assert f"`{ds.status}`" in why and "not `ok`" in why
+    assert findings.status_link(ds.status) in why and f"not {findings.status_link('ok')}" in why
+    assert f"`{ds.status}`" not in why  # the status in words, linked to the method chapter's table

@@ -21,6 +21,7 @@ from s2rlib._core.constants import ALL_M
 from s2rlib.book import case_results as book_results
 from s2rlib.book import equal_m
 from s2rlib.book import findings
+from s2rlib.book import findings
 from s2rlib.grid import results
 from s2rlib.book.case_results import grid_state, grid_states_markdown, case_words
 from s2rlib.cases.registry import builtin_names, get_case
@@ -135,7 +136,7 @@ def test_grid_cost_table_says_what_grid_state_says(tmp_path):
     assert cost.loc["Band gap", "committed table"] == "no results yet"
     assert cost.loc["Polymer density", "committed table"] == "today's recipe, 20 trials; 7 of 28 points (m = all)"
     assert cost.loc["Flory–Huggins χ", "committed table"] == "today's recipe, 20 trials; all 28 points"
-    assert cost.loc["Flory–Huggins χ", "measured time of its points"] == "28.0 min (28 points × 20 trials)"
+    assert cost.loc["Flory–Huggins χ", "measured time of its points"] == "28 min (28 points × 20 trials)"  # 2-3 significant digits
     assert cost.loc["Flory–Huggins χ", "slowest point"] == "60 s (20 trials)"
 
 
@@ -171,7 +172,7 @@ def test_ess_without_a_supported_row_is_one_paragraph(tmp_path, capsys):
     assert "not printed: law in n" not in out and "|" not in out  # no table, no row-by-row repetition
     # each status is named once, with the m it applies to
     for status in {str(cf.fit.status.value) for m, cf in page.fits_by_m.items() if m > 0}:
-        assert out.count(f"`{status}`") == 1
+        assert out.count(findings.status_link(status)) == 1 and f"`{status}`" not in out  # in words, linked
 
 
 def test_every_builtin_case_is_designed_for_the_equal_m_sizes():

@@ -237,7 +237,7 @@ def test_every_table_shows_d_alpha_and_c_as_the_status_allows(status_fits, which
     summary = tables.summary_table([cf], part="law").iloc[0]
     glance = findings.glance_table({"band_gap": cf})["scaling law"].iloc[0]
     sentence = findings.finding(cf).law_sentence() if f.usable else ""
-    assert params.loc["fit status", "estimate"] == f"`{f.status}`"
+    assert params.loc["fit status", "estimate"] == findings.status_link(f.status)
     meaning = scaling.FitStatus(f.status).meaning
     for name, how in zip(("D", "alpha", "C"), EXPECTED[status]):
         if how == "estimate" and name == "C" and f.floor_at_bound():  # its interval reaches 0: an upper bound
@@ -326,9 +326,9 @@ def test_forms_table_gives_the_law_the_main_fit_status_and_names_its_columns():
     assert "RSS (unweighted)" in plain and "AIC (corrected covariance)" in plain
     law = "power law + floor (weighted fit)"  # 20 trials: the AIC weighs the means by their covariance
     law_row = with_fit.set_index("form").loc[law]
-    assert law_row["status"] == f"`{cf.fit.status}` (main fit)"
+    assert law_row["status"] == findings.status_link(cf.fit.status) + " (main fit)"
     point = tables.forms_of(table).set_index("form").loc["power law + floor", "status"]
-    assert plain.set_index("form").loc[law, "status (point fit)"] == f"`{point}`"
+    assert plain.set_index("form").loc[law, "status (point fit)"] == findings.status_link(point)
     other = with_fit.set_index("form").drop(index=law)["status"]
     assert not other.str.contains("main fit").any()
 

@@ -199,3 +199,30 @@ def test_legend_labels_wrap_outside_math():
     wrapped = plotting.wrap_label(label, width=30)
     assert all(len(line.replace("$", "")) <= 30 or "$" in line for line in wrapped.split("\n"))
     assert "$0.119\\,n^{-0.0300}$" in wrapped and wrapped.replace("\n", " ") == label
+
+
+@pytest.mark.parametrize("ms", [(30, 100, 300, -1), (50, 100, 300, -1)])  # all: about 1,000 here
+def test_two_way_parameter_panels_have_no_overlapping_tick_labels(ms):
+    """Panels (b) and (c) share one m range, and no two m tick labels (nor the panels' titles) overlap once
+    drawn: before, panel (c) autoscaled to what it drew and printed m = 100, 300, 1000 as "1003001000"."""
+    table = synthetic_table("formation_enthalpy", ns=(0, 100, 300, 1000, 3000, 10000), ms=ms, trials=6)
+    by_m = case_results.fits_by_m(table, n_boot=30)
+    fig = two_way_plot.two_way_figure(by_m, m_all=case_results.effective_m(table))
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax_b, ax_c = fig.axes[1], fig.axes[2]
+    assert ax_b.get_xlim() == ax_c.get_xlim()
+    for axis in (ax_b, ax_c):
+        labels = [t for t in axis.get_xticklabels() if t.get_text().strip()]
+        assert len(labels) == len(ms)
+        # a staggered label starts one line down: labels on the same line must not share any horizontal extent
+        row = [len(t.get_text()) - len(t.get_text().lstrip("\n")) for t in labels]
+        x = [(t.get_window_extent(renderer).x0, t.get_window_extent(renderer).x1) for t in labels]
+        hits = [(labels[i].get_text(), labels[j].get_text()) for i in range(len(labels)) for j in range(i + 1, len(labels))
+                if row[i] == row[j] and x[i][0] < x[j][1] and x[j][0] < x[i][1]]
+        assert not hits, hits
+    titles = [a.title if not a.get_title(loc="left") else a._left_title for a in (ax_b, ax_c)]
+    assert not titles[0].get_window_extent(renderer).overlaps(titles[1].get_window_extent(renderer))
+    xlabels = [a.xaxis.label.get_window_extent(renderer) for a in (ax_b, ax_c)]
+    assert not xlabels[0].overlaps(xlabels[1])
+    plotting.close(fig)

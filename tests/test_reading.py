@@ -47,3 +47,27 @@ def test_paragraphs_of_built_html_leave_out_code_tables_and_navigation():
       <table><tr><td><p>a cell</p></td></tr></table><ul><li>a bullet</li><li><p>a bullet paragraph</p></li></ul>
       </article></body></html>"""
     assert paragraphs(html) == ["First paragraph over lines.", "a bullet paragraph", "a bullet"]
+
+
+def test_status_codes_are_found_in_code_font_after_status_and_as_identifiers():
+    from reading import status_codes
+
+    page = lambda body: f"<html><body><nav>C_at_bound</nav><article>{body}</article></body></html>"  # noqa: E731
+    assert status_codes(page("<p>The law is fine and the status table says ok.</p>")) == []
+    assert status_codes(page('<p>status: <a href="method.html#status-table">no floor resolved</a></p>')) == []
+    assert status_codes(page("<p>status <code>ok</code> and <code>misfit</code></p>")) == ["ok", "misfit"]
+    assert status_codes(page("<td>C_at_bound</td><td>alpha_at_bound, p = 0.3</td>")) == ["C_at_bound", "alpha_at_bound"]
+    assert status_codes(page("<p>fits whose status is ok are solid</p>")) == ["ok"]
+    assert status_codes(page('<div class="cell_input">page.status()  # constant_preferred</div>')) == []
+
+
+def test_long_decimals_and_plain_math_are_found():
+    from reading import long_decimals, plain_math, significant_digits
+
+    assert [significant_digits(x) for x in ("0.0776", "21.99", "1.893e+04", "3683.000000", "0.100", "2")] == [
+        3, 4, 4, 10, 3, 1]
+    text = ("n_pool 3683.000000, alpha = 0.002872, CI [0, 1.893e+04], AIC 21.99; fine: 0.0776 eV/atom, 94,777 "
+            "samples, 22%, 0.100, doi 10.1038/s41586, $R(n) = 0.123456$")
+    assert long_decimals(text) == ["3683.000000", "0.002872", "1.893e+04", "21.99"]
+    assert plain_math("R(n) = D n^-alpha + C and chi^2 and g/cm^3") == ["R(n) = D n^", "chi^2", "g/cm^3"]
+    assert plain_math("$R(n) = D\\,n^{-\\alpha} + C$, χ² and g/cm³") == []

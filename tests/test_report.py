@@ -19,6 +19,7 @@ from s2rlib.book import pages
 from s2rlib.book import formatting
 from s2rlib.book import display
 from s2rlib.book import case_results
+from s2rlib.book import findings
 from s2rlib._core import units
 from s2rlib.book import two_way_plot
 from s2rlib._core.constants import ALL_M
@@ -53,7 +54,7 @@ def test_params_table_shows_estimates_intervals_and_status(case_fit):
     df = tables.params_table(case_fit)
     assert list(df["quantity"][:3]) == ["D", "alpha", "C (eV)"]
     status = df.loc[df["quantity"] == "fit status", "estimate"].item()
-    assert status == "`ok`"
+    assert status == "{ref}`law identified <status-table>`"
     assert all(df["90% CI"][:3].str.match(r"^\[.+, .+\]$"))
 
 
@@ -153,7 +154,7 @@ def test_summary_and_two_way_figures(tmp_path):
     assert fig.axes[0].get_xscale() == "log" and fig.axes[0].get_yscale() == "linear"  # ratios near 1
     plt.close(fig)
     df = tables.summary_table(fits.values())
-    assert len(df) == 4 and df["status"].str.startswith("`").all()
+    assert len(df) == 4 and df["status"].isin([findings.status_link(s) for s in findings.STATUS_WORDS]).all()
     from s2rlib.book.case_results import case_words
 
     assert list(df["case"]) == [case_words(c, start=True) + (f" ({units.pretty_units(f.units)})"

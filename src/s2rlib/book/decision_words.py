@@ -13,7 +13,7 @@ import pandas as pd
 from s2rlib._core.constants import ALL_M
 from s2rlib.book import findings
 from s2rlib.book.case_results import case_words
-from s2rlib.book.formatting import DASH, DERIVED_SIG, code, fmt, fmt_ci, fmt_derived, fmt_n, units_after
+from s2rlib.book.formatting import DASH, DERIVED_SIG, fmt, fmt_ci, fmt_derived, fmt_n, units_after
 from s2rlib.law.decisions import DELTA, TARGET_FRACTION, Decision, Decisions
 from s2rlib.law.fit_status import FitStatus
 from s2rlib.law.trial_stats import CaseFit
@@ -28,12 +28,8 @@ def missing_words(d: Decision) -> str:
     """Why one decision is not printed, in words ('' when it is)."""
     if d.supported:
         return ""
-    if d.missing == "status":
-        try:
-            meaning = FitStatus(d.status).meaning
-        except ValueError:
-            meaning = d.status
-        return f"the form is {code(d.status)}, not `ok` ({meaning})"
+    if d.missing == "status":  # the linked words say what the status means (the method chapter's table)
+        return f"the form's status is {findings.status_link(d.status)}, not {findings.status_link(FitStatus.ok)}"
     return {
         "no_fit": "no form was fitted",
         "unreachable": "the target lies at or below the floor C: no database size reaches it",
@@ -74,7 +70,7 @@ def decision_table(rows: Iterable[tuple[CaseFit, Decisions]]) -> pd.DataFrame:
         u = units_after(cf.units)
         out.append({
             "case": case_words(cf.case, start=True), "m": _m_words(ds.m_target),
-            "form [status]": f"{findings.FORM_WORDS.get(ds.form, ds.form)} [{code(ds.status)}]",
+            "form [status]": f"{findings.FORM_WORDS.get(ds.form, ds.form)} [{findings.status_link(ds.status)}]",
             "target error": f"{fmt(ds.target)}{u} ({100 * (1 - TARGET_FRACTION):.0f}% below n = {fmt_n(ds.n_now)})",
             "n for the target [90% CI]": _cell(ds.required_n, n=True),
             f"next {fmt_n(ds.delta)} simulations buy [90% CI]": _cell(ds.next_gain),
@@ -94,8 +90,8 @@ def form_table(fits: Mapping[tuple[str, int], CaseFit]) -> pd.DataFrame:
         u = units_after(cf.units)
         out.append({
             "case": case_words(case, start=True), "m": _m_words(m),
-            "paper's law D n^-alpha + C (n > 0)": f"{code(f.status)}, p = {fmt(f.p_value, 2)}",
-            "finite-R(0) form (n ≥ 0)": (f"{code(ff.status)}, p = {fmt(ff.p_value, 2)}" if ff is not None else DASH),
+            "paper's law $D\\,n^{-\\alpha} + C$ (n > 0)": f"{findings.status_link(f.status)}, p = {fmt(f.p_value, 2)}",
+            "finite-R(0) form (n ≥ 0)": (f"{findings.status_link(ff.status)}, p = {fmt(ff.p_value, 2)}" if ff is not None else DASH),
             "reported": "paper's law" if cf.chosen == "law" else "finite-R(0)",
             "alpha [90% CI]": shown["alpha"].cell(), "C [90% CI]": shown["C"].cell(u),
             "paired gain at the largest n": {"lowers": "lowers the error", "raises": "raises the error",
@@ -109,13 +105,14 @@ def decision_note(rows: Iterable[tuple[CaseFit, Decisions]]) -> str:
     rows = list(rows)
     printed = [ds for _, ds in rows if ds.next_gain.supported]
     if len(printed) == len(rows):
-        return "Every row's form is `ok`: the three decisions are printed throughout."
+        return (f"Every row's form has the status {findings.status_link(FitStatus.ok)}: the three decisions are printed "
+                "throughout.")
     by: dict[str, int] = {}
     for _, ds in rows:
         if not ds.next_gain.supported:
             by[ds.status] = by.get(ds.status, 0) + 1
-    common = ", ".join(f"{code(s)} ({k})" for s, k in sorted(by.items(), key=lambda x: -x[1]))
-    head = ("No row's form is `ok`, so no decision is printed" if not printed else
+    common = ", ".join(f"{findings.status_link(s)} ({k})" for s, k in sorted(by.items(), key=lambda x: -x[1]))
+    head = (f"No row's form has the status {findings.status_link(FitStatus.ok)}, so no decision is printed" if not printed else
             f"{len(printed)} of {len(rows)} rows print the decisions")
     return (f"{head}: the statuses that withhold them are {common}. A number derived from a law the data do not "
             f"identify would carry the fit's artefact, not the data.")

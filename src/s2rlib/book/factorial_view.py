@@ -25,7 +25,8 @@ import pandas as pd
 from s2rlib._core.constants import ALL_M
 from s2rlib._core.errors import DataError
 from s2rlib._core.paths import results_root
-from s2rlib.book.formatting import fmt_diff_cell, fmt_n, join_words
+from s2rlib.book.findings import status_link
+from s2rlib.book.formatting import fmt, fmt_diff_cell, fmt_n, join_words
 from s2rlib.law.fit_status import AIC_MARGIN
 from s2rlib.book.plotting import BASELINE_COLOR, DISPLAY_WIDTH_IN, legend_below
 
@@ -131,14 +132,14 @@ def curve_sentences(res: dict) -> str:
         fits = "passes" if law["p_value"] >= 0.05 else "fails"
         text = (f"With {_m_words(m)}, on the converged curve ({len(c['mean'])} sizes, n = 0 included, "
                 f"{c['trials']} trials) the paper's law {fits} the goodness-of-fit test (χ² = {law['chi2']:.1f} on "
-                f"{law['dof']} degrees of freedom, p = {law['p_value']:.2f}; its status `{law['status']}`) with "
-                f"α = {law['alpha']:.3f} "
-                f"[{law['alpha_ci'][0]:.3f}, {law['alpha_ci'][1]:.3f}], "
+                f"{law['dof']} degrees of freedom, p = {fmt(law['p_value'], 2)}; its status: {status_link(law['status'])}) "
+                f"with $\\alpha$ = {fmt(law['alpha'], 2)} "
+                f"[{fmt(law['alpha_ci'][0], 2)}, {fmt(law['alpha_ci'][1], 2)}], "
                 + (f"better than a constant (AIC lower by {law['aic_vs_constant']:.1f})"
                    if law["aic_vs_constant"] > AIC_MARGIN else
                    f"no better than a constant (AIC difference {law['aic_vs_constant']:.1f})".replace("-", "−"))
                 + f"; the reported {c['chosen']} form's status "
-                f"is `{rep['status']}`")
+                f"is {status_link(rep['status'])}")
         supported = [k for k, d in c["decisions"].items() if d["supported"]]
         text += (", so derived numbers follow." if supported else
                  ", so no database size for a target error is derived.")

@@ -41,6 +41,53 @@ SHAPE_REJECTED = "form rejected by the goodness-of-fit test"
 VACUOUS_SHARE = 0.5
 ESTIMATE, BOUND, WORDS = "estimate", "bound", "words"
 
+#: Every status a fit or a derived number can carry (:class:`s2rlib.law.fit_status.FitStatus`,
+#: :class:`s2rlib.law.derived.DerivedStatus`) in a short plain phrase: what the reading path (the landing
+#: page, the summary, the case chapters, "Data or compute?") prints instead of the code. The codes stay in
+#: the method chapter's status table (:data:`STATUS_TABLE`, which each phrase links to), in the appendices
+#: and in the downloadable CSVs.
+STATUS_WORDS: dict[str, str] = {
+    "ok": "law identified",
+    "misfit": "shape rejected by the data",
+    "shape_unresolved": "falls, shape not identified",
+    "constant_preferred": "no detectable fall with n",
+    "no_decrease": "no fall with n",
+    "alpha_at_bound": "exponent at its search bound",
+    "C_at_bound": "no floor resolved",
+    "unidentified": "law not pinned down",
+    "too_few_points": "too few database sizes",
+    "failed": "fit failed",
+    "n0_at_bound": "scale at its search bound",
+    "unreachable": "target below the floor",
+    "already_reached": "target already reached",
+    "unusable_fit": "law without numbers",
+    "bad_target": "target not a number",
+    "bad_input": "input not a positive number",
+}
+#: the label of the method chapter's status table (book/method.md)
+STATUS_TABLE = "status-table"
+
+
+def status_words(code) -> str:
+    """A status code (a :class:`~s2rlib.law.fit_status.FitStatus` member or its value) as a short plain
+    phrase (:data:`STATUS_WORDS`); an unknown code is returned as it is."""
+    key = str(getattr(code, "value", code))
+    return STATUS_WORDS.get(key, key)
+
+
+def status_table(statuses) -> pd.DataFrame:
+    """The method chapter's table of a status enum (:class:`~s2rlib.law.fit_status.FitStatus` or
+    :class:`~s2rlib.law.derived.DerivedStatus`): the code, the words the reading path prints for it, its
+    meaning and how to read the numbers (book/method.md holds it between its markers; a test keeps them equal)."""
+    return pd.DataFrame([{"status": f"`{s.value}`", "in the book's words": status_words(s), "meaning": s.meaning,
+                          "how to read the numbers": s.reading} for s in statuses])
+
+
+def status_link(code) -> str:
+    """:func:`status_words` as a MyST cross-reference to the method chapter's status table."""
+    return f"{{ref}}`{status_words(code)} <{STATUS_TABLE}>`"
+
+
 #: Which of (D, alpha, C) every table prints under each fit status, and the words that replace the
 #: rest: ESTIMATE is the number with its interval (C becomes the upper bound "< x" whenever its floor
 #: is unresolved, :meth:`s2rlib.law.scaling.Fit.floor_unresolved`); BOUND is one-sided (C "< x"; alpha
@@ -203,7 +250,8 @@ def fit_parameters(fit, level: float = CI_LEVEL) -> dict[str, Shown]:
 
 
 #: the two forms in words, as every table names them
-FORM_WORDS = {"law": "D n^-alpha + C", "finite": "C + (R0 - C)(1 + n/n_s)^-alpha"}
+#: the two forms as MyST math (generated prose and tables never print a law as plain text)
+FORM_WORDS = {"law": r"$D\,n^{-\alpha} + C$", "finite": r"$C + (R_0 - C)(1 + n/n_s)^{-\alpha}$"}
 
 
 def finite_parameters(ff, level: float = CI_LEVEL, floor_ceiling: float = math.nan) -> dict[str, Shown]:
@@ -359,16 +407,16 @@ class Finding:
         if st == FitStatus.too_few_points:
             return too_few_sentence(self.ns)
         if st == FitStatus.failed:
-            return f"No law is fitted (status `{st.value}`: {st.meaning})."
+            return f"No law is fitted (status: {status_link(st)}; {st.meaning})."
         gof = f", goodness of fit p = {fmt(self.p_value, 2)}" if np.isfinite(self.p_value) else ""
-        return (f"{self._head()} (form {FORM_WORDS.get(self.form, self.form)}{gof}; status `{st.value}`: "
+        return (f"{self._head()} (form {FORM_WORDS.get(self.form, self.form)}{gof}; status: {status_link(st)}, "
                 f"{st.meaning}); {self._clauses()}.")
 
     def law_brief(self, after_status: str = "") -> str:
         """:meth:`law_sentence` without the form and the status's meaning: ``The data show no scaling law:
-        no fall with n; C not identified (status `constant_preferred`).``; ``after_status`` follows the
-        status inside the brackets (a link to what it means)."""
-        status = f"status `{self.status.value}`" + (f", {after_status}" if after_status else "")
+        no fall with n; C not identified (status: no detectable fall with n).``, the status in words linked to
+        the method chapter's status table (:func:`status_link`); ``after_status`` follows it inside the brackets."""
+        status = f"status: {status_link(self.status)}" + (f", {after_status}" if after_status else "")
         if self.status == FitStatus.too_few_points:
             return too_few_sentence(self.ns)
         if self.status == FitStatus.failed:
@@ -404,7 +452,7 @@ def fitted_ns(cf: CaseFit) -> tuple[int, ...]:
 def too_few_sentence(ns) -> str:
     """Why no law is fitted to a grid with fewer than ``MIN_POINTS`` distinct n > 0, in plain words."""
     have = f"{len(ns)} ({'n = ' + join_words([fmt_n(n) for n in ns])})" if ns else "none"
-    return (f"No law is fitted: a law R(n) = D n^-α + C needs at least {MIN_POINTS} distinct n > 0 (database sizes "
+    return (f"No law is fitted: a law $R(n) = D\\,n^{{-\\alpha}} + C$ needs at least {MIN_POINTS} distinct n > 0 (database sizes "
             f"with a measured error), and this grid has {have}. The baseline and the paired gain do not need "
             f"a law; run more database sizes to fit one.")
 
@@ -445,7 +493,7 @@ def glance_table(fits: Mapping[str, CaseFit], states: Mapping | None = None,
         rel, rlo, rhi = fd.relative
         words = {"lowers": "lowers the error", "raises": "raises the error",
                  "no_effect": "no detectable effect", "unknown": "unknown (one trial)"}[fd.verdict]
-        law = f"`{fd.status.value}`: {fd.law_text()}"
+        law = f"{status_link(fd.status)}: {fd.law_text()}"
         shape = (shapes or {}).get(case, "")
         if shape and fd.shown()["alpha"].printed:
             law += f"; but {shape}"
@@ -493,10 +541,10 @@ def conclusion(fits: Mapping[str, CaseFit], states: Mapping | None = None,
         text += " " + scarce
     ok = [name(c) for c, fd in fds.items() if fd.status == FitStatus.ok]
     if ok:
-        text += f" The law R(n) = D n^-alpha + C is identified for {join_words(ok)}."
+        text += f" The law $R(n) = D\\,n^{{-\\alpha}} + C$ is identified for {join_words(ok)}."
     else:
-        text += (" For no case do the data identify the law R(n) = D n^-alpha + C (none has status `ok`), so "
-                 "no exponent or floor is compared across cases.")
+        text += (" For no case do the data identify the law $R(n) = D\\,n^{-\\alpha} + C$ (no case's status is "
+                 f"{status_link(FitStatus.ok)}), so no exponent or floor is compared across cases.")
     return text
 
 

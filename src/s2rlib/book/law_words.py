@@ -11,7 +11,7 @@ import numpy as np
 from s2rlib.book import findings
 from s2rlib.law import scaling
 from s2rlib.law.fit_status import FitStatus
-from s2rlib.book.formatting import code, fmt, units_after
+from s2rlib.book.formatting import fmt, units_after
 
 
 def status_text(status) -> str:
@@ -23,8 +23,9 @@ def status_text(status) -> str:
 
 
 def status_cell(status: str) -> str:
-    """A fit status for a table cell: the flag in code font."""
-    return code(status or "missing")
+    """A fit status for a table cell: its plain words, linked to the method chapter's status table
+    (:func:`s2rlib.book.findings.status_link`; the codes stay in that table and in the CSVs)."""
+    return findings.status_link(status) if status else "missing"
 
 
 def _constant_words(fit: scaling.Fit) -> str:

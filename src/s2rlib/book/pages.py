@@ -144,7 +144,7 @@ class CasePage:
                          f"{findings.finding(self.fits_by_m[ms[0]]).gain_sentence()}")
         else:
             lines.append("**With fewer experiments:** not run yet (these results have one experimental size).")
-        lines.append(f"**The law:** {main.law_brief('{ref}`what it means <status-flags>`')}")
+        lines.append(f"**The law:** {main.law_brief()}")
         note("\n".join(f"* {x}" for x in lines), "tip", f"Key result: {case_words(self.case.name)}")
 
     def data(self) -> None:
@@ -174,7 +174,7 @@ class CasePage:
     def params(self) -> None:
         if self._missing() or self._no_law():
             return
-        show(params_table(self.fit), "Fitted parameters of R(n) = D n^-alpha + C (90% intervals)")
+        show(params_table(self.fit), r"Fitted parameters of $R(n) = D\,n^{-\alpha} + C$ (90% intervals)")
 
     def points(self) -> None:
         if self._missing():
@@ -200,8 +200,8 @@ class CasePage:
                  "experimental materials have no matched simulation).", "note", "No simulation baseline")
             return
         show(simulation_words.table(rows, self.case.units),
-             "The network against the simulation with a linear correction, on the test materials that have a "
-             "simulation (means over trials; the difference is paired per trial, with its corrected 90% interval)")
+             "The network against the simulation with a linear correction, on the test materials with a simulation "
+             "(means over trials; paired differences, corrected 90% intervals)")
         if sentence:
             show_markdown(simulation_words.sentence(rows, self.case.units))
 
@@ -223,13 +223,8 @@ class CasePage:
         if self._missing() or self._no_law():
             return
         show(forms_table(self.table, self.main_m, metric=self.metric, fit=self.fit),
-             "Alternative functional forms, fitted to the trial means. RSS is the plain sum of squared residuals; "
-             "AIC (lower is better) weights them by the means' corrected covariance across n, which counts the "
-             "fall between n (the same trials at every n) more than the common level, so a lower RSS can "
-             "come with a higher AIC. Every form is fitted by that weighted least squares, the law too (its \"weighted fit\", "
-             "so its extrapolation error can differ from the extrapolation check above, which refits the unweighted "
-             "law). Status: the law's is the main fit's (AIC and 90% intervals); the other "
-             "forms' say what their point fit alone shows")
+             "Alternative functional forms fitted to the trial means: RSS unweighted, AIC (lower is better) "
+             "weighted by their corrected covariance ({ref}`how to read it <case-law-tables>`)")
 
     def derived(self, targets=None, delta: float = 10000) -> None:
         if self._missing() or self._no_law():
@@ -308,9 +303,8 @@ class CasePage:
         done, notes = self.sensitivity_comparisons
         if done:
             show(sensitivity_words.table(done, self.case.units),
-                 "Grid points (all experimental data) rerun with one change each, every trial paired with the "
-                 "chapter's grid (same seeds, splits and source draws); n is the number of samples the default draws; "
-                 "intervals are corrected 90% intervals of the paired differences")
+                 "Grid points (all experimental data) rerun with one change each, paired trial by trial with the "
+                 "chapter's grid; n: the samples the default draws; corrected 90% intervals")
             show_markdown("\n".join(f"* {sensitivity_words.sentence(c, self.case.units)}" for c in done))
         show_markdown(sensitivity_words.grid_protocol(self.table, self.main_m))
         if notes:
@@ -521,7 +515,7 @@ class SummaryPage:
         """Both forms per case and m: status, goodness of fit, the form reported, its alpha and C."""
         if self.tables:
             show(decision_words.form_table(self.fits_by_case_m),
-                 "The two forms per case and m: status and goodness-of-fit p-value (chi^2 of the weighted fit on "
+                 "The two forms per case and m: status and goodness-of-fit p-value (χ² of the weighted fit on "
                  "the trial means), the form each row reports, and its alpha and C (corrected 90% intervals)")
 
     def decisions(self) -> None:
@@ -531,8 +525,8 @@ class SummaryPage:
         rows = self.decision_rows
         show(decision_words.decision_table(rows),
              "Decisions from the law, per case and m: the database size for a target error, what the next 10,000 "
-             "simulations buy, and what they are worth in experiments (90% intervals; printed only for an `ok` "
-             "form)")
+             "simulations buy, and what they are worth in experiments (90% intervals; printed only for a form "
+             "whose law is identified)")
         show_markdown(decision_words.decision_note(rows))
 
     @cached_property

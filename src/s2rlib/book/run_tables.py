@@ -17,7 +17,7 @@ from s2rlib.book.case_results import (
     BOOK_CASES, _rel, case_words, grid_state, load_case_results, recorded_recipes, results_path,
 )
 from s2rlib.cases.registry import get_case
-from s2rlib.book.formatting import DASH, code, fmt_n, join_words
+from s2rlib.book.formatting import DASH, code, fmt, fmt_n, join_words
 from s2rlib._core.constants import ALL_M
 from s2rlib.grid.selection import grid_ids, m_values, select_grid
 from s2rlib.training.transfer import Recipe
@@ -122,7 +122,7 @@ def provenance_table(table: pd.DataFrame) -> pd.DataFrame:
             "data sha256": " ".join(code(s) for s in shas),
             "code version": ", ".join(code(v) for v in versions),
             "rows": f"{len(g):,}",
-            "compute time (sum over grid points)": f"{per_point.sum() / 60:.1f} min",
+            "compute time (sum over grid points)": f"{fmt(per_point.sum() / 60, 3)} min",
         }
     df = pd.DataFrame(cols)
     df.insert(0, "", df.index)
@@ -195,7 +195,7 @@ def grid_cost_table(root=None, cases: Iterable[str] = BOOK_CASES) -> pd.DataFram
                   f"{held} of {points} points (m = {', '.join(m_name(m) for m in ms)})")
         wall = per_point["wall_s"].astype(float)
         row |= {"committed table": f"{recipe}, {t_text} trials; {extent}",
-                "measured time of its points": f"{wall.sum() / 60:.1f} min ({held} points × {t_text} trials)",
+                "measured time of its points": f"{fmt(wall.sum() / 60, 3)} min ({held} points × {t_text} trials)",
                 "slowest point": f"{wall.max():.0f} s ({t_text} trials)"}
         rows.append(row)
     return pd.DataFrame(rows)

@@ -219,7 +219,7 @@ def forms_table(table: pd.DataFrame, m_target: int | None = None, *, metric: str
     out = pd.DataFrame({
         "form": df["form"].where(~(weighted & (df["form"] == "power law + floor")), "power law + floor (weighted fit)"), "parameters": df["n_params"].astype(str),
         "RSS (unweighted)": df["rss"].map(lambda v: fmt(v, 3)),
-        "AIC (corrected covariance)": df["aic"].map(lambda v: fmt(v, 4)), "ΔAIC": df["delta_aic"].map(lambda v: fmt(v, 3)),
+        "AIC (corrected covariance)": df["aic"].map(lambda v: fmt(v, 3)), "ΔAIC": df["delta_aic"].map(lambda v: fmt(v, 3)),
         "error extrapolating to the largest n": df["extrap_error"].map(lambda v: fmt(v, 2)),
         "status (point fit)" if fit is None else "status": status,
     })
@@ -277,7 +277,7 @@ def derived_withheld(case_fit: CaseFit, delta: float = 10000) -> str | None:
         st = FitStatus(status)
         shown = findings.law_clauses(findings.fit_parameters(case_fit.fit), names=("alpha", "C", "D"),
                                      units=units_after(case_fit.units))
-        why = f"the fit is {code(st.value)}: {st.meaning} (as this page prints it: {shown})"
+        why = f"the fit's status is {status_cell(st.value)}: {st.meaning} (as this page prints it: {shown})"
     except ValueError:
         why = f"no law was fitted ({status})"
     return (f"The law would answer three questions: the database size needed for a target error, what the next "
@@ -329,7 +329,7 @@ def ess_table(table: pd.DataFrame, *, n_boot: int = 200, fits: Mapping[int, Case
     shown = [fits is None or status.get(int(m)) == FitStatus.ok for m in df["m"]]
     return pd.DataFrame({
         "n": df["n"].map(fmt_n), "m": df["m"].map(fmt_n), "mean MAE": df["R"].map(fmt),
-        "simulations per experimental sample": [fmt(v, 2) if ok else f"not printed: law in n is `{status.get(int(m))}`"
+        "simulations per experimental sample": [fmt(v, 2) if ok else f"not printed: law in n is {status_cell(status.get(int(m)))}"
                                                 for v, m, ok in zip(df["ess"], df["m"], shown)],
         "90% CI": [fmt_ci(lo, hi, 2) if ok else DASH for lo, hi, ok in zip(df["ess_lo"], df["ess_hi"], shown)],
         "dR/dm from": df["method"].map(code), "status (n, m)": [f"{status_cell(a)}, {status_cell(b)}"
@@ -355,14 +355,14 @@ def ess_withheld(ess: pd.DataFrame | None, fits: Mapping[int, CaseFit]) -> str |
 
     def why(s: str) -> str:
         try:
-            return f"{code(s)} ({FitStatus(s).meaning})"
+            return f"{status_cell(s)} ({FitStatus(s).meaning})"
         except ValueError:
             return s
 
     ms_words = "; ".join(f"at m = {', '.join(fmt_n(m) for m in g)} it is {why(s)}" for s, g in groups.items())
     every = len(bad) == len(ms)
     return (f"{'No' if every else 'For the other m, no'} equivalent sample size is printed: it divides the error's slope in m "
-            f"by the law's slope in n, which is read only where the law in n is `ok`, and {ms_words}."
+            f"by the law's slope in n, which is read only where the law in n has the status {status_cell(FitStatus.ok.value)}, and {ms_words}."
             + (" A ratio of slopes of a law the data do not identify would carry the fit's artefact, not the data."
                if every else ""))
 
@@ -405,7 +405,7 @@ def summary_table(case_fits: Iterable[CaseFit], delta: float = 10000, level: flo
                                 else shapes[cf.case] or "passes both checks"),
             f"next {fmt_n(delta)} simulations buy [90% CI]":
                 (f"{fmt_derived(r.get('mgain'))} {fmt_ci(r.get('mgain_lo'), r.get('mgain_hi'), DERIVED_SIG)}"
-                 if r.get("supported") else "not printed (not `ok`)"),
+                 if r.get("supported") else "not printed: law not identified"),
             "status": status_cell(r.get("status")),
         })
     df = pd.DataFrame(rows)

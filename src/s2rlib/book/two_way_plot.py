@@ -26,6 +26,14 @@ _M_MARKERS = ("o", "s", "^", "D", "P", "X", "h", "*")
 _BASELINE_DASHES = ((6, 2), (10, 3), (6, 2, 2, 2), (12, 3, 3, 3), (8, 2, 2, 2, 2, 2))  # all dashed, never dotted
 
 
+#: words the tables print, shortened to fit rotated inside a half-width panel (the caption and tables say more)
+PANEL_WORDS = {findings.SHAPE_REJECTED: "form rejected"}
+#: the m axis of panels (b) and (c) runs this factor beyond the smallest and largest m (the same in both)
+M_MARGIN = 1.6
+#: m tick labels closer than this factor are staggered (a label of 4 digits spans about a factor 3 of m)
+STAGGER_RATIO = 4.0
+
+
 def m_styles(k: int) -> tuple[list, list[str]]:
     """Colours and markers of ``k`` experimental sizes m (in order, smallest first, "all" last)."""
     return [_M_COLORS[i % len(_M_COLORS)] for i in range(k)], [_M_MARKERS[i % len(_M_MARKERS)] for i in range(k)]
@@ -85,11 +93,13 @@ def two_way_figure(fits_by_m: Mapping[int, CaseFit], *, m_all: float | None = No
         ax.legend(*zip(*keep), loc="upper left", bbox_to_anchor=(1.01, 1.0), title="experimental\nsamples m",
                   frameon=False)
     df = pd.DataFrame(rows)
-    for axis, key, title in ((ax_a, "alpha", "(b) exponent α vs m"), (ax_c, "C", "(c) transfer gap C vs m")):
+    for axis, key, title in ((ax_a, "alpha", "(b) exponent α"), (ax_c, "C", "(c) transfer gap C")):
         if not df.empty:
             _parameter_panel(axis, df, key)
-        axis.set_xlabel("experimental samples, m")
+        axis.set_xlabel("experiments, m")
         axis.set_title(title, loc="left")
+    if m_all is not None and not df.empty and "all" in set(df["label"]):  # where the tick "all" sits
+        ax_c.set_xlabel(f"m (all ≈ {m_all:,.0f})")
     ax_a.set_ylabel("α")
     ax_c.set_ylabel(metric_label(units).replace("test MAE", "C"))
     return fig
@@ -101,7 +111,7 @@ def _parameter_panel(axis, df: pd.DataFrame, key: str) -> None:
     for _, r in df.iterrows():
         v, lo, hi = r[key], r[f"{key}_lo"], r[f"{key}_hi"]
         if r[f"{key}_kind"] == findings.WORDS:  # the tables print words here: no point, the words
-            axis.text(r["m"], 0.03, r[f"{key}_words"], rotation=90,
+            axis.text(r["m"], 0.03, PANEL_WORDS.get(r[f"{key}_words"], r[f"{key}_words"]), rotation=90,
                       transform=axis.get_xaxis_transform(), ha="center", va="bottom",
                       fontsize=MIN_FONT_PT, color=r["color"])
             continue
@@ -133,15 +143,18 @@ def _parameter_panel(axis, df: pd.DataFrame, key: str) -> None:
     axis.plot(good["m"], good[key], color="0.6", lw=1, zorder=0)
     axis.set_xscale("log")
     ticks = df["m"].to_numpy(dtype=float)
-    labels = [("all\n(≈%d)" % round(t)) if lab == "all" else str(lab) for t, lab in zip(ticks, df["label"])]
-    # neighbours closer than a factor 2.5 on the log axis (50 and 100 in a half-width panel) would
-    # overlap: every second one of them moves one line down
+    labels = [str(lab) for lab in df["label"]]  # "all" sits at its mean size, which the axis label gives
+    # neighbours closer than a factor STAGGER_RATIO on the log axis (100, 300 and 1000 in a half-width
+    # panel) would overlap: every second one of them moves one line down
     for i in range(1, len(labels)):
-        if ticks[i] / ticks[i - 1] < 2.5 and not labels[i - 1].startswith("\n"):
+        if ticks[i] / ticks[i - 1] < STAGGER_RATIO and not labels[i - 1].startswith("\n"):
             labels[i] = "\n" + labels[i]
     axis.set_xticks(ticks, labels)
     axis.xaxis.set_minor_formatter(NullFormatter())
     axis.minorticks_off()
+    # the same m range in (b) and (c), set from the ticks: autoscaling from what each panel draws (a bar in
+    # one panel, words in the other) squeezed (c)'s m = 100, 300 and 1000 into one run of digits
+    axis.set_xlim(ticks.min() / M_MARGIN, ticks.max() * M_MARGIN)
 
 
 def _alpha_clip(df: pd.DataFrame) -> float | None:

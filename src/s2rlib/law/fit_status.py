@@ -64,7 +64,7 @@ class FitStatus(ExplainedStatus):
           "90% interval of its parameters touches a search bound",
           "its parameters are estimates; numbers derived from the law are printed")
     misfit = ("misfit",
-              "the form does not fit the trial means: the chi^2 of its weighted fit (on the means with their "
+              "the form does not fit the trial means: the χ² of its weighted fit (on the means with their "
               "corrected covariance) has a p-value below 0.05",
               "the data reject this shape: its parameters describe no law, and nothing is derived from it")
     shape_unresolved = ("shape_unresolved",
