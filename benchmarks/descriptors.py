@@ -163,8 +163,9 @@ def report(df: pd.DataFrame, level: float = 0.9) -> tuple[str, dict]:
              "(negative: better than composition).", ""]
     recipes = sorted(df["recipe"].unique()) if "recipe" in df else []
     if recipes:
-        base = {k: v for k, v in json.loads(recipes[0]).items() if k != "descriptor"}
-        lines += [f"Recipe (besides the descriptor): `{json.dumps(base, sort_keys=True)}`", ""]
+        default = Recipe().to_dict()
+        changed = {k: v for k, v in json.loads(recipes[0]).items() if k != "descriptor" and default.get(k) != v}
+        lines += [f"Recipe: the default but `{json.dumps(changed, sort_keys=True)}` and the descriptor.", ""]
     for case, sub in table.groupby("case", sort=False):
         lines += [f"## {case}", ""]
         metrics = [m for m in METRICS if m in set(sub["metric"])]

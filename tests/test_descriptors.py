@@ -169,3 +169,58 @@ def test_a_wrong_or_misplaced_descriptor_is_a_parameter_error():
 def test_the_notebooks_load_the_data_with_the_recipes_descriptor():
     template = (REPO / "src" / "s2rlib" / "data" / "templates" / "case_notebook.txt").read_text()
     assert 'cases.load_case(P["case"], descriptor=P["recipe"].descriptor)' in template
+
+
+def _bench():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_descriptors", REPO / "benchmarks" / "descriptors.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _study_rows(case: str, descriptor: str, n: str, val: list[float], mae: list[float], nonzero=None) -> pd.DataFrame:
+    rows = []
+    for seed, (v, m) in enumerate(zip(val, mae)):
+        metrics = {"val_mae": v, "mae": m, "n_test": 20.0, "n_train": 64.0, "n_val": 16.0}
+        if nonzero is not None:
+            metrics["mae_nonzero"] = nonzero[seed]
+        rows += [{"case": case, "step": descriptor, "n_source": int(n), "n_label": n, "trial": seed, "seed": seed,
+                  "metric": k, "value": x, "selected_recipe": "full_lr1e-3"} for k, x in metrics.items()]
+    return pd.DataFrame(rows)
+
+
+def test_descriptor_report_pairs_trials_against_composition_and_validation_chooses():
+    bench = _bench()
+    df = pd.concat([
+        _study_rows("band_gap", "composition", "0", [0.50, 0.52, 0.48], [0.60, 0.62, 0.58], [0.9, 1.0, 1.1]),
+        _study_rows("band_gap", "magpie", "0", [0.45, 0.46, 0.44], [0.70, 0.73, 0.69], [0.8, 0.9, 1.0]),
+        _study_rows("band_gap", "oliynyk", "0", [0.55, 0.56, 0.57], [0.50, 0.50, 0.50], [1.0, 1.1, 1.2]),
+    ], ignore_index=True)
+    table = bench.compare(df)
+    row = table[(table.descriptor == "magpie") & (table.metric == "mae")].iloc[0]
+    assert row["diff"] == pytest.approx(0.32 / 3) and row["diff_lo"] < 0.32 / 3 < row["diff_hi"]  # paired by seed
+    assert row["diff_hi"] - row["diff_lo"] < 0.05  # paired: the trials' spread of 0.02 is not in the interval
+    nz = table[(table.descriptor == "magpie") & (table.metric == "mae_nonzero")].iloc[0]
+    assert nz["mean"] == pytest.approx(0.9) and nz["diff"] == pytest.approx(-0.1)
+    pref = bench.preferred(table)
+    # validation prefers magpie although its test MAE is worse: the test split never chooses
+    assert pref["per_cell"] == {"band_gap n=0": "magpie"} and pref["overall"] == "magpie"
+    text, _ = bench.report(df)
+    assert "**magpie**" in text and "mae_nonzero" in text
+
+
+def test_descriptor_study_steps_are_each_their_own_recipe_and_a_foreign_file_is_refused(tmp_path):
+    bench = _bench()
+    steps = bench.steps()
+    rec = __import__("s2rlib.grid.recipe_study", fromlist=["recipes"]).recipes(steps)
+    assert [s.name for s in steps] == list(descriptors.DESCRIPTORS)
+    for d, r in rec.items():
+        assert r == validate_recipe({**bench.RECIPE, "descriptor": d})
+    path = tmp_path / "band_gap__magpie__n0.csv"
+    other = validate_recipe({"descriptor": "magpie"})  # the fixed schedule: not this study's recipe
+    pd.DataFrame([{"case": "band_gap", "step": "magpie", "n_label": "0", "recipe": json.dumps(other.to_dict())}]).to_csv(
+        path, index=False)
+    with pytest.raises(DataError, match="recorded recipe differs"):
+        bench.run(cases=("band_gap",), descriptors=("magpie",), ns=(0,), trials=1, out=tmp_path)
