@@ -233,3 +233,35 @@ def test_descriptor_study_steps_are_each_their_own_recipe_and_a_foreign_file_is_
         path, index=False)
     with pytest.raises(DataError, match="recorded recipe differs"):
         bench.run(cases=("band_gap",), descriptors=("magpie",), ns=(0,), trials=1, out=tmp_path)
+
+
+def test_recipe_study_rows_give_the_mae_on_non_zero_values_where_the_property_has_zeros():
+    import dataclasses
+
+    from test_transfer import FAST, _metric, synthetic_case
+
+    from s2rlib.training import transfer
+
+    data = synthetic_case(4, n_source=600, n_target=200)
+    data.y_source = np.maximum(data.y_source, 0).astype(np.float32)  # about half zeros, like band gaps
+    data.y_target = np.maximum(data.y_target, 0).astype(np.float32)
+    rec = dataclasses.replace(FAST, nonneg="auto")
+    out = transfer.run_trials(data, 300, trials=2, seed=0, recipe=rec, progress=False, record_candidates=True)
+    mae, nz, n_nz, n_test = (_metric(out, k).to_numpy() for k in ("mae", "mae_nonzero", "n_test_nonzero", "n_test"))
+    assert ((0 < n_nz) & (n_nz < n_test)).all()
+    # the zero rows add |prediction| >= 0 to the overall sum, so their share can only raise it
+    assert (mae * n_test >= nz * n_nz - 1e-6).all() and not np.allclose(mae, nz)
+    plain = transfer.run_trials(data, 300, trials=1, seed=0, recipe=rec, progress=False)  # a grid point: as before
+    assert "mae_nonzero" not in set(plain["metric"])
+    neg = synthetic_case(4, n_source=600, n_target=200)  # no exact zeros: no such metric
+    out = transfer.run_trials(neg, 300, trials=1, seed=0, recipe=rec, progress=False, record_candidates=True)
+    assert "mae_nonzero" not in set(out["metric"])
+
+
+def test_the_vendoring_tools_check_passes_on_the_committed_files():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, str(REPO / "tools" / "vendor_element_tables.py"), "--check"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stdout + done.stderr
