@@ -14,6 +14,7 @@ from pathlib import Path
 
 from s2rlib.cases import case_file as casefile
 from s2rlib.datasets.case_data import CaseData
+from s2rlib.features import descriptors
 from s2rlib._core.errors import ParameterError
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,8 @@ CSV_LOADER = "s2rlib.cases.user_csv:load"
 #: the only loaders a case file may name (``module:function``); a case file never imports anything else
 LOADERS = ("s2rlib.datasets.inorganic:load_formation_enthalpy", "s2rlib.datasets.inorganic:load_band_gap",
            "s2rlib.datasets.polymers:load_polymer_density", "s2rlib.datasets.polymers:load_chi", CSV_LOADER)
+#: the loaders that take a ``descriptor`` (``Recipe.descriptor``); every other case has its own features
+DESCRIPTOR_LOADERS = LOADERS[:2]
 
 
 @dataclass(frozen=True)
@@ -139,8 +142,25 @@ def get_case(name: str) -> Case:
                              f"{casefile.user_cases_dir()}, set ${casefile.CASES_ENV} to change){broken}") from None
 
 
-def load_case(name: str, **kwargs) -> CaseData:
+def check_descriptor(case: Case, descriptor: str | None) -> None:
+    """A ParameterError unless ``descriptor`` is the default (or None) or ``case`` can use it: the composition
+    descriptors are for the built-in inorganic cases; the others' features are their own."""
+    if descriptor is None or descriptors.check(descriptor) == descriptors.DEFAULT:
+        return
+    if case.spec.get("loader") not in DESCRIPTOR_LOADERS:
+        usable = sorted(c.name for c in CASES.values() if c.spec.get("loader") in DESCRIPTOR_LOADERS)
+        raise ParameterError(f"case {case.name!r}: recipe.descriptor={descriptor!r} is a composition descriptor of the "
+                             f"built-in inorganic cases {usable}; this case has its own features, so its descriptor "
+                             f"must stay {descriptors.DEFAULT!r}")
+
+
+def load_case(name: str, *, descriptor: str | None = None, **kwargs) -> CaseData:
+    """The case's data; ``descriptor`` (``Recipe.descriptor``): the composition features (None or the default:
+    the loader's own features, the only choice of a polymer or CSV case)."""
     case = get_case(name)
+    check_descriptor(case, descriptor)
+    if descriptor not in (None, descriptors.DEFAULT):
+        kwargs["descriptor"] = descriptor
     return case.loader(**{**case.loader_kwargs, **kwargs})
 
 

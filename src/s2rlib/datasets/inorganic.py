@@ -4,6 +4,11 @@ Duplicate compositions (same reduced formula) are merged: computed band gaps by 
 polymorphs, computed formation energies by the minimum (the ground-state polymorph, the phase an
 experiment measures), experimental values by the mean. Each merge and each dropped, unparseable
 formula is counted in ``CaseData.notes`` and logged.
+
+The descriptor (``Recipe.descriptor``, :mod:`s2rlib.features.descriptors`) is an argument of the
+loaders: "composition" (the default) or the Magpie, mat2vec and oliynyk featurizers; the feature cache
+is keyed on it. A composition whose elements the descriptor's table lacks is filled with the table's
+mean (counted in the notes as ``source_descriptor_filled`` / ``target_descriptor_filled``).
 """
 
 from __future__ import annotations
@@ -17,35 +22,49 @@ from s2rlib.datasets import registry as datasets
 from s2rlib.datasets.case_data import CaseData, file_record
 from s2rlib._core.errors import DataError
 from s2rlib.features.cache import cache_key, cached_arrays
-from s2rlib.features.composition import FEATURIZER_VERSION, feature_names, featurize_formulas, merge_duplicates
+from s2rlib.features import descriptors
+from s2rlib.features.composition import merge_duplicates, parse_checked
 
 log = logging.getLogger(__name__)
 
 
 def composition_table(df: pd.DataFrame, loaded: datasets.LoadedFile, *, merge: str, formula_col: str = "formula",
-                      value_col: str = "target", use_cache: bool = True) -> dict[str, np.ndarray]:
-    """Featurize a (formula, value) table, merge duplicate compositions; cached by file sha256.
+                      value_col: str = "target", use_cache: bool = True,
+                      descriptor: str = descriptors.DEFAULT) -> dict[str, np.ndarray]:
+    """Featurize a (formula, value) table with ``descriptor``, merge duplicate compositions; cached by file
+    sha256 and descriptor.
 
     Returns arrays ``X`` (features), ``y``, ``reduced`` (reduced formulas), ``count`` (rows merged
-    into each), ``natoms`` and the counts ``n_rows``, ``n_dropped``.
+    into each), ``natoms``, ``dropped_rows`` and, for a descriptor other than the default,
+    ``filled_rows`` (rows of ``X`` whose elements the descriptor's table lacks, filled with its mean).
     """
+    descriptors.check(descriptor)
     datasets.require_columns(df, [formula_col, value_col], loaded.location)
     y_all = datasets.numeric_column(df, value_col, loaded.location)
 
     def compute() -> dict[str, np.ndarray]:
-        X, parsed = featurize_formulas(df[formula_col].tolist(), location=loaded.location)
+        formulas = df[formula_col].tolist()
+        parsed = parse_checked(formulas, location=loaded.location)
+        X, filled = descriptors.featurize_parsed(parsed, descriptor, formulas=formulas)
         ok = parsed.ok
         first, y, count = merge_duplicates(parsed.reduced[ok], y_all.to_numpy()[ok], merge)
         rows = np.nonzero(ok)[0][first]
-        return {
+        out = {
             "X": X[rows].astype(np.float32), "y": y.astype(np.float64), "reduced": parsed.reduced[rows],
             "count": count, "natoms": parsed.natoms[rows],
             "dropped_rows": np.array(sorted(parsed.errors), dtype=np.int64),
         }
+        if descriptor != descriptors.DEFAULT:
+            out["filled_rows"] = np.nonzero(np.isin(rows, list(filled)))[0].astype(np.int64)
+        return out
 
-    key = cache_key(sha256=loaded.sha256, featurizer=FEATURIZER_VERSION, merge=merge,
+    key = cache_key(sha256=loaded.sha256, **descriptors.cache_id(descriptor), merge=merge,
                     formula_col=formula_col, value_col=value_col)
     arrays = cached_arrays(key, compute, use_cache=use_cache)
+    filled = arrays.get("filled_rows", np.zeros(0, dtype=np.int64))
+    if len(filled):
+        log.warning("%s: %d composition(s) hold elements the %s table lacks, filled with its mean (e.g. %s)",
+                    loaded.location, len(filled), descriptor, arrays["reduced"][filled[:3]].tolist())
     n_dropped = len(arrays["dropped_rows"])
     n_merged = int(arrays["count"].sum() - len(arrays["count"]))
     if n_dropped:
@@ -102,11 +121,11 @@ def enthalpy_unit_check() -> dict[str, float]:
 
 
 def _composition_case(case: str, source_key: str, source_merge: str, target: tuple[pd.DataFrame, datasets.LoadedFile],
-                      units: str, use_cache: bool = True) -> CaseData:
+                      units: str, use_cache: bool = True, descriptor: str = descriptors.DEFAULT) -> CaseData:
     src_df, src_file = datasets.read_csv(source_key)
-    src = composition_table(src_df, src_file, merge=source_merge, use_cache=use_cache)
+    src = composition_table(src_df, src_file, merge=source_merge, use_cache=use_cache, descriptor=descriptor)
     tgt_df, tgt_file = target
-    tgt = composition_table(tgt_df, tgt_file, merge="mean", use_cache=use_cache)
+    tgt = composition_table(tgt_df, tgt_file, merge="mean", use_cache=use_cache, descriptor=descriptor)
     overlap = int(np.isin(tgt["reduced"], src["reduced"]).sum())
     notes = {
         "source_rows": len(src_df), "source_compositions": len(src["y"]),
@@ -117,9 +136,12 @@ def _composition_case(case: str, source_key: str, source_merge: str, target: tup
         "target_unparseable_dropped": len(tgt["dropped_rows"]),
         "target_in_source": overlap,
     }
+    if descriptor != descriptors.DEFAULT:  # the default's notes stay those of the final grids
+        notes.update(descriptor=descriptor, source_descriptor_filled=len(src["filled_rows"]),
+                     target_descriptor_filled=len(tgt["filled_rows"]))
     return CaseData(
         case=case, X_source=src["X"], y_source=src["y"], X_target=tgt["X"], y_target=tgt["y"],
-        groups_target=tgt["reduced"], feature_names=feature_names(), units=units,
+        groups_target=tgt["reduced"], feature_names=descriptors.feature_names(descriptor), units=units,
         files=[file_record(src_file), file_record(tgt_file)], notes=notes,
         source_ids=src["reduced"], target_ids=tgt["reduced"],
         # the split groups by reduced formula; a trial's test compositions are withheld from pretraining
@@ -128,13 +150,14 @@ def _composition_case(case: str, source_key: str, source_merge: str, target: tup
     )
 
 
-def load_band_gap(use_cache: bool = True) -> CaseData:
+def load_band_gap(use_cache: bool = True, descriptor: str = descriptors.DEFAULT) -> CaseData:
     """MP PBE band gaps (source) -> experimental band gaps (target), eV."""
-    return _composition_case("band_gap", "mp_gap", "median", datasets.read_csv("expt_gap"), "eV", use_cache)
+    return _composition_case("band_gap", "mp_gap", "median", datasets.read_csv("expt_gap"), "eV", use_cache,
+                             descriptor)
 
 
-def load_formation_enthalpy(use_cache: bool = True) -> CaseData:
+def load_formation_enthalpy(use_cache: bool = True, descriptor: str = descriptors.DEFAULT) -> CaseData:
     """MP formation energies (source) -> pymatgen's experimental formation enthalpies (target), eV/atom."""
     df, loaded = load_exp_formation_enthalpy()
     return _composition_case("formation_enthalpy", "mp_e_form", "min", (df[["formula", "target"]], loaded),
-                             "eV/atom", use_cache)
+                             "eV/atom", use_cache, descriptor)

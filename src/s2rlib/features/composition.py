@@ -163,6 +163,14 @@ def featurize_formulas(formulas: Sequence[str], *, location: str = "<formulas>",
 
     Messages name the file's line: position ``i`` is line ``i + row_offset`` (2 for a CSV with a header).
     """
+    parsed = parse_checked(formulas, location=location, on_error=on_error, row_offset=row_offset)
+    return featurize_parsed(parsed), parsed
+
+
+def parse_checked(formulas: Sequence[str], *, location: str = "<formulas>", on_error: str = "drop",
+                  row_offset: int = 2) -> ParsedFormulas:
+    """Parse; unparseable formulas raise (``on_error='raise'``) or are counted and logged (see
+    :func:`featurize_formulas`)."""
     parsed = parse_formulas(list(formulas))
     if parsed.errors:
         first = list(parsed.errors.items())[:5]
@@ -170,7 +178,7 @@ def featurize_formulas(formulas: Sequence[str], *, location: str = "<formulas>",
         if on_error == "raise":
             raise DataError(f"{location}: {len(parsed.errors)} unparseable formula(s): {detail}")
         log.warning("%s: dropping %d unparseable formula(s): %s", location, len(parsed.errors), detail)
-    return featurize_parsed(parsed), parsed
+    return parsed
 
 
 def merge_duplicates(reduced: np.ndarray, y: np.ndarray, how: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

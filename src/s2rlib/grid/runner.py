@@ -235,7 +235,7 @@ def plan(case: str, ns, ms=(ALL_M,), *, trials: int, seed: int, out_dir, recipe:
         raise ParameterError(f"notebook {notebook} for case {case!r} does not exist")
     data_sha256, n_all = "", 0
     if check_data:
-        data = registry.load_case(case)
+        data = registry.load_case(case, descriptor=validate_recipe(recipe).descriptor)
         for p in checked:
             check_against_data(p, data)
         data_sha256, n_all = data.data_sha256, data.n_source

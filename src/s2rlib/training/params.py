@@ -16,9 +16,10 @@ import tempfile
 from pathlib import Path
 
 from s2rlib.datasets.case_data import CaseData
-from s2rlib.cases.registry import get_case
+from s2rlib.cases.registry import check_descriptor, get_case
 from s2rlib._core.errors import ChecksumError, ParameterError
 from s2rlib._core.constants import ALL_M
+from s2rlib.features.descriptors import DESCRIPTORS
 from s2rlib.training.device import PRECISIONS, bf16_native
 from s2rlib.training.device import record as device_record
 from s2rlib.training.device import resolve as resolve_device
@@ -155,7 +156,7 @@ def validate_recipe(overrides: dict | None) -> Recipe:
         ints["pretrain_max_steps"] = _int("recipe.pretrain_max_steps", recipe.pretrain_max_steps, minimum=1)
     for name, allowed in (("loss", ("mse", "l1", "huber")), ("nonneg", ("off", "auto")),
                           ("y_scale", ("train", "source")), ("precision", PRECISIONS), ("matmul", MATMULS),
-                          ("optimizer", OPTIMIZERS)):
+                          ("optimizer", OPTIMIZERS), ("descriptor", DESCRIPTORS)):
         if getattr(recipe, name) not in allowed:
             raise ParameterError(f"parameter recipe.{name}={getattr(recipe, name)!r}: expected one of {list(allowed)}")
     recipe = _check_schedule(recipe)
@@ -236,6 +237,8 @@ def validate_params(case: str, n_source, trials, seed, m_target=ALL_M, output_pa
         the_case = get_case(case)
     except ParameterError as exc:
         raise ParameterError(f"parameter case={case!r}: {exc}") from None
+    recipe_checked = validate_recipe(recipe)
+    check_descriptor(the_case, recipe_checked.descriptor)
     out = {
         "case": case,
         "n_source": _int("n_source", n_source, minimum=0, allow_all=True),
@@ -243,7 +246,7 @@ def validate_params(case: str, n_source, trials, seed, m_target=ALL_M, output_pa
         "seed": _int("seed", seed, minimum=0, maximum=MAX_SEED),
         # ALL_M (-1; None and "all" from outside) = all experimental training data
         "m_target": ALL_M if m_target in (None, ALL_M, "all") else _int("m_target", m_target, minimum=MIN_TRAIN + MIN_VAL),
-        "recipe": validate_recipe(recipe),
+        "recipe": recipe_checked,
         "threads": None if threads is None else _int("threads", threads, minimum=1),
         # where it trains (refused with the reason where it cannot run here) and what the point records of it
         "device": str(resolve_device(device)),

@@ -139,12 +139,18 @@ class Recipe:
     #: candidate's validation curve and measures how often the pick changes
     finetune_discard: float | None = None
     finetune_discard_after: int = 0
+    #: the composition descriptor of the inorganic cases (``s2rlib.features.descriptors.DESCRIPTORS``):
+    #: "composition" (the 62 statistics of pymatgen element data, as the final grids ran), "magpie"
+    #: (matminer's Magpie preset), "mat2vec" or "oliynyk" (element embeddings); it reaches the features
+    #: through ``cases.load_case(case, descriptor=...)``; a polymer case refuses any but the default
+    descriptor: str = "composition"
 
     #: fields recorded only when they differ from this value: they were added after the final grids
     #: ran, so those grids' recorded recipes (and their point files' hashes) stay today's recipe
     RECORDED_IF_NOT: ClassVar[Mapping[str, object]] = MappingProxyType(
         {"precision": "fp32", "matmul": "blas", "optimizer": "adam", "distinct_candidates": False,
-         "pretrain_schedule": "fixed", "finetune_discard": None, "finetune_discard_after": 0})
+         "pretrain_schedule": "fixed", "finetune_discard": None, "finetune_discard_after": 0,
+         "descriptor": "composition"})
     #: the fields only the "converge" schedule reads: recorded (all of them) only with that schedule
     CONVERGE_FIELDS: ClassVar[tuple[str, ...]] = ("pretrain_val_fraction", "pretrain_val_max", "pretrain_eval_steps",
                                                   "pretrain_patience", "pretrain_drops", "pretrain_lr_drop")
@@ -204,7 +210,8 @@ def run_trials(data: CaseData, n: int, *, trials: int, seed: int, recipe: Recipe
     (``finetune_steps``).
 
     ``record_candidates=True`` adds, per candidate ``c``, ``val_mae@c`` and ``mae@c`` (the test error
-    validation did not choose), for the recipe study.
+    validation did not choose), for the recipe study; and, where the property has exact zeros (band gap's
+    metals), ``mae_nonzero`` on the test rows with a non-zero measured value and their count ``n_test_nonzero``.
 
     ``batched=True`` trains all trials (and, in fine-tuning, all trials x candidates) as one
     ensemble; ``batched=False`` trains one network at a time (each trial pretrained alone, each
@@ -454,6 +461,10 @@ def _trial_rows(pt: _Point, data: CaseData, t: int, recipe: Recipe, out: _Outcom
                        pretrain_capped=float(bool(info["capped"])), n_source_val=len(pt.source_val[t]))
     if record_candidates:
         metrics["mae_unclipped"] = float(np.abs(raw_all[te] - data.y_target[te]).mean())
+        if (data.y_target == 0).any():  # a property with exact zeros (band gap: metals): the regression part
+            nz = te[data.y_target[te] != 0]
+            metrics["mae_nonzero"] = float(np.abs(pred_all[nz] - data.y_target[nz]).mean()) if len(nz) else float("nan")
+            metrics["n_test_nonzero"] = len(nz)
         for kk, cand in enumerate(recipe.candidates):
             p_k = out.test_pred[t, kk][te] * scale + mean
             p_k = np.maximum(p_k, 0.0) if pt.nonneg else p_k
