@@ -97,10 +97,7 @@ def test_templates_differ_only_by_the_case():
     def code(nb):
         return ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
 
-    # and by the composition descriptor, which only the inorganic loaders take (Recipe.descriptor)
-    arg = ', descriptor=P["recipe"].descriptor'
-    assert sum(arg in s for s in code(bg)) == 1 and not any(arg in s for s in code(chi))
-    assert code(chi) == [s.replace('"band_gap"', '"chi"').replace(arg, "") for s in code(bg)]
+    assert code(chi) == [s.replace('"band_gap"', '"chi"') for s in code(bg)]
     assert len(fe["cells"]) == len(bg["cells"]) + 2  # the unit check, from the case file's `check`
     assert "enthalpy_unit_check()" in "".join(fe["cells"][7]["source"])
     assert bg["cells"][1]["metadata"] == {"tags": ["parameters"]}

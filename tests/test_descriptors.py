@@ -157,7 +157,6 @@ def test_default_descriptor_keeps_recorded_recipes_and_params_ids():
 def test_a_wrong_or_misplaced_descriptor_is_a_parameter_error():
     with pytest.raises(ParameterError, match=r"recipe.descriptor='magpi'.*\['composition', 'magpie', 'mat2vec', 'oliynyk'\]"):
         validate_recipe({"descriptor": "magpi"})
-    assert validate_params("band_gap", 0, 1, 0, recipe={"descriptor": "oliynyk"})["recipe"].descriptor == "oliynyk"
     with pytest.raises(ParameterError, match="case 'chi'.*composition descriptor"):
         validate_params("chi", 0, 1, 0, recipe={"descriptor": "magpie"})
     from s2rlib.cases import registry
@@ -166,18 +165,15 @@ def test_a_wrong_or_misplaced_descriptor_is_a_parameter_error():
         registry.load_case("polymer_density", descriptor="mat2vec")
 
 
-def test_the_inorganic_notebooks_load_the_data_with_the_recipes_descriptor():
-    from s2rlib.grid import notebooks
+def test_a_grid_point_refuses_another_descriptor_until_one_is_adopted():
+    """The grid notebooks load the default features: a grid with another descriptor would silently compute
+    'composition' points under a 'magpie' id, so the grid's parameter check refuses it by name."""
+    from s2rlib.training.params import validate_params
 
-    def code(case):
-        return "\n".join("".join(c["source"]) for c in json.loads(notebooks.notebook_text(case))["cells"]
-                         if c["cell_type"] == "code")
-
-    line = 'data = cases.load_case(P["case"], descriptor=P["recipe"].descriptor)'
-    for case in ("band_gap", "formation_enthalpy"):
-        assert line in code(case)
-    for case in ("polymer_density", "chi"):  # their own features: a descriptor is refused in validate_params
-        assert line not in code(case) and 'data = cases.load_case(P["case"])\n' in code(case)
+    for name in ("magpie", "mat2vec", "oliynyk"):
+        with pytest.raises(ParameterError, match=rf"recipe.descriptor='{name}': a grid point computes the 'composition'"):
+            validate_params("band_gap", 100, 2, 0, recipe={"descriptor": name})
+    assert validate_params("band_gap", 100, 2, 0, recipe={"descriptor": "composition"})["n_source"] == 100
 
 
 def _bench():
@@ -265,3 +261,18 @@ def test_the_vendoring_tools_check_passes_on_the_committed_files():
     done = subprocess.run([sys.executable, str(REPO / "tools" / "vendor_element_tables.py"), "--check"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stdout + done.stderr
+
+
+def test_training_refuses_data_featurized_with_another_descriptor():
+    """A recipe that names one descriptor never trains on features of another (silently wrong rows)."""
+    from s2rlib.datasets.case_data import CaseData
+    from s2rlib.training import transfer
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 4)).astype(np.float32), rng.normal(size=60)
+    data = CaseData("synthetic", X, y, X, y, np.arange(60).astype(str), ["a", "b", "c", "d"], "u")
+    with pytest.raises(ParameterError, match=r"recipe.descriptor='magpie': the data of case .* featurized with 'composition'"):
+        transfer.run_trials(data, 0, trials=1, seed=0, recipe=transfer.Recipe(descriptor="magpie"), progress=False)
+    data.notes["descriptor"] = "magpie"
+    with pytest.raises(ParameterError, match="featurized with 'magpie'"):
+        transfer.run_trials(data, 0, trials=1, seed=0, recipe=transfer.Recipe(), progress=False)

@@ -24,7 +24,7 @@ from s2rlib._core.atomic import write_text
 from s2rlib._core.errors import ParameterError
 from s2rlib._core.markup import literal
 from s2rlib._core.units import pretty_units
-from s2rlib.cases.registry import DESCRIPTOR_LOADERS, Case, get_case
+from s2rlib.cases.registry import Case, get_case
 
 _BLOCK = re.compile(r"\{\{([#^])(\w+)\}\}\n?(.*?)\{\{/\2\}\}\n?", re.S)
 _VALUE = re.compile(r"\{\{(\w+)\}\}")
@@ -87,9 +87,6 @@ def notebook_values(case: Case) -> dict:
         "notebook_data": t(nb["data"]).rstrip("\n") if "data" in nb else default_data,
         "check": bool(check), "check_module": module, "check_function": function,
         "check_title": nb.get("check_title", ""), "check_text": nb.get("check_text", "").rstrip("\n"),
-        # the composition descriptor of the recipe reaches the loaders that take one; other cases refuse any
-        # but the default in validate_params, so their notebooks load as they always did
-        "load_descriptor": ', descriptor=P["recipe"].descriptor' if case.spec.get("loader") in DESCRIPTOR_LOADERS else "",
     }
 
 

@@ -225,6 +225,11 @@ def run_trials(data: CaseData, n: int, *, trials: int, seed: int, recipe: Recipe
     ``folds`` (a checked split file, :func:`s2rlib.training.splits.read_split_file`): trial ``t`` tests on
     fold ``t`` instead of a random re-split, its validation set carved from that fold's training rows.
     """
+    built = data.notes.get("descriptor", "composition")  # the loaders record a descriptor that is not the default
+    if built != recipe.descriptor:
+        raise ParameterError(f"parameter recipe.descriptor={recipe.descriptor!r}: the data of case {data.case!r} "
+                             f"were featurized with {built!r}; load them with cases.load_case(case, "
+                             f"descriptor={recipe.descriptor!r})")
     dev = resolve(device)
     if dev.type != "cpu" and (recipe.matmul != "blas" or (recipe.precision == "bf16" and not
                                                           torch.cuda.is_bf16_supported())):
