@@ -185,12 +185,26 @@ def test_the_measured_classroom_run_is_of_the_page_commands_and_the_pages_quote_
     assert "book.classroom_box()" in (REPO / "book" / "rerun.md").read_text()
     assert f"**{minutes}**" in (REPO / "book" / "lesson.md").read_text()
     assert "Not yet measured" in run_tables.classroom_box(tmp_path / "missing.json")
+    # the live fit's outcome is read from the measured run's own output, in words, with the case's units
+    out = rec["commands"][1]["stdout_tail"]
+    gain = re.search(r"paired gain at n = (\d+): ([-0-9.]+)", out)
+    assert f"({int(gain.group(1)):,} samples) lower by {-float(gain.group(2)):.3g} eV/atom" in box
+    status = re.search(r"status (\w+)", out).group(1)
+    from s2rlib.book.findings import status_words
+    assert f"{{ref}}`{status_words(status)} <status-table>`" in box and f"status: {status}" not in box
+    assert "Its fit read" not in run_tables.classroom_box(_with_fit_output(rec, tmp_path, "no fit here"))
     # another spelling of the sizes still names the whole database, and missing machine facts are left out
     other = dict(rec, machine={}, commands=[dict(rec["commands"][0], command=rec["commands"][0]["command"].replace(
         "--ns ", "--ns=")), rec["commands"][1]])
     (tmp_path / "other.json").write_text(json.dumps(other))
     box = run_tables.classroom_box(tmp_path / "other.json")
     assert f"all: {pts[-1]['wall_s']:,.0f} s" in box and " CPUs" not in box and "load average" not in box
+
+
+def _with_fit_output(rec: dict, tmp_path, out: str):
+    other = dict(rec, commands=[rec["commands"][0], dict(rec["commands"][1], stdout_tail=out)])
+    (tmp_path / "fit.json").write_text(json.dumps(other))
+    return tmp_path / "fit.json"
 
 
 def _duration(seconds: float) -> str:

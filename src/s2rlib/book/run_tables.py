@@ -17,6 +17,7 @@ from s2rlib.book.case_results import (
     BOOK_CASES, _rel, case_words, grid_state, load_case_results, recorded_recipes, results_path,
 )
 from s2rlib.cases.registry import get_case
+from s2rlib.book.findings import status_link
 from s2rlib.book.formatting import DASH, code, fmt, fmt_n, join_words
 from s2rlib._core.constants import ALL_M
 from s2rlib.grid.selection import grid_ids, m_values, select_grid
@@ -386,4 +387,21 @@ def classroom_box(path=None) -> str:
             f"{grid['seconds']:,.0f} s{steps}, `s2r fit` {fit['seconds']:,.0f} s. Training time of each point "
             f"({rec.get('trials', 2)} trials; $n$ = {per_point}). $n$ = 0 trains no network on the database, so it is "
             "the quickest. A laptop differs: time the block once there before the class (the descriptors are then "
-            "cached).\n```")
+            f"cached).{_classroom_fit(fit.get('stdout_tail', ''))}\n```")
+
+
+def _classroom_fit(out: str) -> str:
+    """What the measured run's ``s2r fit`` printed, in the book's words: its status and the paired gain at the
+    largest n (empty when the output does not hold them)."""
+    import re
+
+    status = re.search(r"^(\w+) \(m = [^)]*\): status (\w+)", out, re.M)
+    gain = re.search(r"baseline: ([0-9.]+); paired gain at n = (\d+): ([-+0-9.e]+) \[([-+0-9.e]+), ([-+0-9.e]+)\]", out)
+    if not (status and gain):
+        return ""
+    base, n, g, lo, hi = (float(x) for x in gain.groups())
+    units = pretty_units(get_case(status.group(1)).units)
+    return (f" Its fit read: the error without pretraining {fmt(base)} {units}, and with the whole database "
+            f"({fmt_n(int(n))} samples) lower by {fmt(-g)} {units} (90% interval {fmt(-hi)} to {fmt(-lo)}); the "
+            f"law's status: {status_link(status.group(2))}. With two trials that is what a class should expect to see, "
+            "and a reason to ask what twenty trials and a goodness-of-fit test add.")
