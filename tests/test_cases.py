@@ -309,6 +309,14 @@ BAD = {  # name: (source text, target text, kind, expected message)
                         "composition", r"sim\.csv: column 'target' has 1 .*infinite.*line\(s\) \[21\]"),
     "bad formula": (_rows(zip(OXIDES, range(20))), _rows([("FeO", 1), ("Fe2O3", 1), ("Qq2Zz", 1)] * 5),
                     "composition", r"exp\.csv: 5 unparseable formula\(s\), first: line 4 \('Qq2Zz'\)"),
+    # blank lines count: the line named is the one an editor shows (here the header, two blank lines, FeO)
+    "bad formula after blank lines": (_rows(zip(OXIDES, range(20))),
+                                      "formula,target\n\n\nFeO,1\nFe2O3,1\n\nQq2Zz,1\n" + _rows(zip(TARGET[:14], range(14)))[15:],
+                                      "composition", r"exp\.csv: 1 unparseable formula\(s\), first: line 7 \('Qq2Zz'\)"),
+    "non-numeric target after blank lines": (_rows(zip(OXIDES, range(20))), "formula,target\n\nFeO,1\n\n\nFe2O3,n/a\n",
+                                             "composition", r"column 'target' has 1 non-numeric.*line\(s\) \[6\]"),
+    "bad SMILES after a blank line": ("smiles,target\n" + "".join(f"*{'C' * i}O*,{i}\n" for i in range(1, 21)),
+                                      "smiles,target\n*CCO*,1\n\n\n*CC(*,2\n", "polymer", r"line 5 \('\*CC\(\*'\)"),
     "bad SMILES": ("smiles,target\n" + "".join(f"*{'C' * i}O*,{i}\n" for i in range(1, 21)),
                    "smiles,target\n*CCO*,1\n*CC(*,2\n", "polymer", r"exp\.csv: 1 unparseable polymer SMILES, first: "
                                                                    r"line 3 \('\*CC\(\*'\)"),
@@ -316,7 +324,8 @@ BAD = {  # name: (source text, target text, kind, expected message)
                                  "smiles,target\n*CCO*,1\nCCO,2\n", "polymer", r"line 3 \('CCO'\): a polymer repeat "
                                                                                r"unit needs exactly two '\*'"),
     "too few to split": (_rows(zip(OXIDES, range(20))), _rows(zip(TARGET[:12], range(12))), "composition",
-                         r"exp\.csv: 12 distinct experimental sample\(s\) .* too few to split"),
+                         r"exp\.csv: 12 distinct experimental sample\(s\) .* too few: .* about 7\.7 train / 1\.9 validation / "
+                         r"2\.4 test samples, short of the 8/2/2 it needs \(at least 13 samples"),
     "duplicates leave too few": (_rows(zip(OXIDES, range(20))), _rows(zip(["FeO", "Fe2O2"] * 10, range(20))),
                                  "composition", r"1 distinct experimental sample"),
     "kind mismatch": (_rows(zip(OXIDES, range(20))), "smiles,target\n*CC*,1\n", "composition",

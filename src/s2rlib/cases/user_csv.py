@@ -91,7 +91,7 @@ def _identities(df: pd.DataFrame, kind: str, location: str) -> np.ndarray:
             errors.update({int(rows[k]): why for k, why in bad.items()})
     if errors:
         first = sorted(errors.items())[:5]
-        detail = "; ".join(f"line {i + 2} ({values[i]!r}): {why}" for i, why in first)
+        detail = "; ".join(f"line {datasets.line_of(df, i)} ({values[i]!r}): {why}" for i, why in first)
         what = "formula(s)" if kind == "composition" else "polymer SMILES"
         raise DataError(f"{location}: {len(errors)} unparseable {what}, first: {detail}")
     return np.asarray(ids, dtype=str)
@@ -107,14 +107,14 @@ def _elements(reduced: np.ndarray) -> set[str]:
 MAX_ABS_TARGET = 1e15
 
 
-def _check_values(y: np.ndarray, side: str, location: str) -> None:
+def _check_values(y: np.ndarray, side: str, location: str, df: pd.DataFrame | None = None) -> None:
     """A target column a network can learn from: not one constant value, not beyond float32 training."""
     if len(y) and np.all(y == y[0]):
         raise DataError(f"{location}: every {side} target value is {y[0]:g}: a constant cannot be learned or scored "
                         f"(the test R² and the errors would say nothing); check the column")
     big = np.abs(y) > MAX_ABS_TARGET
     if big.any():
-        lines = (np.nonzero(big)[0] + 2).tolist()[:5]
+        lines = [datasets.line_of(df, int(i)) if df is not None else int(i) + 2 for i in np.nonzero(big)[0][:5]]
         raise DataError(f"{location}: {int(big.sum())} {side} target value(s) beyond ±{MAX_ABS_TARGET:.0e} "
                         f"(largest {np.abs(y).max():.3g}, line(s) {lines}): the networks train in float32, where such "
                         f"values overflow or lose their differences; rescale the column (other units, or a log)")
@@ -133,7 +133,7 @@ def check_files(source: str | Path, target: str | Path, kind: str) -> dict:
         datasets.numeric_column(df, "target", loaded.location)  # non-numeric, NaN, inf: lines named
         ids[side] = _identities(df, kind, loaded.location)
         y = pd.to_numeric(df["target"]).to_numpy(dtype=float)
-        _check_values(y, side, loaded.location)
+        _check_values(y, side, loaded.location, df)
         facts[side] = {"path": str(Path(path).expanduser().resolve()), "sha256": loaded.sha256, "rows": len(df),
                        "unique": len(set(ids[side].tolist())), "zeros": float(np.mean(y == 0)),
                        "min": float(y.min()), "max": float(y.max())}

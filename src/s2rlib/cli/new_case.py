@@ -17,7 +17,7 @@ from s2rlib.book.case_pages import default_figure_alt, default_objectives, defau
 from s2rlib.cases import case_file as casefile
 from s2rlib.cases import user_csv
 from s2rlib.cases.registry import CASES, from_spec, reload
-from s2rlib.training.params import MIN_TEST, MIN_TRAIN, MIN_VAL, validate_recipe
+from s2rlib.training.params import MIN_TEST, MIN_TRAIN, MIN_VAL, split_words, validate_recipe
 from s2rlib.training.splits import file_sha256
 
 log = logging.getLogger(__name__)
@@ -31,9 +31,8 @@ def _check_split(n_target: int, location) -> None:
     n_val = pool * recipe.val_fraction
     n_train = pool - n_val
     if n_train < MIN_TRAIN or n_val < MIN_VAL or n_test < MIN_TEST:
-        raise DataError(f"{location}: {n_target} distinct experimental sample(s) after merging duplicates are too few "
-                        f"to split into ~{n_train:.0f} train / {n_val:.0f} validation / {n_test:.0f} test; the "
-                        f"default recipe needs at least {MIN_TRAIN}/{MIN_VAL}/{MIN_TEST}")
+        raise DataError(f"{location}: {n_target} distinct experimental sample(s) after merging duplicates are too few: "
+                        f"the default recipe's {split_words(n_train, n_val, n_test, recipe)}")
 
 
 def default_ns(n_source: int) -> list:

@@ -222,7 +222,36 @@ def parse_csv_bytes(data: bytes, location: str, **kwargs) -> pd.DataFrame:
         raise DataError(f"{location}: not a readable CSV ({exc})") from exc
     if len(df) == 0:
         raise DataError(f"{location}: no data rows (only a header: {list(df.columns)})")
+    if not kwargs:
+        lines = csv_lines(data)
+        if len(lines) == len(df):  # else (an unusual dialect) messages fall back to position + 2
+            df.attrs["csv_lines"] = lines
     return df
+
+
+def csv_lines(data: bytes) -> list[int]:
+    """The file line (1-based) on which each data row starts, as pandas reads the CSV: blank lines skipped,
+    a quoted field may span lines, the first non-blank record is the header."""
+    import csv
+
+    text = data.decode("utf-8", errors="replace").lstrip("\ufeff")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows, header, last = [], False, 0
+    for record in reader:
+        start, last = last + 1, reader.line_num
+        if not record or all(not f.strip() for f in record) and len(record) == 1:
+            continue
+        if header:
+            rows.append(start)
+        header = True
+    return rows
+
+
+def line_of(df: pd.DataFrame, i: int, row_offset: int = 2) -> int:
+    """The CSV line of 0-based row ``i`` of a frame read by :func:`parse_csv_bytes` (blank lines counted);
+    position + ``row_offset`` for a frame without that record."""
+    lines = df.attrs.get("csv_lines")
+    return int(lines[i]) if lines is not None and len(lines) == len(df) else int(i) + row_offset
 
 
 def read_json_gz(key: str) -> tuple[object, LoadedFile]:
@@ -256,7 +285,7 @@ def numeric_column(df: pd.DataFrame, column: str, location: str, *, row_offset: 
     values = pd.to_numeric(df[column], errors="coerce").astype(float)
     bad = ~np.isfinite(values.to_numpy())
     if bad.any():
-        pos = [int(i) + row_offset for i in bad.nonzero()[0][:10]]
+        pos = [line_of(df, int(i), row_offset) for i in bad.nonzero()[0][:10]]
         raise DataError(
             f"{location}: column {column!r} has {int(bad.sum())} non-numeric, NaN or infinite value(s), "
             f"first at line(s) {pos} (values {df[column][bad].head(5).tolist()})"

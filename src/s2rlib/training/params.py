@@ -30,6 +30,18 @@ from s2rlib.training.pretrain import SCHEDULES
 from s2rlib.training.splits import file_sha256, read_split_file
 
 MIN_TRAIN, MIN_VAL, MIN_TEST = 8, 2, 2
+
+
+def split_words(n_train: float, n_val: float, n_test: float, recipe: Recipe) -> str:
+    """The expected split of a too small experimental set, in words that do not contradict the minimum:
+    the sizes to one decimal (7.7 train is short of 8 even where it rounds to 8), and how many samples the
+    split needs (with ``m_target`` = all)."""
+    tf, vf = recipe.test_fraction, recipe.val_fraction
+    need = max(MIN_TRAIN / max((1 - tf) * (1 - vf), 1e-12), MIN_VAL / max((1 - tf) * vf, 1e-12),
+               MIN_TEST / max(tf, 1e-12))
+    return (f"the split ({tf:.0%} test, then {vf:.0%} of the rest for validation) gives about {n_train:.1f} train / "
+            f"{n_val:.1f} validation / {n_test:.1f} test samples, short of the {MIN_TRAIN}/{MIN_VAL}/{MIN_TEST} it "
+            f"needs (at least {math.ceil(need - 1e-9):,} samples with these fractions)")
 #: bounds on the network's size: a width or a layer count beyond these is a typo, not an experiment
 #: (``"hidden": [1e9]`` would otherwise fail on a 532 GB allocation after the data are loaded)
 MAX_WIDTH, MAX_LAYERS, MAX_HIDDEN_WEIGHTS = 16384, 32, 20_000_000
@@ -299,8 +311,8 @@ def check_against_data(params: dict, data: CaseData) -> dict:
     if n_train < MIN_TRAIN or n_val < MIN_VAL or n_test < MIN_TEST or n_groups < 3:
         raise ParameterError(
             f"the experimental data of case {data.case!r} ({data.n_target} samples, {n_groups} groups) are too few "
-            f"to split: ~{n_train:.0f} train / {n_val:.0f} validation / {n_test:.0f} test, need at least "
-            f"{MIN_TRAIN}/{MIN_VAL}/{MIN_TEST} (lower recipe.test_fraction/val_fraction or raise m_target)")
+            f"to split: {split_words(n_train, n_val, n_test, recipe)} (lower recipe.test_fraction/val_fraction or "
+            f"raise m_target)")
     _check_draws(params, data, None)
     return params
 
