@@ -454,3 +454,19 @@ def test_residual_sentence_flags_a_shape_the_law_cannot_follow():
     text = tables.residual_sentence(cf)
     missed = int(re.search(r"outside the 90% interval of (\d+) of the 7 means", text).group(1))
     assert missed >= 3 and "its shape does not follow these points" in text, text
+
+
+def test_the_raw_fit_says_why_a_baseline_or_an_interval_is_missing(constant_fit):
+    """No n = 0 rows: the text says so instead of 'baseline: nan ... +nan'; one trial: 'no interval', never
+    '[+nan, +nan]'; and one trial is 'trial', not 'trials'."""
+    import dataclasses
+
+    no_base = dataclasses.replace(constant_fit, baseline=float("nan"))
+    text = findings.describe_fit(no_base)
+    assert "no n = 0 rows: no baseline and no paired gain" in text and "nan" not in text.split("\n")[-1]
+    one = dataclasses.replace(constant_fit, trials=1,
+                              gain=dataclasses.replace(constant_fit.gain, lo=float("nan"), hi=float("nan")))
+    text = findings.describe_fit(one)
+    assert "(m = all, 1 trial): status" in text and "(no interval: fewer than two trials)" in text
+    assert "nan" not in text.split("\n")[-1]
+    assert "[" in findings.describe_fit(constant_fit).split("\n")[-1]  # a full fit keeps its interval

@@ -423,7 +423,7 @@ def test_cases_dir_pointing_to_a_file_is_refused(tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.parametrize("values,message", [
-    ([1.5] * 15, "every target target value is 1.5: a constant cannot be learned"),
+    ([1.5] * 15, "every value in the target file's target column is 1.5: a constant cannot be learned"),
     ([1.0] * 14 + [1e300], "1 target target value(s) beyond ±1e+15 (largest 1e+300, line(s) [16])"),
 ])
 def test_a_constant_or_absurd_target_is_refused_by_new_case(cases_dir, tmp_path, capsys, values, message):

@@ -18,7 +18,7 @@ from s2rlib.grid import results
 from s2rlib.cases.registry import CASES, builtin_names, get_case
 from s2rlib.book.display import note
 from s2rlib._core.errors import ParameterError
-from s2rlib.book.formatting import join_words
+from s2rlib.book.formatting import join_words, trials_words
 from s2rlib.law.fit_cache import N_BOOT, fit_case  # N_BOOT: bootstrap draws of a chapter's main fit
 from s2rlib.grid.selection import m_values
 from s2rlib.law.trial_stats import CaseFit
@@ -133,7 +133,7 @@ class GridState:
 
     def _trial_words(self) -> str:
         lo, hi = self.trials
-        return f"{hi} trials" if lo == hi else f"{lo} to {hi} trials"
+        return trials_words(hi) if lo == hi else f"{lo} to {hi} trials"
 
     def _todo_words(self) -> str:
         """The m lines still to run, those with some points first: "m = 100 has 7 of 8 points, m = 300 and
@@ -336,7 +336,7 @@ def grid_currency(case: str, table: pd.DataFrame) -> list[str]:
     if lo != hi:
         out.append(f"{lo} to {hi} trials per point instead of the case file's {c.default_trials}")
     elif hi != c.default_trials:
-        out.append(f"{hi} trials per point instead of the case file's {c.default_trials}")
+        out.append(f"{trials_words(hi)} per point instead of the case file's {c.default_trials}")
     ms = {ALL_M if m is None else int(m) for m in c.default_ms}
     missing = _n_missing(c, table, ms)
     if missing:

@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 
 from s2rlib.book import equal_m
-from s2rlib.book.formatting import DASH, fmt, fmt_ci, fmt_diff, fmt_n, fmt_signed, join_words, signed_pct, units_after
+from s2rlib.book.formatting import (DASH, fmt, fmt_ci, fmt_diff, fmt_n, fmt_signed, join_words, signed_pct, trials_words,
+                                    units_after)
 from s2rlib.book.law_checks import extrapolation_sentence, forms_sentence
 from s2rlib.law.fit_status import CI_LEVEL, MIN_POINTS, FitStatus
 from s2rlib.law.trial_stats import CaseFit, Gain
@@ -358,7 +359,7 @@ class Finding:
         pct = f"{int(round(g.level * 100))}%"
         mean, ci = fmt_diff(g.mean, g.lo, g.hi)
         absolute = f"{mean}{u}, {pct} interval {ci}"
-        tail = f"paired over {g.trials} trials"  # the page says once how the interval is corrected
+        tail = f"paired over {trials_words(g.trials)}"  # the page says once how the interval is corrected
         if self.verdict == "unknown":
             return (f"Pretraining {self.where()} changes the error by {fmt_signed(g.mean)}{u} "
                     f"(no interval: fewer than two trials).")
@@ -553,7 +554,7 @@ def describe_fit(cf: CaseFit) -> str:
     book's tables show it when the status does not identify it (:func:`s2rlib.book.findings.fit_parameters`)."""
     f = cf.fit
     ci = f.ci()
-    lines = [f"{cf.case} (m = {'all' if cf.m_target == ALL_M else cf.m_target}, {cf.trials} trials): status {f.status}"]
+    lines = [f"{cf.case} (m = {'all' if cf.m_target == ALL_M else cf.m_target}, {trials_words(cf.trials)}): status {f.status}"]
     if f.usable:
         shown = fit_parameters(f)
         for k in ("D", "alpha", "C"):
@@ -569,6 +570,12 @@ def describe_fit(cf: CaseFit) -> str:
                 mark = "" if s.kind == ESTIMATE else f"  (as fitted; the tables show: {s.cell()})"
             lines.append(line + mark)
     g = cf.gain
-    lines.append(f"  n = 0 baseline: {cf.baseline:.4g}; paired gain at n = {g.n}: {g.mean:+.4g} "
-                 f"[{g.lo:+.4g}, {g.hi:+.4g}] (corrected t, n_test/n_pool = {g.ratio:.2f})")
+    if not np.isfinite(cf.baseline):
+        lines.append("  no n = 0 rows: no baseline and no paired gain (run n = 0 with the same trials and seed)")
+    elif not (np.isfinite(g.lo) and np.isfinite(g.hi)):
+        lines.append(f"  n = 0 baseline: {cf.baseline:.4g}; paired gain at n = {g.n}: {g.mean:+.4g} "
+                     f"(no interval: {'fewer than two trials' if cf.trials < 2 else 'too few paired trials'})")
+    else:
+        lines.append(f"  n = 0 baseline: {cf.baseline:.4g}; paired gain at n = {g.n}: {g.mean:+.4g} "
+                     f"[{g.lo:+.4g}, {g.hi:+.4g}] (corrected t, n_test/n_pool = {g.ratio:.2f})")
     return "\n".join(lines)

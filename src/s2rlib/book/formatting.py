@@ -284,3 +284,8 @@ __all__ = ["DASH", "MINUS", "DERIVED_SIG", "round_sig", "fmt", "fmt_derived", "f
 def join_words(items: list[str]) -> str:
     """``a``, ``a and b``, ``a, b and c``."""
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def trials_words(k) -> str:
+    """``k`` trials in words: "1 trial", "20 trials"."""
+    return f"{k} trial" if str(k) == "1" else f"{k} trials"

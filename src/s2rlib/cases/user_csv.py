@@ -110,7 +110,7 @@ MAX_ABS_TARGET = 1e15
 def _check_values(y: np.ndarray, side: str, location: str, df: pd.DataFrame | None = None) -> None:
     """A target column a network can learn from: not one constant value, not beyond float32 training."""
     if len(y) and np.all(y == y[0]):
-        raise DataError(f"{location}: every {side} target value is {y[0]:g}: a constant cannot be learned or scored "
+        raise DataError(f"{location}: every value in the {side} file's target column is {y[0]:g}: a constant cannot be learned or scored "
                         f"(the test R² and the errors would say nothing); check the column")
     big = np.abs(y) > MAX_ABS_TARGET
     if big.any():
