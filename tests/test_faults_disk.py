@@ -131,10 +131,12 @@ def test_a_warning_in_the_points_kernel_reaches_s2r_grid(tmp_path, monkeypatch, 
     import papermill
 
     fake = FakePapermill()
-    message = "pretrained-network cache entry /c/x.pt is damaged (ValueError: bad); moved to x.pt.damaged and recomputed"
+    message = "pretrained-network cache entry /c/n{n}.pt is damaged (ValueError: bad); moved to n{n}.pt.damaged and recomputed"
+    repeated = "feature cache /c/features cannot be written (No space left on device); computing the features without it"
 
     def kernel(notebook, out_nb, parameters, **kwargs):  # a separate process, as papermill's kernel is
-        code = ("import logging, s2rlib; logging.getLogger('s2rlib.training.pretrain_cache').warning(%r)" % message)
+        code = ("import logging, s2rlib; log = logging.getLogger('s2rlib.training.pretrain_cache'); "
+                "log.warning(%r); log.warning(%r)" % (message.format(n=parameters["n_source"]), repeated))
         subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
         fake(notebook, out_nb, parameters, **kwargs)
 
@@ -142,7 +144,8 @@ def test_a_warning_in_the_points_kernel_reaches_s2r_grid(tmp_path, monkeypatch, 
     out = tmp_path / "g"
     rc, _, err = _grid(capsys, out, ns="0,5")
     assert rc == 0, err
-    assert f"s2r: warning: n=0 m=all: {message}" in err and f"s2r: warning: n=5 m=all: {message}" in err
+    assert f"s2r: warning: n=0 m=all: {message.format(n=0)}" in err and f"s2r: warning: n=5 m=all: {message.format(n=5)}" in err
+    assert err.count(repeated) == 1  # every kernel repeats it: printed once
     assert POINT_WARNINGS_ENV not in os.environ and not list((out / "executed").glob("*.warnings"))
 
 

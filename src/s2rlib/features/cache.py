@@ -34,8 +34,18 @@ def _unwritable(root: Path, exc: OSError) -> None:
     if (str(root), reason) in _WARNED:
         return
     _WARNED.add((str(root), reason))
-    log.warning("feature cache %s cannot be written (%s); computing the features without it (set %s to a "
-                "writable folder)", root, reason, FEATURE_CACHE_ENV)
+    log.warning(unwritable_message(root, reason))
+
+
+def unwritable_message(root: Path | str, reason: str) -> str:
+    """The warning for a feature cache folder that cannot be written (the grid runner prints it once)."""
+    return (f"feature cache {root} cannot be written ({reason}); computing the features without it (set "
+            f"{FEATURE_CACHE_ENV} to a writable folder)")
+
+
+def warned_messages() -> set[str]:
+    """The unwritable-cache warnings this process has given (a grid point's kernel repeating one is not shown)."""
+    return {unwritable_message(root, reason) for root, reason in _WARNED}
 
 
 def feature_cache_dir() -> Path:

@@ -28,6 +28,7 @@ from s2rlib._core.constants import ALL_M
 from s2rlib._core.atomic import set_aside
 from s2rlib._core.point_warnings import POINT_WARNINGS_ENV, take_point_warnings
 from s2rlib._core.paths import source_checkout
+from s2rlib.features.cache import warned_messages
 from s2rlib.grid import results
 from s2rlib.cases.registry import get_case
 from s2rlib._core.errors import GridError, ParameterError
@@ -237,10 +238,14 @@ def _readable_notebook(path: Path) -> bool:
     return True
 
 
-def report_point_warnings(point: GridPoint) -> None:
-    """Print the warnings the point's kernel wrote (its sidecar file) as ``<point>: ...`` and remove the file."""
+def report_point_warnings(point: GridPoint, seen: set[str] | None = None) -> None:
+    """Print the warnings the point's kernel wrote (its sidecar file) as ``<point>: ...`` and remove the file;
+    a line in ``seen`` (already printed for another point, or by this process) is not printed again."""
+    seen = set() if seen is None else seen
     for line in take_point_warnings(point.warnings_path):
-        log.warning("%s: %s", point.label, line)
+        if line not in seen:
+            seen.add(line)
+            log.warning("%s: %s", point.label, line)
 
 
 @dataclass
@@ -347,6 +352,7 @@ def run_grid(points: list[GridPoint], *, workers: int = 1, scheduler: str | None
     skipped = [str(p.point_path) for p in points if p not in todo]
     computed: list[str] = []
     failures: list[str] = []
+    seen = warned_messages()  # a warning every point's kernel repeats (an unwritable cache) is printed once
     if todo:
         if scheduler is None and workers <= 1:
             for p in tqdm(todo, desc=f"grid {points[0].case}", disable=not progress):
@@ -357,10 +363,10 @@ def run_grid(points: list[GridPoint], *, workers: int = 1, scheduler: str | None
                 else:
                     (computed if ran else skipped).append(path)
                 finally:
-                    report_point_warnings(p)
+                    report_point_warnings(p, seen)
         else:
             computed, failures, late = _run_dask(todo, workers=workers, scheduler=scheduler, retries=retries,
-                                                 progress=progress)
+                                                 progress=progress, seen=seen)
             skipped += late
     try:
         table = merge(out_dir)
@@ -379,7 +385,8 @@ def run_grid(points: list[GridPoint], *, workers: int = 1, scheduler: str | None
     return GridResult(table, computed, skipped, time.perf_counter() - t0)
 
 
-def _run_dask(todo: list[GridPoint], *, workers: int, scheduler: str | None, retries: int, progress: bool):
+def _run_dask(todo: list[GridPoint], *, workers: int, scheduler: str | None, retries: int, progress: bool,
+              seen: set[str] | None = None):
     from dask.distributed import Client, LocalCluster, as_completed
 
     cluster = None
@@ -401,7 +408,7 @@ def _run_dask(todo: list[GridPoint], *, workers: int, scheduler: str | None, ret
         bar = tqdm(total=len(futures), desc=f"grid {todo[0].case}", disable=not progress)
         for fut in as_completed(futures):
             point = by_key[fut.key]
-            report_point_warnings(point)
+            report_point_warnings(point, seen)
             try:
                 path, ran = fut.result()
             except Exception as exc:  # one failed point does not lose the others
