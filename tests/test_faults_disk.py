@@ -104,8 +104,29 @@ def test_an_executed_notebook_cut_short_by_a_full_disk_is_removed(tmp_path, monk
     monkeypatch.setattr(papermill, "execute_notebook", fake)
     out = tmp_path / "g"
     rc, _, err = _grid(capsys, out, ns="0")
-    assert rc == 2 and "n=0 m=all" in err and "No space left on device" in err
+    stem = next((out / "points").glob("*.lock")).name[:-len(".csv.lock")]
+    nb = out / "executed" / f"{stem}.ipynb"
+    assert rc == 2 and "internal error" not in err
+    assert (f"n=0 m=all ({out / 'points' / stem}.csv): cannot write the executed notebook {nb}: No space left on "
+            f"device at {nb.parent}; the part written was removed") in err
     assert "executed notebook:" not in err and not list((out / "executed").glob("*.ipynb"))
+
+
+def test_a_point_whose_notebook_cannot_write_its_point_file_names_where_it_writes(tmp_path, monkeypatch, small_data,
+                                                                                  capsys):
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    def fake(notebook, out_nb, parameters, **kwargs):
+        Path(out_nb).write_text("{}")
+        raise PapermillExecutionError(7, 1, "write_point(...)", "OSError", "[Errno 28] No space left on device", [])
+
+    monkeypatch.setattr(papermill, "execute_notebook", fake)
+    out = tmp_path / "g"
+    rc, _, err = _grid(capsys, out, ns="0")
+    assert rc == 2, err
+    assert ("the notebook raised OSError: [Errno 28] No space left on device (where it writes: its point file in "
+            f"{out / 'points'}, or a cache)") in err
 
 
 def test_an_executed_notebook_that_cannot_be_written_after_the_point_file_is_a_warning(tmp_path, monkeypatch,

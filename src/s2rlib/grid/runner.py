@@ -12,6 +12,7 @@ retried on another.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -204,6 +205,10 @@ def _execute_point(point: GridPoint) -> tuple[str, bool]:
     return str(path), True
 
 
+#: a full disk, a full quota, a read-only file system: named as such
+_DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+
+
 def _run_notebook(pm, point: GridPoint, parameters: dict) -> None:
     """papermill on the point's notebook, its kernel told where to write its warnings; an executed notebook
     that could not be written in full (disk full) is removed, not left behind as if it were a result."""
@@ -214,7 +219,8 @@ def _run_notebook(pm, point: GridPoint, parameters: dict) -> None:
         pm.execute_notebook(point.notebook, str(out_nb), parameters=parameters, kernel_name="python3",
                             progress_bar=False, cwd=str(Path(point.notebook).parent))
     except BaseException as exc:
-        if out_nb.is_file() and not _readable_notebook(out_nb):
+        cut = out_nb.is_file() and not _readable_notebook(out_nb)
+        if cut:
             out_nb.unlink(missing_ok=True)
         path = point.point_path
         if isinstance(exc, OSError) and path.is_file() and results.point_problem(path) is None:
@@ -222,6 +228,9 @@ def _run_notebook(pm, point: GridPoint, parameters: dict) -> None:
             log.warning("%s: executed notebook %s not written (%s); the point file %s is complete", point.label,
                         out_nb, exc.strerror or exc, path)
             return
+        if isinstance(exc, OSError) and exc.errno in _DISK_ERRORS:
+            raise GridError(f"cannot write the executed notebook {out_nb}: {exc.strerror or exc} at {out_nb.parent}"
+                            + ("; the part written was removed" if cut else "")) from exc
         raise
     finally:
         if before is None:
@@ -314,6 +323,8 @@ def describe_failure(point: GridPoint, exc: BaseException) -> str:
         what = f"the kernel died ({name}: {exc}): out of memory, or killed"
     elif name == "PapermillExecutionError":
         what = f"the notebook raised {getattr(exc, 'ename', '?')}: {getattr(exc, 'evalue', exc)}"
+        if any(f"[Errno {code}]" in str(getattr(exc, "evalue", "")) for code in _DISK_ERRORS):
+            what += f" (where it writes: its point file in {point.point_path.parent}, or a cache)"
     elif isinstance(exc, GridError):
         what = str(exc)
     else:
