@@ -14,7 +14,10 @@ Subpackages, each importing only from those before it (``tests/test_architecture
 """
 
 from s2rlib._core.errors import ChecksumError, DataError, DataUnavailableError, ParameterError, S2RError
+from s2rlib._core.point_warnings import install_point_warnings
 from s2rlib._core.version import __version__
+
+install_point_warnings()  # only inside a grid point's kernel (S2R_POINT_WARNINGS set by the runner)
 
 __all__ = [
     "__version__",

@@ -12,6 +12,7 @@ retried on another.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -26,7 +27,9 @@ from tqdm.auto import tqdm
 
 from s2rlib._core.constants import ALL_M
 from s2rlib._core.atomic import set_aside
+from s2rlib._core.point_warnings import POINT_WARNINGS_ENV, take_point_warnings
 from s2rlib._core.paths import source_checkout
+from s2rlib.features.cache import warned_messages
 from s2rlib.grid import results
 from s2rlib.cases.registry import get_case
 from s2rlib._core.errors import GridError, ParameterError
@@ -119,6 +122,11 @@ class GridPoint:
     def executed_path(self) -> Path:
         return Path(self.out_dir) / "executed" / f"{self.stem}.ipynb"
 
+    @property
+    def warnings_path(self) -> Path:
+        """The sidecar file the point's kernel writes its warnings to (:mod:`s2rlib._core.point_warnings`)."""
+        return Path(self.out_dir) / "executed" / f"{self.stem}.warnings"
+
     def done(self) -> bool:
         """The point file exists, is sound and comes from this grid's data; a damaged one, or one
         computed from other data, is named, set aside and so not done."""
@@ -180,8 +188,7 @@ def _execute_point(point: GridPoint) -> tuple[str, bool]:
             **({"splits": point.splits} if point.splits else {}),  # ... nor split files
             "output_path": str(path), "progress": False,
         }
-        pm.execute_notebook(point.notebook, str(out_nb), parameters=parameters, kernel_name="python3",
-                            progress_bar=False, cwd=str(Path(point.notebook).parent))
+        _run_notebook(pm, point, parameters)
         if not path.is_file():
             raise GridError(f"notebook {point.notebook} finished without writing {path}")
         problem = results.point_problem(path)
@@ -196,6 +203,58 @@ def _execute_point(point: GridPoint) -> tuple[str, bool]:
         if not point.keep_notebook:
             out_nb.unlink(missing_ok=True)
     return str(path), True
+
+
+#: a full disk, a full quota, a read-only file system: named as such
+_DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+
+
+def _run_notebook(pm, point: GridPoint, parameters: dict) -> None:
+    """papermill on the point's notebook, its kernel told where to write its warnings; an executed notebook
+    that could not be written in full (disk full) is removed, not left behind as if it were a result."""
+    out_nb = point.executed_path
+    before = os.environ.get(POINT_WARNINGS_ENV)
+    os.environ[POINT_WARNINGS_ENV] = str(point.warnings_path)  # the kernel inherits this process's environment
+    try:
+        pm.execute_notebook(point.notebook, str(out_nb), parameters=parameters, kernel_name="python3",
+                            progress_bar=False, cwd=str(Path(point.notebook).parent))
+    except BaseException as exc:
+        cut = out_nb.is_file() and not _readable_notebook(out_nb)
+        if cut:
+            out_nb.unlink(missing_ok=True)
+        path = point.point_path
+        if isinstance(exc, OSError) and path.is_file() and results.point_problem(path) is None:
+            # the point ran and wrote its file; only papermill's copy of the notebook could not be written
+            log.warning("%s: executed notebook %s not written (%s); the point file %s is complete", point.label,
+                        out_nb, exc.strerror or exc, path)
+            return
+        if isinstance(exc, OSError) and exc.errno in _DISK_ERRORS:
+            raise GridError(f"cannot write the executed notebook {out_nb}: {exc.strerror or exc} at {out_nb.parent}"
+                            + ("; the part written was removed" if cut else "")) from exc
+        raise
+    finally:
+        if before is None:
+            os.environ.pop(POINT_WARNINGS_ENV, None)
+        else:
+            os.environ[POINT_WARNINGS_ENV] = before
+
+
+def _readable_notebook(path: Path) -> bool:
+    try:
+        json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # truncated JSON (a full disk): not a notebook
+        return False
+    return True
+
+
+def report_point_warnings(point: GridPoint, seen: set[str] | None = None) -> None:
+    """Print the warnings the point's kernel wrote (its sidecar file) as ``<point>: ...`` and remove the file;
+    a line in ``seen`` (already printed for another point, or by this process) is not printed again."""
+    seen = set() if seen is None else seen
+    for line in take_point_warnings(point.warnings_path):
+        if line not in seen:
+            seen.add(line)
+            log.warning("%s: %s", point.label, line)
 
 
 @dataclass
@@ -264,6 +323,8 @@ def describe_failure(point: GridPoint, exc: BaseException) -> str:
         what = f"the kernel died ({name}: {exc}): out of memory, or killed"
     elif name == "PapermillExecutionError":
         what = f"the notebook raised {getattr(exc, 'ename', '?')}: {getattr(exc, 'evalue', exc)}"
+        if any(f"[Errno {code}]" in str(getattr(exc, "evalue", "")) for code in _DISK_ERRORS):
+            what += f" (where it writes: its point file in {point.point_path.parent}, or a cache)"
     elif isinstance(exc, GridError):
         what = str(exc)
     else:
@@ -302,6 +363,7 @@ def run_grid(points: list[GridPoint], *, workers: int = 1, scheduler: str | None
     skipped = [str(p.point_path) for p in points if p not in todo]
     computed: list[str] = []
     failures: list[str] = []
+    seen = warned_messages()  # a warning every point's kernel repeats (an unwritable cache) is printed once
     if todo:
         if scheduler is None and workers <= 1:
             for p in tqdm(todo, desc=f"grid {points[0].case}", disable=not progress):
@@ -311,11 +373,20 @@ def run_grid(points: list[GridPoint], *, workers: int = 1, scheduler: str | None
                     failures.append(describe_failure(p, exc))
                 else:
                     (computed if ran else skipped).append(path)
+                finally:
+                    report_point_warnings(p, seen)
         else:
             computed, failures, late = _run_dask(todo, workers=workers, scheduler=scheduler, retries=retries,
-                                                 progress=progress)
+                                                 progress=progress, seen=seen)
             skipped += late
-    table = merge(out_dir)
+    try:
+        table = merge(out_dir)
+    except OSError as exc:  # disk full, read-only: the point files written are kept, the failures still named
+        raise GridError(f"cannot write the merged table {out_dir / 'results.csv'}: {exc.strerror or exc} at "
+                        f"{out_dir}; "
+                        f"the {len(computed) + len(skipped)} finished point file(s) in {out_dir / 'points'} are kept; "
+                        f"free space (or make it writable) and rerun the same command"
+                        + "".join(f"\n  {f}" for f in failures)) from exc
     _foreign_grids(table, points)
     if failures:
         finished = len(points) - len(failures)
@@ -325,7 +396,8 @@ def run_grid(points: list[GridPoint], *, workers: int = 1, scheduler: str | None
     return GridResult(table, computed, skipped, time.perf_counter() - t0)
 
 
-def _run_dask(todo: list[GridPoint], *, workers: int, scheduler: str | None, retries: int, progress: bool):
+def _run_dask(todo: list[GridPoint], *, workers: int, scheduler: str | None, retries: int, progress: bool,
+              seen: set[str] | None = None):
     from dask.distributed import Client, LocalCluster, as_completed
 
     cluster = None
@@ -347,6 +419,7 @@ def _run_dask(todo: list[GridPoint], *, workers: int, scheduler: str | None, ret
         bar = tqdm(total=len(futures), desc=f"grid {todo[0].case}", disable=not progress)
         for fut in as_completed(futures):
             point = by_key[fut.key]
+            report_point_warnings(point, seen)
             try:
                 path, ran = fut.result()
             except Exception as exc:  # one failed point does not lose the others

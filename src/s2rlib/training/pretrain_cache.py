@@ -124,7 +124,12 @@ def non_finite(state: dict) -> list[str]:
 def _read(path: Path) -> tuple[dict, dict]:
     """The state dict stored at ``path`` and its pretraining record, verified: the content hash (of the
     weights and the record) and finite weights (else ValueError)."""
-    entry = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        entry = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch's UnpicklingError is pages of advice: one line instead
+        first = (str(exc).strip().splitlines() or [""])[0][:120]
+        raise ValueError(f"the file is not a loadable network (torch.load: {type(exc).__name__}"
+                         f"{': ' + first if first and 'weights_only' not in first else ''})") from None
     if not isinstance(entry, dict) or entry.get("format") != ENTRY_FORMAT or not isinstance(entry.get("state"), dict):
         raise ValueError("not a pretrained-network entry of this s2rlib (no format/state/sha256)")
     info = entry.get("info") or {}
