@@ -403,6 +403,29 @@ def test_an_interrupted_grid_is_one_line_and_keeps_the_finished_points(finished,
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL or sig == "INT"
 
 
+def test_a_case_file_naming_a_loader_outside_the_package_is_left_out_unimported(tmp_path, monkeypatch):
+    """A colleague's case file with ``loader = "this:s"`` never imports ``this``: it is left out when read,
+    with the list of the package's loaders, and asking for it names the reason."""
+    import sys
+
+    from s2rlib.cases import case_file, registry
+    from s2rlib._core.errors import ParameterError
+
+    (tmp_path / "mine.toml").write_text(CASE_FILE.replace('grouping = "reduced formula"',
+                                                          'grouping = "reduced formula"\nloader = "this:s"'))
+    sys.modules.pop("this", None)
+    monkeypatch.setenv(case_file.CASES_ENV, str(tmp_path))
+    try:
+        registry.reload()
+        assert "mine" not in registry.CASES and "this" not in sys.modules
+        assert "loader = 'this:s': expected one of the package's loaders" in " ".join(registry.PROBLEMS.values())
+        with pytest.raises(ParameterError, match="loader = 'this:s'"):
+            registry.get_case("mine")
+    finally:
+        monkeypatch.undo()
+        registry.reload()
+
+
 def test_cases_dir_pointing_to_a_file_is_refused(tmp_path, monkeypatch, capsys):
     from s2rlib import cli
     from s2rlib.cases import case_file, registry
@@ -424,7 +447,7 @@ def test_cases_dir_pointing_to_a_file_is_refused(tmp_path, monkeypatch, capsys):
 
 @pytest.mark.parametrize("values,message", [
     ([1.5] * 15, "every value in the target file's target column is 1.5: a constant cannot be learned"),
-    ([1.0] * 14 + [1e300], "1 target target value(s) beyond ±1e+15 (largest 1e+300, line(s) [16])"),
+    ([1.0] * 14 + [1e300], "1 value(s) in the target file's target column beyond ±1e+15 (largest 1e+300, line(s) [16])"),
 ])
 def test_a_constant_or_absurd_target_is_refused_by_new_case(cases_dir, tmp_path, capsys, values, message):
     from s2rlib import cli

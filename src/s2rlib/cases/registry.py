@@ -109,6 +109,9 @@ def reload() -> dict[str, Case]:
         elif name in found:
             problems[file] = (f"case file {file}: case {name!r} already exists ({found[name].file}); rename or "
                               f"remove one of them")
+        elif (spec.get("loader") or CSV_LOADER) not in LOADERS:  # refused when read, never imported
+            problems[file] = (f"case file {file}: loader = {spec['loader']!r}: expected one of the package's "
+                              f"loaders {list(LOADERS)}, or no loader for a CSV case")
         else:
             found[name] = from_spec(spec, file, builtin=False)
     for file, message in problems.items():

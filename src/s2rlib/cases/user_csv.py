@@ -115,7 +115,7 @@ def _check_values(y: np.ndarray, side: str, location: str, df: pd.DataFrame | No
     big = np.abs(y) > MAX_ABS_TARGET
     if big.any():
         lines = [datasets.line_of(df, int(i)) if df is not None else int(i) + 2 for i in np.nonzero(big)[0][:5]]
-        raise DataError(f"{location}: {int(big.sum())} {side} target value(s) beyond ±{MAX_ABS_TARGET:.0e} "
+        raise DataError(f"{location}: {int(big.sum())} value(s) in the {side} file's target column beyond ±{MAX_ABS_TARGET:.0e} "
                         f"(largest {np.abs(y).max():.3g}, line(s) {lines}): the networks train in float32, where such "
                         f"values overflow or lose their differences; rescale the column (other units, or a log)")
 
