@@ -25,10 +25,11 @@ from s2rlib.cases import registry as cases
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-#: the classroom recipe (book/rerun.md, "The classroom run"): the default network, shorter training
-CLASSROOM_RECIPE = {"pretrain_max_steps": 1000, "finetune_max_epochs": 100}
+#: the examples' short training (book/notebooks.md says it): the default network, pretraining capped at 1,000
+#: steps, fine-tuning at 100 epochs; a demonstration of what a point prints, not the classroom run's recipe
+EXAMPLE_RECIPE = {"pretrain_max_steps": 1000, "finetune_max_epochs": 100}
 PARAMETERS = {"n_source": "all", "m_target": -1, "trials": 2, "seed": 0,
-              "recipe_json": json.dumps(CLASSROOM_RECIPE), "threads": 2, "output_path": "", "progress": False}
+              "recipe_json": json.dumps(EXAMPLE_RECIPE), "threads": 2, "output_path": "", "progress": False}
 
 
 def make(case: str) -> Path:
