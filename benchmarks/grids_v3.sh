@@ -49,8 +49,8 @@ run() {
   export PYTHONPATH=$WT/src S2R_DATA_MIRROR=${S2R_DATA_MIRROR:-$MAIN/../shared/data} OMP_NUM_THREADS=$THREADS
   for pass in first rest; do
     for c in $CASES; do
-      local ms; ms=$(ms_of "$c"); [ $pass = first ] && ms=100,all
-      .venv/bin/s2r grid "$c" --ns "$(ns_of "$c")" --ms "$ms" --trials 20 --threads "$THREADS" \
+      local ns ms; ns=$(ns_of "$c"); ms=$(ms_of "$c"); [ $pass = first ] && ms=100,all
+      .venv/bin/s2r grid "$c" --ns "$ns" --ms "$ms" --trials 20 --threads "$THREADS" \
         --recipe "$RECIPE" --out "results/grids-v3/$c"
     done
   done

@@ -193,6 +193,10 @@ def test_the_measured_classroom_run_is_of_the_page_commands_and_the_pages_quote_
     from s2rlib.book.findings import status_words
     assert f"{{ref}}`{status_words(status)} <status-table>`" in box and f"status: {status}" not in box
     assert "Its fit read" not in run_tables.classroom_box(_with_fit_output(rec, tmp_path, "no fit here"))
+    worse = out.replace(f": {gain.group(2)} [", ": +0.0123 [", 1)
+    worse = re.sub(r"(paired gain at n = \d+: \+0\.0123) \[[^\]]*\]", r"\1 [+0.001, +0.0236]", worse)
+    box = run_tables.classroom_box(_with_fit_output(rec, tmp_path, worse))
+    assert "higher by 0.0123 eV/atom (90% interval 0.00100 to 0.0236)" in box and "lower by" not in box
     # another spelling of the sizes still names the whole database, and missing machine facts are left out
     other = dict(rec, machine={}, commands=[dict(rec["commands"][0], command=rec["commands"][0]["command"].replace(
         "--ns ", "--ns=")), rec["commands"][1]])

@@ -401,7 +401,8 @@ def _classroom_fit(out: str) -> str:
         return ""
     base, n, g, lo, hi = (float(x) for x in gain.groups())
     units = pretty_units(get_case(status.group(1)).units)
-    return (f" Its fit read: the error without pretraining {fmt(base)} {units}, and with the whole database "
-            f"({fmt_n(int(n))} samples) lower by {fmt(-g)} {units} (90% interval {fmt(-hi)} to {fmt(-lo)}); the "
-            f"law's status: {status_link(status.group(2))}. With two trials that is what a class should expect to see, "
-            "and a reason to ask what twenty trials and a goodness-of-fit test add.")
+    way = (f"lower by {fmt(-g)} {units} (90% interval {fmt(-hi)} to {fmt(-lo)})" if g < 0 else
+           f"higher by {fmt(g)} {units} (90% interval {fmt(lo)} to {fmt(hi)})")
+    return (f" Its fit read: the error without pretraining {fmt(base)} {units}, and with the largest database "
+            f"({fmt_n(int(n))} samples) {way}; the law's status: {status_link(status.group(2))}. Two trials are "
+            "few: a reason to ask the class what twenty trials and a goodness-of-fit test add.")

@@ -213,6 +213,7 @@ def _run_notebook(pm, point: GridPoint, parameters: dict) -> None:
     """papermill on the point's notebook, its kernel told where to write its warnings; an executed notebook
     that could not be written in full (disk full) is removed, not left behind as if it were a result."""
     out_nb = point.executed_path
+    point.warnings_path.unlink(missing_ok=True)  # a killed earlier run's lines are not this run's warnings
     before = os.environ.get(POINT_WARNINGS_ENV)
     os.environ[POINT_WARNINGS_ENV] = str(point.warnings_path)  # the kernel inherits this process's environment
     try:
